@@ -1,0 +1,61 @@
+// Bundles the extension and the CLI with esbuild.
+// etcd3 loads `${__dirname}/../proto/rpc.proto` at run time; in a bundle __dirname is dist/,
+// so the plugin below points it at dist/proto and the protos are copied there.
+import * as esbuild from 'esbuild';
+import { cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(join(root, 'package.json'));
+const watch = process.argv.includes('--watch');
+const production = process.argv.includes('--production');
+
+const etcd3ProtoDir = join(dirname(require.resolve('etcd3/package.json')), 'proto');
+
+/** Rewrite etcd3's proto path so the bundled code finds dist/proto/rpc.proto. */
+const etcd3Protos = {
+  name: 'etcd3-protos',
+  setup(build) {
+    build.onLoad({ filter: /etcd3[\\/]lib[\\/]connection-pool\.js$/ }, (args) => {
+      const src = readFileSync(args.path, 'utf8');
+      const needle = '`${__dirname}/../proto/rpc.proto`';
+      if (!src.includes(needle)) {
+        throw new Error(`etcd3's connection-pool.js no longer loads ${needle}; update scripts/build.mjs`);
+      }
+      return { contents: src.replace(needle, '`${__dirname}/proto/rpc.proto`'), loader: 'js' };
+    });
+  },
+};
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node18',
+  sourcemap: !production,
+  minify: production,
+  logLevel: 'warning',
+  plugins: [etcd3Protos],
+};
+
+rmSync(join(root, 'dist'), { recursive: true, force: true });
+mkdirSync(join(root, 'dist', 'proto'), { recursive: true });
+cpSync(etcd3ProtoDir, join(root, 'dist', 'proto'), { recursive: true });
+
+const builds = [
+  { ...common, entryPoints: [join(root, 'src/extension.ts')], outfile: join(root, 'dist/extension.js'), external: ['vscode'] },
+  { ...common, entryPoints: [join(root, 'src/cli.ts')], outfile: join(root, 'dist/cli.js'), banner: { js: '#!/usr/bin/env node' } },
+];
+
+if (watch) {
+  for (const b of builds) {
+    const ctx = await esbuild.context(b);
+    await ctx.watch();
+  }
+  console.log('esbuild: watching');
+} else {
+  await Promise.all(builds.map((b) => esbuild.build(b)));
+  console.log('esbuild: dist/extension.js, dist/cli.js, dist/proto/');
+}

@@ -1,0 +1,174 @@
+/**
+ * Validation of cluster configurations as they come from settings (untyped JSON).
+ * Each problem is one sentence naming the cluster and the field.
+ */
+import { ClusterConfig, DEFAULT_TIMEOUT_MS, TlsFiles } from './types';
+
+export interface ValidationResult {
+  /** Clusters that can be used (normalised). */
+  clusters: ClusterConfig[];
+  /** One sentence per problem; a cluster with a problem is left out of `clusters`. */
+  problems: string[];
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$/;
+
+/**
+ * Normalise one endpoint: `host:port` becomes `http://host:port`, a trailing slash goes.
+ * Returns an error sentence instead when it is not an http(s) URL with a host and port.
+ */
+export function normalizeEndpoint(raw: string): { url?: string; error?: string } {
+  const text = raw.trim();
+  if (!text) {
+    return { error: 'an endpoint is empty' };
+  }
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`;
+  let u: URL;
+  try {
+    u = new URL(withScheme);
+  } catch {
+    return { error: `"${raw}" is not a URL (expected e.g. https://10.0.0.11:2379)` };
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    return { error: `"${raw}" uses ${u.protocol.replace(':', '')}; etcd client URLs are http:// or https://` };
+  }
+  if (!u.hostname) {
+    return { error: `"${raw}" has no host` };
+  }
+  if ((u.pathname && u.pathname !== '/') || u.search || u.hash) {
+    return { error: `"${raw}" has a path; give only scheme, host and port` };
+  }
+  const port = u.port || (u.protocol === 'https:' ? '443' : '80');
+  return { url: `${u.protocol}//${u.hostname.includes(':') && !u.hostname.startsWith('[') ? `[${u.hostname}]` : u.hostname}:${port}` };
+}
+
+function isStringArray(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((x) => typeof x === 'string');
+}
+
+/** Validate one raw cluster object. */
+export function validateCluster(raw: unknown, index = 0): { cluster?: ClusterConfig; problems: string[] } {
+  const problems: string[] = [];
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return { problems: [`Cluster #${index + 1} is not an object with "name" and "endpoints".`] };
+  }
+  const r = raw as Record<string, unknown>;
+  const label = typeof r.name === 'string' && r.name.trim() ? `Cluster "${r.name.trim()}"` : `Cluster #${index + 1}`;
+  const name = typeof r.name === 'string' ? r.name.trim() : '';
+  if (!name) {
+    problems.push(`${label} has no "name".`);
+  } else if (!NAME_RE.test(name)) {
+    problems.push(`${label}: the name may use letters, digits, spaces, ".", "_" and "-" (at most 63 characters).`);
+  }
+
+  let endpoints: string[] = [];
+  const rawEndpoints = typeof r.endpoints === 'string' ? r.endpoints.split(',') : r.endpoints;
+  if (!isStringArray(rawEndpoints) || rawEndpoints.length === 0) {
+    problems.push(`${label} has no "endpoints" (a list of client URLs such as https://10.0.0.11:2379).`);
+  } else {
+    for (const e of rawEndpoints) {
+      const n = normalizeEndpoint(e);
+      if (n.error) {
+        problems.push(`${label}: ${n.error}.`);
+      } else if (n.url && !endpoints.includes(n.url)) {
+        endpoints.push(n.url);
+      }
+    }
+  }
+
+  let tls: TlsFiles | undefined;
+  if (r.tls !== undefined && r.tls !== null) {
+    if (typeof r.tls !== 'object' || Array.isArray(r.tls)) {
+      problems.push(`${label}: "tls" must be an object with caFile, certFile and keyFile.`);
+    } else {
+      const t = r.tls as Record<string, unknown>;
+      tls = {};
+      for (const key of ['caFile', 'certFile', 'keyFile'] as const) {
+        const v = t[key];
+        if (v === undefined || v === null || v === '') {
+          continue;
+        }
+        if (typeof v !== 'string') {
+          problems.push(`${label}: tls.${key} must be a file path.`);
+        } else {
+          tls[key] = v.trim();
+        }
+      }
+      if (typeof t.insecureSkipVerify === 'boolean') {
+        tls.insecureSkipVerify = t.insecureSkipVerify;
+      }
+      if (Boolean(tls.certFile) !== Boolean(tls.keyFile)) {
+        problems.push(`${label}: give both tls.certFile and tls.keyFile, or neither.`);
+      }
+      if (!tls.caFile && !tls.certFile && !tls.keyFile && !tls.insecureSkipVerify) {
+        tls = undefined;
+      }
+    }
+  }
+  if (tls && endpoints.some((e) => e.startsWith('http://'))) {
+    problems.push(`${label}: TLS files are set but an endpoint uses http://; use https:// endpoints.`);
+  }
+
+  let username: string | undefined;
+  if (r.username !== undefined && r.username !== null && r.username !== '') {
+    if (typeof r.username !== 'string' || r.username.includes(':')) {
+      problems.push(`${label}: "username" must be a user name without ":".`);
+    } else {
+      username = r.username;
+    }
+  }
+
+  let snapshotDir: string | undefined;
+  if (r.snapshotDir !== undefined && r.snapshotDir !== null && r.snapshotDir !== '') {
+    if (typeof r.snapshotDir !== 'string') {
+      problems.push(`${label}: "snapshotDir" must be a folder path.`);
+    } else {
+      snapshotDir = r.snapshotDir;
+    }
+  }
+
+  let timeoutMs = DEFAULT_TIMEOUT_MS;
+  if (r.timeoutMs !== undefined && r.timeoutMs !== null) {
+    if (typeof r.timeoutMs !== 'number' || !Number.isFinite(r.timeoutMs) || r.timeoutMs < 100 || r.timeoutMs > 600000) {
+      problems.push(`${label}: "timeoutMs" must be a number of milliseconds between 100 and 600000.`);
+    } else {
+      timeoutMs = Math.round(r.timeoutMs);
+    }
+  }
+
+  if (problems.length) {
+    return { problems };
+  }
+  const cluster: ClusterConfig = { name, endpoints, timeoutMs };
+  if (tls) cluster.tls = tls;
+  if (username) cluster.username = username;
+  if (snapshotDir) cluster.snapshotDir = snapshotDir;
+  return { cluster, problems };
+}
+
+/** Validate the whole list; names must be unique (the first one wins). */
+export function validateClusters(raw: unknown): ValidationResult {
+  const result: ValidationResult = { clusters: [], problems: [] };
+  if (raw === undefined || raw === null) {
+    return result;
+  }
+  if (!Array.isArray(raw)) {
+    result.problems.push('The clusters setting must be a list of cluster objects.');
+    return result;
+  }
+  const seen = new Set<string>();
+  raw.forEach((item, i) => {
+    const v = validateCluster(item, i);
+    result.problems.push(...v.problems);
+    if (v.cluster) {
+      const key = v.cluster.name.toLowerCase();
+      if (seen.has(key)) {
+        result.problems.push(`Cluster "${v.cluster.name}" is configured twice; the second one is ignored. Give each cluster its own name.`);
+        return;
+      }
+      seen.add(key);
+      result.clusters.push(v.cluster);
+    }
+  });
+  return result;
+}

@@ -1,0 +1,144 @@
+/**
+ * Errors a person can act on. Every failure that reaches a user is turned into one
+ * sentence that says what went wrong and what to do; the full error goes to the log.
+ */
+
+export type ErrorKind =
+  | 'unreachable'
+  | 'tls'
+  | 'auth'
+  | 'permission'
+  | 'timeout'
+  | 'cancelled'
+  | 'notFound'
+  | 'invalidInput'
+  | 'corrupt'
+  | 'conflict'
+  | 'noQuorum'
+  | 'diskFull'
+  | 'toolMissing'
+  | 'internal';
+
+/** An error whose message is already the sentence to show. */
+export class EtcdBackupError extends Error {
+  constructor(
+    public readonly kind: ErrorKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'EtcdBackupError';
+  }
+}
+
+/** gRPC status codes that matter here (see grpc/status.h). */
+const GRPC = {
+  CANCELLED: 1,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+} as const;
+
+function messageOf(err: unknown): string {
+  if (err instanceof Error) {
+    return err.message;
+  }
+  return String(err);
+}
+
+function codeOf(err: unknown): number | undefined {
+  const e = err as { code?: unknown; cause?: unknown } | undefined;
+  if (e && typeof e.code === 'number') {
+    return e.code;
+  }
+  if (e && e.cause) {
+    return codeOf(e.cause);
+  }
+  return undefined;
+}
+
+/**
+ * Classify any error (gRPC, Node system error, etcd3 error) and phrase it as one sentence.
+ * `where` names what was being talked to, e.g. `https://10.0.0.11:2379`.
+ */
+export function explain(err: unknown, where?: string): EtcdBackupError {
+  if (err instanceof EtcdBackupError) {
+    return err;
+  }
+  const msg = messageOf(err);
+  const lower = msg.toLowerCase();
+  const at = where ? ` ${where}` : '';
+  const sys = (err as NodeJS.ErrnoException | undefined)?.code;
+  const code = codeOf(err);
+
+  if (sys === 'ENOENT') {
+    const path = (err as NodeJS.ErrnoException).path;
+    return new EtcdBackupError('notFound', `File not found: ${path ?? msg}. Check the path in the cluster's settings.`, { cause: err });
+  }
+  if (sys === 'EACCES' || sys === 'EPERM') {
+    const path = (err as NodeJS.ErrnoException).path;
+    return new EtcdBackupError('permission', `Permission denied${path ? ` on ${path}` : ''}. Run VS Code as a user that can read it, or fix its owner and mode.`, { cause: err });
+  }
+  if (sys === 'ENOSPC' || sys === 'EFBIG' || lower.includes('enospc')) {
+    return new EtcdBackupError('diskFull', 'The disk is full (or the file-size limit was reached). Free space or choose another folder, then try again.', { cause: err });
+  }
+  if (
+    lower.includes('certificate') ||
+    lower.includes('ssl') ||
+    lower.includes('tls') ||
+    lower.includes('handshake') ||
+    lower.includes('self signed') ||
+    lower.includes('no_certificate') ||
+    lower.includes('unknown ca') ||
+    lower.includes('wrong version number') ||
+    lower.includes('pem')
+  ) {
+    return new EtcdBackupError('tls', `TLS handshake with${at || ' the endpoint'} failed (${firstLine(msg)}). Check the CA, client certificate and key, and that the URL scheme is https.`, { cause: err });
+  }
+  if (
+    code === GRPC.UNAUTHENTICATED ||
+    lower.includes('authentication failed') ||
+    lower.includes('invalid auth token') ||
+    lower.includes('user name is empty') ||
+    lower.includes('user name not found') ||
+    lower.includes('invalid username or password')
+  ) {
+    return new EtcdBackupError('auth', `etcd refused the credentials${at ? ` at${at}` : ''}. Check the user name and password.`, { cause: err });
+  }
+  if (code === GRPC.PERMISSION_DENIED || lower.includes('permission denied')) {
+    return new EtcdBackupError('permission', `etcd denied the request${at ? ` at${at}` : ''}: the user lacks the role it needs (snapshots and member changes need root).`, { cause: err });
+  }
+  if (code === GRPC.DEADLINE_EXCEEDED || lower.includes('deadline') || lower.includes('timed out') || lower.includes('timeout')) {
+    return new EtcdBackupError('timeout', `No answer from${at || ' etcd'} before the deadline. Check that the member is up and reachable, or raise the cluster's timeout.`, { cause: err });
+  }
+  if (code === GRPC.CANCELLED || lower.includes('cancelled') || lower.includes('canceled')) {
+    return new EtcdBackupError('cancelled', 'Cancelled.', { cause: err });
+  }
+  if (lower.includes('no leader') || lower.includes('leader changed') || lower.includes('not enough started members') || lower.includes('quorum')) {
+    return new EtcdBackupError('noQuorum', `The cluster has no leader (quorum is lost)${at ? ` at${at}` : ''}: bring back a majority of members, or restore from a snapshot.`, { cause: err });
+  }
+  if (
+    code === GRPC.UNAVAILABLE ||
+    sys === 'ECONNREFUSED' ||
+    sys === 'EHOSTUNREACH' ||
+    sys === 'ENOTFOUND' ||
+    lower.includes('econnrefused') ||
+    lower.includes('connection refused') ||
+    lower.includes('no connection established') ||
+    lower.includes('failed to connect') ||
+    lower.includes('unavailable') ||
+    lower.includes('enotfound')
+  ) {
+    return new EtcdBackupError('unreachable', `Cannot connect to${at || ' etcd'} (connection refused or host unreachable). Check that etcd is running and the endpoint URL and port are right.`, { cause: err });
+  }
+  return new EtcdBackupError('internal', firstLine(msg) || 'Unexpected error.', { cause: err });
+}
+
+function firstLine(s: string): string {
+  const line = s.split('\n')[0].trim();
+  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+}

@@ -1,0 +1,32 @@
+import * as vscode from 'vscode';
+import { createLog } from './log';
+import { Settings } from './settings';
+import { registerClustersView } from './views/clustersView';
+import { registerCommand } from './commands/run';
+
+/** Wiring only: each feature registers itself; every disposable goes to the context. */
+export function activate(context: vscode.ExtensionContext): void {
+  const log = createLog();
+  context.subscriptions.push(log);
+  try {
+    const settings = new Settings();
+    context.subscriptions.push(settings);
+    const clusters = registerClustersView(context, settings);
+
+    registerCommand(context, log, 'etcdBackup.refresh', () => clusters.refresh());
+    registerCommand(context, log, 'etcdBackup.showLogs', () => log.show());
+    registerCommand(context, log, 'etcdBackup.openSettings', () =>
+      vscode.commands.executeCommand('workbench.action.openSettings', 'etcdBackup.clusters'),
+    );
+    log.info('etcd Backup & Restore activated');
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    log.error('Activation failed:', err instanceof Error ? (err.stack ?? msg) : msg);
+    void vscode.window.showErrorMessage(`etcd Backup & Restore failed to start: ${msg}`);
+    throw err;
+  }
+}
+
+export function deactivate(): void {
+  // Everything is disposed through context.subscriptions.
+}
