@@ -61,7 +61,7 @@ export function validateCluster(raw: unknown, index = 0): { cluster?: ClusterCon
     problems.push(`${label}: the name may use letters, digits, spaces, ".", "_" and "-" (at most 63 characters).`);
   }
 
-  let endpoints: string[] = [];
+  const endpoints: string[] = [];
   const rawEndpoints = typeof r.endpoints === 'string' ? r.endpoints.split(',') : r.endpoints;
   if (!isStringArray(rawEndpoints) || rawEndpoints.length === 0) {
     problems.push(`${label} has no "endpoints" (a list of client URLs such as https://10.0.0.11:2379).`);
