@@ -8,7 +8,9 @@
 //   node scripts/test-vscode.mjs --vsix     packages the VSIX, installs it, runs test/vscode/vsix
 //                                           suites (no extension under development) and the UI
 //                                           checks that export `vsix = true`
-// Options: --grep <regexp> (suites and UI checks), --no-ui, --no-build, --timeout <seconds>
+// Options: --grep <regexp> (suites and UI checks), --suites <dir> (run the *.test.ts of another
+//          folder instead of test/vscode/suite or test/vscode/vsix), --no-ui, --no-build, --timeout <seconds>
+//          (--update-screenshots lets UI checks refresh the README images in media/)
 //          (per phase, default 150), --env KEY=VALUE (to the extension host; repeatable),
 //          --setting key=<json> (user setting; repeatable). Env ETCD_BACKUP_VSCODE_SETTINGS
 //          (a JSON object) adds user settings too.
@@ -20,14 +22,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as assert from 'node:assert/strict';
-import { buildVscodeTests, root, outDir } from './build-vscode-tests.mjs';
+import { buildVscodeTests, root } from './build-vscode-tests.mjs';
 
 // ---------------------------------------------------------------- options
 const argv = process.argv.slice(2);
-const opt = { vsix: false, ui: true, build: true, grep: undefined, timeout: 150, env: {}, settings: {} };
+const opt = { vsix: false, ui: true, build: true, updateScreenshots: false, grep: undefined, timeout: 150, env: {}, settings: {} };
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
   const next = () => {
@@ -39,7 +41,9 @@ for (let i = 0; i < argv.length; i++) {
   if (a === '--vsix') opt.vsix = true;
   else if (a === '--no-ui') opt.ui = false;
   else if (a === '--no-build') opt.build = false;
+  else if (a === '--update-screenshots') opt.updateScreenshots = true;
   else if (a === '--grep') opt.grep = next();
+  else if (a === '--suites') opt.suites = resolve(next());
   else if (a === '--timeout') opt.timeout = Number(next());
   else if (a === '--env') {
     const [k, ...v] = next().split('=');
@@ -67,6 +71,8 @@ const EXTENSION_ID = 'etcd-backup.etcd-backup';
 const hostDir = join(root, '.vscode-test', 'code-server');
 const codeServerBin = join(hostDir, 'node_modules', '.bin', 'code-server');
 const artifacts = join(root, 'test-results', mode);
+// The bundled suites of this run (inside the repository so that they find node_modules).
+const outDir = join(root, 'out', 'test', 'runs', `${mode}-${process.pid}`);
 const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
 const log = (msg) => console.log(`[${mode} ${elapsed()}] ${msg}`);
@@ -133,6 +139,7 @@ async function cleanup() {
       }
     }
     if (tmpRoot) rmSync(tmpRoot, { recursive: true, force: true });
+    rmSync(outDir, { recursive: true, force: true });
   })();
   return cleaning;
 }
@@ -230,6 +237,7 @@ function checkVsixContents(vsix) {
 }
 
 // ---------------------------------------------------------------- code-server
+const extensionHostExits = [];
 async function startCodeServer({ port, userDataDir, extensionsDir, workspace, env }) {
   mkdirSync(artifacts, { recursive: true });
   const logFile = join(artifacts, 'code-server.log');
@@ -252,6 +260,15 @@ async function startCodeServer({ port, userDataDir, extensionsDir, workspace, en
   );
   codeServer.stdout.pipe(out);
   codeServer.stderr.pipe(out);
+  for (const stream of [codeServer.stdout, codeServer.stderr]) {
+    stream.on('data', (chunk) => {
+      for (const line of String(chunk).split('\n')) {
+        // The extension host exiting before the suites wrote results is a crash.
+        const m = /Extension Host Process exited with code: (\S+), signal: (\S+)/.exec(line);
+        if (m) extensionHostExits.push(line.trim());
+      }
+    });
+  }
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (codeServer.exitCode !== null || codeServer.signalCode !== null) {
@@ -324,9 +341,11 @@ async function runHostSuites({ port, workspace, resultsFile, payload }) {
       problem = `code-server exited (${codeServer.exitCode ?? codeServer.signalCode}) before the suites wrote their results`;
       break;
     }
-    const terminated = consoleLines.find((l) => /Extension host .*terminated unexpectedly|Extension host .*crashed/i.test(l));
+    const terminated = extensionHostExits[0] ?? consoleLines.find((l) => /Extension host .*terminated unexpectedly|Extension host .*crashed/i.test(l));
     if (terminated) {
-      problem = `the extension host crashed: ${terminated}`;
+      await sleep(1000); // it may have written the results just before exiting
+      if (existsSync(resultsFile)) break;
+      problem = `the extension host exited before the suites wrote their results: ${terminated}`;
       break;
     }
     if (Date.now() > deadline) {
@@ -348,7 +367,7 @@ async function runHostSuites({ port, workspace, resultsFile, payload }) {
   if (data.error) {
     record('extension host', ['extension host', 'suites loaded and ran'], 'failed', 0, data.error);
   }
-  printResults(`extension host: ${data.files.length} suite file(s) from out/test/vscode/${data.suites}`, [
+  printResults(`extension host: ${data.files.length} suite file(s) from test/vscode/${data.suites}`, [
     ...data.tests,
     ...(data.error ? [{ title: 'suites loaded and ran', titlePath: ['suites loaded and ran'], state: 'failed', durationMs: 0, error: data.error }] : []),
   ]);
@@ -433,7 +452,7 @@ async function runUiChecks({ port, workspace, payload, userSettingsFile, extensi
   for (const c of checks) {
     const t0 = Date.now();
     const titlePath = ['UI', c.file, c.title];
-    const ctx = uiHelpers(page, { mode, workspace, url, port, root, artifacts, userSettingsFile, extensionsDir, extensionId: EXTENSION_ID });
+    const ctx = uiHelpers(page, { mode, workspace, url, port, root, artifacts, userSettingsFile, extensionsDir, extensionId: EXTENSION_ID, updateScreenshots: opt.updateScreenshots });
     try {
       await c.fn(ctx);
       tests.push(record('ui', titlePath, 'passed', Date.now() - t0));
@@ -463,7 +482,7 @@ async function main() {
     log('building the extension (npm run build)');
     run('npm', ['run', '--silent', 'build']);
   }
-  await buildVscodeTests();
+  await buildVscodeTests(outDir, opt.suites ? { dir: opt.suites, as: opt.vsix ? 'vsix' : 'suite' } : undefined);
   log(`built the test suites into ${outDir}`);
 
   const userDataDir = join(tmpRoot, 'user-data');
