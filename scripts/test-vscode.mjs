@@ -382,13 +382,21 @@ function uiHelpers(page, ctxBase) {
     ...ctxBase,
     page,
     assert,
-    /** Click an activity-bar item by its title and wait for its side bar. */
+    /** Show an activity-bar container by its title (clicks its icon unless it is already shown). */
     async openActivity(title) {
+      const sidebar = page.locator('.sidebar').first();
+      const heading = sidebar.locator('.composite.title').first();
+      const shown = async () => (await sidebar.isVisible()) && (await heading.innerText().catch(() => '')).toLowerCase().startsWith(title.toLowerCase());
+      if (await shown()) return;
       const item = page.locator(`.activitybar [aria-label^="${title}"]`).first();
+      // The development host loads the extension after the workbench paints: allow time.
       await item.waitFor({ state: 'visible', timeout: 60_000 });
-      const checked = await item.getAttribute('aria-selected').catch(() => null);
-      if (checked !== 'true') await item.click();
-      await page.locator('.sidebar').first().waitFor({ state: 'visible', timeout: 30_000 });
+      await item.click();
+      const deadline = Date.now() + 30_000;
+      while (!(await shown())) {
+        if (Date.now() > deadline) throw new Error(`clicking the activity-bar item "${title}" did not show its side bar`);
+        await sleep(200);
+      }
     },
     /** Run a command from the command palette by its title ("etcd: Refresh"). */
     async runCommand(title) {
@@ -405,11 +413,16 @@ function uiHelpers(page, ctxBase) {
       await page.screenshot({ path: file, ...options });
       return file;
     },
-    /** Merge settings into the user settings.json (the workbench picks the change up). */
+    /**
+     * Merge settings into the user settings.json and reload the workbench: code-server's web
+     * workbench does not notice outside writes to that file. (Suites in the extension host use
+     * vscode.workspace.getConfiguration().update() instead.)
+     */
     async setUserSettings(values) {
       const current = JSON.parse(readFileSync(ctxBase.userSettingsFile, 'utf8'));
       writeFileSync(ctxBase.userSettingsFile, `${JSON.stringify({ ...current, ...values }, null, 2)}\n`);
-      await sleep(1000);
+      await page.reload();
+      await page.locator('.monaco-workbench').first().waitFor({ state: 'visible', timeout: 60_000 });
     },
   };
 }
@@ -505,7 +518,6 @@ async function main() {
     'security.workspace.trust.enabled': false,
     'git.enabled': false,
     'window.restoreWindows': 'none',
-    'files.watcherExclude': { '**': true },
     ...opt.settings,
   };
   const userSettingsFile = join(userDataDir, 'User', 'settings.json');
@@ -520,6 +532,7 @@ async function main() {
     ETCD_BACKUP_VSCODE_SUITES: opt.vsix ? 'vsix' : 'suite',
     ETCD_BACKUP_VSCODE_EXTENSIONS_DIR: extensionsDir,
     ETCD_BACKUP_VSCODE_WORKSPACE: workspace,
+    ETCD_BACKUP_VSCODE_USER_SETTINGS: userSettingsFile,
     ETCD_BACKUP_REPO: root,
   };
   if (opt.grep) env.ETCD_BACKUP_VSCODE_GREP = opt.grep;

@@ -6,8 +6,7 @@ import * as assert from 'assert';
 import * as vscode from 'vscode';
 import { compareCommands, describeMismatch } from '../../support/commandCheck';
 import type { ExtensionApi } from '../../../src/extension';
-
-export const EXTENSION_ID = 'etcd-backup.etcd-backup';
+import { EXTENSION_ID } from '../support';
 
 describe('extension activation', () => {
   let ext: vscode.Extension<ExtensionApi>;

@@ -1,0 +1,74 @@
+/**
+ * Helpers for suites that run inside the VS Code extension host (test/vscode/suite/*.test.ts).
+ * The extension host is Node: suites may also import rigs from test/support/ directly (for
+ * example to start a real etcd cluster on loopback) and point the extension at it with
+ * {@link setSettings}.
+ */
+import * as assert from 'assert';
+import * as vscode from 'vscode';
+import type { ExtensionApi } from '../../src/extension';
+
+export const EXTENSION_ID = 'etcd-backup.etcd-backup';
+
+/** The extension, activated. */
+export async function activateExtension(): Promise<{ ext: vscode.Extension<ExtensionApi>; api: ExtensionApi }> {
+  const ext = vscode.extensions.getExtension<ExtensionApi>(EXTENSION_ID);
+  assert.ok(ext, `extension ${EXTENSION_ID} is not installed in the test host`);
+  const api = await ext.activate();
+  return { ext, api };
+}
+
+/** The fixture workspace the driver opened (a temp copy of test/fixtures/workspace). */
+export function workspaceFolder(): vscode.Uri {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  assert.ok(folder, 'the test host opened no workspace folder');
+  return folder.uri;
+}
+
+/**
+ * Sets settings (in user settings by default) and returns a function that puts back the
+ * previous values. Use it in before/after hooks:
+ *   let restore: () => Promise<void>;
+ *   before(async () => { restore = await setSettings({ 'etcdBackup.clusters': [...] }); });
+ *   after(() => restore());
+ */
+export async function setSettings(
+  values: Record<string, unknown>,
+  target: vscode.ConfigurationTarget = vscode.ConfigurationTarget.Global,
+): Promise<() => Promise<void>> {
+  const previous: [string, unknown][] = [];
+  for (const [key, value] of Object.entries(values)) {
+    const cfg = vscode.workspace.getConfiguration();
+    const inspected = cfg.inspect(key);
+    previous.push([
+      key,
+      target === vscode.ConfigurationTarget.Global ? inspected?.globalValue : target === vscode.ConfigurationTarget.Workspace ? inspected?.workspaceValue : inspected?.workspaceFolderValue,
+    ]);
+    await cfg.update(key, value, target);
+  }
+  return async () => {
+    for (const [key, value] of previous.reverse()) {
+      await vscode.workspace.getConfiguration().update(key, value, target);
+    }
+  };
+}
+
+/** Polls `probe` until it returns a truthy value (or throws the last error after `timeoutMs`). */
+export async function waitFor<T>(probe: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v) {
+        return v;
+      }
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last instanceof Error ? last.message : String(last)}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
