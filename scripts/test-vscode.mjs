@@ -438,6 +438,8 @@ async function loadUiChecks() {
     if (f.endsWith('.ts')) {
       const { tsImport } = await import('tsx/esm/api');
       mod = await tsImport(pathToFileURL(file).href, import.meta.url);
+      // A .ts file in a CommonJS package arrives wrapped: { default: { default, title, ... } }.
+      if (typeof mod.default !== 'function' && mod.default && typeof mod.default === 'object' && !mod.checks) mod = mod.default;
     } else {
       mod = await import(pathToFileURL(file).href);
     }
