@@ -415,8 +415,8 @@ function uiHelpers(page, ctxBase) {
     },
     /**
      * Merge settings into the user settings.json and reload the workbench: code-server's web
-     * workbench does not notice outside writes to that file. (Suites in the extension host use
-     * vscode.workspace.getConfiguration().update() instead.)
+     * workbench does not notice outside writes to that file. Open your view again afterwards.
+     * (Suites in the extension host use vscode.workspace.getConfiguration().update() instead.)
      */
     async setUserSettings(values) {
       const current = JSON.parse(readFileSync(ctxBase.userSettingsFile, 'utf8'));

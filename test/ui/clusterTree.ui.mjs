@@ -3,14 +3,16 @@
 export const title = 'a cluster in the user settings shows in the Clusters view';
 
 export default async function ({ page, openActivity, setUserSettings }) {
-  await openActivity('etcd Backup & Restore');
   const sidebar = page.locator('.sidebar').first();
+  // setUserSettings reloads the workbench: open the view after it.
   await setUserSettings({ 'etcdBackup.clusters': [{ name: 'ui-check-cluster', endpoints: ['http://127.0.0.1:1'] }] });
   try {
+    await openActivity('etcd Backup & Restore');
     await sidebar.locator('.monaco-list-row', { hasText: 'ui-check-cluster' }).first().waitFor({ state: 'visible', timeout: 20_000 });
     await sidebar.locator('.welcome-view-content').waitFor({ state: 'hidden', timeout: 10_000 });
   } finally {
     await setUserSettings({ 'etcdBackup.clusters': [] });
   }
+  await openActivity('etcd Backup & Restore');
   await sidebar.locator('.welcome-view-content', { hasText: 'No etcd cluster is configured yet.' }).waitFor({ state: 'visible', timeout: 20_000 });
 }
