@@ -15,7 +15,8 @@ VERSION=4.100.3
 # @vscode/ripgrep version and ripgrep release that code-server $VERSION depends on.
 RG_PKG=1.15.11
 RG_RELEASE=v13.0.0-10
-DIR=.vscode-test/code-server
+# ETCD_BACKUP_VSCODE_HOST_DIR installs elsewhere (to check a clean install without touching the one in use).
+DIR=${ETCD_BACKUP_VSCODE_HOST_DIR:-.vscode-test/code-server}
 MARKER=$DIR/.installed
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
