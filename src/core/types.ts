@@ -70,6 +70,8 @@ export interface EndpointHealth {
   tookMs: number;
   /** One sentence when unhealthy. */
   error?: string;
+  /** The kind of error when unhealthy (see errors.ts). */
+  errorKind?: import('./errors').ErrorKind;
 }
 
 /** Default dial/request deadline when a cluster does not set one. */
