@@ -1,8 +1,11 @@
 import * as vscode from 'vscode';
 import { createLog } from './log';
 import { Settings } from './settings';
-import { registerClustersView } from './views/clustersView';
+import { DumpedNode, registerClustersView } from './views/clustersView';
+import type { ClusterOverview } from './core/clusterStatus';
 import { registerCommand } from './commands/run';
+import { registerClusterCommands } from './commands/clusters';
+import { registerMemberCommands } from './commands/members';
 import { registerEnvironmentCommand } from './commands/environment';
 import { isEtcd3Loaded } from './core/etcd';
 
@@ -10,6 +13,11 @@ import { isEtcd3Loaded } from './core/etcd';
 export interface ExtensionApi {
   /** True once etcd3 was loaded; activation must leave it false (etcd3 loads on first use). */
   isEtcd3Loaded(): boolean;
+  /** The Clusters tree, for tests: every node as rendered (waits for overviews), and refresh. */
+  clustersTree: {
+    dump(expandSnapshots?: boolean): Promise<DumpedNode[]>;
+    refresh(cluster?: string): Promise<ClusterOverview[]>;
+  };
 }
 
 /** Wiring only: each feature registers itself; every disposable goes to the context. */
@@ -17,18 +25,19 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const log = createLog();
   context.subscriptions.push(log);
   try {
-    const settings = new Settings();
+    const settings = new Settings(context.secrets);
     context.subscriptions.push(settings);
-    const clusters = registerClustersView(context, settings);
+    const { provider: tree } = registerClustersView(context, settings, log);
+    registerClusterCommands(context, { log, settings, tree });
+    registerMemberCommands(context, { log, settings, tree });
 
-    registerCommand(context, log, 'etcdBackup.refresh', () => clusters.refresh());
     registerCommand(context, log, 'etcdBackup.showLogs', () => log.show());
     registerCommand(context, log, 'etcdBackup.openSettings', () =>
       vscode.commands.executeCommand('workbench.action.openSettings', 'etcdBackup.clusters'),
     );
     registerEnvironmentCommand(context, log);
     log.info('etcd Backup & Restore activated');
-    return { isEtcd3Loaded };
+    return { isEtcd3Loaded, clustersTree: { dump: (x) => tree.dump(x), refresh: (c) => tree.refresh(c) } };
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     log.error('Activation failed:', err instanceof Error ? (err.stack ?? msg) : msg);

@@ -172,3 +172,59 @@ export function validateClusters(raw: unknown): ValidationResult {
   });
   return result;
 }
+
+/**
+ * Endpoints as a person types them: separated by commas, spaces or new lines. Each one is
+ * normalised; each bad one gets its own sentence.
+ */
+export function parseEndpointList(text: string): { endpoints: string[]; problems: string[] } {
+  const endpoints: string[] = [];
+  const problems: string[] = [];
+  for (const raw of text.split(/[\s,]+/).filter(Boolean)) {
+    const n = normalizeEndpoint(raw);
+    if (n.error) {
+      problems.push(`${n.error.charAt(0).toUpperCase()}${n.error.slice(1)}.`);
+    } else if (n.url && !endpoints.includes(n.url)) {
+      endpoints.push(n.url);
+    }
+  }
+  if (!endpoints.length && !problems.length) {
+    problems.push('Give at least one client URL, e.g. https://10.0.0.11:2379.');
+  }
+  return { endpoints, problems };
+}
+
+/**
+ * The problem with a new cluster name, or undefined when it is fine. `existing` are the names
+ * already configured; `except` is the cluster being edited (it may keep its own name).
+ */
+export function clusterNameProblem(name: string, existing: readonly string[], except?: string): string | undefined {
+  const n = name.trim();
+  if (!n) {
+    return 'Give the cluster a name, e.g. "prod" or "kubeadm-cp".';
+  }
+  if (!NAME_RE.test(n)) {
+    return 'A cluster name may use letters, digits, spaces, ".", "_" and "-", starts with a letter or digit, and has at most 63 characters.';
+  }
+  if (existing.some((e) => e.toLowerCase() === n.toLowerCase() && e.toLowerCase() !== except?.toLowerCase())) {
+    return `A cluster named "${n}" already exists. Choose another name, or edit that one.`;
+  }
+  return undefined;
+}
+
+/** A cluster as it is written to settings: only what is set, the default timeout left out. */
+export function toSettingsEntry(c: ClusterConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = { name: c.name, endpoints: [...c.endpoints] };
+  if (c.tls && (c.tls.caFile || c.tls.certFile || c.tls.keyFile || c.tls.insecureSkipVerify)) {
+    const tls: Record<string, unknown> = {};
+    if (c.tls.caFile) tls.caFile = c.tls.caFile;
+    if (c.tls.certFile) tls.certFile = c.tls.certFile;
+    if (c.tls.keyFile) tls.keyFile = c.tls.keyFile;
+    if (c.tls.insecureSkipVerify) tls.insecureSkipVerify = true;
+    out.tls = tls;
+  }
+  if (c.username) out.username = c.username;
+  if (c.snapshotDir) out.snapshotDir = c.snapshotDir;
+  if (c.timeoutMs !== undefined && c.timeoutMs !== DEFAULT_TIMEOUT_MS) out.timeoutMs = c.timeoutMs;
+  return out;
+}

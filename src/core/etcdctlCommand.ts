@@ -3,7 +3,7 @@
  * never through a shell) and as a POSIX-shell-quoted line to paste into a terminal.
  * The password is never part of either: with `--user` alone etcdctl asks for it.
  */
-import type { ClusterConfig } from './types';
+import { ClusterConfig, DEFAULT_TIMEOUT_MS } from './types';
 
 export interface EtcdctlCommand {
   /** Program and arguments, for `spawn(argv[0], argv.slice(1), { env: { ...process.env, ...env } })`. */
@@ -21,7 +21,7 @@ export interface EtcdctlOptions {
   endpoints?: string[];
   /** etcdctl sub-command and its arguments, e.g. `['endpoint', 'status', '-w', 'table']`. */
   args?: string[];
-  /** Add `--command-timeout` from the cluster's timeout (default true). */
+  /** Add `--dial-timeout`/`--command-timeout` when the cluster sets a timeout other than the default (default true). */
   commandTimeout?: boolean;
 }
 
@@ -63,7 +63,7 @@ export function buildEtcdctlCommand(cluster: ClusterConfig, options: EtcdctlOpti
   if (tls?.keyFile) args.push(`--key=${tls.keyFile}`);
   if (tls?.insecureSkipVerify) args.push('--insecure-skip-tls-verify');
   if (cluster.username) args.push(`--user=${cluster.username}`);
-  if (cluster.timeoutMs && options.commandTimeout !== false) {
+  if (cluster.timeoutMs && cluster.timeoutMs !== DEFAULT_TIMEOUT_MS && options.commandTimeout !== false) {
     args.push(`--dial-timeout=${goDurationFlag(cluster.timeoutMs)}`, `--command-timeout=${goDurationFlag(cluster.timeoutMs)}`);
   }
   args.push(...(options.args ?? []));

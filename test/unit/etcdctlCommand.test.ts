@@ -26,12 +26,10 @@ describe('etcdctl command for a cluster', () => {
       '--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt',
       '--key=/etc/kubernetes/pki/etcd/healthcheck-client.key',
       '--user=root',
-      '--dial-timeout=5s',
-      '--command-timeout=5s',
     ]);
     assert.strictEqual(
       c.shell,
-      'ETCDCTL_API=3 etcdctl --endpoints=https://10.0.0.11:2379,https://10.0.0.12:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key --user=root --dial-timeout=5s --command-timeout=5s',
+      'ETCDCTL_API=3 etcdctl --endpoints=https://10.0.0.11:2379,https://10.0.0.12:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key --user=root',
     );
   });
 
@@ -57,6 +55,11 @@ describe('etcdctl command for a cluster', () => {
     for (const w of ['$(reboot)', '`x`', 'a\nb', '!', '~root', '*', "''", '\\']) {
       assert.deepStrictEqual(wordsAfterShell(`ETCDCTL_API=3 etcdctl ${shellQuote(w)}`), [w]);
     }
+  });
+
+  it('passes a non-default timeout as --dial-timeout/--command-timeout', () => {
+    assert.deepStrictEqual(buildEtcdctlCommand({ name: 'x', endpoints: ['http://a:2379'], timeoutMs: 10000 }).argv.slice(2), ['--dial-timeout=10s', '--command-timeout=10s']);
+    assert.deepStrictEqual(buildEtcdctlCommand({ name: 'x', endpoints: ['http://a:2379'], timeoutMs: 5000 }).argv.length, 2);
   });
 
   it('uses a configured program path and adds --insecure-skip-tls-verify when set', () => {

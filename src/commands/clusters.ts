@@ -1,0 +1,461 @@
+/**
+ * Cluster commands: Add, Edit, Remove, Import, Refresh/Retry, Endpoint Health, Endpoint Status,
+ * Copy etcdctl Command. Every handler takes the tree node (or nothing: it asks with a quick
+ * pick), and an optional answers object so tests can run it without any UI; each returns a
+ * value tests can assert.
+ */
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { ClusterOverview, EndpointProbe } from '../core/clusterStatus';
+import { clusterSummary, formatEndpointHealth, formatEndpointStatusTable, formatMemberTable } from '../core/clusterStatus';
+import { clusterNameProblem, parseEndpointList, validateCluster } from '../core/config';
+import { EtcdBackupError } from '../core/errors';
+import { buildEtcdctlCommand } from '../core/etcdctlCommand';
+import type { ClusterConfig, EndpointHealth, EndpointStatus } from '../core/types';
+import { DEFAULT_TIMEOUT_MS } from '../core/types';
+import type { Log } from '../log';
+import type { ClusterSource, Settings } from '../settings';
+import { ClustersProvider, clusterNodeOf, MemberNode, Node } from '../views/clustersView';
+import { registerCommand } from './run';
+
+export interface ClusterDeps {
+  log: Log;
+  settings: Settings;
+  tree: ClustersProvider;
+}
+
+export function cancelled(): never {
+  throw new EtcdBackupError('cancelled', 'Cancelled.');
+}
+
+/** A command's target: a tree node, a cluster name, `{ cluster: name }`, or nothing (ask). */
+export type ClusterArg = Node | string | { cluster: string } | undefined;
+
+function isNode(x: unknown): x is Node {
+  return x instanceof Node;
+}
+
+/** Answers come as a plain object; an array (explorer multi-select) or a Uri is not one. */
+export function answersOf<T extends object>(x: unknown): T | undefined {
+  return typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof vscode.Uri) && !isNode(x) ? (x as T) : undefined;
+}
+
+/** The cluster a command is about; asks with a quick pick when there is no target. */
+export async function resolveCluster(arg: unknown, deps: ClusterDeps, placeHolder = 'Which cluster?'): Promise<ClusterConfig> {
+  if (isNode(arg)) {
+    const n = clusterNodeOf(arg);
+    if (n) return deps.settings.cluster(n.cluster.name) ?? n.cluster;
+  }
+  const name = typeof arg === 'string' ? arg : typeof arg === 'object' && arg !== null && typeof (arg as { cluster?: unknown }).cluster === 'string' ? (arg as { cluster: string }).cluster : undefined;
+  if (name !== undefined) {
+    const c = deps.settings.cluster(name);
+    if (!c) {
+      throw new EtcdBackupError('notFound', `No cluster named "${name}" is configured. Add it first, or check the name in the settings.`);
+    }
+    return c;
+  }
+  const clusters = deps.settings.clusters().clusters;
+  if (!clusters.length) {
+    throw new EtcdBackupError('notFound', 'No cluster is configured yet. Run "etcd: Add Cluster" or "etcd: Import Cluster" first.');
+  }
+  if (clusters.length === 1) {
+    return clusters[0];
+  }
+  const pick = await vscode.window.showQuickPick(
+    clusters.map((c) => {
+      const o = deps.tree.cached(c.name);
+      return { label: c.name, description: o ? clusterSummary(o) : c.endpoints.join(', '), cluster: c };
+    }),
+    { placeHolder, ignoreFocusOut: true },
+  );
+  return pick?.cluster ?? cancelled();
+}
+
+// ---------------------------------------------------------------------------------------
+// Add / Edit
+
+/** Answers for Add Cluster / Edit Cluster (tests pass these; nothing is asked then). */
+export interface ClusterAnswers {
+  name?: string;
+  endpoints?: string | string[];
+  caFile?: string | null;
+  certFile?: string | null;
+  keyFile?: string | null;
+  insecureSkipVerify?: boolean;
+  username?: string | null;
+  /** Stored in the secret storage, never in settings. */
+  password?: string;
+  snapshotDir?: string | null;
+  timeoutMs?: number;
+  /** Where to save a new cluster (default: user settings). */
+  source?: ClusterSource;
+  /** Test the connection before saving (default true). */
+  test?: boolean;
+  /** What to do when the test fails: save anyway, or not (default: not). */
+  onTestFailure?: 'save' | 'cancel';
+}
+
+export interface ConnectionTest {
+  ok: boolean;
+  kind?: string;
+  message: string;
+  summary?: string;
+}
+
+export interface SaveResult {
+  saved: boolean;
+  cluster?: ClusterConfig;
+  source?: ClusterSource;
+  test?: ConnectionTest;
+}
+
+export interface Draft {
+  name: string;
+  endpoints: string;
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  insecureSkipVerify?: boolean;
+  username?: string;
+  password?: string;
+  snapshotDir?: string;
+  timeoutMs?: number;
+}
+
+export function draftOf(c: ClusterConfig | undefined): Draft {
+  return {
+    name: c?.name ?? '',
+    endpoints: c?.endpoints.join(', ') ?? '',
+    caFile: c?.tls?.caFile,
+    certFile: c?.tls?.certFile,
+    keyFile: c?.tls?.keyFile,
+    insecureSkipVerify: c?.tls?.insecureSkipVerify,
+    username: c?.username,
+    snapshotDir: c?.snapshotDir,
+    timeoutMs: c?.timeoutMs,
+  };
+}
+
+function mergeAnswers(d: Draft, a: ClusterAnswers): Draft {
+  const pick = <T>(v: T | null | undefined, old: T | undefined): T | undefined => (v === null ? undefined : v === undefined ? old : v);
+  return {
+    name: a.name ?? d.name,
+    endpoints: a.endpoints === undefined ? d.endpoints : Array.isArray(a.endpoints) ? a.endpoints.join(', ') : a.endpoints,
+    caFile: pick(a.caFile, d.caFile),
+    certFile: pick(a.certFile, d.certFile),
+    keyFile: pick(a.keyFile, d.keyFile),
+    insecureSkipVerify: a.insecureSkipVerify ?? d.insecureSkipVerify,
+    username: pick(a.username, d.username),
+    password: a.password ?? d.password,
+    snapshotDir: pick(a.snapshotDir, d.snapshotDir),
+    timeoutMs: a.timeoutMs ?? d.timeoutMs,
+  };
+}
+
+/** The draft as a validated cluster, or an `invalidInput` error with every problem. */
+function clusterOfDraft(d: Draft): ClusterConfig {
+  const parsed = parseEndpointList(d.endpoints);
+  if (parsed.problems.length) {
+    throw new EtcdBackupError('invalidInput', `Endpoints: ${parsed.problems.join(' ')}`);
+  }
+  const tls = d.caFile || d.certFile || d.keyFile || d.insecureSkipVerify ? { caFile: d.caFile, certFile: d.certFile, keyFile: d.keyFile, insecureSkipVerify: d.insecureSkipVerify } : undefined;
+  const v = validateCluster({ name: d.name, endpoints: parsed.endpoints, tls, username: d.username, snapshotDir: d.snapshotDir, timeoutMs: d.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+  if (!v.cluster) {
+    throw new EtcdBackupError('invalidInput', v.problems.join(' '));
+  }
+  return v.cluster;
+}
+
+async function input(title: string, step: string, opts: vscode.InputBoxOptions): Promise<string> {
+  const v = await vscode.window.showInputBox({ title: `${title} (${step})`, ignoreFocusOut: true, ...opts });
+  return v ?? cancelled();
+}
+
+/** Pick a file (or folder) with the native dialog, keep the current one, or none. */
+async function pickPath(title: string, step: string, what: string, current: string | undefined, opts: { folder?: boolean; required?: boolean; near?: string }): Promise<string | undefined> {
+  type Item = vscode.QuickPickItem & { action: 'choose' | 'keep' | 'none' | 'type' };
+  const items: Item[] = [];
+  if (current) items.push({ label: `$(check) Keep ${current}`, action: 'keep' });
+  items.push({ label: `$(folder-opened) Choose ${opts.folder ? 'folder' : 'file'}…`, action: 'choose' });
+  items.push({ label: '$(edit) Type a path…', action: 'type' });
+  if (!opts.required) items.push({ label: `$(close) No ${what}`, action: 'none' });
+  const pick = await vscode.window.showQuickPick(items, { title: `${title} (${step})`, placeHolder: what, ignoreFocusOut: true });
+  if (!pick) cancelled();
+  if (pick.action === 'keep') return current;
+  if (pick.action === 'none') return undefined;
+  if (pick.action === 'type') {
+    return (await input(title, step, { prompt: what, value: current ?? opts.near ?? '' })).trim() || undefined;
+  }
+  const base = current ? path.dirname(current) : opts.near;
+  const uris = await vscode.window.showOpenDialog({
+    title: `${title}: ${what}`,
+    canSelectFiles: !opts.folder,
+    canSelectFolders: Boolean(opts.folder),
+    canSelectMany: false,
+    defaultUri: base ? vscode.Uri.file(base) : undefined,
+    openLabel: opts.folder ? 'Use Folder' : 'Use File',
+  });
+  return uris?.[0]?.fsPath ?? cancelled();
+}
+
+/** The multi-step input (name, endpoints, TLS files, user and password, snapshot folder). */
+async function askDraft(title: string, d: Draft, deps: ClusterDeps, editing?: string): Promise<Draft> {
+  const out: Draft = { ...d };
+  const total = 6;
+  out.name = (
+    await input(title, `1/${total}`, {
+      prompt: 'Name of the cluster, as the tree shows it',
+      value: d.name,
+      validateInput: (v) => clusterNameProblem(v, deps.settings.allNames(), editing),
+    })
+  ).trim();
+  out.endpoints = await input(title, `2/${total}`, {
+    prompt: 'Client URLs of the members, separated by commas (e.g. https://10.0.0.11:2379, https://10.0.0.12:2379)',
+    value: d.endpoints,
+    placeHolder: 'https://127.0.0.1:2379',
+    validateInput: (v) => {
+      const p = parseEndpointList(v).problems;
+      return p.length ? p.join(' ') : undefined;
+    },
+  });
+  const https = parseEndpointList(out.endpoints).endpoints.some((e) => e.startsWith('https://'));
+  if (https) {
+    const near = '/etc/kubernetes/pki/etcd';
+    out.caFile = await pickPath(title, `3/${total}`, 'CA certificate (--cacert)', d.caFile, { near });
+    out.certFile = await pickPath(title, `4/${total}`, 'client certificate (--cert)', d.certFile, { near: out.caFile ? path.dirname(out.caFile) : near });
+    out.keyFile = out.certFile
+      ? await pickPath(title, `4/${total}`, 'client key (--key)', d.keyFile ?? out.certFile.replace(/\.(crt|pem)$/, '.key'), { required: true, near: path.dirname(out.certFile) })
+      : undefined;
+  } else {
+    out.caFile = out.certFile = out.keyFile = undefined;
+  }
+  const user = (
+    await input(title, `5/${total}`, {
+      prompt: 'etcd user name (--user); leave empty when the cluster has no authentication',
+      value: d.username ?? '',
+      validateInput: (v) => (v.includes(':') ? 'Give the user name alone, without ":password".' : undefined),
+    })
+  ).trim();
+  out.username = user || undefined;
+  if (out.username) {
+    const hasOld = editing ? (await deps.settings.password(editing)) !== undefined : false;
+    const pw = await vscode.window.showInputBox({
+      title: `${title} (5/${total})`,
+      prompt: hasOld ? `Password of ${out.username} (kept in the secret storage); leave empty to keep the saved one` : `Password of ${out.username} (kept in the secret storage, never in settings)`,
+      password: true,
+      ignoreFocusOut: true,
+    });
+    if (pw === undefined) cancelled();
+    out.password = pw === '' && hasOld ? undefined : pw;
+  }
+  out.snapshotDir = await pickPath(title, `6/${total}`, 'folder for snapshots of this cluster', d.snapshotDir, { folder: true });
+  return out;
+}
+
+/** Try the cluster with the deadline; say what happened in one sentence. */
+export async function testConnection(cluster: ClusterConfig, password: string | undefined, deps: ClusterDeps, withUi: boolean): Promise<ConnectionTest> {
+  const run = async (): Promise<ConnectionTest> => {
+    const { fetchClusterOverview } = await import('../core/etcd');
+    const o = await fetchClusterOverview(cluster, cluster.username ? { password: password ?? (await deps.settings.password(cluster.name)) } : {});
+    if (o.reachable) {
+      return { ok: true, message: `Connected to "${cluster.name}": ${clusterSummary(o)}.`, summary: clusterSummary(o) };
+    }
+    return { ok: false, kind: o.error?.kind, message: o.error?.message ?? 'No endpoint answered.', summary: clusterSummary(o) };
+  };
+  if (!withUi) return run();
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Connecting to ${cluster.endpoints.join(', ')}…` }, run);
+}
+
+export async function saveFlow(title: string, initial: Draft, deps: ClusterDeps, answers: ClusterAnswers | undefined, editing?: string): Promise<SaveResult> {
+  let draft = answers ? mergeAnswers(initial, answers) : initial;
+  for (;;) {
+    if (!answers) {
+      draft = await askDraft(title, draft, deps, editing);
+    }
+    const nameProblem = clusterNameProblem(draft.name, deps.settings.allNames(), editing);
+    if (nameProblem) {
+      throw new EtcdBackupError('invalidInput', nameProblem);
+    }
+    const cluster = clusterOfDraft(draft);
+    let test: ConnectionTest | undefined;
+    if (answers?.test !== false) {
+      test = await testConnection(cluster, draft.password, deps, !answers);
+      if (!test.ok) {
+        deps.log.warn(`${title}: ${test.message}`);
+        let choice: string | undefined;
+        if (answers) {
+          choice = answers.onTestFailure === 'save' ? 'Save Anyway' : undefined;
+        } else {
+          choice = await vscode.window.showWarningMessage(`Could not connect to "${cluster.name}": ${test.message}`, { modal: true }, 'Save Anyway', 'Edit');
+        }
+        if (choice === 'Edit') {
+          continue;
+        }
+        if (choice !== 'Save Anyway') {
+          return { saved: false, cluster, test };
+        }
+      }
+    }
+    let source = answers?.source;
+    if (!source && !editing && !answers && vscode.workspace.workspaceFolders?.length && vscode.workspace.isTrusted) {
+      const pick = await vscode.window.showQuickPick(
+        [
+          { label: 'User settings', description: 'etcdBackup.clusters: every window', source: 'user' as const },
+          { label: 'Workspace settings', description: 'etcdBackup.workspaceClusters: this workspace only', source: 'workspace' as const },
+        ],
+        { title: `${title}: save where?`, ignoreFocusOut: true },
+      );
+      source = pick?.source ?? cancelled();
+    }
+    const saved = await deps.settings.saveCluster(cluster, { source, replaces: editing });
+    if (cluster.username && draft.password !== undefined) {
+      await deps.settings.setPassword(cluster.name, draft.password);
+    }
+    if (editing && !cluster.username) {
+      await deps.settings.deletePassword(cluster.name);
+    }
+    deps.log.info(`${editing ? 'Updated' : 'Added'} cluster "${cluster.name}" in ${saved} settings.`);
+    if (!answers) {
+      void vscode.window.showInformationMessage(test?.ok ? test.message : `Saved cluster "${cluster.name}".`);
+    }
+    await deps.tree.refresh(cluster.name).catch(() => undefined);
+    return { saved: true, cluster, source: saved, test };
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Endpoint health / status
+
+export interface ShowAnswers {
+  /** Open the report in an editor (default true). */
+  show?: boolean;
+}
+
+/** The probes worth a row: one per member (configured endpoints first), then failures. */
+function rowsOf(o: ClusterOverview): { answered: EndpointProbe[]; failed: EndpointProbe[] } {
+  const byMember = new Map<string, EndpointProbe>();
+  for (const p of [...o.probes].sort((a, b) => Number(b.configured) - Number(a.configured))) {
+    if (p.status && !byMember.has(p.status.memberId)) byMember.set(p.status.memberId, p);
+  }
+  const answeredIds = new Set(byMember.keys());
+  const failed = o.probes.filter((p) => p.statusError && (p.configured || !o.members.some((m) => m.clientURLs.includes(p.endpoint) && answeredIds.has(m.id))));
+  return { answered: [...byMember.values()], failed };
+}
+
+async function showReport(text: string, answers: ShowAnswers | undefined): Promise<void> {
+  if (answers?.show === false) return;
+  const doc = await vscode.workspace.openTextDocument({ content: text, language: 'plaintext' });
+  await vscode.window.showTextDocument(doc, { preview: true });
+}
+
+function header(cluster: ClusterConfig, what: string, settings: Settings, args: string[]): string {
+  const cmd = buildEtcdctlCommand(cluster, { program: settings.etcdctlPath(), args });
+  return `# ${what} of cluster "${cluster.name}" at ${new Date().toISOString()}\n# Same as: ${cmd.shell}\n\n`;
+}
+
+export interface HealthResult {
+  cluster: string;
+  health: EndpointHealth[];
+  text: string;
+}
+
+export interface StatusResult {
+  cluster: string;
+  statuses: EndpointStatus[];
+  failures: { endpoint: string; error: string }[];
+  text: string;
+}
+
+async function endpointHealthCommand(arg: unknown, answers: ShowAnswers | undefined, deps: ClusterDeps): Promise<HealthResult> {
+  const cluster = await resolveCluster(arg, deps, 'Check the health of which cluster?');
+  const [o] = await deps.tree.refresh(cluster.name);
+  const { answered, failed } = rowsOf(o);
+  const health: EndpointHealth[] = [
+    ...answered.map((p) => p.health ?? { endpoint: p.endpoint, healthy: false, tookMs: 0, error: 'no answer' }),
+    ...failed.map((p) => ({ endpoint: p.endpoint, healthy: false, tookMs: 0, error: p.statusError?.message, errorKind: p.statusError?.kind })),
+  ];
+  const text = `${header(cluster, 'Endpoint health', deps.settings, ['endpoint', 'health', '-w', 'table'])}${formatEndpointHealth(health, true)}\n\n${formatEndpointHealth(health)}\n`;
+  await showReport(text, answers);
+  const ok = health.filter((h) => h.healthy).length;
+  if (!answers) {
+    const msg = `${cluster.name}: ${ok}/${health.length} endpoints healthy.`;
+    void (ok === health.length ? vscode.window.showInformationMessage(msg) : vscode.window.showWarningMessage(msg));
+  }
+  return { cluster: cluster.name, health, text };
+}
+
+async function endpointStatusCommand(arg: unknown, answers: ShowAnswers | undefined, deps: ClusterDeps): Promise<StatusResult> {
+  const cluster = await resolveCluster(arg, deps, 'Show the endpoint status of which cluster?');
+  const [o] = await deps.tree.refresh(cluster.name);
+  if (!o.reachable) {
+    throw new EtcdBackupError(o.error?.kind ?? 'unreachable', o.error?.message ?? `No endpoint of "${cluster.name}" answered.`);
+  }
+  const { answered, failed } = rowsOf(o);
+  const statuses = answered.map((p) => p.status as EndpointStatus);
+  const failures = failed.map((p) => ({ endpoint: p.endpoint, error: p.statusError?.message ?? 'no answer' }));
+  const text =
+    `${header(cluster, 'Endpoint status', deps.settings, ['endpoint', 'status', '-w', 'table'])}${formatEndpointStatusTable(statuses, failures)}\n\n` +
+    `# Members (etcdctl member list -w table)\n${formatMemberTable(o.members)}\n`;
+  await showReport(text, answers);
+  return { cluster: cluster.name, statuses, failures, text };
+}
+
+// ---------------------------------------------------------------------------------------
+// Registration
+
+export function registerClusterCommands(context: vscode.ExtensionContext, deps: ClusterDeps): void {
+  const { log, settings, tree } = deps;
+
+  registerCommand(context, log, 'etcdBackup.refresh', async (arg?: unknown) => {
+    const overviews = await tree.refresh(isNode(arg) ? arg : typeof arg === 'string' ? arg : undefined);
+    return overviews.map((o) => ({ cluster: o.cluster, summary: clusterSummary(o) }));
+  });
+
+  registerCommand(context, log, 'etcdBackup.retryCluster', async (arg?: unknown) => {
+    const cluster = await resolveCluster(arg, deps, 'Retry which cluster?');
+    const [o] = await tree.refresh(cluster.name);
+    return o;
+  });
+
+  registerCommand(context, log, 'etcdBackup.addCluster', async (a?: unknown): Promise<SaveResult> => {
+    const answers = answersOf<ClusterAnswers>(a);
+    return saveFlow('Add etcd Cluster', draftOf(undefined), deps, answers);
+  });
+
+  registerCommand(context, log, 'etcdBackup.editCluster', async (arg?: unknown, a?: unknown): Promise<SaveResult> => {
+    const cluster = await resolveCluster(arg, deps, 'Edit which cluster?');
+    return saveFlow(`Edit ${cluster.name}`, draftOf(cluster), deps, answersOf<ClusterAnswers>(a), cluster.name);
+  });
+
+  registerCommand(context, log, 'etcdBackup.removeCluster', async (arg?: unknown, a?: unknown): Promise<{ removed: boolean; cluster: string }> => {
+    const cluster = await resolveCluster(arg, deps, 'Remove which cluster from the settings?');
+    const answers = answersOf<{ confirm?: boolean }>(a);
+    const keep = cluster.snapshotDir ? ` Its snapshots in ${cluster.snapshotDir} stay where they are.` : '';
+    const ok = answers
+      ? answers.confirm === true
+      : (await vscode.window.showWarningMessage(`Remove cluster "${cluster.name}" from the settings? etcd itself is not touched.${keep}`, { modal: true }, 'Remove')) === 'Remove';
+    if (!ok) {
+      return { removed: false, cluster: cluster.name };
+    }
+    const removed = await settings.removeCluster(cluster.name);
+    log.info(`Removed cluster "${cluster.name}" from the settings.`);
+    return { removed, cluster: cluster.name };
+  });
+
+  registerCommand(context, log, 'etcdBackup.endpointHealth', (arg?: unknown, a?: unknown) => endpointHealthCommand(arg, answersOf<ShowAnswers>(a), deps));
+  registerCommand(context, log, 'etcdBackup.endpointStatus', (arg?: unknown, a?: unknown) => endpointStatusCommand(arg, answersOf<ShowAnswers>(a), deps));
+
+  registerCommand(context, log, 'etcdBackup.copyEtcdctlCommand', async (arg?: unknown, a?: unknown): Promise<string> => {
+    const cluster = await resolveCluster(arg, deps, 'Copy the etcdctl command for which cluster?');
+    // On a member node: only that member's endpoint (etcdctl snapshot save wants exactly one).
+    const endpoints = arg instanceof MemberNode && arg.member.clientURLs.length ? arg.member.clientURLs : undefined;
+    const cmd = buildEtcdctlCommand(cluster, { program: settings.etcdctlPath(), endpoints, args: answersOf<{ args?: string[] }>(a)?.args });
+    await vscode.env.clipboard.writeText(cmd.shell);
+    if (!answersOf(a)) {
+      const note = cluster.username ? ` etcdctl will ask for the password of ${cluster.username}.` : '';
+      void vscode.window.showInformationMessage(`Copied the etcdctl command for "${cluster.name}" (add a sub-command such as "member list -w table").${note}`);
+    }
+    return cmd.shell;
+  });
+
+}
