@@ -169,7 +169,7 @@ export class MemberNode extends Node {
     const item = new vscode.TreeItem(m.name || '(not started)', vscode.TreeItemCollapsibleState.None);
     item.id = this.id;
     item.contextValue = this.contextValue;
-    item.description = `${m.id} · ${memberSummary(m)}`;
+    item.description = `${memberSummary(m)} · ${m.id}`;
     const icon = memberIcon(m);
     item.iconPath = new vscode.ThemeIcon(icon.id, new vscode.ThemeColor(icon.color));
     const health = !m.started ? 'not started' : !m.reachable ? 'unreachable' : m.healthy ? `healthy${m.tookMs !== undefined ? ` (took ${goDuration(m.tookMs)})` : ''}` : 'unhealthy';
