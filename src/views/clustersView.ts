@@ -511,7 +511,15 @@ export function registerClustersView(context: vscode.ExtensionContext, settings:
   const fetch: OverviewFetcher = async (cluster) => {
     // etcd3 is loaded here, on the first overview, never at activation.
     const { fetchClusterOverview } = await import('../core/etcd');
-    return fetchClusterOverview(cluster, await settings.secretsFor(cluster));
+    const secrets = await settings.secretsFor(cluster);
+    const o = await fetchClusterOverview(cluster, secrets);
+    if (!o.reachable && o.error?.kind === 'auth' && cluster.username && secrets.password === undefined) {
+      // Say what is really missing: settings hold the user, the secret storage has no password.
+      const message = `No password is saved for user "${cluster.username}" of cluster "${cluster.name}": run "etcd: Edit Cluster…" to enter it.`;
+      o.error = { ...o.error, message, reason: 'no password saved' };
+      o.endpointErrors = [{ endpoint: '', error: o.error }];
+    }
+    return o;
   };
   const provider = new ClustersProvider(settings, log, fetch);
   const view = vscode.window.createTreeView('etcdBackup.clusters', { treeDataProvider: provider, showCollapseAll: true });
