@@ -134,7 +134,8 @@ export async function chownRecursive(p: string, uid: number, gid: number): Promi
 /** Run the restore tool; resolves with its output, rejects with a sentence. */
 function runTool(tool: RestoreTool, args: string[], signal?: AbortSignal): Promise<string> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(tool.path, args, { env: { ...process.env, ...tool.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, so that cancelling stops anything it started too.
+    const child = spawn(tool.path, args, { env: { ...process.env, ...tool.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let out = '';
     const keep = (b: Buffer): void => {
       out += b.toString('utf8');
@@ -145,7 +146,11 @@ function runTool(tool: RestoreTool, args: string[], signal?: AbortSignal): Promi
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     const onAbort = (): void => {
-      child.kill('SIGKILL');
+      try {
+        process.kill(-(child.pid as number), 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     child.on('error', (err) => {
