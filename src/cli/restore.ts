@@ -1,0 +1,167 @@
+/**
+ * `etcd-backup snapshot restore` and the trial restore behind `snapshot verify --trial-restore`:
+ * the same core and the same checks as in VS Code, for machines without it (the restore
+ * runbook calls this). Registered in the `snapshot` group (src/cli/snapshot.ts).
+ */
+import { promises as fs } from 'fs';
+import { newClusterToken } from '../core/restore/plan';
+import type { RestoreStep, TrialRestoreResult, TrialStep } from '../core/restore/restore';
+import { CliCommand, CliUsageError, parseFlags } from './types';
+
+const RESTORE_USAGE = `Usage: etcd-backup snapshot restore <file> --name N --initial-cluster C --initial-advertise-peer-urls U
+         --initial-cluster-token T --data-dir D [--old-data-dir O] [--owner user:group]
+         [--skip-hash-check] [--bump-revision N --mark-compacted] [--etcdutl PATH] [--etcdctl PATH] [-w json]
+
+Restores one member's data dir from a snapshot with etcdutl (or ETCDCTL_API=3 etcdctl 3.4):
+verifies the file first, refuses a non-empty --data-dir, writes into a temporary sibling and
+renames it into place, moves --old-data-dir aside to <dir>.old-<timestamp> (never deletes it),
+and gives the new dir the owner of the old one (or --owner) and mode 0700.`;
+
+/** `uid:gid` numbers, or `user:group` names looked up in /etc/passwd and /etc/group. */
+export async function parseOwner(text: string): Promise<{ uid: number; gid: number }> {
+  const [u, g] = text.split(':');
+  const lookup = async (file: string, name: string, field: number): Promise<number> => {
+    if (/^\d+$/.test(name)) {
+      return Number(name);
+    }
+    const content = await fs.readFile(file, 'utf8').catch(() => '');
+    for (const line of content.split('\n')) {
+      const parts = line.split(':');
+      if (parts[0] === name) {
+        return Number(parts[field]);
+      }
+    }
+    throw new CliUsageError(`--owner: no ${file === '/etc/passwd' ? 'user' : 'group'} "${name}" on this machine.`);
+  };
+  if (!u) {
+    throw new CliUsageError('--owner needs user:group (e.g. etcd:etcd) or uid:gid.');
+  }
+  const uid = await lookup('/etc/passwd', u, 2);
+  let gid: number;
+  if (g) {
+    gid = await lookup('/etc/group', g, 2);
+  } else {
+    // The user's primary group.
+    const content = await fs.readFile('/etc/passwd', 'utf8').catch(() => '');
+    const line = content.split('\n').find((l) => l.split(':')[2] === String(uid));
+    gid = line ? Number(line.split(':')[3]) : uid;
+  }
+  return { uid, gid };
+}
+
+function stepLine(s: RestoreStep | TrialStep): string {
+  const mark = s.state === 'done' ? 'ok  ' : s.state === 'failed' ? 'FAIL' : s.state === 'skipped' ? 'skip' : '... ';
+  return `[${mark}] ${s.step}: ${s.message}\n`;
+}
+
+export const restoreCommand: CliCommand = {
+  summary: 'restore one member\'s data dir from a snapshot (etcdutl / etcdctl 3.4), safely',
+  async run(args: string[]): Promise<number> {
+    if (args.includes('--help') || args.includes('-h')) {
+      process.stdout.write(`${RESTORE_USAGE}\n`);
+      return 0;
+    }
+    const { positionals, flags } = parseFlags(args, {
+      strings: ['name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token', 'data-dir', 'old-data-dir', 'owner', 'bump-revision', 'etcdutl', 'etcdctl', 'write-out'],
+      booleans: ['skip-hash-check', 'mark-compacted'],
+      aliases: { w: 'write-out' },
+    });
+    if (positionals.length !== 1) {
+      throw new CliUsageError(`give exactly one snapshot file.\n${RESTORE_USAGE}`);
+    }
+    const str = (k: string): string | undefined => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
+    const missing = ['name', 'initial-cluster', 'initial-advertise-peer-urls', 'data-dir'].filter((k) => !str(k));
+    if (missing.length) {
+      throw new CliUsageError(`missing ${missing.map((m) => `--${m}`).join(', ')}.\n${RESTORE_USAGE}`);
+    }
+    if (!str('initial-cluster-token')) {
+      throw new CliUsageError(`missing --initial-cluster-token: give every member of the restored cluster the same new token, e.g. --initial-cluster-token ${newClusterToken()}.`);
+    }
+    let bumpRevision: number | undefined;
+    if (str('bump-revision') !== undefined) {
+      bumpRevision = Number(str('bump-revision'));
+      if (!Number.isSafeInteger(bumpRevision) || bumpRevision < 0) {
+        throw new CliUsageError(`--bump-revision must be a whole number (got "${str('bump-revision')}").`);
+      }
+    }
+    const json = str('write-out') === 'json';
+    if (str('write-out') && !['json', 'simple'].includes(str('write-out') as string)) {
+      throw new CliUsageError('-w takes simple or json.');
+    }
+    const owner = str('owner') ? await parseOwner(str('owner') as string) : undefined;
+    const { restoreMember } = await import('../core/restore/restore');
+    const r = await restoreMember({
+      snapshot: positionals[0],
+      name: str('name') as string,
+      initialCluster: str('initial-cluster') as string,
+      initialAdvertisePeerUrls: str('initial-advertise-peer-urls') as string,
+      initialClusterToken: str('initial-cluster-token') as string,
+      dataDir: str('data-dir') as string,
+      oldDataDir: str('old-data-dir'),
+      owner,
+      skipHashCheck: flags['skip-hash-check'] === true,
+      bumpRevision,
+      markCompacted: flags['mark-compacted'] === true,
+      toolPaths: { etcdutl: str('etcdutl'), etcdctl: str('etcdctl') },
+      onStep: (s) => {
+        if (!json && s.state !== 'running') process.stderr.write(stepLine(s));
+      },
+    });
+    if (json) {
+      process.stdout.write(`${JSON.stringify({ dataDir: r.dataDir, movedAside: r.movedAside ?? null, tool: r.tool, owner: r.owner, sha256: r.snapshot.sha256 ?? null, steps: r.steps }, null, 2)}\n`);
+    } else {
+      process.stdout.write(`Restored member "${str('name')}" into ${r.dataDir} (owner ${r.owner.uid}:${r.owner.gid}, mode 0700)${r.movedAside ? `; the old data dir is ${r.movedAside}` : ''}.\n`);
+    }
+    return 0;
+  },
+};
+
+/** The trial restore for `snapshot verify --trial-restore`; prints the steps and the verdict. */
+export async function runTrialRestore(file: string, opts: { json?: boolean; skipHashCheck?: boolean; etcdutl?: string; etcdctl?: string; etcd?: string } = {}): Promise<{ code: number; result: TrialRestoreResult }> {
+  const { trialRestore } = await import('../core/restore/restore');
+  const ac = new AbortController();
+  const onSig = (): void => ac.abort();
+  process.once('SIGINT', onSig);
+  try {
+    const result = await trialRestore(file, {
+      signal: ac.signal,
+      skipHashCheck: opts.skipHashCheck,
+      toolPaths: { etcdutl: opts.etcdutl, etcdctl: opts.etcdctl, etcd: opts.etcd },
+      onStep: (s) => {
+        if (!opts.json && s.state !== 'running') process.stderr.write(stepLine(s));
+      },
+    });
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    } else {
+      process.stdout.write(`${result.verdict}\n`);
+    }
+    return { code: result.ok ? 0 : 1, result };
+  } finally {
+    process.removeListener('SIGINT', onSig);
+  }
+}
+
+/** `etcd-backup snapshot trial-restore <file>` (also reachable as `verify --trial-restore`). */
+export const trialRestoreCommand: CliCommand = {
+  summary: 'restore into a temp dir, start a throwaway etcd on loopback, compare revision and keys with the file',
+  async run(args: string[]): Promise<number> {
+    const { positionals, flags } = parseFlags(args, {
+      strings: ['etcdutl', 'etcdctl', 'etcd', 'write-out'],
+      booleans: ['skip-hash-check', 'trial-restore'],
+      aliases: { w: 'write-out' },
+    });
+    if (positionals.length !== 1) {
+      throw new CliUsageError('give exactly one snapshot file: etcd-backup snapshot trial-restore <file> [--skip-hash-check] [-w json]');
+    }
+    const s = (k: string): string | undefined => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
+    const { code } = await runTrialRestore(positionals[0], {
+      json: s('write-out') === 'json',
+      skipHashCheck: flags['skip-hash-check'] === true,
+      etcdutl: s('etcdutl'),
+      etcdctl: s('etcdctl'),
+      etcd: s('etcd'),
+    });
+    return code;
+  },
+};
