@@ -5,7 +5,7 @@
  */
 import { promises as fs } from 'fs';
 import { newClusterToken } from '../core/restore/plan';
-import type { RestoreStep, TrialRestoreResult, TrialStep } from '../core/restore/restore';
+import { restoreMember, RestoreStep, trialRestore, TrialRestoreResult, TrialStep } from '../core/restore/restore';
 import { CliCommand, CliUsageError, parseFlags } from './types';
 
 const RESTORE_USAGE = `Usage: etcd-backup snapshot restore <file> --name N --initial-cluster C --initial-advertise-peer-urls U
@@ -89,7 +89,6 @@ export const restoreCommand: CliCommand = {
       throw new CliUsageError('-w takes simple or json.');
     }
     const owner = str('owner') ? await parseOwner(str('owner') as string) : undefined;
-    const { restoreMember } = await import('../core/restore/restore');
     const r = await restoreMember({
       snapshot: positionals[0],
       name: str('name') as string,
@@ -118,7 +117,6 @@ export const restoreCommand: CliCommand = {
 
 /** The trial restore for `snapshot verify --trial-restore`; prints the steps and the verdict. */
 export async function runTrialRestore(file: string, opts: { json?: boolean; skipHashCheck?: boolean; etcdutl?: string; etcdctl?: string; etcd?: string } = {}): Promise<{ code: number; result: TrialRestoreResult }> {
-  const { trialRestore } = await import('../core/restore/restore');
   const ac = new AbortController();
   const onSig = (): void => ac.abort();
   process.once('SIGINT', onSig);

@@ -8,7 +8,9 @@ import { createHash } from 'crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { moveAside, restoreMember, RestoreMemberOptions, RestoreStep, toolFailure } from '../../src/core/restore/restore';
+import { spawn } from 'child_process';
+import { dataDirOf, etcdProcessesUsing } from '../../src/core/restore/processes';
+import { freePort, moveAside, restoreMember, RestoreMemberOptions, RestoreStep, toolFailure } from '../../src/core/restore/restore';
 import type { RestoreTool } from '../../src/core/tools';
 
 /** A file that looks like a streamed snapshot: a bbolt magic at byte 16, then the SHA-256 trailer. */
@@ -185,6 +187,26 @@ describe('restoreMember (core/restore/restore) with stand-in tools', () => {
 
   it('refuses a missing parent folder', async () => {
     await refused({ ...base(), dataDir: join(root, 'no', 'such', 'dir') }, /The folder .*no\/such \(where dir would go\) does not exist: create it/, 'notFound');
+  });
+
+  it('refuses while an etcd process runs with the old data dir (found through /proc)', async () => {
+    const old = join(root, 'etcd');
+    mkdirSync(old);
+    // A real etcd server on free loopback ports, with that data dir, started from another cwd.
+    const [c, p] = [await freePort(), await freePort()];
+    const child = spawn('/usr/bin/etcd', ['--data-dir', old, `--listen-client-urls=http://127.0.0.1:${c}`, `--advertise-client-urls=http://127.0.0.1:${c}`, `--listen-peer-urls=http://127.0.0.1:${p}`, `--initial-advertise-peer-urls=http://127.0.0.1:${p}`, `--initial-cluster=default=http://127.0.0.1:${p}`], { stdio: 'ignore', cwd: '/' });
+    try {
+      const found = await etcdProcessesUsing(old);
+      assert.deepStrictEqual(found.map((f) => [f.pid, f.dataDir]), [[child.pid, old]]);
+      assert.deepStrictEqual(await etcdProcessesUsing(root), [], 'another dir is not in use');
+      assert.strictEqual(dataDirOf(['etcd', '--name', 'x'], {}), 'x.etcd');
+      assert.strictEqual(dataDirOf(['etcd'], { ETCD_DATA_DIR: '/d', ETCD_NAME: 'n' }), '/d');
+      assert.strictEqual(dataDirOf(['etcd', '--data-dir=/a'], { ETCD_DATA_DIR: '/d' }), '/a');
+      await refused({ ...base(), oldDataDir: old }, new RegExp(`^etcd \\(pid ${child.pid}\\) is running with the data dir ${old}: stop it first`), 'conflict');
+    } finally {
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    }
   });
 
   it('leaves nothing under the final name when the tool fails, and keeps the old dir', async () => {

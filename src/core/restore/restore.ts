@@ -17,6 +17,7 @@ import { basename, dirname, join, resolve } from 'path';
 import { EtcdBackupError, explain } from '../errors';
 import { findEtcdServer, findRestoreTool, FoundTool, restoreArgs, restoreFlagProblem, RestoreTool, SKIP_HASH_CHECK_CAVEAT, ToolPaths } from '../tools';
 import { checkMemberFlags } from './plan';
+import { etcdProcessesUsing } from './processes';
 import { timestamp } from './runbook';
 import { checkSnapshotForRestore, SnapshotCheck, snapshotFigures, SnapshotFigures } from './snapshotCheck';
 
@@ -288,6 +289,16 @@ export async function restoreMember(opts: RestoreMemberOptions): Promise<Restore
       oldStat = await statOrUndefined(oldDataDir);
       if (oldStat && !oldStat.isDirectory()) {
         throw new EtcdBackupError('conflict', `The old data dir ${oldDataDir} is not a directory: check the path.`);
+      }
+    }
+    for (const dir of new Set([oldStat ? oldDataDir : undefined, targetStat ? dataDir : undefined])) {
+      if (!dir) continue;
+      const running = await etcdProcessesUsing(dir);
+      if (running.length) {
+        throw new EtcdBackupError(
+          'conflict',
+          `etcd (pid ${running.map((p) => p.pid).join(', ')}) is running with the data dir ${dir}: stop it first (systemctl stop etcd, or move the static pod manifest out of /etc/kubernetes/manifests and wait until \`crictl ps | grep etcd\` shows nothing).`,
+        );
       }
     }
     const owner = opts.owner ?? (oldStat ? { uid: oldStat.uid, gid: oldStat.gid } : targetExistsEmpty && targetStat ? { uid: targetStat.uid, gid: targetStat.gid } : { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
@@ -621,7 +632,9 @@ export async function trialRestore(snapshotPath: string, opts: TrialRestoreOptio
       '--initial-cluster-token=etcd-backup-trial',
       '--log-level=warn',
     ]);
-    const { EtcdConnection } = await import('../etcd');
+    // Loaded here, not at the top: etcd3 parses its protos when first required.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { EtcdConnection } = require('../etcd') as typeof import('../etcd');
     conn = await EtcdConnection.open({ name: 'trial restore', endpoints: [clientUrl], timeoutMs: 2000 });
     const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
     let answer: { revision: number; keys: number } | undefined;

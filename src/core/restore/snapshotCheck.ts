@@ -5,6 +5,7 @@
  * trailer and the bbolt meta page.
  * TODO(restore): switch to `verifySnapshot(path)` from ../snapshot/verify when it lands.
  */
+import { execFile } from 'child_process';
 import { createHash } from 'crypto';
 import { createReadStream, promises as fs } from 'fs';
 import type { ErrorKind } from '../errors';
@@ -107,7 +108,6 @@ export interface SnapshotFigures {
  * `<tool> snapshot status -w json` and the live key count is not known.
  */
 export async function snapshotFigures(path: string, tool: { kind: string; path: string; env: Record<string, string> }): Promise<SnapshotFigures> {
-  const { execFile } = await import('child_process');
   const out = await new Promise<string>((resolve, reject) => {
     execFile(tool.path, ['snapshot', 'status', path, '-w', 'json'], { env: { ...process.env, ...tool.env }, timeout: 60_000 }, (err, stdout, stderr) => {
       if (err) {
