@@ -116,8 +116,13 @@ export class ClusterNode extends Node {
     return item;
   }
   override async children(): Promise<Node[]> {
-    const o = await this.provider.overview(this.cluster.name);
-    return this.provider.childrenOf(this, o);
+    try {
+      const o = await this.provider.overview(this.cluster.name);
+      return this.provider.childrenOf(this, o);
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      return [new MessageNode(this, `${this.id}/failed`, msg, 'error', 'message:clusterError', 'charts.red')];
+    }
   }
 }
 
