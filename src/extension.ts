@@ -7,6 +7,7 @@ import { registerCommand } from './commands/run';
 import { registerClusterCommands } from './commands/clusters';
 import { registerMemberCommands } from './commands/members';
 import { registerEnvironmentCommand } from './commands/environment';
+import { registerRestoreFeatures } from './commands/restore';
 import { isEtcd3Loaded } from './core/etcd';
 
 /** What activate() returns (`vscode.extensions.getExtension(...).exports`); tests use it. */
@@ -30,6 +31,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     const { provider: tree } = registerClustersView(context, settings, log);
     registerClusterCommands(context, { log, settings, tree });
     registerMemberCommands(context, { log, settings, tree });
+    registerRestoreFeatures(context, { log, settings, tree });
 
     registerCommand(context, log, 'etcdBackup.showLogs', () => log.show());
     registerCommand(context, log, 'etcdBackup.openSettings', () =>

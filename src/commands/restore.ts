@@ -1,0 +1,564 @@
+/**
+ * Restore commands: "Restore Snapshot…" (verify, propose the members, restore the member on
+ * this machine, write the runbook for the others, offer the manifest edit), "Restore a Snapshot
+ * for This Member…" (the CodeLens on etcd.yaml / etcd.env, pre-filled), and "Trial Restore".
+ * Thin over src/core/restore. Every handler takes the tree node (or a Uri / path / nothing) and
+ * an optional answers object: with answers, no prompt is shown (tests), and it returns a result.
+ */
+import { promises as fs } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { EtcdBackupError } from '../core/errors';
+import type { RestorePlan, PlannedMember } from '../core/restore/plan';
+import type { RestoreMemberResult, RestoreStep, TrialRestoreResult } from '../core/restore/restore';
+import type { EtcdRuntime } from '../core/restore/runbook';
+import type { ToolPaths } from '../core/tools';
+import type { ClusterConfig } from '../core/types';
+import type { Log } from '../log';
+import type { Settings } from '../settings';
+import { clusterNodeOf, Node } from '../views/clustersView';
+import type { ClustersProvider } from '../views/clustersView';
+import { answersOf, cancelled } from './clusters';
+import { registerReplaceMemberCommand } from './replaceMember';
+import { registerCommand } from './run';
+
+export interface RestoreDeps {
+  log: Log;
+  settings: Settings;
+  tree: ClustersProvider;
+}
+
+/** Machine-scoped tool paths from the settings (a workspace cannot point them elsewhere). */
+export function toolPaths(): ToolPaths {
+  const cfg = vscode.workspace.getConfiguration('etcdBackup');
+  const get = (k: string): string | undefined => {
+    // Only the user (machine) value counts, never a workspace's.
+    const v = cfg.inspect<string>(k);
+    return (v?.globalValue || undefined) as string | undefined;
+  };
+  return { etcdutl: get('etcdutlPath'), etcdctl: get('etcdctlPath'), etcd: get('etcdPath') };
+}
+
+/** The snapshot file a command was invoked on: a snapshot node, a Uri, a path, or answers. */
+export function snapshotPathOf(arg: unknown): string | undefined {
+  if (typeof arg === 'string') return arg;
+  if (arg instanceof vscode.Uri) return arg.fsPath;
+  if (arg && typeof arg === 'object') {
+    const a = arg as { file?: unknown; path?: unknown; snapshot?: unknown; resourceUri?: unknown; fsPath?: unknown };
+    if (typeof a.file === 'string') return a.file;
+    if (typeof a.snapshot === 'string') return a.snapshot;
+    if (a.resourceUri instanceof vscode.Uri) return a.resourceUri.fsPath;
+  }
+  return undefined;
+}
+
+async function pickSnapshot(arg: unknown, answers: { snapshot?: string } | undefined, title: string): Promise<string> {
+  const fromArg = snapshotPathOf(arg) ?? answers?.snapshot;
+  if (fromArg) return fromArg;
+  if (answers) {
+    throw new EtcdBackupError('invalidInput', 'No snapshot file given: pass { snapshot: "/path/to/file.db" }.');
+  }
+  const picked = await vscode.window.showOpenDialog({
+    title,
+    canSelectMany: false,
+    openLabel: 'Use This Snapshot',
+    filters: { 'etcd snapshots': ['db'], 'All files': ['*'] },
+  });
+  return picked?.[0]?.fsPath ?? cancelled();
+}
+
+/** The cluster a tree node belongs to (for TLS files in the runbook's verify commands). */
+function clusterOf(arg: unknown, deps: RestoreDeps): ClusterConfig | undefined {
+  if (arg instanceof Node) {
+    const n = clusterNodeOf(arg);
+    return n ? (deps.settings.cluster(n.cluster.name) ?? n.cluster) : undefined;
+  }
+  const name = typeof arg === 'object' && arg !== null ? (arg as { cluster?: unknown }).cluster : undefined;
+  return typeof name === 'string' ? deps.settings.cluster(name) : undefined;
+}
+
+// ---------------------------------------------------------------------------------------
+// Restore Snapshot…
+
+export interface RestoreSnapshotAnswers {
+  /** The snapshot (when not invoked on a node). */
+  snapshot?: string;
+  /** The members of the restored cluster (default: proposed from the sidecar / snapshot). */
+  members?: PlannedMember[];
+  /** `--initial-cluster-token` (default: a new one). */
+  token?: string;
+  /** The member restored on this machine; `null`: none here, only the runbook. Default: the one whose peer URL is this machine. */
+  localMember?: string | null;
+  /** Where the restored data dir goes on this machine. */
+  dataDir?: string;
+  /** The current data dir on this machine, moved aside; `null`: none. Default: found. */
+  oldDataDir?: string | null;
+  /** Restore a file without a SHA-256 trailer (asked with a modal otherwise). */
+  skipHashCheck?: boolean;
+  bumpRevision?: number;
+  markCompacted?: boolean;
+  /** How etcd runs on the members (for the runbook). Default: static pod when a kubelet manifest exists here. */
+  runtime?: EtcdRuntime;
+  /** Where to write the runbook (default: beside the snapshot). */
+  runbookPath?: string;
+  /** Open the runbook (default true). */
+  openRunbook?: boolean;
+  /** The manifest / env file to point at the restored dir (opened with the edit applied, unsaved); `null`: skip. */
+  manifestPath?: string | null;
+  /** Confirm the restore (the modal). Default true with answers. */
+  confirm?: boolean;
+}
+
+export interface RestoreSnapshotResult {
+  snapshot: string;
+  plan: RestorePlan;
+  /** Where the proposed members came from. */
+  source: string;
+  localMember?: string;
+  restored?: RestoreMemberResult;
+  runbookPath: string;
+  /** The manifest / env file opened with the data dir edit applied (unsaved). */
+  manifestEdited?: string;
+  /** The step log as shown. */
+  log: string[];
+}
+
+/** Edit the list of members until the user accepts it (quick pick + input boxes). */
+async function editMembers(initial: PlannedMember[], from: string): Promise<PlannedMember[]> {
+  const { validatePlan, checkPeerUrl, checkMemberName } = await import('../core/restore/plan');
+  let members = initial.map((m) => ({ ...m, peerURLs: [...m.peerURLs] }));
+  const askMember = async (m: PlannedMember | undefined, index: number): Promise<PlannedMember | undefined> => {
+    const name = await vscode.window.showInputBox({
+      title: m ? `Member ${index + 1}: name` : 'New member: name',
+      prompt: 'The member\'s --name (ETCD_NAME)',
+      value: m?.name ?? '',
+      ignoreFocusOut: true,
+      validateInput: (v) => {
+        const p = checkMemberName(v.trim());
+        if (p === 'empty') return 'Give the member its name.';
+        if (p) return `The name ${p}.`;
+        return members.some((x, i) => i !== index && x.name === v.trim()) ? `Another member is already named "${v.trim()}".` : undefined;
+      },
+    });
+    if (name === undefined) return undefined;
+    const urls = await vscode.window.showInputBox({
+      title: `${name.trim()}: peer URL(s)`,
+      prompt: 'Its --initial-advertise-peer-urls, comma-separated, e.g. https://10.0.0.11:2380',
+      value: m?.peerURLs.join(',') ?? '',
+      ignoreFocusOut: true,
+      validateInput: (v) => {
+        const list = v.split(',').map((x) => x.trim()).filter(Boolean);
+        if (!list.length) return 'Give at least one peer URL.';
+        for (const u of list) {
+          const c = checkPeerUrl(u);
+          if (c.problem) return `${c.problem}.`;
+        }
+        return undefined;
+      },
+    });
+    if (urls === undefined) return undefined;
+    return { ...m, name: name.trim(), peerURLs: urls.split(',').map((x) => x.trim()).filter(Boolean) };
+  };
+  for (;;) {
+    const problems = validatePlan({ members, initialClusterToken: 'x' });
+    type Item = vscode.QuickPickItem & { action: 'accept' | 'edit' | 'add' | 'remove'; index?: number };
+    const items: Item[] = [];
+    if (!problems.length) {
+      items.push({ label: '$(check) Use these members', description: `${members.length} member${members.length === 1 ? '' : 's'}`, action: 'accept' });
+    }
+    members.forEach((m, i) =>
+      items.push({ label: `$(server) ${m.name || '(no name)'}`, description: m.peerURLs.join(', ') || '(no peer URL)', detail: 'Edit name and peer URLs', action: 'edit', index: i }),
+    );
+    items.push({ label: '$(add) Add a member…', action: 'add' });
+    if (members.length) {
+      items.push({ label: '$(remove) Remove a member…', action: 'remove' });
+    }
+    const pick = await vscode.window.showQuickPick(items, {
+      title: 'Members of the restored cluster',
+      placeHolder: problems.length ? problems[0] : `From ${from}. Every member is restored from this same snapshot.`,
+      ignoreFocusOut: true,
+    });
+    if (!pick) cancelled();
+    if (pick.action === 'accept') return members;
+    if (pick.action === 'edit' && pick.index !== undefined) {
+      const m = await askMember(members[pick.index], pick.index);
+      if (m) members[pick.index] = m;
+    } else if (pick.action === 'add') {
+      const m = await askMember(undefined, members.length);
+      if (m) members = [...members, m];
+    } else if (pick.action === 'remove') {
+      const r = await vscode.window.showQuickPick(
+        members.map((m, i) => ({ label: m.name || '(no name)', description: m.peerURLs.join(', '), index: i })),
+        { title: 'Remove which member from the plan?' },
+      );
+      if (r) members = members.filter((_, i) => i !== r.index);
+    }
+  }
+}
+
+/** Is this a kubeadm control plane (a static pod manifest for etcd)? */
+async function kubeletManifest(): Promise<string | undefined> {
+  const p = '/etc/kubernetes/manifests/etcd.yaml';
+  return (await fs.stat(p).catch(() => undefined)) ? p : undefined;
+}
+
+/** Write the runbook beside the snapshot (or in the temp dir when that folder is read-only). */
+async function writeRunbook(text: string, snapshot: string, wanted: string | undefined, stamp: string): Promise<string> {
+  const candidates = wanted ? [wanted] : [path.join(path.dirname(snapshot), `${path.basename(snapshot).replace(/\.db$/i, '')}.restore-runbook-${stamp}.md`), path.join(os.tmpdir(), `etcd-restore-runbook-${stamp}.md`)];
+  let lastErr: unknown;
+  for (const c of candidates) {
+    try {
+      await fs.writeFile(c, text, { flag: wanted ? 'w' : 'wx', mode: 0o600 });
+      return c;
+    } catch (err) {
+      lastErr = err;
+    }
+  }
+  throw lastErr;
+}
+
+/**
+ * Point the manifest / env file at the restored dir with the editor feature's edit, applied to
+ * the open document (unsaved: the user reviews and saves it). Returns false when the editor
+ * feature's edit is not available or changes nothing.
+ */
+async function offerManifestEdit(file: string, dataDir: string, log: Log): Promise<boolean> {
+  const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
+  const edits = await dataDirEdits(doc.getText(), file, dataDir, log);
+  if (!edits?.length) {
+    return false;
+  }
+  const we = new vscode.WorkspaceEdit();
+  for (const e of edits) {
+    we.replace(doc.uri, new vscode.Range(doc.positionAt(e.start), doc.positionAt(e.end)), e.newText);
+  }
+  const applied = await vscode.workspace.applyEdit(we);
+  await vscode.window.showTextDocument(doc, { preview: false });
+  return applied;
+}
+
+/**
+ * Text edits that point a manifest / env / config file at `dataDir`.
+ * TODO(restore): the editor feature's `setDataDir` (src/core/manifest) computes these; until it
+ * lands, no edit is offered (the runbook says what to change).
+ */
+async function dataDirEdits(_text: string, file: string, _dataDir: string, log: Log): Promise<{ start: number; end: number; newText: string }[] | undefined> {
+  log.info(`Data dir edit for ${file}: the manifest editing feature is not available in this build; edit --data-dir / the etcd-data hostPath by hand.`);
+  return undefined;
+}
+
+async function restoreSnapshot(arg: unknown, answers: RestoreSnapshotAnswers | undefined, deps: RestoreDeps, preset?: { localMember?: string; members?: PlannedMember[]; manifestPath?: string; oldDataDir?: string }): Promise<RestoreSnapshotResult> {
+  const { log } = deps;
+  const core = await import('../core/restore/restore');
+  const planMod = await import('../core/restore/plan');
+  const sources = await import('../core/restore/sources');
+  const { buildRunbook, timestamp } = await import('../core/restore/runbook');
+  const { findRestoreTool } = await import('../core/tools');
+  const lines: string[] = [];
+  const note = (s: string): void => {
+    lines.push(s);
+    log.info(`[restore] ${s}`);
+  };
+
+  const snapshot = await pickSnapshot(arg, answers, 'Restore which snapshot?');
+  const cluster = clusterOf(arg, deps);
+  const tools = toolPaths();
+  // The tool first: without one there is nothing to restore with (one sentence on what to install).
+  const tool = await findRestoreTool(tools);
+
+  // 1. Verify the file before anything else.
+  const check = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Verifying ${path.basename(snapshot)}…`, cancellable: true }, (_p, token) => {
+    const ac = new AbortController();
+    token.onCancellationRequested(() => ac.abort());
+    return import('../core/restore/snapshotCheck').then((m) => m.checkSnapshotForRestore(snapshot, { signal: ac.signal }));
+  });
+  if (!check.ok) {
+    throw new EtcdBackupError(check.kind ?? 'corrupt', check.reason ?? `${snapshot} cannot be restored.`);
+  }
+  note(`Verified ${snapshot}: ${check.summary}`);
+  let skipHashCheck = answers?.skipHashCheck ?? false;
+  if (!check.hasHash && !skipHashCheck) {
+    if (answers) {
+      throw new EtcdBackupError('corrupt', `${snapshot} has no SHA-256 trailer: pass skipHashCheck to restore it anyway.`);
+    }
+    const { SKIP_HASH_CHECK_CAVEAT } = await import('../core/tools');
+    const ok = await vscode.window.showWarningMessage(
+      `${path.basename(snapshot)} has no SHA-256 trailer.`,
+      { modal: true, detail: `${SKIP_HASH_CHECK_CAVEAT}\n\nRestore it with --skip-hash-check?` },
+      'Restore Without Hash Check',
+    );
+    if (!ok) cancelled();
+    skipHashCheck = true;
+  }
+
+  // 2. The members and the token.
+  const proposal = preset?.members?.length
+    ? { members: preset.members, source: 'manual' as const, from: 'the file you started from', learnersLeftOut: [] as string[] }
+    : await sources.proposeFromSnapshot(snapshot, readSnapshotMembersIfAvailable());
+  const from = proposal.from ?? 'nothing (type the members)';
+  if (proposal.learnersLeftOut.length) {
+    note(`Learners left out of the restored cluster (add them again afterwards): ${proposal.learnersLeftOut.join(', ')}`);
+  }
+  let members = answers?.members ?? (answers ? proposal.members : await editMembers(proposal.members, from));
+  let token = answers?.token ?? planMod.newClusterToken();
+  if (!answers) {
+    const t = await vscode.window.showInputBox({
+      title: 'New --initial-cluster-token',
+      prompt: 'Restore makes a new logical cluster: every member gets this same new token.',
+      value: token,
+      ignoreFocusOut: true,
+      validateInput: (v) => planMod.checkClusterToken(v.trim()),
+    });
+    token = (t ?? cancelled()).trim();
+  }
+  members = members.map((m) => ({ ...m, name: m.name.trim(), peerURLs: m.peerURLs.map((u) => u.trim()) }));
+  const problems = planMod.validatePlan({ members, initialClusterToken: token });
+  if (problems.length) {
+    throw new EtcdBackupError('invalidInput', problems.join(' '));
+  }
+  const plan: RestorePlan = { members, initialClusterToken: token, source: proposal.source };
+  note(`Plan: ${planMod.formatInitialCluster(members)} with token ${token} (members from ${from})`);
+
+  // 3. Which member is this machine?
+  let localMember: string | undefined;
+  if (answers && answers.localMember !== undefined) {
+    localMember = answers.localMember ?? undefined;
+  } else if (preset?.localMember) {
+    localMember = preset.localMember;
+  } else {
+    const here = sources.membersOnThisMachine(members);
+    if (answers) {
+      localMember = here.length === 1 ? here[0] : undefined;
+    } else {
+      const pick = await vscode.window.showQuickPick(
+        [
+          ...members.map((m) => ({
+            label: `${here.includes(m.name) ? '$(home) ' : '$(server) '}${m.name}`,
+            description: m.peerURLs.join(', '),
+            detail: here.includes(m.name) ? 'This machine (its peer URL is one of this machine\'s addresses): restore here' : 'Restore this member here',
+            name: m.name as string | undefined,
+          })),
+          { label: '$(book) None here', description: 'only write the runbook for the members\' machines', detail: undefined, name: undefined },
+        ].sort((a, b) => Number(b.name !== undefined && here.includes(b.name)) - Number(a.name !== undefined && here.includes(a.name))),
+        { title: 'Which member is this machine?', placeHolder: here.length ? `This machine looks like ${here.join(', ')}` : 'No member\'s peer URL is an address of this machine', ignoreFocusOut: true },
+      );
+      if (!pick) cancelled();
+      localMember = pick.name;
+    }
+  }
+  if (localMember !== undefined && !members.some((m) => m.name === localMember)) {
+    throw new EtcdBackupError('invalidInput', `member name not in --initial-cluster: "${localMember}" is not one of ${members.map((m) => `"${m.name}"`).join(', ')}.`);
+  }
+
+  // 4. Where, on this machine.
+  const manifestHere = answers?.manifestPath === null ? undefined : (answers?.manifestPath ?? preset?.manifestPath ?? (await kubeletManifest()));
+  const runtime: EtcdRuntime = answers?.runtime ?? (manifestHere && /\.ya?ml$/i.test(manifestHere) ? 'static-pod' : 'systemd');
+  let restored: RestoreMemberResult | undefined;
+  let dataDir: string | undefined;
+  let oldDataDir: string | undefined;
+  if (localMember !== undefined) {
+    const suggestion = await sources.suggestDataDirs(preset?.oldDataDir ?? (typeof answers?.oldDataDir === 'string' ? answers.oldDataDir : undefined));
+    oldDataDir = answers?.oldDataDir === null ? undefined : (answers?.oldDataDir ?? suggestion.oldDataDir);
+    dataDir = answers?.dataDir ?? suggestion.dataDir;
+    if (!answers) {
+      const where = await vscode.window.showQuickPick(
+        [
+          {
+            label: `$(new-folder) Into a new directory: ${suggestion.dataDir}`,
+            detail: `${oldDataDir ? `${oldDataDir} is moved aside to ${oldDataDir}.old-<time>; ` : ''}then point --data-dir / the etcd-data hostPath at the new directory (offered at the end).`,
+            dir: suggestion.dataDir,
+          },
+          ...(oldDataDir
+            ? [{ label: `$(history) In place: ${oldDataDir}`, detail: `${oldDataDir} is moved aside to ${oldDataDir}.old-<time> and the restored data takes its path; the manifest needs no edit.`, dir: oldDataDir }]
+            : []),
+          { label: '$(edit) Another directory…', detail: 'Type the path', dir: '' },
+        ],
+        { title: `Restore ${localMember} on this machine into…`, ignoreFocusOut: true },
+      );
+      if (!where) cancelled();
+      dataDir = where.dir;
+      if (!dataDir) {
+        dataDir = (await vscode.window.showInputBox({ title: 'Restored data dir', prompt: 'A new or empty directory', value: suggestion.dataDir, ignoreFocusOut: true, validateInput: (v) => (path.isAbsolute(v.trim()) ? undefined : 'Give an absolute path.') }))?.trim() ?? cancelled();
+      }
+    }
+    const flags = planMod.memberFlags(plan, localMember);
+    const confirmed = answers
+      ? answers.confirm !== false
+      : (await vscode.window.showWarningMessage(
+          `Restore member "${localMember}" from ${path.basename(snapshot)} into ${dataDir}?`,
+          {
+            modal: true,
+            detail: `Stop etcd on this machine first (systemctl stop etcd, or move /etc/kubernetes/manifests/etcd.yaml out of the manifests folder).\n\n${oldDataDir ? `${oldDataDir} will be moved aside to ${oldDataDir}.old-<time> (never deleted). ` : ''}The restored dir gets the owner of the old one and mode 0700.\n\n--initial-cluster ${flags.initialCluster}\n--initial-cluster-token ${token}`,
+          },
+          'Restore',
+        )) === 'Restore';
+    if (!confirmed) cancelled();
+    const target = dataDir;
+    restored = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Restoring ${localMember}`, cancellable: true },
+      async (progress, ctoken) => {
+        const ac = new AbortController();
+        ctoken.onCancellationRequested(() => ac.abort());
+        return core.restoreMember({
+          snapshot,
+          ...flags,
+          dataDir: target,
+          oldDataDir,
+          skipHashCheck,
+          bumpRevision: answers?.bumpRevision,
+          markCompacted: answers?.markCompacted,
+          tool,
+          signal: ac.signal,
+          onStep: (s: RestoreStep) => {
+            if (s.state !== 'running') note(`${s.state === 'failed' ? 'FAILED ' : ''}${s.step}: ${s.message}`);
+            progress.report({ message: s.message });
+          },
+        });
+      },
+    );
+  }
+
+  // 5. The runbook, for every member (the one restored here included, for the record).
+  const stamp = timestamp();
+  const setup: Record<string, { dataDir: string; oldDataDir?: string; runtime: EtcdRuntime }> = {};
+  const othersDir = dataDir && oldDataDir && dataDir !== oldDataDir ? { dataDir, oldDataDir } : { dataDir: dataDir ?? (runtime === 'static-pod' ? '/var/lib/etcd-from-backup' : '/var/lib/etcd'), oldDataDir: oldDataDir ?? '/var/lib/etcd' };
+  for (const m of members) {
+    setup[m.name] = { ...othersDir, runtime };
+  }
+  const runbook = buildRunbook({
+    plan,
+    snapshotPath: snapshot,
+    setup,
+    tool: tool.kind,
+    skipHashCheck,
+    bumpRevision: answers?.bumpRevision,
+    markCompacted: answers?.markCompacted,
+    clusterName: cluster?.name,
+    snapshotSha256: check.sha256 ? await fileSha256(snapshot) : undefined,
+    tls: cluster?.tls,
+  });
+  const runbookPath = await writeRunbook(runbook, snapshot, answers?.runbookPath, stamp);
+  note(`Runbook written to ${runbookPath}`);
+  if (answers?.openRunbook !== false) {
+    const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(runbookPath));
+    await vscode.window.showTextDocument(doc, { preview: false });
+  }
+
+  // 6. The manifest edit, and how to watch the pod come back.
+  let manifestEdited: string | undefined;
+  if (restored && manifestHere && oldDataDir !== restored.dataDir) {
+    const want = answers ? true : (await vscode.window.showInformationMessage(`Member "${localMember}" is restored into ${restored.dataDir}. Point ${path.basename(manifestHere)} at it?`, 'Open with the Edit', 'Not Now')) === 'Open with the Edit';
+    if (want && (await offerManifestEdit(manifestHere, restored.dataDir, log))) {
+      manifestEdited = manifestHere;
+      note(`Opened ${manifestHere} with --data-dir / the etcd-data hostPath pointed at ${restored.dataDir}: review and save it.`);
+    }
+  }
+  if (restored && !answers) {
+    const watch = runtime === 'static-pod' ? 'Once the manifest is back in /etc/kubernetes/manifests, the kubelet starts etcd: watch it with `crictl ps | grep etcd`.' : 'Start etcd (systemctl start etcd) once every member is restored.';
+    void vscode.window.showInformationMessage(`Restored "${localMember}" into ${restored.dataDir}. ${watch}`, ...(runtime === 'static-pod' ? ['Watch in Terminal'] : [])).then((c) => {
+      if (c === 'Watch in Terminal') {
+        const term = vscode.window.createTerminal({ name: 'etcd pod' });
+        term.show();
+        term.sendText("watch -n 2 'crictl ps -a | grep etcd'");
+      }
+    });
+  }
+  return { snapshot, plan, source: from, localMember, restored, runbookPath, manifestEdited, log: lines };
+}
+
+async function fileSha256(file: string): Promise<string> {
+  const { createHash } = await import('crypto');
+  const { createReadStream } = await import('fs');
+  const h = createHash('sha256');
+  await new Promise<void>((resolve, reject) => {
+    createReadStream(file).on('data', (b) => h.update(b)).on('error', reject).on('end', () => resolve());
+  });
+  return h.digest('hex');
+}
+
+/**
+ * The snapshot reader's member list, when that feature is part of this build.
+ * TODO(restore): use `readSnapshotMembers` from src/core/snapshot/inspect once it lands.
+ */
+function readSnapshotMembersIfAvailable(): undefined {
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------
+// Restore a snapshot for this member (CodeLens on etcd.yaml / etcd.env)
+
+export interface ForMemberArgs {
+  uri?: vscode.Uri | string;
+  name?: string;
+  peerURL?: string;
+  initialCluster?: string;
+  /** The file's data dir (the old one, moved aside). */
+  dataDir?: string;
+}
+
+async function restoreSnapshotForMember(arg: unknown, answers: RestoreSnapshotAnswers | undefined, deps: RestoreDeps): Promise<RestoreSnapshotResult> {
+  const a = (arg && typeof arg === 'object' && !(arg instanceof vscode.Uri) ? arg : {}) as ForMemberArgs;
+  const uri = arg instanceof vscode.Uri ? arg : typeof a.uri === 'string' ? vscode.Uri.file(a.uri) : a.uri;
+  const { parseInitialCluster } = await import('../core/restore/plan');
+  const members = a.initialCluster ? parseInitialCluster(a.initialCluster).members : undefined;
+  if (a.name && members && !members.some((m) => m.name === a.name) && a.peerURL) {
+    members.push({ name: a.name, peerURLs: [a.peerURL] });
+  }
+  return restoreSnapshot(undefined, answers, deps, {
+    localMember: a.name,
+    members,
+    manifestPath: uri?.fsPath,
+    oldDataDir: a.dataDir,
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Trial Restore
+
+export interface TrialAnswers {
+  snapshot?: string;
+  skipHashCheck?: boolean;
+  /** Show the verdict as a notification (default: only without answers). */
+  show?: boolean;
+}
+
+async function trialRestoreCommand(arg: unknown, answers: TrialAnswers | undefined, deps: RestoreDeps): Promise<TrialRestoreResult> {
+  const snapshot = await pickSnapshot(arg, answers, 'Trial-restore which snapshot?');
+  const { trialRestore } = await import('../core/restore/restore');
+  const result = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Trial restore of ${path.basename(snapshot)}`, cancellable: true },
+    (progress, token) => {
+      const ac = new AbortController();
+      token.onCancellationRequested(() => ac.abort());
+      return trialRestore(snapshot, {
+        signal: ac.signal,
+        toolPaths: toolPaths(),
+        skipHashCheck: answers?.skipHashCheck,
+        onStep: (s) => {
+          if (s.state !== 'running') deps.log.info(`[trial restore] ${s.step}: ${s.message}`);
+          progress.report({ message: s.message });
+        },
+      });
+    },
+  );
+  deps.log.info(`[trial restore] ${result.verdict}`);
+  if (answers?.show ?? !answers) {
+    if (result.ok) {
+      void vscode.window.showInformationMessage(result.verdict);
+    } else {
+      void vscode.window.showErrorMessage(result.verdict, 'Show Logs').then((c) => c && deps.log.show(true));
+    }
+  }
+  return result;
+}
+
+/** Register the restore features: Restore Snapshot, Restore for Member, Trial Restore, Replace Member. */
+export function registerRestoreFeatures(context: vscode.ExtensionContext, deps: RestoreDeps): void {
+  registerCommand(context, deps.log, 'etcdBackup.restoreSnapshot', (arg?: unknown, a?: unknown) =>
+    restoreSnapshot(arg, answersOf<RestoreSnapshotAnswers>(a) ?? (arg && typeof arg === 'object' && !(arg instanceof Node) && !(arg instanceof vscode.Uri) ? (arg as RestoreSnapshotAnswers) : undefined), deps),
+  );
+  registerCommand(context, deps.log, 'etcdBackup.restoreSnapshotForMember', (arg?: unknown, a?: unknown) => restoreSnapshotForMember(arg, answersOf<RestoreSnapshotAnswers>(a), deps));
+  registerCommand(context, deps.log, 'etcdBackup.trialRestore', (arg?: unknown, a?: unknown) => trialRestoreCommand(arg, answersOf<TrialAnswers>(a), deps));
+  registerReplaceMemberCommand(context, deps);
+}
