@@ -39,6 +39,8 @@ export interface ReplaceMemberOptions {
   confirmQuorumLoss?: boolean;
   onStep?: (s: ReplaceStep) => void;
   signal?: AbortSignal;
+  /** How long to keep retrying the add while etcd answers "unhealthy cluster" (ms). Default 20 s. */
+  addRetryMs?: number;
 }
 
 export interface ReplaceMemberResult {
@@ -139,7 +141,22 @@ export async function replaceMember(conn: MemberApi, opts: ReplaceMemberOptions)
   report('add', 'running', `Adding ${name} (${urls.join(', ')})${opts.asLearner ? ' as a learner' : ''}`);
   let addResult: { member: MemberInfo; members: MemberInfo[] };
   try {
-    addResult = await conn.memberAdd(urls, { isLearner: opts.asLearner });
+    // Right after a removal etcd may still answer "unhealthy cluster" (its strict reconfig
+    // check wants every remaining voter connected for a few seconds): the member is already
+    // removed, so wait and try again for a while rather than give up half way.
+    const until = Date.now() + (opts.addRetryMs ?? 20_000);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        addResult = await conn.memberAdd(urls, { isLearner: opts.asLearner });
+        break;
+      } catch (err) {
+        if (!causeText(err).includes('unhealthy cluster') || Date.now() > until || opts.signal?.aborted) {
+          throw err;
+        }
+        report('add', 'running', `etcd says the cluster is not ready for a new member yet (attempt ${attempt}); trying again`);
+        await sleep(Math.min(500 * attempt, 2000), opts.signal);
+      }
+    }
   } catch (err) {
     const e = explain(err);
     report('add', 'failed', e.message);
@@ -196,6 +213,18 @@ export async function promoteWhenCaughtUp(conn: Pick<MemberApi, 'memberPromote'>
       delay = Math.min(delay * 2, maxDelay);
     }
   }
+}
+
+/** Every message along an error's cause chain, lower-cased (etcd's own words are at the bottom). */
+function causeText(err: unknown): string {
+  const parts: string[] = [];
+  let e: unknown = err;
+  for (let i = 0; e && i < 8; i++) {
+    const x = e as { message?: string; details?: string; cause?: unknown };
+    parts.push(`${x.message ?? ''} ${x.details ?? ''}`);
+    e = x.cause;
+  }
+  return parts.join(' ').toLowerCase();
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
