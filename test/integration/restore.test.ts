@@ -108,13 +108,23 @@ async function waitHealthy(conn: EtcdConnection, members: Member[], timeoutMs = 
   );
 }
 
-async function startCluster(root: string, names: string[]): Promise<{ members: Member[]; conn: EtcdConnection }> {
+/**
+ * etcd's strict reconfiguration check counts only peers connected for at least 5 s
+ * (HealthInterval): member changes on a younger cluster are refused. Wait until it is old enough.
+ */
+async function ageForReconfig(startedAt: number): Promise<void> {
+  const wait = startedAt + 5500 - Date.now();
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+}
+
+async function startCluster(root: string, names: string[]): Promise<{ members: Member[]; conn: EtcdConnection; startedAt: number }> {
+  const startedAt = Date.now();
   const members = await Promise.all(names.map((n) => newMember(root, n)));
   const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
   for (const m of members) startMember(m, { initialCluster, state: 'new' });
   const conn = await EtcdConnection.open(cfg(members));
   await waitHealthy(conn, members);
-  return { members, conn };
+  return { members, conn, startedAt };
 }
 
 /** Keys and values the drills write: plain, overwritten, deleted, binary-ish, large. */
@@ -201,7 +211,7 @@ describe('restore and member repair against real etcd (integration)', function (
   });
 
   it('replaces a failed member while quorum holds: remove, add, start with "existing"; 3 healthy members with every key', async () => {
-    const { members, conn } = await startCluster(root, ['m1', 'm2', 'm3']);
+    const { members, conn, startedAt } = await startCluster(root, ['m1', 'm2', 'm3']);
     all = [...members];
     conns.push(conn);
     const expected = await writeData(conn);
@@ -217,6 +227,7 @@ describe('restore and member repair against real etcd (integration)', function (
     const healthy = await EtcdConnection.open(cfg([m1, m2]));
     conns.push(healthy);
     await waitHealthy(healthy, [m1, m2]);
+    await ageForReconfig(startedAt);
     const r = await replaceMember(healthy, { memberId: failedId, name: 'm3', peerURLs: [m3.peerUrl], onStep: (s) => steps.push(`${s.step}:${s.state}`) });
     // (add:running repeats while etcd says the cluster is not ready for a new member yet)
     assert.deepStrictEqual(steps.filter((s, i) => s !== steps[i - 1]), ['quorum:running', 'quorum:done', 'remove:running', 'remove:done', 'add:running', 'add:done', 'done:done']);
@@ -248,7 +259,7 @@ describe('restore and member repair against real etcd (integration)', function (
   });
 
   it('replaces a member as a learner and promotes it once it has caught up (polling with backoff)', async () => {
-    const { members, conn } = await startCluster(root, ['a', 'b', 'c']);
+    const { members, conn, startedAt } = await startCluster(root, ['a', 'b', 'c']);
     all = [...members];
     conns.push(conn);
     const expected = await writeData(conn);
@@ -260,6 +271,7 @@ describe('restore and member repair against real etcd (integration)', function (
     conns.push(healthy);
     // If c led, the others elect a new leader first (until then quorum looks lost, and is refused).
     await waitHealthy(healthy, [a, b]);
+    await ageForReconfig(startedAt);
     const r = await replaceMember(healthy, { memberId: failedId, name: 'c2', peerURLs: [c.peerUrl], asLearner: true });
     assert.strictEqual(r.added.isLearner, true);
     assert.strictEqual(r.env.ETCD_NAME, 'c2');
