@@ -8,13 +8,14 @@
  * shared rig (test/support/etcdRig.ts) once it lands.
  */
 import * as assert from 'assert';
-import { ChildProcess, execFileSync, spawn } from 'child_process';
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { EtcdConnection } from '../../src/core/etcd';
 import { formatInitialCluster, memberFlags, newClusterToken, RestorePlan } from '../../src/core/restore/plan';
 import { promoteWhenCaughtUp, replaceMember } from '../../src/core/restore/replace';
+import { buildRunbook } from '../../src/core/restore/runbook';
 import { freePort, restoreMember, trialRestore } from '../../src/core/restore/restore';
 import type { ClusterConfig } from '../../src/core/types';
 
@@ -372,6 +373,54 @@ describe('restore and member repair against real etcd (integration)', function (
     // The old data dirs still exist beside the new ones.
     for (const r of results) {
       assert.ok(r.movedAside && statSync(r.movedAside).isDirectory());
+    }
+  });
+
+  it('the runbook, run block by block as written (one "machine" per member), restores a working cluster', async () => {
+    const { members, conn } = await startCluster(root, ['k1', 'k2', 'k3']);
+    all = [...members];
+    conns.push(conn);
+    const expected = await writeData(conn);
+    const snap = join(root, 'snap shot.db');
+    etcdctlSnapshot(members[0].clientUrl, snap);
+    for (const m of members) await stopMember(m);
+    const plan: RestorePlan = { members: members.map((m) => ({ name: m.name, peerURLs: [m.peerUrl], clientURLs: [m.clientUrl] })), initialClusterToken: newClusterToken(), source: 'manual' };
+    const md = buildRunbook({
+      plan,
+      snapshotPath: snap,
+      tool: 'etcdctl',
+      setup: Object.fromEntries(members.map((m) => [m.name, { dataDir: join(root, `${m.name} restored.etcd`), oldDataDir: m.dataDir, unit: `etcd-${m.name}`, owner: 'root:root' }])),
+    });
+    const blocks = [...md.matchAll(/```sh\n([\s\S]*?)```/g)].map((x) => x[1]);
+    assert.strictEqual(blocks.length, members.length + 1);
+    // systemctl is the only stand-in (it records); mv, etcdctl, chown and chmod are the real ones.
+    const bin = join(root, 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'systemctl'), `#!/bin/sh\necho "$*" >> ${JSON.stringify(join(root, 'systemctl.log'))}\n`);
+    chmodSync(join(bin, 'systemctl'), 0o755);
+    members.forEach((m, i) => {
+      // Step 7 (endpoint status) only answers once a quorum runs: it is run at the end.
+      const upToStart = blocks[i].slice(0, blocks[i].indexOf('# 7. Verify'));
+      const r = spawnSync('/bin/bash', ['--noprofile', '--norc', '-e', '-c', upToStart], { env: { PATH: `${bin}:/usr/bin:/bin` }, encoding: 'utf8' });
+      assert.strictEqual(r.status, 0, `${m.name}: ${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /^(Error:|mv:|chown:|chmod:|bash:)/m, `${m.name}: ${r.stderr}`);
+      assert.ok(existsSync(join(root, `${m.name} restored.etcd`, 'member', 'snap', 'db')), `${m.name} restored`);
+      assert.ok(readdirSync(root).some((n) => n.startsWith(`${m.name}.etcd.old-`)), `${m.name}'s old dir moved aside`);
+    });
+    assert.deepStrictEqual(readFileSync(join(root, 'systemctl.log'), 'utf8').trim().split('\n'), members.flatMap((m) => [`stop etcd-${m.name}`, `start etcd-${m.name}`, `--no-pager status etcd-${m.name}`]));
+    for (const m of members) {
+      startMember(m, { initialCluster: formatInitialCluster(plan.members), state: 'new', token: plan.initialClusterToken, dataDir: join(root, `${m.name} restored.etcd`) });
+    }
+    const c2 = await EtcdConnection.open(cfg(members, 'from-runbook'));
+    conns.push(c2);
+    await waitHealthy(c2, members, 60_000);
+    for (const m of members) assertSameData(await readAll(m.clientUrl), expected, `${m.name} (runbook)`);
+    // The runbook's final check works against the running cluster.
+    const final = spawnSync('/bin/bash', ['--noprofile', '--norc', '-c', blocks[members.length]], { env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8' });
+    assert.strictEqual(final.status, 0, final.stderr);
+    for (const m of members) {
+      assert.match(final.stdout, new RegExp(`\\| started \\| +${m.name} \\| ${m.peerUrl} \\| ${m.clientUrl} \\|`), final.stdout);
+      assert.match(final.stdout, new RegExp(`\\| ${m.clientUrl} \\| [0-9a-f]+ \\| +3\\.4\\.\\d+ \\|`), 'endpoint status row');
     }
   });
 
