@@ -156,8 +156,9 @@ export function assembleOverview(input: {
     }
   }
   if (!input.members) {
+    // The first endpoint's own sentence reads better than the member list's summary of all.
     const first = probes.find((p) => p.configured && p.statusError)?.statusError;
-    const error = input.membersError ?? first ?? { kind: 'unreachable', message: 'No endpoint answered.', reason: 'connection refused' };
+    const error = first ?? input.membersError ?? { kind: 'unreachable', message: 'No endpoint answered.', reason: 'connection refused' };
     return {
       cluster: input.cluster,
       reachable: false,

@@ -116,15 +116,24 @@ function toMember(m: { ID?: string; name?: string; peerURLs?: string[]; clientUR
   };
 }
 
+const UNHEALTHY_CLUSTER =
+  'etcd refused the membership change: not every voting member has been connected for the last 5 seconds (etcd checks this before any membership change). Bring the down members back, wait a few seconds, and try again.';
+
 /** What `member add` answers: the new member and the member list after it. */
 export interface MemberAddResult {
   member: MemberInfo;
   members: MemberInfo[];
 }
 
+/** Messages and gRPC details of an error and all its causes, lower case. */
 function grpcText(err: unknown): string {
-  const e = err as { message?: string; details?: string } | undefined;
-  return `${e?.message ?? ''} ${e?.details ?? ''}`.toLowerCase();
+  const parts: string[] = [];
+  let e = err as { message?: string; details?: string; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 6; depth++) {
+    parts.push(e.message ?? '', e.details ?? '');
+    e = e.cause as typeof e;
+  }
+  return parts.join(' ').toLowerCase();
 }
 
 /**
@@ -184,7 +193,7 @@ export class EtcdConnection {
       try {
         return await attempt(this.preferred);
       } catch (err) {
-        if (!isConnectionError(explain(err))) {
+        if (!isConnectionError(explain(err)) || grpcText(err).includes('etcdserver:')) {
           throw err;
         }
         this.preferred = undefined;
@@ -208,7 +217,9 @@ export class EtcdConnection {
               return;
             }
             // etcd itself answered (a refused change, auth, permission): that is the answer.
-            if (!isConnectionError(e)) {
+            // ("etcdserver: unhealthy cluster" comes with gRPC's UNAVAILABLE code, but it is
+            // an answer from etcd, not a dead endpoint.)
+            if (!isConnectionError(e) || grpcText(err).includes('etcdserver:')) {
               done = true;
               reject(e);
               return;
@@ -229,6 +240,31 @@ export class EtcdConnection {
         );
       }
     });
+  }
+
+  /**
+   * Run a change (member add/remove/promote) exactly once, on one endpoint that answers: the
+   * one that answered last, else the first to answer a status request. Never on several at
+   * once: a change sent to three endpoints would be applied (or refused) three times.
+   */
+  private async onOneEndpoint<T>(what: string, fn: (c: Etcd3, endpoint: string) => Promise<T>): Promise<T> {
+    const endpoint = this.preferred ?? (await this.onAnyEndpoint(what, async (c, ep) => (await c.maintenance.status(), ep)));
+    try {
+      const c = await this.endpointClient(endpoint);
+      const v = await withDeadline(fn(c, endpoint), this.timeoutMs + 1000, endpoint);
+      this.preferred = endpoint;
+      return v;
+    } catch (err) {
+      const e = explain(err, endpoint);
+      if (e.kind === 'timeout') {
+        // The change may still have been applied: say so rather than guess.
+        throw new EtcdBackupError('timeout', `${what}: no answer from ${endpoint} before the deadline; the change may or may not have been made. Refresh and check the member list before trying again.`, { cause: err });
+      }
+      if (isConnectionError(e) && !grpcText(err).includes('etcdserver:')) {
+        this.preferred = undefined;
+      }
+      throw e;
+    }
   }
 
   /** `etcdctl member list`, from the first endpoint that answers. */
@@ -261,20 +297,25 @@ export class EtcdConnection {
       throw new EtcdBackupError('invalidInput', 'Give at least one peer URL for the new member, e.g. https://10.0.0.14:2380.');
     }
     try {
-      return await this.onAnyEndpoint('Member add', async (c) => {
+      return await this.onOneEndpoint('Member add', async (c) => {
         const res = await c.cluster.memberAdd({ peerURLs: urls, isLearner: Boolean(opts.isLearner) });
         return { member: toMember(res.member), members: (res.members ?? []).map(toMember) };
       });
     } catch (err) {
-      const text = grpcText((err as { cause?: unknown }).cause ?? err);
-      if (text.includes('peer urls already exists') || text.includes('peerurl exists')) {
+      const text = grpcText(err);
+      if (text.includes('peer urls already exists') || text.includes('peerurl exists') || text.includes('member id already exist')) {
         throw new EtcdBackupError('conflict', `A member with peer URL ${urls.join(', ')} already exists. Remove it first, or use another URL.`, { cause: err });
       }
       if (text.includes('too many learner')) {
         throw new EtcdBackupError('conflict', 'The cluster already has a learner (etcd allows one): promote or remove it first.', { cause: err });
       }
       if (text.includes('unhealthy cluster')) {
-        throw new EtcdBackupError('noQuorum', 'etcd refused to add a voting member to an unhealthy cluster: bring the down members back first, or add the new member as a learner.', { cause: err });
+        // etcd's strict reconfiguration check: every voting member must have been connected
+        // for the last 5 s (learners included), and a voting member needs enough started ones.
+        throw new EtcdBackupError('conflict', UNHEALTHY_CLUSTER, { cause: err });
+      }
+      if (text.includes('not enough started members')) {
+        throw new EtcdBackupError('noQuorum', 'etcd refused to add a voting member: too few members are started to keep quorum with it. Bring the down members back first, or add the new member as a learner.', { cause: err });
       }
       throw err;
     }
@@ -284,14 +325,17 @@ export class EtcdConnection {
   async memberRemove(hexId: string): Promise<MemberInfo[]> {
     const id = this.checkHexId(hexId);
     try {
-      return await this.onAnyEndpoint('Member remove', async (c) => {
+      return await this.onOneEndpoint('Member remove', async (c) => {
         const res = await c.cluster.memberRemove({ ID: fromHexId(id) });
         return (res.members ?? []).map(toMember);
       });
     } catch (err) {
-      const text = grpcText((err as { cause?: unknown }).cause ?? err);
+      const text = grpcText(err);
       if (text.includes('member not found')) {
         throw new EtcdBackupError('notFound', `Member ${id} is not in cluster "${this.config.name}" (already removed?). Refresh the tree.`, { cause: err });
+      }
+      if (text.includes('unhealthy cluster')) {
+        throw new EtcdBackupError('conflict', UNHEALTHY_CLUSTER, { cause: err });
       }
       if (text.includes('not enough started members')) {
         throw new EtcdBackupError('noQuorum', `etcd refused to remove member ${id}: too few of the remaining members are started to keep quorum. Bring a down member back first.`, { cause: err });
@@ -304,18 +348,21 @@ export class EtcdConnection {
   async memberPromote(hexId: string): Promise<MemberInfo[]> {
     const id = this.checkHexId(hexId);
     try {
-      return await this.onAnyEndpoint('Member promote', async (c) => {
+      return await this.onOneEndpoint('Member promote', async (c) => {
         const res = await c.cluster.memberPromote({ ID: fromHexId(id) });
         return (res.members ?? []).map(toMember);
       });
     } catch (err) {
-      const text = grpcText((err as { cause?: unknown }).cause ?? err);
+      const text = grpcText(err);
       if (text.includes('not in sync with leader') || text.includes('in sync with leader')) {
         throw new EtcdBackupError(
           'conflict',
           `Learner ${id} has not caught up with the leader yet (etcd: "can only promote a learner member which is in sync with leader"). Check that its etcd process is running, started with --initial-cluster-state existing, and try again once it has replicated the data.`,
           { cause: err },
         );
+      }
+      if (text.includes('unhealthy cluster')) {
+        throw new EtcdBackupError('conflict', UNHEALTHY_CLUSTER, { cause: err });
       }
       if (text.includes('can only promote a learner')) {
         throw new EtcdBackupError('invalidInput', `Member ${id} is not a learner: only learners can be promoted.`, { cause: err });
