@@ -1,81 +1,32 @@
 /**
  * Restore and member repair, drilled on real etcd clusters on loopback (etcd 3.4 from Debian,
- * /usr/bin/etcd and /usr/bin/etcdctl): replacing a failed member while quorum holds, restoring a
- * whole cluster from one snapshot after quorum is lost, the refusals (each with its own message,
- * nothing changed on disk), and the trial restore.
- *
- * TODO(restore): the cluster helpers below are minimal and local to this file; switch to the
- * shared rig (test/support/etcdRig.ts) once it lands.
+ * /usr/bin/etcd and /usr/bin/etcdctl, started by the shared rig): replacing a failed member while
+ * quorum holds, restoring a whole cluster from one snapshot after quorum is lost (TLS, as on a
+ * kubeadm control plane), the restore runbook run as written, the refusals (each with its own
+ * message, nothing changed on disk), and the trial restore.
  */
 import * as assert from 'assert';
-import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { EtcdConnection } from '../../src/core/etcd';
 import { formatInitialCluster, memberFlags, newClusterToken, RestorePlan } from '../../src/core/restore/plan';
 import { promoteWhenCaughtUp, replaceMember } from '../../src/core/restore/replace';
+import { restoreMember, trialRestore } from '../../src/core/restore/restore';
 import { buildRunbook } from '../../src/core/restore/runbook';
-import { freePort, restoreMember, trialRestore } from '../../src/core/restore/restore';
-import type { ClusterConfig } from '../../src/core/types';
+import { EtcdTestCluster, startCluster, startMemberProcess, TestMember } from '../support/etcdRig';
 
 // ---------------------------------------------------------------------------------------
-// Minimal local cluster helpers (see the TODO above)
+// Helpers
 
-interface Member {
-  name: string;
-  dataDir: string;
-  clientPort: number;
-  peerPort: number;
-  clientUrl: string;
-  peerUrl: string;
-  proc?: ChildProcess;
-  log: string[];
-}
-
-async function newMember(root: string, name: string): Promise<Member> {
-  const clientPort = await freePort();
-  const peerPort = await freePort();
-  return { name, dataDir: join(root, `${name}.etcd`), clientPort, peerPort, clientUrl: `http://127.0.0.1:${clientPort}`, peerUrl: `http://127.0.0.1:${peerPort}`, log: [] };
-}
-
-function startMember(m: Member, opts: { initialCluster: string; state: 'new' | 'existing'; token?: string; dataDir?: string }): void {
-  const args = [
-    `--name=${m.name}`,
-    `--data-dir=${opts.dataDir ?? m.dataDir}`,
-    `--listen-client-urls=${m.clientUrl}`,
-    `--advertise-client-urls=${m.clientUrl}`,
-    `--listen-peer-urls=${m.peerUrl}`,
-    `--initial-advertise-peer-urls=${m.peerUrl}`,
-    `--initial-cluster=${opts.initialCluster}`,
-    `--initial-cluster-state=${opts.state}`,
-    `--initial-cluster-token=${opts.token ?? 'rig'}`,
-    '--heartbeat-interval=50',
-    '--election-timeout=500',
-    '--log-level=warn',
-  ];
-  const proc = spawn('/usr/bin/etcd', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  m.proc = proc;
-  m.log = [];
-  const keep = (b: Buffer): void => {
-    m.log.push(b.toString());
-    if (m.log.length > 200) m.log.shift();
-  };
-  proc.stdout?.on('data', keep);
-  proc.stderr?.on('data', keep);
-}
-
-async function stopMember(m: Member, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-  const p = m.proc;
-  m.proc = undefined;
-  if (!p || p.exitCode !== null || p.signalCode !== null) return;
-  const exited = new Promise((r) => p.once('exit', r));
-  p.kill(signal);
-  await exited;
-}
-
-function cfg(members: Member[], name = 'drill'): ClusterConfig {
-  return { name, endpoints: members.map((m) => m.clientUrl), timeoutMs: 3000 };
+/**
+ * etcd's strict reconfiguration check counts only peers connected for at least 5 s
+ * (HealthInterval): member changes on a younger cluster are refused. Wait until it is old enough.
+ */
+async function ageForReconfig(startedAt: number): Promise<void> {
+  const wait = startedAt + 5500 - Date.now();
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
 }
 
 async function waitFor<T>(probe: () => Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
@@ -95,40 +46,7 @@ async function waitFor<T>(probe: () => Promise<T | undefined | false>, timeoutMs
   }
 }
 
-/** Every member answers a quorum read and reports the same leader. */
-async function waitHealthy(conn: EtcdConnection, members: Member[], timeoutMs = 30_000): Promise<void> {
-  await waitFor(
-    async () => {
-      const hs = await Promise.all(members.map((m) => conn.endpointHealth(m.clientUrl)));
-      const bad = hs.filter((h) => !h.healthy);
-      if (bad.length) throw new Error(bad.map((h) => `${h.endpoint}: ${h.error}`).join('; '));
-      return true;
-    },
-    timeoutMs,
-    'a healthy cluster',
-  );
-}
-
-/**
- * etcd's strict reconfiguration check counts only peers connected for at least 5 s
- * (HealthInterval): member changes on a younger cluster are refused. Wait until it is old enough.
- */
-async function ageForReconfig(startedAt: number): Promise<void> {
-  const wait = startedAt + 5500 - Date.now();
-  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-}
-
-async function startCluster(root: string, names: string[]): Promise<{ members: Member[]; conn: EtcdConnection; startedAt: number }> {
-  const startedAt = Date.now();
-  const members = await Promise.all(names.map((n) => newMember(root, n)));
-  const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
-  for (const m of members) startMember(m, { initialCluster, state: 'new' });
-  const conn = await EtcdConnection.open(cfg(members));
-  await waitHealthy(conn, members);
-  return { members, conn, startedAt };
-}
-
-/** Keys and values the drills write: plain, overwritten, deleted, binary-ish, large. */
+/** Keys and values the drills write: plain, overwritten, deleted, large. */
 async function writeData(conn: EtcdConnection): Promise<Map<string, string>> {
   const expected = new Map<string, string>();
   for (let i = 0; i < 150; i++) {
@@ -147,9 +65,9 @@ async function writeData(conn: EtcdConnection): Promise<Map<string, string>> {
   return expected;
 }
 
-/** Every key with its value, read from one endpoint (serializable: that member's own copy). */
-async function readAll(url: string): Promise<Map<string, string>> {
-  const c = await EtcdConnection.open({ name: 'read', endpoints: [url], timeoutMs: 3000 });
+/** Every key with its value, read from one member (serializable: that member's own copy). */
+async function readAll(cluster: EtcdTestCluster, m: TestMember): Promise<Map<string, string>> {
+  const c = await EtcdConnection.open(cluster.clusterConfig({ endpoints: [m.clientURL] }), cluster.secrets());
   try {
     const res = await c.client.kv.range({ key: Buffer.from([0]), range_end: Buffer.from([0]), serializable: true });
     return new Map(res.kvs.map((kv) => [kv.key.toString(), kv.value.toString()]));
@@ -165,7 +83,7 @@ function assertSameData(actual: Map<string, string>, expected: Map<string, strin
   }
 }
 
-/** Every path under `dir`, sorted. */
+/** Every path under `dir` with its kind, size, mode and owner, sorted. */
 function listing(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string, rel: string): void => {
@@ -180,17 +98,24 @@ function listing(dir: string): string[] {
   return out.sort();
 }
 
-function etcdctlSnapshot(endpoint: string, file: string): void {
-  execFileSync('/usr/bin/etcdctl', [`--endpoints=${endpoint}`, 'snapshot', 'save', file], { env: { ...process.env, ETCDCTL_API: '3' }, stdio: 'pipe' });
+async function snapshotStatus(cluster: EtcdTestCluster, file: string): Promise<{ hash: number; revision: number; totalKey: number; totalSize: number }> {
+  return JSON.parse(await cluster.etcdctlOk(['snapshot', 'status', file, '-w', 'json'])) as { hash: number; revision: number; totalKey: number; totalSize: number };
 }
 
-function etcdctlStatus(file: string): { hash: number; revision: number; totalKey: number; totalSize: number } {
-  return JSON.parse(execFileSync('/usr/bin/etcdctl', ['snapshot', 'status', file, '-w', 'json'], { env: { ...process.env, ETCDCTL_API: '3' } }).toString()) as {
-    hash: number;
-    revision: number;
-    totalKey: number;
-    totalSize: number;
-  };
+/** A member process on `m`'s ports and folder, from a given data dir (replacement, restore). */
+function startLike(cluster: EtcdTestCluster, m: TestMember, opts: { name?: string; dataDir: string; initialCluster: string; state: 'new' | 'existing'; token?: string }): Promise<TestMember> {
+  return startMemberProcess({
+    name: opts.name ?? m.name,
+    dataDir: opts.dataDir,
+    clientURL: m.clientURL,
+    peerURL: m.peerURL,
+    initialCluster: opts.initialCluster,
+    initialClusterState: opts.state,
+    initialClusterToken: opts.token ?? cluster.token,
+    tls: cluster.tls,
+    dir: m.dir,
+    logFile: join(m.dir, `${opts.name ?? m.name}-${Date.now()}.log`),
+  });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -198,40 +123,49 @@ function etcdctlStatus(file: string): { hash: number; revision: number; totalKey
 describe('restore and member repair against real etcd (integration)', function () {
   this.timeout(180_000);
   let root: string;
-  let all: Member[] = [];
+  const clusters: EtcdTestCluster[] = [];
+  const extra: TestMember[] = [];
   const conns: EtcdConnection[] = [];
 
   beforeEach(() => {
     root = mkdtempSync(join(tmpdir(), 'etcd-backup-drill-'));
-    all = [];
   });
   afterEach(async () => {
     for (const c of conns.splice(0)) c.close();
-    await Promise.all(all.map((m) => stopMember(m)));
+    await Promise.all(extra.splice(0).map((m) => m.stop(1000)));
+    await Promise.all(clusters.splice(0).map((c) => c.stop()));
     rmSync(root, { recursive: true, force: true });
   });
 
-  it('replaces a failed member while quorum holds: remove, add, start with "existing"; 3 healthy members with every key', async () => {
-    const { members, conn, startedAt } = await startCluster(root, ['m1', 'm2', 'm3']);
-    all = [...members];
+  async function cluster(opts: Parameters<typeof startCluster>[0]): Promise<{ c: EtcdTestCluster; conn: EtcdConnection; startedAt: number }> {
+    const startedAt = Date.now();
+    const c = await startCluster(opts);
+    clusters.push(c);
+    const conn = await EtcdConnection.open(c.clusterConfig(), c.secrets());
     conns.push(conn);
+    return { c, conn, startedAt };
+  }
+
+  it('replaces a failed member while quorum holds: remove, add, start with "existing"; 3 healthy members with every key', async () => {
+    const { c, conn, startedAt } = await cluster({ members: 3, name: 'replace' });
     const expected = await writeData(conn);
-    const [m1, m2, m3] = members;
+    const [m1, m2, m3] = c.members;
 
     // m3's machine dies and its disk is lost.
-    await stopMember(m3);
+    await m3.kill();
     rmSync(m3.dataDir, { recursive: true, force: true });
-    const failedId = (await conn.listMembers()).find((m) => m.name === 'm3')?.id as string;
+    const failedId = (await conn.listMembers()).find((m) => m.name === m3.name)?.id as string;
     assert.ok(failedId);
+    // If m3 led, the others elect a new leader first (until then quorum looks lost, and is refused).
+    await c.waitLeader({ members: [m1, m2] });
+    await ageForReconfig(startedAt);
 
     const steps: string[] = [];
-    const healthy = await EtcdConnection.open(cfg([m1, m2]));
+    const healthy = await EtcdConnection.open(c.clusterConfig({ endpoints: [m1.clientURL, m2.clientURL] }));
     conns.push(healthy);
-    await waitHealthy(healthy, [m1, m2]);
-    await ageForReconfig(startedAt);
-    const r = await replaceMember(healthy, { memberId: failedId, name: 'm3', peerURLs: [m3.peerUrl], onStep: (s) => steps.push(`${s.step}:${s.state}`) });
+    const r = await replaceMember(healthy, { memberId: failedId, name: m3.name, peerURLs: [m3.peerURL], onStep: (s) => steps.push(`${s.step}:${s.state}`) });
     // (add:running repeats while etcd says the cluster is not ready for a new member yet)
-    assert.deepStrictEqual(steps.filter((s, i) => s !== steps[i - 1]), ['quorum:running', 'quorum:done', 'remove:running', 'remove:done', 'add:running', 'add:done', 'done:done']);
+    assert.deepStrictEqual(steps.filter((x, i) => x !== steps[i - 1]), ['quorum:running', 'quorum:done', 'remove:running', 'remove:done', 'add:running', 'add:done', 'done:done']);
     assert.strictEqual(r.quorum.before.voters, 3);
     assert.strictEqual(r.quorum.before.healthyVoters, 2);
     assert.strictEqual(r.quorum.after.voters, 2);
@@ -239,66 +173,63 @@ describe('restore and member repair against real etcd (integration)', function (
     assert.strictEqual(r.removed.id, failedId);
     assert.notStrictEqual(r.added.id, failedId);
     assert.deepStrictEqual(Object.keys(r.env), ['ETCD_NAME', 'ETCD_INITIAL_CLUSTER', 'ETCD_INITIAL_ADVERTISE_PEER_URLS', 'ETCD_INITIAL_CLUSTER_STATE']);
-    assert.strictEqual(r.env.ETCD_NAME, 'm3');
-    assert.strictEqual(r.env.ETCD_INITIAL_ADVERTISE_PEER_URLS, m3.peerUrl);
+    assert.strictEqual(r.env.ETCD_NAME, m3.name);
+    assert.strictEqual(r.env.ETCD_INITIAL_ADVERTISE_PEER_URLS, m3.peerURL);
     assert.strictEqual(r.env.ETCD_INITIAL_CLUSTER_STATE, 'existing');
-    assert.deepStrictEqual(r.env.ETCD_INITIAL_CLUSTER.split(',').sort(), [m1, m2, m3].map((m) => `${m.name}=${m.peerUrl}`).sort());
+    assert.deepStrictEqual(r.env.ETCD_INITIAL_CLUSTER.split(',').sort(), c.initialCluster.split(',').sort());
     assert.ok(r.flags.includes('--initial-cluster-state=existing'));
 
     // The new member starts with an empty dir and exactly what the add answered.
-    startMember(m3, { initialCluster: r.env.ETCD_INITIAL_CLUSTER, state: 'existing', dataDir: join(root, 'm3-new.etcd') });
-    await waitHealthy(conn, members);
+    const fresh = await startLike(c, m3, { dataDir: join(m3.dir, 'new.etcd'), initialCluster: r.env.ETCD_INITIAL_CLUSTER, state: 'existing' });
+    extra.push(fresh);
+    await c.waitHealthy({ members: [m1, m2, fresh] });
     const list = await conn.listMembers();
-    assert.deepStrictEqual(list.map((m) => m.name).sort(), ['m1', 'm2', 'm3']);
+    assert.deepStrictEqual(list.map((m) => m.name).sort(), c.members.map((m) => m.name).sort());
     assert.ok(!list.some((m) => m.id === failedId), 'the failed member is gone');
-    for (const m of members) {
-      await waitFor(async () => (await readAll(m.clientUrl)).size === expected.size, 20_000, `${m.name} to have every key`);
-      assertSameData(await readAll(m.clientUrl), expected, m.name);
+    for (const m of [m1, m2, fresh]) {
+      await waitFor(async () => (await readAll(c, m)).size === expected.size, 20_000, `${m.name} to have every key`);
+      assertSameData(await readAll(c, m), expected, m.name);
     }
     await conn.client.put('/after/replace').value('ok');
     assert.strictEqual(await conn.client.get('/after/replace').string(), 'ok');
   });
 
   it('replaces a member as a learner and promotes it once it has caught up (polling with backoff)', async () => {
-    const { members, conn, startedAt } = await startCluster(root, ['a', 'b', 'c']);
-    all = [...members];
-    conns.push(conn);
+    const { c, conn, startedAt } = await cluster({ members: 3, name: 'learner' });
     const expected = await writeData(conn);
-    const [a, b, c] = members;
-    await stopMember(c);
-    rmSync(c.dataDir, { recursive: true, force: true });
-    const failedId = (await conn.listMembers()).find((m) => m.name === 'c')?.id as string;
-    const healthy = await EtcdConnection.open(cfg([a, b]));
-    conns.push(healthy);
-    // If c led, the others elect a new leader first (until then quorum looks lost, and is refused).
-    await waitHealthy(healthy, [a, b]);
+    const [a, b, m] = c.members;
+    await m.kill();
+    rmSync(m.dataDir, { recursive: true, force: true });
+    const failedId = (await conn.listMembers()).find((x) => x.name === m.name)?.id as string;
+    await c.waitLeader({ members: [a, b] });
     await ageForReconfig(startedAt);
-    const r = await replaceMember(healthy, { memberId: failedId, name: 'c2', peerURLs: [c.peerUrl], asLearner: true });
+    const healthy = await EtcdConnection.open(c.clusterConfig({ endpoints: [a.clientURL, b.clientURL] }));
+    conns.push(healthy);
+    const r = await replaceMember(healthy, { memberId: failedId, name: 'learner-new', peerURLs: [m.peerURL], asLearner: true });
     assert.strictEqual(r.added.isLearner, true);
-    assert.strictEqual(r.env.ETCD_NAME, 'c2');
+    assert.strictEqual(r.env.ETCD_NAME, 'learner-new');
     // Promotion before the learner even runs is refused by etcd; the poll keeps trying.
     const attempts: string[] = [];
     const promoting = promoteWhenCaughtUp(healthy, r.added.id, { deadlineMs: 60_000, initialDelayMs: 200, onAttempt: (_n, e) => attempts.push(e) });
     await new Promise((res) => setTimeout(res, 700));
-    c.name = 'c2';
-    startMember(c, { initialCluster: r.env.ETCD_INITIAL_CLUSTER, state: 'existing', dataDir: join(root, 'c2.etcd') });
+    const fresh = await startLike(c, m, { name: 'learner-new', dataDir: join(m.dir, 'learner-new.etcd'), initialCluster: r.env.ETCD_INITIAL_CLUSTER, state: 'existing' });
+    extra.push(fresh);
     const p = await promoting;
     assert.ok(p.attempts >= 2, `promoted after ${p.attempts} attempts`);
     assert.match(attempts[0], /has not caught up with the leader yet/);
-    assert.ok(p.members.every((m) => !m.isLearner), 'every member votes');
-    await waitHealthy(conn, members);
-    await waitFor(async () => (await readAll(c.clientUrl)).size === expected.size, 20_000, 'the promoted member to have every key');
-    assertSameData(await readAll(c.clientUrl), expected, 'c2');
+    assert.ok(p.members.every((x) => !x.isLearner), 'every member votes');
+    await c.waitHealthy({ members: [a, b, fresh] });
+    await waitFor(async () => (await readAll(c, fresh)).size === expected.size, 20_000, 'the promoted member to have every key');
+    assertSameData(await readAll(c, fresh), expected, 'learner-new');
   });
 
   it('refuses a replacement that would lose quorum unless confirmed twice, before changing anything', async () => {
-    const { members, conn } = await startCluster(root, ['x', 'y', 'z']);
-    all = [...members];
-    conns.push(conn);
-    await stopMember(members[2]);
+    const { c, conn } = await cluster({ members: 3, name: 'refuse' });
+    await c.members[2].kill();
+    await c.waitLeader({ members: c.members.slice(0, 2) });
     // Removing a HEALTHY member while another is down leaves 1 of 2 healthy: quorum lost.
-    const yId = (await conn.listMembers()).find((m) => m.name === 'y')?.id as string;
-    await assert.rejects(replaceMember(conn, { memberId: yId, name: 'y', peerURLs: [members[1].peerUrl] }), (e: Error & { kind?: string }) => {
+    const yId = (await conn.listMembers()).find((m) => m.name === c.members[1].name)?.id as string;
+    await assert.rejects(replaceMember(conn, { memberId: yId, name: 'y', peerURLs: ['http://127.0.0.1:1'] }), (e: Error & { kind?: string }) => {
       assert.strictEqual(e.kind, 'noQuorum');
       assert.match(e.message, /LOSE QUORUM.*Refused without a second confirmation\./);
       return true;
@@ -306,137 +237,122 @@ describe('restore and member repair against real etcd (integration)', function (
     assert.strictEqual((await conn.listMembers()).length, 3, 'nobody was removed');
   });
 
-  it('recovers from lost quorum: one snapshot restores all three members into new dirs; every key is back, writes work, old dirs kept', async () => {
-    const { members, conn } = await startCluster(root, ['n1', 'n2', 'n3']);
-    all = [...members];
-    conns.push(conn);
+  it('recovers from lost quorum (TLS, as kubeadm): one snapshot restores all three members into new dirs; every key is back, writes work, old dirs kept', async () => {
+    const { c, conn } = await cluster({ members: 3, tls: true, name: 'dr' });
     const expected = await writeData(conn);
     const snap = join(root, 'snapshot.db');
-    etcdctlSnapshot(members[0].clientUrl, snap);
-    const status = etcdctlStatus(snap);
+    await c.etcdctlOk(['snapshot', 'save', snap], { endpoints: [c.members[0].clientURL] });
+    const status = await snapshotStatus(c, snap);
     await conn.client.put('/written/after/snapshot').value('lost');
 
     // Two members die: quorum is lost, writes fail.
-    await stopMember(members[1]);
-    await stopMember(members[2]);
-    await assert.rejects(
-      (async () => {
-        const c = await EtcdConnection.open({ name: 'q', endpoints: [members[0].clientUrl], timeoutMs: 1500 });
-        try {
-          await c.client.put('/no/quorum').value('x');
-        } finally {
-          c.close();
-        }
-      })(),
-      'a write without quorum fails',
-    );
+    await c.members[1].kill();
+    await c.members[2].kill();
+    const put = await c.etcdctl(['put', '/no/quorum', 'x', '--command-timeout=1500ms'], { endpoints: [c.members[0].clientURL] });
+    assert.notStrictEqual(put.code, 0, 'a write without quorum fails');
     // The runbook: stop etcd everywhere (restore refuses while etcd runs with the data dir).
-    await stopMember(members[0]);
+    await c.members[0].stop();
 
     // Restore every member from the same file, into new dirs, through the core.
-    const plan: RestorePlan = { members: members.map((m) => ({ name: m.name, peerURLs: [m.peerUrl] })), initialClusterToken: newClusterToken(), source: 'manual' };
+    const plan: RestorePlan = { members: c.members.map((m) => ({ name: m.name, peerURLs: [m.peerURL] })), initialClusterToken: newClusterToken(), source: 'manual' };
     const results = [];
-    for (const m of members) {
-      const newDir = join(root, `${m.name}-restored.etcd`);
+    for (const m of c.members) {
+      const newDir = join(m.dir, 'restored.etcd');
       const steps: string[] = [];
       const r = await restoreMember({ snapshot: snap, ...memberFlags(plan, m.name), dataDir: newDir, oldDataDir: m.dataDir, onStep: (s) => steps.push(`${s.step}:${s.state}`) });
-      assert.deepStrictEqual(steps.filter((s) => s.endsWith(':done')), ['check:done', 'tool:done', 'target:done', 'verify:done', 'restore:done', 'owner:done', 'moveAside:done', 'install:done', 'done:done']);
+      assert.deepStrictEqual(steps.filter((x) => x.endsWith(':done')), ['check:done', 'tool:done', 'target:done', 'verify:done', 'restore:done', 'owner:done', 'moveAside:done', 'install:done', 'done:done']);
       assert.strictEqual(r.dataDir, newDir);
       assert.ok(r.movedAside && existsSync(join(r.movedAside, 'member', 'snap', 'db')), 'the old data dir is kept beside the new');
       assert.ok(!existsSync(m.dataDir), 'the old path is free');
       assert.strictEqual(statSync(newDir).mode & 0o777, 0o700);
       assert.ok(existsSync(join(newDir, 'member', 'wal')) && existsSync(join(newDir, 'member', 'snap', 'db')));
+      assert.deepStrictEqual(readdirSync(m.dir).filter((n) => /\.restoring-/.test(n)), [], 'no temp dir left');
       results.push(r);
     }
-    assert.deepStrictEqual(
-      readdirSync(root).filter((n) => /\.restoring-/.test(n)),
-      [],
-      'no temp dirs left',
-    );
 
-    for (const m of members) {
-      startMember(m, { initialCluster: formatInitialCluster(plan.members), state: 'new', token: plan.initialClusterToken, dataDir: join(root, `${m.name}-restored.etcd`) });
+    const restored: TestMember[] = [];
+    for (const m of c.members) {
+      restored.push(await startLike(c, m, { dataDir: join(m.dir, 'restored.etcd'), initialCluster: formatInitialCluster(plan.members), state: 'new', token: plan.initialClusterToken }));
     }
-    const restoredConn = await EtcdConnection.open(cfg(members, 'restored'));
-    conns.push(restoredConn);
-    await waitHealthy(restoredConn, members, 60_000);
-    const list = await restoredConn.listMembers();
-    assert.deepStrictEqual(list.map((m) => m.name).sort(), ['n1', 'n2', 'n3']);
-    for (const m of members) {
-      assertSameData(await readAll(m.clientUrl), expected, `restored ${m.name}`);
+    extra.push(...restored);
+    await c.waitHealthy({ members: restored, timeoutMs: 60_000 });
+    const rconn = await EtcdConnection.open(c.clusterConfig({ name: 'restored' }), c.secrets());
+    conns.push(rconn);
+    const list = await rconn.listMembers();
+    assert.deepStrictEqual(list.map((m) => m.name).sort(), c.members.map((m) => m.name).sort());
+    for (const m of restored) {
+      assertSameData(await readAll(c, m), expected, `restored ${m.name}`);
     }
-    const rev = Number((await restoredConn.client.kv.range({ key: Buffer.from('/') })).header.revision);
+    const rev = Number((await rconn.client.kv.range({ key: Buffer.from('/') })).header.revision);
     assert.ok(rev >= status.revision, `revision ${rev} >= snapshot's ${status.revision}`);
-    assert.strictEqual(await restoredConn.client.get('/written/after/snapshot').string(), null, 'what came after the snapshot is not there');
-    await restoredConn.client.put('/after/restore').value('works');
-    assert.strictEqual(await restoredConn.client.get('/after/restore').string(), 'works');
-    // The old data dirs still exist beside the new ones.
+    assert.strictEqual(await rconn.client.get('/written/after/snapshot').string(), null, 'what came after the snapshot is not there');
+    await rconn.client.put('/after/restore').value('works');
+    assert.strictEqual(await rconn.client.get('/after/restore').string(), 'works');
     for (const r of results) {
-      assert.ok(r.movedAside && statSync(r.movedAside).isDirectory());
+      assert.ok(r.movedAside && statSync(r.movedAside).isDirectory(), 'old data dirs still exist beside the new');
     }
   });
 
   it('the runbook, run block by block as written (one "machine" per member), restores a working cluster', async () => {
-    const { members, conn } = await startCluster(root, ['k1', 'k2', 'k3']);
-    all = [...members];
-    conns.push(conn);
+    const { c, conn } = await cluster({ members: 3, name: 'runbook' });
     const expected = await writeData(conn);
     const snap = join(root, 'snap shot.db');
-    etcdctlSnapshot(members[0].clientUrl, snap);
-    for (const m of members) await stopMember(m);
-    const plan: RestorePlan = { members: members.map((m) => ({ name: m.name, peerURLs: [m.peerUrl], clientURLs: [m.clientUrl] })), initialClusterToken: newClusterToken(), source: 'manual' };
+    await c.etcdctlOk(['snapshot', 'save', snap], { endpoints: [c.members[0].clientURL] });
+    for (const m of c.members) await m.stop();
+    const plan: RestorePlan = { members: c.members.map((m) => ({ name: m.name, peerURLs: [m.peerURL], clientURLs: [m.clientURL] })), initialClusterToken: newClusterToken(), source: 'manual' };
     const md = buildRunbook({
       plan,
       snapshotPath: snap,
       tool: 'etcdctl',
-      setup: Object.fromEntries(members.map((m) => [m.name, { dataDir: join(root, `${m.name} restored.etcd`), oldDataDir: m.dataDir, unit: `etcd-${m.name}`, owner: 'root:root' }])),
+      setup: Object.fromEntries(c.members.map((m) => [m.name, { dataDir: join(m.dir, 'restored data.etcd'), oldDataDir: m.dataDir, unit: `etcd-${m.name}`, owner: 'root:root' }])),
     });
     const blocks = [...md.matchAll(/```sh\n([\s\S]*?)```/g)].map((x) => x[1]);
-    assert.strictEqual(blocks.length, members.length + 1);
+    assert.strictEqual(blocks.length, c.members.length + 1);
     // systemctl is the only stand-in (it records); mv, etcdctl, chown and chmod are the real ones.
     const bin = join(root, 'bin');
     mkdirSync(bin);
     writeFileSync(join(bin, 'systemctl'), `#!/bin/sh\necho "$*" >> ${JSON.stringify(join(root, 'systemctl.log'))}\n`);
     chmodSync(join(bin, 'systemctl'), 0o755);
-    members.forEach((m, i) => {
+    c.members.forEach((m, i) => {
       // Step 7 (endpoint status) only answers once a quorum runs: it is run at the end.
       const upToStart = blocks[i].slice(0, blocks[i].indexOf('# 7. Verify'));
       const r = spawnSync('/bin/bash', ['--noprofile', '--norc', '-e', '-c', upToStart], { env: { PATH: `${bin}:/usr/bin:/bin` }, encoding: 'utf8' });
       assert.strictEqual(r.status, 0, `${m.name}: ${r.stderr}`);
       assert.doesNotMatch(r.stderr, /^(Error:|mv:|chown:|chmod:|bash:)/m, `${m.name}: ${r.stderr}`);
-      assert.ok(existsSync(join(root, `${m.name} restored.etcd`, 'member', 'snap', 'db')), `${m.name} restored`);
-      assert.ok(readdirSync(root).some((n) => n.startsWith(`${m.name}.etcd.old-`)), `${m.name}'s old dir moved aside`);
+      assert.ok(existsSync(join(m.dir, 'restored data.etcd', 'member', 'snap', 'db')), `${m.name} restored`);
+      assert.ok(readdirSync(m.dir).some((n) => n.startsWith(`${m.name}.etcd.old-`)), `${m.name}'s old dir moved aside`);
     });
-    assert.deepStrictEqual(readFileSync(join(root, 'systemctl.log'), 'utf8').trim().split('\n'), members.flatMap((m) => [`stop etcd-${m.name}`, `start etcd-${m.name}`, `--no-pager status etcd-${m.name}`]));
-    for (const m of members) {
-      startMember(m, { initialCluster: formatInitialCluster(plan.members), state: 'new', token: plan.initialClusterToken, dataDir: join(root, `${m.name} restored.etcd`) });
+    assert.deepStrictEqual(readFileSync(join(root, 'systemctl.log'), 'utf8').trim().split('\n'), c.members.flatMap((m) => [`stop etcd-${m.name}`, `start etcd-${m.name}`, `--no-pager status etcd-${m.name}`]));
+    const restored: TestMember[] = [];
+    for (const m of c.members) {
+      restored.push(await startLike(c, m, { dataDir: join(m.dir, 'restored data.etcd'), initialCluster: formatInitialCluster(plan.members), state: 'new', token: plan.initialClusterToken }));
     }
-    const c2 = await EtcdConnection.open(cfg(members, 'from-runbook'));
-    conns.push(c2);
-    await waitHealthy(c2, members, 60_000);
-    for (const m of members) assertSameData(await readAll(m.clientUrl), expected, `${m.name} (runbook)`);
+    extra.push(...restored);
+    await c.waitHealthy({ members: restored, timeoutMs: 60_000 });
+    for (const m of restored) assertSameData(await readAll(c, m), expected, `${m.name} (runbook)`);
     // The runbook's final check works against the running cluster.
-    const final = spawnSync('/bin/bash', ['--noprofile', '--norc', '-c', blocks[members.length]], { env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8' });
+    const final = spawnSync('/bin/bash', ['--noprofile', '--norc', '-c', blocks[c.members.length]], { env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8' });
     assert.strictEqual(final.status, 0, final.stderr);
-    for (const m of members) {
-      assert.match(final.stdout, new RegExp(`\\| started \\| +${m.name} \\| ${m.peerUrl} \\| ${m.clientUrl} \\|`), final.stdout);
-      assert.match(final.stdout, new RegExp(`\\| ${m.clientUrl} \\| [0-9a-f]+ \\| +3\\.4\\.\\d+ \\|`), 'endpoint status row');
+    for (const m of c.members) {
+      assert.match(final.stdout, new RegExp(`\\| started \\| +${m.name} \\| ${m.peerURL} \\| ${m.clientURL} \\|`), final.stdout);
+      assert.match(final.stdout, new RegExp(`\\| ${m.clientURL} \\| [0-9a-f]+ \\| +3\\.4\\.\\d+ \\|`), 'endpoint status row');
     }
   });
 
   describe('refusals: each with its own message, nothing changed on disk', () => {
     let snap: string;
     let parent: string;
+    let c: EtcdTestCluster;
     const flags = { name: 'r1', initialCluster: 'r1=http://127.0.0.1:45001', initialAdvertisePeerUrls: 'http://127.0.0.1:45001', initialClusterToken: 'etcd-restore-test' };
 
     beforeEach(async () => {
-      const { members, conn } = await startCluster(root, ['s1']);
-      all = [...members];
+      ({ c } = await cluster({ members: 1, name: 'refusals' }));
+      const conn = await EtcdConnection.open(c.clusterConfig());
       conns.push(conn);
       await writeData(conn);
       snap = join(root, 'good.db');
-      etcdctlSnapshot(members[0].clientUrl, snap);
-      await stopMember(members[0]);
+      await c.etcdctlOk(['snapshot', 'save', snap]);
+      await c.members[0].stop();
       parent = join(root, 'parent');
       mkdirSync(join(parent, 'old.etcd', 'member'), { recursive: true });
       writeFileSync(join(parent, 'old.etcd', 'member', 'keep'), 'old data');
@@ -474,9 +390,37 @@ describe('restore and member repair against real etcd (integration)', function (
       // No restore tool on this machine.
       const emptyBin = join(root, 'empty-bin');
       mkdirSync(emptyBin);
-      messages.push(await refused({ snapshot: snap, ...flags, dataDir: join(parent, 'new.etcd'), oldDataDir: join(parent, 'old.etcd'), toolPaths: { envPath: emptyBin } }, /^Neither etcdutl nor etcdctl \(3\.4\/3\.5\) was found: install it \(`apt-get install etcd-client`/, 'toolMissing'));
+      messages.push(
+        await refused(
+          { snapshot: snap, ...flags, dataDir: join(parent, 'new.etcd'), oldDataDir: join(parent, 'old.etcd'), toolPaths: { envPath: emptyBin } },
+          /^Neither etcdutl nor etcdctl \(3\.4\/3\.5\) was found: install it \(`apt-get install etcd-client`/,
+          'toolMissing',
+        ),
+      );
       // A member name not in --initial-cluster.
       messages.push(await refused({ snapshot: snap, ...flags, name: 'r9', dataDir: join(parent, 'new.etcd'), oldDataDir: join(parent, 'old.etcd') }, /^member name not in --initial-cluster: "r9" is not one of "r1"/, 'invalidInput'));
+      // etcd still running with the old data dir.
+      const running = await startMemberProcess({
+        name: 'r1',
+        dataDir: join(parent, 'old.etcd'),
+        clientURL: c.members[0].clientURL,
+        peerURL: c.members[0].peerURL,
+        initialCluster: `r1=${c.members[0].peerURL}`,
+        initialClusterState: 'new',
+        initialClusterToken: 'still-running',
+        logFile: join(root, 'running.log'),
+      });
+      extra.push(running);
+      await running.waitHealthy();
+      const before = listing(parent).filter((l) => !l.startsWith('old.etcd/'));
+      await assert.rejects(restoreMember({ snapshot: snap, ...flags, dataDir: join(parent, 'new.etcd'), oldDataDir: join(parent, 'old.etcd') }), (e: Error & { kind?: string }) => {
+        assert.match(e.message, new RegExp(`^etcd \\(pid ${running.pid}\\) is running with the data dir ${join(parent, 'old.etcd')}: stop it first`));
+        messages.push(e.message);
+        return true;
+      });
+      // (the running etcd writes into its own dir; nothing else changed)
+      assert.deepStrictEqual(listing(parent).filter((l) => !l.startsWith('old.etcd/')), before);
+      await running.stop();
       assert.strictEqual(new Set(messages).size, messages.length, 'every refusal has its own message');
       // And the good one works in the same place afterwards.
       const ok = await restoreMember({ snapshot: snap, ...flags, dataDir: join(parent, 'new.etcd'), oldDataDir: join(parent, 'old.etcd') });
@@ -486,7 +430,7 @@ describe('restore and member repair against real etcd (integration)', function (
 
     it('gives a raw member/snap/db copy (no trailer) a clear choice: refused, then restored with skipHashCheck', async () => {
       const raw = join(root, 'raw-db');
-      writeFileSync(raw, readFileSync(join(all[0].dataDir, 'member', 'snap', 'db')));
+      writeFileSync(raw, readFileSync(join(c.members[0].dataDir, 'member', 'snap', 'db')));
       await refused({ snapshot: raw, ...flags, dataDir: join(parent, 'new.etcd') }, /no SHA-256 trailer.*--skip-hash-check.*WAL/, 'corrupt');
       const r = await restoreMember({ snapshot: raw, ...flags, dataDir: join(parent, 'new.etcd'), skipHashCheck: true });
       assert.ok(r.args.includes('--skip-hash-check'));
@@ -494,14 +438,14 @@ describe('restore and member repair against real etcd (integration)', function (
     });
 
     it('trial restore of a good snapshot passes; of a corrupt one fails clearly', async () => {
-      const status = etcdctlStatus(snap);
+      const status = await snapshotStatus(c, snap);
       const good = await trialRestore(snap);
       assert.strictEqual(good.ok, true, good.verdict);
       assert.match(good.verdict, /^Trial restore passed: /);
       assert.strictEqual(good.restored?.revision, status.revision);
       assert.strictEqual(good.restored?.keys, 150, '150 pods - 1 deleted + 1 big configmap');
-      assert.ok(good.checks.find((c) => c.what === 'revision')?.ok);
-      assert.ok(good.steps.some((s) => s.step === 'cleanup' && s.state === 'done'));
+      assert.ok(good.checks.find((x) => x.what === 'revision')?.ok);
+      assert.ok(good.steps.some((x) => x.step === 'cleanup' && x.state === 'done'));
       assert.deepStrictEqual(readdirSync(tmpdir()).filter((n) => n.startsWith('etcd-backup-trial-') && existsSync(join(tmpdir(), n, 'data'))), [], 'the temp dir is gone');
 
       const bad = join(root, 'corrupt.db');
