@@ -5,6 +5,7 @@
  */
 import * as assert from 'assert';
 import { existsSync, readdirSync } from 'fs';
+import { fillerValue, putKeys, seedKubernetes } from '../support/etcdData';
 import { EtcdTestCluster, startCluster } from '../support/etcdRig';
 
 describe('etcd test rig', () => {
@@ -26,6 +27,35 @@ describe('etcd test rig', () => {
       assert.strictEqual(out.trim(), 'hello');
     });
 
+    it('putKeys writes n keys of the given size in batches', async () => {
+      const { keys, revision } = await putKeys(c, '/bulk/', 1000, 100);
+      assert.strictEqual(keys.length, 1000);
+      assert.strictEqual(keys[0], '/bulk/000000');
+      const count = await c.etcdctlOk(['get', '/bulk/', '--prefix', '--keys-only', '-w', 'json']);
+      assert.strictEqual(JSON.parse(count).count, 1000);
+      const v = await c.etcdctlOk(['get', keys[537], '--print-value-only']);
+      assert.strictEqual(v.replace(/\n$/, ''), fillerValue(keys[537], 100).toString());
+      assert.strictEqual(v.replace(/\n$/, '').length, 100);
+      const status = await c.memberStatus(c.members[0]);
+      assert.ok(revision > 1 && revision <= Number(status.raftIndex) + 10, `revision ${revision}`);
+    });
+
+    it('seedKubernetes writes a /registry keyspace with k8s protobuf envelopes', async () => {
+      const seeded = await seedKubernetes(c, { namespaces: ['default', 'kube-system'], podsPerNamespace: 4, podUpdates: 2 });
+      const pods = (await c.etcdctlOk(['get', '/registry/pods/default/', '--prefix', '--keys-only'])).split('\n').filter(Boolean);
+      assert.strictEqual(pods.length, 4);
+      const all = JSON.parse(await c.etcdctlOk(['get', '/registry/', '--prefix', '--keys-only', '-w', 'json'])).count as number;
+      assert.strictEqual(all, seeded.keys.length);
+      const raw = JSON.parse(await c.etcdctlOk(['get', pods[0], '-w', 'json'])) as { kvs: { value: string; version: number }[] };
+      const value = Buffer.from(raw.kvs[0].value, 'base64');
+      assert.deepStrictEqual(value.subarray(0, 4), Buffer.from('k8s\0', 'binary'));
+      assert.ok(value.includes(Buffer.from('Pod')) && value.includes(Buffer.from('default')));
+      assert.strictEqual(raw.kvs[0].version, 3, 'written once and updated twice');
+      assert.deepStrictEqual(value, seeded.values.get(pods[0]));
+      const crd = await c.etcdctlOk(['get', '/registry/example.com/widgets/default/widget-a', '--print-value-only']);
+      assert.strictEqual(JSON.parse(crd).kind, 'Widget');
+    });
+
     it('stop removes the processes and the temp dirs', async () => {
       const extra = await startCluster({ members: 1 });
       const m = extra.members[0];
@@ -35,6 +65,63 @@ describe('etcd test rig', () => {
       await extra.stop();
       assert.ok(!existsSync(m.dir), 'member dir removed');
       assert.throws(() => process.kill(pid, 0), /ESRCH/, 'etcd process is gone');
+    });
+  });
+
+  describe('TLS and auth with a non-root user', () => {
+    let c: EtcdTestCluster;
+    before(async () => {
+      c = await startCluster({ members: 1, tls: true, auth: { user: 'alice', password: 'alice-pw', rootPassword: 'root-pw' } });
+    });
+    after(async () => {
+      await c?.stop();
+    });
+
+    it('lays the PKI out as kubeadm does, keys 0600, SANs for 127.0.0.1 and localhost', async () => {
+      const { statSync } = await import('fs');
+      const { execFileSync } = await import('child_process');
+      const tls = c.tls!;
+      assert.deepStrictEqual(
+        readdirSync(tls.dir).sort(),
+        ['ca.crt', 'ca.key', 'healthcheck-client.crt', 'healthcheck-client.key', 'peer.crt', 'peer.key', 'server.crt', 'server.key'],
+      );
+      for (const k of [tls.caKey, tls.serverKey, tls.peerKey, tls.clientKey]) {
+        assert.strictEqual(statSync(k).mode & 0o777, 0o600, k);
+      }
+      const text = execFileSync('openssl', ['x509', '-in', tls.serverCert, '-noout', '-text'], { encoding: 'utf8' });
+      assert.match(text, /DNS:localhost/);
+      assert.match(text, /IP Address:127\.0\.0\.1/);
+      execFileSync('openssl', ['verify', '-CAfile', tls.caFile, tls.serverCert, tls.peerCert, tls.clientCert]);
+    });
+
+    it('refuses a client without a certificate', async () => {
+      // Only the CA, no client cert: the server demands one (--client-cert-auth).
+      const { execFile } = await import('child_process');
+      const r = await new Promise<{ failed: boolean; stderr: string }>((resolve) => {
+        execFile(
+          '/usr/bin/etcdctl',
+          [`--endpoints=${c.endpoints[0]}`, `--cacert=${c.tls!.caFile}`, '--user=alice', '--password=alice-pw', '--dial-timeout=1s', '--command-timeout=2s', 'get', 'x'],
+          { env: { ETCDCTL_API: '3', PATH: process.env.PATH } },
+          (err, _o, stderr) => resolve({ failed: Boolean(err), stderr }),
+        );
+      });
+      assert.ok(r.failed, 'etcdctl without a client certificate must fail');
+      const ok = await c.etcdctl(['get', 'x', '--dial-timeout=1s']);
+      assert.strictEqual(ok.code, 0, `with the client certificate it works: ${ok.stderr}`);
+    });
+
+    it('the non-root user reads and writes; root has its own password; a wrong one fails', async () => {
+      assert.strictEqual(c.clusterConfig().username, 'alice');
+      assert.strictEqual(c.password, 'alice-pw');
+      await c.etcdctlOk(['put', '/app/x', '1']);
+      assert.strictEqual((await c.etcdctlOk(['get', '/app/x', '--print-value-only'])).trim(), '1');
+      const users = await c.etcdctlOk(['user', 'list'], { user: 'root' });
+      assert.deepStrictEqual(users.split('\n').filter(Boolean).sort(), ['alice', 'root']);
+      const bad = await c.etcdctl(['get', '/app/x'], { password: 'nope' });
+      assert.notStrictEqual(bad.code, 0);
+      assert.match(bad.stderr, /authentication failed/);
+      const denied = await c.etcdctl(['user', 'list']);
+      assert.notStrictEqual(denied.code, 0, 'alice is not root');
     });
   });
 
