@@ -1,134 +1,73 @@
 /**
- * Restore in the real extension host: a real etcd member on loopback, a snapshot of it in the
- * cluster's snapshot folder (so the tree lists it), then "Restore Snapshot…" on that snapshot
- * with its inputs answered by the test: the member is restored into a new dir (the old one moved
- * aside), the runbook is written and opened, and an etcd started on the restored dir serves the
- * data. Also Trial Restore and Replace Member through their commands.
- *
- * TODO(restore): start members with the shared rig (test/support/etcdRig.ts) once it lands.
+ * Restore in the real extension host, against real etcd started by the shared rig: a snapshot
+ * in the cluster's snapshot folder (so the tree lists it), then "Restore Snapshot…" on that
+ * snapshot with its inputs answered by the test: the member is restored into a new dir (the old
+ * one moved aside), the runbook is written and opened, and an etcd started on the restored dir
+ * serves the data. Also Replace Member and Trial Restore through their commands.
  */
 import * as assert from 'assert';
-import { ChildProcess, execFileSync, spawn } from 'child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
-import { createServer } from 'net';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import * as vscode from 'vscode';
+import { EtcdTestCluster, startCluster, startMemberProcess, TestMember } from '../../support/etcdRig';
 import { activateExtension, setSettings, waitFor } from '../support';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
-interface Proc {
-  proc: ChildProcess;
-  client: string;
-  peer: string;
-}
-
-async function startEtcd(name: string, dataDir: string, ports?: { client: number; peer: number }, initialCluster?: string, state: 'new' | 'existing' = 'new'): Promise<Proc> {
-  const client = `http://127.0.0.1:${ports?.client ?? (await freePort())}`;
-  const peer = `http://127.0.0.1:${ports?.peer ?? (await freePort())}`;
-  const proc = spawn(
-    '/usr/bin/etcd',
-    [
-      `--name=${name}`,
-      `--data-dir=${dataDir}`,
-      `--listen-client-urls=${client}`,
-      `--advertise-client-urls=${client}`,
-      `--listen-peer-urls=${peer}`,
-      `--initial-advertise-peer-urls=${peer}`,
-      `--initial-cluster=${initialCluster ?? `${name}=${peer}`}`,
-      `--initial-cluster-state=${state}`,
-      '--heartbeat-interval=50',
-      '--election-timeout=500',
-      '--log-level=warn',
-    ],
-    { stdio: 'ignore' },
-  );
-  return { proc, client, peer };
-}
-
-function etcdctl(endpoint: string, ...args: string[]): string {
-  return execFileSync('/usr/bin/etcdctl', [`--endpoints=${endpoint}`, '--command-timeout=3s', ...args], { env: { ...process.env, ETCDCTL_API: '3' } }).toString();
-}
-
-async function stop(p: Proc | undefined): Promise<void> {
-  if (!p || p.proc.exitCode !== null || p.proc.signalCode !== null) return;
-  const exited = new Promise((r) => p.proc.once('exit', r));
-  p.proc.kill('SIGKILL');
-  await exited;
-}
 
 describe('restore (VS Code)', function () {
   this.timeout(120_000);
   let root: string;
   let restoreSettings: (() => Promise<void>) | undefined;
-  const procs: Proc[] = [];
+  const clusters: EtcdTestCluster[] = [];
+  const extra: TestMember[] = [];
 
   before(async () => {
     await activateExtension();
     root = mkdtempSync(join(tmpdir(), 'etcd-backup-vscode-restore-'));
   });
   after(async () => {
-    await Promise.all(procs.map((p) => stop(p)));
+    await Promise.all(extra.map((m) => m.stop(1000)));
+    await Promise.all(clusters.map((c) => c.stop()));
     await restoreSettings?.();
     rmSync(root, { recursive: true, force: true });
   });
 
   it('restores a member from a snapshot node into a new dir, writes and opens the runbook; the restored member serves the data', async () => {
     const { api } = await activateExtension();
-    const dataDir = join(root, 'vs1.etcd');
+    const c = await startCluster({ members: 1, name: 'vs-restore' });
+    clusters.push(c);
+    const [m] = c.members;
     const snapDir = join(root, 'snapshots');
     mkdirSync(snapDir);
-    const ports = { client: await freePort(), peer: await freePort() };
-    const m = await startEtcd('vs1', dataDir, ports);
-    procs.push(m);
-    await waitFor(() => {
-      try {
-        etcdctl(m.client, 'get', 'health');
-        return true;
-      } catch {
-        return false;
-      }
-    }, 20_000, 'etcd to start');
-    for (let i = 0; i < 40; i++) etcdctl(m.client, 'put', `/registry/secrets/s${i}`, `value ${i}`);
+    for (let i = 0; i < 40; i++) await c.etcdctlOk(['put', `/registry/secrets/s${i}`, `value ${i}`]);
     const snap = join(snapDir, '20260124_101500_snapshot.db');
-    etcdctl(m.client, 'snapshot', 'save', snap);
-    etcdctl(m.client, 'put', '/after/snapshot', 'not restored');
-    restoreSettings = await setSettings({ 'etcdBackup.clusters': [{ name: 'vs-restore', endpoints: [m.client], snapshotDir: snapDir }] });
+    await c.etcdctlOk(['snapshot', 'save', snap]);
+    await c.etcdctlOk(['put', '/after/snapshot', 'not restored']);
+    await restoreSettings?.();
+    restoreSettings = await setSettings({ 'etcdBackup.clusters': [{ ...c.clusterConfig(), snapshotDir: snapDir }] });
 
     // The snapshot shows in the tree, with a contextValue the Restore menu entry matches.
     const tree = await waitFor(async () => {
       const t = await api.clustersTree.dump(true);
-      const c = t.find((n) => n.label === 'vs-restore');
-      const snaps = c?.children?.find((n) => n.label === 'Snapshots');
+      const snaps = t.find((n) => n.label === c.name)?.children?.find((n) => n.label === 'Snapshots');
       return snaps?.children?.find((n) => n.label === '20260124_101500_snapshot.db') ? t : undefined;
     }, 20_000, 'the snapshot node');
     assert.ok(tree);
-    const node = tree.find((n) => n.label === 'vs-restore')?.children?.find((n) => n.label === 'Snapshots')?.children?.find((n) => n.label === '20260124_101500_snapshot.db');
+    const node = tree.find((n) => n.label === c.name)?.children?.find((n) => n.label === 'Snapshots')?.children?.find((n) => n.label === '20260124_101500_snapshot.db');
     assert.match(node?.contextValue ?? '', /^snapshot(:|$)/);
     const pkg = JSON.parse(readFileSync(join(process.env.ETCD_BACKUP_REPO ?? '', 'package.json'), 'utf8')) as { contributes: { menus: Record<string, { command: string; when?: string }[]> } };
     const entry = pkg.contributes.menus['view/item/context'].find((x) => x.command === 'etcdBackup.restoreSnapshot');
     assert.ok(entry?.when?.includes('viewItem =~ /^snapshot(:|$)/'));
 
     // Disaster: the member is stopped (the runbook's first step), then restored from the file.
-    await stop(m);
-    const newDir = join(root, 'vs1-from-backup.etcd');
+    await m.stop();
+    const newDir = join(m.dir, 'from-backup.etcd');
     const runbookPath = join(root, 'runbook.md');
     const result = (await vscode.commands.executeCommand('etcdBackup.restoreSnapshot', { file: snap }, {
-      members: [{ name: 'vs1', peerURLs: [m.peer], clientURLs: [m.client] }],
+      members: [{ name: m.name, peerURLs: [m.peerURL], clientURLs: [m.clientURL] }],
       token: 'etcd-restore-vscode-test',
-      localMember: 'vs1',
+      localMember: m.name,
       dataDir: newDir,
-      oldDataDir: dataDir,
+      oldDataDir: m.dataDir,
       runbookPath,
       manifestPath: null,
     })) as {
@@ -136,15 +75,14 @@ describe('restore (VS Code)', function () {
       localMember: string;
       restored: { dataDir: string; movedAside: string; steps: { step: string; state: string }[] };
       runbookPath: string;
-      log: string[];
     };
     assert.ok(result, 'the command returned a result (it did not fail)');
     assert.strictEqual(result.snapshot, snap);
-    assert.strictEqual(result.localMember, 'vs1');
+    assert.strictEqual(result.localMember, m.name);
     assert.strictEqual(result.restored.dataDir, newDir);
     assert.ok(existsSync(join(newDir, 'member', 'snap', 'db')));
     assert.strictEqual(statSync(newDir).mode & 0o777, 0o700);
-    assert.match(result.restored.movedAside, /vs1\.etcd\.old-\d{8}-\d{6}$/);
+    assert.ok(result.restored.movedAside.startsWith(`${m.dataDir}.old-`), result.restored.movedAside);
     assert.ok(existsSync(join(result.restored.movedAside, 'member')), 'the old data dir is kept');
     assert.deepStrictEqual(
       result.restored.steps.filter((s) => s.state === 'done').map((s) => s.step),
@@ -153,76 +91,51 @@ describe('restore (VS Code)', function () {
     // The runbook is written and open.
     assert.strictEqual(result.runbookPath, runbookPath);
     const md = readFileSync(runbookPath, 'utf8');
-    assert.match(md, /## Member `vs1` on 127\.0\.0\.1/);
+    assert.match(md, new RegExp(`## Member \`${m.name}\` on 127\\.0\\.0\\.1`));
     assert.match(md, /--initial-cluster-token=etcd-restore-vscode-test/);
     await waitFor(() => vscode.window.visibleTextEditors.some((e) => e.document.uri.fsPath === runbookPath), 10_000, 'the runbook to be open');
 
     // The restored member starts and serves what the snapshot held (and not what came after).
-    const restored = await startEtcd('vs1', newDir, ports);
-    procs.push(restored);
-    await waitFor(() => {
-      try {
-        return etcdctl(restored.client, 'get', '/registry/secrets/s39', '--print-value-only').trim() === 'value 39';
-      } catch {
-        return false;
-      }
-    }, 20_000, 'the restored member to serve the data');
-    assert.match(etcdctl(restored.client, 'get', '/registry/secrets/', '--prefix', '--keys-only', '-w', 'json'), /"count":40\b/);
-    assert.strictEqual(etcdctl(restored.client, 'get', '/after/snapshot').trim(), '');
-    await stop(restored);
+    const restored = await startMemberProcess({ ...m.spec, dataDir: newDir, initialClusterToken: 'etcd-restore-vscode-test', logFile: join(m.dir, 'restored.log') });
+    extra.push(restored);
+    await restored.waitHealthy();
+    assert.strictEqual((await c.etcdctlOk(['get', '/registry/secrets/s39', '--print-value-only'])).trim(), 'value 39');
+    assert.match(await c.etcdctlOk(['get', '/registry/secrets/', '--prefix', '--keys-only', '-w', 'json']), /"count":40\b/);
+    assert.strictEqual((await c.etcdctlOk(['get', '/after/snapshot'])).trim(), '');
+    await restored.stop();
   });
 
   it('Replace Member… removes the failed member, adds its replacement, moves its data dir aside and gives the start settings', async () => {
-    const ports = await Promise.all(['a', 'b', 'c'].map(async () => ({ client: await freePort(), peer: await freePort() })));
-    const names = ['ra', 'rb', 'rc'];
-    const initial = names.map((n, i) => `${n}=http://127.0.0.1:${ports[i].peer}`).join(',');
-    const ms = await Promise.all(names.map((n, i) => startEtcd(n, join(root, `${n}.etcd`), ports[i], initial)));
-    procs.push(...ms);
-    await waitFor(() => {
-      try {
-        etcdctl(ms.map((x) => x.client).join(','), 'put', '/k', 'v');
-        return true;
-      } catch {
-        return false;
-      }
-    }, 30_000, 'the 3-member cluster');
+    const startedAt = Date.now();
+    const c = await startCluster({ members: 3, name: 'vs-replace' });
+    clusters.push(c);
+    await c.etcdctlOk(['put', '/k', 'v']);
     await restoreSettings?.();
-    restoreSettings = await setSettings({ 'etcdBackup.clusters': [{ name: 'vs-replace', endpoints: ms.map((x) => x.client), timeoutMs: 3000 }] });
-    // rc's machine dies; if it led, the others elect a leader first.
-    await stop(ms[2]);
-    await waitFor(() => {
-      try {
-        etcdctl(`${ms[0].client},${ms[1].client}`, 'put', '/k', 'v');
-        return true;
-      } catch {
-        return false;
-      }
-    }, 30_000, 'a leader among the two left');
+    restoreSettings = await setSettings({ 'etcdBackup.clusters': [c.clusterConfig()] });
+    const dead = c.members[2];
+    // Its machine dies; if it led, the others elect a leader first.
+    await dead.kill();
+    await c.waitLeader({ members: c.members.slice(0, 2) });
     // etcd's strict reconfiguration check counts only peers connected for at least 5 s
-    // (HealthInterval): a cluster this young refuses member changes ("not enough started members").
-    await new Promise((r) => setTimeout(r, 5500));
-    const r = (await vscode.commands.executeCommand('etcdBackup.replaceMember', { cluster: 'vs-replace', member: 'rc' }, {
+    // (HealthInterval): a cluster this young refuses member changes.
+    await new Promise((r) => setTimeout(r, Math.max(0, startedAt + 5500 - Date.now())));
+    const r = (await vscode.commands.executeCommand('etcdBackup.replaceMember', { cluster: c.name, member: dead.name }, {
       confirm: true,
-      localDataDir: join(root, 'rc.etcd'),
+      localDataDir: dead.dataDir,
       show: false,
     })) as { replaced: boolean; movedAside?: string; envText: string; result: { env: Record<string, string>; quorum: { losesQuorum: boolean } } };
     assert.ok(r?.replaced, 'replaced');
     assert.strictEqual(r.result.quorum.losesQuorum, false);
-    assert.match(r.movedAside ?? '', /rc\.etcd\.old-\d{8}-\d{6}$/);
-    assert.ok(!existsSync(join(root, 'rc.etcd')));
+    assert.ok(r.movedAside?.startsWith(`${dead.dataDir}.old-`), r.movedAside);
+    assert.ok(!existsSync(dead.dataDir));
     assert.strictEqual(r.result.env.ETCD_INITIAL_CLUSTER_STATE, 'existing');
     assert.match(r.envText, /^ETCD_INITIAL_CLUSTER_STATE="existing"$/m);
-    const fresh = await startEtcd('rc', join(root, 'rc.etcd'), ports[2], r.result.env.ETCD_INITIAL_CLUSTER, 'existing');
-    procs.push(fresh);
-    await waitFor(() => {
-      try {
-        return etcdctl(fresh.client, 'get', '/k', '--print-value-only', '--consistency=s').trim() === 'v';
-      } catch {
-        return false;
-      }
-    }, 30_000, 'the replacement to sync');
-    const list = etcdctl(ms[0].client, 'member', 'list');
-    assert.strictEqual(list.trim().split('\n').filter((l) => l.includes(', started, ')).length, 3, list);
+    const fresh = await startMemberProcess({ ...dead.spec, initialCluster: r.result.env.ETCD_INITIAL_CLUSTER, initialClusterState: 'existing', logFile: join(dead.dir, 'fresh.log') });
+    extra.push(fresh);
+    await fresh.waitHealthy();
+    assert.strictEqual((await c.etcdctlOk(['get', '/k', '--print-value-only', '--consistency=s'], { endpoints: [fresh.clientURL] })).trim(), 'v');
+    const list = await c.memberListJson();
+    assert.deepStrictEqual(list.members.map((x) => x.name).sort(), c.members.map((x) => x.name).sort());
   });
 
   it('Trial Restore from the command proves a snapshot restores, and says clearly when one does not', async () => {
