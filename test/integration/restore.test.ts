@@ -10,6 +10,7 @@ import { spawnSync } from 'child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
+import { restoreCommand } from '../../src/cli/restore';
 import { EtcdConnection } from '../../src/core/etcd';
 import { formatInitialCluster, memberFlags, newClusterToken, RestorePlan } from '../../src/core/restore/plan';
 import { promoteWhenCaughtUp, replaceMember } from '../../src/core/restore/replace';
@@ -456,6 +457,40 @@ describe('restore and member repair against real etcd (integration)', function (
       assert.strictEqual(r.ok, false);
       assert.match(r.verdict, /^Trial restore failed: .*corrupt\.db is corrupt: the SHA-256 of its database/);
       assert.strictEqual(r.restored, undefined, 'nothing was started');
+    });
+
+    it('the CLI restore (what the runbook calls) restores with the same checks, step lines on stderr', async () => {
+      const run = async (args: string[]): Promise<{ code: number; out: string; err: string }> => {
+        let out = '';
+        let err = '';
+        const o = process.stdout.write.bind(process.stdout);
+        const e = process.stderr.write.bind(process.stderr);
+        process.stdout.write = ((x: string | Uint8Array) => ((out += String(x)), true)) as typeof process.stdout.write;
+        process.stderr.write = ((x: string | Uint8Array) => ((err += String(x)), true)) as typeof process.stderr.write;
+        try {
+          return { code: await restoreCommand.run(args), out, err };
+        } finally {
+          process.stdout.write = o;
+          process.stderr.write = e;
+        }
+      };
+      const words = (name: string, dir: string): string[] => [snap, `--name=${name}`, `--initial-cluster=${flags.initialCluster}`, `--initial-advertise-peer-urls=${flags.initialAdvertisePeerUrls}`, '--initial-cluster-token', 'cli-token', '--data-dir', dir];
+      const before = listing(parent);
+      await assert.rejects(run(words('r9', join(parent, 'new.etcd'))), /member name not in --initial-cluster/);
+      assert.deepStrictEqual(listing(parent), before);
+      const r = await run([...words('r1', join(parent, 'new.etcd')), '--old-data-dir', join(parent, 'old.etcd'), '--owner', 'etcd:etcd']);
+      assert.strictEqual(r.code, 0);
+      assert.match(r.out, /^Restored member "r1" into .*new\.etcd \(owner \d+:\d+, mode 0700\); the old data dir is .*old\.etcd\.old-\d{8}-\d{6}\.\n$/);
+      assert.match(r.err, /^\[ok  \] check: /m);
+      assert.match(r.err, /^\[ok  \] restore: Restored into /m);
+      const st = statSync(join(parent, 'new.etcd'));
+      assert.deepStrictEqual([st.uid > 0, st.mode & 0o777], [true, 0o700], 'owned by the etcd user');
+      const j = await run([...words('r1', join(parent, 'json.etcd')), '-w', 'json']);
+      const parsed = JSON.parse(j.out) as { dataDir: string; movedAside: string | null; tool: { kind: string } };
+      assert.strictEqual(parsed.dataDir, join(parent, 'json.etcd'));
+      assert.strictEqual(parsed.movedAside, null);
+      assert.strictEqual(parsed.tool.kind, 'etcdctl');
+      assert.strictEqual(j.err, '', 'no step lines with -w json');
     });
 
     it('a failing restore tool leaves nothing under the final name and the old dir in place', async () => {

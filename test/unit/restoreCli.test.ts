@@ -1,0 +1,64 @@
+import * as assert from 'assert';
+import { parseOwner, restoreCommand, trialRestoreCommand } from '../../src/cli/restore';
+import { CliUsageError } from '../../src/cli/types';
+
+/** Run a CLI command with stdout/stderr captured. */
+async function capture(fn: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = process.stdout.write.bind(process.stdout);
+  const e = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((s: string | Uint8Array) => {
+    out += String(s);
+    return true;
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((s: string | Uint8Array) => {
+    err += String(s);
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    const code = await fn();
+    return { code, out, err };
+  } finally {
+    process.stdout.write = o;
+    process.stderr.write = e;
+  }
+}
+
+describe('etcd-backup snapshot restore (CLI arguments)', () => {
+  it('prints its usage with --help', async () => {
+    const r = await capture(() => restoreCommand.run(['--help']));
+    assert.strictEqual(r.code, 0);
+    assert.match(r.out, /^Usage: etcd-backup snapshot restore <file> --name N --initial-cluster C --initial-advertise-peer-urls U/);
+  });
+
+  it('names what is missing, and asks for a shared new token with an example', async () => {
+    await assert.rejects(restoreCommand.run(['f.db', '--name', 'n1']), (e: Error) => {
+      assert.ok(e instanceof CliUsageError);
+      assert.match(e.message, /^missing --initial-cluster, --initial-advertise-peer-urls, --data-dir\./);
+      return true;
+    });
+    await assert.rejects(
+      restoreCommand.run(['f.db', '--name=n1', '--initial-cluster=n1=http://a:2380', '--initial-advertise-peer-urls=http://a:2380', '--data-dir=/d']),
+      /^Error: missing --initial-cluster-token: give every member of the restored cluster the same new token, e\.g\. --initial-cluster-token etcd-restore-\d{8}-[0-9a-f]{6}\.$/,
+    );
+    await assert.rejects(restoreCommand.run(['a.db', 'b.db']), /give exactly one snapshot file/);
+    await assert.rejects(restoreCommand.run(['a.db', '--wal-dir', 'x']), /unknown flag --wal-dir/);
+    await assert.rejects(
+      restoreCommand.run(['f.db', '--name=n1', '--initial-cluster=n1=http://a:2380', '--initial-advertise-peer-urls=http://a:2380', '--data-dir=/d', '--initial-cluster-token=t', '--bump-revision=lots']),
+      /--bump-revision must be a whole number \(got "lots"\)/,
+    );
+    await assert.rejects(trialRestoreCommand.run([]), /give exactly one snapshot file/);
+  });
+
+  it('turns --owner into uid:gid (names from /etc/passwd and /etc/group)', async () => {
+    assert.deepStrictEqual(await parseOwner('0:0'), { uid: 0, gid: 0 });
+    assert.deepStrictEqual(await parseOwner('root:root'), { uid: 0, gid: 0 });
+    assert.deepStrictEqual(await parseOwner('root'), { uid: 0, gid: 0 }, "the user's primary group");
+    // Debian's etcd package creates the etcd user and group.
+    const etcd = await parseOwner('etcd:etcd');
+    assert.ok(etcd.uid > 0 && etcd.gid > 0);
+    await assert.rejects(parseOwner('nosuchuser:root'), /--owner: no user "nosuchuser" on this machine\./);
+    await assert.rejects(parseOwner('root:nosuchgroup'), /--owner: no group "nosuchgroup" on this machine\./);
+  });
+});
