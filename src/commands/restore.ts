@@ -320,6 +320,24 @@ async function restoreSnapshot(arg: unknown, answers: RestoreSnapshotAnswers | u
   const plan: RestorePlan = { members, initialClusterToken: token, source: proposal.source };
   note(`Plan: ${planMod.formatInitialCluster(members)} with token ${token} (members from ${from})`);
 
+  // Kubernetes: keep revisions from going backwards for watchers (etcdutl 3.5.10+ only).
+  let bumpRevision = answers?.bumpRevision;
+  let markCompacted = answers?.markCompacted;
+  if (!answers && tool.canBumpRevision) {
+    const bump = await vscode.window.showQuickPick(
+      [
+        { label: 'Bump the revision by 1,000,000,000 and mark it compacted (Kubernetes)', detail: 'etcdutl --bump-revision --mark-compacted: informers and watchers re-list instead of seeing revisions go backwards.', bump: true },
+        { label: 'Restore the revisions as they are', detail: 'Fine for etcd clusters that no Kubernetes API server watches.', bump: false },
+      ],
+      { title: `${tool.kind} ${tool.version ?? ''} can bump the revision`, ignoreFocusOut: true },
+    );
+    if (!bump) cancelled();
+    if (bump.bump) {
+      bumpRevision = 1_000_000_000;
+      markCompacted = true;
+    }
+  }
+
   // 3. Which member is this machine?
   let localMember: string | undefined;
   if (answers && answers.localMember !== undefined) {
@@ -406,8 +424,8 @@ async function restoreSnapshot(arg: unknown, answers: RestoreSnapshotAnswers | u
           dataDir: target,
           oldDataDir,
           skipHashCheck,
-          bumpRevision: answers?.bumpRevision,
-          markCompacted: answers?.markCompacted,
+          bumpRevision,
+          markCompacted,
           tool,
           signal: ac.signal,
           onStep: (s: RestoreStep) => {
@@ -432,8 +450,8 @@ async function restoreSnapshot(arg: unknown, answers: RestoreSnapshotAnswers | u
     setup,
     tool: tool.kind,
     skipHashCheck,
-    bumpRevision: answers?.bumpRevision,
-    markCompacted: answers?.markCompacted,
+    bumpRevision,
+    markCompacted,
     clusterName: cluster?.name,
     snapshotSha256: check.sha256 ? await fileSha256(snapshot) : undefined,
     tls: cluster?.tls,
