@@ -18,6 +18,8 @@ export interface ExtensionApi {
   clustersTree: {
     dump(expandSnapshots?: boolean): Promise<DumpedNode[]>;
     refresh(cluster?: string): Promise<ClusterOverview[]>;
+    /** Fires with the id of each node the tree redraws (undefined: the whole tree). */
+    onDidChange: vscode.Event<string | undefined>;
   };
 }
 
@@ -39,7 +41,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     );
     registerEnvironmentCommand(context, log);
     log.info('etcd Backup & Restore activated');
-    return { isEtcd3Loaded, clustersTree: { dump: (x) => tree.dump(x), refresh: (c) => tree.refresh(c) } };
+    return { isEtcd3Loaded, clustersTree: { dump: (x) => tree.dump(x), refresh: (c) => tree.refresh(c), onDidChange: (l, t, d) => tree.onDidChangeTreeData((n) => l.call(t, (n as { id?: string } | undefined)?.id), undefined, d) } };
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     log.error('Activation failed:', err instanceof Error ? (err.stack ?? msg) : msg);

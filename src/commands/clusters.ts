@@ -279,7 +279,9 @@ export async function saveFlow(title: string, initial: Draft, deps: ClusterDeps,
     const cluster = clusterOfDraft(draft);
     let test: ConnectionTest | undefined;
     if (answers?.test !== false) {
-      test = await testConnection(cluster, draft.password, deps, !answers);
+      // An edit that does not change the password tests with the saved one (under the old name).
+      const password = draft.password ?? (editing ? await deps.settings.password(editing) : undefined);
+      test = await testConnection(cluster, password, deps, !answers);
       if (!test.ok) {
         deps.log.warn(`${title}: ${test.message}`);
         let choice: string | undefined;
