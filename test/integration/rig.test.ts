@@ -200,5 +200,27 @@ describe('etcd test rig', () => {
       }
       assert.strictEqual(v, 'kept');
     });
+
+    it('addMember starts a new member process that joins with "existing" and serves; removed, it is gone', async () => {
+      await c.etcdctlOk(['put', '/rig/add', 'present']);
+      const m = await c.addMember({ name: 'fourth' });
+      assert.strictEqual(c.members.length, 4);
+      assert.ok(c.endpoints.includes(m.clientURL));
+      assert.ok(m.args().includes('--initial-cluster-state=existing'));
+      const v = await c.etcdctlOk(['get', '/rig/add', '--print-value-only'], { endpoints: [m.clientURL] });
+      assert.strictEqual(v.trim(), 'present');
+      const listed = await c.memberListJson();
+      const info = listed.members.find((x) => x.name === 'fourth');
+      assert.ok(info && info.clientURLs[0] === m.clientURL && !info.isLearner);
+
+      await c.etcdctlOk(['member', 'remove', info.id], { endpoints: [c.members[0].clientURL] });
+      await m.exited(); // a removed member shuts itself down
+      c.forget(m);
+      const dir = m.dir;
+      await m.remove();
+      assert.ok(!existsSync(dir));
+      assert.strictEqual((await c.memberListJson()).members.length, 3);
+      assert.strictEqual(c.members.length, 3);
+    });
   });
 });

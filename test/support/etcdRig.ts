@@ -78,6 +78,8 @@ export interface MemberSpec {
   extraArgs?: string[];
   /** Extra environment variables for the etcd process. */
   env?: Record<string, string>;
+  /** Claimed ports (from `newMemberSlot`) to release on `remove()`. */
+  ports?: number[];
 }
 
 export interface EtcdctlResult {
@@ -224,7 +226,14 @@ function claimPort(port: number): boolean {
   if (myPorts.has(port)) {
     return false;
   }
-  fs.mkdirSync(PORT_DIR, { recursive: true, mode: 0o1777 });
+  if (!fs.existsSync(PORT_DIR)) {
+    fs.mkdirSync(PORT_DIR, { recursive: true });
+    try {
+      fs.chmodSync(PORT_DIR, 0o1777); // shared by every user's test runs, like /tmp
+    } catch {
+      // another user's folder: claims still work if it is writable
+    }
+  }
   const file = path.join(PORT_DIR, String(port));
   for (let i = 0; i < 2; i++) {
     try {
@@ -392,13 +401,10 @@ export function testPki(): Promise<TestPki> {
 // ---------------------------------------------------------------------------------------
 // Health
 
-/**
- * GET <clientURL>/health once. True when etcd answers {"health":"true"} (a leader, no alarm,
- * a read went through). TLS: with the client cert when `pki` is given.
- */
-export function probeHealth(clientURL: string, pki?: TestPki, timeoutMs = 2000): Promise<{ healthy: boolean; detail: string }> {
+/** GET `path` on a member's client URL (with the client cert when `pki` is given). Never throws. */
+export function httpGet(clientURL: string, urlPath: string, pki?: TestPki, timeoutMs = 2000): Promise<{ status: number; body: string; error?: string }> {
   return new Promise((resolve) => {
-    const url = new URL('/health', clientURL);
+    const url = new URL(urlPath, clientURL);
     const isHttps = url.protocol === 'https:';
     const opts: https.RequestOptions = { method: 'GET', timeout: timeoutMs, agent: false };
     if (isHttps && pki) {
@@ -410,20 +416,30 @@ export function probeHealth(clientURL: string, pki?: TestPki, timeoutMs = 2000):
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
-      res.on('end', () => {
-        try {
-          const j = JSON.parse(body) as { health?: string | boolean };
-          resolve({ healthy: res.statusCode === 200 && String(j.health) === 'true', detail: body.trim() });
-        } catch {
-          resolve({ healthy: false, detail: `HTTP ${res.statusCode}: ${body.trim()}` });
-        }
-      });
-      res.on('error', (e) => resolve({ healthy: false, detail: e.message }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', (e) => resolve({ status: 0, body, error: e.message }));
     });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (e) => resolve({ healthy: false, detail: e.message }));
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', (e) => resolve({ status: 0, body: '', error: e.message }));
     req.end();
   });
+}
+
+/**
+ * GET <clientURL>/health once. True when etcd answers {"health":"true"} (a leader, no alarm,
+ * a read went through). TLS: with the client cert when `pki` is given.
+ */
+export async function probeHealth(clientURL: string, pki?: TestPki, timeoutMs = 2000): Promise<{ healthy: boolean; detail: string }> {
+  const r = await httpGet(clientURL, '/health', pki, timeoutMs);
+  if (r.error) {
+    return { healthy: false, detail: r.error };
+  }
+  try {
+    const j = JSON.parse(r.body) as { health?: string | boolean };
+    return { healthy: r.status === 200 && String(j.health) === 'true', detail: r.body.trim() };
+  } catch {
+    return { healthy: false, detail: `HTTP ${r.status}: ${r.body.trim()}` };
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -455,6 +471,7 @@ export class TestMember {
     this.dataDir = spec.dataDir;
     this.dir = spec.dir ?? path.dirname(spec.dataDir);
     this.logFile = spec.logFile ?? path.join(this.dir, 'etcd.log');
+    this.ports.push(...(spec.ports ?? []));
   }
 
   /** The pid of the running etcd, undefined when not running. */
@@ -601,6 +618,19 @@ export class TestMember {
     return probeHealth(this.clientURL, this.spec.tls, timeoutMs);
   }
 
+  /**
+   * Whether this member says it is the leader (`etcd_server_is_leader` on /metrics): cheap,
+   * no etcdctl. Undefined when it does not answer.
+   */
+  async isLeader(timeoutMs = 1000): Promise<boolean | undefined> {
+    if (!this.running) {
+      return false;
+    }
+    const r = await httpGet(this.clientURL, '/metrics', this.spec.tls, timeoutMs);
+    const m = /^etcd_server_is_leader\s+(\d)/m.exec(r.body);
+    return m ? m[1] === '1' : undefined;
+  }
+
   /** Poll /health until it says true; fail early (with the log tail) if the process exits. */
   async waitHealthy(timeoutMs = 30000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -652,16 +682,29 @@ export async function startMemberProcess(spec: MemberSpec): Promise<TestMember> 
   return m;
 }
 
+/** Where a new member will live: its folder, data dir and URLs on claimed ports. */
+export interface MemberSlot {
+  name: string;
+  /** The member's own temp folder (its log goes here; removed by `TestMember.remove()`). */
+  dir: string;
+  /** `<dir>/<name>.etcd` (not created). */
+  dataDir: string;
+  clientURL: string;
+  peerURL: string;
+  ports: number[];
+}
+
 /**
  * A temp dir and two claimed free ports for a member that is not part of a rig cluster yet
  * (e.g. the replacement in a member-replacement drill). The caller builds the MemberSpec.
  */
-export async function newMemberSlot(opts: { name: string; tls?: boolean; dataRoot?: string }): Promise<{ dir: string; dataDir: string; clientURL: string; peerURL: string; ports: number[] }> {
+export async function newMemberSlot(opts: { name: string; tls?: boolean; dataRoot?: string }): Promise<MemberSlot> {
   installExitHandlers();
   const scheme = opts.tls ? 'https' : 'http';
   const [clientPort, peerPort] = [await allocatePort(), await allocatePort()];
   const dir = makeTempDir(opts.dataRoot ?? os.tmpdir(), `etcd-rig-${safeName(opts.name)}-`);
   return {
+    name: opts.name,
     dir,
     dataDir: path.join(dir, `${opts.name}.etcd`),
     clientURL: `${scheme}://127.0.0.1:${clientPort}`,
@@ -699,6 +742,80 @@ export class EtcdTestCluster {
     this.endpoints = members.map((m) => m.clientURL);
     this.tls = tls;
     this.auth = auth;
+  }
+
+  /**
+   * Count `m` (e.g. started with `startMemberProcess`) as a member of this cluster: it is in
+   * `members` and `endpoints` (etcdctl's default endpoints) and `stop()` stops and removes it.
+   */
+  adopt(m: TestMember): void {
+    if (!this.members.includes(m)) {
+      this.members.push(m);
+      this.endpoints.push(m.clientURL);
+    }
+  }
+
+  /**
+   * Stop counting `m` as a member (it was removed from the etcd cluster): out of `members` and
+   * `endpoints`. Its process and folder are left alone (`m.remove()` cleans them up).
+   */
+  forget(m: TestMember): void {
+    const i = this.members.indexOf(m);
+    if (i >= 0) {
+      this.members.splice(i, 1);
+    }
+    const j = this.endpoints.indexOf(m.clientURL);
+    if (j >= 0) {
+      this.endpoints.splice(j, 1);
+    }
+  }
+
+  /**
+   * Add a new member the way an operator does: `etcdctl member add` (as a learner when asked;
+   * retried while etcd refuses for its 5 s reconfiguration window), then start it empty with
+   * `--initial-cluster-state existing` and the initial cluster etcd answered, and wait until
+   * it serves. The member is adopted by the cluster.
+   */
+  async addMember(opts: { name?: string; learner?: boolean; timeoutMs?: number; extraArgs?: string[] } = {}): Promise<TestMember> {
+    const name = opts.name ?? `${safeName(this.name)}-m${this.members.length + 1}-${Date.now().toString(36)}`;
+    const slot = await newMemberSlot({ name, tls: Boolean(this.tls), dataRoot: path.dirname(this.members[0]?.dir ?? os.tmpdir()) });
+    const deadline = Date.now() + (opts.timeoutMs ?? 30000);
+    let out = '';
+    for (;;) {
+      const r = await this.etcdctl(['member', 'add', name, `--peer-urls=${slot.peerURL}`, ...(opts.learner ? ['--learner'] : [])]);
+      if (r.code === 0) {
+        out = r.stdout;
+        break;
+      }
+      if (!/unhealthy cluster/i.test(r.stderr) || Date.now() > deadline) {
+        for (const p of slot.ports) {
+          releasePort(p);
+        }
+        removeTempDir(slot.dir);
+        throw new Error(`etcdRig: etcdctl member add ${name} failed (${r.code}): ${r.stderr.trim()}`);
+      }
+      await sleep(300);
+    }
+    const initialCluster = /ETCD_INITIAL_CLUSTER="([^"]*)"/.exec(out)?.[1];
+    if (!initialCluster) {
+      throw new Error(`etcdRig: etcdctl member add printed no ETCD_INITIAL_CLUSTER: ${out}`);
+    }
+    const m = await startMemberProcess({
+      name,
+      dir: slot.dir,
+      dataDir: slot.dataDir,
+      clientURL: slot.clientURL,
+      peerURL: slot.peerURL,
+      initialCluster,
+      initialClusterState: 'existing',
+      initialClusterToken: this.token,
+      tls: this.tls,
+      ports: slot.ports,
+      extraArgs: opts.extraArgs,
+    });
+    this.adopt(m);
+    await m.waitHealthy(Math.max(1000, deadline - Date.now()));
+    return m;
   }
 
   /** `--initial-cluster` of the cluster as started. */
@@ -922,7 +1039,14 @@ export class EtcdTestCluster {
       return;
     }
     this.stopped = true;
-    await Promise.all(this.members.map((m) => m.stop(graceMs)));
+    // Followers first (together), the leader last: a leader told to stop hands leadership
+    // over first, and waits for seconds when the member it hands to is stopping too
+    // (measured: 7 s for three members stopped at once, 30 ms this way; TLS members take
+    // ~1 s each to close their peer listener).
+    const running = this.members.filter((m) => m.running);
+    const leaderFlags = await Promise.all(running.map((m) => m.isLeader(500)));
+    await Promise.all(running.filter((_, i) => leaderFlags[i] !== true).map((m) => m.stop(graceMs)));
+    await Promise.all(running.filter((_, i) => leaderFlags[i] === true).map((m) => m.stop(graceMs)));
     await Promise.all(this.members.map((m) => m.remove()));
     liveClusters.delete(this);
   }
