@@ -131,7 +131,9 @@ describe('clusters and members on a plain 3-member cluster', function () {
   });
 
   it('a killed member shows as unreachable (connection refused) while the other two report, within the deadline', async () => {
-    const victim = cluster.members[2];
+    // A follower: killing the leader would leave the others in an election for a moment.
+    const before = await fetchClusterOverview(cfg);
+    const victim = cluster.member(before.members.find((m) => m.role === 'follower')!.name);
     await victim.kill();
     try {
       const { value: o, ms } = await timed(() => fetchClusterOverview(cfg));
@@ -160,7 +162,8 @@ describe('clusters and members on a plain 3-member cluster', function () {
   });
 
   it('a frozen member (SIGSTOP) is reported as a timeout, and the overview still returns within the deadline', async () => {
-    const victim = cluster.members[1];
+    const before = await fetchClusterOverview(cfg);
+    const victim = cluster.member(before.members.find((m) => m.role === 'follower')!.name);
     const pid = victim.pid as number;
     process.kill(pid, 'SIGSTOP');
     try {

@@ -158,7 +158,10 @@ describe('Clusters tree with a real etcd cluster', function () {
 
   it('Remove Member asks twice when the removal would lose quorum, and stops at the second "no"', async () => {
     const node = await clusterNode();
-    const [a, b] = (node.children ?? []).filter((c) => c.contextValue?.startsWith('member:'));
+    const members = (node.children ?? []).filter((c) => c.contextValue?.startsWith('member:'));
+    // Kill a follower (no election in the way), then try to remove another member.
+    const b = members.find((c) => c.contextValue === 'member:follower:healthy')!;
+    const a = members.find((c) => c !== b)!;
     const victim = cluster.member(b.label);
     await victim.kill();
     try {
