@@ -49,7 +49,13 @@ export default async function ({ page, openActivity, runCommand, setUserSettings
     const saved = JSON.parse(readFileSync(userSettingsFile, 'utf8'))['etcdBackup.clusters'] as { name: string; endpoints: string[] }[];
     assert.deepEqual(saved, [{ name: 'ui-added', endpoints: cluster.endpoints }]);
   } finally {
+    await page.keyboard.press('Escape');
     await setUserSettings({ 'etcdBackup.clusters': [] });
+    // Let the reloaded workbench finish connecting to its extension host (the view shows its
+    // welcome content again) before the next check reloads it: a reload during that start-up
+    // leaves code-server's workbench without the extension.
+    await openActivity('etcd Backup & Restore');
+    await page.locator('.sidebar .welcome-view-content', { hasText: 'No etcd cluster is configured yet.' }).first().waitFor({ state: 'visible', timeout: 60_000 });
     await cluster.stop();
   }
 }
