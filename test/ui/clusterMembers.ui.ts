@@ -1,42 +1,71 @@
-// UI check (real workbench, Playwright): a real 3-member etcd cluster configured in the user
-// settings shows in the Clusters view with its summary; expanding it shows its members with
-// their roles; a right-click on the cluster and on a member shows their context menus.
+// UI check (real workbench, Playwright), against a real 3-member etcd cluster:
+// - "etcd: Add Cluster…" from the command palette walks its multi-step input, tests the
+//   connection, asks where to save, and the cluster shows in the Clusters view with its summary;
+// - expanding it shows its members with their roles;
+// - a right-click on the cluster and on a member shows their context menus;
+// - "Remove Cluster…" from the cluster's context menu asks (modal) and brings back the welcome.
+// Everything goes through the UI, so the workbench is never reloaded (a reload right after
+// another leaves code-server's workbench without the extension now and then).
 import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { startCluster } from '../support/etcdRig';
 
-export const title = 'a real cluster shows its members in the tree, and its context menus';
+export const title = 'Add Cluster from the palette; the cluster and its members in the tree; context menus; Remove Cluster';
 
 interface Ctx {
   page: Page;
   openActivity(title: string): Promise<void>;
+  runCommand(title: string): Promise<void>;
   setUserSettings(values: Record<string, unknown>): Promise<void>;
   screenshot(name: string): Promise<string>;
+  userSettingsFile: string;
+}
+
+/** Wait for the quick input to show this step, then type and accept. */
+async function answer(page: Page, step: string, text: string): Promise<void> {
+  const widget = page.locator('.quick-input-widget');
+  await widget.locator('.quick-input-title', { hasText: step }).waitFor({ state: 'visible', timeout: 20_000 });
+  await widget.locator('input.input').first().fill(text);
+  // Let validation and filtering catch up before accepting.
+  await page.waitForTimeout(300);
+  await page.keyboard.press('Enter');
 }
 
 async function menuEntries(page: Page): Promise<string[]> {
-  const menu = page.locator('.context-view .monaco-menu');
-  await menu.first().waitFor({ state: 'visible', timeout: 10_000 });
+  await page.locator('.context-view .monaco-menu').first().waitFor({ state: 'visible', timeout: 10_000 });
   return (await page.locator('.context-view .action-label').allInnerTexts()).map((t) => t.trim()).filter(Boolean);
 }
 
-export default async function ({ page, openActivity, setUserSettings, screenshot }: Ctx): Promise<void> {
+function savedClusters(file: string): { name: string; endpoints: string[] }[] {
+  return (JSON.parse(readFileSync(file, 'utf8'))['etcdBackup.clusters'] ?? []) as { name: string; endpoints: string[] }[];
+}
+
+export default async function ({ page, openActivity, runCommand, setUserSettings, screenshot, userSettingsFile }: Ctx): Promise<void> {
   const cluster = await startCluster({ members: 3, name: 'ui' });
-  const names = cluster.members.map((m) => m.name);
   const sidebar = page.locator('.sidebar').first();
-  await setUserSettings({ 'etcdBackup.clusters': [{ name: 'ui-members', endpoints: cluster.endpoints }], 'etcdBackup.refreshIntervalSeconds': 0 });
+  let removed = false;
   try {
     await openActivity('etcd Backup & Restore');
+    await runCommand('etcd: Add Cluster…');
+    await answer(page, '(1/6)', 'ui-members');
+    await answer(page, '(2/6)', cluster.endpoints.join(', '));
+    await answer(page, '(5/6)', ''); // no user
+    await answer(page, '(6/6)', 'No folder');
+    // The connection test passed: it asks where to save (a workspace is open).
+    await answer(page, 'save where?', 'User settings');
+    await page.locator('.notifications-toasts', { hasText: 'Connected to "ui-members"' }).first().waitFor({ state: 'visible', timeout: 20_000 });
+    assert.deepEqual(savedClusters(userSettingsFile), [{ name: 'ui-members', endpoints: cluster.endpoints }]);
+
     const clusterRow = sidebar.locator('.monaco-list-row', { hasText: 'ui-members' }).first();
     await clusterRow.waitFor({ state: 'visible', timeout: 30_000 });
     await sidebar.locator('.monaco-list-row', { hasText: '3/3 healthy' }).first().waitFor({ state: 'visible', timeout: 30_000 });
     await clusterRow.click();
-    for (const n of names) {
-      await sidebar.locator('.monaco-list-row', { hasText: n }).first().waitFor({ state: 'visible', timeout: 20_000 });
+    for (const m of cluster.members) {
+      await sidebar.locator('.monaco-list-row', { hasText: `${m.name} ` }).first().waitFor({ state: 'visible', timeout: 20_000 });
     }
-    const leaderRows = await sidebar.locator('.monaco-list-row', { hasText: 'leader · healthy ·' }).count();
-    assert.equal(leaderRows, 1, 'exactly one member row says "leader · healthy"');
-    assert.equal(await sidebar.locator('.monaco-list-row', { hasText: 'follower · healthy' }).count(), 2);
+    assert.equal(await sidebar.locator('.monaco-list-row', { hasText: 'leader · healthy ·' }).count(), 1, 'exactly one member row says "leader · healthy"');
+    assert.equal(await sidebar.locator('.monaco-list-row', { hasText: 'follower · healthy ·' }).count(), 2);
     await sidebar.locator('.monaco-list-row', { hasText: 'Snapshots' }).first().waitFor({ state: 'visible' });
     await page.mouse.move(900, 500);
     await screenshot('cluster-members');
@@ -58,14 +87,24 @@ export default async function ({ page, openActivity, setUserSettings, screenshot
     assert.ok(!memberMenu.includes('Promote Learner'), 'Promote Learner shows only on learners');
     assert.ok(!memberMenu.includes('Add Member…'), 'cluster entries do not show on a member');
     await page.keyboard.press('Escape');
+
+    // Remove Cluster… from the context menu: a modal asks; the welcome content comes back.
+    await clusterRow.click({ button: 'right' });
+    await menuEntries(page);
+    await page.waitForTimeout(300); // the menu takes clicks once its opening animation is done
+    await page.locator('.context-view .action-label', { hasText: 'Remove Cluster…' }).first().click();
+    const dialog = page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ state: 'visible', timeout: 10_000 });
+    assert.match(await dialog.innerText(), /Remove cluster "ui-members" from the settings\? etcd itself is not touched\./);
+    await dialog.locator('.monaco-button', { hasText: /^Remove$/ }).first().click();
+    await sidebar.locator('.welcome-view-content', { hasText: 'No etcd cluster is configured yet.' }).waitFor({ state: 'visible', timeout: 20_000 });
+    assert.deepEqual(savedClusters(userSettingsFile), []);
+    removed = true;
   } finally {
     await page.keyboard.press('Escape');
-    await setUserSettings({ 'etcdBackup.clusters': [] });
-    // Let the reloaded workbench finish connecting to its extension host (the view shows its
-    // welcome content again) before the next check reloads it: a reload during that start-up
-    // leaves code-server's workbench without the extension.
-    await openActivity('etcd Backup & Restore');
-    await page.locator('.sidebar .welcome-view-content', { hasText: 'No etcd cluster is configured yet.' }).first().waitFor({ state: 'visible', timeout: 60_000 });
+    if (!removed) {
+      await setUserSettings({ 'etcdBackup.clusters': [] });
+    }
     await cluster.stop();
   }
 }
