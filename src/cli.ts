@@ -7,7 +7,10 @@ import { explain } from './core/errors';
 import { CliCommand, CliUsageError } from './cli/types';
 
 /** Each subcommand group lives in src/cli/<group>.ts and is listed here. */
-const groups: Record<string, () => Promise<Record<string, CliCommand>>> = {};
+const groups: Record<string, () => Promise<Record<string, CliCommand>>> = {
+  snapshot: async () => (await import('./cli/snapshot')).snapshotCommands,
+  manifest: async () => (await import('./cli/manifest')).manifestCommands,
+};
 
 const VERSION = '0.1.0';
 
