@@ -152,7 +152,8 @@ describe('clusters and members on a plain 3-member cluster', function () {
       assert.strictEqual(quorumAfterRemoval(o.members, dead.id).losesQuorum, false);
       assert.strictEqual(quorumAfterRemoval(o.members, alive[0].id).losesQuorum, true);
       // Even with only the dead member's endpoint configured first, the others answer.
-      const reordered = await fetchClusterOverview({ ...cfg, endpoints: [victim.clientURL, cluster.members[0].clientURL] });
+      const survivor = cluster.members.find((m) => m.name !== victim.name)!;
+      const reordered = await fetchClusterOverview({ ...cfg, endpoints: [victim.clientURL, survivor.clientURL] });
       assert.strictEqual(reordered.reachable, true);
       assert.strictEqual(reordered.members.filter((m) => m.healthy).length, 2);
     } finally {
