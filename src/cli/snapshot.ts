@@ -4,8 +4,10 @@
  */
 import type { CliCommand } from './types';
 import { restoreCommand, trialRestoreCommand } from './restore';
+import { saveCommand } from './snapshotSave';
 
 export const snapshotCommands: Record<string, CliCommand> = {
+  save: saveCommand,
   restore: restoreCommand,
   'trial-restore': trialRestoreCommand,
 };

@@ -8,16 +8,12 @@
 import { promises as fs } from 'fs';
 import { hostname, networkInterfaces } from 'os';
 import { dirname, join } from 'path';
+import { readSidecarFor, sidecarCandidates } from '../snapshot/sidecar';
 import { checkPeerUrl, KnownMember, PlannedMember, PlanSource, proposeMembers } from './plan';
 
 /** Candidate sidecar paths for a snapshot file: `x.json` for `x.db`, and `x.db.json`. */
 export function sidecarPaths(snapshot: string): string[] {
-  const out: string[] = [];
-  if (/\.db$/i.test(snapshot)) {
-    out.push(snapshot.replace(/\.db$/i, '.json'));
-  }
-  out.push(`${snapshot}.json`);
-  return out;
+  return sidecarCandidates(snapshot);
 }
 
 /** The sidecar's fields the restore uses (the snapshot feature writes more). */
@@ -29,46 +25,19 @@ export interface SidecarInfo {
   sha256?: string;
 }
 
-/**
- * Read the snapshot's sidecar, if there is one with a member list.
- * TODO(restore): read it with `SnapshotSidecar` from ../snapshot/sidecar when that lands.
- */
+/** Read the snapshot's sidecar (../snapshot/sidecar), if there is one with a member list. */
 export async function readSidecar(snapshot: string): Promise<SidecarInfo | undefined> {
-  for (const p of sidecarPaths(snapshot)) {
-    let raw: string;
-    try {
-      raw = await fs.readFile(p, 'utf8');
-    } catch {
-      continue;
-    }
-    try {
-      const j = JSON.parse(raw) as Record<string, unknown>;
-      const list = (Array.isArray(j.members) ? j.members : []) as Record<string, unknown>[];
-      const members: KnownMember[] = list
-        .filter((m) => typeof m === 'object' && m !== null)
-        .map((m) => ({
-          id: typeof m.id === 'string' ? m.id : m.id !== undefined ? String(m.id) : undefined,
-          name: typeof m.name === 'string' ? m.name : '',
-          peerURLs: Array.isArray(m.peerURLs) ? (m.peerURLs as unknown[]).map(String) : [],
-          clientURLs: Array.isArray(m.clientURLs) ? (m.clientURLs as unknown[]).map(String) : [],
-          isLearner: Boolean(m.isLearner),
-        }));
-      if (!members.length) {
-        continue;
-      }
-      const file = (j.file ?? {}) as Record<string, unknown>;
-      return {
-        path: p,
-        members,
-        clusterId: typeof j.clusterId === 'string' ? j.clusterId : undefined,
-        revision: typeof j.revision === 'number' ? j.revision : undefined,
-        sha256: typeof j.sha256 === 'string' ? j.sha256 : typeof file.sha256 === 'string' ? (file.sha256 as string) : undefined,
-      };
-    } catch {
-      continue;
-    }
+  const s = await readSidecarFor(snapshot, { needMembers: true });
+  if (!s) {
+    return undefined;
   }
-  return undefined;
+  return {
+    path: s.path,
+    members: s.members.map((m) => ({ ...m, id: m.id || undefined })),
+    clusterId: s.clusterId,
+    revision: s.revision,
+    sha256: s.sha256,
+  };
 }
 
 export interface MemberProposal {
