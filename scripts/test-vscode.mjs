@@ -18,14 +18,14 @@
 // Prints spec-style lines and a last line "N passed, N failed"; exits non-zero on a failure,
 // crash, timeout or missing results file. Artifacts (screenshots, browser console, code-server
 // log) go to test-results/vscode/ (or test-results/vsix/).
-import { spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, cpSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as assert from 'node:assert/strict';
 import { buildVscodeTests, root } from './build-vscode-tests.mjs';
+import { codeServerBin, freePort, hostDir, launchBrowser as launchChromium, QUIET_SETTINGS, startCodeServer as startHost, stopCodeServer, workbenchUrl } from './vscode-host.mjs';
 
 // ---------------------------------------------------------------- options
 const argv = process.argv.slice(2);
@@ -68,8 +68,6 @@ function fail(msg) {
 
 const mode = opt.vsix ? 'vsix' : 'vscode';
 const EXTENSION_ID = 'etcd-backup.etcd-backup';
-const hostDir = join(root, '.vscode-test', 'code-server');
-const codeServerBin = join(hostDir, 'node_modules', '.bin', 'code-server');
 const artifacts = join(root, 'test-results', mode);
 // The bundled suites of this run (inside the repository so that they find node_modules).
 const outDir = join(root, 'out', 'test', 'runs', `${mode}-${process.pid}`);
@@ -121,23 +119,7 @@ async function cleanup() {
     if (browser) {
       await Promise.race([browser.close().catch(() => undefined), sleep(5000)]);
     }
-    if (codeServer && codeServer.exitCode === null && codeServer.signalCode === null) {
-      try {
-        process.kill(-codeServer.pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-      const deadline = Date.now() + 4000;
-      while (codeServer.exitCode === null && codeServer.signalCode === null && Date.now() < deadline) await sleep(100);
-    }
-    if (codeServer) {
-      try {
-        // The extension host and the file watcher are in the same process group.
-        process.kill(-codeServer.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    await stopCodeServer(codeServer);
     if (tmpRoot) rmSync(tmpRoot, { recursive: true, force: true });
     rmSync(outDir, { recursive: true, force: true });
   })();
@@ -157,18 +139,6 @@ function run(cmd, args, options = {}) {
     throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status ?? r.signal}`);
   }
   return r;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 // ---------------------------------------------------------------- VSIX helpers
@@ -239,73 +209,27 @@ function checkVsixContents(vsix) {
 // ---------------------------------------------------------------- code-server
 const extensionHostExits = [];
 async function startCodeServer({ port, userDataDir, extensionsDir, workspace, env }) {
-  mkdirSync(artifacts, { recursive: true });
-  const logFile = join(artifacts, 'code-server.log');
-  const out = createWriteStream(logFile);
-  codeServer = spawn(
-    codeServerBin,
-    [
-      '--auth', 'none',
-      '--bind-addr', `127.0.0.1:${port}`,
-      '--user-data-dir', userDataDir,
-      '--extensions-dir', extensionsDir,
-      '--disable-telemetry',
-      '--disable-update-check',
-      '--disable-workspace-trust',
-      '--disable-getting-started-override',
-      '--ignore-last-opened',
-      workspace,
-    ],
-    { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  codeServer.stdout.pipe(out);
-  codeServer.stderr.pipe(out);
-  for (const stream of [codeServer.stdout, codeServer.stderr]) {
-    stream.on('data', (chunk) => {
-      for (const line of String(chunk).split('\n')) {
-        // The extension host exiting before the suites wrote results is a crash.
-        const m = /Extension Host Process exited with code: (\S+), signal: (\S+)/.exec(line);
-        if (m) extensionHostExits.push(line.trim());
-      }
-    });
-  }
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (codeServer.exitCode !== null || codeServer.signalCode !== null) {
-      throw new Error(`code-server exited with ${codeServer.exitCode ?? codeServer.signalCode} before it listened; see ${logFile}`);
-    }
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
-      if (res.ok) return logFile;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`code-server did not listen on 127.0.0.1:${port} within 60 s; see ${logFile}`);
-    await sleep(200);
-  }
-}
-
-function workbenchUrl(port, workspace, payload) {
-  const remote = (p) => `vscode-remote://127.0.0.1:${port}${p}`;
-  const pairs = Object.entries(payload).map(([k, v]) => [k, remote(v)]);
-  const q = new URLSearchParams({ folder: workspace });
-  if (pairs.length) q.set('payload', JSON.stringify(pairs));
-  return `http://127.0.0.1:${port}/?${q.toString()}`;
+  const started = await startHost({
+    port,
+    userDataDir,
+    extensionsDir,
+    workspace,
+    env,
+    logDir: artifacts,
+    // The extension host exiting before the suites wrote results is a crash.
+    onLine: (line) => {
+      if (/Extension Host Process exited with code: (\S+), signal: (\S+)/.test(line)) extensionHostExits.push(line.trim());
+    },
+  });
+  codeServer = started.child;
+  return started.logFile;
 }
 
 // ---------------------------------------------------------------- browser
 const consoleLines = [];
 
 async function launchBrowser() {
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    handleSIGINT: false,
-    handleSIGTERM: false,
-    handleSIGHUP: false,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--disable-dev-shm-usage'],
-  });
+  browser = await launchChromium();
   return browser;
 }
 
@@ -391,11 +315,16 @@ function uiHelpers(page, ctxBase) {
       const item = page.locator(`.activitybar [aria-label^="${title}"]`).first();
       // The development host loads the extension after the workbench paints: allow time.
       await item.waitFor({ state: 'visible', timeout: 60_000 });
-      await item.click();
+      // A click while a reloaded workbench is still restoring its layout can be undone by the
+      // restore (or toggle the side bar shut): click again when it has not shown after a while.
       const deadline = Date.now() + 30_000;
+      let clicks = 0;
       while (!(await shown())) {
-        if (Date.now() > deadline) throw new Error(`clicking the activity-bar item "${title}" did not show its side bar`);
-        await sleep(200);
+        if (Date.now() > deadline) throw new Error(`clicking the activity-bar item "${title}" (${clicks} times) did not show its side bar`);
+        await item.click({ timeout: 10_000 }).catch(() => undefined);
+        clicks++;
+        const until = Date.now() + 4000;
+        while (Date.now() < until && !(await shown())) await sleep(200);
       }
     },
     /** Run a command from the command palette by its title ("etcd: Refresh"). */
@@ -508,18 +437,7 @@ async function main() {
   // A copy, so suites may change files without touching the repository's fixtures.
   cpSync(join(root, 'test', 'fixtures', 'workspace'), workspace, { recursive: true });
   const baseSettings = {
-    'workbench.startupEditor': 'none',
-    'workbench.tips.enabled': false,
-    'workbench.enableExperiments': false,
-    'workbench.welcomePage.walkthroughs.openOnInstall': false,
-    'telemetry.telemetryLevel': 'off',
-    'update.mode': 'none',
-    'extensions.autoUpdate': false,
-    'extensions.autoCheckUpdates': false,
-    'extensions.ignoreRecommendations': true,
-    'security.workspace.trust.enabled': false,
-    'git.enabled': false,
-    'window.restoreWindows': 'none',
+    ...QUIET_SETTINGS,
     ...opt.settings,
   };
   const userSettingsFile = join(userDataDir, 'User', 'settings.json');

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test tier: type check, lint, unit, integration (real etcd), VS Code (real
-# VS Code 1.100 extension host + UI checks) and the packaged-VSIX check. Installs what it
+# VS Code 1.100 extension host + UI checks), the packaged-VSIX check and a smoke run of the demo. Installs what it
 # needs first. Every tier runs even when an earlier one fails; the exit status is non-zero
 # when any failed. The last line sums the tests: "tests: N passed, N failed".
 set -uo pipefail
@@ -45,6 +45,8 @@ tier unit npm run --silent test:unit
 tier integration npm run --silent test:integration
 tier vscode npm run --silent test:vscode
 tier vsix npm run --silent test:vsix
+# The README's run command, checked: the demo cluster in the view of a real workbench.
+tier demo node scripts/demo.mjs --smoke
 
 printf '\n==================== summary ====================\n'
 printf '%s\n' "${summary[@]}"
