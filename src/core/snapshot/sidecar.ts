@@ -8,7 +8,7 @@
  *   format: "etcd-backup/snapshot-sidecar", version: 1,
  *   cluster (configured name), clusterId (hex), members [{id (hex), name, peerURLs,
  *   clientURLs, isLearner}], source {endpoint, memberId, memberName, isLeader},
- *   etcdVersion, revision, raftTerm, raftIndex, dbSize (bytes the member reported),
+ *   etcdVersion, revision, raftTerm, raftIndex, dbSize (the database image, without the trailer),
  *   tookMs, createdAt (ISO 8601), sha256 (of the whole file, as `sha256sum` prints it),
  *   file {name, size, sha256 (whole file), dbSha256 (the database image: the trailer etcd sent)}.
  */
@@ -31,11 +31,14 @@ export interface SnapshotSidecar {
   /** The member the snapshot was streamed from. */
   source: { endpoint: string; memberId: string; memberName: string; isLeader: boolean };
   etcdVersion: string;
-  /** The store revision of the snapshot. */
+  /**
+   * The store revision of the snapshot: the revision in the first stream message's header when
+   * etcd sends one (3.5+), else what the member reported just before the stream started.
+   */
   revision: number;
   raftTerm: string;
   raftIndex: string;
-  /** Database size the member reported (bytes). */
+  /** Size of the database image (bytes): the file without its 32-byte trailer. */
   dbSize: number;
   /** Time the save took, in milliseconds. */
   tookMs: number;
