@@ -8,6 +8,7 @@ import { registerClusterCommands } from './commands/clusters';
 import { registerMemberCommands } from './commands/members';
 import { registerEnvironmentCommand } from './commands/environment';
 import { registerRestoreFeatures } from './commands/restore';
+import { registerTakeSnapshotCommand } from './commands/takeSnapshot';
 import { isEtcd3Loaded } from './core/etcd';
 
 /** What activate() returns (`vscode.extensions.getExtension(...).exports`); tests use it. */
@@ -34,6 +35,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     registerClusterCommands(context, { log, settings, tree });
     registerMemberCommands(context, { log, settings, tree });
     registerRestoreFeatures(context, { log, settings, tree });
+    registerTakeSnapshotCommand(context, { log, settings, tree });
 
     registerCommand(context, log, 'etcdBackup.showLogs', () => log.show());
     registerCommand(context, log, 'etcdBackup.openSettings', () =>

@@ -7,7 +7,7 @@
 import { promises as fs } from 'fs';
 import { normalizeEndpoint } from '../core/config';
 import { EtcdBackupError } from '../core/errors';
-import { saveSnapshot, SaveProgress } from '../core/snapshot/save';
+import { formatBytes, formatSaveProgress, saveSnapshot, SaveProgress } from '../core/snapshot/save';
 import type { ClusterConfig, ClusterSecrets } from '../core/types';
 import { CliCommand, CliUsageError, parseFlags } from './types';
 
@@ -44,19 +44,6 @@ export function parseDuration(text: string, flag: string): number {
     throw new CliUsageError(`--${flag} must be more than zero (got "${text}").`);
   }
   return Math.round(total);
-}
-
-function human(n: number): string {
-  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(2)} GiB`;
-  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
-  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;
-  return `${n} B`;
-}
-
-/** One progress line: bytes, percent when the size is known, and the rate. */
-export function progressLine(p: SaveProgress): string {
-  const pct = p.total ? ` (${Math.min(100, Math.floor((p.bytes * 100) / p.total))}%)` : '';
-  return `${human(p.bytes)}${p.total ? ` of ${human(p.total)}` : ''}${pct} at ${human(p.bytesPerSecond)}/s`;
 }
 
 export const saveCommand: CliCommand = {
@@ -144,17 +131,17 @@ export const saveCommand: CliCommand = {
     let lastLine = 0;
     const onProgress = (p: SaveProgress): void => {
       if (tty) {
-        process.stderr.write(`\r\x1b[KSaving: ${progressLine(p)}`);
+        process.stderr.write(`\r\x1b[KSaving: ${formatSaveProgress(p)}`);
       } else if (Date.now() - lastLine >= 2000) {
         lastLine = Date.now();
-        process.stderr.write(`Saving: ${progressLine(p)}\n`);
+        process.stderr.write(`Saving: ${formatSaveProgress(p)}\n`);
       }
     };
     try {
       process.stderr.write(`Saving a snapshot from ${endpoint}...\n`);
       const r = await saveSnapshot(cfg, secrets, { endpoint, ...(isDir ? { dir: target } : { file: target }), signal: abort.signal, onProgress, deadlineMs, stallMs });
       if (tty) process.stderr.write('\r\x1b[K');
-      process.stderr.write(`Saved ${human(r.size)} in ${(r.tookMs / 1000).toFixed(1)} s; SHA-256 trailer checked; revision ${r.sidecar.revision}.\n`);
+      process.stderr.write(`Saved ${formatBytes(r.size)} in ${(r.tookMs / 1000).toFixed(1)} s; SHA-256 trailer checked; revision ${r.sidecar.revision}.\n`);
       if (r.sidecarError) {
         process.stderr.write(`Warning: ${r.sidecarError}\n`);
       }

@@ -78,6 +78,20 @@ export function snapshotFileName(now: Date = new Date()): string {
   return `${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}_${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}_snapshot.db`;
 }
 
+/** Bytes in binary units, as a person reads them: "512 B", "3.4 MiB", "1.02 GiB". */
+export function formatBytes(n: number): string {
+  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(2)} GiB`;
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
+  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;
+  return `${Math.round(n)} B`;
+}
+
+/** One progress line: bytes, percent when the size is known, and the rate. */
+export function formatSaveProgress(p: SaveProgress): string {
+  const pct = p.total ? ` (${Math.min(100, Math.floor((p.bytes * 100) / p.total))}%)` : '';
+  return `${formatBytes(p.bytes)}${p.total ? ` of ${formatBytes(p.total)}` : ''}${pct} at ${formatBytes(p.bytesPerSecond)}/s`;
+}
+
 /** Where a save writes: `file` as given, else `<dir or snapshotDir>/<conventional name>`. */
 export function snapshotTarget(cfg: Pick<ClusterConfig, 'name' | 'snapshotDir'>, opts: Pick<SaveOptions, 'dir' | 'file' | 'now'>): string {
   if (opts.file) {
