@@ -1,0 +1,116 @@
+/**
+ * Take Snapshot in the real extension host against a real etcd on loopback: from the cluster
+ * (the command the cluster node's context menu runs) it writes the snapshot and its sidecar
+ * into the cluster's snapshot folder, and the Snapshots node of the tree lists the file. A
+ * cluster without a snapshot folder keeps the folder given; a refused save leaves nothing.
+ */
+import * as assert from 'assert';
+import { createHash } from 'crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import * as vscode from 'vscode';
+import type { ExtensionApi } from '../../../src/extension';
+import type { DumpedNode } from '../../../src/views/clustersView';
+import { EtcdTestCluster, startCluster } from '../../support/etcdRig';
+import { activateExtension, setSettings, waitFor } from '../support';
+
+const NAME = 'vs-snap';
+
+interface Result {
+  cluster: string;
+  endpoint: string;
+  file: string;
+  sidecarFile?: string;
+  size: number;
+  sha256: string;
+  revision: number;
+}
+
+function snapshotsOf(tree: DumpedNode[], name: string): DumpedNode[] {
+  return tree.find((n) => n.label === name)?.children?.find((n) => n.label === 'Snapshots')?.children ?? [];
+}
+
+describe('Take Snapshot (VS Code)', function () {
+  this.timeout(120_000);
+  let api: ExtensionApi;
+  let c: EtcdTestCluster;
+  let root: string;
+  let snapDir: string;
+  let restore: (() => Promise<void>) | undefined;
+
+  before(async () => {
+    api = (await activateExtension()).api;
+    root = mkdtempSync(join(tmpdir(), 'etcd-backup-vscode-snap-'));
+    snapDir = join(root, 'snapshots');
+    mkdirSync(snapDir);
+    c = await startCluster({ members: 1, name: 'vs-snap' });
+    for (let i = 0; i < 30; i++) await c.etcdctlOk(['put', `/registry/secrets/s${i}`, `value ${i}`]);
+    restore = await setSettings({
+      'etcdBackup.clusters': [{ ...c.clusterConfig({ name: NAME }), snapshotDir: snapDir }],
+      'etcdBackup.refreshIntervalSeconds': 0,
+    });
+  });
+  after(async () => {
+    await restore?.();
+    await c?.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('is on the cluster node context menu (group 1_snapshot@1) and on the palette', () => {
+    const pkg = vscode.extensions.getExtension('etcd-backup.etcd-backup')?.packageJSON as {
+      contributes: { commands: { command: string; category?: string; icon?: string }[]; menus: Record<string, { command: string; when?: string; group?: string }[]> };
+    };
+    const decl = pkg.contributes.commands.find((x) => x.command === 'etcdBackup.takeSnapshot');
+    assert.strictEqual(decl?.category, 'etcd');
+    assert.match(decl?.icon ?? '', /^\$\(.+\)$/);
+    const entry = pkg.contributes.menus['view/item/context'].find((x) => x.command === 'etcdBackup.takeSnapshot' && x.when?.includes('viewItem =~ /^cluster:reachable/'));
+    assert.strictEqual(entry?.group, '1_snapshot@1');
+    assert.ok(!(pkg.contributes.menus.commandPalette ?? []).some((x) => x.command === 'etcdBackup.takeSnapshot'), 'not hidden from the palette');
+  });
+
+  it('from the cluster: the file and its sidecar land in the snapshot folder and the Snapshots node lists it', async () => {
+    await waitFor(async () => (await api.clustersTree.dump(false)).find((n) => n.label === NAME)?.contextValue?.startsWith('cluster:reachable'), 20_000, 'the cluster node');
+    const r = (await vscode.commands.executeCommand('etcdBackup.takeSnapshot', NAME, {})) as Result | undefined;
+    assert.ok(r, 'the command returned a result (it did not fail)');
+    assert.strictEqual(r.endpoint, c.members[0].clientURL);
+    assert.match(r.file, /[/\\]\d{8}_\d{6}_snapshot\.db$/);
+    assert.strictEqual(join(r.file, '..'), snapDir);
+    assert.strictEqual(statSync(r.file).mode & 0o777, 0o600);
+    const bytes = readFileSync(r.file);
+    assert.strictEqual(createHash('sha256').update(bytes).digest('hex'), r.sha256);
+    assert.ok(createHash('sha256').update(bytes.subarray(0, bytes.length - 32)).digest().equals(bytes.subarray(bytes.length - 32)), 'valid SHA-256 trailer');
+    const side = JSON.parse(readFileSync(r.sidecarFile as string, 'utf8')) as { members: { name: string }[]; sha256: string; revision: number; cluster: string };
+    assert.deepStrictEqual(side.members.map((m) => m.name), [c.members[0].name]);
+    assert.strictEqual(side.sha256, r.sha256);
+    assert.strictEqual(side.cluster, NAME);
+    assert.ok(side.revision >= 31, `revision ${side.revision}`);
+    assert.deepStrictEqual(readdirSync(snapDir).filter((f) => f.endsWith('.part')), []);
+
+    const name = r.file.slice(snapDir.length + 1);
+    const node = await waitFor(async () => snapshotsOf(await api.clustersTree.dump(true), NAME).find((n) => n.label === name), 20_000, 'the snapshot node');
+    assert.match(node.contextValue ?? '', /^snapshot(:|$)/);
+  });
+
+  it('refuses a file that exists, leaving it and no .part', async () => {
+    const file = join(root, 'taken.db');
+    writeFileSync(file, 'keep me');
+    const r = await vscode.commands.executeCommand('etcdBackup.takeSnapshot', NAME, { file });
+    assert.strictEqual(r, undefined, 'the command failed (its sentence went to an error message)');
+    assert.strictEqual(readFileSync(file, 'utf8'), 'keep me');
+    assert.ok(!existsSync(`${file}.part`));
+  });
+
+  it('a cluster without a snapshot folder keeps the folder it was given', async () => {
+    const other = join(root, 'chosen');
+    await restore?.();
+    restore = await setSettings({ 'etcdBackup.clusters': [c.clusterConfig({ name: NAME })], 'etcdBackup.refreshIntervalSeconds': 0 });
+    const refused = await vscode.commands.executeCommand('etcdBackup.takeSnapshot', NAME, {});
+    assert.strictEqual(refused, undefined, 'no folder and none given: refused');
+    const r = (await vscode.commands.executeCommand('etcdBackup.takeSnapshot', NAME, { dir: other })) as Result | undefined;
+    assert.ok(r);
+    assert.ok(existsSync(r.file) && r.file.startsWith(other));
+    const saved = vscode.workspace.getConfiguration('etcdBackup').inspect<{ name: string; snapshotDir?: string }[]>('clusters')?.globalValue ?? [];
+    assert.strictEqual(saved.find((x) => x.name === NAME)?.snapshotDir, other);
+  });
+});
