@@ -103,9 +103,10 @@ export function removeEntryEdits(parsed: ParsedEtcdFile, s: EtcdSetting): TextEd
 
 /** An edit that renames a setting's key (a typo fix): `--data-dri` -> `--data-dir`, `ETCD_DATA_DRI` -> `ETCD_DATA_DIR`. */
 export function renameKeyEdit(parsed: ParsedEtcdFile, s: EtcdSetting, name: string): TextEdit | undefined {
-  const newKey = s.form === 'env' ? envNameOf(name) : s.form === 'config' ? s.key.replace(/[^.]+$/, name) : `${/^--/.test(s.key) ? '--' : '-'}${name}`;
+  const written = s.form === 'config' ? s.key.replace(/^.*\./, '') : s.key;
+  const newKey = s.form === 'env' ? envNameOf(name) : s.form === 'config' ? name : `${/^--/.test(s.key) ? '--' : '-'}${name}`;
   const oldKey = parsed.text.slice(s.keyRange.start, s.keyRange.end);
-  if (oldKey === s.key) return minimalEdit(s.keyRange.start, oldKey, newKey);
+  if (oldKey === written) return minimalEdit(s.keyRange.start, oldKey, newKey);
   return undefined;
 }
 

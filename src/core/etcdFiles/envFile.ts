@@ -55,9 +55,9 @@ export function readEnvValue(text: string, pos: number, end: number): { value: s
 }
 
 /** Every assignment of an env text, and the lines that are not `KEY=VALUE`. */
-export function readEnvLines(text: string, from = 0, to = text.length): { assignments: EnvAssignment[]; bad: { range: TextRange; message: string }[] } {
+export function readEnvLines(text: string, from = 0, to = text.length): { assignments: EnvAssignment[]; bad: { range: TextRange; message: string; code: string }[] } {
   const assignments: EnvAssignment[] = [];
-  const bad: { range: TextRange; message: string }[] = [];
+  const bad: { range: TextRange; message: string; code: string }[] = [];
   let ls = from;
   while (ls < to) {
     let le = text.indexOf('\n', ls);
@@ -73,7 +73,7 @@ export function readEnvLines(text: string, from = 0, to = text.length): { assign
     const m = ASSIGN.exec(line);
     if (!m) {
       const s = ls + (line.length - line.trimStart().length);
-      bad.push({ range: { start: s, end: contentEnd }, message: `"${trimmed.length > 40 ? `${trimmed.slice(0, 40)}…` : trimmed}" is not KEY=VALUE: systemd ignores this line ("Ignoring invalid environment assignment").` });
+      bad.push({ code: 'not-key-value', range: { start: s, end: contentEnd }, message: `"${trimmed.length > 40 ? `${trimmed.slice(0, 40)}…` : trimmed}" is not KEY=VALUE: systemd ignores this line ("Ignoring invalid environment assignment").` });
       ls = next;
       continue;
     }
@@ -81,10 +81,10 @@ export function readEnvLines(text: string, from = 0, to = text.length): { assign
     const valueStart = ls + m[0].length;
     const v = readEnvValue(text, valueStart, contentEnd);
     if (v.error) {
-      bad.push({ range: { start: ls + m[1].length, end: contentEnd }, message: `${m[3]}: ${v.error}; the value is not what it looks like.` });
+      bad.push({ code: 'bad-quoting', range: { start: ls + m[1].length, end: contentEnd }, message: `${m[3]}: ${v.error}; the value is not what it looks like.` });
     }
     if (v.quote === 'none' && v.value.endsWith('\\')) {
-      bad.push({ range: v.valueRange, message: `${m[3]} ends with a backslash: systemd joins the next line to this value.` });
+      bad.push({ code: 'continued-line', range: v.valueRange, message: `${m[3]} ends with a backslash: systemd joins the next line to this value.` });
     }
     assignments.push({
       key: m[3],
@@ -125,7 +125,7 @@ export function envSetting(a: EnvAssignment, source?: 'environment'): EtcdSettin
 /** Fill a ParsedEtcdFile from an env file. */
 export function readEnv(text: string, out: ParsedEtcdFile): void {
   const { assignments, bad } = readEnvLines(text);
-  for (const b of bad) out.problems.push({ range: b.range, severity: 'error', message: b.message });
+  for (const b of bad) out.problems.push({ code: b.code, range: b.range, severity: 'error', message: b.message });
   for (const a of assignments) {
     if (a.key.startsWith('ETCD_')) out.settings.push(envSetting(a));
   }

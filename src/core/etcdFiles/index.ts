@@ -21,4 +21,6 @@ export type { ImportOptions, ImportResult } from './import';
 export { applyEdits, applyEditResult, setDataDir, setInitialClusterState, setSetting, editBlocker } from './edits';
 export type { EditOptions, InitialClusterState } from './edits';
 export { ETCD_34_FLAGS, ETCD_35_FLAGS, BOOLEAN_FLAGS, isKnownFlag, closestFlag, editDistance, envNameOf, flagNameOfEnv } from './flags';
+export { diagnoseEtcdFile } from './diagnostics';
+export type { DiagnoseOptions } from './diagnostics';
 export { lineNumber } from './text';

@@ -70,6 +70,7 @@ export function parseEtcdFile(text: string, fileName?: string): ParsedEtcdFile {
   }
   const out = empty(text, 'unknown', fileName);
   out.problems.push({
+    code: 'not-an-etcd-file',
     range: { start: 0, end: Math.min(text.length, Math.max(0, text.indexOf('\n') < 0 ? text.length : text.indexOf('\n'))) },
     severity: 'error',
     fatal: true,

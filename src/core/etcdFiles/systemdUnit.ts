@@ -170,7 +170,7 @@ export function readUnit(text: string, out: ParsedEtcdFile): void {
   const [exe, ...rest] = exec.words;
   for (const w of rest) {
     if (/\$/.test(w.value)) {
-      out.problems.push({ range: w.range, severity: 'warning', message: `${w.value} is expanded by systemd when etcd starts: the flags in it are not analysed or edited.` });
+      out.problems.push({ code: 'not-expanded', range: w.range, severity: 'warning', message: `${w.value} is expanded by systemd when etcd starts: the flags in it are not analysed or edited.` });
     }
   }
   out.settings.push(...settingsFromWords(rest.filter((w) => !/^\$\{?[A-Za-z_]/.test(w.value)), { source: 'command' }, out.problems));

@@ -115,6 +115,8 @@ export interface ParseProblem {
   severity: 'error' | 'warning';
   /** The file cannot be edited safely while this problem is there (YAML that does not parse, no etcd container). */
   fatal?: boolean;
+  /** Stable id: `yaml-error`, `not-a-pod`, `no-etcd-container`, `not-an-etcd-file`, `not-key-value`, `stray-argument`, `shell-command`, `not-expanded`, `not-a-string`, `one-word-command`. */
+  code: string;
 }
 
 /** Where and how the flags of a manifest or unit are written, so new ones can be added in the same style. */

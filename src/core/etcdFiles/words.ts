@@ -34,6 +34,7 @@ export function settingsFromWords(
     const w = words[i];
     if (!/^--?[A-Za-z0-9]/.test(w.value)) {
       problems.push({
+        code: 'stray-argument',
         range: w.range,
         severity: 'warning',
         message: `"${w.value}" is not a flag: etcd takes no arguments and exits at start ("${w.value}" is not a valid flag).`,

@@ -76,11 +76,11 @@ function yamlProblems(docs: Document.Parsed[], problems: ParseProblem[]): void {
   for (const d of docs) {
     for (const e of d.errors) {
       const [s, t] = e.pos;
-      problems.push({ range: { start: s, end: Math.max(t, s) }, severity: 'error', message: `The YAML does not parse: ${firstLine(e.message)}`, fatal: true });
+      problems.push({ code: 'yaml-error', range: { start: s, end: Math.max(t, s) }, severity: 'error', message: `The YAML does not parse: ${firstLine(e.message)}`, fatal: true });
     }
     for (const w of d.warnings) {
       const [s, t] = w.pos;
-      problems.push({ range: { start: s, end: Math.max(t, s) }, severity: 'warning', message: firstLine(w.message) });
+      problems.push({ code: 'yaml-warning', range: { start: s, end: Math.max(t, s) }, severity: 'warning', message: firstLine(w.message) });
     }
   }
 }
@@ -94,7 +94,7 @@ export function parseYamlDocs(text: string): { docs: Document.Parsed[]; problems
   const problems: ParseProblem[] = [];
   const docs = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: false }) as unknown as Document.Parsed[] | { errors: unknown[] };
   if (!Array.isArray(docs)) {
-    problems.push({ range: { start: 0, end: text.length }, severity: 'error', message: 'The YAML does not parse.', fatal: true });
+    problems.push({ code: 'yaml-error', range: { start: 0, end: text.length }, severity: 'error', message: 'The YAML does not parse.', fatal: true });
     return { docs: [], problems };
   }
   yamlProblems(docs, problems);
@@ -113,7 +113,7 @@ export function readManifest(text: string, docs: Document.Parsed[], out: ParsedE
   const pods = docs.filter(isPodDoc);
   if (!pods.length) {
     if (!out.problems.some((p) => p.severity === 'error')) {
-      out.problems.push({ range: { start: 0, end: Math.min(text.length, lineEndOfFirst(text)) }, severity: 'error', message: 'This YAML is not a Pod: a static pod manifest for etcd has "kind: Pod" and a container that runs etcd.', fatal: true });
+      out.problems.push({ code: 'not-a-pod', range: { start: 0, end: Math.min(text.length, lineEndOfFirst(text)) }, severity: 'error', message: 'This YAML is not a Pod: a static pod manifest for etcd has "kind: Pod" and a container that runs etcd.', fatal: true });
     }
     return;
   }
@@ -135,7 +135,7 @@ export function readManifest(text: string, docs: Document.Parsed[], out: ParsedE
     }
   }
   const where = rangeOf(get(get(pods[0].contents, 'spec'), 'containers')) ?? { start: 0, end: lineEndOfFirst(text) };
-  out.problems.push({ range: where, severity: 'error', message: 'The Pod has no container that runs etcd (a container whose command or args start with etcd), so there is nothing to check or edit.', fatal: true });
+  out.problems.push({ code: 'no-etcd-container', range: where, severity: 'error', message: 'The Pod has no container that runs etcd (a container whose command or args start with etcd), so there is nothing to check or edit.', fatal: true });
 }
 
 function lineEndOfFirst(text: string): number {
@@ -155,7 +155,7 @@ function etcdCommand(text: string, c: AnyNode, problems: ParseProblem[]): { sett
   let exe: AnyNode;
   if (cmdItems && runsEtcd(firstStr?.split(/\s+/)[0])) {
     if (firstStr && /\s/.test(firstStr.trim())) {
-      problems.push({ range: rangeOf(first) ?? { start: 0, end: 0 }, severity: 'warning', message: `"${firstStr}" is one word to the kubelet: etcd is not found under that name. Give each flag as its own item.` });
+      problems.push({ code: 'one-word-command', range: rangeOf(first) ?? { start: 0, end: 0 }, severity: 'warning', message: `"${firstStr}" is one word to the kubelet: etcd is not found under that name. Give each flag as its own item.` });
     }
     exe = first;
     flagItems = cmdItems.slice(1).map((node) => ({ node, list: 'command' as const, seq: command as YAMLSeq }));
@@ -167,7 +167,7 @@ function etcdCommand(text: string, c: AnyNode, problems: ParseProblem[]): { sett
     flagItems = argItems.map((node) => ({ node, list: 'args' as const, seq: args as YAMLSeq }));
   } else {
     if (cmdItems && cmdItems.some((n) => /(^|[\s/])etcd\s+--/.test(str(n) ?? ''))) {
-      problems.push({ range: rangeOf(command) ?? { start: 0, end: 0 }, severity: 'warning', message: 'etcd runs through a shell here: the flags inside the shell string are not analysed or edited.' });
+      problems.push({ code: 'shell-command', range: rangeOf(command) ?? { start: 0, end: 0 }, severity: 'warning', message: 'etcd runs through a shell here: the flags inside the shell string are not analysed or edited.' });
     }
     return undefined;
   }
@@ -178,7 +178,7 @@ function etcdCommand(text: string, c: AnyNode, problems: ParseProblem[]): { sett
     const words: Word[] = [];
     for (const f of items) {
       if (!isScalar(f.node)) {
-        problems.push({ range: rangeOf(f.node) ?? { start: 0, end: 0 }, severity: 'error', message: `An item of ${list} is not a string: the kubelet refuses the Pod.` });
+        problems.push({ code: 'not-a-string', range: rangeOf(f.node) ?? { start: 0, end: 0 }, severity: 'error', message: `An item of ${list} is not a string: the kubelet refuses the Pod.` });
         continue;
       }
       words.push(scalarWord(text, f.node, Boolean(f.seq.flow)));
