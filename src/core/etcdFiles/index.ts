@@ -23,4 +23,6 @@ export type { EditOptions, InitialClusterState } from './edits';
 export { ETCD_34_FLAGS, ETCD_35_FLAGS, BOOLEAN_FLAGS, isKnownFlag, closestFlag, editDistance, envNameOf, flagNameOfEnv } from './flags';
 export { diagnoseEtcdFile } from './diagnostics';
 export type { DiagnoseOptions } from './diagnostics';
-export { lineNumber } from './text';
+export { lineNumber, minimalEdit } from './text';
+export { unifiedDiff } from './diff';
+export { replaceFileContent } from './writeFile';
