@@ -94,6 +94,14 @@ function manifestChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[]): void {
         });
       }
       const v = m.volume;
+      if (v && v.hostPath === undefined) {
+        out.push({
+          range: dd.valueRange,
+          severity: 'warning',
+          code: 'data-dir-not-host-path',
+          message: `--data-dir ${dd.value} is on the "${v.name}" volume, which is not a hostPath volume${v.sourceKind ? ` (${v.sourceKind})` : ''}: ${v.sourceKind === 'emptyDir' ? "its data is deleted with the Pod, and the member comes back empty" : "a static pod's data belongs in a directory on the node"}.`,
+        });
+      }
       if (v?.hostPath !== undefined && m.mount === dataMount && !m.mount.subPath) {
         const host = v.hostPath.replace(/(.)\/+$/, '$1');
         const inside = dd.value.replace(/(.)\/+$/, '$1');
@@ -190,7 +198,8 @@ function memberChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[]): void {
     }
   }
   const others = members.filter((m) => m.name !== name?.value);
-  if (state?.value === 'new' && others.length) {
+  const listed = !name || members.some((m) => m.name === name.value);
+  if (state?.value === 'new' && others.length && listed) {
     const r = setSetting(parsed, 'initial-cluster-state', 'existing');
     out.push({
       range: state.valueRange,

@@ -116,6 +116,12 @@ function anchor(parsed: ParsedEtcdFile): EtcdSetting | undefined {
   return candidates[candidates.length - 1];
 }
 
+/** How the key word of a `--flag value` pair is quoted. */
+function keyQuote(text: string, s: EtcdSetting): ValueQuote {
+  const c = text[s.keyRange.start - 1];
+  return c === '"' ? 'double' : c === "'" ? 'single' : 'none';
+}
+
 /** Edits that add a setting at the end of the file's flags/variables, in its style. */
 export function addSettingEdits(parsed: ParsedEtcdFile, name: string, value: string): { edits?: TextEdit[]; error?: string } {
   const t = parsed.text;
@@ -127,7 +133,8 @@ export function addSettingEdits(parsed: ParsedEtcdFile, name: string, value: str
     const ctx: ValueContext = fl.flow ? 'yaml-flow' : 'yaml-block';
     const quote = a?.quote ?? 'none';
     const items = a?.form === 'flag value' ? [`--${name}`, value] : [`--${name}=${value}`];
-    const rendered = items.map((x) => renderValue(x, quote, ctx));
+    const quotes = a?.form === 'flag value' ? [keyQuote(t, a), quote] : [quote];
+    const rendered = items.map((x, i) => renderValue(x, quotes[i], ctx));
     if (rendered.some((r) => r === undefined)) return { error: `"${value}" cannot be written in this manifest.` };
     if (fl.flow) {
       return { edits: [{ offset: fl.insertAfter, length: 0, newText: rendered.map((r) => `, ${r}`).join('') }] };
@@ -162,7 +169,8 @@ export function addSettingEdits(parsed: ParsedEtcdFile, name: string, value: str
     if (!fl) return { error: 'The unit has no ExecStart= that runs etcd to add a flag to.' };
     const quote = a?.quote ?? 'none';
     const items = a?.form === 'flag value' ? [`--${name}`, value] : [`--${name}=${value}`];
-    const rendered = items.map((x) => renderValue(x, quote, 'unit'));
+    const quotes = a?.form === 'flag value' ? [keyQuote(t, a), quote] : [quote];
+    const rendered = items.map((x, i) => renderValue(x, quotes[i], 'unit'));
     if (rendered.some((r) => r === undefined)) return { error: `"${value}" cannot be written in ExecStart=.` };
     const word = rendered.join(' ');
     const text = fl.indent !== undefined ? ` \\${eol}${fl.indent}${word}` : ` ${word}`;
@@ -273,7 +281,7 @@ export function setDataDir(parsed: ParsedEtcdFile, dir: string, opts: EditOption
   const { mount, volume } = m;
   if (!volume) return fail(`The mount at ${mount.mountPath} names the volume "${mount.name}", which the Pod does not define.`);
   if (volume.hostPath === undefined || !volume.hostPathRange) {
-    return fail(`The data dir is on the "${volume.name}" volume, which is ${volume.sourceKind ? `a ${volume.sourceKind}` : 'not a hostPath'} volume: only a hostPath volume can be pointed at a directory on the node.`);
+    return fail(`The data dir is on the "${volume.name}" volume, which is not a hostPath volume${volume.sourceKind ? ` (${volume.sourceKind})` : ''}: only a hostPath volume can be pointed at a directory on the node.`);
   }
   if (mount.subPath) return fail(`The mount at ${mount.mountPath} uses subPath "${mount.subPath}": change it by hand.`);
   if (!mount.mountPathRange) return fail(`The mount of "${mount.name}" has no mountPath to change.`);

@@ -86,7 +86,7 @@ function yamlProblems(docs: Document.Parsed[], problems: ParseProblem[]): void {
 }
 
 function firstLine(m: string): string {
-  const l = m.split('\n')[0].trim();
+  const l = m.split('\n')[0].trim().replace(/ at line \d+, column \d+:?$/, '');
   return /[.!?]$/.test(l) ? l : `${l}.`;
 }
 
