@@ -1,0 +1,208 @@
+/**
+ * Property test: generated and mutated static pod manifests (seeded PRNG, so a failure names
+ * its case and reproduces). For every case, each edit
+ *  - leaves a file that still parses as the same manifest, with no new problems;
+ *  - changes only the targeted values (the whole YAML data, compared as objects, differs only
+ *    there; every other setting keeps its value);
+ *  - keeps every byte outside the edited ranges (edits never overlap comments or layout);
+ *  - changes nothing when applied a second time.
+ */
+import * as assert from 'assert';
+import { parseAllDocuments } from 'yaml';
+import { applyEdits, effectiveSettings, parseEtcdFile, ParsedEtcdFile, setDataDir, setInitialClusterState } from '../../src/core/etcdFiles';
+
+/** mulberry32: small, fast, seedable. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Case {
+  text: string;
+  dataDir: string;
+  hostPath: string;
+  hasState: boolean;
+}
+
+function generate(r: () => number): Case {
+  const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
+  const chance = (p: number): boolean => r() < p;
+  const eol = chance(0.3) ? '\r\n' : '\n';
+  const seqIndent = pick(['', '  ']); // "- item" under its key, or indented by two
+  const quote = (s: string, style = pick(['none', 'none', 'single', 'double'] as const)): string =>
+    style === 'double' ? JSON.stringify(s) : style === 'single' ? `'${s.replace(/'/g, "''")}'` : s;
+  const comment = (ind: string): string[] => (chance(0.25) ? [`${ind}# ${pick(['note', 'edited by hand', 'see OPS-1', '- --data-dir=/fake'])}`] : []);
+  const name = pick(['cp-1', 'etcd-a', 'master']);
+  const dataDir = pick(['/var/lib/etcd', '/var/lib/etcd/data', '/data/etcd']);
+  const hostPath = chance(0.6) ? dataDir : pick(['/mnt/disk/etcd', '/srv/etcd']);
+  const pairForm = chance(0.3);
+  const hasState = chance(0.5);
+  const flags: [string, string][] = [
+    ['name', name],
+    ['data-dir', dataDir],
+    ['listen-client-urls', 'https://127.0.0.1:2379,https://10.0.0.1:2379'],
+    ['advertise-client-urls', 'https://10.0.0.1:2379'],
+    ['initial-cluster', `${name}=https://10.0.0.1:2380`],
+    ['initial-advertise-peer-urls', 'https://10.0.0.1:2380'],
+    ['trusted-ca-file', '/etc/kubernetes/pki/etcd/ca.crt'],
+    ['cert-file', '/etc/kubernetes/pki/etcd/server.crt'],
+    ['key-file', '/etc/kubernetes/pki/etcd/server.key'],
+    ['snapshot-count', '10000'],
+  ];
+  if (hasState) flags.push(['initial-cluster-state', pick(['new', 'existing'])]);
+  // shuffle
+  for (let i = flags.length - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [flags[i], flags[j]] = [flags[j], flags[i]];
+  }
+  const words: string[] = [];
+  for (const [k, v] of flags) {
+    if (pairForm) words.push(`--${k}`, v);
+    else words.push(`--${k}=${v}`);
+  }
+  const useArgs = chance(0.3);
+  const flowCommand = chance(0.25);
+  const ci = '    '; // container keys
+  const li = `${ci}${seqIndent}`; // list items
+  const lines: string[] = [];
+  if (chance(0.2)) lines.push('apiVersion: v1', 'kind: ConfigMap', 'metadata:', '  name: other', '---');
+  lines.push(...comment(''), 'apiVersion: v1', 'kind: Pod', 'metadata:', '  name: etcd', '  namespace: kube-system', 'spec:', '  containers:', `  - name: etcd`, `${ci}image: registry.k8s.io/etcd:3.5.15-0`);
+  const list = (key: string, items: string[]): void => {
+    if (flowCommand) {
+      lines.push(`${ci}${key}: [${items.map((w) => (/^[\w./=:,-]+$/.test(w) && !w.includes(',') ? w : JSON.stringify(w))).join(', ')}]`);
+      return;
+    }
+    lines.push(`${ci}${key}:`);
+    for (const w of items) {
+      lines.push(...comment(li));
+      lines.push(`${li}- ${quote(w)}${chance(0.1) ? '   # trailing' : ''}`);
+    }
+  };
+  if (useArgs) {
+    list('command', ['etcd']);
+    list('args', words);
+  } else {
+    list('command', ['etcd', ...words]);
+  }
+  const flowMounts = chance(0.3);
+  const mounts = [
+    { name: 'etcd-data', mountPath: dataDir },
+    { name: 'etcd-certs', mountPath: '/etc/kubernetes/pki/etcd' },
+  ];
+  if (chance(0.5)) mounts.reverse();
+  lines.push(`${ci}volumeMounts:`);
+  for (const m of mounts) {
+    if (flowMounts) lines.push(`${li}- {name: ${m.name}, mountPath: ${quote(m.mountPath, 'none')}}`);
+    else if (chance(0.5)) lines.push(`${li}- mountPath: ${quote(m.mountPath)}`, `${li}  name: ${m.name}`);
+    else lines.push(`${li}- name: ${m.name}`, `${li}  mountPath: ${quote(m.mountPath)}`);
+  }
+  lines.push('  hostNetwork: true', '  volumes:');
+  const vols = [
+    { name: 'etcd-data', path: hostPath },
+    { name: 'etcd-certs', path: '/etc/kubernetes/pki/etcd' },
+  ];
+  if (chance(0.5)) vols.reverse();
+  for (const v of vols) {
+    lines.push(...comment('  '));
+    if (chance(0.3)) lines.push(`  - name: ${v.name}`, `    hostPath: {path: ${quote(v.path, 'none')}, type: DirectoryOrCreate}`);
+    else lines.push(`  - hostPath:`, `      path: ${quote(v.path)}`, `      type: DirectoryOrCreate`, `    name: ${v.name}`);
+  }
+  if (chance(0.3)) lines.push('status: {}');
+  let text = lines.join(eol) + (chance(0.85) ? eol : '');
+  // mutations: trailing spaces, blank lines
+  if (chance(0.3)) text = text.replace(new RegExp(`(kind: Pod)${eol === '\r\n' ? '\\r\\n' : '\\n'}`), `$1   ${eol}${eol}`);
+  return { text, dataDir, hostPath, hasState };
+}
+
+function data(text: string): unknown[] {
+  return parseAllDocuments(text).map((d) => (d as { toJS(): unknown }).toJS());
+}
+
+/** The targets of every edit lie in the changed values: outside them, the bytes are the same. */
+function assertOnlyEditedBytes(before: string, after: string, edits: { offset: number; length: number; newText: string }[]): void {
+  const sorted = [...edits].sort((a, b) => a.offset - b.offset);
+  let delta = 0;
+  let pos = 0;
+  for (const e of sorted) {
+    assert.strictEqual(after.slice(pos + delta, e.offset + delta), before.slice(pos, e.offset));
+    delta += e.newText.length - e.length;
+    pos = e.offset + e.length;
+  }
+  assert.strictEqual(after.slice(pos + delta), before.slice(pos));
+}
+
+function settingsMap(p: ParsedEtcdFile): string[] {
+  return p.settings.map((s) => `${s.name}=${s.value}`).sort();
+}
+
+const DIRS = ['/var/lib/etcd-restored', '/var/lib/etcd', '/srv/etcd data', '/data/etcd #2', '/x/a,b', "/opt/it's", '/var/lib/etcd-from-backup/'];
+
+describe('etcdFiles property: generated and mutated manifests', () => {
+  const N = 300;
+  it(`${N} cases: every edit parses, touches only its values and is idempotent`, function () {
+    this.timeout(60000);
+    for (let seed = 1; seed <= N; seed++) {
+      const r = prng(seed);
+      const c = generate(r);
+      const where = `seed ${seed}:\n${c.text}`;
+      const p = parseEtcdFile(c.text, 'generated.yaml');
+      assert.strictEqual(p.kind, 'manifest', where);
+      assert.deepStrictEqual(p.problems, [], where);
+      const before = data(c.text);
+
+      // set-data-dir
+      const dir = DIRS[Math.floor(r() * DIRS.length)];
+      const want = dir.replace(/\/+$/, '');
+      const res = setDataDir(p, dir);
+      assert.ok(res.ok, `${where}\n${res.ok ? '' : res.error}`);
+      const text2 = applyEdits(c.text, res.edits);
+      assertOnlyEditedBytes(c.text, text2, res.edits);
+      const p2 = parseEtcdFile(text2, 'generated.yaml');
+      assert.strictEqual(p2.kind, 'manifest', `${where}\n---\n${text2}`);
+      assert.deepStrictEqual(p2.problems, [], `${where}\n---\n${text2}`);
+      const eff2 = effectiveSettings(p2);
+      assert.strictEqual(eff2.dataDir, want, `${where}\n---\n${text2}`);
+      assert.strictEqual(eff2.hostDataDir, want, `${where}\n---\n${text2}`);
+      // only the data dir values changed, in the whole YAML data
+      const expected = JSON.parse(JSON.stringify(before).split(JSON.stringify(`--data-dir=${c.dataDir}`).slice(1, -1)).join(JSON.stringify(`--data-dir=${want}`).slice(1, -1))) as unknown[];
+      const pod = (expected[expected.length - 1] as { spec: { containers: { args?: string[]; command: string[]; volumeMounts: { name: string; mountPath: string }[] }[]; volumes: { name: string; hostPath: { path: string } }[] } }).spec;
+      const ctr = pod.containers[0];
+      for (const l of [ctr.command, ctr.args]) {
+        if (!l) continue;
+        const i = l.indexOf('--data-dir');
+        if (i >= 0) l[i + 1] = want;
+      }
+      ctr.volumeMounts.find((m) => m.name === 'etcd-data')!.mountPath = want;
+      pod.volumes.find((v) => v.name === 'etcd-data')!.hostPath.path = want;
+      assert.deepStrictEqual(data(text2), expected, `${where}\n---\n${text2}`);
+      // idempotent
+      const again = setDataDir(p2, dir);
+      assert.ok(again.ok && again.edits.length === 0, `${where}\nsecond application changed: ${JSON.stringify(again)}`);
+
+      // set-initial-cluster-state
+      const state = r() < 0.5 ? 'new' : 'existing';
+      const res3 = setInitialClusterState(p, state);
+      assert.ok(res3.ok, where);
+      const text3 = applyEdits(c.text, res3.edits);
+      assertOnlyEditedBytes(c.text, text3, res3.edits);
+      const p3 = parseEtcdFile(text3, 'generated.yaml');
+      assert.deepStrictEqual(p3.problems, [], `${where}\n---\n${text3}`);
+      assert.strictEqual(effectiveSettings(p3).initialClusterState, state, `${where}\n---\n${text3}`);
+      const others = (q: ParsedEtcdFile): string[] => settingsMap(q).filter((s) => !s.startsWith('initial-cluster-state='));
+      assert.deepStrictEqual(others(p3), others(p), `${where}\n---\n${text3}`);
+      assert.strictEqual(p3.settings.filter((s) => s.name === 'initial-cluster-state').length, 1, `${where}\n---\n${text3}`);
+      if (!c.hasState) {
+        assert.ok(res3.edits.every((e) => e.length === 0), 'adding only inserts');
+        assert.ok(!/(^|[^\r])\n/.test(res3.edits.map((e) => e.newText).join('')) || p.eol === '\n', `${where}: inserted line breaks follow the file (CRLF)`);
+      }
+      const again3 = setInitialClusterState(p3, state);
+      assert.ok(again3.ok && again3.edits.length === 0, `${where}\nsecond application changed`);
+    }
+  });
+});
