@@ -5,6 +5,8 @@
  * not (nothing is left behind then), 2 on bad usage, 130 when interrupted.
  */
 import { promises as fs } from 'fs';
+import { setFlagsFromString } from 'v8';
+import { runInNewContext } from 'vm';
 import { normalizeEndpoint } from '../core/config';
 import { EtcdBackupError } from '../core/errors';
 import { formatBytes, formatSaveProgress, saveSnapshot, SaveProgress } from '../core/snapshot/save';
@@ -44,6 +46,20 @@ export function parseDuration(text: string, flag: string): number {
     throw new CliUsageError(`--${flag} must be more than zero (got "${text}").`);
   }
   return Math.round(total);
+}
+
+/**
+ * V8's young-generation collector, when it can be had (`--expose-gc` set at run time and read
+ * from a fresh context): called every few MiB it keeps the process's RSS flat and low.
+ */
+function minorGc(): (() => void) | undefined {
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as ((o?: { type: string }) => void) | undefined;
+    return typeof gc === 'function' ? () => gc({ type: 'minor' }) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export const saveCommand: CliCommand = {
@@ -139,7 +155,7 @@ export const saveCommand: CliCommand = {
     };
     try {
       process.stderr.write(`Saving a snapshot from ${endpoint}...\n`);
-      const r = await saveSnapshot(cfg, secrets, { endpoint, ...(isDir ? { dir: target } : { file: target }), signal: abort.signal, onProgress, deadlineMs, stallMs });
+      const r = await saveSnapshot(cfg, secrets, { endpoint, ...(isDir ? { dir: target } : { file: target }), signal: abort.signal, onProgress, deadlineMs, stallMs, collectGarbage: minorGc() });
       if (tty) process.stderr.write('\r\x1b[K');
       process.stderr.write(`Saved ${formatBytes(r.size)} in ${(r.tookMs / 1000).toFixed(1)} s; SHA-256 trailer checked; revision ${r.sidecar.revision}.\n`);
       if (r.sidecarError) {

@@ -89,7 +89,7 @@ describe('Take Snapshot (VS Code)', function () {
 
     const name = r.file.slice(snapDir.length + 1);
     const node = await waitFor(async () => snapshotsOf(await api.clustersTree.dump(true), NAME).find((n) => n.label === name), 20_000, 'the snapshot node');
-    assert.match(node.contextValue ?? '', /^snapshot(:|$)/);
+    assert.match(node?.contextValue ?? '', /^snapshot(:|$)/);
   });
 
   it('refuses a file that exists, leaving it and no .part', async () => {
