@@ -56,7 +56,7 @@ function logicalLines(text: string): LogicalLine[] {
 }
 
 /** Split characters into words as systemd does for command lines and `Environment=`. */
-function words(text: string, chars: { c: string; at: number }[]): Word[] {
+function words(text: string, chars: { c: string; at: number }[], dollars = false): Word[] {
   const out: Word[] = [];
   let i = 0;
   while (i < chars.length) {
@@ -89,6 +89,9 @@ function words(text: string, chars: { c: string; at: number }[]): Word[] {
       }
       value += c;
     }
+    // `%%` is a literal % (specifiers), and on a command line `$$` a literal $
+    value = value.replace(/%%/g, '%');
+    if (dollars) value = value.replace(/\$\$/g, '$');
     const range = { start, end: lastAt + 1 };
     const src = text.slice(range.start, range.end);
     let inner: TextRange | undefined;
@@ -130,7 +133,7 @@ export function readUnit(text: string, out: ParsedEtcdFile): void {
     const valueChars = line.chars.slice(vi);
     if (section && section !== 'Service') continue;
     if (key === 'ExecStart') {
-      const ws = words(text, valueChars);
+      const ws = words(text, valueChars, true);
       if (!ws.length) {
         exec = undefined; // an empty ExecStart= resets the list (drop-ins)
         continue;
