@@ -9,6 +9,8 @@ import { registerMemberCommands } from './commands/members';
 import { registerEnvironmentCommand } from './commands/environment';
 import { registerRestoreFeatures } from './commands/restore';
 import { registerTakeSnapshotCommand } from './commands/takeSnapshot';
+import { registerImportClusterCommand } from './commands/importCluster';
+import { registerEditorFeatures } from './editor';
 import { isEtcd3Loaded } from './core/etcd';
 
 /** What activate() returns (`vscode.extensions.getExtension(...).exports`); tests use it. */
@@ -36,6 +38,8 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     registerMemberCommands(context, { log, settings, tree });
     registerRestoreFeatures(context, { log, settings, tree });
     registerTakeSnapshotCommand(context, { log, settings, tree });
+    registerImportClusterCommand(context, { log, settings, tree });
+    registerEditorFeatures(context, { log });
 
     registerCommand(context, log, 'etcdBackup.showLogs', () => log.show());
     registerCommand(context, log, 'etcdBackup.openSettings', () =>

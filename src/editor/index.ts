@@ -1,0 +1,97 @@
+/**
+ * The editor features on etcd's own files (static pod manifests, env files, etcd config files,
+ * systemd units): diagnostics, quick fixes, CodeLens actions and their commands. One call from
+ * extension.ts; nothing heavy loads until the first etcd document is seen.
+ */
+import * as vscode from 'vscode';
+import { registerCommand } from '../commands/run';
+import type { Log } from '../log';
+import { EtcdCodeLensProvider, MOVE_DATA_DIR, SET_INITIAL_CLUSTER_STATE } from './codeLens';
+import { InitialClusterState, MoveDataDirAnswers, moveDataDirCommand, moveDataDirIn, setInitialClusterStateCommand, setInitialClusterStateIn, EtcdFileEditOutcome } from './commands';
+import { EtcdDiagnostics } from './diagnostics';
+import { ETCD_FILE_SELECTOR, EtcdDocumentModel } from './model';
+import { EtcdQuickFixProvider } from './quickFixes';
+
+export { applyEtcdFileEdit, moveDataDirIn, setInitialClusterStateIn } from './commands';
+export type { EtcdFileEditOutcome, InitialClusterState, MoveDataDirAnswers, MoveDataDirResult } from './commands';
+export { ETCD_FILE_PATTERNS, ETCD_FILE_SELECTOR, isEtcdFilesCoreLoaded } from './model';
+
+export interface EditorDeps {
+  log: Log;
+}
+
+/** What other features use: the same edits as the CodeLenses, on any etcd file's document. */
+export interface EditorFeatures {
+  model: EtcdDocumentModel;
+  /** Point the file at another data dir on the node (applied to the open document, unsaved). */
+  moveDataDir(uri: vscode.Uri, dir: string): Promise<EtcdFileEditOutcome>;
+  /** Set initial-cluster-state, adding it when absent (applied to the open document, unsaved). */
+  setInitialClusterState(uri: vscode.Uri, state: InitialClusterState): Promise<EtcdFileEditOutcome>;
+}
+
+/** Context key: the active editor shows an etcd file that can be edited (the palette shows the edit commands then). */
+const ACTIVE_KEY = 'etcdBackup.editableEtcdFile';
+
+function report(log: Log, what: string, outcome: EtcdFileEditOutcome, answered: boolean): void {
+  const file = outcome.uri.fsPath;
+  if (!outcome.applied) {
+    log.info(`${what}: ${file} already says so; nothing changed`);
+    if (!answered) vscode.window.setStatusBarMessage(`etcd: ${what}: nothing to change`, 5000);
+    return;
+  }
+  log.info(`${what} in ${file} (unsaved):\n  ${outcome.changes.join('\n  ')}`);
+  if (!answered) vscode.window.setStatusBarMessage(`etcd: ${outcome.changes.join('; ')} (unsaved)`, 8000);
+}
+
+export function registerEditorFeatures(context: vscode.ExtensionContext, deps: EditorDeps): EditorFeatures {
+  const { log } = deps;
+  const model = new EtcdDocumentModel();
+  const diagnostics = new EtcdDiagnostics(model, log);
+  const lenses = new EtcdCodeLensProvider(model);
+  const fixes = new EtcdQuickFixProvider(model);
+  context.subscriptions.push(
+    model,
+    diagnostics,
+    lenses,
+    fixes,
+    vscode.languages.registerCodeLensProvider(ETCD_FILE_SELECTOR, lenses),
+    vscode.languages.registerCodeActionsProvider(ETCD_FILE_SELECTOR, fixes, { providedCodeActionKinds: EtcdQuickFixProvider.providedCodeActionKinds }),
+    // A unit and its env file read each other: after a save, recompute what the others show.
+    vscode.workspace.onDidSaveTextDocument((saved) => {
+      if (!model.matches(saved)) return;
+      model.invalidate();
+      for (const d of vscode.workspace.textDocuments) if (d !== saved) diagnostics.refresh(d);
+    }),
+  );
+
+  const updateContext = (editor: vscode.TextEditor | undefined): void => {
+    const doc = editor?.document;
+    if (!doc || !model.matches(doc)) {
+      void vscode.commands.executeCommand('setContext', ACTIVE_KEY, false);
+      return;
+    }
+    model.get(doc).then(
+      (s) => vscode.commands.executeCommand('setContext', ACTIVE_KEY, Boolean(s?.relevant && !s.core.editBlocker(s.parsed))),
+      () => undefined,
+    );
+  };
+  context.subscriptions.push(vscode.window.onDidChangeActiveTextEditor(updateContext));
+  updateContext(vscode.window.activeTextEditor);
+
+  registerCommand(context, log, MOVE_DATA_DIR, async (arg?: unknown, answers?: MoveDataDirAnswers) => {
+    const r = await moveDataDirCommand(model, arg, answers && typeof answers === 'object' ? answers : undefined);
+    report(log, `Data dir set to ${r.dir}`, r, Boolean(answers));
+    return r;
+  });
+  registerCommand(context, log, SET_INITIAL_CLUSTER_STATE, async (arg?: unknown, state?: unknown, answers?: unknown) => {
+    const r = await setInitialClusterStateCommand(model, arg, state);
+    report(log, 'initial-cluster-state', r, Boolean(answers));
+    return r;
+  });
+
+  return {
+    model,
+    moveDataDir: (uri, dir) => moveDataDirIn(uri, dir, model),
+    setInitialClusterState: (uri, state) => setInitialClusterStateIn(uri, state, model),
+  };
+}

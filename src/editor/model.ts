@@ -1,0 +1,144 @@
+/**
+ * The document model cache of the editor features: each etcd document is parsed once per
+ * version (by src/core/etcdFiles, loaded on the first matching document so activation stays
+ * fast) and forgotten when it closes. Diagnostics, quick fixes, CodeLenses and the edit
+ * commands all read it, so they agree on what the file says.
+ */
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { EtcdDiagnostic, ParsedEtcdFile } from '../core/etcdFiles';
+import type { LensAnchor } from '../core/etcdFiles/lenses';
+
+export type EtcdFilesCore = typeof import('../core/etcdFiles') & typeof import('../core/etcdFiles/lenses');
+
+let corePromise: Promise<EtcdFilesCore> | undefined;
+let coreLoaded = false;
+
+/** src/core/etcdFiles (and the `yaml` parser), loaded on first use. */
+export function loadEtcdFilesCore(): Promise<EtcdFilesCore> {
+  corePromise ??= Promise.all([import('../core/etcdFiles'), import('../core/etcdFiles/lenses')]).then(([a, b]) => {
+    coreLoaded = true;
+    return { ...a, ...b };
+  });
+  return corePromise;
+}
+
+/** True once the etcd file parser was loaded (activation must leave it false). */
+export function isEtcdFilesCoreLoaded(): boolean {
+  return coreLoaded;
+}
+
+/**
+ * Where etcd's files are, by name. Files that match only by pattern (`manifests/*.yaml`, `*.env`,
+ * `*.service`) must also read like etcd's to get anything (see isEditorRelevant).
+ */
+export const ETCD_FILE_PATTERNS = [
+  '**/etcd*.{yaml,yml}',
+  '**/manifests/*.{yaml,yml}',
+  '**/*.env',
+  '**/etcd*.conf',
+  '**/default/etcd',
+  '**/*.service',
+  '**/*.service.d/*.conf',
+] as const;
+
+export const ETCD_FILE_SELECTOR: vscode.DocumentSelector = ETCD_FILE_PATTERNS.map((pattern) => ({ scheme: 'file', pattern }));
+
+/** Everything the editor knows about one version of an etcd document. */
+export interface EtcdDocumentState {
+  uri: vscode.Uri;
+  version: number;
+  parsed: ParsedEtcdFile;
+  /** Is it an etcd file at all? When false, nothing is shown. */
+  relevant: boolean;
+  /** The unit of an env file, or the env files of a unit, read from disk (for conflicts). */
+  related: ParsedEtcdFile[];
+  diagnostics: EtcdDiagnostic[];
+  lenses: LensAnchor[];
+  core: EtcdFilesCore;
+}
+
+async function readParsed(core: EtcdFilesCore, file: string): Promise<ParsedEtcdFile | undefined> {
+  try {
+    const text = await fs.readFile(file, 'utf8');
+    return core.parseEtcdFile(text, file);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The files etcd also reads with this one: a unit's EnvironmentFile= targets; for an env file, units beside it that name it. */
+async function relatedFiles(core: EtcdFilesCore, parsed: ParsedEtcdFile, file: string): Promise<ParsedEtcdFile[]> {
+  const out: ParsedEtcdFile[] = [];
+  if (parsed.kind === 'systemd') {
+    for (const ref of parsed.environmentFiles.slice(0, 8)) {
+      if (!path.isAbsolute(ref.path)) continue;
+      const p = await readParsed(core, ref.path);
+      if (p?.kind === 'env') out.push(p);
+    }
+  } else if (parsed.kind === 'env') {
+    const dir = path.dirname(file);
+    const names = await fs.readdir(dir).catch(() => [] as string[]);
+    for (const name of names.filter((n) => n.endsWith('.service')).slice(0, 16)) {
+      const p = await readParsed(core, path.join(dir, name));
+      if (p?.kind === 'systemd' && p.environmentFiles.some((f) => path.resolve(dir, f.path) === file)) out.push(p);
+    }
+  }
+  return out;
+}
+
+export class EtcdDocumentModel implements vscode.Disposable {
+  private readonly cache = new Map<string, { version: number; state: Promise<EtcdDocumentState | undefined> }>();
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor() {
+    this.disposables.push(vscode.workspace.onDidCloseTextDocument((d) => this.cache.delete(d.uri.toString())));
+  }
+
+  /** Forget every parsed version (after a save: related files may have changed). */
+  invalidate(): void {
+    this.cache.clear();
+  }
+
+  /** Does the selector take this document (by scheme and pattern; content is checked later)? */
+  matches(document: vscode.TextDocument): boolean {
+    return vscode.languages.match(ETCD_FILE_SELECTOR, document) > 0;
+  }
+
+  /** The state of the document's current version; undefined when the selector does not take it. */
+  get(document: vscode.TextDocument): Promise<EtcdDocumentState | undefined> {
+    if (!this.matches(document)) return Promise.resolve(undefined);
+    const key = document.uri.toString();
+    const hit = this.cache.get(key);
+    if (hit && hit.version === document.version) return hit.state;
+    const version = document.version;
+    const text = document.getText();
+    const state = this.compute(document.uri, version, text);
+    this.cache.set(key, { version, state });
+    return state;
+  }
+
+  private async compute(uri: vscode.Uri, version: number, text: string): Promise<EtcdDocumentState | undefined> {
+    const core = await loadEtcdFilesCore();
+    const file = uri.fsPath;
+    const parsed = core.parseEtcdFile(text, file);
+    const relevant = core.isEditorRelevant(parsed, file);
+    const related = relevant ? await relatedFiles(core, parsed, file) : [];
+    return {
+      uri,
+      version,
+      parsed,
+      relevant,
+      related,
+      diagnostics: relevant ? core.diagnoseEtcdFile(parsed, { related }) : [],
+      lenses: relevant ? core.lensAnchors(parsed) : [],
+      core,
+    };
+  }
+
+  dispose(): void {
+    this.cache.clear();
+    for (const d of this.disposables) d.dispose();
+  }
+}
