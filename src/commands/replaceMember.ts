@@ -12,6 +12,8 @@ import { memberLabel } from '../core/clusterStatus';
 import { EtcdBackupError } from '../core/errors';
 import type { ReplaceMemberResult } from '../core/restore/replace';
 import { answersOf, cancelled } from './clusters';
+import { applyEtcdFileEdit, findEtcdFiles, pickEtcdFile } from './offerFileEdits';
+import type { FileEditOutcome } from './offerFileEdits';
 import { resolveMember } from './members';
 import type { RestoreDeps } from './restore';
 import { registerCommand } from './run';
@@ -34,6 +36,10 @@ export interface ReplaceMemberAnswers {
   promoteDeadlineMs?: number;
   /** Open the start settings in an editor (default true). */
   show?: boolean;
+  /** The new member's etcd.env / config / unit / manifest to write the start settings into; `null` or absent: skip. */
+  memberFile?: string | null;
+  /** Save the file after the edit (default false: opened with the change, unsaved). */
+  saveMemberFile?: boolean;
 }
 
 export interface ReplaceMemberCommandResult {
@@ -45,6 +51,8 @@ export interface ReplaceMemberCommandResult {
   envText?: string;
   movedAside?: string;
   promoted?: boolean;
+  /** The member's file, with the start settings written in (in the editor). */
+  memberFile?: FileEditOutcome;
 }
 
 /** The start settings as an etcd.env text with the flags as comments. */
@@ -179,8 +187,8 @@ async function replaceMemberCommand(arg: unknown, answers: ReplaceMemberAnswers 
     deps.log.info(`[replace] ${localDir} ${out.movedAside ? `moved aside to ${out.movedAside}` : 'does not exist: nothing to move'}`);
   }
 
-  // TODO(restore): offer to write ETCD_INITIAL_CLUSTER_STATE=existing (and the other settings)
-  // into the member's etcd.env / config / manifest with the editor feature's edits once they land.
+  // Offer to write the start settings into the member's etcd.env / config / unit / manifest, so the file says `existing`.
+  out.memberFile = await offerMemberFileEdit(result, answers, deps);
 
   if (result.added.isLearner) {
     const promote = answers ? answers.promote === true : (await vscode.window.showInformationMessage(`${result.added.name} was added as a learner. Start it, then promote it once it has caught up.`, 'Wait and Promote')) === 'Wait and Promote';
