@@ -217,6 +217,41 @@ async function replaceMemberCommand(arg: unknown, answers: ReplaceMemberAnswers 
   return out;
 }
 
+/**
+ * "Write to etcd.env / manifest…": pick the new member's file (candidates whose --name / ETCD_NAME
+ * is its name first), then set initial-cluster-state existing, initial-cluster, and name /
+ * initial-advertise-peer-urls where they differ, as one edit shown in the editor; saved only on
+ * "Write and Save".
+ */
+async function offerMemberFileEdit(result: ReplaceMemberResult, answers: ReplaceMemberAnswers | undefined, deps: RestoreDeps): Promise<FileEditOutcome | undefined> {
+  const { memberStartSteps, startSettingsOfEnv } = await import('../core/etcdFileCandidates');
+  const steps = memberStartSteps(startSettingsOfEnv(result.env));
+  let file = answers ? (answers.memberFile ?? undefined) : undefined;
+  let save = answers?.saveMemberFile === true;
+  if (!answers) {
+    const candidates = await findEtcdFiles({ memberName: result.added.name });
+    file = await pickEtcdFile(
+      `Write to etcd.env / manifest…: the start settings of ${result.added.name}`,
+      candidates,
+      `The file that starts ${result.added.name}: it gets initial-cluster-state existing and the new initial-cluster`,
+    );
+    if (!file) return undefined;
+    const how = await vscode.window.showQuickPick(
+      [
+        { label: '$(eye) Open with the Change', detail: 'The edit is applied in the editor, unsaved: review it, then save.', save: false },
+        { label: '$(save) Write and Save', detail: 'The edit is applied in the editor and saved (undo still takes it back).', save: true },
+      ],
+      { title: path.basename(file), ignoreFocusOut: true },
+    );
+    if (!how) return undefined;
+    save = how.save;
+  }
+  if (!file) return undefined;
+  const r = await applyEtcdFileEdit(file, steps, { save });
+  deps.log.info(`[replace] ${file}: ${r.changed ? r.changes.join('; ') : 'already had the start settings'}${r.saved ? ' (saved)' : r.changed ? ' (unsaved, in the editor)' : ''}`);
+  return r;
+}
+
 export function registerReplaceMemberCommand(context: vscode.ExtensionContext, deps: RestoreDeps): void {
   registerCommand(context, deps.log, 'etcdBackup.replaceMember', (arg?: unknown, a?: unknown) => replaceMemberCommand(arg, answersOf<ReplaceMemberAnswers>(a), deps));
 }

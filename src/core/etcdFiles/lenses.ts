@@ -27,12 +27,14 @@ const NOT_ETCD = new Set(['not-an-etcd-file', 'not-a-pod', 'no-etcd-container'])
 export function isEditorRelevant(parsed: ParsedEtcdFile, fileName?: string): boolean {
   if (isEtcdFileName(fileName ?? parsed.fileName)) return true;
   if (parsed.kind === 'unknown') return false;
-  if (parsed.problems.some((p) => p.fatal && NOT_ETCD.has(p.code))) return false;
-  if (parsed.problems.some((p) => p.fatal)) {
-    // YAML that does not parse but reads like an etcd Pod or config file.
-    return /(^|[\s"'[,-])etcd([\s"',\]]|$)/m.test(parsed.text) || parsed.kind === 'config';
+  if (parsed.problems.some((p) => p.fatal && p.code === 'yaml-error')) {
+    // YAML that does not parse but reads like an etcd Pod (a command item `etcd`) or etcd's config file.
+    return parsed.kind === 'config' || /(^|[\s"'[,-])etcd([\s"',\]]|$)/m.test(parsed.text);
   }
-  if (parsed.kind === 'env' || parsed.kind === 'systemd') return parsed.settings.length > 0 || Boolean(parsed.flagList);
+  if (parsed.problems.some((p) => p.fatal && NOT_ETCD.has(p.code))) return false;
+  // An env file counts with at least one ETCD_* variable; a unit when its ExecStart= runs etcd (or it sets ETCD_*).
+  if (parsed.kind === 'env') return parsed.settings.length > 0;
+  if (parsed.kind === 'systemd') return parsed.settings.length > 0 || Boolean(parsed.flagList);
   return true;
 }
 
