@@ -20,6 +20,8 @@ import type { Settings } from '../settings';
 import { clusterNodeOf, Node } from '../views/clustersView';
 import type { ClustersProvider } from '../views/clustersView';
 import { answersOf, cancelled } from './clusters';
+import { applyEtcdFileEdit, findEtcdFiles, pickEtcdFile } from './offerFileEdits';
+import type { FileEditOutcome } from './offerFileEdits';
 import { registerReplaceMemberCommand } from './replaceMember';
 import { registerCommand } from './run';
 
@@ -120,6 +122,8 @@ export interface RestoreSnapshotResult {
   runbookPath: string;
   /** The manifest / env file opened with the data dir edit applied (unsaved). */
   manifestEdited?: string;
+  /** That edit: the document's text after it, what changed. */
+  manifestEdit?: FileEditOutcome;
   /** The step log as shown. */
   log: string[];
 }
@@ -216,36 +220,6 @@ async function writeRunbook(text: string, snapshot: string, wanted: string | und
     }
   }
   throw lastErr;
-}
-
-/**
- * Point the manifest / env file at the restored dir with the editor feature's edit, applied to
- * the open document (unsaved: the user reviews and saves it). Returns false when the editor
- * feature's edit is not available or changes nothing.
- */
-async function offerManifestEdit(file: string, dataDir: string, log: Log): Promise<boolean> {
-  const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
-  const edits = await dataDirEdits(doc.getText(), file, dataDir, log);
-  if (!edits?.length) {
-    return false;
-  }
-  const we = new vscode.WorkspaceEdit();
-  for (const e of edits) {
-    we.replace(doc.uri, new vscode.Range(doc.positionAt(e.start), doc.positionAt(e.end)), e.newText);
-  }
-  const applied = await vscode.workspace.applyEdit(we);
-  await vscode.window.showTextDocument(doc, { preview: false });
-  return applied;
-}
-
-/**
- * Text edits that point a manifest / env / config file at `dataDir`.
- * TODO(restore): the editor feature's `setDataDir` (src/core/manifest) computes these; until it
- * lands, no edit is offered (the runbook says what to change).
- */
-async function dataDirEdits(_text: string, file: string, _dataDir: string, log: Log): Promise<{ start: number; end: number; newText: string }[] | undefined> {
-  log.info(`Data dir edit for ${file}: the manifest editing feature is not available in this build; edit --data-dir / the etcd-data hostPath by hand.`);
-  return undefined;
 }
 
 async function restoreSnapshot(arg: unknown, answers: RestoreSnapshotAnswers | undefined, deps: RestoreDeps, preset?: { localMember?: string; members?: PlannedMember[]; manifestPath?: string; oldDataDir?: string }): Promise<RestoreSnapshotResult> {
@@ -465,15 +439,34 @@ async function restoreSnapshot(arg: unknown, answers: RestoreSnapshotAnswers | u
 
   // 6. The manifest edit, and how to watch the pod come back.
   let manifestEdited: string | undefined;
-  if (restored && manifestHere && oldDataDir !== restored.dataDir) {
-    const want = answers ? true : (await vscode.window.showInformationMessage(`Member "${localMember}" is restored into ${restored.dataDir}. Point ${path.basename(manifestHere)} at it?`, 'Open with the Edit', 'Not Now')) === 'Open with the Edit';
-    if (want && (await offerManifestEdit(manifestHere, restored.dataDir, log))) {
-      manifestEdited = manifestHere;
-      note(`Opened ${manifestHere} with --data-dir / the etcd-data hostPath pointed at ${restored.dataDir}: review and save it.`);
+  let manifestEdit: FileEditOutcome | undefined;
+  if (restored && oldDataDir !== restored.dataDir) {
+    // "Point etcd.yaml at the restored dir": kubeadm's manifest (or the file the command started from) first.
+    let file = answers ? manifestHere : undefined;
+    if (!answers) {
+      const candidates = await findEtcdFiles({ memberName: localMember, preferred: manifestHere ? [manifestHere] : [] });
+      file = await pickEtcdFile(
+        `Point etcd.yaml at the restored dir ${restored.dataDir}?`,
+        candidates,
+        `The file that starts ${localMember}: its --data-dir (and the etcd-data hostPath) become ${restored.dataDir}; opened with the change, unsaved`,
+      );
+    }
+    if (file) {
+      const dir = restored.dataDir;
+      const { setDataDir } = await import('../core/etcdFiles');
+      manifestEdit = await applyEtcdFileEdit(file, [(p) => setDataDir(p, dir)], { save: false });
+      manifestEdited = file;
+      note(manifestEdit.changed ? `Opened ${file} with ${manifestEdit.changes.join('; ')}: review and save it.` : `${file} already points at ${dir}.`);
     }
   }
+  if (restored && runtime === 'static-pod') {
+    note('Watch the static pod come back: crictl ps | grep etcd, then kubectl -n kube-system get pod -l component=etcd.');
+  }
   if (restored && !answers) {
-    const watch = runtime === 'static-pod' ? 'Once the manifest is back in /etc/kubernetes/manifests, the kubelet starts etcd: watch it with `crictl ps | grep etcd`.' : 'Start etcd (systemctl start etcd) once every member is restored.';
+    const watch =
+      runtime === 'static-pod'
+        ? 'Save the manifest (and move it back into /etc/kubernetes/manifests if you moved it out): the kubelet restarts etcd. Watch it with `crictl ps | grep etcd` and `kubectl -n kube-system get pod -l component=etcd`.'
+        : 'Start etcd (systemctl start etcd) once every member is restored.';
     void vscode.window.showInformationMessage(`Restored "${localMember}" into ${restored.dataDir}. ${watch}`, ...(runtime === 'static-pod' ? ['Watch in Terminal'] : [])).then((c) => {
       if (c === 'Watch in Terminal') {
         const term = vscode.window.createTerminal({ name: 'etcd pod' });
@@ -482,7 +475,7 @@ async function restoreSnapshot(arg: unknown, answers: RestoreSnapshotAnswers | u
       }
     });
   }
-  return { snapshot, plan, source: from, localMember, restored, runbookPath, manifestEdited, log: lines };
+  return { snapshot, plan, source: from, localMember, restored, runbookPath, manifestEdited, manifestEdit, log: lines };
 }
 
 async function fileSha256(file: string): Promise<string> {
