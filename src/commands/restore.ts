@@ -488,12 +488,9 @@ async function fileSha256(file: string): Promise<string> {
   return h.digest('hex');
 }
 
-/**
- * The snapshot reader's member list, when that feature is part of this build.
- * TODO(restore): use `readSnapshotMembers` from src/core/snapshot/inspect once it lands.
- */
-function readSnapshotMembersIfAvailable(): undefined {
-  return undefined;
+/** The snapshot reader's member list (the snapshot's `members` bucket), loaded lazily. */
+function readSnapshotMembersIfAvailable(): (path: string) => Promise<import('../core/restore/plan').KnownMember[]> {
+  return async (p) => (await import('../core/snapshot/inspect')).readSnapshotMembers(p);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -12,12 +12,11 @@ import { spawn } from 'child_process';
 import { dataDirOf, etcdProcessesUsing } from '../../src/core/restore/processes';
 import { freePort, moveAside, restoreMember, RestoreMemberOptions, RestoreStep, toolFailure } from '../../src/core/restore/restore';
 import type { RestoreTool } from '../../src/core/tools';
+import { dbImage, FIXTURE_DIR } from '../support/snapshotData';
 
-/** A file that looks like a streamed snapshot: a bbolt magic at byte 16, then the SHA-256 trailer. */
+/** A streamed snapshot (a real one etcd wrote, test/fixtures/snapshots/tiny.db): its database, then the SHA-256 trailer. */
 function fakeSnapshot(path: string, opts: { trailer?: boolean; corrupt?: boolean } = {}): void {
-  const db = Buffer.alloc(8192);
-  db.writeUInt32LE(0xed0cdaed, 16);
-  db.write('etcd', 100);
+  const db = dbImage(join(FIXTURE_DIR, 'tiny.db'));
   const digest = createHash('sha256').update(db).digest();
   if (opts.corrupt) {
     db[5000] ^= 0xff;

@@ -9,6 +9,7 @@ import { promises as fs } from 'fs';
 import { hostname, networkInterfaces } from 'os';
 import { dirname, join } from 'path';
 import { readSidecarFor, sidecarCandidates } from '../snapshot/sidecar';
+import { readSnapshotMembers } from '../snapshot/inspect';
 import { checkPeerUrl, KnownMember, PlannedMember, PlanSource, proposeMembers } from './plan';
 
 /** Candidate sidecar paths for a snapshot file: `x.json` for `x.db`, and `x.db.json`. */
@@ -49,13 +50,18 @@ export interface MemberProposal {
   learnersLeftOut: string[];
 }
 
+/** The member list stored in the snapshot's `members` bucket, by the native reader. */
+export async function snapshotMembers(path: string): Promise<KnownMember[]> {
+  return readSnapshotMembers(path);
+}
+
 /**
- * The members to propose: the sidecar's, else those stored in the snapshot (when a reader is
- * given), else none (the user types them).
+ * The members to propose: the sidecar's, else those stored in the snapshot (its `members`
+ * bucket, read natively unless another reader is given), else none (the user types them).
  */
 export async function proposeFromSnapshot(
   snapshot: string,
-  readSnapshotMembers?: (path: string) => Promise<KnownMember[]>,
+  readSnapshotMembers: ((path: string) => Promise<KnownMember[]>) | undefined = snapshotMembers,
 ): Promise<MemberProposal> {
   const leftOut = (known: KnownMember[]): string[] => known.filter((m) => m.isLearner).map((m) => m.name || m.id || '?');
   const sidecar = await readSidecar(snapshot);
