@@ -54,7 +54,8 @@ describe('etcd-backup manifest (CLI)', () => {
     return p;
   };
 
-  it('is wired into etcd-backup: lists its commands, exit 1 on errors, 2 on bad usage', () => {
+  it('is wired into etcd-backup: lists its commands, exit 1 on errors, 2 on bad usage', function () {
+    this.timeout(60000); // four tsx start-ups on a shared machine
     const cli = (args: string[]): { status: number | null; stdout: string; stderr: string } => {
       try {
         return { status: 0, stdout: execFileSync(join(root, 'node_modules', '.bin', 'tsx'), [join(root, 'src', 'cli.ts'), 'manifest', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }), stderr: '' };

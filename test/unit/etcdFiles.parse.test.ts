@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 import { readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
-import { effectiveSettings, hostPathOf, parseEtcdFile } from '../../src/core/etcdFiles';
+import { effectiveSettings, etcdFileAnchors, hostPathOf, parseEtcdFile } from '../../src/core/etcdFiles';
 
 const dir = join(__dirname, '..', 'fixtures', 'etcdFiles');
 const read = (f: string): string => readFileSync(join(dir, f), 'utf8');
@@ -180,5 +180,27 @@ describe('parseEtcdFile', () => {
     assert.strictEqual(effectiveSettings(env).name, 'from-env');
     const config = parseEtcdFile('name: from-config\ndata-dir: /cfg\n', 'etcd.conf.yml');
     assert.strictEqual(effectiveSettings(config, [env]).name, 'from-config');
+  });
+
+  it('reads an env file that starts with a byte order mark', () => {
+    const p = parseEtcdFile('\uFEFFETCD_NAME=a\nETCD_DATA_DIR=/d\n', 'etcd.env');
+    assert.strictEqual(p.kind, 'env');
+    assert.deepStrictEqual(p.problems, []);
+    assert.deepStrictEqual(p.settings.map((x) => x.key), ['ETCD_NAME', 'ETCD_DATA_DIR']);
+  });
+
+  it('anchors for CodeLenses: the top line, the data dir entry, the state entry or where it would go', () => {
+    const t = read('kubeadm-etcd.yaml');
+    const a = etcdFileAnchors(parseEtcdFile(t));
+    assert.strictEqual(slice(t, a.top), 'apiVersion: v1');
+    assert.strictEqual(slice(t, a.dataDir!), '- --data-dir=/var/lib/etcd');
+    assert.strictEqual(slice(t, a.initialClusterState!), '- --trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt');
+    assert.strictEqual(a.initialClusterStateMissing, true);
+    const e = read('etcd.env');
+    const b = etcdFileAnchors(parseEtcdFile(e));
+    assert.strictEqual(slice(e, b.initialClusterState!), 'ETCD_INITIAL_CLUSTER_STATE="new"');
+    assert.strictEqual(b.initialClusterStateMissing, false);
+    const broken = etcdFileAnchors(parseEtcdFile(read('broken.yaml')));
+    assert.deepStrictEqual([broken.dataDir, broken.initialClusterState], [undefined, undefined]);
   });
 });

@@ -58,7 +58,7 @@ export function readEnvValue(text: string, pos: number, end: number): { value: s
 export function readEnvLines(text: string, from = 0, to = text.length): { assignments: EnvAssignment[]; bad: { range: TextRange; message: string; code: string }[] } {
   const assignments: EnvAssignment[] = [];
   const bad: { range: TextRange; message: string; code: string }[] = [];
-  let ls = from;
+  let ls = from === 0 && text.charCodeAt(0) === 0xfeff ? 1 : from; // a UTF-8 byte order mark
   while (ls < to) {
     let le = text.indexOf('\n', ls);
     if (le < 0 || le > to) le = to;
@@ -103,7 +103,7 @@ export function readEnvLines(text: string, from = 0, to = text.length): { assign
 
 /** Is this text an env file of etcd's (at least one `ETCD_*=` line)? */
 export function looksLikeEnv(text: string): boolean {
-  return /^[ \t]*(export[ \t]+)?ETCD_[A-Z0-9_]*[ \t]*=/m.test(text);
+  return /^\uFEFF?[ \t]*(export[ \t]+)?ETCD_[A-Z0-9_]*[ \t]*=/m.test(text);
 }
 
 export function envSetting(a: EnvAssignment, source?: 'environment'): EtcdSetting {

@@ -15,7 +15,8 @@
  */
 export * from './types';
 export { parseEtcdFile } from './parse';
-export { effectiveSettings, hostPathOf, mountFor, lastSetting, settingsNamed, isInside } from './settings';
+export { effectiveSettings, etcdFileAnchors, hostPathOf, mountFor, lastSetting, settingsNamed, isInside } from './settings';
+export type { EtcdFileAnchors } from './settings';
 export { clusterFromEtcdFile } from './import';
 export type { ImportOptions, ImportResult } from './import';
 export { applyEdits, applyEditResult, setDataDir, setInitialClusterState, setSetting, editBlocker } from './edits';

@@ -109,3 +109,32 @@ export function effectiveSettings(parsed: ParsedEtcdFile, related: readonly Pars
   set('initialClusterToken', get('initial-cluster-token'));
   return out;
 }
+
+/** Where the editor's actions belong in a file (CodeLens positions). */
+export interface EtcdFileAnchors {
+  /** The first line of the file ("Add as cluster", "Restore a snapshot for this member…"). */
+  top: { start: number; end: number };
+  /** The entry etcd takes its data dir from (the last `--data-dir` / `ETCD_DATA_DIR` / `data-dir:`). */
+  dataDir?: { start: number; end: number };
+  /** The initial-cluster-state entry, or where one would be added (the last flag, or the command). */
+  initialClusterState?: { start: number; end: number };
+  /** True when `initialClusterState` points at the place where the setting would be added. */
+  initialClusterStateMissing: boolean;
+}
+
+/** Where to put the CodeLenses of a file; nothing but `top` for a file that cannot be read. */
+export function etcdFileAnchors(parsed: ParsedEtcdFile): EtcdFileAnchors {
+  const nl = parsed.text.indexOf('\n');
+  const top = { start: 0, end: nl < 0 ? parsed.text.length : nl > 0 && parsed.text[nl - 1] === '\r' ? nl - 1 : nl };
+  if (parsed.problems.some((p) => p.fatal)) return { top, initialClusterStateMissing: false };
+  const dd = lastSetting(parsed, 'data-dir');
+  const st = lastSetting(parsed, 'initial-cluster-state');
+  const lastFlag = [...parsed.settings].reverse().find((s) => parsed.kind !== 'systemd' || s.source === 'command');
+  const fallback = lastFlag?.entryRange ?? parsed.flagList?.executableRange ?? (parsed.kind === 'env' || parsed.kind === 'config' ? top : undefined);
+  return {
+    top,
+    ...(dd ? { dataDir: dd.entryRange } : {}),
+    ...(st ? { initialClusterState: st.entryRange } : fallback ? { initialClusterState: fallback } : {}),
+    initialClusterStateMissing: !st,
+  };
+}
