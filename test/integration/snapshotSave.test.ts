@@ -8,7 +8,7 @@
 import * as assert from 'assert';
 import { execFile } from 'child_process';
 import { createHash } from 'crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join, resolve } from 'path';
 import { EtcdBackupError } from '../../src/core/errors';
@@ -225,6 +225,18 @@ describe('snapshot save (real etcd)', function () {
     assert.match(e.message, /already exists: snapshots never overwrite a file/);
     assert.strictEqual(readFileSync(file, 'utf8'), 'precious');
     assert.deepStrictEqual(readdirSync(dir), ['keep.db']);
+  });
+
+  it('a folder the user cannot write to (EACCES; the CLI runs as nobody) is refused with a sentence, before connecting', async () => {
+    const dir = freshDir();
+    const shut = join(dir, 'shut');
+    mkdirSync(shut, { mode: 0o755 });
+    chmodSync(root, 0o711); // nobody may pass through, not write
+    chmodSync(dir, 0o711);
+    const r = await runCli(['snapshot', 'save', shut, '--endpoints', plain.members[0].clientURL], { prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--'] });
+    assert.strictEqual(r.code, 1, `${r.stdout}\n${r.stderr}`);
+    assert.ok(r.stderr.includes(`Cannot write to the folder ${shut} (permission denied): choose a folder you can write to`), r.stderr);
+    assert.deepStrictEqual(readdirSync(shut), []);
   });
 
   it('an unreachable endpoint fails fast with a sentence and leaves nothing', async () => {

@@ -9,7 +9,7 @@
  * catches up (at most {@link HIGH_WATER} bytes queued, plus the HTTP/2 window).
  */
 import { createHash, Hash } from 'crypto';
-import { promises as fs } from 'fs';
+import { constants as fsConstants, promises as fs } from 'fs';
 import { basename, dirname, join, resolve } from 'path';
 import type { Etcd3 } from 'etcd3';
 import type { ClusterOverview, MemberOverview } from '../clusterStatus';
@@ -158,7 +158,7 @@ export function suggestSnapshotEndpoints(overview: ClusterOverview, configured: 
 }
 
 /** A grpc-js readable stream as etcd3's pool hands it out (the few members used here). */
-interface SnapshotCall {
+export interface SnapshotCall {
   on(event: 'data', fn: (msg: { blob?: Buffer; remaining_bytes?: string | number; header?: { revision?: string } }) => void): void;
   on(event: 'error', fn: (err: Error) => void): void;
   on(event: 'end', fn: () => void): void;
@@ -187,12 +187,15 @@ function mb(n: number): string {
   return `${(n / 1e6).toFixed(1)} MB`;
 }
 
-/** Stream the snapshot into `fh`; resolves with the digests once the stream has ended. */
-function streamToFile(
+/**
+ * Stream the snapshot into `fh`; resolves with the digests once the stream has ended and the
+ * last 32 bytes proved to be the SHA-256 of everything before them. Exported for tests.
+ */
+export function streamToFile(
   call: SnapshotCall,
   fh: fs.FileHandle,
   opts: { endpoint: string; signal?: AbortSignal; onProgress?: (p: SaveProgress) => void; firstMs: number; stallMs: number; deadlineMs?: number; collectGarbage?: () => void },
-): Promise<{ size: number; dbSha256: string; sha256: string; trailerOk: boolean; revision?: number }> {
+): Promise<{ size: number; dbSha256: string; sha256: string; revision?: number }> {
   return new Promise((resolvePromise, rejectPromise) => {
     const started = Date.now();
     const db: Hash = createHash('sha256');
@@ -240,7 +243,7 @@ function streamToFile(
         fail(
           first
             ? new EtcdBackupError('timeout', `${opts.endpoint} did not start sending the snapshot within ${ms} ms: nothing was saved. Check that the member is up and reachable, or pick another member.`)
-            : new EtcdBackupError('timeout', `The snapshot stream from ${opts.endpoint} stalled for ${Math.round(ms / 1000)} s after ${mb(received)}: nothing was saved. Check the member (is it overloaded or frozen?) and try again, or pick another member.`),
+            : new EtcdBackupError('timeout', `The snapshot stream from ${opts.endpoint} stalled for ${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s after ${mb(received)}: nothing was saved. Check the member (is it overloaded or frozen?) and try again, or pick another member.`),
         );
       }, ms);
     };
@@ -255,11 +258,15 @@ function streamToFile(
       }
       const copy = db.copy();
       const dbSha256 = db.digest();
+      if (!dbSha256.equals(hold)) {
+        fail(new EtcdBackupError('corrupt', `The snapshot from ${opts.endpoint} failed its SHA-256 check (the trailer etcd sent does not match the ${received - TRAILER} bytes received): nothing was saved. Try again, or pick another member.`));
+        return;
+      }
       copy.update(hold);
       const sha256 = copy.digest('hex');
       settled = true;
       cleanup();
-      resolvePromise({ size: written, dbSha256: dbSha256.toString('hex'), sha256, trailerOk: dbSha256.equals(hold), revision });
+      resolvePromise({ size: written, dbSha256: dbSha256.toString('hex'), sha256, revision });
     };
 
     const pump = async (): Promise<void> => {
@@ -414,6 +421,8 @@ export async function saveSnapshot(cfg: ClusterConfig, secrets: ClusterSecrets, 
   }
   try {
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    // An unwritable folder is said before any connection is made.
+    await fs.access(dir, fsConstants.W_OK);
   } catch (err) {
     throw folderError(err, dir);
   }
@@ -474,9 +483,6 @@ export async function saveSnapshot(cfg: ClusterConfig, secrets: ClusterSecrets, 
       deadlineMs: opts.deadlineMs !== undefined ? Math.max(1, opts.deadlineMs - (Date.now() - started)) : undefined,
       collectGarbage: opts.collectGarbage,
     });
-    if (!got.trailerOk) {
-      throw new EtcdBackupError('corrupt', `The snapshot from ${opts.endpoint} failed its SHA-256 check (the trailer etcd sent does not match the data received): nothing was saved. Try again, or pick another member.`);
-    }
     try {
       await fh.sync();
       await fh.close();
