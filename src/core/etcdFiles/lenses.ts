@@ -6,7 +6,7 @@
 import { promises as fs } from 'fs';
 import { basename, dirname, join } from 'path';
 import { editBlocker } from './edits';
-import { effectiveSettings, lastSetting } from './settings';
+import { effectiveSettings, etcdFileAnchors, lastSetting } from './settings';
 import { ParsedEtcdFile, TextRange } from './types';
 
 /** Names that say "this is etcd's" (etcd.yaml, etcd-member.yaml, etcd.env, etcd.conf, etcd.service ...). */
@@ -82,15 +82,16 @@ export function lensAnchors(parsed: ParsedEtcdFile): LensAnchor[] {
     { action: 'addCluster', range: TOP, title: 'Add as cluster' },
     { action: 'restoreForMember', range: TOP, title: 'Restore a snapshot for this member…' },
   ];
-  const dd = lastSetting(parsed, 'data-dir');
-  if (dd) {
-    out.push({ action: 'moveDataDir', range: dd.entryRange, title: 'Move data dir…' });
+  // Positions from etcdFileAnchors; a missing initial-cluster-state gets its lenses at the top (with the file's other actions).
+  const anchors = etcdFileAnchors(parsed);
+  if (anchors.dataDir) {
+    out.push({ action: 'moveDataDir', range: anchors.dataDir, title: 'Move data dir…' });
   } else if (parsed.kind !== 'manifest') {
     // env / config / unit: setDataDir adds the setting; a Pod without --data-dir is refused by core.
     out.push({ action: 'moveDataDir', range: TOP, title: 'Set data dir…' });
   }
   const state = lastSetting(parsed, 'initial-cluster-state');
-  const where = state ? state.entryRange : TOP;
+  const where = state && !anchors.initialClusterStateMissing && anchors.initialClusterState ? anchors.initialClusterState : TOP;
   for (const s of ['existing', 'new'] as const) {
     if (state?.value === s) continue;
     out.push({ action: 'setInitialClusterState', range: where, title: `Set initial-cluster-state: ${s}`, state: s });
