@@ -9,6 +9,7 @@ import { registerMemberCommands } from './commands/members';
 import { registerEnvironmentCommand } from './commands/environment';
 import { registerRestoreFeatures } from './commands/restore';
 import { registerTakeSnapshotCommand } from './commands/takeSnapshot';
+import { registerSnapshotCommands } from './commands/snapshots';
 import { registerImportClusterCommand } from './commands/importCluster';
 import { registerEditorFeatures } from './editor';
 import { isEtcd3Loaded } from './core/etcd';
@@ -38,6 +39,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     registerMemberCommands(context, { log, settings, tree });
     registerRestoreFeatures(context, { log, settings, tree });
     registerTakeSnapshotCommand(context, { log, settings, tree });
+    registerSnapshotCommands(context, { log, settings, tree });
     registerImportClusterCommand(context, { log, settings, tree });
     registerEditorFeatures(context, { log });
 

@@ -1,0 +1,210 @@
+/**
+ * Snapshot commands on the native reader: "Show Snapshot Report" (a read-only Markdown page:
+ * status figures, the members stored inside, the keyspace by prefix), "Verify Snapshot"
+ * (SHA-256 trailer + bbolt structure, with progress and cancellation) and "Compare
+ * Snapshots…" (keys added, removed, changed by prefix). Each takes a snapshot node, a Uri or
+ * a path, or asks for the file; tests pass answers as the second argument.
+ * The reader is loaded inside the handlers, never at activation.
+ */
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { EtcdBackupError } from '../core/errors';
+import type { SnapshotDiff, SnapshotReport } from '../core/snapshot/inspect';
+import type { VerifyResult } from '../core/snapshot/verify';
+import type { Log } from '../log';
+import type { Settings } from '../settings';
+import type { ClustersProvider } from '../views/clustersView';
+import { rememberStatus, setSnapshotStatusListener } from '../views/snapshotNodes';
+import { registerCommand } from './run';
+
+export interface SnapshotDeps {
+  log: Log;
+  settings: Settings;
+  tree: ClustersProvider;
+}
+
+/** Read-only documents of the reports, by URI. */
+export const REPORT_SCHEME = 'etcd-backup-report';
+
+class ReportDocuments implements vscode.TextDocumentContentProvider, vscode.Disposable {
+  private readonly docs = new Map<string, string>();
+  private readonly emitter = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.emitter.event;
+  private counter = 0;
+
+  provideTextDocumentContent(uri: vscode.Uri): string {
+    return this.docs.get(uri.toString()) ?? '';
+  }
+
+  /** A new read-only Markdown document named after `title`. */
+  add(title: string, markdown: string): vscode.Uri {
+    const uri = vscode.Uri.from({ scheme: REPORT_SCHEME, path: `/${title.replace(/[\\/:*?"<>|]/g, '_')}.md`, query: String(++this.counter) });
+    this.docs.set(uri.toString(), markdown);
+    return uri;
+  }
+
+  dispose(): void {
+    this.emitter.dispose();
+    this.docs.clear();
+  }
+}
+
+/** The snapshot file a command was invoked on: a snapshot node, a Uri, a path. */
+function fileOf(arg: unknown): string | undefined {
+  if (typeof arg === 'string') return arg;
+  if (arg instanceof vscode.Uri) return arg.fsPath;
+  if (arg && typeof arg === 'object') {
+    const a = arg as { file?: unknown; snapshot?: unknown; resourceUri?: unknown };
+    if (typeof a.file === 'string') return a.file;
+    if (typeof a.snapshot === 'string') return a.snapshot;
+    if (a.resourceUri instanceof vscode.Uri) return a.resourceUri.fsPath;
+  }
+  return undefined;
+}
+
+async function pickFile(arg: unknown, title: string, answers?: { snapshot?: string }): Promise<string> {
+  const f = fileOf(arg) ?? answers?.snapshot;
+  if (f) return f;
+  if (answers) throw new EtcdBackupError('invalidInput', 'No snapshot file given: pass { snapshot: "/path/to/file.db" }.');
+  const picked = await vscode.window.showOpenDialog({ title, canSelectMany: false, openLabel: 'Use This Snapshot', filters: { 'etcd snapshots': ['db'], 'All files': ['*'] } });
+  const p = picked?.[0]?.fsPath;
+  if (!p) throw new EtcdBackupError('cancelled', 'Cancelled.');
+  return p;
+}
+
+/** Run `work` under a cancellable progress notification; its signal aborts when cancelled. */
+function withProgress<T>(title: string, work: (signal: AbortSignal, report: (message: string) => void) => Promise<T>): Thenable<T> {
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) => {
+    const ac = new AbortController();
+    token.onCancellationRequested(() => ac.abort());
+    return work(ac.signal, (message) => progress.report({ message }));
+  });
+}
+
+/** Open a report: the Markdown preview (follows the theme), or the read-only text when asked or when there is no preview. */
+async function openReport(uri: vscode.Uri, preview: boolean | undefined, log: Log): Promise<void> {
+  const doc = await vscode.workspace.openTextDocument(uri);
+  await vscode.languages.setTextDocumentLanguage(doc, 'markdown');
+  if (preview !== false) {
+    try {
+      await vscode.commands.executeCommand('markdown.showPreview', uri);
+      return;
+    } catch (err) {
+      log.warn(`No Markdown preview (${err instanceof Error ? err.message : String(err)}): showing the text.`);
+    }
+  }
+  await vscode.window.showTextDocument(doc, { preview: true });
+}
+
+export interface ReportAnswers {
+  snapshot?: string;
+  prefixDepth?: number | 'auto';
+  /** Open the Markdown preview (default true). */
+  preview?: boolean;
+}
+
+export interface ReportResult {
+  uri: vscode.Uri;
+  markdown: string;
+  report: SnapshotReport;
+}
+
+async function showReport(arg: unknown, answers: ReportAnswers | undefined, docs: ReportDocuments, deps: SnapshotDeps): Promise<ReportResult> {
+  const file = await pickFile(arg, 'Report on which snapshot?', answers);
+  const st = await fs.stat(file).catch(() => undefined);
+  const report = await withProgress(`Reading ${path.basename(file)}…`, async (signal, say) => {
+    const { inspectSnapshot } = await import('../core/snapshot/inspect');
+    return inspectSnapshot(file, {
+      signal,
+      prefixDepth: answers?.prefixDepth,
+      onProgress: (done, total) => say(`${Math.min(100, Math.round((done / Math.max(1, total)) * 100))}% of the pages`),
+    });
+  });
+  if (st) rememberStatus(file, st.size, st.mtime, { status: report.status });
+  const { reportMarkdown } = await import('../core/snapshot/format');
+  const markdown = reportMarkdown(report, { title: path.basename(file), fileTime: st?.mtime });
+  const uri = docs.add(`${path.basename(file)} report`, markdown);
+  deps.log.info(`Snapshot report for ${file}: revision ${report.status.revision}, ${report.keyspace.liveKeys} live keys, ${report.members.length} members`);
+  await openReport(uri, answers?.preview, deps.log);
+  return { uri, markdown, report };
+}
+
+async function verify(arg: unknown, answers: { snapshot?: string } | undefined, deps: SnapshotDeps): Promise<VerifyResult> {
+  const file = await pickFile(arg, 'Verify which snapshot?', answers);
+  const r = await withProgress(`Verifying ${path.basename(file)}…`, async (signal, say) => {
+    const { verifySnapshot } = await import('../core/snapshot/verify');
+    let pages = 0;
+    let sha = 0;
+    return verifySnapshot(file, {
+      signal,
+      onProgress: (what, done, total) => {
+        const pct = Math.min(100, Math.round((done / Math.max(1, total)) * 100));
+        if (what === 'pages') pages = pct;
+        else sha = pct;
+        say(`pages ${pages}%, SHA-256 ${sha}%`);
+      },
+    });
+  });
+  const st = await fs.stat(file).catch(() => undefined);
+  if (st) rememberStatus(file, st.size, st.mtime, r.status ? { status: r.status } : { error: r.reason ?? 'corrupt', kind: r.kind });
+  deps.log.info(`Verify ${file}: ${r.ok ? 'OK' : 'FAILED'} — ${r.ok ? r.summary : r.reason}${r.problems.length ? `\n  ${r.problems.join('\n  ')}` : ''}`);
+  if (!answers) {
+    if (r.ok) {
+      void vscode.window.showInformationMessage(`${path.basename(file)} is sound: ${r.summary}.`);
+    } else {
+      void vscode.window.showErrorMessage(r.reason ?? `${path.basename(file)} is not sound.`, { detail: r.problems.slice(0, 10).join('\n') }, 'Show Logs').then((c) => {
+        if (c === 'Show Logs') deps.log.show(true);
+      });
+    }
+  }
+  return r;
+}
+
+export interface CompareAnswers {
+  snapshot?: string;
+  other?: string;
+  prefixDepth?: number | 'auto';
+  preview?: boolean;
+}
+
+async function compare(arg: unknown, answers: CompareAnswers | undefined, docs: ReportDocuments, deps: SnapshotDeps): Promise<{ uri: vscode.Uri; markdown: string; diff: SnapshotDiff }> {
+  const a = await pickFile(arg, 'Compare which snapshot (the older one)?', answers);
+  let b = answers?.other;
+  if (!b) {
+    if (answers) throw new EtcdBackupError('invalidInput', 'No second snapshot given: pass { other: "/path/to/file.db" }.');
+    const siblings = (await fs.readdir(path.dirname(a)).catch(() => [] as string[])).filter((n) => n.endsWith('.db') && path.join(path.dirname(a), n) !== a).sort().reverse();
+    const items: (vscode.QuickPickItem & { file?: string })[] = [...siblings.map((n) => ({ label: n, description: path.dirname(a), file: path.join(path.dirname(a), n) })), { label: '$(folder-opened) Another file…' }];
+    const pick = await vscode.window.showQuickPick(items, { title: `Compare ${path.basename(a)} with…`, placeHolder: 'The newer snapshot' });
+    if (!pick) throw new EtcdBackupError('cancelled', 'Cancelled.');
+    b = pick.file ?? (await pickFile(undefined, 'Compare with which snapshot?'));
+  }
+  const other = b;
+  const diff = await withProgress(`Comparing ${path.basename(a)} with ${path.basename(other)}…`, async (signal) => {
+    const { diffSnapshots } = await import('../core/snapshot/inspect');
+    return diffSnapshots(a, other, { signal, prefixDepth: answers?.prefixDepth });
+  });
+  const { diffMarkdown } = await import('../core/snapshot/format');
+  const markdown = diffMarkdown(diff);
+  const uri = docs.add(`${path.basename(a)} vs ${path.basename(other)}`, markdown);
+  deps.log.info(`Compared ${a} with ${other}: ${diff.added} added, ${diff.removed} removed, ${diff.changed} changed`);
+  await openReport(uri, answers?.preview, deps.log);
+  return { uri, markdown, diff };
+}
+
+/** Answers (tests) come as the second argument, or as the only one when it is a plain object with `snapshot`. */
+function answersOf<T>(arg: unknown, second: unknown): T | undefined {
+  if (second && typeof second === 'object') return second as T;
+  if (arg && typeof arg === 'object' && !(arg instanceof vscode.Uri) && 'snapshot' in arg && !('toTreeItem' in arg)) return arg as T;
+  return undefined;
+}
+
+export function registerSnapshotCommands(context: vscode.ExtensionContext, deps: SnapshotDeps): void {
+  const docs = new ReportDocuments();
+  context.subscriptions.push(docs, vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, docs));
+  setSnapshotStatusListener((cluster) => deps.tree.refreshSnapshots(cluster));
+  context.subscriptions.push({ dispose: () => setSnapshotStatusListener(undefined) });
+  registerCommand(context, deps.log, 'etcdBackup.showSnapshotReport', (arg?: unknown, a?: unknown) => showReport(arg, answersOf<ReportAnswers>(arg, a), docs, deps));
+  registerCommand(context, deps.log, 'etcdBackup.verifySnapshot', (arg?: unknown, a?: unknown) => verify(arg, answersOf<{ snapshot?: string }>(arg, a), deps));
+  registerCommand(context, deps.log, 'etcdBackup.compareSnapshots', (arg?: unknown, a?: unknown) => compare(arg, answersOf<CompareAnswers>(arg, a), docs, deps));
+}
