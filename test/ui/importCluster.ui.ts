@@ -1,0 +1,127 @@
+// UI check (real workbench, Playwright), against a real one-member TLS etcd cluster whose PKI is
+// laid out as kubeadm's: a static pod manifest in the workspace, right-clicked in the Explorer,
+// "Import Cluster from etcd File…" walks its three steps, tests the connection and saves the
+// cluster with kubeadm's healthcheck-client pair; the cluster shows in the Clusters view; it is
+// removed again through its context menu (the welcome content comes back for the next check).
+import * as assert from 'node:assert/strict';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { startCluster, testPki } from '../support/etcdRig';
+
+export const title = 'Import Cluster from etcd File from the Explorer context menu; the imported cluster in the tree';
+
+interface Ctx {
+  page: Page;
+  openActivity(title: string): Promise<void>;
+  screenshot(name: string): Promise<string>;
+  setUserSettings(values: Record<string, unknown>): Promise<void>;
+  userSettingsFile: string;
+  workspace: string;
+}
+
+async function answer(page: Page, step: string, text: string): Promise<void> {
+  const widget = page.locator('.quick-input-widget');
+  await widget.locator('.quick-input-title', { hasText: step }).waitFor({ state: 'visible', timeout: 20_000 });
+  await widget.locator('input.input').first().fill(text);
+  await page.waitForTimeout(300);
+  await page.keyboard.press('Enter');
+}
+
+async function clickMenuEntry(page: Page, label: string): Promise<string[]> {
+  await page.locator('.context-view .monaco-menu').first().waitFor({ state: 'visible', timeout: 10_000 });
+  const entries = (await page.locator('.context-view .action-label').allInnerTexts()).map((t) => t.trim()).filter(Boolean);
+  await page.waitForTimeout(300); // the menu takes clicks once its opening animation is done
+  await page.locator('.context-view .action-label', { hasText: label }).first().click();
+  return entries;
+}
+
+function savedClusters(file: string): unknown[] {
+  return (JSON.parse(readFileSync(file, 'utf8'))['etcdBackup.clusters'] ?? []) as unknown[];
+}
+
+export default async function ({ page, openActivity, screenshot, setUserSettings, userSettingsFile, workspace }: Ctx): Promise<void> {
+  const cluster = await startCluster({ members: 1, tls: true, name: 'uiimp' });
+  const pki = await testPki();
+  const [m] = cluster.members;
+  const file = join(workspace, 'ui-etcd.yaml');
+  writeFileSync(
+    file,
+    [
+      'apiVersion: v1',
+      'kind: Pod',
+      'metadata:',
+      '  name: etcd',
+      '  namespace: kube-system',
+      'spec:',
+      '  containers:',
+      '  - command:',
+      '    - etcd',
+      `    - --advertise-client-urls=${m.clientURL}`,
+      '    - --cert-file=/etc/kubernetes/pki/etcd/server.crt',
+      '    - --client-cert-auth=true',
+      '    - --data-dir=/var/lib/etcd',
+      '    - --key-file=/etc/kubernetes/pki/etcd/server.key',
+      `    - --name=${m.name}`,
+      '    - --trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt',
+      '    image: registry.k8s.io/etcd:3.5.15-0',
+      '    name: etcd',
+      '    volumeMounts:',
+      '    - mountPath: /var/lib/etcd',
+      '      name: etcd-data',
+      '    - mountPath: /etc/kubernetes/pki/etcd',
+      '      name: etcd-certs',
+      '  volumes:',
+      '  - hostPath:',
+      `      path: ${pki.dir}`,
+      '    name: etcd-certs',
+      '  - hostPath:',
+      '      path: /var/lib/etcd',
+      '    name: etcd-data',
+      '',
+    ].join('\n'),
+  );
+  const sidebar = page.locator('.sidebar').first();
+  let removed = false;
+  try {
+    await openActivity('Explorer');
+    const row = sidebar.locator('.monaco-list-row', { hasText: 'ui-etcd.yaml' }).first();
+    await row.waitFor({ state: 'visible', timeout: 30_000 });
+    await row.click({ button: 'right' });
+    const entries = await clickMenuEntry(page, 'Import Cluster from etcd File…');
+    assert.ok(entries.includes('Import Cluster from etcd File…'), entries.join(', '));
+
+    await answer(page, '(1/3)', 'ui-imported');
+    await answer(page, '(2/3)', m.clientURL);
+    await answer(page, '(3/3)', ''); // no snapshot folder
+    await page.locator('.notifications-toasts', { hasText: 'Connected to "ui-imported"' }).first().waitFor({ state: 'visible', timeout: 20_000 });
+    assert.deepEqual(savedClusters(userSettingsFile), [
+      {
+        name: 'ui-imported',
+        endpoints: [m.clientURL],
+        tls: { caFile: join(pki.dir, 'ca.crt'), certFile: join(pki.dir, 'healthcheck-client.crt'), keyFile: join(pki.dir, 'healthcheck-client.key') },
+      },
+    ]);
+
+    await openActivity('etcd Backup & Restore');
+    const clusterRow = sidebar.locator('.monaco-list-row', { hasText: 'ui-imported' }).first();
+    await clusterRow.waitFor({ state: 'visible', timeout: 30_000 });
+    await sidebar.locator('.monaco-list-row', { hasText: '1/1 healthy' }).first().waitFor({ state: 'visible', timeout: 30_000 });
+    await page.mouse.move(900, 500);
+    await screenshot('imported-cluster');
+
+    await clusterRow.click({ button: 'right' });
+    await clickMenuEntry(page, 'Remove Cluster…');
+    const dialog = page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ state: 'visible', timeout: 10_000 });
+    await dialog.locator('.monaco-button', { hasText: /^Remove$/ }).first().click();
+    await sidebar.locator('.welcome-view-content', { hasText: 'No etcd cluster is configured yet.' }).waitFor({ state: 'visible', timeout: 20_000 });
+    assert.deepEqual(savedClusters(userSettingsFile), []);
+    removed = true;
+  } finally {
+    await page.keyboard.press('Escape');
+    if (!removed) await setUserSettings({ 'etcdBackup.clusters': [] });
+    rmSync(file, { force: true });
+    await cluster.stop();
+  }
+}
