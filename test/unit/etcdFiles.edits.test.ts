@@ -156,4 +156,13 @@ describe('etcdFiles edits', () => {
     const envLine = parseEtcdFile('[Service]\nEnvironment="ETCD_DATA_DIR=/old"\nExecStart=/usr/bin/etcd\n');
     assert.strictEqual(apply(envLine, setDataDir(envLine, '/new')), '[Service]\nEnvironment="ETCD_DATA_DIR=/new"\nExecStart=/usr/bin/etcd\n');
   });
+
+  it('reads every edit back first, and refuses one that would not read as intended', () => {
+    // a unit whose command line ends in an unclosed quote: an added flag would land inside it
+    const open = parseEtcdFile('[Service]\nExecStart=/usr/bin/etcd --name=a --log-outputs "stderr\n');
+    assert.match(error(setInitialClusterState(open, 'existing')), /not edited: .*Change it by hand\.$/);
+    // a manifest whose last flag still waits for its value: an added flag would become that value
+    const waiting = parseEtcdFile(pod(['    command: [etcd, --name=a, --log-outputs]']));
+    assert.match(error(setInitialClusterState(waiting, 'new')), /other settings would read differently/);
+  });
 });

@@ -8,8 +8,10 @@
  *  - changes nothing when applied a second time.
  */
 import * as assert from 'assert';
+import { readdirSync, readFileSync } from 'fs';
+import { join } from 'path';
 import { parseAllDocuments } from 'yaml';
-import { applyEdits, effectiveSettings, parseEtcdFile, ParsedEtcdFile, setDataDir, setInitialClusterState } from '../../src/core/etcdFiles';
+import { applyEdits, clusterFromEtcdFile, diagnoseEtcdFile, EditResult, effectiveSettings, etcdFileAnchors, parseEtcdFile, ParsedEtcdFile, setDataDir, setInitialClusterState } from '../../src/core/etcdFiles';
 
 /** mulberry32: small, fast, seedable. */
 function prng(seed: number): () => number {
@@ -204,5 +206,55 @@ describe('etcdFiles property: generated and mutated manifests', () => {
       const again3 = setInitialClusterState(p3, state);
       assert.ok(again3.ok && again3.edits.length === 0, `${where}\nsecond application changed`);
     }
+  });
+});
+
+describe('etcdFiles property: every fixture, mutated at random (manifests, env files, config files, units)', () => {
+  it('never throws; an edit it makes reads back with only its value changed, and again changes nothing; a fix never breaks the file', function () {
+    this.timeout(60000);
+    const dir = join(__dirname, '..', 'fixtures', 'etcdFiles');
+    const files = readdirSync(dir).filter((f) => f !== 'expected');
+    const bits = ['"', "'", ':', '-', ' ', '\n', '\r\n', '#', '[', ']', '{', '}', ',', '\\', '=', '--data-dir=', 'ETCD_', '\t', '%', '$'];
+    const r = prng(2026);
+    let edited = 0;
+    for (let k = 0; k < 500; k++) {
+      const f = files[Math.floor(r() * files.length)];
+      let t = readFileSync(join(dir, f), 'utf8');
+      for (let i = 1 + Math.floor(r() * 3); i > 0; i--) {
+        const pos = Math.floor(r() * t.length);
+        t = r() < 0.5 ? t.slice(0, pos) + bits[Math.floor(r() * bits.length)] + t.slice(pos) : t.slice(0, pos) + t.slice(pos + 1 + Math.floor(r() * 3));
+      }
+      const where = `case ${k} (${f}):\n${t}`;
+      const p = parseEtcdFile(t, f);
+      const diags = diagnoseEtcdFile(p);
+      clusterFromEtcdFile(p, f, { exists: () => true });
+      etcdFileAnchors(p);
+      for (const d of diags) {
+        if (!d.fix) continue;
+        const q = parseEtcdFile(applyEdits(t, d.fix.edits), f);
+        assert.strictEqual(q.kind, p.kind, `${where}\nfix ${d.code}`);
+        assert.ok(!q.problems.some((x) => x.fatal) || p.problems.some((x) => x.fatal), `${where}\nfix ${d.code}`);
+      }
+      const edits: [string, string, (q: ParsedEtcdFile) => EditResult][] = [
+        ['data-dir', '/var/lib/x y', (q) => setDataDir(q, '/var/lib/x y')],
+        ['initial-cluster-state', 'existing', (q) => setInitialClusterState(q, 'existing')],
+      ];
+      for (const [name, value, edit] of edits) {
+        const res = edit(p);
+        if (!res.ok) {
+          assert.ok(res.error.length > 10 && !res.error.includes('undefined'), res.error);
+          continue;
+        }
+        edited++;
+        const q = parseEtcdFile(applyEdits(t, res.edits), f);
+        const rest = (x: ParsedEtcdFile): string => JSON.stringify(x.settings.filter((s) => s.name !== name).map((s) => [s.name, s.value]));
+        assert.strictEqual(q.kind, p.kind, where);
+        assert.strictEqual(rest(q), rest(p), `${where}\n${name}: other settings changed`);
+        assert.ok(q.settings.some((s) => s.name === name && s.value === value), `${where}\n${name}`);
+        const again = edit(q);
+        assert.ok(again.ok && again.edits.length === 0, `${where}\n${name}: not idempotent`);
+      }
+    }
+    assert.ok(edited > 300, `${edited} edits made`);
   });
 });

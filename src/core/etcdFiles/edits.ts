@@ -5,7 +5,8 @@
  */
 import { envNameOf } from './flags';
 import { renderValue, ValueContext } from './render';
-import { isInside, lastSetting, mountFor, settingsNamed } from './settings';
+import { parseEtcdFile } from './parse';
+import { effectiveSettings, isInside, lastSetting, mountFor, settingsNamed } from './settings';
 import { applyEdits, lineEnd, lineStart, minimalEdit, nextLineStart } from './text';
 import { EditResult, EtcdSetting, ParsedEtcdFile, TextEdit, TextRange, ValueQuote } from './types';
 
@@ -23,6 +24,31 @@ export interface EditOptions {
 
 function fail(error: string): EditResult {
   return { ok: false, error };
+}
+
+/**
+ * Read the edited text back before handing the edits out: it must be the same kind of file, with
+ * no new errors, every other setting as it was, and `name` reading `value` (in the settings
+ * `which` selects). Otherwise the edit is refused: a file whose command line already ends oddly
+ * (an unclosed quote, a flag still waiting for its value) is left for a person to fix.
+ */
+function verified(parsed: ParsedEtcdFile, r: EditResult, name: string, value: string, which: (s: EtcdSetting) => boolean, extra?: (q: ParsedEtcdFile) => string | undefined): EditResult {
+  if (!r.ok || !r.edits.length) return r;
+  const q = parseEtcdFile(applyEdits(parsed.text, r.edits), parsed.fileName);
+  const before = new Set(parsed.problems.map((p) => `${p.code} ${p.message}`));
+  const rest = (p: ParsedEtcdFile): string => p.settings.filter((s) => s.name !== name).map((s) => `${s.name}=${s.value}`).join('\n');
+  const target = q.settings.filter((s) => s.name === name && which(s));
+  const why =
+    q.kind !== parsed.kind
+      ? 'it would no longer read as the same kind of file'
+      : q.problems.some((p) => p.severity === 'error' && !before.has(`${p.code} ${p.message}`))
+        ? `it would add a problem (${q.problems.find((p) => p.severity === 'error' && !before.has(`${p.code} ${p.message}`))?.message})`
+        : rest(q) !== rest(parsed)
+          ? 'other settings would read differently (the command line ends in an unclosed quote or a flag without its value?)'
+          : !target.length || target.some((s) => s.value !== value)
+            ? `${label(parsed, name)} would not read back as ${value}`
+            : extra?.(q);
+  return why ? fail(`${parsed.fileName ? `${parsed.fileName}: ` : ''}not edited: ${why}. Change it by hand.`) : r;
 }
 
 /** Why this file cannot be edited, or undefined. */
@@ -213,7 +239,8 @@ export function setSetting(parsed: ParsedEtcdFile, name: string, value: string, 
         changes.push(`${s.key}: ${s.value} -> ${value}`);
       }
     }
-    return { ok: true, edits, changes };
+    const sources = new Set(existing.map((s) => s.source));
+    return verified(parsed, { ok: true, edits, changes }, name, value, (s) => sources.has(s.source));
   }
   const related = opts.related ?? [];
   if (parsed.kind === 'systemd') {
@@ -234,7 +261,8 @@ export function setSetting(parsed: ParsedEtcdFile, name: string, value: string, 
   }
   const add = addSettingEdits(parsed, name, value);
   if (add.error) return fail(add.error);
-  return { ok: true, edits: add.edits ?? [], changes: [`${label(parsed, name)} ${value} (added)`] };
+  const added: EditResult = { ok: true, edits: add.edits ?? [], changes: [`${label(parsed, name)} ${value} (added)`] };
+  return verified(parsed, added, name, value, (s) => parsed.kind !== 'systemd' || s.source === 'command');
 }
 
 /** `new` or `existing`: how a member with an empty data dir starts (`existing` to join a running cluster). */
@@ -321,7 +349,9 @@ export function setDataDir(parsed: ParsedEtcdFile, dir: string, opts: EditOption
     edits.push(hp.edit);
     changes.push(`volume "${volume.name}" hostPath.path: ${volume.hostPath} -> ${target}`);
   }
-  return { ok: true, edits, changes };
+  return verified(parsed, { ok: true, edits, changes }, 'data-dir', target, () => true, (q) =>
+    effectiveSettings(q).hostDataDir !== target ? `the node directory mounted at the data dir would not be ${target}` : undefined,
+  );
 }
 
 /** Apply an edit result to its text (for the CLI and tests). */
