@@ -119,6 +119,13 @@ function noClusterProblem(warnings: readonly string[]): string {
   return `${last.replace(/\.$/, '')}; add --advertise-client-urls (ETCD_ADVERTISE_CLIENT_URLS) to it, or use "etcd: Add Cluster…".`;
 }
 
+/** What to do when the TLS files the file names are not on this machine. */
+function missingTlsHint(warnings: readonly string[]): string {
+  return warnings.some((w) => /^(caFile|certFile|keyFile) .* does not exist on this machine\.$/.test(w))
+    ? 'Without these files the connection test fails: run VS Code where they are (the control-plane node, e.g. through Remote-SSH), copy them here, or pick others with "Edit" when the test fails.'
+    : '';
+}
+
 async function importClusterCommand(arg: unknown, answers: ImportAnswers | undefined, deps: ClusterDeps): Promise<ImportCommandResult> {
   const file = await resolveFile(arg, answers);
   const base = path.basename(file);
@@ -156,7 +163,7 @@ async function importClusterCommand(arg: unknown, answers: ImportAnswers | undef
     if (warnings.length) {
       const go = await vscode.window.showWarningMessage(
         `Importing ${base}: ${warnings.length === 1 ? 'one thing' : `${warnings.length} things`} to know before connecting.`,
-        { modal: true, detail: warnings.map((w) => `• ${w}`).join('\n') },
+        { modal: true, detail: [...warnings.map((w) => `• ${w}`), ...(missingTlsHint(warnings) ? ['', missingTlsHint(warnings)] : [])].join('\n') },
         'Continue',
       );
       if (go !== 'Continue') cancelled();

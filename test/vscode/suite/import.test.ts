@@ -112,6 +112,11 @@ describe('Import Cluster from etcd File and the member-file offers (VS Code)', f
     }, 15_000, 'the "Add as cluster" CodeLens')) as vscode.CodeLens;
     const args = lens.command?.arguments ?? [];
     assert.ok(args[0] instanceof vscode.Uri && args[0].fsPath === manifest.fsPath, 'the lens passes the document Uri');
+    // The certificates it names are not on this machine: the connection test says which is missing, and nothing is saved.
+    const missing = (await vscode.commands.executeCommand('etcdBackup.importCluster', ...args, { timeoutMs: 1000 })) as ImportResult;
+    assert.strictEqual(missing?.saved, false);
+    assert.strictEqual(missing.test?.message, 'The CA file /etc/kubernetes/pki/etcd/ca.crt of cluster "controlplane" does not exist. Fix the path in the cluster\'s settings.');
+    assert.deepStrictEqual(userClusters(), []);
     const m = (await vscode.commands.executeCommand('etcdBackup.importCluster', ...args, { test: false })) as ImportResult;
     assert.ok(m?.saved, `saved: ${JSON.stringify(m)}`);
     assert.strictEqual(m.file, manifest.fsPath);
