@@ -68,11 +68,12 @@ async function finish(file: string, parsed: ParsedEtcdFile, r: EditResult, write
   return 0;
 }
 
-const SET_DATA_DIR_USAGE = `Usage: etcd-backup manifest set-data-dir <file> <dir> [--write] [--unit <file>]
+const SET_DATA_DIR_USAGE = `Usage: etcd-backup manifest set-data-dir <file> <dir> [--write] [--keep-container-path] [--unit <file>]
 
 Points etcd at another data dir. <dir> is the directory on the node. In a static pod manifest
 --data-dir, the hostPath of the volume mounted at the data dir and that volumeMounts entry all
-become <dir>; in an env file ETCD_DATA_DIR, in a config file data-dir:, in a unit --data-dir.
+become <dir> (with --keep-container-path only the hostPath changes, as the Kubernetes docs do);
+in an env file ETCD_DATA_DIR, in a config file data-dir:, in a unit --data-dir.
 Prints a unified diff; --write writes the file in place (temp file + rename, mode kept).
 --unit: for an env file, the unit that reads it (a flag there must not also be set here).`;
 
@@ -83,11 +84,11 @@ export const setDataDirCommand: CliCommand = {
       process.stdout.write(`${SET_DATA_DIR_USAGE}\n`);
       return 0;
     }
-    const { positionals, flags } = parseFlags(args, { booleans: ['write'], strings: ['unit'] });
+    const { positionals, flags } = parseFlags(args, { booleans: ['write', 'keep-container-path'], strings: ['unit'] });
     if (positionals.length !== 2) throw new CliUsageError(`give the file and the new data dir, e.g. etcd-backup manifest set-data-dir /etc/kubernetes/manifests/etcd.yaml /var/lib/etcd-restored.\n${SET_DATA_DIR_USAGE}`);
     const [file, dir] = positionals;
     const { parsed, related } = await load(file, flags.unit as string | undefined);
-    return finish(file, parsed, setDataDir(parsed, dir, { related }), Boolean(flags.write));
+    return finish(file, parsed, setDataDir(parsed, dir, { related, keepContainerPath: Boolean(flags['keep-container-path']) }), Boolean(flags.write));
   },
 };
 

@@ -94,6 +94,10 @@ describe('etcd-backup manifest (CLI)', () => {
     assert.strictEqual(w.code, 0, w.err);
     assert.strictEqual(readFileSync(f, 'utf8'), readFileSync(copyForPatch, 'utf8'));
     assert.match(w.err, /^Wrote .*kubeadm-etcd\.yaml \(static pod manifest\): --data-dir: \/var\/lib\/etcd -> \/var\/lib\/etcd-restored; volumeMounts "etcd-data" mountPath/);
+
+    const keep = await run(['set-data-dir', copy('stacked-member-2.yaml'), '/mnt/restored', '--keep-container-path']);
+    assert.strictEqual(keep.code, 0, keep.err);
+    assert.deepStrictEqual(keep.out.split('\n').filter((l) => /^[-+] /.test(l)), ['-        path: "/mnt/etcd-disk/etcd"', '+        path: "/mnt/restored"']);
   });
 
   it('--write replaces the file through a temp file and rename, keeping its mode, leaving no temp file, following a symlink', async () => {

@@ -165,4 +165,15 @@ describe('etcdFiles edits', () => {
     const waiting = parseEtcdFile(pod(['    command: [etcd, --name=a, --log-outputs]']));
     assert.match(error(setInitialClusterState(waiting, 'new')), /other settings would read differently/);
   });
+
+  it('keepContainerPath: only the hostPath moves (the Kubernetes docs\' way); refused when the data dir is below its mount', () => {
+    const p = parseEtcdFile(read('kubeadm-etcd.yaml'));
+    const r = setDataDir(p, '/var/lib/etcd-from-backup', { keepContainerPath: true });
+    assert.ok(r.ok);
+    assert.deepStrictEqual(r.changes, ['volume "etcd-data" hostPath.path: /var/lib/etcd -> /var/lib/etcd-from-backup']);
+    const q = parseEtcdFile(apply(p, r));
+    assert.deepStrictEqual([effectiveSettings(q).dataDir, effectiveSettings(q).hostDataDir], ['/var/lib/etcd', '/var/lib/etcd-from-backup']);
+    const deep = parseEtcdFile(pod(['    command: [etcd, --data-dir=/var/lib/etcd/a]', '    volumeMounts: [{name: d, mountPath: /var/lib/etcd}]', '  volumes: [{name: d, hostPath: {path: /srv}}]']));
+    assert.match(error(setDataDir(deep, '/x', { keepContainerPath: true })), /is below the mount at \/var\/lib\/etcd/);
+  });
 });

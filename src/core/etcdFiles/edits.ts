@@ -20,6 +20,13 @@ export interface EditOptions {
    * already sets it (etcd refuses a variable that the command line also passes).
    */
   related?: readonly ParsedEtcdFile[];
+  /**
+   * setDataDir on a manifest: change only the `hostPath.path` of the volume mounted at the data
+   * dir, as the Kubernetes docs do after a restore; `--data-dir` and the mount keep the path the
+   * container sees. Default: all three become the new dir (kubeadm's layout: same path inside
+   * and outside).
+   */
+  keepContainerPath?: boolean;
 }
 
 function fail(error: string): EditResult {
@@ -288,7 +295,8 @@ function cleanDir(dir: string): { dir?: string; error?: string } {
  * Point etcd at another data dir (`dir`: the directory on the node). Manifest: `--data-dir`,
  * the `hostPath.path` of the volume mounted at the data dir and that `volumeMounts` entry's
  * `mountPath` all become `dir` (the container sees the node's directory at the same path, as
- * kubeadm lays it out). Env / config / unit: `ETCD_DATA_DIR` / `data-dir:` / `--data-dir`.
+ * kubeadm lays it out), or only the hostPath with `keepContainerPath`. Env / config / unit:
+ * `ETCD_DATA_DIR` / `data-dir:` / `--data-dir`.
  */
 export function setDataDir(parsed: ParsedEtcdFile, dir: string, opts: EditOptions = {}): EditResult {
   const blocker = editBlocker(parsed);
@@ -321,7 +329,11 @@ export function setDataDir(parsed: ParsedEtcdFile, dir: string, opts: EditOption
   }
   const edits: TextEdit[] = [];
   const changes: string[] = [];
-  for (const s of settingsNamed(parsed, 'data-dir')) {
+  const keep = Boolean(opts.keepContainerPath);
+  if (keep && dd.value.replace(/(.)\/+$/, '$1') !== mount.mountPath.replace(/(.)\/+$/, '$1')) {
+    return fail(`--data-dir ${dd.value} is below the mount at ${mount.mountPath}, so changing only the hostPath cannot make ${target} the data dir. Move the flag, the mount and the hostPath together instead.`);
+  }
+  for (const s of keep ? [] : settingsNamed(parsed, 'data-dir')) {
     const r = replaceValueEdit(parsed, s, target);
     if (r.error) return fail(r.error);
     if (r.edit) {
@@ -337,7 +349,7 @@ export function setDataDir(parsed: ParsedEtcdFile, dir: string, opts: EditOption
     const e = minimalEdit(full.start, parsed.text.slice(full.start, full.end), rendered);
     return e ? { edit: e } : {};
   };
-  const mp = yamlEdit(mount.mountPathRange, mount.mountPathQuote, mount.mountPath, mount.mountPathInFlow);
+  const mp = keep ? {} : yamlEdit(mount.mountPathRange, mount.mountPathQuote, mount.mountPath, mount.mountPathInFlow);
   if (mp.error) return fail(mp.error);
   if (mp.edit) {
     edits.push(mp.edit);
@@ -349,7 +361,7 @@ export function setDataDir(parsed: ParsedEtcdFile, dir: string, opts: EditOption
     edits.push(hp.edit);
     changes.push(`volume "${volume.name}" hostPath.path: ${volume.hostPath} -> ${target}`);
   }
-  return verified(parsed, { ok: true, edits, changes }, 'data-dir', target, () => true, (q) =>
+  return verified(parsed, { ok: true, edits, changes }, 'data-dir', keep ? dd.value : target, () => true, (q) =>
     effectiveSettings(q).hostDataDir !== target ? `the node directory mounted at the data dir would not be ${target}` : undefined,
   );
 }
