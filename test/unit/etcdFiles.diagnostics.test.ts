@@ -150,4 +150,10 @@ describe('diagnoseEtcdFile', () => {
     const env = diagnoseEtcdFile(parseEtcdFile(read('exported.env')));
     assert.ok(env.some((d) => d.code === 'not-key-value' && d.severity === 'error'));
   });
+
+  it('--config-file with other flags: a warning that etcd ignores them', () => {
+    const { d } = fixClears('[Service]\nExecStart=/usr/bin/etcd --config-file=/etc/etcd/etcd.conf.yml --name=a --data-dir=/d\n', 'config-file-overrides', { noFix: true });
+    assert.strictEqual(d.message, '--config-file is given: etcd reads its settings only from /etc/etcd/etcd.conf.yml and ignores the 2 other settings here (--name, --data-dir).');
+    assert.deepStrictEqual(only(parseEtcdFile('ETCD_CONFIG_FILE=/etc/etcd/etcd.conf.yml\nETCD_UNSUPPORTED_ARCH=arm64\n'), 'config-file-overrides'), []);
+  });
 });

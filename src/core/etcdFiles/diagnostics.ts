@@ -57,6 +57,7 @@ export function diagnoseEtcdFile(parsed: ParsedEtcdFile, opts: DiagnoseOptions =
   duplicateChecks(parsed, out);
   unknownChecks(parsed, out);
   conflictChecks(parsed, opts.related ?? [], out);
+  configFileChecks(parsed, out);
   return out.sort((a, b) => a.range.start - b.range.start);
 }
 
@@ -289,4 +290,18 @@ function conflictChecks(parsed: ParsedEtcdFile, related: readonly ParsedEtcdFile
       }
     }
   }
+}
+
+function configFileChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[]): void {
+  const cf = lastSetting(parsed, 'config-file');
+  if (!cf || parsed.kind === 'config') return;
+  const others = parsed.settings.filter((s) => s.name !== 'config-file' && s.key !== 'ETCD_UNSUPPORTED_ARCH');
+  if (!others.length) return;
+  const names = others.slice(0, 3).map((s) => s.key).join(', ');
+  out.push({
+    range: cf.entryRange,
+    severity: 'warning',
+    code: 'config-file-overrides',
+    message: `${cf.key} is given: etcd reads its settings only from ${cf.value} and ignores the ${others.length} other setting${others.length === 1 ? '' : 's'} here (${names}${others.length > 3 ? ', …' : ''}).`,
+  });
 }
