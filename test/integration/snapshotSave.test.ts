@@ -6,7 +6,7 @@
  * leaves no file under the final name, no .part, and one clear sentence.
  */
 import * as assert from 'assert';
-import { execFile } from 'child_process';
+import { execFile, spawn } from 'child_process';
 import { createHash } from 'crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
@@ -291,6 +291,42 @@ describe('snapshot save (real etcd)', function () {
     assert.match(r.stderr, /disk is full \(or the file-size limit was reached\)/);
     assert.strictEqual(r.stdout, '');
     assertNothingLeft(dir, 'full disk');
+  });
+
+  it('Ctrl-C (SIGINT) on the CLI mid-stream stops it with exit 130 and removes the .part', async () => {
+    const c = await bigCluster();
+    const dir = freshDir();
+    const m = c.members[0];
+    const argv = [process.execPath, '--import', 'tsx', join(REPO, 'src/cli.ts'), 'snapshot', 'save', dir, '--endpoints', m.clientURL, '--stall-timeout', '60s'];
+    const child = spawn(argv[0], argv.slice(1), { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+    let frozen = false;
+    try {
+      const deadline = Date.now() + 30_000;
+      const partSize = (): number => {
+        const part = readdirSync(dir).find((f) => f.endsWith('.part'));
+        return part ? (statSync(join(dir, part), { throwIfNoEntry: false })?.size ?? 0) : 0;
+      };
+      // Wait until data is being written (the stream is running), not just the .part created.
+      while (partSize() === 0) {
+        assert.ok(Date.now() < deadline && child.exitCode === null, `no data reached a .part: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      // Hold the member still so the save is surely mid-stream when the signal comes.
+      process.kill(m.pid as number, 'SIGSTOP');
+      frozen = true;
+      assert.ok(partSize() > 0 && !readdirSync(dir).some((f) => f.endsWith('.db')), 'still streaming');
+      child.kill('SIGINT');
+      const code = await exited;
+      assert.strictEqual(code, 130, stderr);
+      assert.match(stderr, /interrupted; the stream was stopped and nothing was saved/);
+    } finally {
+      if (frozen) process.kill(m.pid as number, 'SIGCONT');
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    assertNothingLeft(dir, 'SIGINT');
   });
 
   it('a frozen member (no data for the stall time) fails with a sentence and leaves nothing', async () => {

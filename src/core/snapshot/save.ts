@@ -471,7 +471,12 @@ export async function saveSnapshot(cfg: ClusterConfig, secrets: ClusterSecrets, 
     const base = await clientOptions(one, secrets, [opts.endpoint]);
     client = new Client({ ...base, grpcOptions: { ...(base.grpcOptions ?? {}), 'grpc-node.flow_control_window': FLOW_WINDOW } });
     const streamStarted = Date.now();
-    const call = await Promise.race([openSnapshotCall(client), ...(opts.signal ? [abortPromise(opts.signal)] : [])]).catch((err) => {
+    const opening = openSnapshotCall(client);
+    // A call that outlives this function (cancelled while it was being opened, or failing
+    // after another error won) must not crash the process with an unhandled 'error' event.
+    opening.then((c) => c.on('error', () => undefined)).catch(() => undefined);
+    const call = await Promise.race([opening, ...(opts.signal ? [abortPromise(opts.signal)] : [])]).catch((err) => {
+      opening.then((c) => c.cancel()).catch(() => undefined);
       throw explain(err, opts.endpoint);
     });
     const got = await streamToFile(call, fh, {
