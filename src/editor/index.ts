@@ -75,7 +75,17 @@ export function registerEditorFeatures(context: vscode.ExtensionContext, deps: E
       () => undefined,
     );
   };
-  context.subscriptions.push(vscode.window.onDidChangeActiveTextEditor(updateContext));
+  let contextTimer: NodeJS.Timeout | undefined;
+  context.subscriptions.push(
+    vscode.window.onDidChangeActiveTextEditor(updateContext),
+    // A broken file that gets fixed (or the reverse) changes what the palette offers.
+    vscode.workspace.onDidChangeTextDocument((e) => {
+      if (e.document !== vscode.window.activeTextEditor?.document || !model.matches(e.document)) return;
+      clearTimeout(contextTimer);
+      contextTimer = setTimeout(() => updateContext(vscode.window.activeTextEditor), 400);
+    }),
+    { dispose: () => clearTimeout(contextTimer) },
+  );
   updateContext(vscode.window.activeTextEditor);
 
   registerCommand(context, log, MOVE_DATA_DIR, async (arg?: unknown, answers?: MoveDataDirAnswers) => {

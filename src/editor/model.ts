@@ -90,15 +90,23 @@ async function relatedFiles(core: EtcdFilesCore, parsed: ParsedEtcdFile, file: s
 
 export class EtcdDocumentModel implements vscode.Disposable {
   private readonly cache = new Map<string, { version: number; state: Promise<EtcdDocumentState | undefined> }>();
+  /** The related files per document and kind: read from disk once, again after a save (invalidate). */
+  private readonly related = new Map<string, Promise<ParsedEtcdFile[]>>();
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor() {
-    this.disposables.push(vscode.workspace.onDidCloseTextDocument((d) => this.cache.delete(d.uri.toString())));
+    this.disposables.push(
+      vscode.workspace.onDidCloseTextDocument((d) => {
+        this.cache.delete(d.uri.toString());
+        for (const k of [...this.related.keys()]) if (k.endsWith(` ${d.uri.toString()}`)) this.related.delete(k);
+      }),
+    );
   }
 
   /** Forget every parsed version (after a save: related files may have changed). */
   invalidate(): void {
     this.cache.clear();
+    this.related.clear();
   }
 
   /** Does the selector take this document (by scheme and pattern; content is checked later)? */
@@ -124,7 +132,17 @@ export class EtcdDocumentModel implements vscode.Disposable {
     const file = uri.fsPath;
     const parsed = core.parseEtcdFile(text, file);
     const relevant = core.isEditorRelevant(parsed, file);
-    const related = relevant ? await relatedFiles(core, parsed, file) : [];
+    let related: ParsedEtcdFile[] = [];
+    if (relevant && (parsed.kind === 'env' || parsed.kind === 'systemd')) {
+      // A unit's key names its EnvironmentFile= targets, so editing them reads the new ones.
+      const key = `${parsed.kind}:${parsed.environmentFiles.map((f) => f.path).join(',')} ${uri.toString()}`;
+      let p = this.related.get(key);
+      if (!p) {
+        p = relatedFiles(core, parsed, file);
+        this.related.set(key, p);
+      }
+      related = await p;
+    }
     return {
       uri,
       version,

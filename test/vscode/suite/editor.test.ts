@@ -336,6 +336,32 @@ describe('editor: CodeLenses, diagnostics and quick fixes on etcd files', functi
     }
   });
 
+  it('a unit and the env file it reads (EnvironmentFile=): a variable the command line also passes is flagged in both', async () => {
+    const dir = join(root, `pair-${++n}`);
+    mkdirSync(dir, { recursive: true });
+    const envFile = join(dir, 'etcd.env');
+    const envText = 'ETCD_NAME=node1\nETCD_DATA_DIR=/var/lib/etcd\n';
+    const unitText = `[Service]\nEnvironmentFile=${envFile}\nExecStart=/usr/bin/etcd --name node1\n`;
+    writeFileSync(envFile, envText);
+    writeFileSync(join(dir, 'etcd.service'), unitText);
+    const unit = await vscode.workspace.openTextDocument(vscode.Uri.file(join(dir, 'etcd.service')));
+    const [u] = await diagnosticsAppear(unit.uri, 'env-flag-conflict', 'the conflict on the unit');
+    assert.strictEqual(unit.getText(u.range), '--name node1');
+    assert.match(u.message, /ETCD_NAME/);
+    const env = await vscode.workspace.openTextDocument(vscode.Uri.file(envFile));
+    const [e] = await diagnosticsAppear(env.uri, 'env-flag-conflict', 'the conflict on the env file');
+    assert.strictEqual(env.getText(e.range), 'ETCD_NAME=node1');
+    // Its quick fix removes the variable's line, and the env file's diagnostic clears.
+    const [fix] = await quickFixes(env.uri, e.range);
+    assert.ok(fix?.edit);
+    assert.ok(await vscode.workspace.applyEdit(fix.edit));
+    assert.strictEqual(env.getText(), 'ETCD_DATA_DIR=/var/lib/etcd\n');
+    await waitFor(() => etcdDiagnostics(env.uri, 'env-flag-conflict').length === 0, 10_000, 'the env file conflict to clear');
+    // Saved: the unit reads the env file again and its diagnostic clears too.
+    await env.save();
+    await waitFor(() => etcdDiagnostics(unit.uri, 'env-flag-conflict').length === 0, 10_000, 'the unit conflict to clear after the save');
+  });
+
   describe('what is not an etcd file, or cannot be read, gets no edits', () => {
     it('a malformed etcd.yaml shows a parse diagnostic and no lenses', async () => {
       const doc = await open('etcd.yaml', manifest.replace('  containers:\n', '  containers:\n   - : [\n'));
