@@ -33,7 +33,9 @@ export interface SnapshotSidecar {
   etcdVersion: string;
   /**
    * The store revision of the snapshot: the revision in the first stream message's header when
-   * etcd sends one (3.5+), else what the member reported just before the stream started.
+   * etcd sends one (3.4 does not), else what the member reported just before the stream
+   * started (exact when nothing was written meanwhile; otherwise a lower bound: `etcd-backup
+   * snapshot status` reads the exact one from the file).
    */
   revision: number;
   raftTerm: string;
