@@ -3,15 +3,20 @@
  * systemd units. Plain Node (no `vscode`); the editor's CodeLens, diagnostics and quick fixes and
  * the `etcd-backup manifest` CLI are thin layers over this module.
  *
- *   const parsed = parseEtcdFile(text, fileName);          // uniform view with source ranges
- *   effectiveSettings(parsed)                              // name, data dir, URLs, TLS files ...
- *   clusterFromEtcdFile(parsed, filePath)                  // draft ClusterConfig + warnings
- *   diagnoseEtcdFile(parsed)                               // [{range, severity, code, message, fix?}]
- *   setDataDir(parsed, '/var/lib/etcd-restored')           // {ok, edits, changes} | {ok: false, error}
- *   setInitialClusterState(parsed, 'existing')
+ *   const parsed = parseEtcdFile(text, fileName);          // uniform view with source ranges; never throws
+ *   effectiveSettings(parsed, related?)                    // name, data dir (and the node's), URLs, TLS files ...
+ *   etcdFileAnchors(parsed)                                // where CodeLenses go
+ *   clusterFromEtcdFile(parsed, filePath, {exists?})       // {cluster?: draft ClusterConfig, warnings}
+ *   diagnoseEtcdFile(parsed, {related?})                   // [{range, severity, code, message, fix?: {title, edits}}]
+ *   setDataDir(parsed, '/var/lib/etcd-restored', {related?, keepContainerPath?})
+ *   setInitialClusterState(parsed, 'existing', {related?}) // {ok: true, edits, changes} | {ok: false, error}
  *   applyEdits(text, edits)                                // the new text
+ *   unifiedDiff(old, new, name), replaceFileContent(path, text)
  *
- * Offsets are string indices into `parsed.text` (VS Code: `document.positionAt(offset)`).
+ * Offsets are string indices into `parsed.text`, `end` exclusive (VS Code:
+ * `new Range(doc.positionAt(e.offset), doc.positionAt(e.offset + e.length))`).
+ * `related`: for a unit, its parsed `EnvironmentFile=` targets; for an env file, the parsed unit
+ * that reads it (conflicts between the two; never adding a setting the other file has).
  */
 export * from './types';
 export { parseEtcdFile } from './parse';
