@@ -1,19 +1,22 @@
 // UI check (real workbench, Playwright), against a real one-member TLS etcd cluster whose PKI is
-// laid out as kubeadm's: a static pod manifest in the workspace, right-clicked in the Explorer,
-// "Import Cluster from etcd File…" walks its three steps, tests the connection and saves the
-// cluster with kubeadm's healthcheck-client pair; the cluster shows in the Clusters view; it is
-// removed again through its context menu (the welcome content comes back for the next check).
+// laid out as kubeadm's, with a static pod manifest for it in the workspace:
+// - from the palette, with the manifest in the active editor, "Import Cluster from etcd File…"
+//   offers that file first and pre-fills the member's --name; Escape saves nothing;
+// - from the Explorer's context menu it walks its three steps, tests the connection and saves the
+//   cluster with kubeadm's healthcheck-client pair; the cluster shows in the Clusters view; it is
+//   removed again through its context menu (the welcome content comes back for the next check).
 import * as assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { startCluster, testPki } from '../support/etcdRig';
 
-export const title = 'Import Cluster from etcd File from the Explorer context menu; the imported cluster in the tree';
+export const title = 'Import Cluster from etcd File from the palette (active editor) and the Explorer context menu; the imported cluster in the tree';
 
 interface Ctx {
   page: Page;
   openActivity(title: string): Promise<void>;
+  runCommand(title: string): Promise<void>;
   screenshot(name: string): Promise<string>;
   setUserSettings(values: Record<string, unknown>): Promise<void>;
   userSettingsFile: string;
@@ -40,7 +43,7 @@ function savedClusters(file: string): unknown[] {
   return (JSON.parse(readFileSync(file, 'utf8'))['etcdBackup.clusters'] ?? []) as unknown[];
 }
 
-export default async function ({ page, openActivity, screenshot, setUserSettings, userSettingsFile, workspace }: Ctx): Promise<void> {
+export default async function ({ page, openActivity, runCommand, screenshot, setUserSettings, userSettingsFile, workspace }: Ctx): Promise<void> {
   const cluster = await startCluster({ members: 1, tls: true, name: 'uiimp' });
   const pki = await testPki();
   const [m] = cluster.members;
@@ -87,6 +90,23 @@ export default async function ({ page, openActivity, screenshot, setUserSettings
     await openActivity('Explorer');
     const row = sidebar.locator('.monaco-list-row', { hasText: 'ui-etcd.yaml' }).first();
     await row.waitFor({ state: 'visible', timeout: 30_000 });
+
+    // From the palette with the file in the active editor: it is offered first, and the name
+    // step is pre-filled with the member's --name. Escape there saves nothing.
+    await row.click();
+    await page.locator('.tabs-container .tab', { hasText: 'ui-etcd.yaml' }).first().waitFor({ state: 'visible', timeout: 20_000 });
+    await runCommand('etcd: Import Cluster from etcd File…');
+    const widget = page.locator('.quick-input-widget');
+    await widget.locator('.quick-input-list .monaco-list-row', { hasText: 'ui-etcd.yaml' }).first().waitFor({ state: 'visible', timeout: 20_000 });
+    await page.waitForTimeout(300);
+    await page.keyboard.press('Enter');
+    await widget.locator('.quick-input-title', { hasText: '(1/3)' }).waitFor({ state: 'visible', timeout: 20_000 });
+    assert.equal(await widget.locator('input.input').first().inputValue(), m.name);
+    await page.keyboard.press('Escape');
+    await page.waitForTimeout(500);
+    assert.deepEqual(savedClusters(userSettingsFile), []);
+
+    // From the Explorer's context menu.
     await row.click({ button: 'right' });
     const entries = await clickMenuEntry(page, 'Import Cluster from etcd File…');
     assert.ok(entries.includes('Import Cluster from etcd File…'), entries.join(', '));
