@@ -14,15 +14,16 @@ import type { ClusterConfig, ClusterSecrets } from '../core/types';
 import { CliCommand, CliUsageError, parseFlags } from './types';
 
 const USAGE = `Usage: etcd-backup snapshot save <file|folder> --endpoints <url>
-         [--cacert F] [--cert F] [--key F] [--insecure-skip-tls-verify]
-         [--user U[:P]] [--password P] [--dial-timeout 5s] [--command-timeout D] [-w json]
+         [--cacert F] [--cert F] [--key F]
+         [--user U[:P]] [--password P] [--dial-timeout 5s] [--command-timeout D]
+         [--stall-timeout 30s] [-w json]
 
 Streams a snapshot from ONE member (etcd's Maintenance.Snapshot) into <file>.part (mode 0600),
 checks the SHA-256 trailer etcd sends, fsyncs, then gives it its final name (never replacing
 an existing file) and writes a sidecar <file without .db>.json with the member list. When
 <file> is a folder, the file is named <YYYYMMDD_HHMMSS>_snapshot.db inside it.
 The password may also come from ETCDCTL_PASSWORD. No deadline unless --command-timeout is set
-(as etcdctl); the save gives up when the stream stalls for 30 s.`;
+(as etcdctl); the save gives up when the stream stalls for --stall-timeout (30 s).`;
 
 /** A Go-style duration ("5s", "500ms", "2m", "1m30s") or plain seconds, in milliseconds. */
 export function parseDuration(text: string, flag: string): number {
@@ -71,7 +72,6 @@ export const saveCommand: CliCommand = {
     }
     const { positionals, flags } = parseFlags(args, {
       strings: ['endpoints', 'cacert', 'cert', 'key', 'user', 'password', 'dial-timeout', 'command-timeout', 'write-out', 'stall-timeout'],
-      booleans: ['insecure-skip-tls-verify'],
       aliases: { w: 'write-out', endpoint: 'endpoints' },
     });
     const str = (k: string): string | undefined => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
@@ -85,7 +85,7 @@ export const saveCommand: CliCommand = {
     if (list.length > 1) {
       throw new CliUsageError(`a snapshot is taken from one member: give exactly one endpoint to --endpoints (got ${list.length}).`);
     }
-    const tlsFlags = Boolean(str('cacert') || str('cert') || str('key') || flags['insecure-skip-tls-verify']);
+    const tlsFlags = Boolean(str('cacert') || str('cert') || str('key'));
     const rawEndpoint = /^[a-z][a-z0-9+.-]*:\/\//i.test(list[0]) ? list[0] : `${tlsFlags ? 'https' : 'http'}://${list[0]}`;
     const n = normalizeEndpoint(rawEndpoint);
     if (n.error || !n.url) {
@@ -131,7 +131,7 @@ export const saveCommand: CliCommand = {
       username,
     };
     if (tlsFlags) {
-      cfg.tls = { caFile: str('cacert'), certFile: str('cert'), keyFile: str('key'), insecureSkipVerify: Boolean(flags['insecure-skip-tls-verify']) || undefined };
+      cfg.tls = { caFile: str('cacert'), certFile: str('cert'), keyFile: str('key') };
     }
     const secrets: ClusterSecrets = password !== undefined ? { password } : {};
 

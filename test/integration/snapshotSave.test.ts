@@ -200,11 +200,22 @@ describe('snapshot save (real etcd)', function () {
     assert.strictEqual(r.code, 0, r.stderr);
     const files = readdirSync(dir).sort();
     assert.strictEqual(files.length, 2, files.join(', '));
+    assert.strictEqual(files[1], files[0].replace(/\.db$/, '.json'));
     assert.match(files[0], /^\d{8}_\d{6}_snapshot\.db$/);
     assert.strictEqual(r.stdout.trim(), `Snapshot saved at ${join(dir, files[0])}`);
     assert.match(r.stderr, /SHA-256 trailer checked/);
     assertTrailer(join(dir, files[0]));
     assert.strictEqual((await etcdctlStatus(c, join(dir, files[0]))).revision, await revisionOf(c, c.members[0]));
+
+    // -w json: the result as JSON on stdout, to an exact file name.
+    const exact = join(dir, 'exact.db');
+    const j = await runCli(['snapshot', 'save', exact, '-w', 'json', '--endpoints', c.members[0].clientURL, '--cacert', tls.caFile, '--cert', tls.clientCert, '--key', tls.clientKey]);
+    assert.strictEqual(j.code, 0, j.stderr);
+    const out = JSON.parse(j.stdout) as { file: string; sidecar: string; size: number; sha256: string; revision: number };
+    assert.strictEqual(out.file, exact);
+    assert.strictEqual(out.sidecar, join(dir, 'exact.json'));
+    assert.strictEqual(out.size, statSync(exact).size);
+    assert.strictEqual(out.sha256, createHash('sha256').update(readFileSync(exact)).digest('hex'));
 
     // Usage errors: exit 2 and one sentence.
     const two = await runCli(['snapshot', 'save', dir, '--endpoints', `${c.members[0].clientURL},http://127.0.0.1:1`]);
