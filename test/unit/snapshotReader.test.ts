@@ -23,7 +23,9 @@ import {
   verifySnapshot,
 } from '../../src/core/snapshot';
 import { BoltFile, fnv1a64, walkTree } from '../../src/core/snapshot/bbolt';
+import { crc32cCombine } from '../../src/core/snapshot/hasher';
 import { describeValue } from '../../src/core/snapshot/mvcc';
+import { statusOf } from '../../src/core/snapshot/status';
 import type { SnapshotExpectation } from '../support/snapshotData';
 import { dbImage, FIXTURE_DIR, writeWithTrailer } from '../support/snapshotData';
 
@@ -110,6 +112,21 @@ describe('snapshot reader (core/snapshot)', () => {
         assert.strictEqual(s.buckets.reduce((a, b) => a + b.keys, 0), s.totalKey);
       });
     }
+
+    it('gives the same hash when a worker thread shares the hashing (large files)', async () => {
+      for (const n of FIXTURES) {
+        const f = await BoltFile.open(fixture(n));
+        try {
+          assert.strictEqual((await statusOf(f, { parallel: true })).status.hash, expected(n).status.hash, n);
+        } finally {
+          await f.close();
+        }
+      }
+      const a = Buffer.from('hello, ');
+      const b = Buffer.from('world, and a longer tail than the head');
+      assert.strictEqual(crc32cCombine(crc32c(a), crc32c(b), b.length), crc32c(Buffer.concat([a, b])));
+      assert.strictEqual(crc32cCombine(crc32c(a), 0, 0), crc32c(a));
+    });
 
     it('checks the trailer when asked', async () => {
       const s = await snapshotStatus(fixture('mixed'), { checkHash: true });

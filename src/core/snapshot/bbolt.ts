@@ -348,7 +348,8 @@ export class BoltFile {
         return w;
       }
       const end = w.start + w.len;
-      if (w.start >= 0 && off >= end && off < end + w.readahead) next = w;
+      // Just past the window, or inside it but running past its end (a long overflow page).
+      if (w.start >= 0 && off >= w.start && off < end + w.readahead) next = w;
       if (w.used < lru.used) lru = w;
     }
     const w = next ?? lru;

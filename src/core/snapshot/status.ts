@@ -8,8 +8,11 @@
  * (3.4/3.5 semantics); total size is meta.pgid × page size.
  */
 import { BoltFile, BucketPlan, BUCKET_LEAF_FLAG, corruptError, EntrySink, walkTree, WalkResult } from './bbolt';
-import { crc32cUpdate } from './crc32c';
+import { RunHasher } from './hasher';
 import { checkTrailer, TrailerCheck } from './trailer';
+
+/** From this database size on, a worker thread shares the hashing. */
+const PARALLEL_MIN_BYTES = 64 << 20;
 
 export interface BucketFigures {
   name: string;
@@ -61,7 +64,7 @@ export function beU64String(buf: Buffer, off: number, len: number): string | und
 }
 
 class StatusSink implements EntrySink {
-  crc = 0;
+  constructor(readonly hasher: RunHasher) {}
   total = 0;
   revision = 0;
   isKeyBucket = false;
@@ -77,8 +80,9 @@ class StatusSink implements EntrySink {
   private runWords: Int32Array | null = null;
   private runStart = 0;
   private runEnd = 0;
+  private runBase = -1;
 
-  entry(buf: Buffer, words: Int32Array, kOff: number, kLen: number, vOff: number, vLen: number, flags: number): void {
+  entry(buf: Buffer, words: Int32Array, kOff: number, kLen: number, vOff: number, vLen: number, flags: number, base: number): void {
     const end = flags & BUCKET_LEAF_FLAG ? kOff + kLen : vOff + vLen;
     if (this.runBuf === buf && this.runEnd === kOff && !(flags & BUCKET_LEAF_FLAG)) {
       this.runEnd = end;
@@ -88,6 +92,7 @@ class StatusSink implements EntrySink {
       this.runWords = words;
       this.runStart = kOff;
       this.runEnd = end;
+      this.runBase = base;
       if (flags & BUCKET_LEAF_FLAG) this.flush();
     }
     this.total++;
@@ -110,7 +115,7 @@ class StatusSink implements EntrySink {
 
   flush(): void {
     if (this.runBuf) {
-      this.crc = crc32cUpdate(this.crc, this.runBuf, this.runStart, this.runEnd, this.runWords ?? undefined);
+      this.hasher.add(this.runBuf, this.runStart, this.runEnd, this.runBase, this.runWords ?? undefined);
       this.runBuf = null;
       this.runWords = null;
     }
@@ -148,22 +153,29 @@ export async function statusOf(
   opts: {
     signal?: AbortSignal;
     onProgress?: (done: number, total: number) => void;
+    /** Hash on two threads (default: for databases of 64 MiB and more). */
+    parallel?: boolean;
     /** Add other sinks to a bucket's (inspect tees the key bucket into its index). */
     wrap?: (name: Buffer, plan: BucketPlan) => BucketPlan;
   } = {},
 ): Promise<{ status: SnapshotStatus; walk: WalkResult }> {
-  const sink = new StatusSink();
+  // A second thread hashes part of the data of large files (see hasher.ts).
+  const parallel = opts.parallel ?? file.dbSize >= PARALLEL_MIN_BYTES;
+  const hasher = new RunHasher(parallel ? file.path : undefined);
+  const sink = new StatusSink(hasher);
   const buckets: BucketFigures[] = [];
   let current: BucketFigures | undefined;
   const finish = (): void => {
     if (current) current.keys = sink.bucketKeys;
   };
-  const walk = await walkTree(
+  let walk: WalkResult;
+  try {
+    walk = await walkTree(
     file,
     (name) => {
       finish();
       sink.flush();
-      sink.crc = crc32cUpdate(sink.crc, name, 0, name.length);
+      sink.hasher.add(name, 0, name.length, -1);
       const n = name.toString('latin1');
       sink.isKeyBucket = n === 'key';
       sink.bucketName = n;
@@ -174,8 +186,22 @@ export async function statusOf(
     },
     { signal: opts.signal, onProgress: opts.onProgress ? (done) => opts.onProgress?.(done, file.meta.pgid) : undefined },
   );
+  } catch (err) {
+    hasher.stop();
+    throw err;
+  }
   finish();
   sink.flush();
+  let hash = 0;
+  try {
+    hash = await hasher.result();
+  } catch (err) {
+    // A sound walk reads every byte the worker reads; a worker failure on a damaged file is one more problem.
+    walk.problemCount++;
+    walk.problems.push(`hashing failed: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    hasher.stop();
+  }
   if (sink.badRevisionKeys) {
     walk.problemCount++;
     walk.problems.push(`bucket "key": ${sink.badRevisionKeys} keys shorter than a revision (8 bytes)`);
@@ -184,8 +210,8 @@ export async function statusOf(
   const text = (k: string): string | undefined => (x[k] ? x[k].toString('utf8') : undefined);
   const num = (k: string): string | undefined => (x[k] ? beU64String(x[k], 0, x[k].length) : undefined);
   const status: SnapshotStatus = {
-    hash: sink.crc,
-    hashHex: sink.crc.toString(16),
+    hash,
+    hashHex: hash.toString(16),
     revision: sink.revision,
     totalKey: sink.total,
     totalSize: file.dbSize,
