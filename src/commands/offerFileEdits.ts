@@ -10,9 +10,10 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { editSequence, ETCD_FILE_GLOB, fileProblem, KUBEADM_MANIFEST, looksLikeEtcdFileName, rankCandidates } from '../core/etcdFileCandidates';
 import type { RankedCandidate } from '../core/etcdFileCandidates';
-import { EtcdBackupError } from '../core/errors';
+import { EtcdBackupError, explain } from '../core/errors';
 import { parseEtcdFile, replaceFileContent } from '../core/etcdFiles';
 import type { EditResult, ParsedEtcdFile } from '../core/etcdFiles';
+import type { Log } from '../log';
 
 /** Files larger than this are not etcd's (and not read while looking for candidates). */
 const MAX_CANDIDATE_BYTES = 1024 * 1024;
@@ -96,6 +97,8 @@ export interface FileEditOutcome {
   saved: boolean;
   /** `editor`: a WorkspaceEdit on the open document; `file`: written in place (the editor could not open it). */
   via: 'editor' | 'file';
+  /** Why the file was not changed (see offerEtcdFileEdit), one sentence. */
+  error?: string;
 }
 
 export type EditStep = (p: ParsedEtcdFile) => EditResult;
@@ -158,4 +161,24 @@ export async function applyEtcdFileEdit(file: string, steps: readonly EditStep[]
   }
   if (r.edit) await replaceFileContent(file, r.text);
   return { file, changed: Boolean(r.edit), text: r.text, changes: r.changes, saved: Boolean(r.edit), via: 'file' };
+}
+
+/**
+ * applyEtcdFileEdit for the offers at the end of a flow that already did its work (a replaced
+ * member, a restored dir): a file that cannot be edited is reported (log, and an error message
+ * when `interactive`) without failing the flow; the outcome carries the sentence.
+ */
+export async function offerEtcdFileEdit(
+  file: string,
+  steps: readonly EditStep[],
+  opts: { save?: boolean; log: Log; interactive: boolean },
+): Promise<FileEditOutcome> {
+  try {
+    return await applyEtcdFileEdit(file, steps, { save: opts.save });
+  } catch (err) {
+    const e = explain(err);
+    opts.log.warn(`${file}: ${e.message}`);
+    if (opts.interactive) void vscode.window.showErrorMessage(e.message, 'Show Logs').then((c) => c && opts.log.show(true));
+    return { file, changed: false, text: '', changes: [], saved: false, via: 'editor', error: e.message };
+  }
 }

@@ -12,7 +12,7 @@ import { memberLabel } from '../core/clusterStatus';
 import { EtcdBackupError } from '../core/errors';
 import type { ReplaceMemberResult } from '../core/restore/replace';
 import { answersOf, cancelled } from './clusters';
-import { applyEtcdFileEdit, findEtcdFiles, pickEtcdFile } from './offerFileEdits';
+import { findEtcdFiles, offerEtcdFileEdit, pickEtcdFile } from './offerFileEdits';
 import type { FileEditOutcome } from './offerFileEdits';
 import { resolveMember } from './members';
 import type { RestoreDeps } from './restore';
@@ -247,8 +247,8 @@ async function offerMemberFileEdit(result: ReplaceMemberResult, answers: Replace
     save = how.save;
   }
   if (!file) return undefined;
-  const r = await applyEtcdFileEdit(file, steps, { save });
-  deps.log.info(`[replace] ${file}: ${r.changed ? r.changes.join('; ') : 'already had the start settings'}${r.saved ? ' (saved)' : r.changed ? ' (unsaved, in the editor)' : ''}`);
+  const r = await offerEtcdFileEdit(file, steps, { save, log: deps.log, interactive: !answers });
+  if (!r.error) deps.log.info(`[replace] ${file}: ${r.changed ? r.changes.join('; ') : 'already had the start settings'}${r.saved ? ' (saved)' : r.changed ? ' (unsaved, in the editor)' : ''}`);
   return r;
 }
 

@@ -20,7 +20,7 @@ import type { Settings } from '../settings';
 import { clusterNodeOf, Node } from '../views/clustersView';
 import type { ClustersProvider } from '../views/clustersView';
 import { answersOf, cancelled } from './clusters';
-import { applyEtcdFileEdit, findEtcdFiles, pickEtcdFile } from './offerFileEdits';
+import { findEtcdFiles, offerEtcdFileEdit, pickEtcdFile } from './offerFileEdits';
 import type { FileEditOutcome } from './offerFileEdits';
 import { registerReplaceMemberCommand } from './replaceMember';
 import { registerCommand } from './run';
@@ -454,9 +454,13 @@ async function restoreSnapshot(arg: unknown, answers: RestoreSnapshotAnswers | u
     if (file) {
       const dir = restored.dataDir;
       const { setDataDir } = await import('../core/etcdFiles');
-      manifestEdit = await applyEtcdFileEdit(file, [(p) => setDataDir(p, dir)], { save: false });
-      manifestEdited = file;
-      note(manifestEdit.changed ? `Opened ${file} with ${manifestEdit.changes.join('; ')}: review and save it.` : `${file} already points at ${dir}.`);
+      manifestEdit = await offerEtcdFileEdit(file, [(p) => setDataDir(p, dir)], { save: false, log, interactive: !answers });
+      if (manifestEdit.error) {
+        note(`${file} was not changed: ${manifestEdit.error}`);
+      } else {
+        manifestEdited = file;
+        note(manifestEdit.changed ? `Opened ${file} with ${manifestEdit.changes.join('; ')}: review and save it.` : `${file} already points at ${dir}.`);
+      }
     }
   }
   if (restored && runtime === 'static-pod') {

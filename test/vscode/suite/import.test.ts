@@ -301,5 +301,27 @@ describe('Import Cluster from etcd File and the member-file offers (VS Code)', f
     assert.strictEqual(readFileSync(manifest, 'utf8'), original, 'nothing written to disk');
     assert.ok(result.log.some((l) => l.includes('crictl ps | grep etcd') && l.includes('kubectl -n kube-system get pod')), result.log.join('\n'));
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+
+    // A file that cannot be edited (a Pod without etcd) is reported with its sentence; the restore still stands.
+    const web = join(manifestDir, 'web.yaml');
+    const webText = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: nginx\n    image: nginx:1.27\n';
+    writeFileSync(web, webText);
+    const second = (await vscode.commands.executeCommand('etcdBackup.restoreSnapshot', { file: snap }, {
+      members: [{ name: m.name, peerURLs: [m.peerURL] }],
+      token: 'import-test-token-2',
+      localMember: m.name,
+      dataDir: join(m.dir, 'from-backup-2'),
+      oldDataDir: null,
+      runbookPath: join(root, 'runbook-2.md'),
+      openRunbook: false,
+      manifestPath: web,
+    })) as { restored?: { dataDir: string }; manifestEdited?: string; manifestEdit?: { error?: string; changed: boolean }; log: string[] };
+    assert.strictEqual(second?.restored?.dataDir, join(m.dir, 'from-backup-2'));
+    assert.strictEqual(second.manifestEdited, undefined);
+    const sentence = "Cannot edit web.yaml: the Pod has no container that runs etcd; choose etcd's own static pod manifest (kubeadm: /etc/kubernetes/manifests/etcd.yaml).";
+    assert.strictEqual(second.manifestEdit?.error, sentence);
+    assert.ok(second.log.includes(`${web} was not changed: ${sentence}`), second.log.join('\n'));
+    assert.strictEqual(readFileSync(web, 'utf8'), webText);
+    assert.ok(!vscode.workspace.textDocuments.some((d) => d.uri.fsPath === web && d.isDirty));
   });
 });
