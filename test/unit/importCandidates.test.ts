@@ -31,6 +31,19 @@ describe('import candidates and file offers', () => {
     }
   });
 
+  it('the explorer and editor-title menus offer the import on the same file names', () => {
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { contributes: { menus: Record<string, { command: string; when?: string }[]> } };
+    for (const menu of ['explorer/context', 'editor/title/context']) {
+      const when = pkg.contributes.menus[menu].find((x) => x.command === 'etcdBackup.importCluster')?.when ?? '';
+      const m = /resourceFilename =~ \/(.*)\/i$/.exec(when);
+      assert.ok(m, `${menu}: ${when}`);
+      const re = new RegExp(m[1], 'i');
+      for (const n of ['etcd.yaml', 'etcd.yml', 'etcd.env', 'etcd.conf.yml', 'etcd.service', 'kube-etcd.yaml', 'node.env', 'kube-apiserver.yaml', 'README.md', 'etcd.db', 'values.yaml', 'ETCD.YAML']) {
+        assert.strictEqual(re.test(n), looksLikeEtcdFileName(n), `${menu} and looksLikeEtcdFileName disagree on ${n}`);
+      }
+    }
+  });
+
   it('ranks the files that start the member first, then preferred paths, then by kind; non-etcd and broken files are left out', () => {
     const files = [
       { path: '/w/b/etcd.service', text: fx('etcd-flags.service') }, // --name node1

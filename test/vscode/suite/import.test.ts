@@ -214,7 +214,7 @@ describe('Import Cluster from etcd File and the member-file offers (VS Code)', f
     assert.deepStrictEqual(userClusters(), []);
   });
 
-  it('after Replace Member the new member\'s env file gets initial-cluster-state existing and the new initial-cluster, in the editor, unsaved', async () => {
+  it('after Replace Member the new member\'s env file gets initial-cluster-state existing and the new initial-cluster, in the editor, unsaved (saved only with "Write and Save")', async () => {
     const startedAt = Date.now();
     const c = await startCluster({ members: 3, name: 'vs-imp-rep' });
     clusters.push(c);
@@ -240,7 +240,7 @@ describe('Import Cluster from etcd File and the member-file offers (VS Code)', f
       localDataDir: null,
       show: false,
       memberFile: envFile,
-    })) as { replaced: boolean; result: { env: Record<string, string> }; memberFile: { changed: boolean; saved: boolean; via: string; text: string; changes: string[] } };
+    })) as { replaced: boolean; result: { env: Record<string, string>; added: { id: string } }; memberFile: { changed: boolean; saved: boolean; via: string; text: string; changes: string[] } };
     assert.ok(r?.replaced, 'replaced');
     const ic = r.result.env.ETCD_INITIAL_CLUSTER;
     assert.ok(ic.includes(`${dead.name}=${dead.peerURL}`), ic);
@@ -258,6 +258,26 @@ describe('Import Cluster from etcd File and the member-file offers (VS Code)', f
     await vscode.commands.executeCommand('undo');
     assert.strictEqual(doc.getText(), original);
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+
+    // Replaced again (the replacement never started), this time with "Write and Save": on disk, not dirty.
+    const envFile2 = join(root, 'member3', 'etcd-2.env');
+    writeFileSync(envFile2, original);
+    const r2 = (await vscode.commands.executeCommand('etcdBackup.replaceMember', { cluster: c.name, member: r.result.added.id }, {
+      confirm: true,
+      name: dead.name,
+      peerURLs: [dead.peerURL],
+      localDataDir: null,
+      show: false,
+      memberFile: envFile2,
+      saveMemberFile: true,
+    })) as { replaced: boolean; result: { env: Record<string, string> }; memberFile: { saved: boolean; text: string } };
+    assert.ok(r2?.replaced, 'replaced again');
+    const expected2 = original
+      .replace(/^ETCD_INITIAL_CLUSTER="[^"]*"$/m, `ETCD_INITIAL_CLUSTER="${r2.result.env.ETCD_INITIAL_CLUSTER}"`)
+      .replace('ETCD_INITIAL_CLUSTER_STATE="new"', 'ETCD_INITIAL_CLUSTER_STATE="existing"');
+    assert.strictEqual(r2.memberFile.saved, true);
+    assert.strictEqual(readFileSync(envFile2, 'utf8'), expected2);
+    assert.strictEqual(vscode.workspace.textDocuments.find((d) => d.uri.fsPath === envFile2)?.isDirty, false);
     await setSettings({ 'etcdBackup.clusters': [] });
   });
 
