@@ -368,6 +368,23 @@ describe('snapshot save (real etcd)', function () {
     assertNothingLeft(dir, 'stall');
   });
 
+  it('a learner (etcd 3.4 streams no snapshot from one) is refused with a sentence that says to pick a voting member', async () => {
+    const c = await startCluster({ members: 1 });
+    clusters.push(c);
+    const learner = await c.addMember({ learner: true });
+    const dir = freshDir();
+    const e = await rejection(saveSnapshot(c.clusterConfig(), c.secrets(), { endpoint: learner.clientURL, dir }));
+    assert.strictEqual(e.kind, 'invalidInput', e.message);
+    assert.match(e.message, /is a learner, and this etcd streams no snapshot from a learner: nothing was saved\. Pick a voting member/);
+    assertNothingLeft(dir, 'learner');
+    // The suggestion puts the voting leader first and the learner after it.
+    const choices = suggestSnapshotEndpoints(await fetchClusterOverview(c.clusterConfig(), c.secrets()), c.clusterConfig().endpoints);
+    assert.strictEqual(choices[0].endpoint, c.members[0].clientURL);
+    const offered = choices.find((x) => x.endpoint === learner.clientURL);
+    assert.ok(offered && choices.indexOf(offered) > 0);
+    assert.strictEqual(offered.usable, false, offered.reason);
+  });
+
   it('the member killed mid-stream: a sentence that says the stream broke, and no file', async () => {
     const c = await bigCluster();
     const dir = freshDir();

@@ -68,7 +68,7 @@ describe('snapshot save: names, targets, suggestions', () => {
         member('slow', { tookMs: 50 }),
         member('down', { reachable: false, healthy: false, endpoint: undefined }),
         member('lead', { role: 'leader', tookMs: 30 }),
-        member('learn', { role: 'learner', isLearner: true, tookMs: 1 }),
+        member('learn', { role: 'learner', isLearner: true, tookMs: 1, version: '3.5.9' }),
         member('fast', { tookMs: 2 }),
         member('sick', { healthy: false }),
       ]),
@@ -82,6 +82,12 @@ describe('snapshot save: names, targets, suggestions', () => {
     assert.strictEqual(list[0].reason, 'leader, healthy, 30 ms');
     assert.strictEqual(list[5].endpoint, 'https://down:2379');
     assert.deepStrictEqual(list.map((c) => c.usable), [true, true, true, true, true, false, false]);
+  });
+
+  it('offers a learner of etcd 3.4 as unusable (3.4 streams nothing from learners), saying why', () => {
+    const list = suggestSnapshotEndpoints(overview([member('lead', { role: 'leader', version: '3.4.23' }), member('l', { role: 'learner', isLearner: true, version: '3.4.23' })]));
+    assert.deepStrictEqual(list.map((c) => [c.member?.name, c.usable]), [['lead', true], ['l', false]]);
+    assert.match(list[1].reason, /learner, healthy, 5 ms, etcd 3\.4\.23 streams no snapshot from a learner/);
   });
 
   it('suggests nothing when no member answers', () => {

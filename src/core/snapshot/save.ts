@@ -13,7 +13,7 @@ import { constants as fsConstants, promises as fs } from 'fs';
 import { basename, dirname, join, resolve } from 'path';
 import type { Etcd3 } from 'etcd3';
 import type { ClusterOverview, MemberOverview } from '../clusterStatus';
-import { clientOptions, EtcdConnection, loadEtcd3, toHexId } from '../etcd';
+import { clientOptions, EtcdConnection, loadEtcd3, toHexId, withConnection } from '../etcd';
 import { EtcdBackupError, explain } from '../errors';
 import type { ClusterConfig, ClusterSecrets, MemberInfo } from '../types';
 import { DEFAULT_TIMEOUT_MS } from '../types';
@@ -143,7 +143,12 @@ export function suggestSnapshotEndpoints(overview: ClusterOverview, configured: 
     if (m.healthy && m.tookMs !== undefined) {
       parts.push(`${Math.round(m.tookMs)} ms`);
     }
-    out.push({ endpoint, member: m, reason: parts.join(', '), suggested: false, usable: m.reachable });
+    // etcd 3.4 refuses every stream from a learner, Snapshot included.
+    const learnerRefuses = m.isLearner && /^3\.[0-4]\./.test(m.version ?? '');
+    if (learnerRefuses) {
+      parts.push(`etcd ${m.version} streams no snapshot from a learner`);
+    }
+    out.push({ endpoint, member: m, reason: parts.join(', '), suggested: false, usable: m.reachable && !learnerRefuses });
   }
   for (const ep of configured) {
     if (!seen.has(ep)) {
@@ -181,6 +186,17 @@ interface Pool {
 async function openSnapshotCall(client: Etcd3): Promise<SnapshotCall> {
   const pool = (client as unknown as { pool: Pool }).pool;
   return pool.withConnection('Maintenance', ({ client: svc, metadata }) => svc.snapshot({}, metadata, {}) as unknown as SnapshotCall);
+}
+
+/** Messages and gRPC details of an error and its causes. */
+function errorText(err: unknown): string {
+  const parts: string[] = [];
+  let e = err as { message?: string; details?: string; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 6; depth++) {
+    parts.push(e.message ?? '', e.details ?? '');
+    e = e.cause as typeof e;
+  }
+  return parts.join(' ');
 }
 
 function mb(n: number): string {
@@ -361,7 +377,9 @@ export function streamToFile(
     call.on('error', (err) => {
       if (settled) return;
       const e = explain(err, opts.endpoint);
-      if (e.kind === 'cancelled') {
+      if (/not supported for learner/i.test(errorText(err))) {
+        fail(new EtcdBackupError('invalidInput', `${opts.endpoint} is a learner, and this etcd streams no snapshot from a learner: nothing was saved. Pick a voting member (the leader or a follower).`, { cause: err }));
+      } else if (e.kind === 'cancelled') {
         fail(new EtcdBackupError('cancelled', `Snapshot cancelled after ${mb(received)}: nothing was saved.`, { cause: err }));
       } else if (received > 0 && (e.kind === 'unreachable' || e.kind === 'internal')) {
         fail(new EtcdBackupError('unreachable', `The snapshot stream from ${opts.endpoint} broke after ${mb(received)} (the member went away or closed the connection): nothing was saved. Check the member and try again, or pick another member.`, { cause: err }));
@@ -438,7 +456,16 @@ export async function saveSnapshot(cfg: ClusterConfig, secrets: ClusterSecrets, 
     const gather = (async () => {
       const c = await conn.endpointClient(opts.endpoint);
       const status = await c.maintenance.status();
-      const list = await conn.memberList();
+      let list: { members: MemberInfo[]; clusterId: string } | undefined;
+      try {
+        list = await conn.memberList();
+      } catch (err) {
+        // A learner answers status and streams snapshots, but lists no members: ask the
+        // cluster's other endpoints; else the list is read from the saved file afterwards.
+        if (!/not supported for learner/i.test(errorText(err))) throw err;
+        const others = cfg.endpoints.filter((e) => e !== opts.endpoint);
+        list = others.length ? await withConnection({ ...cfg, endpoints: others }, secrets, (o) => o.memberList()).catch(() => undefined) : undefined;
+      }
       return { status, list };
     })();
     const info = await Promise.race([
@@ -454,7 +481,6 @@ export async function saveSnapshot(cfg: ClusterConfig, secrets: ClusterSecrets, 
     // Done with the metadata connection: the stream gets its own client (a larger HTTP/2 window).
     conn.close();
     const memberId = toHexId(info.status.header?.member_id);
-    const self: MemberInfo | undefined = info.list.members.find((m) => m.id === memberId);
 
     try {
       fh = await fs.open(part, 'wx', 0o600);
@@ -519,14 +545,20 @@ export async function saveSnapshot(cfg: ClusterConfig, secrets: ClusterSecrets, 
     partCreated = false;
     await fsyncDir(dir);
 
+    let members = info.list?.members;
+    if (!members) {
+      const { readSnapshotMembers } = await import('./inspect');
+      members = await readSnapshotMembers(target).catch(() => []);
+    }
+    const self = members.find((m) => m.id === memberId);
     const tookMs = Date.now() - started;
     const s = info.status;
     const sidecar: SnapshotSidecar = {
       format: SIDECAR_FORMAT,
       version: 1,
       cluster: cfg.name,
-      clusterId: info.list.clusterId,
-      members: info.list.members,
+      clusterId: info.list?.clusterId ?? toHexId(s.header?.cluster_id),
+      members,
       source: { endpoint: opts.endpoint, memberId, memberName: self?.name ?? '', isLeader: toHexId(s.leader) === memberId },
       etcdVersion: s.version,
       revision: got.revision ?? Number(s.header?.revision ?? 0),
