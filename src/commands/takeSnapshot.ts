@@ -56,7 +56,7 @@ async function pickEndpoint(cluster: ClusterConfig, deps: ClusterDeps, answers: 
     return usable[0].endpoint;
   }
   const pick = await vscode.window.showQuickPick(
-    choices.map((c: EndpointChoice) => ({
+    usable.map((c: EndpointChoice) => ({
       label: `${c.suggested ? '$(star-full) ' : ''}${c.member?.name || c.endpoint}`,
       description: c.endpoint,
       detail: `${c.reason}${c.suggested ? ' (suggested)' : ''}`,
