@@ -352,6 +352,41 @@ describe('snapshot reader (core/snapshot)', () => {
       assert.match((await verifySnapshot(bad)).reason ?? '', /neither of its two bbolt meta pages is valid/);
     });
 
+    it('checks a persisted freelist: free pages listed, none reachable, none lost', async () => {
+      const base = dbImage(fixture('mixed'));
+      const ps = base.readUInt32LE(24);
+      const pgid = Number(base.readBigUInt64LE(16 + 40));
+      const reached = await reachable(base);
+      const free: number[] = [];
+      for (let id = 2; id < pgid; id++) if (!reached(id)) free.push(id);
+      assert.ok(free.length >= 2, 'the fixture has free pages');
+      /** The db with page `fl` turned into a freelist page listing `ids`, both metas pointing at it. */
+      const withFreelist = (fl: number, ids: number[]): Buffer => {
+        const db = Buffer.from(base);
+        const off = fl * ps;
+        db.fill(0, off, off + ps);
+        db.writeBigUInt64LE(BigInt(fl), off);
+        db.writeUInt16LE(0x10, off + 8);
+        db.writeUInt16LE(ids.length, off + 10);
+        ids.forEach((id, i) => db.writeBigUInt64LE(BigInt(id), off + 16 + 8 * i));
+        for (const m of [0, ps]) {
+          db.writeBigUInt64LE(BigInt(fl), m + 16 + 32);
+          db.writeBigUInt64LE(fnv1a64(db, m + 16, m + 72), m + 72);
+        }
+        return db;
+      };
+      const [fl, ...rest] = free;
+      const good = join(root, 'freelist.db');
+      writeWithTrailer(good, withFreelist(fl, rest));
+      const v = await verifySnapshot(good);
+      assert.strictEqual(v.ok, true, v.reason);
+      assert.strictEqual((await snapshotStatus(good)).hash, expected('mixed').status.hash, 'the freelist is not hashed');
+      await structural(withFreelist(fl, rest.slice(1)), new RegExp(`page ${rest[0]}: unreachable unfreed`));
+      const leaf = await keyPage(base, 2);
+      await structural(withFreelist(fl, [...rest, leaf.id]), new RegExp(`page ${leaf.id}: reachable freed`));
+      await structural(withFreelist(fl, [...rest, rest[0]]), new RegExp(`page ${rest[0]}: already freed`));
+    });
+
     it('says what is not a snapshot at all', async () => {
       const junk = join(root, 'junk.db');
       writeFileSync(junk, Buffer.alloc(10000, 1));
