@@ -57,6 +57,13 @@ function md(s: string): string {
   return s.replace(/([\\`*_[\]|<>])/g, '\\$1');
 }
 
+/** A code span (no escapes inside one: a longer fence when the text holds backticks; pipes as entities for tables). */
+function code(s: string): string {
+  const fence = s.includes('`') ? '``' : '`';
+  const pad = s.startsWith('`') || s.endsWith('`') ? ' ' : '';
+  return `${fence}${pad}${s.replace(/\|/g, '&#124;')}${pad}${fence}`;
+}
+
 /** The snapshot report as Markdown: status figures, members inside, keyspace by prefix. */
 export function reportMarkdown(r: SnapshotReport, opts: { title?: string; verify?: VerifyResult; fileTime?: Date; maxPrefixes?: number } = {}): string {
   const s = r.status;
@@ -67,7 +74,7 @@ export function reportMarkdown(r: SnapshotReport, opts: { title?: string; verify
   }
   out.push('## Status', '', '| Figure | Value |', '| --- | --- |');
   const rows: [string, string][] = [
-    ['Hash (CRC-32C)', `\`${s.hashHex}\` (${s.hash})`],
+    ['Hash (CRC-32C)', `${s.hashHex} (${s.hash})`],
     ['Revision', String(s.revision)],
     ['Total keys (every bucket, as etcdctl 3.4/3.5 counts)', String(s.totalKey)],
     ['Total size', `${humanBytes(s.totalSize)} (${s.totalSize} bytes)`],
@@ -83,15 +90,15 @@ export function reportMarkdown(r: SnapshotReport, opts: { title?: string; verify
   rows.push(['Leases', String(r.leases)]);
   if (r.authEnabled !== undefined) rows.push(['Auth', `${r.authEnabled ? 'enabled' : 'disabled'}${r.users.length ? `; users: ${r.users.join(', ')}` : ''}${r.roles.length ? `; roles: ${r.roles.join(', ')}` : ''}`]);
   if (opts.fileTime) rows.push(['File time', opts.fileTime.toISOString()]);
-  for (const [k, v] of rows) out.push(`| ${k} | ${md(v)} |`);
+  for (const [k, v] of rows) out.push(`| ${k} | ${k.startsWith('Hash') ? code(v.split(' ')[0]) + ' ' + md(v.split(' ').slice(1).join(' ')) : md(v)} |`);
   out.push('', `## Members stored in the snapshot (${r.members.length})`, '');
   if (r.members.length) {
     out.push('| ID | Name | Peer URLs | Client URLs | Learner |', '| --- | --- | --- | --- | --- |');
-    for (const m of r.members) out.push(`| \`${m.id}\` | ${md(m.name || '(not started)')} | ${md(m.peerURLs.join(', '))} | ${md(m.clientURLs.join(', '))} | ${m.isLearner ? 'yes' : 'no'} |`);
+    for (const m of r.members) out.push(`| ${code(m.id)} | ${md(m.name || '(not started)')} | ${md(m.peerURLs.join(', '))} | ${md(m.clientURLs.join(', '))} | ${m.isLearner ? 'yes' : 'no'} |`);
   } else {
     out.push('None recorded.');
   }
-  if (r.removedMemberIds.length) out.push('', `Removed members: ${r.removedMemberIds.map((id) => `\`${id}\``).join(', ')}`);
+  if (r.removedMemberIds.length) out.push('', `Removed members: ${r.removedMemberIds.map((id) => code(id)).join(', ')}`);
   const k = r.keyspace;
   out.push(
     '',
@@ -105,7 +112,7 @@ export function reportMarkdown(r: SnapshotReport, opts: { title?: string; verify
     '| --- | ---: | ---: | ---: | ---: |',
   );
   const max = opts.maxPrefixes ?? 200;
-  for (const p of k.prefixes.slice(0, max)) out.push(`| \`${md(p.prefix)}\` | ${p.liveKeys} | ${humanBytes(p.liveBytes)} | ${p.revisions} | ${humanBytes(p.revisionBytes)} |`);
+  for (const p of k.prefixes.slice(0, max)) out.push(`| ${code(p.prefix)} | ${p.liveKeys} | ${humanBytes(p.liveBytes)} | ${p.revisions} | ${humanBytes(p.revisionBytes)} |`);
   if (k.prefixes.length > max) out.push('', `… and ${k.prefixes.length - max} more prefixes.`);
   out.push('');
   return out.join('\n');
@@ -116,13 +123,13 @@ export function diffMarkdown(d: SnapshotDiff): string {
   const out = [
     `# Snapshot comparison`,
     '',
-    `From \`${md(d.a.path)}\` (revision ${d.a.revision}, ${d.a.liveKeys} live keys) to \`${md(d.b.path)}\` (revision ${d.b.revision}, ${d.b.liveKeys} live keys):`,
+    `From ${code(d.a.path)} (revision ${d.a.revision}, ${d.a.liveKeys} live keys) to ${code(d.b.path)} (revision ${d.b.revision}, ${d.b.liveKeys} live keys):`,
     '',
     `**${d.added} added, ${d.removed} removed, ${d.changed} changed**, ${d.unchanged} unchanged.`,
     '',
     '| Prefix | Added | Removed | Changed | Bytes |',
     '| --- | ---: | ---: | ---: | ---: |',
-    ...d.prefixes.map((p) => `| \`${md(p.prefix)}\` | ${p.added} | ${p.removed} | ${p.changed} | ${p.bytesDelta >= 0 ? '+' : '-'}${humanBytes(Math.abs(p.bytesDelta))} |`),
+    ...d.prefixes.map((p) => `| ${code(p.prefix)} | ${p.added} | ${p.removed} | ${p.changed} | ${p.bytesDelta >= 0 ? '+' : '-'}${humanBytes(Math.abs(p.bytesDelta))} |`),
     '',
   ];
   for (const [what, list] of [
@@ -130,7 +137,7 @@ export function diffMarkdown(d: SnapshotDiff): string {
     ['Removed', d.samples.removed],
     ['Changed', d.samples.changed],
   ] as const) {
-    if (list.length) out.push(`## ${what} (first ${list.length})`, '', ...list.map((k) => `- \`${md(k)}\``), '');
+    if (list.length) out.push(`## ${what} (first ${list.length})`, '', ...list.map((k) => `- ${code(k)}`), '');
   }
   return out.join('\n');
 }
