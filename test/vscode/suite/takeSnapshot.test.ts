@@ -92,6 +92,33 @@ describe('Take Snapshot (VS Code)', function () {
     assert.match(node?.contextValue ?? '', /^snapshot(:|$)/);
   });
 
+  it('with no answers, asks for the member in a quick pick whose first (suggested) item is the leader', async () => {
+    const three = await startCluster({ members: 3, name: 'vs-snap3' });
+    try {
+      const leader = await three.waitLeader();
+      const dir3 = join(root, 'three');
+      mkdirSync(dir3);
+      await restore?.();
+      restore = await setSettings({ 'etcdBackup.clusters': [{ ...three.clusterConfig({ name: 'three' }), snapshotDir: dir3 }], 'etcdBackup.refreshIntervalSeconds': 0 });
+      let done = false;
+      const running = Promise.resolve(vscode.commands.executeCommand('etcdBackup.takeSnapshot', 'three')).finally(() => (done = true));
+      // Accept whatever item the quick pick has selected (its first: the suggestion) once it is up.
+      const deadline = Date.now() + 30_000;
+      while (!done && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 300));
+        await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+      }
+      const r = (await running) as Result | undefined;
+      assert.ok(r, 'the command returned a result');
+      assert.strictEqual(r.endpoint, leader.clientURL, 'the suggested member is the leader');
+      assert.ok(existsSync(r.file) && r.file.startsWith(dir3));
+    } finally {
+      await three.stop();
+      await restore?.();
+      restore = await setSettings({ 'etcdBackup.clusters': [{ ...c.clusterConfig({ name: NAME }), snapshotDir: snapDir }], 'etcdBackup.refreshIntervalSeconds': 0 });
+    }
+  });
+
   it('refuses a file that exists, leaving it and no .part', async () => {
     const file = join(root, 'taken.db');
     writeFileSync(file, 'keep me');
