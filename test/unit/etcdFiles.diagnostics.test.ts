@@ -133,6 +133,12 @@ describe('diagnoseEtcdFile', () => {
     const own = fixClears(read('etcd-flags.service'), 'env-flag-conflict');
     assert.match(own.d.message, /conflicting environment variable "ETCD_NAME" is shadowed by corresponding command-line flag/);
     assert.ok(own.fixed?.includes('Environment="ETCD_UNSUPPORTED_ARCH=arm64"\n'));
+    // The conflicting variable alone on its Environment= line: the line goes, not just the word
+    // (an empty Environment= would reset every assignment before it).
+    const alone = '[Service]\nEnvironment="ETCD_DATA_DIR=/var/lib/etcd"\nEnvironment=ETCD_NAME=x\nExecStart=/usr/bin/etcd --name x\n';
+    assert.strictEqual(fixClears(alone, 'env-flag-conflict', { fileName: 'etcd.service' }).fixed, '[Service]\nEnvironment="ETCD_DATA_DIR=/var/lib/etcd"\nExecStart=/usr/bin/etcd --name x\n');
+    const quoted = '[Service]\nEnvironment=ETCD_DATA_DIR=/d\nEnvironment="ETCD_NAME=x"  # set by hand\nExecStart=/usr/bin/etcd --name x\n';
+    assert.strictEqual(fixClears(quoted, 'env-flag-conflict', { fileName: 'etcd.service' }).fixed, '[Service]\nEnvironment=ETCD_DATA_DIR=/d\nExecStart=/usr/bin/etcd --name x\n');
     const envText = 'ETCD_DATA_DIR=/x\nETCD_ELECTION_TIMEOUT=5000\n';
     const env = fixClears(envText, 'env-flag-conflict', { fileName: 'etcd.env', related: [unit] });
     assert.strictEqual(env.fixed, 'ETCD_ELECTION_TIMEOUT=5000\n');

@@ -112,6 +112,14 @@ export function removeEntryEdits(parsed: ParsedEtcdFile, s: EtcdSetting): TextEd
   const before = t.slice(ls, start);
   const after = t.slice(end, le);
   const unitContinued = parsed.kind === 'systemd' && /^[ \t]*\\$/.test(after) && /^[ \t]*$/.test(before);
+  // The only word of an `Environment=` line: the whole line goes. An empty `Environment=` left
+  // behind would reset every assignment before it.
+  if (parsed.kind === 'systemd' && s.source === 'environment' && /^[ \t]*Environment[ \t]*=/.test(before)) {
+    const rest = `${before.replace(/^[ \t]*Environment[ \t]*=/, '')}${after.replace(/#.*$/, '')}`;
+    if (/^["' \t]*$/.test(rest)) {
+      return [{ offset: ls, length: nextLineStart(t, end) - ls, newText: '' }];
+    }
+  }
   if (/^[ \t]*$/.test(before) && (/^[ \t]*(#.*)?$/.test(after) || unitContinued) && !(parsed.kind === 'systemd' && s.source === 'command' && !unitContinued)) {
     const nl = nextLineStart(t, end);
     return [{ offset: ls, length: nl - ls, newText: '' }];
