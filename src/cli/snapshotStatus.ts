@@ -191,6 +191,9 @@ export const inspectCommand: CliCommand = {
           ),
         ];
         if (k.prefixes.length > top) lines.push(`(${k.prefixes.length - top} more prefixes: --top N, or -w json)`);
+        if (k.largest.length) {
+          lines.push('', 'Largest keys:', textTable(['key', 'bytes', 'revisions'], k.largest.slice(0, Math.min(top, 10)).map((l) => [l.key, humanBytes(l.bytes), String(l.revisions)]), [true]));
+        }
         process.stdout.write(`${lines.join('\n')}\n`);
       }
       return 0;

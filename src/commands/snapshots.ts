@@ -1,6 +1,7 @@
 /**
  * Snapshot commands on the native reader: "Show Snapshot Report" (a read-only Markdown page:
- * status figures, the members stored inside, the keyspace by prefix), "Verify Snapshot"
+ * status figures, the members stored inside, the keyspace by prefix), "Search Snapshot
+ * Keys…" (keys and values listed and searched, values as text where they are), "Verify Snapshot"
  * (SHA-256 trailer + bbolt structure, with progress and cancellation) and "Compare
  * Snapshots…" (keys added, removed, changed by prefix). Each takes a snapshot node, a Uri or
  * a path, or asks for the file; tests pass answers as the second argument.
@@ -192,6 +193,68 @@ async function compare(arg: unknown, answers: CompareAnswers | undefined, docs: 
   return { uri, markdown, diff };
 }
 
+export interface SearchAnswers {
+  snapshot?: string;
+  /** Keys starting with this. */
+  prefix?: string;
+  /** Keys or values containing this (a `/`-led text is taken as a prefix when asked interactively). */
+  text?: string;
+  limit?: number;
+  preview?: boolean;
+}
+
+function markdownEscape(s: string): string {
+  return s.replace(/([\\`*_[\]|<>#])/g, '\\$1');
+}
+
+/** The keys and values of a snapshot, listed and searched, as a read-only Markdown page. */
+async function searchKeys(arg: unknown, answers: SearchAnswers | undefined, docs: ReportDocuments, deps: SnapshotDeps): Promise<{ uri: vscode.Uri; markdown: string; matched: number; keys: string[] }> {
+  const file = await pickFile(arg, 'Search which snapshot?', answers);
+  let prefix = answers?.prefix;
+  let text = answers?.text;
+  if (!answers) {
+    const q = await vscode.window.showInputBox({
+      title: `Search ${path.basename(file)}`,
+      prompt: 'A key prefix (starting with /), or text to find in keys and values. Empty: list every key.',
+      placeHolder: '/registry/secrets/   or   my-deployment',
+      ignoreFocusOut: true,
+    });
+    if (q === undefined) throw new EtcdBackupError('cancelled', 'Cancelled.');
+    if (q.startsWith('/')) prefix = q;
+    else if (q) text = q;
+  }
+  const limit = answers?.limit ?? 500;
+  const found = await withProgress(`Searching ${path.basename(file)}…`, async (signal) => {
+    const { listKeys } = await import('../core/snapshot/inspect');
+    if (!text) return listKeys(file, { signal, prefix, limit });
+    // Text: keys containing it, then values containing it (each at the snapshot's revision).
+    const [byKey, byValue] = [await listKeys(file, { signal, prefix, keyContains: text, limit }), await listKeys(file, { signal, prefix, valueContains: text, limit })];
+    const seen = new Set(byKey.keys.map((k) => k.key));
+    const keys = [...byKey.keys, ...byValue.keys.filter((k) => !seen.has(k.key))].sort((a, b) => (a.key < b.key ? -1 : 1)).slice(0, limit);
+    return { matched: byKey.matched + byValue.keys.filter((k) => !seen.has(k.key)).length, keys };
+  });
+  const what = text ? `keys or values containing "${text}"${prefix ? ` under ${prefix}` : ''}` : prefix ? `keys under ${prefix}` : 'every key';
+  const out = [`# ${markdownEscape(path.basename(file))}: ${markdownEscape(what)}`, '', `${found.matched} live key${found.matched === 1 ? '' : 's'} at the snapshot's revision${found.keys.length < found.matched ? `; the first ${found.keys.length} shown` : ''}.`, ''];
+  for (const k of found.keys) {
+    const v = k.value;
+    out.push(`## ${markdownEscape(k.key)}`, '', `revision ${k.modRevision} (created ${k.createRevision}, version ${k.version})${k.lease ? `, lease ${k.lease}` : ''}, ${k.valueSize} bytes${v ? `, ${v.kind}` : ''}`, '');
+    if (v?.kind === 'text' || v?.kind === 'json') {
+      const fence = v.text?.includes('```') ? '~~~~' : '```';
+      out.push(`${fence}${v.kind === 'json' ? 'json' : 'text'}`, v.text ?? '', fence, ...(v.truncated ? ['', '_(shortened)_'] : []), '');
+    } else if (v?.kind === 'k8s-protobuf') {
+      out.push(`Kubernetes protobuf: **${markdownEscape(`${v.k8s?.apiVersion ?? '?'} ${v.k8s?.kind ?? '?'}`)}** ${markdownEscape(`${v.k8s?.namespace ? `${v.k8s.namespace}/` : ''}${v.k8s?.name ?? ''}`)}`, '');
+      if (v.strings?.length) out.push('```text', v.strings.join('\n'), '```', '');
+    } else if (v?.kind === 'binary') {
+      out.push('```text', `${v.hex}${v.truncated ? ' …' : ''}`, '```', '');
+    }
+  }
+  const markdown = out.join('\n');
+  const uri = docs.add(`${path.basename(file)} keys`, markdown);
+  deps.log.info(`Searched ${file} for ${what}: ${found.matched} keys`);
+  await openReport(uri, answers?.preview, deps.log);
+  return { uri, markdown, matched: found.matched, keys: found.keys.map((k) => k.key) };
+}
+
 /** Answers (tests) come as the second argument, or as the only one when it is a plain object with `snapshot`. */
 function answersOf<T>(arg: unknown, second: unknown): T | undefined {
   if (second && typeof second === 'object') return second as T;
@@ -206,5 +269,6 @@ export function registerSnapshotCommands(context: vscode.ExtensionContext, deps:
   context.subscriptions.push({ dispose: () => setSnapshotStatusListener(undefined) });
   registerCommand(context, deps.log, 'etcdBackup.showSnapshotReport', (arg?: unknown, a?: unknown) => showReport(arg, answersOf<ReportAnswers>(arg, a), docs, deps));
   registerCommand(context, deps.log, 'etcdBackup.verifySnapshot', (arg?: unknown, a?: unknown) => verify(arg, answersOf<{ snapshot?: string }>(arg, a), deps));
+  registerCommand(context, deps.log, 'etcdBackup.searchSnapshotKeys', (arg?: unknown, a?: unknown) => searchKeys(arg, answersOf<SearchAnswers>(arg, a), docs, deps));
   registerCommand(context, deps.log, 'etcdBackup.compareSnapshots', (arg?: unknown, a?: unknown) => compare(arg, answersOf<CompareAnswers>(arg, a), docs, deps));
 }

@@ -180,6 +180,8 @@ describe('snapshot reader (core/snapshot)', () => {
       assert.strictEqual(r.keyspace.keysWithLease, 3);
       assert.strictEqual(r.leases, 1);
       assert.strictEqual(r.keyspace.newestRevision, r.status.revision);
+      assert.deepStrictEqual(r.keyspace.largest[0], { key: '/big/20k', bytes: 21008, revisions: 2 });
+      assert.ok(r.keyspace.largest.every((l, i, a) => i === 0 || a[i - 1].bytes >= l.bytes));
       assert.strictEqual(r.compactRevision, undefined);
       const c = await inspectSnapshot(fixture('compacted'));
       assert.strictEqual(c.compactRevision, c.status.revision, 'compacted at the last revision');

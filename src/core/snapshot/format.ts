@@ -114,6 +114,10 @@ export function reportMarkdown(r: SnapshotReport, opts: { title?: string; verify
   const max = opts.maxPrefixes ?? 200;
   for (const p of k.prefixes.slice(0, max)) out.push(`| ${code(p.prefix)} | ${p.liveKeys} | ${humanBytes(p.liveBytes)} | ${p.revisions} | ${humanBytes(p.revisionBytes)} |`);
   if (k.prefixes.length > max) out.push('', `… and ${k.prefixes.length - max} more prefixes.`);
+  if (k.largest.length) {
+    out.push('', `Largest keys (key + value):`, '', '| Key | Bytes | Revisions kept |', '| --- | ---: | ---: |');
+    for (const l of k.largest) out.push(`| ${code(l.key)} | ${humanBytes(l.bytes)} | ${l.revisions} |`);
+  }
   out.push('');
   return out.join('\n');
 }

@@ -51,6 +51,8 @@ export interface KeyspaceSummary {
   newestRevision: number;
   /** Sorted by live bytes, largest first. */
   prefixes: PrefixFigures[];
+  /** The largest live keys (key + value bytes), largest first. */
+  largest: { key: string; bytes: number; revisions: number }[];
 }
 
 export interface SnapshotReport {
@@ -339,7 +341,17 @@ export async function inspectSnapshot(path: string, opts: InspectOptions = {}): 
     let deleted = 0;
     let withLease = 0;
     const s = keys.slots;
+    // The largest live keys: a small sorted list, replaced from its smallest end.
+    const TOP = 20;
+    const largest: { key: string; bytes: number; revisions: number }[] = [];
     for (const [key, slot] of keys.map) {
+      if (!(s.flags[slot] & 1) && (largest.length < TOP || s.size[slot] > largest[largest.length - 1].bytes)) {
+        if (largest.length === TOP) largest.pop();
+        const item = { key, bytes: s.size[slot], revisions: s.revs[slot] };
+        let i = largest.length;
+        while (i > 0 && largest[i - 1].bytes < item.bytes) i--;
+        largest.splice(i, 0, item);
+      }
       const prefix = prefixOf(key, depth);
       let f = byPrefix.get(prefix);
       if (!f) {
@@ -394,6 +406,7 @@ export async function inspectSnapshot(path: string, opts: InspectOptions = {}): 
         oldestRevision: keys.oldest,
         newestRevision: keys.newest,
         prefixes,
+        largest: largest.map((l) => ({ ...l, key: Buffer.from(l.key, 'latin1').toString('utf8') })),
       },
     };
     return report;

@@ -2,7 +2,8 @@
  * Snapshot reader in the real extension host, on a snapshot of a real cluster: the snapshot
  * node's tooltip gets the status figures (computed in the background), "Show Snapshot Report"
  * opens a read-only report with the revision etcdctl gives, the members inside and the
- * keyspace by prefix; "Verify Snapshot" passes it and refuses a damaged copy; "Compare
+ * keyspace by prefix; "Search Snapshot Keys…" lists a prefix and finds text in values;
+ * "Verify Snapshot" passes it and refuses a damaged copy; "Compare
  * Snapshots…" counts the keys added between two snapshots.
  */
 import * as assert from 'assert';
@@ -30,7 +31,7 @@ describe('snapshot reader (VS Code)', function () {
     rmSync(root, { recursive: true, force: true });
   });
 
-  it('shows the status figures in the tooltip, the report with the revision, verifies and compares', async () => {
+  it('shows the status figures in the tooltip, the report with the revision, searches, verifies and compares', async () => {
     const { api } = await activateExtension();
     const snapDir = join(root, 'snapshots');
     mkdirSync(snapDir);
@@ -70,6 +71,15 @@ describe('snapshot reader (VS Code)', function () {
     assert.strictEqual(doc.languageId, 'markdown');
     // From the palette with the preview: opens without an error.
     await vscode.commands.executeCommand('etcdBackup.showSnapshotReport', { file: first });
+
+    // Search: a prefix, and text found in values.
+    const byPrefix = (await vscode.commands.executeCommand('etcdBackup.searchSnapshotKeys', { file: snap }, { prefix: '/registry/pods/', preview: false })) as { matched: number; keys: string[]; markdown: string };
+    assert.strictEqual(byPrefix.matched, 5);
+    assert.deepStrictEqual(byPrefix.keys, ['/registry/pods/ns/p0', '/registry/pods/ns/p1', '/registry/pods/ns/p2', '/registry/pods/ns/p3', '/registry/pods/ns/p4']);
+    assert.match(byPrefix.markdown, /```text\npod 3\n```/);
+    const byText = (await vscode.commands.executeCommand('etcdBackup.searchSnapshotKeys', { file: snap }, { text: 'value 1', preview: false })) as { matched: number; keys: string[] };
+    assert.deepStrictEqual(byText.keys.slice(0, 2), ['/registry/secrets/ns/s1', '/registry/secrets/ns/s10']);
+    assert.strictEqual(byText.matched, 11, 'value 1, value 10..19');
 
     // Verify: sound; a damaged copy is refused with the reason.
     const ok = (await vscode.commands.executeCommand('etcdBackup.verifySnapshot', { file: snap }, {})) as { ok: boolean; summary: string };
