@@ -12,7 +12,7 @@ import { Worker } from 'worker_threads';
 import { crc32cUpdate } from './crc32c';
 
 const BATCH_BYTES = 4 << 20;
-const WORKER_BACKLOG = 3 * BATCH_BYTES;
+const WORKER_BACKLOG = 2 * BATCH_BYTES;
 
 // ---------------------------------------------------------------------------------------
 // crc32c_combine: CRC of A ++ B from CRC(A), CRC(B) and len(B), over GF(2).
@@ -91,6 +91,7 @@ function upd(crc, buf, w, i, end) {
   return ~c >>> 0;
 }
 const fd = fs.openSync(workerData.path, 'r');
+const backlog = new Int32Array(workerData.backlog);
 const size = fs.fstatSync(fd).size;
 const WIN = 1 << 20;
 let win = Buffer.allocUnsafeSlow(WIN), words = new Int32Array(win.buffer), ws = -1, wl = 0;
@@ -111,8 +112,10 @@ parentPort.on('message', (m) => {
       if (off + len > ws + wl) throw new Error('short read at ' + off);
       c = upd(c, win, words, off - ws, off - ws + len);
     }
+    Atomics.sub(backlog, 0, m.len);
     parentPort.postMessage({ id: m.id, crc: c });
   } catch (err) {
+    Atomics.sub(backlog, 0, m.len);
     parentPort.postMessage({ id: m.id, error: String(err && err.message || err) });
   }
 });
@@ -133,7 +136,8 @@ export class RunHasher {
   private offs: number[] = [];
   private lens: number[] = [];
   private worker?: Worker;
-  private backlog = 0;
+  /** Bytes handed to the worker and not hashed yet; the worker lowers it as it goes (shared memory, so it is current between event-loop turns). */
+  private readonly backlog = new Int32Array(new SharedArrayBuffer(4));
   private nextId = 0;
   private readonly waiting = new Map<number, { resolve: (crc: number) => void; reject: (err: Error) => void; len: number }>();
   private failed?: Error;
@@ -142,13 +146,12 @@ export class RunHasher {
   constructor(path?: string) {
     if (path) {
       try {
-        const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { path } });
+        const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, backlog: this.backlog.buffer } });
         w.unref();
         w.on('message', (m: { id: number; crc?: number; error?: string }) => {
           const p = this.waiting.get(m.id);
           if (!p) return;
           this.waiting.delete(m.id);
-          this.backlog -= p.len;
           if (m.error !== undefined) p.reject(new Error(`CRC worker: ${m.error}`));
           else p.resolve(m.crc as number);
         });
@@ -173,7 +176,7 @@ export class RunHasher {
     const len = end - start;
     if (len <= 0) return;
     if (this.mode === null) {
-      this.mode = this.worker && !this.failed && pos >= 0 && this.backlog < WORKER_BACKLOG ? 'worker' : 'main';
+      this.mode = this.worker && !this.failed && pos >= 0 && Atomics.load(this.backlog, 0) < WORKER_BACKLOG ? 'worker' : 'main';
     } else if (this.mode === 'worker' && pos < 0) {
       this.close();
       this.mode = 'main';
@@ -200,8 +203,8 @@ export class RunHasher {
         this.waiting.set(id, { resolve, reject, len });
       });
       pending.catch(() => undefined);
-      this.backlog += len;
-      this.worker.postMessage({ id, offs, lens }, [offs.buffer, lens.buffer]);
+      Atomics.add(this.backlog, 0, len);
+      this.worker.postMessage({ id, offs, lens, len }, [offs.buffer, lens.buffer]);
       this.segments.push({ crc: 0, len, pending });
       this.offs = [];
       this.lens = [];
