@@ -195,6 +195,32 @@ describe('restore and member repair against real etcd (integration)', function (
     assert.strictEqual(await conn.client.get('/after/replace').string(), 'ok');
   });
 
+  it('replaces a replacement that never started (etcd answers the add after that removal with "member not found" once; it is retried)', async () => {
+    const { c, startedAt } = await cluster({ members: 3, name: 'replace2' });
+    const [m1, m2, m3] = c.members;
+    await m3.kill();
+    await c.waitLeader({ members: [m1, m2] });
+    await ageForReconfig(startedAt);
+    const healthy = await EtcdConnection.open(c.clusterConfig({ endpoints: [m1.clientURL, m2.clientURL] }));
+    conns.push(healthy);
+    const failedId = (await healthy.listMembers()).find((m) => m.name === m3.name)?.id as string;
+    const first = await replaceMember(healthy, { memberId: failedId, name: m3.name, peerURLs: [m3.peerURL] });
+    // The replacement is never started; the operator replaces it again at once, same name and URL.
+    const steps: string[] = [];
+    const second = await replaceMember(healthy, { memberId: first.added.id, name: m3.name, peerURLs: [m3.peerURL], onStep: (s) => steps.push(`${s.step}:${s.state}`) });
+    assert.strictEqual(second.removed.id, first.added.id);
+    assert.notStrictEqual(second.added.id, first.added.id);
+    assert.ok(steps.includes('add:done'), steps.join(' '));
+    const list = await healthy.listMembers();
+    assert.strictEqual(list.length, 3);
+    assert.ok(list.some((m) => m.id === second.added.id), 'the second replacement is a member');
+    assert.ok(!list.some((m) => m.id === first.added.id), 'the first replacement is gone');
+    // And it joins: started with an empty dir and what the second add answered.
+    const fresh = await startLike(c, m3, { dataDir: join(m3.dir, 'new2.etcd'), initialCluster: second.env.ETCD_INITIAL_CLUSTER, state: 'existing' });
+    extra.push(fresh);
+    await c.waitHealthy({ members: [m1, m2, fresh] });
+  });
+
   it('replaces a member as a learner and promotes it once it has caught up (polling with backoff)', async () => {
     const { c, conn, startedAt } = await cluster({ members: 3, name: 'learner' });
     const expected = await writeData(conn);

@@ -142,15 +142,18 @@ export async function replaceMember(conn: MemberApi, opts: ReplaceMemberOptions)
   let addResult: { member: MemberInfo; members: MemberInfo[] };
   try {
     // Right after a removal etcd may still answer "unhealthy cluster" (its strict reconfig
-    // check wants every remaining voter connected for a few seconds): the member is already
-    // removed, so wait and try again for a while rather than give up half way.
+    // check wants every remaining voter connected for a few seconds) or "member not found": the
+    // member is already removed, so wait and try again for a while rather than give up half way.
     const until = Date.now() + (opts.addRetryMs ?? 20_000);
     for (let attempt = 1; ; attempt++) {
       try {
         addResult = await conn.memberAdd(urls, { isLearner: opts.asLearner });
         break;
       } catch (err) {
-        if (!causeText(err).includes('unhealthy cluster') || Date.now() > until || opts.signal?.aborted) {
+        // etcd 3.4 also answers "member not found" to an add that comes right after the removal
+        // of a member that never started (seen on real clusters); a moment later it goes through.
+        const transient = /unhealthy cluster|member not found/.test(causeText(err));
+        if (!transient || Date.now() > until || opts.signal?.aborted) {
           throw err;
         }
         report('add', 'running', `etcd says the cluster is not ready for a new member yet (attempt ${attempt}); trying again`);
