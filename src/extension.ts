@@ -3,7 +3,7 @@ import { createLog } from './log';
 import { Settings } from './settings';
 import { DumpedNode, registerClustersView } from './views/clustersView';
 import type { ClusterOverview } from './core/clusterStatus';
-import { registerCommand } from './commands/run';
+import { lastCommandErrors, registerCommand } from './commands/run';
 import { registerClusterCommands } from './commands/clusters';
 import { registerMemberCommands } from './commands/members';
 import { registerEnvironmentCommand } from './commands/environment';
@@ -18,6 +18,8 @@ import { isEtcd3Loaded } from './core/etcd';
 export interface ExtensionApi {
   /** True once etcd3 was loaded; activation must leave it false (etcd3 loads on first use). */
   isEtcd3Loaded(): boolean;
+  /** The sentence the last failure of a command showed (undefined when it never failed). */
+  lastCommandError(id: string): string | undefined;
   /** The Clusters tree, for tests: every node as rendered (waits for overviews), and refresh. */
   clustersTree: {
     dump(expandSnapshots?: boolean): Promise<DumpedNode[]>;
@@ -49,7 +51,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     );
     registerEnvironmentCommand(context, log);
     log.info('etcd Backup & Restore activated');
-    return { isEtcd3Loaded, clustersTree: { dump: (x) => tree.dump(x), refresh: (c) => tree.refresh(c), onDidChange: (l, t, d) => tree.onDidChangeTreeData((n) => l.call(t, (n as { id?: string } | undefined)?.id), undefined, d) } };
+    return { isEtcd3Loaded, lastCommandError: (id) => lastCommandErrors.get(id), clustersTree: { dump: (x) => tree.dump(x), refresh: (c) => tree.refresh(c), onDidChange: (l, t, d) => tree.onDidChangeTreeData((n) => l.call(t, (n as { id?: string } | undefined)?.id), undefined, d) } };
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     log.error('Activation failed:', err instanceof Error ? (err.stack ?? msg) : msg);

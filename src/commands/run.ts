@@ -2,6 +2,9 @@ import * as vscode from 'vscode';
 import { explain } from '../core/errors';
 import type { Log } from '../log';
 
+/** The last failure of each command (its one sentence), for tests and diagnostics. */
+export const lastCommandErrors = new Map<string, string>();
+
 /**
  * The one wrapper around every command handler: the whole error goes to the log, the user
  * sees one sentence they can act on, with a "Show Logs" button.
@@ -23,6 +26,7 @@ export function registerCommand(
           return undefined;
         }
         log.error(`${id} failed:`, err instanceof Error ? (err.stack ?? err.message) : String(err));
+        lastCommandErrors.set(id, e.message);
         void vscode.window.showErrorMessage(e.message, 'Show Logs').then((choice) => {
           if (choice === 'Show Logs') {
             log.show(true);

@@ -271,7 +271,7 @@ describe('Import Cluster from etcd File and the member-file offers (VS Code)', f
       memberFile: envFile2,
       saveMemberFile: true,
     })) as { replaced: boolean; result: { env: Record<string, string> }; memberFile: { saved: boolean; text: string } };
-    assert.ok(r2?.replaced, 'replaced again');
+    assert.ok(r2?.replaced, `replaced again: ${(await activateExtension()).api.lastCommandError('etcdBackup.replaceMember')}`);
     const expected2 = original
       .replace(/^ETCD_INITIAL_CLUSTER="[^"]*"$/m, `ETCD_INITIAL_CLUSTER="${r2.result.env.ETCD_INITIAL_CLUSTER}"`)
       .replace('ETCD_INITIAL_CLUSTER_STATE="new"', 'ETCD_INITIAL_CLUSTER_STATE="existing"');
