@@ -296,8 +296,8 @@ describe('editor: CodeLenses, diagnostics and quick fixes on etcd files', functi
         name: 'etcd.service',
         text: () => '[Service]\nEnvironment=ETCD_NAME=node1\nExecStart=/usr/local/bin/etcd --name node1 --data-dir /var/lib/etcd\n',
         severity: vscode.DiagnosticSeverity.Error,
-        // The assignment goes; the now empty Environment= stays (it only resets the list).
-        fixed: () => '[Service]\nEnvironment=\nExecStart=/usr/local/bin/etcd --name node1 --data-dir /var/lib/etcd\n',
+        // Its only assignment: the whole line goes (an empty Environment= would reset the list).
+        fixed: () => '[Service]\nExecStart=/usr/local/bin/etcd --name node1 --data-dir /var/lib/etcd\n',
       },
       // Findings with no safe automatic fix: they appear, and no quick fix is offered.
       { code: 'file-not-mounted', name: 'etcd.yaml', text: () => manifest.replace('--cert-file=/etc/kubernetes/pki/etcd/server.crt', '--cert-file=/etc/ssl/server.crt'), severity: vscode.DiagnosticSeverity.Error },
