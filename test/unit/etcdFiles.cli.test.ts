@@ -12,32 +12,15 @@ import { join } from 'path';
 import { manifestCommands } from '../../src/cli/manifest';
 import { CliUsageError } from '../../src/cli/types';
 import { unifiedDiff } from '../../src/core/etcdFiles';
+import { captureOutput } from '../support/captureOutput';
 
 const root = join(__dirname, '..', '..');
 
 const fixtures = join(__dirname, '..', 'fixtures', 'etcdFiles');
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = process.stdout.write.bind(process.stdout);
-  const e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    const [name, ...rest] = args;
-    const code = await manifestCommands[name].run(rest);
-    return { code, out, err };
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-  }
+function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const [name, ...rest] = args;
+  return captureOutput(() => manifestCommands[name].run(rest));
 }
 
 describe('etcd-backup manifest (CLI)', () => {

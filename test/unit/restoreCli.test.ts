@@ -1,29 +1,9 @@
 import * as assert from 'assert';
 import { parseOwner, restoreCommand, trialRestoreCommand } from '../../src/cli/restore';
 import { CliUsageError } from '../../src/cli/types';
+import { captureOutput } from '../support/captureOutput';
 
-/** Run a CLI command with stdout/stderr captured. */
-async function capture(fn: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = process.stdout.write.bind(process.stdout);
-  const e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    const code = await fn();
-    return { code, out, err };
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-  }
-}
+const capture = captureOutput;
 
 describe('etcd-backup snapshot restore (CLI arguments)', () => {
   it('prints its usage with --help', async () => {
