@@ -2,7 +2,7 @@
 // etcd3 loads `${__dirname}/../proto/rpc.proto` at run time; in a bundle __dirname is dist/,
 // so the plugin below points it at dist/proto and the protos are copied there.
 import * as esbuild from 'esbuild';
-import { cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -31,6 +31,8 @@ const etcd3Protos = {
 
 const common = {
   bundle: true,
+  // Loaded at run time from node_modules when dist/native/ has no binding for the platform.
+  external: ['@node-rs/crc32'],
   platform: 'node',
   format: 'cjs',
   target: 'node18',
@@ -44,8 +46,17 @@ rmSync(join(root, 'dist'), { recursive: true, force: true });
 mkdirSync(join(root, 'dist', 'proto'), { recursive: true });
 cpSync(etcd3ProtoDir, join(root, 'dist', 'proto'), { recursive: true });
 
+// The hardware CRC-32C of the optional dependency @node-rs/crc32 (the snapshot reader's hash):
+// each platform binding npm installed goes to dist/native/, where src/core/snapshot/crc32c.ts
+// looks first. Without one the reader hashes in plain JavaScript, with the same results.
+mkdirSync(join(root, 'dist', 'native'), { recursive: true });
+const nodeRs = join(root, 'node_modules', '@node-rs');
+for (const pkg of existsSync(nodeRs) ? readdirSync(nodeRs).filter((d) => d.startsWith('crc32-')) : []) {
+  for (const f of readdirSync(join(nodeRs, pkg)).filter((n) => n.endsWith('.node'))) cpSync(join(nodeRs, pkg, f), join(root, 'dist', 'native', f));
+}
+
 const builds = [
-  { ...common, entryPoints: [join(root, 'src/extension.ts')], outfile: join(root, 'dist/extension.js'), external: ['vscode'] },
+  { ...common, entryPoints: [join(root, 'src/extension.ts')], outfile: join(root, 'dist/extension.js'), external: ['vscode', '@node-rs/crc32'] },
   { ...common, entryPoints: [join(root, 'src/cli.ts')], outfile: join(root, 'dist/cli.js'), banner: { js: '#!/usr/bin/env node' } },
 ];
 
@@ -57,5 +68,5 @@ if (watch) {
   console.log('esbuild: watching');
 } else {
   await Promise.all(builds.map((b) => esbuild.build(b)));
-  console.log('esbuild: dist/extension.js, dist/cli.js, dist/proto/');
+  console.log(`esbuild: dist/extension.js, dist/cli.js, dist/proto/, dist/native/ (${readdirSync(join(root, 'dist', 'native')).join(', ') || 'no CRC-32C binding'})`);
 }

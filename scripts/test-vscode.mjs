@@ -180,6 +180,11 @@ function checkVsixContents(vsix) {
   const names = zipEntries(vsix);
   const checks = [
     ['carries dist/proto/rpc.proto where the bundled etcd3 loads it', () => assert.ok(names.includes('extension/dist/proto/rpc.proto'), names.join('\n'))],
+    ['carries the hardware CRC-32C binding where the snapshot reader looks for it (dist/native/)', () => {
+      const built = readdirSync(join(root, 'dist', 'native')).filter((n) => n.endsWith('.node'));
+      assert.ok(built.length > 0, 'npm run build copied no @node-rs/crc32 binding into dist/native');
+      for (const f of built) assert.ok(names.includes(`extension/dist/native/${f}`), `extension/dist/native/${f} missing`);
+    }],
     ['carries dist/extension.js and dist/cli.js', () => {
       assert.ok(names.includes('extension/dist/extension.js'));
       assert.ok(names.includes('extension/dist/cli.js'));

@@ -31,6 +31,8 @@ export interface EnvironmentReport {
     problem?: string;
   };
   tools: ToolReport[];
+  /** How the snapshot reader computes etcd's CRC-32C hash: the hardware binding (its path) or plain JavaScript. */
+  snapshotHash: { native: boolean; binding?: string };
 }
 
 /** Find an executable on PATH (or check an explicit path). */
@@ -130,7 +132,11 @@ export async function checkEnvironment(paths: { etcdctl?: string; etcdutl?: stri
     };
   }
   const tools = await Promise.all([inspectTool('etcdctl', paths.etcdctl), inspectTool('etcdutl', paths.etcdutl), inspectTool('etcd')]);
-  return { node: process.version, platform: `${process.platform}-${process.arch}`, etcd3, tools };
+  // The snapshot reader, loaded here on purpose (this command checks what loads).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const crc = require('./snapshot/crc32c') as typeof import('./snapshot/crc32c');
+  const snapshotHash = crc.usesNativeCrc32c() ? { native: true, binding: crc.nativeCrc32cPath() } : { native: false };
+  return { node: process.version, platform: `${process.platform}-${process.arch}`, etcd3, tools, snapshotHash };
 }
 
 /** The report as lines for the log. */
@@ -139,6 +145,7 @@ export function formatEnvironment(r: EnvironmentReport): string[] {
     `Node ${r.node} on ${r.platform}`,
     r.etcd3.loaded ? `etcd3: loaded, protos parsed from ${r.etcd3.protoFile ?? 'rpc.proto'} (${r.etcd3.clients.join(', ')})` : `etcd3: ${r.etcd3.problem}`,
   ];
+  lines.push(r.snapshotHash.native ? `snapshot hash: hardware CRC-32C (${r.snapshotHash.binding})` : 'snapshot hash: CRC-32C in JavaScript (no @node-rs/crc32 binding for this platform; same results, slower on large files)');
   for (const t of r.tools) {
     lines.push(t.path ? `${t.name}: ${t.path}${t.version ? ` (${t.version})` : ''}${t.problem ? ` - ${t.problem}` : ''}` : `${t.name}: ${t.problem}`);
   }

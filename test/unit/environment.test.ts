@@ -42,5 +42,9 @@ describe('environment check (core)', () => {
     assert.match(etcdctl?.version ?? '', /^etcdctl version: 3\.4\.\d+$/);
     const lines = formatEnvironment(r);
     assert.ok(lines.some((l) => l.startsWith('etcdctl: /usr/bin/etcdctl (etcdctl version: 3.4.')), lines.join('\n'));
+    // From the source tree the hardware CRC-32C comes from node_modules (the optional dependency).
+    assert.strictEqual(r.snapshotHash.native, true);
+    assert.match(r.snapshotHash.binding ?? '', /node_modules[\\/]@node-rs[\\/]crc32[\\/]index\.js$/);
+    assert.ok(lines.includes(`snapshot hash: hardware CRC-32C (${r.snapshotHash.binding})`), lines.join('\n'));
   });
 });

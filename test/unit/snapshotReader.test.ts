@@ -5,6 +5,7 @@
  * pages reached twice or out of bounds, bad metas, not a snapshot at all.
  */
 import * as assert from 'assert';
+import { execFileSync } from 'child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
@@ -23,6 +24,7 @@ import {
   verifySnapshot,
 } from '../../src/core/snapshot';
 import { BoltFile, fnv1a64, walkTree } from '../../src/core/snapshot/bbolt';
+import { nativeCrc32cPath, usesNativeCrc32c } from '../../src/core/snapshot/crc32c';
 import { crc32cCombine } from '../../src/core/snapshot/hasher';
 import { describeValue } from '../../src/core/snapshot/mvcc';
 import { statusOf } from '../../src/core/snapshot/status';
@@ -112,6 +114,45 @@ describe('snapshot reader (core/snapshot)', () => {
         assert.strictEqual(s.buckets.reduce((a, b) => a + b.keys, 0), s.totalKey);
       });
     }
+
+    it('hashes with the hardware CRC-32C where @node-rs/crc32 has a binding (linux x64 here), giving the plain JS results', () => {
+      if (process.platform === 'linux' && process.arch === 'x64') {
+        assert.ok(usesNativeCrc32c(), 'npm ci installs the optional @node-rs/crc32 binding for linux x64; it loads');
+        assert.ok(nativeCrc32cPath());
+      }
+      const big = Buffer.alloc((1 << 20) + 13);
+      for (let i = 0; i < big.length; i++) big[i] = (i * 2654435761) >>> 24;
+      // Runs under 256 bytes always take the JS path; one run of a MiB takes the native one.
+      let js = 0;
+      for (let i = 0; i < big.length; i += 200) js = crc32cUpdate(js, big, i, Math.min(i + 200, big.length));
+      assert.strictEqual(crc32cUpdate(0, big), js);
+      assert.strictEqual(crc32cUpdate(crc32cUpdate(0, big, 0, 1000), big, 1000, big.length), js);
+    });
+
+    it('gives etcdctl\'s figures with the plain JS CRC too (ETCD_BACKUP_NATIVE_CRC=0), on one thread and two', () => {
+      for (const n of FIXTURES) {
+        for (const parallel of ['0', '1']) {
+          const out = execFileSync(process.execPath, ['--require', 'tsx/cjs', '-e', `require('./src/core/snapshot').snapshotStatus(${JSON.stringify(fixture(n))}, { parallel: ${parallel} === '1' }).then((s) => process.stdout.write(JSON.stringify([s.hash, s.totalKey, s.revision])))`], {
+            cwd: join(__dirname, '..', '..'),
+            env: { ...process.env, ETCD_BACKUP_NATIVE_CRC: '0' },
+            encoding: 'utf8',
+          });
+          const e = expected(n).status;
+          assert.deepStrictEqual(JSON.parse(out), [e.hash, e.totalKey, e.revision], `${n}, parallel ${parallel}`);
+        }
+      }
+    });
+
+    it('joins CRCs of consecutive runs of any length (crc32c_combine with precomputed operators)', () => {
+      let seed = 7;
+      const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+      for (let i = 0; i < 100; i++) {
+        const a = Buffer.alloc(rnd(3000));
+        const b = Buffer.alloc(i === 0 ? 5 << 20 : rnd(70_000));
+        for (const x of [a, b]) for (let j = 0; j < x.length; j++) x[j] = rnd(256);
+        assert.strictEqual(crc32cCombine(crc32c(a), crc32c(b), b.length), crc32c(Buffer.concat([a, b])), `lengths ${a.length} + ${b.length}`);
+      }
+    });
 
     it('gives the same hash when a worker thread shares the hashing (large files)', async () => {
       for (const n of FIXTURES) {

@@ -9,7 +9,7 @@
  * zlib's crc32_combine), so the result is exactly the sequential CRC.
  */
 import { Worker } from 'worker_threads';
-import { crc32cUpdate } from './crc32c';
+import { crc32cUpdate, nativeCrc32cPath } from './crc32c';
 
 const BATCH_BYTES = 4 << 20;
 const WORKER_BACKLOG = 2 * BATCH_BYTES;
@@ -34,37 +34,46 @@ function gf2MatrixSquare(square: Uint32Array, mat: Uint32Array): void {
   for (let n = 0; n < 32; n++) square[n] = gf2MatrixTimes(mat, mat[n]);
 }
 
-/** CRC-32C of A ++ B, given crc1 = CRC(A), crc2 = CRC(B) and len2 = len(B). */
+/** ZEROS[k]: the operator that appends 2^k zero bytes to a CRC (made once, on first use). */
+let ZEROS: Uint32Array[] | undefined;
+
+function zeroOperators(): Uint32Array[] {
+  if (ZEROS) return ZEROS;
+  // Operator for one zero bit, squared three times: one zero byte.
+  let m = new Uint32Array(32);
+  m[0] = POLY;
+  for (let n = 1, row = 1; n < 32; n++, row <<= 1) m[n] = row;
+  for (let i = 0; i < 3; i++) {
+    const sq = new Uint32Array(32);
+    gf2MatrixSquare(sq, m);
+    m = sq;
+  }
+  const ops = [m];
+  for (let k = 1; k < 53; k++) {
+    const sq = new Uint32Array(32);
+    gf2MatrixSquare(sq, ops[k - 1]);
+    ops.push(sq);
+  }
+  ZEROS = ops;
+  return ops;
+}
+
+/**
+ * CRC-32C of A ++ B, given crc1 = CRC(A), crc2 = CRC(B) and len2 = len(B): crc1 with len2 zero
+ * bytes appended (one precomputed operator per set bit of len2; they commute), xor crc2.
+ */
 export function crc32cCombine(crc1: number, crc2: number, len2: number): number {
   if (len2 <= 0) return crc1 >>> 0;
-  const even = new Uint32Array(32);
-  const odd = new Uint32Array(32);
-  // Operator for one zero bit in odd.
-  odd[0] = POLY;
-  let row = 1;
-  for (let n = 1; n < 32; n++) {
-    odd[n] = row;
-    row <<= 1;
-  }
-  gf2MatrixSquare(even, odd); // two zero bits
-  gf2MatrixSquare(odd, even); // four zero bits
+  const ops = zeroOperators();
   let c1 = crc1 >>> 0;
-  let len = len2;
-  // Apply len2 zero bytes to crc1 (first square puts the operator for one zero byte in even).
-  do {
-    gf2MatrixSquare(even, odd);
-    if (len % 2) c1 = gf2MatrixTimes(even, c1);
-    len = Math.floor(len / 2);
-    if (len === 0) break;
-    gf2MatrixSquare(odd, even);
-    if (len % 2) c1 = gf2MatrixTimes(odd, c1);
-    len = Math.floor(len / 2);
-  } while (len !== 0);
+  for (let len = len2, k = 0; len > 0; len = Math.floor(len / 2), k++) {
+    if (len % 2) c1 = gf2MatrixTimes(ops[k], c1);
+  }
   return (c1 ^ crc2) >>> 0;
 }
 
 // ---------------------------------------------------------------------------------------
-// The worker: the same CRC (a copy, as plain JS) over file positions it reads itself.
+// The worker: the same CRC (the native one, or a copy in plain JS) over file positions it reads itself.
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('worker_threads');
@@ -73,7 +82,11 @@ const POLY = 0x82f63b78;
 const T = new Int32Array(16 * 256);
 for (let n = 0; n < 256; n++) { let c = n; for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ POLY : c >>> 1; T[n] = c; }
 for (let n = 0; n < 256; n++) { let c = T[n]; for (let k = 1; k < 16; k++) { c = T[c & 0xff] ^ (c >>> 8); T[k * 256 + n] = c; } }
+// The hardware CRC-32C when the main thread found one (the same check value), else the JS below.
+let nat = null;
+try { if (workerData.nativeCrc) { const f = require(workerData.nativeCrc).crc32c; if (f(Buffer.from('123456789')) === 0xe3069283) nat = f; } } catch (e) { nat = null; }
 function upd(crc, buf, w, i, end) {
+  if (nat && end - i >= 256) return nat(buf.subarray(i, end), crc) >>> 0;
   const t = T; let c = ~crc;
   while (i < end && (i & 3) !== 0) c = t[(c ^ buf[i++]) & 0xff] ^ (c >>> 8);
   const blocks = (end - i) >> 4;
@@ -146,7 +159,7 @@ export class RunHasher {
   constructor(path?: string) {
     if (path) {
       try {
-        const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, backlog: this.backlog.buffer } });
+        const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, backlog: this.backlog.buffer, nativeCrc: nativeCrc32cPath() } });
         w.unref();
         w.on('message', (m: { id: number; crc?: number; error?: string }) => {
           const p = this.waiting.get(m.id);

@@ -13,5 +13,7 @@ describe('etcd: Check Environment (development host)', () => {
     const etcdctl = report.tools.find((t) => t.name === 'etcdctl');
     assert.strictEqual(etcdctl?.path, '/usr/bin/etcdctl');
     assert.match(etcdctl?.version ?? '', /etcdctl version: 3\.4\./);
+    // The bundle loads the hardware CRC-32C that the build copied into dist/native/.
+    assert.strictEqual(report.snapshotHash.binding?.split(path.sep).slice(-3).join('/'), `dist/native/crc32.${process.platform}-${process.arch}-gnu.node`);
   });
 });

@@ -40,5 +40,7 @@ describe('the packaged VSIX, installed', () => {
     assert.strictEqual(report.etcd3.loaded, true, report.etcd3.problem);
     assert.strictEqual(report.etcd3.protoFile, path.join(ext.extensionPath, 'dist', 'proto', 'rpc.proto'));
     assert.strictEqual((await ext.exports).isEtcd3Loaded(), true);
+    // The snapshot reader's hardware CRC-32C loads from the packaged dist/native/.
+    assert.deepStrictEqual(report.snapshotHash, { native: true, binding: path.join(ext.extensionPath, 'dist', 'native', `crc32.${process.platform}-${process.arch}-gnu.node`) });
   });
 });
