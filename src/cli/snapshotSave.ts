@@ -14,7 +14,7 @@ import type { ClusterConfig, ClusterSecrets } from '../core/types';
 import { CliCommand, CliUsageError, parseFlags } from './types';
 
 const USAGE = `Usage: etcd-backup snapshot save <file|folder> --endpoints <url>
-         [--cacert F] [--cert F] [--key F]
+         [--cacert F] [--cert F] [--key F] [--insecure-skip-tls-verify]
          [--user U[:P]] [--password P] [--dial-timeout 5s] [--command-timeout D]
          [--stall-timeout 30s] [-w json]
 
@@ -72,6 +72,7 @@ export const saveCommand: CliCommand = {
     }
     const { positionals, flags } = parseFlags(args, {
       strings: ['endpoints', 'cacert', 'cert', 'key', 'user', 'password', 'dial-timeout', 'command-timeout', 'write-out', 'stall-timeout'],
+      booleans: ['insecure-skip-tls-verify'],
       aliases: { w: 'write-out', endpoint: 'endpoints' },
     });
     const str = (k: string): string | undefined => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
@@ -85,7 +86,8 @@ export const saveCommand: CliCommand = {
     if (list.length > 1) {
       throw new CliUsageError(`a snapshot is taken from one member: give exactly one endpoint to --endpoints (got ${list.length}).`);
     }
-    const tlsFlags = Boolean(str('cacert') || str('cert') || str('key'));
+    const insecure = flags['insecure-skip-tls-verify'] === true;
+    const tlsFlags = Boolean(str('cacert') || str('cert') || str('key') || insecure);
     const rawEndpoint = /^[a-z][a-z0-9+.-]*:\/\//i.test(list[0]) ? list[0] : `${tlsFlags ? 'https' : 'http'}://${list[0]}`;
     const n = normalizeEndpoint(rawEndpoint);
     if (n.error || !n.url) {
@@ -131,7 +133,7 @@ export const saveCommand: CliCommand = {
       username,
     };
     if (tlsFlags) {
-      cfg.tls = { caFile: str('cacert'), certFile: str('cert'), keyFile: str('key') };
+      cfg.tls = { caFile: str('cacert'), certFile: str('cert'), keyFile: str('key'), ...(insecure ? { insecureSkipVerify: true } : {}) };
     }
     const secrets: ClusterSecrets = password !== undefined ? { password } : {};
 

@@ -85,6 +85,28 @@ export async function clientOptions(cfg: ClusterConfig, secrets: ClusterSecrets 
   return options;
 }
 
+/**
+ * An etcd3 client for a cluster's options. With `tls.insecureSkipVerify` the server's
+ * certificate is not verified (etcdctl's --insecure-skip-tls-verify): etcd3 builds its channel
+ * credentials synchronously in its constructor with grpc.credentials.createSsl(root, key, cert)
+ * and has no option for verify settings, so they are added for that one construction only.
+ */
+export function createClient(cfg: ClusterConfig, options: IOptions): Etcd3 {
+  const { Etcd3: Client } = loadEtcd3();
+  if (!cfg.tls?.insecureSkipVerify) {
+    return new Client(options);
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
+  const original = grpc.credentials.createSsl;
+  grpc.credentials.createSsl = (root, key, cert, verify) => original(root, key, cert, { ...verify, rejectUnauthorized: false, checkServerIdentity: () => undefined });
+  try {
+    return new Client(options);
+  } finally {
+    grpc.credentials.createSsl = original;
+  }
+}
+
 function loadCockatiel(): { noop: import('cockatiel').IPolicy } {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const c = require('cockatiel') as typeof import('cockatiel');
@@ -151,9 +173,8 @@ export class EtcdConnection {
   ) {}
 
   static async open(cfg: ClusterConfig, secrets: ClusterSecrets = {}): Promise<EtcdConnection> {
-    const { Etcd3 } = loadEtcd3();
     const options = await clientOptions(cfg, secrets);
-    return new EtcdConnection(cfg, secrets, new Etcd3(options));
+    return new EtcdConnection(cfg, secrets, createClient(cfg, options));
   }
 
   /** The cluster's dial/request deadline in ms. */
@@ -165,7 +186,7 @@ export class EtcdConnection {
   async endpointClient(endpoint: string): Promise<Etcd3> {
     let c = this.perEndpoint.get(endpoint);
     if (!c) {
-      c = clientOptions(this.config, this.secrets, [endpoint]).then((o) => new (loadEtcd3().Etcd3)(o));
+      c = clientOptions(this.config, this.secrets, [endpoint]).then((o) => createClient(this.config, o));
       this.perEndpoint.set(endpoint, c);
       // A failed creation (missing TLS file) must not stick: the next call tries again.
       c.catch(() => this.perEndpoint.delete(endpoint));

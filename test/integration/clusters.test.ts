@@ -341,6 +341,17 @@ describe('clusters on a TLS cluster with client-certificate auth', function () {
     assert.strictEqual(o.endpointErrors.length, 3);
   });
 
+  it('insecureSkipVerify (etcdctl --insecure-skip-tls-verify) connects without the right CA; other clients still verify', async () => {
+    const skip = { ...cfg, tls: { ...cfg.tls, caFile: otherCa, insecureSkipVerify: true } };
+    const o = await fetchClusterOverview(skip);
+    checkAllHealthy(o, cluster);
+    const noCa = await fetchClusterOverview({ ...cfg, tls: { certFile: cfg.tls?.certFile, keyFile: cfg.tls?.keyFile, insecureSkipVerify: true } });
+    assert.strictEqual(noCa.reachable, true, noCa.error?.message);
+    // The skip is scoped to that client: the same wrong CA without it still fails.
+    const strict = await fetchClusterOverview({ ...cfg, tls: { ...cfg.tls, caFile: otherCa } });
+    assert.strictEqual(strict.error?.reason, 'TLS handshake failed');
+  });
+
   it('no client certificate: the server refuses it ("certificate unknown")', async () => {
     const { value: o, ms } = await timed(() => fetchClusterOverview({ ...cfg, tls: { caFile: cfg.tls?.caFile } }));
     assert.ok(ms < TIMEOUT_MS + MARGIN_MS, `took ${ms} ms`);

@@ -217,6 +217,15 @@ describe('snapshot save (real etcd)', function () {
     assert.strictEqual(out.size, statSync(exact).size);
     assert.strictEqual(out.sha256, createHash('sha256').update(readFileSync(exact)).digest('hex'));
 
+    // --insecure-skip-tls-verify (as etcdctl): no CA, the server's certificate is not checked.
+    const skipped = join(dir, 'skip.db');
+    const k = await runCli(['snapshot', 'save', skipped, '--insecure-skip-tls-verify', '--endpoints', c.members[0].clientURL, '--cert', tls.clientCert, '--key', tls.clientKey]);
+    assert.strictEqual(k.code, 0, k.stderr);
+    assertTrailer(skipped);
+    const unverified = await runCli(['snapshot', 'save', join(dir, 'noca.db'), '--endpoints', c.members[0].clientURL, '--cert', tls.clientCert, '--key', tls.clientKey]);
+    assert.strictEqual(unverified.code, 1, 'without the CA and without the skip, the server certificate is refused');
+    assert.ok(!existsSync(join(dir, 'noca.db')));
+
     // Usage errors: exit 2 and one sentence.
     const two = await runCli(['snapshot', 'save', dir, '--endpoints', `${c.members[0].clientURL},http://127.0.0.1:1`]);
     assert.strictEqual(two.code, 2);

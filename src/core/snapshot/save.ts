@@ -13,7 +13,7 @@ import { constants as fsConstants, promises as fs } from 'fs';
 import { basename, dirname, join, resolve } from 'path';
 import type { Etcd3 } from 'etcd3';
 import type { ClusterOverview, MemberOverview } from '../clusterStatus';
-import { clientOptions, EtcdConnection, loadEtcd3, toHexId, withConnection } from '../etcd';
+import { clientOptions, createClient, EtcdConnection, toHexId, withConnection } from '../etcd';
 import { EtcdBackupError, explain } from '../errors';
 import type { ClusterConfig, ClusterSecrets, MemberInfo } from '../types';
 import { DEFAULT_TIMEOUT_MS } from '../types';
@@ -493,9 +493,8 @@ export async function saveSnapshot(cfg: ClusterConfig, secrets: ClusterSecrets, 
     }
     await fh.chmod(0o600).catch(() => undefined);
 
-    const { Etcd3: Client } = loadEtcd3();
     const base = await clientOptions(one, secrets, [opts.endpoint]);
-    client = new Client({ ...base, grpcOptions: { ...(base.grpcOptions ?? {}), 'grpc-node.flow_control_window': FLOW_WINDOW } });
+    client = createClient(one, { ...base, grpcOptions: { ...(base.grpcOptions ?? {}), 'grpc-node.flow_control_window': FLOW_WINDOW } });
     const streamStarted = Date.now();
     const opening = openSnapshotCall(client);
     // A call that outlives this function (cancelled while it was being opened, or failing
