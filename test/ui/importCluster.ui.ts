@@ -10,6 +10,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { startCluster, testPki } from '../support/etcdRig';
+import { kubeadmManifest } from '../support/manifests';
 
 export const title = 'Import Cluster from etcd File from the palette (active editor) and the Explorer context menu; the imported cluster in the tree';
 
@@ -48,42 +49,7 @@ export default async function ({ page, openActivity, runCommand, screenshot, set
   const pki = await testPki();
   const [m] = cluster.members;
   const file = join(workspace, 'ui-etcd.yaml');
-  writeFileSync(
-    file,
-    [
-      'apiVersion: v1',
-      'kind: Pod',
-      'metadata:',
-      '  name: etcd',
-      '  namespace: kube-system',
-      'spec:',
-      '  containers:',
-      '  - command:',
-      '    - etcd',
-      `    - --advertise-client-urls=${m.clientURL}`,
-      '    - --cert-file=/etc/kubernetes/pki/etcd/server.crt',
-      '    - --client-cert-auth=true',
-      '    - --data-dir=/var/lib/etcd',
-      '    - --key-file=/etc/kubernetes/pki/etcd/server.key',
-      `    - --name=${m.name}`,
-      '    - --trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt',
-      '    image: registry.k8s.io/etcd:3.5.15-0',
-      '    name: etcd',
-      '    volumeMounts:',
-      '    - mountPath: /var/lib/etcd',
-      '      name: etcd-data',
-      '    - mountPath: /etc/kubernetes/pki/etcd',
-      '      name: etcd-certs',
-      '  volumes:',
-      '  - hostPath:',
-      `      path: ${pki.dir}`,
-      '    name: etcd-certs',
-      '  - hostPath:',
-      '      path: /var/lib/etcd',
-      '    name: etcd-data',
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(file, kubeadmManifest({ name: m.name, clientURL: m.clientURL, pkiDir: pki.dir, dataHostPath: '/var/lib/etcd' }));
   const sidebar = page.locator('.sidebar').first();
   let removed = false;
   try {

@@ -13,6 +13,7 @@ import { join } from 'path';
 import * as vscode from 'vscode';
 import { EtcdTestCluster, startCluster, TestMember, testPki } from '../../support/etcdRig';
 import { activateExtension, setSettings, waitFor, workspaceFolder } from '../support';
+import { kubeadmManifest } from '../../support/manifests';
 
 interface SavedCluster {
   name: string;
@@ -36,48 +37,6 @@ function userClusters(): SavedCluster[] {
   return (vscode.workspace.getConfiguration('etcdBackup').inspect<SavedCluster[]>('clusters')?.globalValue ?? []) as SavedCluster[];
 }
 
-/** A kubeadm-shaped static pod manifest whose certificates folder is `pkiDir` on this machine. */
-function kubeadmManifest(o: { name: string; clientURL: string; peerURL: string; pkiDir: string; dataHostPath: string }): string {
-  return [
-    'apiVersion: v1',
-    'kind: Pod',
-    'metadata:',
-    '  name: etcd',
-    '  namespace: kube-system',
-    'spec:',
-    '  containers:',
-    '  - command:',
-    '    - etcd',
-    `    - --advertise-client-urls=${o.clientURL}`,
-    '    - --cert-file=/etc/kubernetes/pki/etcd/server.crt',
-    '    - --client-cert-auth=true',
-    '    - --data-dir=/var/lib/etcd',
-    `    - --initial-advertise-peer-urls=${o.peerURL}`,
-    `    - --initial-cluster=${o.name}=${o.peerURL}`,
-    '    - --key-file=/etc/kubernetes/pki/etcd/server.key',
-    `    - --name=${o.name}`,
-    '    - --trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt',
-    '    image: registry.k8s.io/etcd:3.5.15-0',
-    '    name: etcd',
-    '    volumeMounts:',
-    '    - mountPath: /var/lib/etcd',
-    '      name: etcd-data',
-    '    - mountPath: /etc/kubernetes/pki/etcd',
-    '      name: etcd-certs',
-    '  hostNetwork: true',
-    '  volumes:',
-    '  - hostPath:',
-    `      path: ${o.pkiDir}`,
-    '      type: DirectoryOrCreate',
-    '    name: etcd-certs',
-    '  - hostPath:',
-    `      path: ${o.dataHostPath}`,
-    '      type: DirectoryOrCreate',
-    '    name: etcd-data',
-    'status: {}',
-    '',
-  ].join('\n');
-}
 
 describe('Import Cluster from etcd File and the member-file offers (VS Code)', function () {
   this.timeout(120_000);

@@ -1,0 +1,43 @@
+/** Etcd files for tests: a static pod manifest shaped as kubeadm writes it. */
+
+/** A kubeadm-shaped static pod manifest whose certificates folder is `pkiDir` on this machine. */
+export function kubeadmManifest(o: { name: string; clientURL: string; peerURL?: string; pkiDir: string; dataHostPath: string }): string {
+  return [
+    'apiVersion: v1',
+    'kind: Pod',
+    'metadata:',
+    '  name: etcd',
+    '  namespace: kube-system',
+    'spec:',
+    '  containers:',
+    '  - command:',
+    '    - etcd',
+    `    - --advertise-client-urls=${o.clientURL}`,
+    '    - --cert-file=/etc/kubernetes/pki/etcd/server.crt',
+    '    - --client-cert-auth=true',
+    '    - --data-dir=/var/lib/etcd',
+    ...(o.peerURL ? [`    - --initial-advertise-peer-urls=${o.peerURL}`, `    - --initial-cluster=${o.name}=${o.peerURL}`] : []),
+    '    - --key-file=/etc/kubernetes/pki/etcd/server.key',
+    `    - --name=${o.name}`,
+    '    - --trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt',
+    '    image: registry.k8s.io/etcd:3.5.15-0',
+    '    name: etcd',
+    '    volumeMounts:',
+    '    - mountPath: /var/lib/etcd',
+    '      name: etcd-data',
+    '    - mountPath: /etc/kubernetes/pki/etcd',
+    '      name: etcd-certs',
+    '  hostNetwork: true',
+    '  volumes:',
+    '  - hostPath:',
+    `      path: ${o.pkiDir}`,
+    '      type: DirectoryOrCreate',
+    '    name: etcd-certs',
+    '  - hostPath:',
+    `      path: ${o.dataHostPath}`,
+    '      type: DirectoryOrCreate',
+    '    name: etcd-data',
+    'status: {}',
+    '',
+  ].join('\n');
+}
