@@ -8,6 +8,7 @@
  *  - changes nothing when applied a second time.
  */
 import * as assert from 'assert';
+import { loadAll } from 'js-yaml';
 import { readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
 import { parseAllDocuments } from 'yaml';
@@ -122,8 +123,15 @@ function generate(r: () => number): Case {
   return { text, dataDir, hostPath, hasState };
 }
 
+/**
+ * What the documents say. Two independent parsers must agree: `yaml` (which the edits are
+ * computed with) and js-yaml, so an edit cannot be "valid" only to the parser that made it.
+ */
 function data(text: string): unknown[] {
-  return parseAllDocuments(text).map((d) => (d as { toJS(): unknown }).toJS());
+  const viaYaml = parseAllDocuments(text).map((d) => (d as { toJS(): unknown }).toJS());
+  const viaJsYaml = loadAll(text);
+  assert.deepStrictEqual(viaJsYaml, viaYaml, `js-yaml reads it differently:\n${text}`);
+  return viaYaml;
 }
 
 /** The targets of every edit lie in the changed values: outside them, the bytes are the same. */
@@ -193,6 +201,7 @@ describe('etcdFiles property: generated and mutated manifests', () => {
       assert.ok(res3.ok, where);
       const text3 = applyEdits(c.text, res3.edits);
       assertOnlyEditedBytes(c.text, text3, res3.edits);
+      data(text3); // yaml and js-yaml read the added or changed flag alike
       const p3 = parseEtcdFile(text3, 'generated.yaml');
       assert.deepStrictEqual(p3.problems, [], `${where}\n---\n${text3}`);
       assert.strictEqual(effectiveSettings(p3).initialClusterState, state, `${where}\n---\n${text3}`);
