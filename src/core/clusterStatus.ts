@@ -197,7 +197,14 @@ export function assembleOverview(input: {
       const healthy = Boolean(h?.healthy) && s.errors.length === 0;
       let error: ProbeError | undefined;
       if (s.errors.length) {
-        error = { kind: 'internal', message: `The member reports: ${s.errors.join('; ')}.`, reason: s.errors[0].includes('NOSPACE') ? 'NOSPACE alarm' : 'member errors' };
+        const nospace = s.errors.some((e) => e.includes('NOSPACE'));
+        error = nospace
+          ? {
+              kind: 'diskFull',
+              message: `The member reports: ${s.errors.join('; ')}. Its database reached the space quota and the cluster refuses writes: run "etcd: Compact and Defragment…" on the cluster (compacts, defragments each member, disarms the alarm).`,
+              reason: 'NOSPACE alarm',
+            }
+          : { kind: 'internal', message: `The member reports: ${s.errors.join('; ')}.`, reason: 'member errors' };
       } else if (h && !h.healthy) {
         const kind = h.errorKind ?? 'internal';
         error = { kind, message: h.error ?? 'The health check failed.', reason: kind === 'internal' ? 'unhealthy' : shortReason(kind, h.error ?? '') };
@@ -331,6 +338,10 @@ export function clusterSummary(o: ClusterOverview): string {
   }
   const parts: string[] = [];
   parts.push(`${o.members.filter((m) => m.healthy).length}/${o.members.length} healthy`);
+  if (o.members.some((m) => m.error?.reason === 'NOSPACE alarm')) {
+    // The cluster refuses writes until the alarm is disarmed: say the way out.
+    parts.push('NOSPACE alarm: run Compact and Defragment…');
+  }
   const leader = o.members.find((m) => m.id === o.leaderId);
   parts.push(leader ? `leader ${memberLabel(leader)}` : 'no leader');
   const v = versions(o.members);
