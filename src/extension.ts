@@ -6,6 +6,7 @@ import type { ClusterOverview } from './core/clusterStatus';
 import { lastCommandErrors, registerCommand } from './commands/run';
 import { registerClusterCommands } from './commands/clusters';
 import { registerMemberCommands } from './commands/members';
+import { registerSpaceCommands } from './commands/space';
 import { registerEnvironmentCommand } from './commands/environment';
 import { registerRestoreFeatures } from './commands/restore';
 import { registerTakeSnapshotCommand } from './commands/takeSnapshot';
@@ -39,6 +40,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     const { provider: tree } = registerClustersView(context, settings, log);
     registerClusterCommands(context, { log, settings, tree });
     registerMemberCommands(context, { log, settings, tree });
+    registerSpaceCommands(context, { log, settings, tree });
     registerRestoreFeatures(context, { log, settings, tree });
     registerTakeSnapshotCommand(context, { log, settings, tree });
     registerSnapshotCommands(context, { log, settings, tree });

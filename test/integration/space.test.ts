@@ -7,24 +7,10 @@
 import * as assert from 'assert';
 import { EtcdConnection } from '../../src/core/etcd';
 import { listAlarms, reclaimSpace, SpaceStep } from '../../src/core/space';
-import { putKeys } from '../support/etcdData';
+import { fillUntilNospace, putKeys } from '../support/etcdData';
 import { EtcdTestCluster, startCluster } from '../support/etcdRig';
 
 const QUOTA = 16 * 1024 * 1024;
-
-/** Overwrite one key with 512 KiB values until etcd refuses: "database space exceeded". */
-async function fillUntilNospace(conn: EtcdConnection): Promise<{ puts: number; error: string }> {
-  const value = Buffer.alloc(512 * 1024, 'x');
-  for (let i = 0; i < 400; i++) {
-    value.write(String(i).padStart(8, '0'));
-    try {
-      await conn.client.put('/fill/big').value(value);
-    } catch (err) {
-      return { puts: i, error: String((err as Error).message) };
-    }
-  }
-  throw new Error('etcd accepted 200 MB of puts under a 16 MiB quota');
-}
 
 describe('Compact and Defragment on real etcd', () => {
   describe('1 member in NOSPACE', () => {
@@ -40,7 +26,7 @@ describe('Compact and Defragment on real etcd', () => {
     });
 
     it('a put fails with "database space exceeded" once the quota is reached', async () => {
-      const r = await fillUntilNospace(conn);
+      const r = await fillUntilNospace(c);
       assert.match(r.error, /database space exceeded/);
       assert.ok(r.puts > 5, `puts before NOSPACE: ${r.puts}`);
     });

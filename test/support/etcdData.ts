@@ -217,3 +217,26 @@ export async function seedKubernetes(cluster: EtcdTestCluster, opts: KubernetesS
   }
   return { keys: [...values.keys()].sort(), values, revision };
 }
+
+/**
+ * Overwrite one key with 512 KiB values until etcd refuses with "database space exceeded"
+ * (start the cluster with a small `--quota-backend-bytes`): the NOSPACE alarm is then
+ * active. Returns how many puts went through and etcd's error. Throws after `maxPuts`.
+ */
+export async function fillUntilNospace(cluster: EtcdTestCluster, maxPuts = 400): Promise<{ puts: number; error: string }> {
+  const conn = await EtcdConnection.open(cluster.clusterConfig({ timeoutMs: 30000 }), cluster.secrets());
+  try {
+    const value = Buffer.alloc(512 * 1024, 'x');
+    for (let i = 0; i < maxPuts; i++) {
+      value.write(String(i).padStart(8, '0'));
+      try {
+        await conn.client.put('/fill/big').value(value);
+      } catch (err) {
+        return { puts: i, error: err instanceof Error ? err.message : String(err) };
+      }
+    }
+  } finally {
+    conn.close();
+  }
+  throw new Error(`etcdData: etcd accepted ${maxPuts} puts of 512 KiB without "database space exceeded": was the cluster started with --quota-backend-bytes?`);
+}
