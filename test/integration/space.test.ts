@@ -83,6 +83,23 @@ describe('Compact and Defragment on real etcd', () => {
       await c?.stop();
     });
 
+    it('cancel between steps: compacted, then stops before the first defrag', async () => {
+      const ac = new AbortController();
+      const steps: SpaceStep[] = [];
+      await assert.rejects(
+        reclaimSpace(conn, {
+          signal: ac.signal,
+          onStep: (s) => {
+            steps.push(s);
+            if (s.step === 'compact' && s.state === 'done') ac.abort();
+          },
+        }),
+        (err: Error & { kind?: string }) => err.kind === 'cancelled',
+      );
+      assert.ok(steps.some((s) => s.step === 'compact' && s.state === 'done'));
+      assert.ok(!steps.some((s) => s.step === 'defrag'), steps.map((s) => `${s.step}:${s.state}`).join(' '));
+    });
+
     it('defragments followers first and the leader last, and skips the killed member', async () => {
       const leader = await c.waitLeader();
       const ids = new Map((await c.memberListJson()).members.map((m) => [m.name, m.id]));

@@ -76,6 +76,19 @@ describe('Compact and Defragment with a real etcd in NOSPACE', function () {
     assert.ok(!after.description?.includes('NOSPACE'));
   });
 
+  it('is declared with category and icon, on reachable cluster nodes and in the palette', () => {
+    const pkg = vscode.extensions.getExtension('etcd-backup.etcd-backup')?.packageJSON as {
+      contributes: { commands: { command: string; title: string; category?: string; icon?: string }[]; menus: Record<string, { command: string; when?: string; group?: string }[]> };
+    };
+    const decl = pkg.contributes.commands.find((x) => x.command === 'etcdBackup.reclaimSpace');
+    assert.strictEqual(decl?.title, 'Compact and Defragment…');
+    assert.strictEqual(decl?.category, 'etcd');
+    assert.match(decl?.icon ?? '', /^\$\(.+\)$/);
+    const entry = pkg.contributes.menus['view/item/context'].find((x) => x.command === 'etcdBackup.reclaimSpace');
+    assert.ok(entry?.when?.includes('viewItem =~ /^cluster:reachable/'), entry?.when);
+    assert.ok(!(pkg.contributes.menus.commandPalette ?? []).some((x) => x.command === 'etcdBackup.reclaimSpace'), 'hidden from the palette');
+  });
+
   it('does nothing without confirmation', async () => {
     const r = (await vscode.commands.executeCommand('etcdBackup.reclaimSpace', NAME, { confirm: false })) as ReclaimCommandResult | undefined;
     assert.deepStrictEqual(r, { cluster: NAME, done: false });
