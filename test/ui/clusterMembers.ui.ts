@@ -72,7 +72,7 @@ export default async function ({ page, openActivity, runCommand, setUserSettings
 
     await clusterRow.click({ button: 'right' });
     const clusterMenu = await menuEntries(page);
-    for (const e of ['Endpoint Health', 'Endpoint Status', 'Copy etcdctl Command', 'Add Member…', 'Edit Cluster…', 'Refresh', 'Remove Cluster…']) {
+    for (const e of ['Endpoint Health', 'Endpoint Status', 'Copy etcdctl Command', 'Add Member…', 'Compact and Defragment…', 'Edit Cluster…', 'Refresh', 'Remove Cluster…']) {
       assert.ok(clusterMenu.includes(e), `cluster context menu lacks "${e}": ${clusterMenu.join(', ')}`);
     }
     assert.ok(!clusterMenu.includes('Promote Learner'), 'member entries do not show on a cluster');
@@ -86,6 +86,7 @@ export default async function ({ page, openActivity, runCommand, setUserSettings
     }
     assert.ok(!memberMenu.includes('Promote Learner'), 'Promote Learner shows only on learners');
     assert.ok(!memberMenu.includes('Add Member…'), 'cluster entries do not show on a member');
+    assert.ok(!memberMenu.includes('Compact and Defragment…'), 'Compact and Defragment… is a cluster entry');
     await page.keyboard.press('Escape');
 
     // Remove Cluster… from the context menu: a modal asks; the welcome content comes back.
