@@ -142,3 +142,14 @@ function firstLine(s: string): string {
   const line = s.split('\n')[0].trim();
   return line.length > 300 ? `${line.slice(0, 297)}...` : line;
 }
+
+/** Every message along an error's cause chain, lower-cased (etcd's own words are at the bottom). */
+export function causeText(err: unknown): string {
+  const parts: string[] = [];
+  let e = err as { message?: string; details?: string; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 8; depth++) {
+    parts.push(e.message ?? '', e.details ?? '');
+    e = e.cause as typeof e;
+  }
+  return parts.join(' ').toLowerCase();
+}

@@ -6,7 +6,7 @@ import { promises as fs } from 'fs';
 import type { Etcd3, IOptions } from 'etcd3';
 import { assembleOverview, ClusterOverview, EndpointProbe, ProbeError, toProbeError } from './clusterStatus';
 import { normalizeEndpoint } from './config';
-import { explain, EtcdBackupError } from './errors';
+import { causeText, explain, EtcdBackupError } from './errors';
 import { ClusterConfig, ClusterSecrets, DEFAULT_TIMEOUT_MS, EndpointHealth, EndpointStatus, MemberInfo } from './types';
 
 let etcd3Module: typeof import('etcd3') | undefined;
@@ -147,17 +147,6 @@ export interface MemberAddResult {
   members: MemberInfo[];
 }
 
-/** Messages and gRPC details of an error and all its causes, lower case. */
-function grpcText(err: unknown): string {
-  const parts: string[] = [];
-  let e = err as { message?: string; details?: string; cause?: unknown } | undefined;
-  for (let depth = 0; e && depth < 6; depth++) {
-    parts.push(e.message ?? '', e.details ?? '');
-    e = e.cause as typeof e;
-  }
-  return parts.join(' ').toLowerCase();
-}
-
 /**
  * A connection to one cluster. Close it when done; every call has the cluster's deadline.
  */
@@ -214,7 +203,7 @@ export class EtcdConnection {
       try {
         return await attempt(this.preferred);
       } catch (err) {
-        if (!isConnectionError(explain(err)) || grpcText(err).includes('etcdserver:')) {
+        if (!isConnectionError(explain(err)) || causeText(err).includes('etcdserver:')) {
           throw err;
         }
         this.preferred = undefined;
@@ -240,7 +229,7 @@ export class EtcdConnection {
             // etcd itself answered (a refused change, auth, permission): that is the answer.
             // ("etcdserver: unhealthy cluster" comes with gRPC's UNAVAILABLE code, but it is
             // an answer from etcd, not a dead endpoint.)
-            if (!isConnectionError(e) || grpcText(err).includes('etcdserver:')) {
+            if (!isConnectionError(e) || causeText(err).includes('etcdserver:')) {
               done = true;
               reject(e);
               return;
@@ -281,7 +270,7 @@ export class EtcdConnection {
         // The change may still have been applied: say so rather than guess.
         throw new EtcdBackupError('timeout', `${what}: no answer from ${endpoint} before the deadline; the change may or may not have been made. Refresh and check the member list before trying again.`, { cause: err });
       }
-      if (isConnectionError(e) && !grpcText(err).includes('etcdserver:')) {
+      if (isConnectionError(e) && !causeText(err).includes('etcdserver:')) {
         this.preferred = undefined;
       }
       throw e;
@@ -323,7 +312,7 @@ export class EtcdConnection {
         return { member: toMember(res.member), members: (res.members ?? []).map(toMember) };
       });
     } catch (err) {
-      const text = grpcText(err);
+      const text = causeText(err);
       if (text.includes('peer urls already exists') || text.includes('peerurl exists') || text.includes('member id already exist')) {
         throw new EtcdBackupError('conflict', `A member with peer URL ${urls.join(', ')} already exists. Remove it first, or use another URL.`, { cause: err });
       }
@@ -351,7 +340,7 @@ export class EtcdConnection {
         return (res.members ?? []).map(toMember);
       });
     } catch (err) {
-      const text = grpcText(err);
+      const text = causeText(err);
       if (text.includes('member not found')) {
         throw new EtcdBackupError('notFound', `Member ${id} is not in cluster "${this.config.name}" (already removed?). Refresh the tree.`, { cause: err });
       }
@@ -374,7 +363,7 @@ export class EtcdConnection {
         return (res.members ?? []).map(toMember);
       });
     } catch (err) {
-      const text = grpcText(err);
+      const text = causeText(err);
       if (text.includes('not in sync with leader') || text.includes('in sync with leader')) {
         throw new EtcdBackupError(
           'conflict',
@@ -438,7 +427,7 @@ export class EtcdConnection {
       try {
         await c.kv.range({ key: Buffer.from('health'), serializable });
       } catch (err) {
-        if (grpcText(err).includes('permission denied')) {
+        if (causeText(err).includes('permission denied')) {
           return;
         }
         throw err;
@@ -451,7 +440,7 @@ export class EtcdConnection {
           try {
             await read(c, Boolean(opts.isLearner));
           } catch (err) {
-            if (!opts.isLearner && grpcText(err).includes('not supported for learner')) {
+            if (!opts.isLearner && causeText(err).includes('not supported for learner')) {
               await read(c, true);
             } else {
               throw err;

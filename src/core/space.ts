@@ -8,7 +8,7 @@ import type { ClusterOverview, MemberOverview } from './clusterStatus';
 import { humanizeBytes, memberLabel, quorumState } from './clusterStatus';
 import type { EtcdConnection } from './etcd';
 import { fromHexId, toHexId, withDeadline } from './etcd';
-import { EtcdBackupError, explain } from './errors';
+import { causeText, EtcdBackupError, explain } from './errors';
 
 /** A defrag rewrites the member's whole db file and blocks it meanwhile: minutes on a large db. */
 export const DEFRAG_DEADLINE_MS = 5 * 60_000;
@@ -289,14 +289,3 @@ export async function reclaimSpace(conn: SpaceApi, opts: ReclaimOptions = {}): P
   return result;
 }
 
-/** Every message along an error's cause chain, lower-cased (etcd's own words are at the bottom). */
-function causeText(err: unknown): string {
-  const parts: string[] = [];
-  let e: unknown = err;
-  for (let i = 0; e && i < 8; i++) {
-    const x = e as { message?: string; details?: string; cause?: unknown };
-    parts.push(`${x.message ?? ''} ${x.details ?? ''}`);
-    e = x.cause;
-  }
-  return parts.join(' ').toLowerCase();
-}

@@ -7,7 +7,7 @@
 import type { QuorumChange } from '../clusterStatus';
 import { memberStartEnv, quorumAfterRemoval } from '../clusterStatus';
 import type { EtcdConnection } from '../etcd';
-import { EtcdBackupError, explain } from '../errors';
+import { causeText, EtcdBackupError, explain } from '../errors';
 import type { MemberInfo } from '../types';
 import { checkMemberName, checkPeerUrl } from './plan';
 import { moveAside } from './restore';
@@ -218,17 +218,6 @@ export async function promoteWhenCaughtUp(conn: Pick<MemberApi, 'memberPromote'>
   }
 }
 
-/** Every message along an error's cause chain, lower-cased (etcd's own words are at the bottom). */
-function causeText(err: unknown): string {
-  const parts: string[] = [];
-  let e: unknown = err;
-  for (let i = 0; e && i < 8; i++) {
-    const x = e as { message?: string; details?: string; cause?: unknown };
-    parts.push(`${x.message ?? ''} ${x.details ?? ''}`);
-    e = x.cause;
-  }
-  return parts.join(' ').toLowerCase();
-}
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
