@@ -107,7 +107,7 @@ export type EditStep = (p: ParsedEtcdFile) => EditResult;
  * Apply `steps` to `file` as one change. In the editor (opened and shown, undoable), saved only
  * when `save`; a file the editor cannot open is written in place only when `save`.
  */
-export async function applyEtcdFileEdit(file: string, steps: readonly EditStep[], opts: { save?: boolean; show?: boolean } = {}): Promise<FileEditOutcome> {
+export async function applyEditSteps(file: string, steps: readonly EditStep[], opts: { save?: boolean; show?: boolean } = {}): Promise<FileEditOutcome> {
   const base = path.basename(file);
   let doc: vscode.TextDocument | undefined;
   let openError: unknown;
@@ -164,7 +164,7 @@ export async function applyEtcdFileEdit(file: string, steps: readonly EditStep[]
 }
 
 /**
- * applyEtcdFileEdit for the offers at the end of a flow that already did its work (a replaced
+ * applyEditSteps for the offers at the end of a flow that already did its work (a replaced
  * member, a restored dir): a file that cannot be edited is reported (log, and an error message
  * when `interactive`) without failing the flow; the outcome carries the sentence.
  */
@@ -174,7 +174,7 @@ export async function offerEtcdFileEdit(
   opts: { save?: boolean; log: Log; interactive: boolean },
 ): Promise<FileEditOutcome> {
   try {
-    return await applyEtcdFileEdit(file, steps, { save: opts.save });
+    return await applyEditSteps(file, steps, { save: opts.save });
   } catch (err) {
     const e = explain(err);
     opts.log.warn(`${file}: ${e.message}`);

@@ -9,28 +9,12 @@
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
+import { answer, UiContext } from './uiHelpers';
 import { startCluster } from '../support/etcdRig';
 
 export const title = 'Add Cluster from the palette; the cluster and its members in the tree; context menus; Remove Cluster';
 
-interface Ctx {
-  page: Page;
-  openActivity(title: string): Promise<void>;
-  runCommand(title: string): Promise<void>;
-  setUserSettings(values: Record<string, unknown>): Promise<void>;
-  screenshot(name: string): Promise<string>;
-  userSettingsFile: string;
-}
 
-/** Wait for the quick input to show this step, then type and accept. */
-async function answer(page: Page, step: string, text: string): Promise<void> {
-  const widget = page.locator('.quick-input-widget');
-  await widget.locator('.quick-input-title', { hasText: step }).waitFor({ state: 'visible', timeout: 20_000 });
-  await widget.locator('input.input').first().fill(text);
-  // Let validation and filtering catch up before accepting.
-  await page.waitForTimeout(300);
-  await page.keyboard.press('Enter');
-}
 
 async function menuEntries(page: Page): Promise<string[]> {
   await page.locator('.context-view .monaco-menu').first().waitFor({ state: 'visible', timeout: 10_000 });
@@ -41,7 +25,7 @@ function savedClusters(file: string): { name: string; endpoints: string[] }[] {
   return (JSON.parse(readFileSync(file, 'utf8'))['etcdBackup.clusters'] ?? []) as { name: string; endpoints: string[] }[];
 }
 
-export default async function ({ page, openActivity, runCommand, setUserSettings, screenshot, userSettingsFile }: Ctx): Promise<void> {
+export default async function ({ page, openActivity, runCommand, setUserSettings, screenshot, userSettingsFile }: UiContext): Promise<void> {
   const cluster = await startCluster({ members: 3, name: 'ui' });
   const sidebar = page.locator('.sidebar').first();
   let removed = false;

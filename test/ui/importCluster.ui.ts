@@ -9,28 +9,13 @@ import * as assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
+import { answer, UiContext } from './uiHelpers';
 import { startCluster, testPki } from '../support/etcdRig';
 import { kubeadmManifest } from '../support/manifests';
 
 export const title = 'Import Cluster from etcd File from the palette (active editor) and the Explorer context menu; the imported cluster in the tree';
 
-interface Ctx {
-  page: Page;
-  openActivity(title: string): Promise<void>;
-  runCommand(title: string): Promise<void>;
-  screenshot(name: string): Promise<string>;
-  setUserSettings(values: Record<string, unknown>): Promise<void>;
-  userSettingsFile: string;
-  workspace: string;
-}
 
-async function answer(page: Page, step: string, text: string): Promise<void> {
-  const widget = page.locator('.quick-input-widget');
-  await widget.locator('.quick-input-title', { hasText: step }).waitFor({ state: 'visible', timeout: 20_000 });
-  await widget.locator('input.input').first().fill(text);
-  await page.waitForTimeout(300);
-  await page.keyboard.press('Enter');
-}
 
 async function clickMenuEntry(page: Page, label: string): Promise<string[]> {
   await page.locator('.context-view .monaco-menu').first().waitFor({ state: 'visible', timeout: 10_000 });
@@ -44,7 +29,7 @@ function savedClusters(file: string): unknown[] {
   return (JSON.parse(readFileSync(file, 'utf8'))['etcdBackup.clusters'] ?? []) as unknown[];
 }
 
-export default async function ({ page, openActivity, runCommand, screenshot, setUserSettings, userSettingsFile, workspace }: Ctx): Promise<void> {
+export default async function ({ page, openActivity, runCommand, screenshot, setUserSettings, userSettingsFile, workspace }: UiContext): Promise<void> {
   const cluster = await startCluster({ members: 1, tls: true, name: 'uiimp' });
   const pki = await testPki();
   const [m] = cluster.members;

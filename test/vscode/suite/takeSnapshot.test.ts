@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'os';
 import { join } from 'path';
 import * as vscode from 'vscode';
+import type { TakeSnapshotResult } from '../../../src/commands/takeSnapshot';
 import type { ExtensionApi } from '../../../src/extension';
 import type { DumpedNode } from '../../../src/views/clustersView';
 import { EtcdTestCluster, startCluster } from '../../support/etcdRig';
@@ -17,15 +18,6 @@ import { activateExtension, setSettings, waitFor } from '../support';
 
 const NAME = 'vs-snap';
 
-interface Result {
-  cluster: string;
-  endpoint: string;
-  file: string;
-  sidecarFile?: string;
-  size: number;
-  sha256: string;
-  revision: number;
-}
 
 function snapshotsOf(tree: DumpedNode[], name: string): DumpedNode[] {
   return tree.find((n) => n.label === name)?.children?.find((n) => n.label === 'Snapshots')?.children ?? [];
@@ -71,7 +63,7 @@ describe('Take Snapshot (VS Code)', function () {
 
   it('from the cluster: the file and its sidecar land in the snapshot folder and the Snapshots node lists it', async () => {
     await waitFor(async () => (await api.clustersTree.dump(false)).find((n) => n.label === NAME)?.contextValue?.startsWith('cluster:reachable'), 20_000, 'the cluster node');
-    const r = (await vscode.commands.executeCommand('etcdBackup.takeSnapshot', NAME, {})) as Result | undefined;
+    const r = (await vscode.commands.executeCommand('etcdBackup.takeSnapshot', NAME, {})) as TakeSnapshotResult | undefined;
     assert.ok(r, 'the command returned a result (it did not fail)');
     assert.strictEqual(r.endpoint, c.members[0].clientURL);
     assert.match(r.file, /[/\\]\d{8}_\d{6}_snapshot\.db$/);
@@ -108,7 +100,7 @@ describe('Take Snapshot (VS Code)', function () {
         await new Promise((r) => setTimeout(r, 300));
         await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
       }
-      const r = (await running) as Result | undefined;
+      const r = (await running) as TakeSnapshotResult | undefined;
       assert.ok(r, 'the command returned a result');
       assert.strictEqual(r.endpoint, leader.clientURL, 'the suggested member is the leader');
       assert.ok(existsSync(r.file) && r.file.startsWith(dir3));
@@ -134,7 +126,7 @@ describe('Take Snapshot (VS Code)', function () {
     restore = await setSettings({ 'etcdBackup.clusters': [c.clusterConfig({ name: NAME })], 'etcdBackup.refreshIntervalSeconds': 0 });
     const refused = await vscode.commands.executeCommand('etcdBackup.takeSnapshot', NAME, {});
     assert.strictEqual(refused, undefined, 'no folder and none given: refused');
-    const r = (await vscode.commands.executeCommand('etcdBackup.takeSnapshot', NAME, { dir: other })) as Result | undefined;
+    const r = (await vscode.commands.executeCommand('etcdBackup.takeSnapshot', NAME, { dir: other })) as TakeSnapshotResult | undefined;
     assert.ok(r);
     assert.ok(existsSync(r.file) && r.file.startsWith(other));
     const saved = vscode.workspace.getConfiguration('etcdBackup').inspect<{ name: string; snapshotDir?: string }[]>('clusters')?.globalValue ?? [];
