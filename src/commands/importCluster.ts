@@ -17,9 +17,9 @@ import type { ParsedEtcdFile } from '../core/etcdFiles';
 import type { ClusterConfig } from '../core/types';
 import { DEFAULT_TIMEOUT_MS } from '../core/types';
 import type { ClusterSource } from '../settings';
-import { answersOf, cancelled, draftOf, saveFlow, testConnection } from './clusters';
-import type { ClusterDeps, ConnectionTest } from './clusters';
-import { registerCommand } from './run';
+import { draftOf, saveFlow, testConnection } from './clusters';
+import type { ConnectionTest } from './clusters';
+import { cancelled, CommandDeps, commandRegistrar } from './common';
 
 export interface ImportAnswers {
   /** The file (when the command gets no Uri). */
@@ -126,7 +126,7 @@ function missingTlsHint(warnings: readonly string[]): string {
     : '';
 }
 
-async function importClusterCommand(arg: unknown, answers: ImportAnswers | undefined, deps: ClusterDeps): Promise<ImportCommandResult> {
+async function importClusterCommand(arg: unknown, answers: ImportAnswers | undefined, deps: CommandDeps): Promise<ImportCommandResult> {
   const file = await resolveFile(arg, answers);
   const base = path.basename(file);
   const title = `Import ${base}`;
@@ -238,10 +238,11 @@ async function importClusterCommand(arg: unknown, answers: ImportAnswers | undef
   return { saved: true, file, cluster, warnings, test, source };
 }
 
-export function registerImportClusterCommand(context: vscode.ExtensionContext, deps: ClusterDeps): void {
+export function registerImportClusterCommand(context: vscode.ExtensionContext, deps: CommandDeps): void {
   // (uri) from menus and the CodeLens, (uri, answers) or (answers) from tests, () from the palette.
-  registerCommand(context, deps.log, 'etcdBackup.importCluster', (arg?: unknown, a?: unknown) => {
-    const answers = answersOf<ImportAnswers>(a) ?? answersOf<ImportAnswers>(arg);
-    return importClusterCommand(answers && arg === answers ? undefined : arg, answers, deps);
-  });
+  commandRegistrar(context, deps.log)<ImportAnswers>(
+    'etcdBackup.importCluster',
+    (target, answers) => importClusterCommand(target === answers ? undefined : target, answers, deps),
+    { loneAnswers: true },
+  );
 }

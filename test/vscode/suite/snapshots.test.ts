@@ -56,7 +56,7 @@ describe('snapshot reader (VS Code)', function () {
     )) as { tooltip?: string; contextValue?: string; description?: string };
     assert.match(node.tooltip ?? '', new RegExp(`Revision\\*\\* \\| ${status.revision} `));
     assert.ok(node.tooltip?.includes(status.hash.toString(16)));
-    assert.strictEqual(node.contextValue, 'snapshot');
+    assert.strictEqual(node.contextValue, 'snapshot:ok');
     assert.match(node.description ?? '', /kB/);
 
     // The report: a read-only Markdown document with the revision, the member, the prefixes.
