@@ -10,7 +10,8 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { clusterNameProblem, parseEndpointList, validateCluster } from '../core/config';
-import { defaultSnapshotDir, fileProblem, KUBEADM_MANIFEST, uniqueClusterName } from '../core/etcdFileCandidates';
+import { defaultSnapshotDir, fileProblem, uniqueClusterName } from '../core/etcdFileCandidates';
+import { ETCD_FILE_EXTENSIONS, KUBEADM_MANIFEST } from '../core/etcdFileNames';
 import { EtcdBackupError } from '../core/errors';
 import { clusterFromEtcdFile, parseEtcdFile } from '../core/etcdFiles';
 import type { ParsedEtcdFile } from '../core/etcdFiles';
@@ -80,7 +81,7 @@ async function resolveFile(arg: unknown, answers: ImportAnswers | undefined): Pr
     canSelectMany: false,
     openLabel: 'Import',
     defaultUri: near,
-    filters: { 'etcd files': ['yaml', 'yml', 'env', 'service', 'conf'], 'All files': ['*'] },
+    filters: { 'etcd files': [...ETCD_FILE_EXTENSIONS], 'All files': ['*'] },
   });
   return uris?.[0]?.fsPath ?? cancelled();
 }

@@ -10,6 +10,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { EditResult } from '../core/etcdFiles';
 import type { DataDirCandidate } from '../core/etcdFiles/lenses';
+import { ETCD_FILE_PATTERNS } from '../core/etcdFileNames';
 import { EtcdBackupError } from '../core/errors';
 import { cancelled } from '../commands/common';
 import { EtcdDocumentModel, EtcdDocumentState } from './model';
@@ -50,7 +51,8 @@ async function stateOf(model: EtcdDocumentModel | undefined, uri: vscode.Uri): P
     }
   }
   if (!state) {
-    throw new EtcdBackupError('invalidInput', `${path.basename(uri.fsPath)} is not where etcd's files are expected (etcd*.yaml, manifests/*.yaml, *.env, etcd*.conf, *.service).`);
+    const where = ETCD_FILE_PATTERNS.map((p) => p.replace('**/', '')).join(', ');
+    throw new EtcdBackupError('invalidInput', `${path.basename(uri.fsPath)} is not where etcd's files are expected (${where}).`);
   }
   const blocker = state.core.editBlocker(state.parsed);
   if (!state.relevant || blocker) {

@@ -14,7 +14,7 @@ import { EtcdQuickFixProvider } from './quickFixes';
 
 export { applyEtcdFileEdit, moveDataDirIn, setInitialClusterStateIn } from './commands';
 export type { EtcdFileEditOutcome, InitialClusterState, MoveDataDirAnswers, MoveDataDirResult } from './commands';
-export { ETCD_FILE_PATTERNS, ETCD_FILE_SELECTOR, isEtcdFilesCoreLoaded } from './model';
+export { ETCD_FILE_SELECTOR } from './model';
 
 export interface EditorDeps {
   log: Log;
