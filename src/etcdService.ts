@@ -1,11 +1,12 @@
 /**
  * The VS Code side's one way to etcd: it loads src/core/etcd on first use (so etcd3 and its
  * protos stay out of activation), fetches each cluster's password from the secret storage, and
- * words what only the extension knows (a user without a saved password).
+ * words what only the extension knows (a user without a saved password, core's hints).
  */
 import type { ClusterOverview } from './core/clusterStatus';
 import type { EtcdConnection } from './core/etcd';
 import type { ClusterConfig, ClusterSecrets } from './core/types';
+import { wordOverview } from './hints';
 import type { Settings } from './settings';
 
 type EtcdCore = typeof import('./core/etcd');
@@ -28,7 +29,7 @@ export class EtcdService {
   async overview(cluster: ClusterConfig, password?: string): Promise<ClusterOverview> {
     const { fetchClusterOverview } = await this.load();
     const secrets = cluster.username && password !== undefined ? { password } : await this.secretsFor(cluster);
-    const o = await fetchClusterOverview(cluster, secrets);
+    const o = wordOverview(await fetchClusterOverview(cluster, secrets));
     if (!o.reachable && o.error?.kind === 'auth' && cluster.username && secrets.password === undefined) {
       // Say what is really missing: settings hold the user, the secret storage has no password.
       const message = `No password is saved for user "${cluster.username}" of cluster "${cluster.name}": run "etcd: Edit Cluster…" to enter it.`;

@@ -7,12 +7,13 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { ClusterOverview, EndpointProbe } from '../core/clusterStatus';
-import { clusterSummary, formatEndpointHealth, formatEndpointStatusTable, formatMemberTable } from '../core/clusterStatus';
+import { formatEndpointHealth, formatEndpointStatusTable, formatMemberTable } from '../core/clusterStatus';
 import { clusterNameProblem, parseEndpointList, validateCluster } from '../core/config';
 import { EtcdBackupError } from '../core/errors';
 import { buildEtcdctlCommand } from '../core/etcdctlCommand';
 import type { ClusterConfig, EndpointHealth, EndpointStatus } from '../core/types';
 import { DEFAULT_TIMEOUT_MS } from '../core/types';
+import { summaryOf } from '../hints';
 import type { ClusterSource, Settings } from '../settings';
 import { clusterNodeOf, MemberNode } from '../views/clustersView';
 import { Node } from '../views/nodes';
@@ -42,7 +43,7 @@ export async function resolveCluster(arg: unknown, deps: CommandDeps, placeHolde
   const pick = await vscode.window.showQuickPick(
     clusters.map((c) => {
       const o = deps.tree.cached(c.name);
-      return { label: c.name, description: o ? clusterSummary(o) : c.endpoints.join(', '), cluster: c };
+      return { label: c.name, description: o ? summaryOf(o) : c.endpoints.join(', '), cluster: c };
     }),
     { placeHolder, ignoreFocusOut: true },
   );
@@ -235,9 +236,9 @@ export async function testConnection(cluster: ClusterConfig, password: string | 
   const run = async (): Promise<ConnectionTest> => {
     const o = await deps.etcd.overview(cluster, password);
     if (o.reachable) {
-      return { ok: true, message: `Connected to "${cluster.name}": ${clusterSummary(o)}.`, summary: clusterSummary(o) };
+      return { ok: true, message: `Connected to "${cluster.name}": ${summaryOf(o)}.`, summary: summaryOf(o) };
     }
-    return { ok: false, kind: o.error?.kind, message: o.error?.message ?? 'No endpoint answered.', summary: clusterSummary(o) };
+    return { ok: false, kind: o.error?.kind, message: o.error?.message ?? 'No endpoint answered.', summary: summaryOf(o) };
   };
   if (!withUi) return run();
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Connecting to ${cluster.endpoints.join(', ')}…` }, run);
@@ -388,7 +389,7 @@ export function registerClusterCommands(context: vscode.ExtensionContext, deps: 
 
   command('etcdBackup.refresh', async (target) => {
     const overviews = await tree.refresh(target instanceof Node || typeof target === 'string' ? target : undefined);
-    return overviews.map((o) => ({ cluster: o.cluster, summary: clusterSummary(o) }));
+    return overviews.map((o) => ({ cluster: o.cluster, summary: summaryOf(o) }));
   });
   command('etcdBackup.retryCluster', async (target) => {
     const cluster = await resolveCluster(target, deps, 'Retry which cluster?');

@@ -4,7 +4,8 @@
  * No I/O here: `EtcdConnection.clusterOverview()` in ./etcd gathers the data and calls
  * {@link assembleOverview}.
  */
-import type { ErrorKind } from './errors';
+import { plainHintWords } from './errors';
+import type { ErrorKind, Hint, HintWords } from './errors';
 import type { EndpointHealth, EndpointStatus, MemberInfo } from './types';
 
 export type MemberRole = 'leader' | 'follower' | 'learner';
@@ -15,6 +16,8 @@ export interface ProbeError {
   message: string;
   /** A few words: "connection refused", "TLS handshake failed", "certificate unknown"... */
   reason: string;
+  /** What to do, worded by the front end (`withHint`). */
+  hint?: Hint;
 }
 
 /** What one endpoint answered (status and health are asked concurrently, each with a deadline). */
@@ -201,8 +204,9 @@ export function assembleOverview(input: {
         error = nospace
           ? {
               kind: 'diskFull',
-              message: `The member reports: ${s.errors.join('; ')}. Its database reached the space quota and the cluster refuses writes: run "etcd: Compact and Defragment…" on the cluster (compacts, defragments each member, disarms the alarm).`,
+              message: `The member reports: ${s.errors.join('; ')}. Its database reached the space quota and the cluster refuses writes.`,
               reason: 'NOSPACE alarm',
+              hint: { kind: 'reclaimSpace' },
             }
           : { kind: 'internal', message: `The member reports: ${s.errors.join('; ')}.`, reason: 'member errors' };
       } else if (h && !h.healthy) {
@@ -332,7 +336,7 @@ export function memberLabel(m: Pick<MemberOverview, 'name' | 'id'>): string {
  * "unreachable: connection refused". The size is the leader's database (the largest one when
  * there is no leader).
  */
-export function clusterSummary(o: ClusterOverview): string {
+export function clusterSummary(o: ClusterOverview, words: HintWords = plainHintWords): string {
   if (!o.reachable) {
     return `unreachable: ${o.error?.reason ?? 'no endpoint answered'}`;
   }
@@ -340,7 +344,7 @@ export function clusterSummary(o: ClusterOverview): string {
   parts.push(`${o.members.filter((m) => m.healthy).length}/${o.members.length} healthy`);
   if (o.members.some((m) => m.error?.reason === 'NOSPACE alarm')) {
     // The cluster refuses writes until the alarm is disarmed: say the way out.
-    parts.push('NOSPACE alarm: run Compact and Defragment…');
+    parts.push(`NOSPACE alarm: ${words({ kind: 'reclaimSpace', brief: true })}`);
   }
   const leader = o.members.find((m) => m.id === o.leaderId);
   parts.push(leader ? `leader ${memberLabel(leader)}` : 'no leader');

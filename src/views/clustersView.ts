@@ -1,7 +1,8 @@
 import * as vscode from 'vscode';
-import { clusterSummary, ClusterOverview, goDuration, humanizeBytes, MemberOverview, memberSummary } from '../core/clusterStatus';
+import { ClusterOverview, goDuration, humanizeBytes, MemberOverview, memberSummary } from '../core/clusterStatus';
 import type { ClusterConfig } from '../core/types';
 import type { EtcdService } from '../etcdService';
+import { summaryOf } from '../hints';
 import type { Log } from '../log';
 import type { Settings } from '../settings';
 import { MessageNode, Node } from './nodes';
@@ -60,7 +61,7 @@ export class ClusterNode extends Node {
       item.description = 'connecting…';
       item.iconPath = new vscode.ThemeIcon('loading~spin');
     } else {
-      item.description = clusterSummary(o);
+      item.description = summaryOf(o);
       const state = this.contextValue;
       item.iconPath = new vscode.ThemeIcon(
         state === 'cluster:unreachable' ? 'debug-disconnect' : 'server-environment',
@@ -70,7 +71,7 @@ export class ClusterNode extends Node {
     const tls = this.cluster.tls;
     item.tooltip = table([
       ['Cluster', this.cluster.name],
-      ['Summary', o ? clusterSummary(o) : 'connecting…'],
+      ['Summary', o ? summaryOf(o) : 'connecting…'],
       ['Endpoints', this.cluster.endpoints.join(', ')],
       ['Cluster ID', o?.clusterId],
       ['CA', tls?.caFile],
@@ -279,7 +280,7 @@ export class ClustersProvider implements vscode.TreeDataProvider<Node>, vscode.D
         if (cur && cur.key === key) {
           cur.overview = o;
           cur.inflight = undefined;
-          this.log?.debug(`${e.node.cluster.name}: ${clusterSummary(o)} (${Date.now() - started} ms)`);
+          this.log?.debug(`${e.node.cluster.name}: ${summaryOf(o)} (${Date.now() - started} ms)`);
           if (!o.reachable) {
             this.log?.info(`${e.node.cluster.name}: ${o.endpointErrors.map((x) => x.error.message).join(' ') || o.error?.message}`);
           }
