@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { checkEnvironment, formatEnvironment } from '../core/environment';
 import type { EnvironmentReport } from '../core/environment';
 import type { Log } from '../log';
 import type { Settings } from '../settings';
@@ -12,8 +13,6 @@ import { registerCommand } from './run';
 export function registerEnvironmentCommand(context: vscode.ExtensionContext, deps: { log: Log; settings: Settings }): void {
   const { log, settings } = deps;
   registerCommand(context, log, 'etcdBackup.checkEnvironment', async (): Promise<EnvironmentReport> => {
-    // Loaded on first use: core/environment requires etcd3, which must stay out of activation.
-    const { checkEnvironment, formatEnvironment } = await import('../core/environment');
     const { etcdctl, etcdutl } = settings.toolPaths();
     const report = await checkEnvironment({ etcdctl, etcdutl });
     log.info('Environment check:');

@@ -9,8 +9,10 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { MemberOverview, QuorumChange } from '../core/clusterStatus';
-import { memberLabel } from '../core/clusterStatus';
+import { memberLabel, quorumAfterRemoval } from '../core/clusterStatus';
 import { EtcdBackupError } from '../core/errors';
+import { checkMemberName, checkPeerUrl } from '../core/restore/plan';
+import { etcdProcessesUsing } from '../core/restore/processes';
 import type { ReplaceMemberResult } from '../core/restore/replace';
 import type { ClusterConfig } from '../core/types';
 import { cancelled, CommandDeps, commandRegistrar, confirmQuorumLoss, quorumDetail, withCancellableProgress } from './common';
@@ -83,7 +85,6 @@ async function askReplacement(member: MemberOverview, members: MemberOverview[],
     const urls = answers.peerURLs !== undefined ? (Array.isArray(answers.peerURLs) ? answers.peerURLs : answers.peerURLs.split(',')) : member.peerURLs;
     return { name: answers.name ?? member.name, urls: urls.map((x) => x.trim()).filter(Boolean), asLearner: answers.asLearner ?? false };
   }
-  const { checkMemberName, checkPeerUrl } = await import('../core/restore/plan');
   const name =
     (await vscode.window.showInputBox({
       title: `${title} (1/3)`,
@@ -159,7 +160,6 @@ async function failedDataDir(member: MemberOverview, answers: ReplaceMemberAnswe
 
 /** Move the failed member's data dir aside (never deleted); refused while an etcd process still uses it. */
 async function moveFailedDataDirAside(dir: string, deps: CommandDeps): Promise<string | undefined> {
-  const { etcdProcessesUsing } = await import('../core/restore/processes');
   const { moveAside } = await import('../core/restore/replace');
   const running = await etcdProcessesUsing(dir);
   if (running.length) {
@@ -192,7 +192,6 @@ async function promoteWhenAsked(cluster: ClusterConfig, result: ReplaceMemberRes
 /** The runbook's repair while quorum holds: confirm, remove and add, then the member's files and data dir. */
 async function replaceMemberCommand(arg: unknown, answers: ReplaceMemberAnswers | undefined, deps: CommandDeps): Promise<ReplaceMemberCommandResult> {
   const { cluster, member, members } = await resolveMember(arg, deps, 'Replace which member?');
-  const { quorumAfterRemoval } = await import('../core/clusterStatus');
   const quorum = quorumAfterRemoval(members, member.id);
   const label = `${memberLabel(member)} (${member.id})`;
   const base: ReplaceMemberCommandResult = { replaced: false, cluster: cluster.name, member: member.id };

@@ -5,11 +5,13 @@
  * Thin over src/core/restore. Every handler takes the tree node (or a Uri / path / nothing) and
  * an optional answers object: with answers, no prompt is shown (tests), and it returns a result.
  */
-import { promises as fs } from 'fs';
+import { createHash } from 'crypto';
+import { createReadStream, promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { EtcdBackupError } from '../core/errors';
+import { checkMemberName, checkPeerUrl, parseInitialCluster, validatePlan } from '../core/restore/plan';
 import type { RestorePlan, PlannedMember } from '../core/restore/plan';
 import type { RestoreMemberResult, RestoreStep, TrialRestoreResult } from '../core/restore/restore';
 import type { EtcdRuntime } from '../core/restore/runbook';
@@ -80,7 +82,6 @@ export interface RestoreSnapshotResult {
 
 /** Edit the list of members until the user accepts it (quick pick + input boxes). */
 async function editMembers(initial: PlannedMember[], from: string): Promise<PlannedMember[]> {
-  const { validatePlan, checkPeerUrl, checkMemberName } = await import('../core/restore/plan');
   let members = initial.map((m) => ({ ...m, peerURLs: [...m.peerURLs] }));
   const askMember = async (m: PlannedMember | undefined, index: number): Promise<PlannedMember | undefined> => {
     const name = await vscode.window.showInputBox({
@@ -425,8 +426,6 @@ async function restoreSnapshot(arg: unknown, answers: RestoreSnapshotAnswers | u
 }
 
 async function fileSha256(file: string): Promise<string> {
-  const { createHash } = await import('crypto');
-  const { createReadStream } = await import('fs');
   const h = createHash('sha256');
   await new Promise<void>((resolve, reject) => {
     createReadStream(file).on('data', (b) => h.update(b)).on('error', reject).on('end', () => resolve());
@@ -454,7 +453,6 @@ export interface ForMemberArgs {
 async function restoreSnapshotForMember(arg: unknown, answers: RestoreSnapshotAnswers | undefined, deps: CommandDeps): Promise<RestoreSnapshotResult> {
   const a = (arg && typeof arg === 'object' && !(arg instanceof vscode.Uri) ? arg : {}) as ForMemberArgs;
   const uri = arg instanceof vscode.Uri ? arg : typeof a.uri === 'string' ? vscode.Uri.file(a.uri) : a.uri;
-  const { parseInitialCluster } = await import('../core/restore/plan');
   const members = a.initialCluster ? parseInitialCluster(a.initialCluster).members : undefined;
   if (a.name && members && !members.some((m) => m.name === a.name) && a.peerURL) {
     members.push({ name: a.name, peerURLs: [a.peerURL] });

@@ -11,6 +11,7 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { EtcdBackupError } from '../core/errors';
+import { diffMarkdown, reportMarkdown } from '../core/snapshot/format';
 import type { SnapshotDiff, SnapshotReport } from '../core/snapshot/inspect';
 import type { VerifyResult } from '../core/snapshot/verify';
 import type { Log } from '../log';
@@ -83,7 +84,6 @@ async function showReport(arg: unknown, answers: ReportAnswers | undefined, docs
     });
   });
   if (st) rememberStatus(file, st.size, st.mtime, { status: report.status });
-  const { reportMarkdown } = await import('../core/snapshot/format');
   const markdown = reportMarkdown(report, { title: path.basename(file), fileTime: st?.mtime });
   const uri = docs.add(`${path.basename(file)} report`, markdown);
   deps.log.info(`Snapshot report for ${file}: revision ${report.status.revision}, ${report.keyspace.liveKeys} live keys, ${report.members.length} members`);
@@ -146,7 +146,6 @@ async function compare(arg: unknown, answers: CompareAnswers | undefined, docs: 
     const { diffSnapshots } = await import('../core/snapshot/inspect');
     return diffSnapshots(a, other, { signal, prefixDepth: answers?.prefixDepth });
   });
-  const { diffMarkdown } = await import('../core/snapshot/format');
   const markdown = diffMarkdown(diff);
   const uri = docs.add(`${path.basename(a)} vs ${path.basename(other)}`, markdown);
   deps.log.info(`Compared ${a} with ${other}: ${diff.added} added, ${diff.removed} removed, ${diff.changed} changed`);

@@ -6,6 +6,7 @@
  */
 import * as vscode from 'vscode';
 import { humanizeBytes } from '../core/clusterStatus';
+import { reclaimSpace, sizeLines } from '../core/space';
 import type { ReclaimResult } from '../core/space';
 import { resolveCluster } from './clusters';
 import { CommandDeps, commandRegistrar, withCancellableProgress } from './common';
@@ -45,7 +46,6 @@ async function reclaimSpaceCommand(arg: unknown, answers: ReclaimAnswers | undef
   if (!ok) {
     return { cluster: cluster.name, done: false };
   }
-  const { reclaimSpace, sizeLines } = await import('../core/space');
   let result: ReclaimResult;
   try {
     result = await withCancellableProgress(`Compact and Defragment ${cluster.name}`, ({ signal, report }) =>

@@ -8,8 +8,7 @@
  * `ETCDCTL_API=3 etcdctl snapshot restore` (etcd 3.4, Debian's `etcd-client`; deprecated in 3.5,
  * removed in 3.6). Everything is spawned with argument arrays, never through a shell.
  */
-import { execFile } from 'child_process';
-import { findExecutable } from './environment';
+import { findExecutable, runVersion } from './environment';
 import { EtcdBackupError } from './errors';
 
 export type ToolKind = 'etcdutl' | 'etcdctl' | 'etcd';
@@ -79,21 +78,6 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-function runVersion(path: string, kind: ToolKind, timeoutMs: number): Promise<string> {
-  // etcd answers `--version`; etcdctl and etcdutl answer `version`.
-  const args = kind === 'etcd' ? ['--version'] : ['version'];
-  return new Promise((resolve, reject) => {
-    execFile(path, args, { timeout: timeoutMs, env: { ...process.env, ETCDCTL_API: '3' } }, (err, stdout, stderr) => {
-      const out = `${stdout}${stderr}`.trim();
-      if (err && !out) {
-        reject(err);
-        return;
-      }
-      resolve(out);
-    });
-  });
-}
-
 /**
  * Find one tool: at its setting when one is given (a setting that does not point at an
  * executable is an error naming the setting: the user chose that file), else on PATH.
@@ -115,7 +99,8 @@ export async function findTool(kind: ToolKind, paths: ToolPaths = {}, timeoutMs 
   }
   let out: string;
   try {
-    out = await runVersion(path, kind, timeoutMs);
+    // etcd answers `--version`; etcdctl and etcdutl answer `version`.
+    out = await runVersion(path, kind === 'etcd' ? ['--version'] : ['version'], timeoutMs);
   } catch (err) {
     throw new EtcdBackupError('toolMissing', `${path} did not answer "${kind === 'etcd' ? '--version' : 'version'}" (${err instanceof Error ? err.message : String(err)}): check that it is a working ${kind} binary for this machine.`, { cause: err });
   }

@@ -8,7 +8,7 @@
  */
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { EditResult } from '../core/etcdFiles';
+import type { EditResult, InitialClusterState } from '../core/etcdFiles';
 import type { DataDirCandidate } from '../core/etcdFiles/lenses';
 import { ETCD_FILE_PATTERNS } from '../core/etcdFileNames';
 import { EtcdBackupError } from '../core/errors';
@@ -16,7 +16,7 @@ import { cancelled } from '../commands/common';
 import { EtcdDocumentModel, EtcdDocumentState } from './model';
 import { workspaceEditOf } from './quickFixes';
 
-export type InitialClusterState = 'new' | 'existing';
+export type { InitialClusterState };
 
 /** What an edit command did. */
 export interface EtcdFileEditOutcome {

@@ -14,20 +14,11 @@ import type { LensAnchor } from '../core/etcdFiles/lenses';
 export type EtcdFilesCore = typeof import('../core/etcdFiles') & typeof import('../core/etcdFiles/lenses');
 
 let corePromise: Promise<EtcdFilesCore> | undefined;
-let coreLoaded = false;
 
 /** src/core/etcdFiles (and the `yaml` parser), loaded on first use. */
 export function loadEtcdFilesCore(): Promise<EtcdFilesCore> {
-  corePromise ??= Promise.all([import('../core/etcdFiles'), import('../core/etcdFiles/lenses')]).then(([a, b]) => {
-    coreLoaded = true;
-    return { ...a, ...b };
-  });
+  corePromise ??= Promise.all([import('../core/etcdFiles'), import('../core/etcdFiles/lenses')]).then(([a, b]) => ({ ...a, ...b }));
   return corePromise;
-}
-
-/** True once the etcd file parser was loaded (activation must leave it false). */
-export function isEtcdFilesCoreLoaded(): boolean {
-  return coreLoaded;
 }
 
 /** etcd's files by path (core/etcdFileNames); files that match only by pattern must also read like etcd's (isEditorRelevant). */
