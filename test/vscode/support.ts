@@ -55,25 +55,7 @@ export async function setSettings(
   };
 }
 
-/** Polls `probe` until it returns a truthy value (or throws the last error after `timeoutMs`). */
-export async function waitFor<T>(probe: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v) {
-        return v;
-      }
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last instanceof Error ? last.message : String(last)}` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+export { waitFor } from '../support/waitFor';
 
 interface MenuItem {
   command: string;
