@@ -6,7 +6,7 @@
  */
 import * as vscode from 'vscode';
 import type { QuorumChange } from '../core/clusterStatus';
-import { EtcdBackupError } from '../core/errors';
+import { cancelledError, EtcdBackupError } from '../core/errors';
 import type { EtcdService } from '../etcdService';
 import type { Log } from '../log';
 import type { Settings } from '../settings';
@@ -24,7 +24,7 @@ export interface CommandDeps {
 
 /** The one "the user cancelled" error: registerCommand logs it and shows nothing. */
 export function cancelled(): never {
-  throw new EtcdBackupError('cancelled', 'Cancelled.');
+  throw cancelledError();
 }
 
 /** Test answers and targets are plain objects; a tree node, a Uri or an array (multi-select) is not. */

@@ -160,7 +160,7 @@ export function explain(err: unknown, where?: string): EtcdBackupError {
     return new EtcdBackupError('timeout', `No answer from${at || ' etcd'} before the deadline. Check that the member is up and reachable, or raise the cluster's timeout.`, { cause: err });
   }
   if (code === GRPC.CANCELLED || lower.includes('cancelled') || lower.includes('canceled')) {
-    return new EtcdBackupError('cancelled', 'Cancelled.', { cause: err });
+    return cancelledError(err);
   }
   if (lower.includes('no leader') || lower.includes('leader changed') || lower.includes('not enough started members') || lower.includes('quorum')) {
     return new EtcdBackupError('noQuorum', `The cluster has no leader (quorum is lost)${at ? ` at${at}` : ''}: bring back a majority of members, or restore from a snapshot.`, { cause: err });
