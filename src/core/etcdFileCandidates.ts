@@ -6,20 +6,11 @@
  */
 import { posix } from 'path';
 import { clusterNameProblem } from './config';
+import { KUBEADM_MANIFEST } from './etcdFileNames';
 import { applyEdits, effectiveSettings, lineNumber, minimalEdit, parseEtcdFile, setInitialClusterState, setSetting } from './etcdFiles';
 import type { EditResult, EtcdFileKind, ParsedEtcdFile, TextEdit } from './etcdFiles';
 
-/** Workspace files worth offering: kubeadm's manifest, env files, etcd config files, systemd units. */
-export const ETCD_FILE_GLOB = '**/{etcd.env,etcd.yaml,etcd.yml,*.service,etcd.conf.yml,etcd.conf.yaml,etcd.config.yml}';
-
-/** kubeadm's static pod manifest for etcd, where the kubelet reads it. */
-export const KUBEADM_MANIFEST = '/etc/kubernetes/manifests/etcd.yaml';
-
-/** Does the file name look like one of etcd's files (before reading it)? */
-export function looksLikeEtcdFileName(fileName: string): boolean {
-  const b = posix.basename(fileName.replace(/\\/g, '/'));
-  return /etcd.*\.(ya?ml|env|conf|service)$/i.test(b) || /\.(env|service)$/i.test(b);
-}
+export { KUBEADM_MANIFEST, looksLikeEtcdFileName } from './etcdFileNames';
 
 export interface CandidateFile {
   path: string;
