@@ -25,7 +25,7 @@ const dir = join(__dirname, '..', 'fixtures', 'etcdFiles');
 const expectedDir = join(dir, 'expected');
 const update = process.env.UPDATE_GOLDEN === '1';
 
-const fixtures = readdirSync(dir).filter((f) => !f.startsWith('.') && f !== 'expected');
+const fixtures = readdirSync(dir).filter((f) => !f.startsWith('.') && f !== 'expected' && f !== 'README.md');
 
 /** kubeadm's healthcheck-client pair exists beside kubeadm's CA; nothing else is on "disk". */
 const exists = (p: string): boolean => p.startsWith('/etc/kubernetes/pki/etcd/');

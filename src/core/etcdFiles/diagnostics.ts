@@ -254,8 +254,10 @@ function releaseWords(parsed: ParsedEtcdFile): string {
 
 function unknownChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[]): void {
   const v = parsed.etcdVersion;
+  // a shell script between the file and etcd may use variables of its own
+  const script = parsed.problems.some((p) => p.code === 'shell-command');
   for (const s of parsed.settings) {
-    if (s.form === 'env' && (EXTRA_ENV_VARS.has(s.key) || WRAPPER_ENV_VARS.has(s.key))) continue;
+    if (s.form === 'env' && (EXTRA_ENV_VARS.has(s.key) || WRAPPER_ENV_VARS.has(s.key) || script)) continue;
     const releases = s.form === 'config' ? configKeyReleases(s.key) : flagReleases(s.name);
     if (v ? releases.includes(v) : releases.length) continue;
     const nested = s.form === 'config' && s.key.includes('.');

@@ -149,7 +149,7 @@ export function readLauncher(ws: Word[]): LauncherRead | undefined {
     }
     return { launcher: l, envWords };
   }
-  const script = shellScriptOf(ws.map((w) => w.value.replace(/^[-@:+!]+/, '')));
+  const script = shellScriptOf([program, ...ws.slice(1).map((w) => w.value)]);
   if (script !== undefined) {
     const info = readShellScript(script);
     if (!info.runsEtcd) return undefined;

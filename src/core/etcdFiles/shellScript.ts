@@ -55,7 +55,11 @@ export function readShellScript(script: string): ShellScriptInfo {
     let words = roughWords(cmd);
     while (words.length && /^(then|do|else|elif|if|while|until|!|\{)$/.test(words[0])) words = words.slice(1);
     while (words.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[0])) words = words.slice(1);
-    while (words.length && /^(exec|nohup|env|command|time)$/.test(words[0])) words = words.slice(1);
+    // `exec`, `nohup`, `env`, and the priority wrappers with their options (`nice -n -19 ionice -c2 -n0 etcd`)
+    while (words.length && /^(exec|nohup|env|command|time|nice|ionice|chrt|taskset|setpriv|su-exec|gosu|tini|dumb-init)$/.test(words[0])) {
+      words = words.slice(1);
+      while (words.length && /^(-|\d+$)/.test(words[0])) words = words.slice(1);
+    }
     if (!words.length) continue;
     if ((words[0] === 'source' || words[0] === '.') && words[1]) info.sourced.push(words[1]);
     if (runsEtcd(words[0])) {

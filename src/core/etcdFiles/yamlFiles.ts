@@ -243,7 +243,8 @@ function readContainerEnv(text: string, env: AnyNode, out: ParsedEtcdFile): void
     if (!key || !key.startsWith('ETCD_') || !isScalar(keyNode) || !isScalar(valueNode) || !valueNode.range) continue;
     const inFlow = Boolean((item as YAMLMap).flow);
     const w = scalarWord(text, valueNode, inFlow);
-    const keyRange = rangeOf(keyNode) ?? { start: 0, end: 0 };
+    const kw = scalarWord(text, keyNode, inFlow);
+    const keyRange = kw.inner ?? kw.range;
     out.settings.push({
       name: flagNameOfEnv(key),
       key,
