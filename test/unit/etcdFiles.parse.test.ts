@@ -21,7 +21,7 @@ describe('parseEtcdFile', () => {
   });
 
   it('keeps exact ranges: the value, the key and the whole entry of every setting in every fixture', () => {
-    for (const f of readdirSync(dir).filter((x) => x !== 'expected')) {
+    for (const f of readdirSync(dir).filter((x) => x !== 'expected' && x !== 'README.md')) {
       const t = read(f);
       const p = parseEtcdFile(t, f);
       for (const s of p.settings) {
