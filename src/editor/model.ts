@@ -40,7 +40,8 @@ export interface EtcdDocumentState {
 
 async function readParsed(core: EtcdFilesCore, file: string): Promise<ParsedEtcdFile | undefined> {
   try {
-    const text = await fs.readFile(file, 'utf8');
+    // never a FIFO or a device (they would block or never end), never more than etcd's files hold
+    const text = await (await import('../core/fsSafe')).readRegularFile(file);
     return core.parseEtcdFile(text, file);
   } catch {
     return undefined;
