@@ -103,6 +103,8 @@ export interface DirHolder {
   pid: number;
   /** Its command line (or its name when the command line is empty), at most 200 characters. */
   command: string;
+  /** Its whole command line, word by word. */
+  argv: string[];
   /** What it holds, e.g. "a flock lock on /var/lib/etcd/member/snap/db", "open file ...", "its working directory ...". */
   holds: string[];
 }
@@ -222,7 +224,7 @@ export async function processesHolding(dir: string, opts: { procRoot?: string; c
       if (!holds.length) return;
       const cmdline = await fs.readFile(join(procRoot, pid, 'cmdline'), 'utf8').catch(() => '');
       const comm = await fs.readFile(join(procRoot, pid, 'comm'), 'utf8').catch(() => '?');
-      holders.push({ pid: Number(pid), command: commandOf(cmdline, comm), holds: rank([...new Set(holds)]) });
+      holders.push({ pid: Number(pid), command: commandOf(cmdline, comm), argv: cmdline.split('\0').filter(Boolean), holds: rank([...new Set(holds)]) });
     }),
   );
   return { holders: holders.sort((a, b) => a.pid - b.pid), unreadable, capped };
@@ -237,7 +239,7 @@ export async function dataDirUsers(dir: string, procRoot = '/proc'): Promise<InU
   const byFlag = await etcdProcessesUsing(dir, procRoot);
   for (const p of byFlag) {
     if (!kernel.holders.some((h) => h.pid === p.pid) && p.pid !== process.pid) {
-      kernel.holders.push({ pid: p.pid, command: commandOf(p.cmdline.split(' ').join('\0'), 'etcd'), holds: [`--data-dir ${p.dataDir}`] });
+      kernel.holders.push({ pid: p.pid, command: commandOf(p.cmdline.split(' ').join('\0'), 'etcd'), argv: p.cmdline.split(' '), holds: [`--data-dir ${p.dataDir}`] });
     }
   }
   kernel.holders.sort((a, b) => a.pid - b.pid);

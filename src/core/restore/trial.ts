@@ -157,7 +157,7 @@ export async function cleanStaleTrials(parent: string): Promise<string[]> {
     const dir = join(parent, name);
     const { holders } = await processesHolding(dir).catch(() => ({ holders: [] }));
     for (const h of holders) {
-      if (h.command.includes(`--initial-cluster-token=${TRIAL_TOKEN}`) && h.command.includes(`--data-dir=${dir}/`)) {
+      if (h.argv.includes(`--initial-cluster-token=${TRIAL_TOKEN}`) && h.argv.some((a) => a.startsWith(`--data-dir=${dir}/`))) {
         try {
           process.kill(h.pid, 'SIGKILL');
         } catch {
