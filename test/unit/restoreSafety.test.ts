@@ -121,11 +121,15 @@ describe('restore safety (core/restore): in use, checked before the swap, one at
     it('checks again right before the move: a process that starts using the old dir meanwhile stops the swap', async () => {
       const old = oldDir();
       // The tool (slow) runs while something opens the old db: the kubelet restarting a static pod.
-      const slow = standInTool(script(join(root, 'bin', 'slow'), `${LAYOUT}\nsleep 1`));
-      const p = restoreMember(base({ oldDataDir: old, tool: slow }));
-      await new Promise((r) => setTimeout(r, 300));
+      const go = join(root, 'go');
+      const slow = standInTool(script(join(root, 'bin', 'slow'), `${LAYOUT}\nwhile [ ! -e ${go} ]; do sleep 0.05; done`));
+      let running!: () => void;
+      const toolRuns = new Promise<void>((r) => (running = r));
+      const p = restoreMember(base({ oldDataDir: old, tool: slow, onStep: (s) => s.step === 'restore' && s.state === 'running' && running() }));
+      await toolRuns;
       const late = await holder(['/bin/sh', '-c', 'exec 3<"$0"; echo ready; exec sleep 60', join(old, 'member', 'snap', 'db')]);
       kids.push(late);
+      writeFileSync(go, '');
       await assert.rejects(p, (e: Error) => {
         assert.match(e.message, new RegExp(`^${old} is in use: pid ${late.pid} \\(sleep 60\\) holds open file .* The restored data is kept in .*; ${old} is unchanged\\.$`));
         return true;
@@ -161,10 +165,12 @@ describe('restore safety (core/restore): in use, checked before the swap, one at
 
   describe('one restore per target', () => {
     it('two restores into one target at once: one wins, the other is told why and never touches the winner\'s folder', async () => {
-      const slow = standInTool(script(join(root, 'bin', 'slow'), `${LAYOUT}\nsleep 1`));
-      const steps: string[] = [];
-      const first = restoreMember(base({ tool: slow, onStep: (s) => steps.push(`${s.step}:${s.state}:${s.message}`) }));
-      await new Promise((r) => setTimeout(r, 300));
+      const go = join(root, 'go');
+      const slow = standInTool(script(join(root, 'bin', 'slow'), `${LAYOUT}\nwhile [ ! -e ${go} ]; do sleep 0.05; done`));
+      let running!: () => void;
+      const toolRuns = new Promise<void>((r) => (running = r));
+      const first = restoreMember(base({ tool: slow, onStep: (s) => s.step === 'restore' && s.state === 'running' && running() }));
+      await toolRuns;
       const temps = readdirSync(root).filter((n) => n.includes('.restoring-'));
       assert.strictEqual(temps.length, 1, 'the winner works in its own folder');
       await assert.rejects(restoreMember(base()), (e: Error & { kind?: string }) => {
@@ -173,6 +179,7 @@ describe('restore safety (core/restore): in use, checked before the swap, one at
         return true;
       });
       assert.ok(existsSync(join(root, temps[0])), 'the winner\'s folder is still there');
+      writeFileSync(go, '');
       const r = await first;
       assert.ok(existsSync(join(r.dataDir, 'member', 'snap', 'db')));
       assert.deepStrictEqual(readdirSync(root).filter((n) => n.includes('.restoring-') || n.includes('.lock')), [], 'no temp folder, no lock left');

@@ -161,7 +161,8 @@ async function holdsOf(procRoot: string, pid: string, inodes: Map<string, string
   const base = join(procRoot, pid);
   const key = (st: { dev: number; ino: number }): string => `${st.dev}:${st.ino}`;
   for (const [link, what] of [['cwd', 'its working directory'], ['root', 'its root directory']] as const) {
-    const st = await fs.stat(join(base, link)).catch((e: NodeJS.ErrnoException) => (e.code === 'EACCES' || e.code === 'EPERM' ? Promise.reject(e) : undefined));
+    const denied = (e: NodeJS.ErrnoException): boolean => e.code === 'EACCES' || e.code === 'EPERM';
+    const st = await fs.stat(join(base, link)).catch((e: NodeJS.ErrnoException) => (denied(e) ? Promise.reject(e) : undefined));
     if (st && inodes.has(key(st))) holds.push(`${what} ${inodes.get(key(st))}`);
   }
   const fds = await fs.readdir(join(base, 'fd'));
@@ -224,7 +225,8 @@ export async function processesHolding(dir: string, opts: { procRoot?: string; c
       if (!holds.length) return;
       const cmdline = await fs.readFile(join(procRoot, pid, 'cmdline'), 'utf8').catch(() => '');
       const comm = await fs.readFile(join(procRoot, pid, 'comm'), 'utf8').catch(() => '?');
-      holders.push({ pid: Number(pid), command: commandOf(cmdline, comm), argv: cmdline.split('\0').filter(Boolean), holds: rank([...new Set(holds)]) });
+      const argv = cmdline.split('\0').filter(Boolean);
+      holders.push({ pid: Number(pid), command: commandOf(cmdline, comm), argv, holds: rank([...new Set(holds)]) });
     }),
   );
   return { holders: holders.sort((a, b) => a.pid - b.pid), unreadable, capped };
@@ -239,7 +241,8 @@ export async function dataDirUsers(dir: string, procRoot = '/proc'): Promise<InU
   const byFlag = await etcdProcessesUsing(dir, procRoot);
   for (const p of byFlag) {
     if (!kernel.holders.some((h) => h.pid === p.pid) && p.pid !== process.pid) {
-      kernel.holders.push({ pid: p.pid, command: commandOf(p.cmdline.split(' ').join('\0'), 'etcd'), argv: p.cmdline.split(' '), holds: [`--data-dir ${p.dataDir}`] });
+      const argv = p.cmdline.split(' ');
+      kernel.holders.push({ pid: p.pid, command: commandOf(argv.join('\0'), 'etcd'), argv, holds: [`--data-dir ${p.dataDir}`] });
     }
   }
   kernel.holders.sort((a, b) => a.pid - b.pid);
@@ -254,7 +257,8 @@ function rank(holds: string[]): string[] {
 
 /** The refusal for a dir in use: which PID, its command, what it holds, and how to stop etcd. */
 export function inUseSentence(dir: string, holders: DirHolder[]): string {
-  const what = (h: DirHolder): string => `${h.holds.slice(0, 2).join(' and ')}${h.holds.length > 2 ? ` (and ${h.holds.length - 2} more)` : ''}`;
+  const rest = (h: DirHolder): string => (h.holds.length > 2 ? ` (and ${h.holds.length - 2} more)` : '');
+  const what = (h: DirHolder): string => h.holds.slice(0, 2).join(' and ') + rest(h);
   const cmd = (c: string): string => (c.length > 100 ? `${c.slice(0, 97)}...` : c);
   const who = holders
     .slice(0, 3)

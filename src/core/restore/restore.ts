@@ -132,7 +132,8 @@ export async function moveAside(dir: string, now: Date = new Date()): Promise<st
   const abs = st.isSymbolicLink() ? await fs.realpath(given).catch((err) => Promise.reject(explainFs(err, `resolve ${given}`))) : given;
   await assertNotInUse(abs);
   if (await isMountPoint(abs)) {
-    throw new EtcdBackupError('conflict', `${abs} is a mount point, which cannot be moved aside: move what is inside it to a folder beside it yourself, or restore into a new dir; nothing was changed.`);
+    const way = 'move what is inside it to a folder beside it yourself, or restore into a new dir; nothing was changed.';
+    throw new EtcdBackupError('conflict', `${abs} is a mount point, which cannot be moved aside: ${way}`);
   }
   const target = await claimName(`${abs}.old-${timestamp(now)}`);
   try {
@@ -174,7 +175,9 @@ function checkFlagsStep(log: StepLog, opts: RestoreMemberOptions): void {
     problems.push(`--owner ${opts.owner.uid}:${opts.owner.gid} is out of range: a uid and a gid are whole numbers from 0 to 4294967294.`);
   }
   if (problems.length) throw new EtcdBackupError('invalidInput', problems.join(' '));
-  log.report('check', 'done', `--name ${opts.name}, --initial-cluster ${opts.initialCluster}, --initial-advertise-peer-urls ${opts.initialAdvertisePeerUrls}, --initial-cluster-token ${opts.initialClusterToken}`);
+  const { name, initialCluster, initialAdvertisePeerUrls: peers, initialClusterToken: token } = opts;
+  const line = `--name ${name}, --initial-cluster ${initialCluster}, --initial-advertise-peer-urls ${peers}`;
+  log.report('check', 'done', `${line}, --initial-cluster-token ${token}`);
 }
 
 /** Step 2: the tool, and whether it takes the flags asked for. */
@@ -188,14 +191,20 @@ async function findToolStep(log: StepLog, opts: RestoreMemberOptions): Promise<R
 }
 
 /** Step 4: the snapshot is sound (and hashed, unless told), and what it holds. */
-async function verifySnapshotStep(log: StepLog, opts: RestoreMemberOptions, snapshot: string): Promise<{ check: SnapshotCheck; expected: ExpectedFigures }> {
+async function verifySnapshotStep(
+  log: StepLog,
+  opts: RestoreMemberOptions,
+  snapshot: string,
+): Promise<{ check: SnapshotCheck; expected: ExpectedFigures }> {
   log.report('verify', 'running', `Verifying ${snapshot}`);
   const check = await checkSnapshotForRestore(snapshot, { signal: opts.signal });
   if (!check.ok) throw new EtcdBackupError(check.kind ?? 'corrupt', check.reason ?? `${snapshot} cannot be restored.`);
   if (!check.hasHash && !opts.skipHashCheck) {
     throw new EtcdBackupError(
       'corrupt',
-      `${snapshot} has no SHA-256 trailer, so its integrity cannot be checked (a member/snap/db copied out of a data dir looks like this): restore it only with --skip-hash-check. ${SKIP_HASH_CHECK_CAVEAT}`,
+      `${snapshot} has no SHA-256 trailer, so its integrity cannot be checked ` +
+        '(a member/snap/db copied out of a data dir looks like this): ' +
+        `restore it only with --skip-hash-check. ${SKIP_HASH_CHECK_CAVEAT}`,
     );
   }
   const f = await snapshotFigures(snapshot, undefined, { signal: opts.signal });
@@ -218,9 +227,12 @@ async function restoreIntoTemp(
   log.report('restore', 'running', `${tool.kind === 'etcdctl' ? 'ETCDCTL_API=3 ' : ''}${tool.kind} ${args.join(' ')}`);
   try {
     await runTool(tool, args, opts.signal);
-    const r = await checkRestoredDir(temp.dataDir, expected, { tool: `${tool.kind} snapshot restore`, bumpRevision: opts.bumpRevision, signal: opts.signal });
-    const leftovers = stale.length ? `; left by earlier restores that were stopped (remove them once you are sure): ${stale.join(', ')}` : '';
-    log.report('restore', 'done', `Restored into ${temp.dataDir}; member/snap/db holds revision ${r.revision} with ${r.liveKeys} keys, as the snapshot${leftovers}`);
+    const how = { tool: `${tool.kind} snapshot restore`, bumpRevision: opts.bumpRevision, signal: opts.signal };
+    const r = await checkRestoredDir(temp.dataDir, expected, how);
+    const left = '; left by earlier restores that were stopped (remove them once you are sure): ';
+    const leftovers = stale.length ? `${left}${stale.join(', ')}` : '';
+    const holds = `member/snap/db holds revision ${r.revision} with ${r.liveKeys} keys, as the snapshot`;
+    log.report('restore', 'done', `Restored into ${temp.dataDir}; ${holds}${leftovers}`);
     return { temp, args, restored: r };
   } catch (err) {
     // The temporary folder is this run's own (nobody else writes into it): remove it.
@@ -236,7 +248,10 @@ async function ownerStep(log: StepLog, dir: string, owner: { uid: number; gid: n
   await fs.chmod(dir, 0o700);
   const st = await fs.stat(dir);
   if (st.uid !== owner.uid || st.gid !== owner.gid) {
-    throw new EtcdBackupError('permission', `The owner of ${dir} is ${st.uid}:${st.gid} after chown to ${owner.uid}:${owner.gid}: run as root, or choose another --owner.`);
+    const asked = `${owner.uid}:${owner.gid}`;
+    const got = `${st.uid}:${st.gid}`;
+    const msg = `The owner of ${dir} is ${got} after chown to ${asked}: run as root, or choose another --owner.`;
+    throw new EtcdBackupError('permission', msg);
   }
   log.report('owner', 'done', `${count} entries owned by ${st.uid}:${st.gid}; mode 0700`);
   return { uid: st.uid, gid: st.gid };
@@ -250,7 +265,8 @@ async function installStep(log: StepLog, temp: RestoreTemp, dataDir: string, own
       // An empty dir (maybe a mount point): move the contents in, keep the dir itself.
       for (const e of await fs.readdir(temp.dataDir)) {
         if (await lstatOrUndefined(join(dataDir, e))) {
-          throw new EtcdBackupError('conflict', `${join(dataDir, e)} appeared while this restore ran: something else writes into ${dataDir}.`);
+          const what = `${join(dataDir, e)} appeared while this restore ran: something else writes into ${dataDir}.`;
+          throw new EtcdBackupError('conflict', what);
         }
         await fs.rename(join(temp.dataDir, e), join(dataDir, e));
       }
@@ -264,7 +280,8 @@ async function installStep(log: StepLog, temp: RestoreTemp, dataDir: string, own
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOTEMPTY' || code === 'EEXIST') {
-      throw new EtcdBackupError('conflict', `${dataDir} was filled by something else while this restore ran (${code}): find out what writes there.`, { cause: err });
+      const what = `${dataDir} was filled by something else while this restore ran (${code}): find out what writes there.`;
+      throw new EtcdBackupError('conflict', what, { cause: err });
     }
     throw explainFs(err, `move the restored dir to ${dataDir}`);
   }
@@ -272,7 +289,12 @@ async function installStep(log: StepLog, temp: RestoreTemp, dataDir: string, own
 }
 
 /** Steps 6 to 8: owner, move the old dir aside (in use? checked again), install; undone on failure. */
-async function swapIn(log: StepLog, opts: RestoreMemberOptions, t: TargetCheck, temp: RestoreTemp): Promise<{ owner: { uid: number; gid: number }; movedAside?: string }> {
+async function swapIn(
+  log: StepLog,
+  opts: RestoreMemberOptions,
+  t: TargetCheck,
+  temp: RestoreTemp,
+): Promise<{ owner: { uid: number; gid: number }; movedAside?: string }> {
   let movedAside: string | undefined;
   try {
     const owner = await ownerStep(log, temp.dataDir, t.owner);
@@ -293,7 +315,8 @@ async function swapIn(log: StepLog, opts: RestoreMemberOptions, t: TargetCheck, 
       movedAside = undefined;
     }
     const e = explain(err);
-    const kept = movedAside ? `the old data dir is at ${movedAside}` : t.oldDataDir ? `${t.oldDataDir} is unchanged` : 'nothing else was changed';
+    const unchanged = t.oldDataDir ? `${t.oldDataDir} is unchanged` : 'nothing else was changed';
+    const kept = movedAside ? `the old data dir is at ${movedAside}` : unchanged;
     throw new EtcdBackupError(e.kind, `${e.message} The restored data is kept in ${temp.dataDir}; ${kept}.`, { cause: err });
   }
 }
@@ -324,10 +347,13 @@ export async function restoreMember(opts: RestoreMemberOptions): Promise<Restore
       const { temp, args, restored } = await restoreIntoTemp(log, opts, tool, t, expected);
       log.checkAbort();
       const { owner, movedAside } = await swapIn(log, opts, t, temp);
-      log.report('done', 'done', `Member "${opts.name}" restored into ${t.dataDir}${movedAside ? `; the old data dir is ${movedAside}` : ''}`);
+      const aside = movedAside ? `; the old data dir is ${movedAside}` : '';
+      log.report('done', 'done', `Member "${opts.name}" restored into ${t.dataDir}${aside}`);
       const toolInfo = { kind: tool.kind, path: tool.path, version: tool.version };
       const figures = { revision: restored.revision, liveKeys: restored.liveKeys };
-      return { dataDir: t.dataDir, movedAside, tool: toolInfo, args, owner, snapshot: check, restored: figures, steps: log.steps, durationMs: Date.now() - started };
+      const durationMs = Date.now() - started;
+      const { dataDir } = t;
+      return { dataDir, movedAside, tool: toolInfo, args, owner, snapshot: check, restored: figures, steps: log.steps, durationMs };
     } finally {
       await lock.release();
     }

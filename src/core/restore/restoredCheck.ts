@@ -23,10 +23,15 @@ export interface RestoredFigures extends ExpectedFigures {
  * the latest revision (one marker entry, not a key). Resolves with the figures; rejects with one
  * sentence saying what is missing or different.
  */
-export async function checkRestoredDir(dir: string, expected: ExpectedFigures, opts: { tool: string; bumpRevision?: number; signal?: AbortSignal }): Promise<RestoredFigures> {
+export async function checkRestoredDir(
+  dir: string,
+  expected: ExpectedFigures,
+  opts: { tool: string; bumpRevision?: number; signal?: AbortSignal },
+): Promise<RestoredFigures> {
   const db = join(dir, 'member', 'snap', 'db');
   const refuse = (what: string): never => {
-    throw new EtcdBackupError('internal', `${opts.tool} exited with success, but ${what}: the restore did not produce a usable data dir, so nothing was installed or moved.`);
+    const tail = 'the restore did not produce a usable data dir, so nothing was installed or moved.';
+    throw new EtcdBackupError('internal', `${opts.tool} exited with success, but ${what}: ${tail}`);
   };
   const st = await fs.stat(db).catch(() => undefined);
   if (!st?.isFile()) refuse(`it wrote no ${db}`);
@@ -42,10 +47,12 @@ export async function checkRestoredDir(dir: string, expected: ExpectedFigures, o
     return refuse(`the database it wrote cannot be read (${e.message})`);
   }
   const bump = opts.bumpRevision ?? 0;
-  const revisionOk = bump ? got.revision >= expected.revision && got.revision <= expected.revision + bump : got.revision === expected.revision;
+  const top = expected.revision + bump;
+  const revisionOk = bump ? got.revision >= expected.revision && got.revision <= top : got.revision === expected.revision;
   if (!revisionOk || got.liveKeys !== expected.liveKeys) {
     refuse(
-      `the database it wrote holds revision ${got.revision} with ${got.liveKeys} keys where the snapshot holds revision ${expected.revision}${bump ? ` (+${bump} bumped)` : ''} with ${expected.liveKeys} keys`,
+      `the database it wrote holds revision ${got.revision} with ${got.liveKeys} keys ` +
+        `where the snapshot holds revision ${expected.revision}${bump ? ` (+${bump} bumped)` : ''} with ${expected.liveKeys} keys`,
     );
   }
   return { revision: got.revision, liveKeys: got.liveKeys, dbBytes: (st as { size: number }).size, walFiles };

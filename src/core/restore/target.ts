@@ -51,7 +51,8 @@ export async function resolveDir(given: string, flag: string): Promise<ResolvedD
       // A dangling link: its target is where the data goes (its parent must exist).
       const to = await fs.readlink(abs);
       const target = isAbsolute(to) ? to : resolve(dirname(abs), to);
-      return resolveDir(target, flag).then((r) => ({ given, path: r.path, note: `${abs} is a symbolic link to ${r.path} (which does not exist yet)` }));
+      const r = await resolveDir(target, flag);
+      return { given, path: r.path, note: `${abs} is a symbolic link to ${r.path} (which does not exist yet)` };
     }
     // Not there yet: resolve the parent (which may be a link itself).
     const parent = await fs.realpath(dirname(abs)).catch(() => dirname(abs));
@@ -64,10 +65,14 @@ export async function resolveDir(given: string, flag: string): Promise<ResolvedD
 export function nameProblem(p: string, flag: string): string | undefined {
   const long = p.split(sep).find((part) => Buffer.byteLength(part) > NAME_MAX - SUFFIX_ROOM);
   if (long) {
-    return `${flag}: the name "${long.slice(0, 40)}..." is ${Buffer.byteLength(long)} bytes; with the suffixes restore adds it must stay under ${NAME_MAX - SUFFIX_ROOM}: choose a shorter name.`;
+    const max = NAME_MAX - SUFFIX_ROOM;
+    const bytes = Buffer.byteLength(long);
+    const name = `"${long.slice(0, 40)}..."`;
+    return `${flag}: the name ${name} is ${bytes} bytes; with the suffixes restore adds it must stay under ${max}: choose a shorter name.`;
   }
   if (Buffer.byteLength(p) > PATH_MAX - SUFFIX_ROOM - 64) {
-    return `${flag}: the path is ${Buffer.byteLength(p)} bytes, too long for the file system (at most ${PATH_MAX - SUFFIX_ROOM - 64} here): choose a shorter path.`;
+    const max = PATH_MAX - SUFFIX_ROOM - 64;
+    return `${flag}: the path is ${Buffer.byteLength(p)} bytes, too long for the file system (at most ${max} here): choose a shorter path.`;
   }
   return undefined;
 }
@@ -81,10 +86,16 @@ export function isInside(a: string, b: string): boolean {
 export function nestingProblem(dataDir: string, oldDataDir: string | undefined): string | undefined {
   if (!oldDataDir || oldDataDir === dataDir) return undefined;
   if (isInside(dataDir, oldDataDir)) {
-    return `--data-dir ${dataDir} lies inside --old-data-dir ${oldDataDir}, which is moved aside: choose a data dir outside it (e.g. ${oldDataDir}-restored), or give the same path for both to restore in place.`;
+    return (
+      `--data-dir ${dataDir} lies inside --old-data-dir ${oldDataDir}, which is moved aside: choose a data dir outside it ` +
+      `(e.g. ${oldDataDir}-restored), or give the same path for both to restore in place.`
+    );
   }
   if (isInside(oldDataDir, dataDir)) {
-    return `--old-data-dir ${oldDataDir} lies inside --data-dir ${dataDir}: give the data dir etcd used (the folder that holds member/), and a new data dir beside it.`;
+    return (
+      `--old-data-dir ${oldDataDir} lies inside --data-dir ${dataDir}: ` +
+      'give the data dir etcd used (the folder that holds member/), and a new data dir beside it.'
+    );
   }
   return undefined;
 }
@@ -130,7 +141,10 @@ export async function spaceProblem(dir: string, dbBytes: number): Promise<string
   const need = dbBytes + WAL_SEGMENT + 16 * 1024 * 1024;
   if (free >= need) return undefined;
   const mib = (n: number): string => `${Math.ceil(n / 1024 / 1024)} MiB`;
-  return `Not enough free space in ${dir}: the restore writes about ${mib(need)} (the database and a 64 MiB WAL segment) and ${mib(free)} are free: free space or restore onto another disk.`;
+  return (
+    `Not enough free space in ${dir}: the restore writes about ${mib(need)} (the database and a 64 MiB WAL segment) ` +
+    `and ${mib(free)} are free: free space or restore onto another disk.`
+  );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -199,7 +213,8 @@ async function lockOne(dir: string, me: LockOwner): Promise<string> {
     if (owner && (await processAlive(owner.pid, owner.start))) {
       throw new EtcdBackupError(
         'conflict',
-        `Another restore (pid ${owner.pid}, since ${owner.since ?? '?'}) is working on ${dir}: wait for it to finish (or stop it), then try again; nothing was changed.`,
+        `Another restore (pid ${owner.pid}, since ${owner.since ?? '?'}) is working on ${dir}: ` +
+          'wait for it to finish (or stop it), then try again; nothing was changed.',
       );
     }
     // Stale (its process is gone): move it out of the way under a name of our own, and make

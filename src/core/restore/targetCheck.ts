@@ -6,7 +6,8 @@ import { promises as fs, Stats } from 'fs';
 import { basename, dirname, resolve } from 'path';
 import { EtcdBackupError, explainFs } from '../errors';
 import { assertNotInUse } from './processes';
-import { isMountPoint, lstatOrUndefined, nameProblem, nestingProblem, ResolvedDir, resolveDir, spaceProblem, writableProblem } from './target';
+import { isMountPoint, lstatOrUndefined, nameProblem, nestingProblem, ResolvedDir, resolveDir } from './target';
+import { spaceProblem, writableProblem } from './target';
 
 export interface TargetCheck {
   snapshot: string;
@@ -52,7 +53,8 @@ async function targetState(dataDir: string, oldDataDir: string | undefined): Pro
   const parent = dirname(dataDir);
   const parentStat = await lstatOrUndefined(parent);
   if (!parentStat?.isDirectory()) {
-    refuse('notFound', `The folder ${parent} (where ${basename(dataDir)} would go) does not exist: create it, or choose another --data-dir.`);
+    const name = basename(dataDir);
+    refuse('notFound', `The folder ${parent} (where ${name} would go) does not exist: create it, or choose another --data-dir.`);
   }
   const targetStat = await lstatOrUndefined(dataDir);
   if (!targetStat || oldDataDir === dataDir) return { targetStat, fillExisting: false };
@@ -61,7 +63,8 @@ async function targetState(dataDir: string, oldDataDir: string | undefined): Pro
   if (entries.length) {
     refuse(
       'conflict',
-      `The target data dir ${dataDir} is not empty (it holds ${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', ...' : ''}): restore into a new or empty directory, or give it as the old data dir to have it moved aside.`,
+      `The target data dir ${dataDir} is not empty (it holds ${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', ...' : ''}): ` +
+        'restore into a new or empty directory, or give it as the old data dir to have it moved aside.',
     );
   }
   return { targetStat, fillExisting: true };
@@ -75,7 +78,8 @@ async function oldState(oldDataDir: string | undefined): Promise<Stats | undefin
   if (st && (await isMountPoint(oldDataDir, st))) {
     refuse(
       'conflict',
-      `The old data dir ${oldDataDir} is a mount point, which cannot be moved aside: restore into a new dir on that disk (e.g. ${oldDataDir}/restored) ` +
+      `The old data dir ${oldDataDir} is a mount point, which cannot be moved aside: ` +
+        `restore into a new dir on that disk (e.g. ${oldDataDir}/restored) ` +
         'and point --data-dir there, or move its contents into a folder inside it yourself and restore into the emptied mount point.',
     );
   }
@@ -83,7 +87,7 @@ async function oldState(oldDataDir: string | undefined): Promise<Stats | undefin
 }
 
 /** Writable, with room: where the temporary folder goes, and where the old dir is moved aside. */
-async function diskProblems(t: { dataDir: string; oldDataDir?: string; oldStat?: Stats; fillExisting: boolean }, snapshot: string): Promise<void> {
+async function diskProblems(t: Pick<TargetCheck, 'dataDir' | 'oldDataDir' | 'oldStat' | 'fillExisting'>, snapshot: string): Promise<void> {
   const tempHome = t.fillExisting ? t.dataDir : dirname(t.dataDir);
   const w = await writableProblem(tempHome, 'the restored data dir is built there');
   if (w) refuse('permission', w);
@@ -112,8 +116,10 @@ export async function checkTarget(opts: TargetInput): Promise<TargetCheck> {
   const here = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
   const from = oldStat ?? (fillExisting ? targetStat : undefined);
   const owner = opts.owner ?? (from ? { uid: from.uid, gid: from.gid } : here);
-  const state = targetStat ? (oldDataDir === dataDir ? 'is the current data dir (moved aside before the new one takes its place)' : 'exists and is empty (filled from inside)') : 'does not exist yet';
+  const inPlace = 'is the current data dir (moved aside before the new one takes its place)';
+  const state = targetStat ? (oldDataDir === dataDir ? inPlace : 'exists and is empty (filled from inside)') : 'does not exist yet';
   const notes = [data.note, old?.note].filter(Boolean).join('; ');
-  const summary = `${dataDir} ${state}; no process uses it${unchecked}; owner of the new dir: ${owner.uid}:${owner.gid}${oldStat && !opts.owner ? ` (as ${oldDataDir})` : ''}${notes ? `; ${notes}` : ''}`;
+  const ownerText = `${owner.uid}:${owner.gid}${oldStat && !opts.owner ? ` (as ${oldDataDir})` : ''}`;
+  const summary = `${dataDir} ${state}; no process uses it${unchecked}; owner of the new dir: ${ownerText}${notes ? `; ${notes}` : ''}`;
   return { snapshot, dataDir, oldDataDir, oldStat, fillExisting, owner, summary };
 }

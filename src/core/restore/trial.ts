@@ -190,7 +190,8 @@ class TrialRun {
     this.opts.onStep?.(s);
   }
   result(ok: boolean, verdict: string, extra: Partial<TrialRestoreResult> = {}): TrialRestoreResult {
-    return { ok, verdict, snapshot: { path: this.path }, checks: this.checks, steps: this.steps, durationMs: Date.now() - this.started, ...this.base, ...extra };
+    const durationMs = Date.now() - this.started;
+    return { ok, verdict, snapshot: { path: this.path }, checks: this.checks, steps: this.steps, durationMs, ...this.base, ...extra };
   }
   failed(step: TrialStepId, reason: string, verdictReason = reason): TrialRestoreResult {
     this.report(step, 'failed', reason);
@@ -209,7 +210,8 @@ async function checkFile(run: TrialRun): Promise<TrialRestoreResult | SnapshotFi
   run.base.snapshot = { path, check };
   if (!check.ok) return run.failed('verify', check.reason ?? 'cannot be restored');
   if (!check.hasHash && !opts.skipHashCheck) {
-    return run.failed('verify', `${path} has no SHA-256 trailer, so its integrity cannot be checked: run the trial with --skip-hash-check if it is a member/snap/db copied out of a data dir.`);
+    const how = 'run the trial with --skip-hash-check if it is a member/snap/db copied out of a data dir.';
+    return run.failed('verify', `${path} has no SHA-256 trailer, so its integrity cannot be checked: ${how}`);
   }
   run.report('verify', 'done', check.summary);
   run.aborted();
@@ -222,12 +224,15 @@ async function checkFile(run: TrialRun): Promise<TrialRestoreResult | SnapshotFi
     return run.failed('figures', reason, `${reason}.`);
   }
   run.base.snapshot = { path, check, figures };
-  run.report('figures', 'done', `revision ${figures.revision ?? '?'}${figures.liveKeys !== undefined ? `, ${figures.liveKeys} live keys` : ''} (${figures.source})`);
+  const keys = figures.liveKeys !== undefined ? `, ${figures.liveKeys} live keys` : '';
+  run.report('figures', 'done', `revision ${figures.revision ?? '?'}${keys} (${figures.source})`);
   return figures;
 }
 
 /** Wait until the throwaway member answers; its revision and key count, or why it did not. */
-async function readMember(run: TrialRun, proc: EtcdProcess, clientUrl: string): Promise<{ answer: { revision: number; keys: number }; version?: string; memberId?: string } | string> {
+type MemberAnswer = { answer: { revision: number; keys: number }; version?: string; memberId?: string };
+
+async function readMember(run: TrialRun, proc: EtcdProcess, clientUrl: string): Promise<MemberAnswer | string> {
   // Loaded here, not at the top: etcd3 parses its protos when first required.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { EtcdConnection } = require('../etcd') as typeof import('../etcd');
@@ -268,34 +273,46 @@ async function readMember(run: TrialRun, proc: EtcdProcess, clientUrl: string): 
 function compare(run: TrialRun, figures: SnapshotFigures, restored: NonNullable<TrialRestoreResult['restored']>): TrialRestoreResult {
   const { checks } = run;
   run.report('compare', 'running', 'Comparing with the file');
-  if (figures.revision !== undefined) {
-    checks.push({ what: 'revision', ok: restored.revision === figures.revision, expected: String(figures.revision), actual: String(restored.revision) });
-  }
+  const pair = (what: string, expected: number, actual: number): TrialCheck => {
+    return { what, ok: actual === expected, expected: String(expected), actual: String(actual) };
+  };
+  if (figures.revision !== undefined) checks.push(pair('revision', figures.revision, restored.revision));
   if (figures.liveKeys !== undefined) {
-    checks.push({ what: 'keys', ok: restored.keys === figures.liveKeys, expected: String(figures.liveKeys), actual: String(restored.keys) });
+    checks.push(pair('keys', figures.liveKeys, restored.keys));
   } else {
-    checks.push({ what: 'keys', ok: true, actual: String(restored.keys), note: 'the file\'s live key count is not known here; not compared' });
+    const note = 'the file\'s live key count is not known here; not compared';
+    checks.push({ what: 'keys', ok: true, actual: String(restored.keys), note });
   }
   const failed = checks.filter((c) => !c.ok);
-  const line = checks.map((c) => `${c.what}: ${c.actual}${c.expected !== undefined ? ` (file: ${c.expected})` : ''}${c.ok ? '' : ' MISMATCH'}`).join('; ');
+  const file = (c: TrialCheck): string => (c.expected !== undefined ? ` (file: ${c.expected})` : '');
+  const line = checks.map((c) => `${c.what}: ${c.actual}${file(c)}${c.ok ? '' : ' MISMATCH'}`).join('; ');
   run.report('compare', failed.length ? 'failed' : 'done', line);
   if (failed.length) {
     const diff = failed.map((c) => `${c.what} ${c.actual}, file says ${c.expected}`).join('; ');
     return run.result(false, `Trial restore failed: the restored member differs from the file (${diff}).`, { restored });
   }
   const as = figures.liveKeys !== undefined ? ', as the file says' : '';
-  return run.result(true, `Trial restore passed: the snapshot restores, and the member started from it serves revision ${restored.revision} with ${restored.keys} keys${as}.`, { restored });
+  const serves = `serves revision ${restored.revision} with ${restored.keys} keys${as}`;
+  return run.result(true, `Trial restore passed: the snapshot restores, and the member started from it ${serves}.`, { restored });
 }
 
 /** Restore into `dataDir`, start the throwaway member, read it, compare. */
-async function restoreStartCompare(run: TrialRun, tool: RestoreTool, etcd: FoundTool, figures: SnapshotFigures, dataDir: string): Promise<TrialRestoreResult> {
+async function restoreStartCompare(
+  run: TrialRun,
+  tool: RestoreTool,
+  etcd: FoundTool,
+  figures: SnapshotFigures,
+  dataDir: string,
+): Promise<TrialRestoreResult> {
   const [peerPort, clientPort] = [await freePort(), await freePort()];
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const clientUrl = `http://127.0.0.1:${clientPort}`;
-  const cluster = { name: 'trial', initialCluster: `trial=${peerUrl}`, initialAdvertisePeerUrls: peerUrl, initialClusterToken: TRIAL_TOKEN };
+  const cluster = { name: 'trial', initialCluster: `trial=${peerUrl}`, initialAdvertisePeerUrls: peerUrl };
+  const token = { initialClusterToken: TRIAL_TOKEN };
   run.report('restore', 'running', `Restoring into ${dataDir}`);
   try {
-    await runTool(tool, restoreArgs({ snapshot: run.path, ...cluster, dataDir, skipHashCheck: run.opts.skipHashCheck }), run.opts.signal);
+    const args = restoreArgs({ snapshot: run.path, ...cluster, ...token, dataDir, skipHashCheck: run.opts.skipHashCheck });
+    await runTool(tool, args, run.opts.signal);
   } catch (err) {
     const e = explain(err);
     if (e.kind === 'cancelled') throw e;
@@ -342,7 +359,8 @@ export async function trialRestore(snapshotPath: string, opts: TrialRestoreOptio
   const tool = opts.tool ?? (await findRestoreTool(opts.toolPaths));
   const etcd = opts.etcd ?? (await findEtcdServer(opts.toolPaths));
   run.base = { tool: { kind: tool.kind, path: tool.path, version: tool.version }, etcd: { path: etcd.path, version: etcd.version } };
-  run.report('tool', 'done', `${tool.kind} ${tool.version ?? ''} at ${tool.path}; etcd ${etcd.version ?? ''} at ${etcd.path}`.replace(/\s+/g, ' '));
+  const found = `${tool.kind} ${tool.version ?? ''} at ${tool.path}; etcd ${etcd.version ?? ''} at ${etcd.path}`;
+  run.report('tool', 'done', found.replace(/\s+/g, ' '));
   const figures = await checkFile(run);
   if ('ok' in figures) return figures;
   run.aborted();
