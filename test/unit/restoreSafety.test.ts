@@ -221,6 +221,11 @@ describe('restore safety (core/restore): in use, checked before the swap, one at
       assert.strictEqual(statSync(join(mnt, 'member', 'snap', 'db')).dev, statSync(mnt).dev);
       assert.strictEqual(statSync(mnt).mode & 0o777, 0o700);
       assert.strictEqual(r.dataDir, mnt);
+      // A run killed mid-way leaves its folder inside the mount point: the next run says what it is.
+      rmSync(join(mnt, 'member'), { recursive: true });
+      const left = join(mnt, `.etcd-backup-restoring-20260101-000000-p${deadPid()}-0badcafe`);
+      mkdirSync(left);
+      await refused(base({ dataDir: mnt }), new RegExp(`^${mnt} holds only what a restore that was stopped left behind \\(${left}\\): remove it, then try again\\.$`), 'conflict');
     });
 
     it('refuses to move a mount point aside, a read-only disk, a full disk: before any work, with what to do', async function () {

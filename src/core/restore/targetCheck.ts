@@ -3,11 +3,11 @@
  * operator would check them by hand. Each refusal is one sentence that says what to do.
  */
 import { promises as fs, Stats } from 'fs';
-import { basename, dirname, resolve } from 'path';
+import { basename, dirname, join, resolve } from 'path';
 import { EtcdBackupError, explainFs } from '../errors';
 import { assertNotInUse } from './processes';
 import { isMountPoint, lstatOrUndefined, nameProblem, nestingProblem, ResolvedDir, resolveDir } from './target';
-import { spaceProblem, writableProblem } from './target';
+import { spaceProblem, staleRestoreTemps, writableProblem } from './target';
 
 export interface TargetCheck {
   snapshot: string;
@@ -60,6 +60,10 @@ async function targetState(dataDir: string, oldDataDir: string | undefined): Pro
   if (!targetStat || oldDataDir === dataDir) return { targetStat, fillExisting: false };
   if (!targetStat.isDirectory()) refuse('conflict', `${dataDir} exists and is a file, not a directory: choose a new --data-dir.`);
   const entries = await fs.readdir(dataDir).catch((err) => Promise.reject(explainFs(err, `list ${dataDir}`)));
+  const stale = await staleRestoreTemps(dataDir);
+  if (entries.length && entries.every((e) => stale.includes(join(dataDir, e)))) {
+    refuse('conflict', `${dataDir} holds only what a restore that was stopped left behind (${stale.join(', ')}): remove it, then try again.`);
+  }
   if (entries.length) {
     refuse(
       'conflict',
