@@ -178,10 +178,12 @@ async function replaceMemberCommand(arg: unknown, answers: ReplaceMemberAnswers 
     }
   }
   if (localDir) {
-    const { etcdProcessesUsing } = await import('../core/restore/processes');
-    const running = await etcdProcessesUsing(localDir);
-    if (running.length) {
-      throw new EtcdBackupError('conflict', `The member was replaced, but etcd (pid ${running.map((p) => p.pid).join(', ')}) still runs with ${localDir}: stop it, then move the dir aside (mv ${localDir} ${localDir}.old).`);
+    // In use by any process (the kernel's view, src/core/restore/processes.ts), however etcd was started.
+    const { dataDirUsers } = await import('../core/restore/processes');
+    const { holders } = await dataDirUsers(localDir);
+    if (holders.length) {
+      const who = holders.map((h) => `pid ${h.pid}: ${h.command.slice(0, 80)}`).join('; ');
+      throw new EtcdBackupError('conflict', `The member was replaced, but ${localDir} is still in use (${who}): stop it, then move the dir aside (mv ${localDir} ${localDir}.old).`);
     }
     out.movedAside = await moveAside(localDir);
     deps.log.info(`[replace] ${localDir} ${out.movedAside ? `moved aside to ${out.movedAside}` : 'does not exist: nothing to move'}`);
