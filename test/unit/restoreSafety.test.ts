@@ -24,9 +24,20 @@ function deadPid(): number {
   return Number(r.stdout.toString().trim());
 }
 
+/** Stop a holder and everything it started (its process group). */
+async function stop(k: ChildProcess): Promise<void> {
+  try {
+    process.kill(-(k.pid as number), 'SIGKILL');
+  } catch {
+    // gone already
+  }
+  if (k.exitCode === null && k.signalCode === null) await new Promise((r) => k.once('exit', r));
+}
+
 /** Start a process and wait until it has done its setup (it prints "ready"). */
 async function holder(args: string[], opts: { cwd?: string } = {}): Promise<ChildProcess> {
-  const child = spawn(args[0], args.slice(1), { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'ignore'] });
+  // Its own process group: `flock` forks its command, and both are stopped together.
+  const child = spawn(args[0], args.slice(1), { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'ignore'], detached: true });
   await new Promise<void>((resolve, reject) => {
     child.stdout?.on('data', (b: Buffer) => b.toString().includes('ready') && resolve());
     child.once('exit', () => reject(new Error(`${args.join(' ')} exited early`)));
@@ -65,10 +76,7 @@ describe('restore safety (core/restore): in use, checked before the swap, one at
     fakeSnapshot(snap);
   });
   afterEach(async () => {
-    for (const k of kids.splice(0)) {
-      k.kill('SIGKILL');
-      if (k.exitCode === null && k.signalCode === null) await new Promise((r) => k.once('exit', r));
-    }
+    for (const k of kids.splice(0)) await stop(k);
     for (const m of mounts.splice(0).reverse()) spawnSync('umount', ['-l', m]);
     rmSync(root, { recursive: true, force: true });
   });
@@ -114,8 +122,15 @@ describe('restore safety (core/restore): in use, checked before the swap, one at
       assert.deepStrictEqual((await processesHolding(join(root, 'bin'))).holders, [], 'another dir is not in use');
       // The restore refuses, naming the first holder, and moves nothing.
       const sentence = await refused(base({ dataDir: old, oldDataDir: old }), new RegExp(`^${old} is in use: pid \\d+ \\(.+\\) holds .*Stop it first`), 'conflict');
-      for (const k of [reader, inside, locker]) assert.match(sentence, new RegExp(`pid ${k.pid} `));
+      for (const k of [reader, locker]) assert.match(sentence, new RegExp(`pid ${k.pid} `));
+      assert.doesNotMatch(sentence, new RegExp(`pid ${inside.pid} `), 'a shell that only cd-ed in holds nothing');
       assert.ok(existsSync(db) && readFileSync(db, 'utf8') === 'old data', 'the old data dir is where it was');
+      // With only a working directory inside (a shell that cd-ed in), the restore goes ahead and says so.
+      await Promise.all([reader, locker].map(stop));
+      const done = await restoreMember(base({ dataDir: old, oldDataDir: old }));
+      const target = done.steps.find((s) => s.step === 'target' && s.state === 'done')?.message ?? '';
+      assert.match(target, new RegExp(`; working inside it, holding no file: pid ${inside.pid} \\(sleep 61\\)`));
+      assert.ok(existsSync(join(done.movedAside as string, 'member', 'snap', 'db')));
     });
 
     it('checks again right before the move: a process that starts using the old dir meanwhile stops the swap', async () => {

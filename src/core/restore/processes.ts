@@ -271,9 +271,24 @@ export function inUseSentence(dir: string, holders: DirHolder[]): string {
   );
 }
 
-/** Refuse when any process holds something under `dir` (the kernel's view, then the flags). */
+/** Only a working or root directory inside: such a process writes nothing there (a shell that `cd`-ed in). */
+function onlyInside(h: DirHolder): boolean {
+  return h.holds.every((x) => x.startsWith('its working directory ') || x.startsWith('its root directory '));
+}
+
+/**
+ * Refuse when any process holds a file, a lock or a memory map under `dir` (the kernel's view,
+ * then the flags). Resolves with a note for the step log: processes that only have their working
+ * directory inside (named, not blocking), and processes that could not be read.
+ */
 export async function assertNotInUse(dir: string): Promise<string> {
   const users = await dataDirUsers(dir);
-  if (users.holders.length) throw new EtcdBackupError('conflict', inUseSentence(dir, users.holders));
-  return users.unreadable ? `; ${users.unreadable} processes of other users could not be checked (run as root to check them)` : '';
+  const blocking = users.holders.filter((h) => !onlyInside(h));
+  if (blocking.length) throw new EtcdBackupError('conflict', inUseSentence(dir, blocking));
+  const inside = users.holders.map((h) => `pid ${h.pid} (${h.command.slice(0, 60)})`).join(', ');
+  const notes = [
+    inside ? `; working inside it, holding no file: ${inside}` : '',
+    users.unreadable ? `; ${users.unreadable} processes of other users could not be checked (run as root to check them)` : '',
+  ];
+  return notes.join('');
 }
