@@ -13,6 +13,7 @@ import { join } from 'path';
 import { explain, fsError } from '../../src/core/errors';
 import { processesHolding } from '../../src/core/restore/processes';
 import { restoreMember, RestoreMemberOptions, RestoreStep } from '../../src/core/restore/restore';
+import { buildRunbook } from '../../src/core/restore/runbook';
 import { cleanStaleTrials } from '../../src/core/restore/trial';
 import { ARGS, fakeSnapshot, LAYOUT, listing, script, standInTool } from '../support/restoreStandIns';
 
@@ -297,6 +298,32 @@ describe('restore safety (core/restore): in use, checked before the swap, one at
       assert.deepStrictEqual(r.owner, { uid: 4242, gid: 4343 });
       const st = statSync(join(r.dataDir, 'member', 'snap', 'db'));
       assert.deepStrictEqual([st.uid, st.gid], [4242, 4343]);
+    });
+  });
+
+  describe('the runbook for the other machines', () => {
+    it('moves the old data dir aside only when no process holds a lock on its database (flock, as etcd does)', async () => {
+      const old = oldDir();
+      const md = buildRunbook({
+        plan: { members: [{ name: 'n1', peerURLs: ['http://10.0.0.1:2380'] }], initialClusterToken: 't' },
+        snapshotPath: snap,
+        tool: 'etcdctl',
+        setup: { n1: { dataDir: join(root, 'restored'), oldDataDir: old, unit: 'etcd', owner: 'root:root' } },
+        generatedAt: fixedNow(),
+      });
+      const block = [...md.matchAll(/```sh\n([\s\S]*?)```/g)][0][1];
+      const step2 = block.slice(block.indexOf('# 2. '), block.indexOf('# 3. '));
+      const run = (): { status: number | null; stderr: string } =>
+        spawnSync('/bin/bash', ['--noprofile', '--norc', '-c', step2], { env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8' });
+      const locker = await holder(['flock', join(old, 'member', 'snap', 'db'), '/bin/sh', '-c', 'echo ready; exec sleep 60']);
+      kids.push(locker);
+      const busy = run();
+      assert.match(busy.stderr, new RegExp(`^${old} is still in use \\(a process holds a lock on its database\\): stop etcd first`));
+      assert.ok(existsSync(join(old, 'member', 'snap', 'db')), 'not moved while locked');
+      await stop(locker);
+      const free = run();
+      assert.strictEqual(free.status, 0, free.stderr);
+      assert.ok(!existsSync(old) && readdirSync(root).some((n) => n.startsWith('etcd.old-')), 'moved aside once free');
     });
   });
 
