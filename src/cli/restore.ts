@@ -22,7 +22,12 @@ export async function parseOwner(text: string): Promise<{ uid: number; gid: numb
   const [u, g] = text.split(':');
   const lookup = async (file: string, name: string, field: number): Promise<number> => {
     if (/^\d+$/.test(name)) {
-      return Number(name);
+      const n = Number(name);
+      // 4294967295 is (uid_t)-1, which chown reads as "leave unchanged".
+      if (!Number.isSafeInteger(n) || n > 4294967294) {
+        throw new CliUsageError(`--owner: ${name} is not a valid ${file === '/etc/passwd' ? 'uid' : 'gid'} (0 to 4294967294).`);
+      }
+      return n;
     }
     const content = await fs.readFile(file, 'utf8').catch(() => '');
     for (const line of content.split('\n')) {
@@ -33,7 +38,7 @@ export async function parseOwner(text: string): Promise<{ uid: number; gid: numb
     }
     throw new CliUsageError(`--owner: no ${file === '/etc/passwd' ? 'user' : 'group'} "${name}" on this machine.`);
   };
-  if (!u) {
+  if (!u || text.split(':').length > 2) {
     throw new CliUsageError('--owner needs user:group (e.g. etcd:etcd) or uid:gid.');
   }
   const uid = await lookup('/etc/passwd', u, 2);

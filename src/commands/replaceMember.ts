@@ -12,7 +12,6 @@ import type { MemberOverview, QuorumChange } from '../core/clusterStatus';
 import { memberLabel, quorumAfterRemoval } from '../core/clusterStatus';
 import { EtcdBackupError } from '../core/errors';
 import { checkMemberName, checkPeerUrl } from '../core/restore/plan';
-import { etcdProcessesUsing } from '../core/restore/processes';
 import type { ReplaceMemberResult } from '../core/restore/replace';
 import type { ClusterConfig } from '../core/types';
 import { cancelled, CommandDeps, commandRegistrar, confirmQuorumLoss, quorumDetail, withCancellableProgress } from './common';
@@ -161,10 +160,12 @@ async function failedDataDir(member: MemberOverview, answers: ReplaceMemberAnswe
 /** Move the failed member's data dir aside (never deleted); refused while an etcd process still uses it. */
 async function moveFailedDataDirAside(dir: string, deps: CommandDeps): Promise<string | undefined> {
   const { moveAside } = await import('../core/restore/replace');
-  const running = await etcdProcessesUsing(dir);
-  if (running.length) {
-    const pids = running.map((p) => p.pid).join(', ');
-    throw new EtcdBackupError('conflict', `The member was replaced, but etcd (pid ${pids}) still runs with ${dir}: stop it, then move the dir aside (mv ${dir} ${dir}.old).`);
+  // In use by any process (the kernel's view, src/core/restore/processes.ts), however etcd was started.
+  const { dataDirUsers } = await import('../core/restore/processes');
+  const { holders } = await dataDirUsers(dir);
+  if (holders.length) {
+    const who = holders.map((h) => `pid ${h.pid}: ${h.command.slice(0, 80)}`).join('; ');
+    throw new EtcdBackupError('conflict', `The member was replaced, but ${dir} is still in use (${who}): stop it, then move the dir aside (mv ${dir} ${dir}.old).`);
   }
   const moved = await moveAside(dir);
   deps.log.info(`[replace] ${dir} ${moved ? `moved aside to ${moved}` : 'does not exist: nothing to move'}`);

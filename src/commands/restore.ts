@@ -14,7 +14,9 @@ import { EtcdBackupError } from '../core/errors';
 import { checkMemberName, checkPeerUrl, parseInitialCluster, validatePlan } from '../core/restore/plan';
 import type { RestorePlan, PlannedMember } from '../core/restore/plan';
 import type { RestoreMemberResult, RestoreStep, TrialRestoreResult } from '../core/restore/restore';
+import type { SnapshotCheck } from '../core/restore/snapshotCheck';
 import type { EtcdRuntime } from '../core/restore/runbook';
+import type { RestoreTool } from '../core/tools';
 import type { ClusterConfig } from '../core/types';
 import { clusterNodeOf } from '../views/clustersView';
 import { Node } from '../views/nodes';
@@ -173,28 +175,24 @@ async function writeRunbook(text: string, snapshot: string, wanted: string | und
   throw lastErr;
 }
 
-async function restoreSnapshot(arg: unknown, answers: RestoreSnapshotAnswers | undefined, deps: CommandDeps, preset?: { localMember?: string; members?: PlannedMember[]; manifestPath?: string; oldDataDir?: string }): Promise<RestoreSnapshotResult> {
-  const { log } = deps;
-  const core = await import('../core/restore/restore');
-  const planMod = await import('../core/restore/plan');
-  const sources = await import('../core/restore/sources');
-  const { buildRunbook, timestamp } = await import('../core/restore/runbook');
-  const { findRestoreTool } = await import('../core/tools');
-  const lines: string[] = [];
-  const note = (s: string): void => {
-    lines.push(s);
-    log.info(`[restore] ${s}`);
-  };
+/** What the command started from: a CodeLens on a member's file pre-fills these. */
+type RestorePreset = { localMember?: string; members?: PlannedMember[]; manifestPath?: string; oldDataDir?: string };
 
-  const snapshot = await pickSnapshot(arg, answers, 'Restore which snapshot?');
-  const cluster = clusterOf(arg, deps);
-  const tools = deps.settings.toolPaths();
-  // The tool first: without one there is nothing to restore with (one sentence on what to install).
-  const tool = await findRestoreTool(tools);
+/** The run's own log lines (returned, and in the output channel). */
+type Note = (s: string) => void;
 
-  // 1. Verify the file before anything else.
-  const { checkSnapshotForRestore } = await import('../core/restore/snapshotCheck');
-  const check = await withCancellableProgress(`Verifying ${path.basename(snapshot)}…`, ({ signal }) => checkSnapshotForRestore(snapshot, { signal }));
+/** 1. Verify the file before anything else; a file without a trailer needs a yes (or skipHashCheck). */
+async function verifyForRestore(
+  snapshot: string,
+  answers: RestoreSnapshotAnswers | undefined,
+  note: Note,
+): Promise<{ check: SnapshotCheck; skipHashCheck: boolean }> {
+  const title = `Verifying ${path.basename(snapshot)}…`;
+  const check = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (_p, token) => {
+    const ac = new AbortController();
+    token.onCancellationRequested(() => ac.abort());
+    return import('../core/restore/snapshotCheck').then((m) => m.checkSnapshotForRestore(snapshot, { signal: ac.signal }));
+  });
   if (!check.ok) {
     throw new EtcdBackupError(check.kind ?? 'corrupt', check.reason ?? `${snapshot} cannot be restored.`);
   }
@@ -213,8 +211,18 @@ async function restoreSnapshot(arg: unknown, answers: RestoreSnapshotAnswers | u
     if (!ok) cancelled();
     skipHashCheck = true;
   }
+  return { check, skipHashCheck };
+}
 
-  // 2. The members and the token.
+/** 2. The members and the new token: proposed from the snapshot (or the file), edited, validated. */
+async function chooseMembers(
+  snapshot: string,
+  answers: RestoreSnapshotAnswers | undefined,
+  preset: RestorePreset | undefined,
+  note: Note,
+): Promise<{ plan: RestorePlan; from: string }> {
+  const planMod = await import('../core/restore/plan');
+  const sources = await import('../core/restore/sources');
   const proposal = preset?.members?.length
     ? { members: preset.members, source: 'manual' as const, from: 'the file you started from', learnersLeftOut: [] as string[] }
     : await sources.proposeFromSnapshot(snapshot, readSnapshotMembersIfAvailable());
@@ -239,38 +247,50 @@ async function restoreSnapshot(arg: unknown, answers: RestoreSnapshotAnswers | u
   if (problems.length) {
     throw new EtcdBackupError('invalidInput', problems.join(' '));
   }
-  const plan: RestorePlan = { members, initialClusterToken: token, source: proposal.source };
   note(`Plan: ${planMod.formatInitialCluster(members)} with token ${token} (members from ${from})`);
+  return { plan: { members, initialClusterToken: token, source: proposal.source }, from };
+}
 
-  // Kubernetes: keep revisions from going backwards for watchers (etcdutl 3.5.10+ only).
-  let bumpRevision = answers?.bumpRevision;
-  let markCompacted = answers?.markCompacted;
-  if (!answers && tool.canBumpRevision) {
-    const bump = await vscode.window.showQuickPick(
-      [
-        { label: 'Bump the revision by 1,000,000,000 and mark it compacted (Kubernetes)', detail: 'etcdutl --bump-revision --mark-compacted: informers and watchers re-list instead of seeing revisions go backwards.', bump: true },
-        { label: 'Restore the revisions as they are', detail: 'Fine for etcd clusters that no Kubernetes API server watches.', bump: false },
-      ],
-      { title: `${tool.kind} ${tool.version ?? ''} can bump the revision`, ignoreFocusOut: true },
-    );
-    if (!bump) cancelled();
-    if (bump.bump) {
-      bumpRevision = 1_000_000_000;
-      markCompacted = true;
-    }
+/** Kubernetes: keep revisions from going backwards for watchers (etcdutl 3.5.10+ only). */
+async function chooseBump(
+  tool: RestoreTool,
+  answers: RestoreSnapshotAnswers | undefined,
+): Promise<{ bumpRevision?: number; markCompacted?: boolean }> {
+  if (answers || !tool.canBumpRevision) {
+    return { bumpRevision: answers?.bumpRevision, markCompacted: answers?.markCompacted };
   }
+  const bump = await vscode.window.showQuickPick(
+    [
+      {
+        label: 'Bump the revision by 1,000,000,000 and mark it compacted (Kubernetes)',
+        detail: 'etcdutl --bump-revision --mark-compacted: informers and watchers re-list instead of seeing revisions go backwards.',
+        bump: true,
+      },
+      { label: 'Restore the revisions as they are', detail: 'Fine for etcd clusters that no Kubernetes API server watches.', bump: false },
+    ],
+    { title: `${tool.kind} ${tool.version ?? ''} can bump the revision`, ignoreFocusOut: true },
+  );
+  if (!bump) cancelled();
+  return bump.bump ? { bumpRevision: 1_000_000_000, markCompacted: true } : {};
+}
 
-  // 3. Which member is this machine?
+/** 3. Which member is this machine (or none: only the runbook)? */
+async function chooseLocalMember(
+  members: PlannedMember[],
+  answers: RestoreSnapshotAnswers | undefined,
+  preset: RestorePreset | undefined,
+): Promise<string | undefined> {
   let localMember: string | undefined;
   if (answers && answers.localMember !== undefined) {
     localMember = answers.localMember ?? undefined;
   } else if (preset?.localMember) {
     localMember = preset.localMember;
   } else {
-    const here = sources.membersOnThisMachine(members);
+    const here = (await import('../core/restore/sources')).membersOnThisMachine(members);
     if (answers) {
       localMember = here.length === 1 ? here[0] : undefined;
     } else {
+      const isHere = (name: string | undefined): boolean => name !== undefined && here.includes(name);
       const pick = await vscode.window.showQuickPick(
         [
           ...members.map((m) => ({
@@ -280,8 +300,12 @@ async function restoreSnapshot(arg: unknown, answers: RestoreSnapshotAnswers | u
             name: m.name as string | undefined,
           })),
           { label: '$(book) None here', description: 'only write the runbook for the members\' machines', detail: undefined, name: undefined },
-        ].sort((a, b) => Number(b.name !== undefined && here.includes(b.name)) - Number(a.name !== undefined && here.includes(a.name))),
-        { title: 'Which member is this machine?', placeHolder: here.length ? `This machine looks like ${here.join(', ')}` : 'No member\'s peer URL is an address of this machine', ignoreFocusOut: true },
+        ].sort((a, b) => Number(isHere(b.name)) - Number(isHere(a.name))),
+        {
+          title: 'Which member is this machine?',
+          placeHolder: here.length ? `This machine looks like ${here.join(', ')}` : 'No member\'s peer URL is an address of this machine',
+          ignoreFocusOut: true,
+        },
       );
       if (!pick) cancelled();
       localMember = pick.name;
@@ -290,139 +314,220 @@ async function restoreSnapshot(arg: unknown, answers: RestoreSnapshotAnswers | u
   if (localMember !== undefined && !members.some((m) => m.name === localMember)) {
     throw new EtcdBackupError('invalidInput', `member name not in --initial-cluster: "${localMember}" is not one of ${members.map((m) => `"${m.name}"`).join(', ')}.`);
   }
+  return localMember;
+}
 
-  // 4. Where, on this machine.
-  const manifestHere = answers?.manifestPath === null ? undefined : (answers?.manifestPath ?? preset?.manifestPath ?? (await kubeletManifest()));
-  const runtime: EtcdRuntime = answers?.runtime ?? (manifestHere && /\.ya?ml$/i.test(manifestHere) ? 'static-pod' : 'systemd');
-  let restored: RestoreMemberResult | undefined;
-  let dataDir: string | undefined;
-  let oldDataDir: string | undefined;
-  if (localMember !== undefined) {
-    const suggestion = await sources.suggestDataDirs(preset?.oldDataDir ?? (typeof answers?.oldDataDir === 'string' ? answers.oldDataDir : undefined));
-    oldDataDir = answers?.oldDataDir === null ? undefined : (answers?.oldDataDir ?? suggestion.oldDataDir);
-    dataDir = answers?.dataDir ?? suggestion.dataDir;
-    if (!answers) {
-      const where = await vscode.window.showQuickPick(
-        [
-          {
-            label: `$(new-folder) Into a new directory: ${suggestion.dataDir}`,
-            detail: `${oldDataDir ? `${oldDataDir} is moved aside to ${oldDataDir}.old-<time>; ` : ''}then point --data-dir / the etcd-data hostPath at the new directory (offered at the end).`,
-            dir: suggestion.dataDir,
-          },
-          ...(oldDataDir
-            ? [{ label: `$(history) In place: ${oldDataDir}`, detail: `${oldDataDir} is moved aside to ${oldDataDir}.old-<time> and the restored data takes its path; the manifest needs no edit.`, dir: oldDataDir }]
-            : []),
-          { label: '$(edit) Another directory…', detail: 'Type the path', dir: '' },
-        ],
-        { title: `Restore ${localMember} on this machine into…`, ignoreFocusOut: true },
-      );
-      if (!where) cancelled();
-      dataDir = where.dir;
-      if (!dataDir) {
-        dataDir = (await vscode.window.showInputBox({ title: 'Restored data dir', prompt: 'A new or empty directory', value: suggestion.dataDir, ignoreFocusOut: true, validateInput: (v) => (path.isAbsolute(v.trim()) ? undefined : 'Give an absolute path.') }))?.trim() ?? cancelled();
-      }
-    }
-    const flags = planMod.memberFlags(plan, localMember);
-    const confirmed = answers
-      ? answers.confirm !== false
-      : (await vscode.window.showWarningMessage(
-          `Restore member "${localMember}" from ${path.basename(snapshot)} into ${dataDir}?`,
-          {
-            modal: true,
-            detail: `Stop etcd on this machine first (systemctl stop etcd, or move /etc/kubernetes/manifests/etcd.yaml out of the manifests folder).\n\n${oldDataDir ? `${oldDataDir} will be moved aside to ${oldDataDir}.old-<time> (never deleted). ` : ''}The restored dir gets the owner of the old one and mode 0700.\n\n--initial-cluster ${flags.initialCluster}\n--initial-cluster-token ${token}`,
-          },
-          'Restore',
-        )) === 'Restore';
-    if (!confirmed) cancelled();
-    const target = dataDir;
-    restored = await withCancellableProgress(`Restoring ${localMember}`, ({ signal, report }) =>
-      core.restoreMember({
-        snapshot,
-        ...flags,
-        dataDir: target,
-        oldDataDir,
-        skipHashCheck,
-        bumpRevision,
-        markCompacted,
-        tool,
-        signal,
-        onStep: (s: RestoreStep) => {
-          if (s.state !== 'running') note(`${s.state === 'failed' ? 'FAILED ' : ''}${s.step}: ${s.message}`);
-          report(s.message);
-        },
-      }),
-    );
+/** 4a. Where, on this machine: a new dir, in place, or another; and the old dir to move aside. */
+async function chooseDirs(
+  localMember: string,
+  answers: RestoreSnapshotAnswers | undefined,
+  preset: RestorePreset | undefined,
+): Promise<{ dataDir: string; oldDataDir?: string }> {
+  const sources = await import('../core/restore/sources');
+  const suggestion = await sources.suggestDataDirs(preset?.oldDataDir ?? (typeof answers?.oldDataDir === 'string' ? answers.oldDataDir : undefined));
+  const oldDataDir = answers?.oldDataDir === null ? undefined : (answers?.oldDataDir ?? suggestion.oldDataDir);
+  if (answers) return { dataDir: answers.dataDir ?? suggestion.dataDir, oldDataDir };
+  const aside = oldDataDir ? `${oldDataDir} is moved aside to ${oldDataDir}.old-<time>` : '';
+  const where = await vscode.window.showQuickPick(
+    [
+      {
+        label: `$(new-folder) Into a new directory: ${suggestion.dataDir}`,
+        detail: `${aside ? `${aside}; ` : ''}then point --data-dir / the etcd-data hostPath at the new directory (offered at the end).`,
+        dir: suggestion.dataDir,
+      },
+      ...(oldDataDir ? [{ label: `$(history) In place: ${oldDataDir}`, detail: `${aside} and the restored data takes its path; the manifest needs no edit.`, dir: oldDataDir }] : []),
+      { label: '$(edit) Another directory…', detail: 'Type the path', dir: '' },
+    ],
+    { title: `Restore ${localMember} on this machine into…`, ignoreFocusOut: true },
+  );
+  if (!where) cancelled();
+  let dataDir = where.dir;
+  if (!dataDir) {
+    const typed = await vscode.window.showInputBox({
+      title: 'Restored data dir',
+      prompt: 'A new or empty directory',
+      value: suggestion.dataDir,
+      ignoreFocusOut: true,
+      validateInput: (v) => (path.isAbsolute(v.trim()) ? undefined : 'Give an absolute path.'),
+    });
+    dataDir = typed?.trim() ?? cancelled();
   }
+  return { dataDir, oldDataDir };
+}
 
-  // 5. The runbook, for every member (the one restored here included, for the record).
-  const stamp = timestamp();
+/** What the restore on this machine needs from the earlier steps. */
+interface LocalRestore {
+  snapshot: string;
+  plan: RestorePlan;
+  localMember: string;
+  tool: RestoreTool;
+  skipHashCheck: boolean;
+  bump: { bumpRevision?: number; markCompacted?: boolean };
+}
+
+/** 4b. Confirm (modal), then restore this machine's member through the core, with progress. */
+async function restoreHere(
+  r: LocalRestore,
+  dirs: { dataDir: string; oldDataDir?: string },
+  answers: RestoreSnapshotAnswers | undefined,
+  note: Note,
+): Promise<RestoreMemberResult> {
+  const core = await import('../core/restore/restore');
+  const flags = (await import('../core/restore/plan')).memberFlags(r.plan, r.localMember);
+  const { dataDir, oldDataDir } = dirs;
+  const detail =
+    'Stop etcd on this machine first (systemctl stop etcd, or move /etc/kubernetes/manifests/etcd.yaml out of the manifests folder).\n\n' +
+    `${oldDataDir ? `${oldDataDir} will be moved aside to ${oldDataDir}.old-<time> (never deleted). ` : ''}The restored dir gets the owner of the old one and mode 0700.` +
+    `\n\n--initial-cluster ${flags.initialCluster}\n--initial-cluster-token ${r.plan.initialClusterToken}`;
+  const confirmed = answers
+    ? answers.confirm !== false
+    : (await vscode.window.showWarningMessage(`Restore member "${r.localMember}" from ${path.basename(r.snapshot)} into ${dataDir}?`, { modal: true, detail }, 'Restore')) === 'Restore';
+  if (!confirmed) cancelled();
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Restoring ${r.localMember}`, cancellable: true }, async (progress, ctoken) => {
+    const ac = new AbortController();
+    ctoken.onCancellationRequested(() => ac.abort());
+    return core.restoreMember({
+      snapshot: r.snapshot,
+      ...flags,
+      dataDir,
+      oldDataDir,
+      skipHashCheck: r.skipHashCheck,
+      ...r.bump,
+      tool: r.tool,
+      signal: ac.signal,
+      onStep: (s: RestoreStep) => {
+        if (s.state !== 'running') note(`${s.state === 'failed' ? 'FAILED ' : ''}${s.step}: ${s.message}`);
+        progress.report({ message: s.message });
+      },
+    });
+  });
+}
+
+/** 5. The runbook, for every member (the one restored here included, for the record). */
+async function runbookStep(
+  r: Omit<LocalRestore, 'localMember'> & { check: SnapshotCheck; cluster?: ClusterConfig; runtime: EtcdRuntime },
+  dirs: { dataDir?: string; oldDataDir?: string },
+  answers: RestoreSnapshotAnswers | undefined,
+  note: Note,
+): Promise<string> {
+  const { buildRunbook, timestamp } = await import('../core/restore/runbook');
+  const { dataDir, oldDataDir } = dirs;
   const setup: Record<string, { dataDir: string; oldDataDir?: string; runtime: EtcdRuntime }> = {};
-  const othersDir = dataDir && oldDataDir && dataDir !== oldDataDir ? { dataDir, oldDataDir } : { dataDir: dataDir ?? (runtime === 'static-pod' ? '/var/lib/etcd-from-backup' : '/var/lib/etcd'), oldDataDir: oldDataDir ?? '/var/lib/etcd' };
-  for (const m of members) {
-    setup[m.name] = { ...othersDir, runtime };
+  const fallback = { dataDir: dataDir ?? (r.runtime === 'static-pod' ? '/var/lib/etcd-from-backup' : '/var/lib/etcd'), oldDataDir: oldDataDir ?? '/var/lib/etcd' };
+  const othersDir = dataDir && oldDataDir && dataDir !== oldDataDir ? { dataDir, oldDataDir } : fallback;
+  for (const m of r.plan.members) {
+    setup[m.name] = { ...othersDir, runtime: r.runtime };
   }
   const runbook = buildRunbook({
-    plan,
-    snapshotPath: snapshot,
+    plan: r.plan,
+    snapshotPath: r.snapshot,
     setup,
-    tool: tool.kind,
-    skipHashCheck,
-    bumpRevision,
-    markCompacted,
-    clusterName: cluster?.name,
-    snapshotSha256: check.sha256 ? await fileSha256(snapshot) : undefined,
-    tls: cluster?.tls,
+    tool: r.tool.kind,
+    skipHashCheck: r.skipHashCheck,
+    ...r.bump,
+    clusterName: r.cluster?.name,
+    snapshotSha256: r.check.sha256 ? await fileSha256(r.snapshot) : undefined,
+    tls: r.cluster?.tls,
   });
-  const runbookPath = await writeRunbook(runbook, snapshot, answers?.runbookPath, stamp);
+  const runbookPath = await writeRunbook(runbook, r.snapshot, answers?.runbookPath, timestamp());
   note(`Runbook written to ${runbookPath}`);
   if (answers?.openRunbook !== false) {
     const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(runbookPath));
     await vscode.window.showTextDocument(doc, { preview: false });
   }
+  return runbookPath;
+}
 
-  // 6. The manifest edit, and how to watch the pod come back.
-  let manifestEdited: string | undefined;
-  let manifestEdit: FileEditOutcome | undefined;
-  if (restored && oldDataDir !== restored.dataDir) {
-    // "Point etcd.yaml at the restored dir": kubeadm's manifest (or the file the command started from) first.
-    let file = answers ? manifestHere : undefined;
-    if (!answers) {
-      const candidates = await findEtcdFiles({ memberName: localMember, preferred: manifestHere ? [manifestHere] : [] });
-      file = await pickEtcdFile(
-        `Point etcd.yaml at the restored dir ${restored.dataDir}?`,
-        candidates,
-        `The file that starts ${localMember}: its --data-dir (and the etcd-data hostPath) become ${restored.dataDir}; opened with the change, unsaved`,
-      );
-    }
-    if (file) {
-      const dir = restored.dataDir;
-      const { setDataDir } = await import('../core/etcdFiles');
-      manifestEdit = await offerEtcdFileEdit(file, [(p) => setDataDir(p, dir)], { save: false, log, interactive: !answers });
-      if (manifestEdit.error) {
-        note(`${file} was not changed: ${manifestEdit.error}`);
-      } else {
-        manifestEdited = file;
-        note(manifestEdit.changed ? `Opened ${file} with ${manifestEdit.changes.join('; ')}: review and save it.` : `${file} already points at ${dir}.`);
-      }
-    }
+/** 6. "Point etcd.yaml at the restored dir": kubeadm's manifest (or the file the command started from) first. */
+async function offerManifestEdit(
+  restored: RestoreMemberResult,
+  localMember: string | undefined,
+  manifestHere: string | undefined,
+  answers: RestoreSnapshotAnswers | undefined,
+  deps: CommandDeps,
+  note: Note,
+): Promise<{ manifestEdited?: string; manifestEdit?: FileEditOutcome }> {
+  let file = answers ? manifestHere : undefined;
+  if (!answers) {
+    const candidates = await findEtcdFiles({ memberName: localMember, preferred: manifestHere ? [manifestHere] : [] });
+    file = await pickEtcdFile(
+      `Point etcd.yaml at the restored dir ${restored.dataDir}?`,
+      candidates,
+      `The file that starts ${localMember}: its --data-dir (and the etcd-data hostPath) become ${restored.dataDir}; opened with the change, unsaved`,
+    );
   }
-  if (restored && runtime === 'static-pod') {
+  if (!file) return {};
+  const dir = restored.dataDir;
+  const { setDataDir } = await import('../core/etcdFiles');
+  const manifestEdit = await offerEtcdFileEdit(file, [(p) => setDataDir(p, dir)], { save: false, log: deps.log, interactive: !answers });
+  if (manifestEdit.error) {
+    note(`${file} was not changed: ${manifestEdit.error}`);
+    return { manifestEdit };
+  }
+  note(manifestEdit.changed ? `Opened ${file} with ${manifestEdit.changes.join('; ')}: review and save it.` : `${file} already points at ${dir}.`);
+  return { manifestEdited: file, manifestEdit };
+}
+
+/** 7. How to watch the member come back. */
+function announceRestored(
+  restored: RestoreMemberResult,
+  localMember: string | undefined,
+  runtime: EtcdRuntime,
+  interactive: boolean,
+  note: Note,
+): void {
+  if (runtime === 'static-pod') {
     note('Watch the static pod come back: crictl ps | grep etcd, then kubectl -n kube-system get pod -l component=etcd.');
   }
-  if (restored && !answers) {
-    const watch =
-      runtime === 'static-pod'
-        ? 'Save the manifest (and move it back into /etc/kubernetes/manifests if you moved it out): the kubelet restarts etcd. Watch it with `crictl ps | grep etcd` and `kubectl -n kube-system get pod -l component=etcd`.'
-        : 'Start etcd (systemctl start etcd) once every member is restored.';
-    void vscode.window.showInformationMessage(`Restored "${localMember}" into ${restored.dataDir}. ${watch}`, ...(runtime === 'static-pod' ? ['Watch in Terminal'] : [])).then((c) => {
-      if (c === 'Watch in Terminal') {
-        const term = vscode.window.createTerminal({ name: 'etcd pod' });
-        term.show();
-        term.sendText("watch -n 2 'crictl ps -a | grep etcd'");
-      }
-    });
+  if (!interactive) return;
+  const watch =
+    runtime === 'static-pod'
+      ? 'Save the manifest (and move it back into /etc/kubernetes/manifests if you moved it out): the kubelet restarts etcd. ' +
+        'Watch it with `crictl ps | grep etcd` and `kubectl -n kube-system get pod -l component=etcd`.'
+      : 'Start etcd (systemctl start etcd) once every member is restored.';
+  const actions = runtime === 'static-pod' ? ['Watch in Terminal'] : [];
+  void vscode.window.showInformationMessage(`Restored "${localMember}" into ${restored.dataDir}. ${watch}`, ...actions).then((c) => {
+    if (c === 'Watch in Terminal') {
+      const term = vscode.window.createTerminal({ name: 'etcd pod' });
+      term.show();
+      term.sendText("watch -n 2 'crictl ps -a | grep etcd'");
+    }
+  });
+}
+
+/** Restore Snapshot…: verify, plan the members, restore this machine's member, write the runbook, offer the manifest edit. */
+async function restoreSnapshot(
+  arg: unknown,
+  answers: RestoreSnapshotAnswers | undefined,
+  deps: CommandDeps,
+  preset?: RestorePreset,
+): Promise<RestoreSnapshotResult> {
+  const lines: string[] = [];
+  const note: Note = (s) => {
+    lines.push(s);
+    deps.log.info(`[restore] ${s}`);
+  };
+  const snapshot = await pickSnapshot(arg, answers, 'Restore which snapshot?');
+  const cluster = clusterOf(arg, deps);
+  // The tool first: without one there is nothing to restore with (one sentence on what to install).
+  const tool = await (await import('../core/tools')).findRestoreTool(deps.settings.toolPaths());
+  const { check, skipHashCheck } = await verifyForRestore(snapshot, answers, note);
+  const { plan, from } = await chooseMembers(snapshot, answers, preset, note);
+  const bump = await chooseBump(tool, answers);
+  const localMember = await chooseLocalMember(plan.members, answers, preset);
+  const manifestHere = answers?.manifestPath === null ? undefined : (answers?.manifestPath ?? preset?.manifestPath ?? (await kubeletManifest()));
+  const runtime: EtcdRuntime = answers?.runtime ?? (manifestHere && /\.ya?ml$/i.test(manifestHere) ? 'static-pod' : 'systemd');
+  let restored: RestoreMemberResult | undefined;
+  let dirs: { dataDir?: string; oldDataDir?: string } = {};
+  if (localMember !== undefined) {
+    const chosen = await chooseDirs(localMember, answers, preset);
+    dirs = chosen;
+    restored = await restoreHere({ snapshot, plan, localMember, tool, skipHashCheck, bump }, chosen, answers, note);
   }
-  return { snapshot, plan, source: from, localMember, restored, runbookPath, manifestEdited, manifestEdit, log: lines };
+  const runbookPath = await runbookStep({ snapshot, plan, tool, skipHashCheck, bump, check, cluster, runtime }, dirs, answers, note);
+  const edit = restored && dirs.oldDataDir !== restored.dataDir ? await offerManifestEdit(restored, localMember, manifestHere, answers, deps, note) : {};
+  if (restored) announceRestored(restored, localMember, runtime, !answers, note);
+  return { snapshot, plan, source: from, localMember, restored, runbookPath, ...edit, log: lines };
 }
 
 async function fileSha256(file: string): Promise<string> {
@@ -450,7 +555,11 @@ export interface ForMemberArgs {
   dataDir?: string;
 }
 
-async function restoreSnapshotForMember(arg: unknown, answers: RestoreSnapshotAnswers | undefined, deps: CommandDeps): Promise<RestoreSnapshotResult> {
+async function restoreSnapshotForMember(
+  arg: unknown,
+  answers: RestoreSnapshotAnswers | undefined,
+  deps: CommandDeps,
+): Promise<RestoreSnapshotResult> {
   const a = (arg && typeof arg === 'object' && !(arg instanceof vscode.Uri) ? arg : {}) as ForMemberArgs;
   const uri = arg instanceof vscode.Uri ? arg : typeof a.uri === 'string' ? vscode.Uri.file(a.uri) : a.uri;
   const members = a.initialCluster ? parseInitialCluster(a.initialCluster).members : undefined;

@@ -130,6 +130,10 @@ export function explain(err: unknown, where?: string): EtcdBackupError {
   if (sys === 'ENOSPC' || sys === 'EFBIG' || lower.includes('enospc')) {
     return new EtcdBackupError('diskFull', 'The disk is full (or the file-size limit was reached). Free space or choose another folder, then try again.', { cause: err });
   }
+  if (typeof sys === 'string' && ERRNO_HINTS[sys]) {
+    // ENAMETOOLONG, EROFS, ENOTEMPTY, EXDEV, ELOOP, ...: one sentence each, never the raw text.
+    return fsError(err) as EtcdBackupError;
+  }
   if (
     lower.includes('certificate') ||
     lower.includes('ssl') ||
@@ -196,4 +200,104 @@ export function causeText(err: unknown): string {
     e = e.cause as typeof e;
   }
   return parts.join(' ').toLowerCase();
+}
+
+// ---------------------------------------------------------------------------------------
+// File-system errors (errno): one kind and one hint each, so no raw `ENAMETOOLONG: ...` text
+// reaches a user. The CLI and the VS Code side show `message`; `hint` is its last sentence.
+
+export interface ErrnoHint {
+  kind: ErrorKind;
+  /** What the errno means here, as a clause. */
+  what: string;
+  /** What to do, as an imperative sentence without the full stop. */
+  todo: string;
+}
+
+export const ERRNO_HINTS: Readonly<Record<string, ErrnoHint>> = {
+  ENOENT: { kind: 'notFound', what: 'it does not exist', todo: 'Check the path' },
+  ENOTDIR: { kind: 'invalidInput', what: 'a part of the path is a file, not a folder', todo: 'Check the path' },
+  EISDIR: { kind: 'invalidInput', what: 'it is a folder where a file was expected', todo: 'Give the path of a file' },
+  ENAMETOOLONG: { kind: 'invalidInput', what: 'the path is too long (a name may have at most 255 bytes, a path 4095)', todo: 'Choose a shorter path' },
+  ELOOP: { kind: 'invalidInput', what: 'it goes through too many symbolic links (a loop)', todo: 'Check the symbolic links on the path (ls -l, readlink -f)' },
+  EACCES: { kind: 'permission', what: 'permission denied', todo: 'Run as root (sudo) or as the owner of the folder, or fix its owner and mode' },
+  EPERM: { kind: 'permission', what: 'the operation is not permitted', todo: 'Run as root (sudo); check for the immutable attribute (lsattr)' },
+  EROFS: { kind: 'permission', what: 'the file system is mounted read-only', todo: 'Remount it read-write (mount -o remount,rw) or choose a folder on a writable disk' },
+  ENOSPC: { kind: 'diskFull', what: 'the disk is full', todo: 'Free space or choose a folder on another disk, then try again' },
+  EDQUOT: { kind: 'diskFull', what: 'the disk quota is used up', todo: 'Free space or raise the quota, then try again' },
+  EFBIG: { kind: 'diskFull', what: 'the file-size limit was reached', todo: 'Raise the limit (ulimit -f) or choose another disk' },
+  EEXIST: { kind: 'conflict', what: 'something already exists under that name', todo: 'Choose a new name, or move what is there aside first' },
+  ENOTEMPTY: { kind: 'conflict', what: 'a folder is already there and is not empty', todo: 'Choose a new or empty folder, or move what is there aside first' },
+  EBUSY: { kind: 'conflict', what: 'it is in use (a mount point, or held by a process)', todo: 'Stop what uses it, or choose a folder that is not a mount point' },
+  EXDEV: { kind: 'conflict', what: 'it would move across file systems, which a rename cannot do', todo: 'Choose a path on the same disk as the target' },
+  EMFILE: { kind: 'internal', what: 'this process has too many open files', todo: 'Raise the open-file limit (ulimit -n) and try again' },
+  ENFILE: { kind: 'internal', what: 'the system has too many open files', todo: 'Close programs or raise fs.file-max, then try again' },
+  EIO: { kind: 'internal', what: 'the disk reported an input/output error', todo: 'Check the disk (dmesg, smartctl) before trusting anything on it' },
+  ETXTBSY: { kind: 'conflict', what: 'the file is a program that is running', todo: 'Stop it first' },
+  EINVAL: { kind: 'invalidInput', what: 'the operation is not valid here (e.g. moving a folder into itself)', todo: 'Check the paths' },
+};
+
+/** What a Node fs call was doing, in words ("create /a", "move /a to /b"). */
+function doingOf(e: NodeJS.ErrnoException & { dest?: string }): string {
+  const p = e.path ?? '';
+  switch (e.syscall) {
+    case 'rename':
+      return `move ${p}${e.dest ? ` to ${e.dest}` : ''}`;
+    case 'mkdir':
+    case 'mkdtemp':
+      return `create ${p}`;
+    case 'rmdir':
+    case 'unlink':
+    case 'rm':
+      return `remove ${p}`;
+    case 'chown':
+    case 'lchown':
+    case 'fchown':
+      return `change the owner of ${p}`;
+    case 'chmod':
+    case 'fchmod':
+      return `change the mode of ${p}`;
+    case 'link':
+    case 'symlink':
+      return `link ${p}${e.dest ? ` to ${e.dest}` : ''}`;
+    case 'write':
+    case 'fsync':
+      return `write ${p || 'a file'}`;
+    default:
+      return p ? `use ${p}` : 'use a file';
+  }
+}
+
+/** The errno of an error (or of its cause), when it has one this table knows. */
+export function errnoOf(err: unknown): string | undefined {
+  let e = err as { code?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 4; depth++) {
+    if (typeof e.code === 'string' && ERRNO_HINTS[e.code]) return e.code;
+    e = e.cause as typeof e;
+  }
+  return undefined;
+}
+
+/**
+ * A file-system error as one sentence: `Could not <doing>: <what>. <todo>.` `doing` says what
+ * was being done in the user's terms ("create the temporary folder /x"); by default it is read
+ * off the error (syscall, path, dest). Returns undefined for an error without a known errno.
+ */
+export function fsError(err: unknown, doing?: string): EtcdBackupError | undefined {
+  if (err instanceof EtcdBackupError) return err;
+  const code = errnoOf(err);
+  if (!code) return undefined;
+  let e = err as NodeJS.ErrnoException & { dest?: string };
+  while (e.code !== code && e.cause) e = e.cause as typeof e;
+  const h = ERRNO_HINTS[code];
+  const what = doing ?? doingOf(e);
+  const out = new EtcdBackupError(h.kind, `Could not ${what}: ${h.what} (${code}). ${h.todo}.`, { cause: err });
+  (out as EtcdBackupError & { errno?: string; todo?: string }).errno = code;
+  (out as EtcdBackupError & { errno?: string; todo?: string }).todo = `${h.todo}.`;
+  return out;
+}
+
+/** `fsError`, or `explain` for anything that is not a known errno. */
+export function explainFs(err: unknown, doing?: string): EtcdBackupError {
+  return fsError(err, doing) ?? explain(err);
 }

@@ -6,17 +6,19 @@
  * message, nothing changed on disk), and the trial restore.
  */
 import * as assert from 'assert';
-import { spawnSync } from 'child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
+import { spawn, spawnSync } from 'child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { restoreCommand } from '../../src/cli/restore';
 import { EtcdConnection } from '../../src/core/etcd';
 import { formatInitialCluster, memberFlags, newClusterToken, RestorePlan } from '../../src/core/restore/plan';
 import { promoteWhenCaughtUp, replaceMember } from '../../src/core/restore/replace';
+import { etcdProcessesUsing, processesHolding } from '../../src/core/restore/processes';
 import { restoreMember, trialRestore } from '../../src/core/restore/restore';
 import { buildRunbook } from '../../src/core/restore/runbook';
-import { EtcdTestCluster, startCluster, startMemberProcess, TestMember } from '../support/etcdRig';
+import { captureOutput } from '../support/captureOutput';
+import { allocatePort, EtcdTestCluster, probeHealth, releasePort, startCluster, startMemberProcess, TestMember } from '../support/etcdRig';
 import { waitFor } from '../support/waitFor';
 
 // ---------------------------------------------------------------------------------------
@@ -434,7 +436,7 @@ describe('restore and member repair against real etcd (integration)', function (
       await running.waitHealthy();
       const before = listing(parent).filter((l) => !l.startsWith('old.etcd/'));
       await assert.rejects(restoreMember({ snapshot: snap, ...flags, dataDir: join(parent, 'new.etcd'), oldDataDir: join(parent, 'old.etcd') }), (e: Error & { kind?: string }) => {
-        assert.match(e.message, new RegExp(`^etcd \\(pid ${running.pid}\\) is running with the data dir ${join(parent, 'old.etcd')}: stop it first`));
+        assert.match(e.message, new RegExp(`^${join(parent, 'old.etcd')} is in use: pid ${running.pid} \\(.*etcd .*\\) holds a flock lock on .*Stop it first`));
         messages.push(e.message);
         return true;
       });
@@ -523,6 +525,115 @@ describe('restore and member repair against real etcd (integration)', function (
         /etcdctl snapshot restore exited with status 5: write \/x: no space left on device\./,
       );
       assert.deepStrictEqual(listing(parent), before);
+    });
+
+    it('an etcd started with --config-file (data-dir only in its YAML, binary under another name) is found by what it holds: the CLI refuses in place, naming the PID; nothing moved', async () => {
+      const D = join(parent, 'live.etcd');
+      const [client, peer] = [await allocatePort(), await allocatePort()];
+      const cfg = join(root, 'etcd.yml');
+      writeFileSync(
+        cfg,
+        [
+          'name: live',
+          `data-dir: ${D}`,
+          `listen-client-urls: http://127.0.0.1:${client}`,
+          `advertise-client-urls: http://127.0.0.1:${client}`,
+          `listen-peer-urls: http://127.0.0.1:${peer}`,
+          `initial-advertise-peer-urls: http://127.0.0.1:${peer}`,
+          `initial-cluster: live=http://127.0.0.1:${peer}`,
+          'initial-cluster-state: new',
+          'log-level: error',
+          '',
+        ].join('\n'),
+      );
+      const bin = join(root, 'kv-store');
+      symlinkSync('/usr/bin/etcd', bin);
+      const etcd = spawn('/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', bin, '--config-file', cfg], { stdio: 'ignore', cwd: '/', env: { PATH: '/usr/bin:/bin' } });
+      try {
+        await waitFor(async () => (await probeHealth(`http://127.0.0.1:${client}`)).healthy, 30_000, 'the config-file etcd to serve');
+        const before = listing(parent).filter((l) => !l.startsWith('live.etcd/'));
+        const words = [snap, '--name=r1', `--initial-cluster=${flags.initialCluster}`, `--initial-advertise-peer-urls=${flags.initialAdvertisePeerUrls}`, '--initial-cluster-token=t'];
+        await assert.rejects(captureOutput(() => restoreCommand.run([...words, '--data-dir', D, '--old-data-dir', D])), (e: Error & { kind?: string }) => {
+          assert.match(e.message, new RegExp(`^${D} is in use: pid ${etcd.pid} \\(${bin} --config-file ${cfg}\\) holds a flock lock on ${D}/member/.*Stop it first .* nothing was changed\\.$`));
+          assert.strictEqual(e.kind, 'conflict');
+          return true;
+        });
+        // The old check (a process named etcd with --data-dir / ETCD_DATA_DIR) saw nothing here.
+        assert.deepStrictEqual(await etcdProcessesUsing(D), []);
+        assert.deepStrictEqual(listing(parent).filter((l) => !l.startsWith('live.etcd/')), before, 'nothing moved, no temp dir, no lock');
+        assert.ok(existsSync(join(D, 'member', 'snap', 'db')), 'the live data dir is where etcd expects it');
+        const put = spawnSync('/usr/bin/etcdctl', ['--endpoints', `http://127.0.0.1:${client}`, 'put', '/still/here', 'yes'], { env: { ETCDCTL_API: '3' }, encoding: 'utf8' });
+        assert.strictEqual(put.status, 0, put.stderr);
+      } finally {
+        etcd.kill('SIGKILL');
+        await new Promise((r) => (etcd.exitCode !== null || etcd.signalCode !== null ? r(null) : etcd.once('exit', r)));
+        releasePort(client);
+        releasePort(peer);
+      }
+    });
+
+    it('restores into an empty mount point (a dedicated disk) with the real etcdctl: built on that disk, no EXDEV; the member starts from it', async function () {
+      if (process.getuid?.() !== 0) this.skip();
+      const disk = join(parent, 'disk');
+      mkdirSync(disk);
+      const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256m', 'tmpfs', disk], { encoding: 'utf8' });
+      assert.strictEqual(m.status, 0, m.stderr);
+      try {
+        const steps: string[] = [];
+        const r = await restoreMember({ snapshot: snap, ...flags, dataDir: disk, onStep: (s) => steps.push(`${s.step}:${s.state}:${s.message}`) });
+        assert.ok(steps.some((x) => x.startsWith(`restore:running:ETCDCTL_API=3 etcdctl snapshot restore`) && x.includes(`--data-dir=${disk}/.etcd-backup-restoring-`)), steps.join('\n'));
+        assert.deepStrictEqual(readdirSync(disk), ['member']);
+        assert.strictEqual(statSync(join(disk, 'member', 'snap', 'db')).dev, statSync(disk).dev);
+        const status = await snapshotStatus(c, snap);
+        assert.deepStrictEqual([r.restored.revision, r.restored.liveKeys], [status.revision, 150]);
+        const member = await startMemberProcess({
+          name: 'r1',
+          dataDir: disk,
+          clientURL: c.members[0].clientURL,
+          peerURL: flags.initialAdvertisePeerUrls,
+          initialCluster: flags.initialCluster,
+          initialClusterState: 'new',
+          initialClusterToken: flags.initialClusterToken,
+          logFile: join(root, 'mounted.log'),
+        });
+        extra.push(member);
+        await member.waitHealthy();
+        await member.stop();
+      } finally {
+        spawnSync('umount', ['-l', disk]);
+      }
+    });
+
+    it('a trial restore killed with SIGKILL leaves no etcd running; the next one removes its folder', async () => {
+      const tmp = join(root, 'tmp');
+      mkdirSync(tmp);
+      // The throwaway etcd listens elsewhere than the trial was told, so the trial keeps waiting
+      // for it (the window to kill the run in is as long as the test needs, not a race).
+      const away = await allocatePort();
+      const wrapper = join(root, 'etcd-elsewhere');
+      writeFileSync(wrapper, `#!/bin/sh\nexec /usr/bin/etcd "$@" --listen-client-urls=http://127.0.0.1:${away} --advertise-client-urls=http://127.0.0.1:${away}\n`);
+      chmodSync(wrapper, 0o755);
+      const cli = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'src', 'cli.ts'), 'snapshot', 'trial-restore', snap, '--etcd', wrapper], {
+        cwd: join(__dirname, '..', '..'),
+        env: { ...process.env, TMPDIR: tmp },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let err = '';
+      cli.stderr?.on('data', (b: Buffer) => (err += b.toString()));
+      // Killed once the throwaway etcd runs (it holds files in the trial folder).
+      const folder = await waitFor(async () => {
+        const f = readdirSync(tmp).find((n) => new RegExp(`^etcd-backup-trial-p${cli.pid}-`).test(n));
+        return f && (await processesHolding(join(tmp, f))).holders.some((h) => h.argv.includes('--initial-cluster-token=etcd-backup-trial')) ? join(tmp, f) : undefined;
+      }, 60_000, 'the trial\'s etcd to start').catch((e: Error) => Promise.reject(new Error(`${e.message}; the CLI said: ${err}; ${readdirSync(tmp).join(' ')}`)));
+      cli.kill('SIGKILL');
+      await new Promise((r) => cli.once('exit', r));
+      await waitFor(async () => (await processesHolding(folder)).holders.length === 0, 10_000, 'the throwaway etcd to die with its parent');
+      assert.ok(existsSync(folder), 'the killed run left its folder');
+      releasePort(away);
+      const next = await trialRestore(snap, { tempParent: tmp });
+      assert.strictEqual(next.ok, true, next.verdict);
+      assert.ok(next.steps.some((s) => s.step === 'cleanup' && s.message.includes(folder)), 'the stale folder is named');
+      assert.deepStrictEqual(readdirSync(tmp).filter((n) => n.startsWith('etcd-backup-trial-')), [], 'no trial folder left');
     });
   });
 });

@@ -40,5 +40,9 @@ describe('etcd-backup snapshot restore (CLI arguments)', () => {
     assert.ok(etcd.uid > 0 && etcd.gid > 0);
     await assert.rejects(parseOwner('nosuchuser:root'), /--owner: no user "nosuchuser" on this machine\./);
     await assert.rejects(parseOwner('root:nosuchgroup'), /--owner: no group "nosuchgroup" on this machine\./);
+    // (uid_t)-1 means "leave unchanged" to chown: it would report an owner it did not set.
+    await assert.rejects(parseOwner('4294967295:0'), /^Error: --owner: 4294967295 is not a valid uid \(0 to 4294967294\)\.$/);
+    await assert.rejects(parseOwner('0:99999999999'), /--owner: 99999999999 is not a valid gid/);
+    await assert.rejects(parseOwner('0:0:0'), /--owner needs user:group/);
   });
 });

@@ -7,7 +7,7 @@ import * as assert from 'assert';
 import { createHash } from 'crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
-import { join } from 'path';
+import { dirname, join } from 'path';
 import { spawn } from 'child_process';
 import { dataDirOf, etcdProcessesUsing } from '../../src/core/restore/processes';
 import { freePort, moveAside, restoreMember, RestoreMemberOptions, RestoreStep, toolFailure } from '../../src/core/restore/restore';
@@ -30,9 +30,12 @@ function script(path: string, body: string): string {
   return path;
 }
 
-const LAYOUT = `for a in "$@"; do case "$a" in --data-dir=*) d="\${a#--data-dir=}";; esac; done
+/** Lays out a data dir as etcdutl does: the snapshot's database (trailer cut off) and a WAL file. */
+const LAYOUT = `snap="$3"; for a in "$@"; do case "$a" in --data-dir=*) d="\${a#--data-dir=}";; esac; done
 [ -e "$d" ] && { echo "Error: data-dir \\"$d\\" exists" >&2; exit 1; }
-mkdir -p "$d/member/snap" "$d/member/wal" && echo db > "$d/member/snap/db" && echo wal > "$d/member/wal/0.wal"`;
+mkdir -p "$d/member/snap" "$d/member/wal" || exit 1
+if [ $(( $(stat -c %s "$snap") % 512 )) -eq 32 ]; then head -c -32 "$snap" > "$d/member/snap/db"; else cp "$snap" "$d/member/snap/db"; fi
+echo wal > "$d/member/wal/0000000000000000-0000000000000000.wal"`;
 
 function tool(path: string, kind: 'etcdutl' | 'etcdctl' = 'etcdutl', version = '3.5.12'): RestoreTool {
   return { kind, path, version, fromSetting: false, env: kind === 'etcdctl' ? { ETCDCTL_API: '3' } : {}, canBumpRevision: kind === 'etcdutl' };
@@ -96,13 +99,16 @@ describe('restoreMember (core/restore/restore) with stand-in tools', () => {
     assert.ok(existsSync(join(r.movedAside, 'member')), 'the old data is kept');
     assert.ok(!existsSync(old));
     assert.deepStrictEqual(r.owner, { uid: 102, gid: 109 });
-    for (const p of ['', 'member', 'member/snap', 'member/snap/db', 'member/wal/0.wal']) {
+    for (const p of ['', 'member', 'member/snap', 'member/snap/db', 'member/wal/0000000000000000-0000000000000000.wal']) {
       const st = statSync(join(r.dataDir, p));
       assert.deepStrictEqual([st.uid, st.gid], [102, 109], p);
     }
     assert.strictEqual(statSync(r.dataDir).mode & 0o777, 0o700);
     assert.deepStrictEqual(listing(root).filter((p) => p.includes('restoring')), [], 'no temp dir left');
-    assert.strictEqual(r.args[r.args.length - 1], `--data-dir=${join(root, 'etcd-new.restoring-20260124-120000')}`, 'the tool wrote to a path that did not exist');
+    // The tool wrote into a folder of this run's own (PID and random tag), beside the target, that did not exist.
+    const temp = r.args[r.args.length - 1].replace(/^--data-dir=/, '');
+    assert.match(temp, new RegExp(`^${root}/etcd-new\\.restoring-20260124-120000-p${process.pid}-[0-9a-f]{8}/data$`));
+    assert.ok(!existsSync(dirname(temp)), 'its temporary folder is gone');
   });
 
   it('restores in place: the current dir is moved aside first and the new one takes its name', async () => {
@@ -120,7 +126,7 @@ describe('restoreMember (core/restore/restore) with stand-in tools', () => {
     const dir = join(root, 'etcd-new');
     mkdirSync(dir);
     const r = await restoreMember({ ...base(), dataDir: dir });
-    assert.deepStrictEqual(listing(dir), ['member', 'member/snap', 'member/snap/db', 'member/wal', 'member/wal/0.wal']);
+    assert.deepStrictEqual(listing(dir), ['member', 'member/snap', 'member/snap/db', 'member/wal', 'member/wal/0000000000000000-0000000000000000.wal']);
     assert.strictEqual(r.movedAside, undefined);
     assert.strictEqual(statSync(dir).mode & 0o777, 0o700);
     assert.ok(r.steps.some((s) => s.step === 'moveAside' && s.state === 'skipped'));
@@ -212,7 +218,7 @@ describe('restoreMember (core/restore/restore) with stand-in tools', () => {
       assert.strictEqual(dataDirOf(['etcd', '--name', 'x'], {}), 'x.etcd');
       assert.strictEqual(dataDirOf(['etcd'], { ETCD_DATA_DIR: '/d', ETCD_NAME: 'n' }), '/d');
       assert.strictEqual(dataDirOf(['etcd', '--data-dir=/a'], { ETCD_DATA_DIR: '/d' }), '/a');
-      await refused({ ...base(), oldDataDir: old }, new RegExp(`^etcd \\(pid ${child.pid}\\) is running with the data dir ${old}: stop it first`), 'conflict', 'etcd');
+      await refused({ ...base(), oldDataDir: old }, new RegExp(`^${old} is in use: pid ${child.pid} \\(/usr/bin/etcd --data-dir ${old} .*\\) holds a (flock|posix) lock on ${old}/member/.*Stop it first`), 'conflict', 'etcd');
     } finally {
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));

@@ -193,8 +193,11 @@ export function buildRunbook(input: RunbookInput): string {
     } else {
       b.push(`systemctl stop ${shellQuote(unit)}`);
     }
-    b.push('# 2. Move the old data dir aside (never deleted; remove it yourself once the cluster is healthy)');
-    b.push(`if [ -e ${shellQuote(oldDir)} ]; then mv ${shellQuote(oldDir)} ${shellQuote(aside)}; fi`);
+    b.push('# 2. Move the old data dir aside (never deleted; remove it yourself once the cluster is healthy),');
+    b.push('#    unless a process still holds its database (a running etcd keeps a lock on it, however it was started)');
+    const db = shellQuote(`${oldDir}/member/snap/db`);
+    const busy = shellQuote(`${oldDir} is still in use (a process holds a lock on its database): stop etcd first, then run this block again`);
+    b.push(`if [ -e ${db} ] && ! flock -n ${db} true; then echo ${busy} >&2; elif [ -e ${shellQuote(oldDir)} ]; then mv ${shellQuote(oldDir)} ${shellQuote(aside)}; fi`);
     if (oldDir !== setup.dataDir) {
       b.push(`#    the restore target must not exist or be empty: ${setup.dataDir}`);
     }
