@@ -188,11 +188,8 @@ async function verifyForRestore(
   note: Note,
 ): Promise<{ check: SnapshotCheck; skipHashCheck: boolean }> {
   const title = `Verifying ${path.basename(snapshot)}…`;
-  const check = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (_p, token) => {
-    const ac = new AbortController();
-    token.onCancellationRequested(() => ac.abort());
-    return import('../core/restore/snapshotCheck').then((m) => m.checkSnapshotForRestore(snapshot, { signal: ac.signal }));
-  });
+  const { checkSnapshotForRestore } = await import('../core/restore/snapshotCheck');
+  const check = await withCancellableProgress(title, ({ signal }) => checkSnapshotForRestore(snapshot, { signal }));
   if (!check.ok) {
     throw new EtcdBackupError(check.kind ?? 'corrupt', check.reason ?? `${snapshot} cannot be restored.`);
   }
@@ -383,10 +380,8 @@ async function restoreHere(
     ? answers.confirm !== false
     : (await vscode.window.showWarningMessage(`Restore member "${r.localMember}" from ${path.basename(r.snapshot)} into ${dataDir}?`, { modal: true, detail }, 'Restore')) === 'Restore';
   if (!confirmed) cancelled();
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Restoring ${r.localMember}`, cancellable: true }, async (progress, ctoken) => {
-    const ac = new AbortController();
-    ctoken.onCancellationRequested(() => ac.abort());
-    return core.restoreMember({
+  return withCancellableProgress(`Restoring ${r.localMember}`, ({ signal, report }) =>
+    core.restoreMember({
       snapshot: r.snapshot,
       ...flags,
       dataDir,
@@ -394,13 +389,13 @@ async function restoreHere(
       skipHashCheck: r.skipHashCheck,
       ...r.bump,
       tool: r.tool,
-      signal: ac.signal,
+      signal,
       onStep: (s: RestoreStep) => {
         if (s.state !== 'running') note(`${s.state === 'failed' ? 'FAILED ' : ''}${s.step}: ${s.message}`);
-        progress.report({ message: s.message });
+        report(s.message);
       },
-    });
-  });
+    }),
+  );
 }
 
 /** 5. The runbook, for every member (the one restored here included, for the record). */
