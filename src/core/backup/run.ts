@@ -83,13 +83,15 @@ async function saveFromCluster(plan: BackupPlan, secrets: ClusterSecrets, file: 
   const choices = suggestSnapshotEndpoints(overview, plan.cluster.endpoints).filter((c) => c.usable);
   if (!choices.length) {
     const why = overview.error?.message ?? 'no member answered';
-    throw new EtcdBackupError('unreachable', `No member of "${plan.cluster.name}" can stream a snapshot (${why.replace(/\.$/, '')}): nothing was saved. Check the cluster and the plan's endpoints.`);
+    throw new EtcdBackupError('unreachable', `No member of "${plan.cluster.name}" can stream a snapshot (${why.replace(/\.$/, '')}): ` +
+      `nothing was saved. Check the cluster and the plan's endpoints.`);
   }
   let last: unknown;
   for (const c of choices) {
     opts.log?.(`Saving a snapshot from ${c.endpoint} (${c.reason})...`);
     try {
-      return await saveSnapshot(plan.cluster, secrets, { endpoint: c.endpoint, file, signal: opts.signal, collectGarbage: opts.collectGarbage });
+      const saveOpts = { endpoint: c.endpoint, file, signal: opts.signal, collectGarbage: opts.collectGarbage };
+      return await saveSnapshot(plan.cluster, secrets, saveOpts);
     } catch (err) {
       last = err;
       const e = explain(err);
@@ -103,14 +105,22 @@ async function saveFromCluster(plan: BackupPlan, secrets: ClusterSecrets, file: 
 async function checkAndMark(saved: SaveResult, plan: BackupPlan): Promise<void> {
   const v = await verifySnapshot(saved.file);
   if (!v.ok) {
-    throw new EtcdBackupError('corrupt', `The saved snapshot ${saved.file} failed its check: ${v.reason ?? v.summary} It is kept for inspection, but not counted as a good backup.`);
+    throw new EtcdBackupError('corrupt', `The saved snapshot ${saved.file} failed its check: ${v.reason ?? v.summary} It is kept for ` +
+      `inspection, but not counted as a good backup.`);
   }
-  const sidecar = { ...saved.sidecar, backup: { verified: true, verifiedAt: new Date().toISOString(), plan: plan.path, checks: 'sha256-trailer, bbolt structure' } };
+  const backup = { verified: true, verifiedAt: new Date().toISOString(), plan: plan.path, checks: 'sha256-trailer, bbolt structure' };
+  const sidecar = { ...saved.sidecar, backup };
   await writeSidecar(saved.file, sidecar as SnapshotSidecar);
 }
 
 /** Compress, encrypt and upload the saved file; then write its metadata object beside it. */
-export async function uploadBackup(plan: BackupPlan, store: ObjectStore, saved: SaveResult, name: string, opts: RunOptions = {}): Promise<BackupMetadata> {
+export async function uploadBackup(
+  plan: BackupPlan,
+  store: ObjectStore,
+  saved: SaveResult,
+  name: string,
+  opts: RunOptions = {},
+): Promise<BackupMetadata> {
   const meta = await uploadData(plan, store, saved, name, opts);
   await writeMetadata(store, meta);
   return meta;
@@ -122,7 +132,13 @@ export async function writeMetadata(store: ObjectStore, meta: BackupMetadata): P
 }
 
 /** Stream the saved file through gzip and age into the store; returns the metadata to write. */
-export async function uploadData(plan: BackupPlan, store: ObjectStore, saved: SaveResult, name: string, opts: RunOptions = {}): Promise<BackupMetadata> {
+export async function uploadData(
+  plan: BackupPlan,
+  store: ObjectStore,
+  saved: SaveResult,
+  name: string,
+  opts: RunOptions = {},
+): Promise<BackupMetadata> {
   const object = `${name}${remoteSuffix(plan)}`;
   const plain = tap();
   const stored = tap();
@@ -131,13 +147,15 @@ export async function uploadData(plan: BackupPlan, store: ObjectStore, saved: Sa
   if (plan.encrypt) stages.push(createEncryptStream(plan.encrypt.recipients));
   stages.push(stored.stream);
   const body = new PassThrough({ highWaterMark: 1024 * 1024 });
-  const feeding = (pipeline as unknown as (streams: NodeJS.ReadWriteStream[]) => Promise<void>)([...stages, body] as unknown as NodeJS.ReadWriteStream[]);
+  const pipe = pipeline as unknown as (streams: NodeJS.ReadWriteStream[]) => Promise<void>;
+  const feeding = pipe([...stages, body] as unknown as NodeJS.ReadWriteStream[]);
   feeding.catch((err) => body.destroy(err as Error));
   await Promise.all([feeding, store.upload(object, body, { signal: opts.signal })]);
   const p = plain.digest();
   if (p.sha256 !== saved.sha256 || p.size !== saved.size) {
     await store.remove(object).catch(() => undefined);
-    throw new EtcdBackupError('corrupt', `${saved.file} changed while it was uploaded (its SHA-256 no longer matches the save's): the upload was removed. Check the disk.`);
+    throw new EtcdBackupError('corrupt', `${saved.file} changed while it was uploaded (its SHA-256 no longer matches the save's): the ` +
+      `upload was removed. Check the disk.`);
   }
   const s = stored.digest();
   const sc = saved.sidecar;
@@ -172,6 +190,10 @@ async function freshName(plan: BackupPlan, now: () => Date): Promise<string> {
   }
 }
 
+function pruneFailed(where: 'local' | 'remote', err: unknown): PruneReport {
+  return { where, removed: [], kept: [], error: explain(err).message };
+}
+
 function failed(destination: DestinationOutcome['destination'], where: string, err: unknown, started: number): DestinationOutcome {
   const e = explain(err);
   return { destination, ok: false, where, error: e.message, errorKind: e.kind, durationSeconds: (Date.now() - started) / 1000 };
@@ -193,9 +215,11 @@ export async function runBackup(plan: BackupPlan, opts: RunOptions = {}): Promis
     await runDestinations(plan, opts, now, result, storeReady);
   } finally {
     result.durationSeconds = (Date.now() - t0) / 1000;
-    result.ok = result.destinations.length > 0 && result.destinations.every((d) => d.ok) && result.destinations.length === (plan.remote ? 2 : 1);
+    const want = plan.remote ? 2 : 1;
+    result.ok = result.destinations.length === want && result.destinations.every((d) => d.ok);
     try {
-      await recordRun(plan, { at: startedAt, ok: result.ok, name: result.name, durationSeconds: result.durationSeconds, message: result.message, outcomes: result.destinations });
+      const { ok, name, durationSeconds, message } = result;
+      await recordRun(plan, { at: startedAt, ok, name, durationSeconds, message, outcomes: result.destinations });
     } finally {
       (store as ObjectStore | undefined)?.close();
       await lock.release();
@@ -204,7 +228,13 @@ export async function runBackup(plan: BackupPlan, opts: RunOptions = {}): Promis
   return result;
 }
 
-async function runDestinations(plan: BackupPlan, opts: RunOptions, now: () => Date, result: RunResult, storeReady?: Promise<ObjectStore>): Promise<void> {
+async function runDestinations(
+  plan: BackupPlan,
+  opts: RunOptions,
+  now: () => Date,
+  result: RunResult,
+  storeReady?: Promise<ObjectStore>,
+): Promise<void> {
   const remoteWhere = plan.remote ? `s3://${plan.remote.s3.bucket}/${plan.remote.s3.prefix}` : '';
   const t = Date.now();
   let saved: SaveResult;
@@ -220,7 +250,8 @@ async function runDestinations(plan: BackupPlan, opts: RunOptions, now: () => Da
     const out = failed('local', plan.local.dir, err, t);
     result.destinations.push(out);
     result.message = out.error;
-    if (plan.remote) result.destinations.push({ ...out, destination: 'remote', where: remoteWhere, error: `Nothing was uploaded: ${out.error}` });
+    if (plan.remote) result.destinations.push({ ...out, destination: 'remote', where: remoteWhere, error: `Nothing was uploaded: ` +
+      `${out.error}` });
     return;
   }
   // The check (native reader, trailer in a worker thread) runs while the copy uploads; the
@@ -232,7 +263,9 @@ async function runDestinations(plan: BackupPlan, opts: RunOptions, now: () => Da
   uploading?.catch(() => undefined);
   try {
     await checkAndMark(saved, plan);
-    result.destinations.push({ destination: 'local', ok: true, where: plan.local.dir, name: basename(saved.file), sizeBytes: saved.size, durationSeconds: (Date.now() - t) / 1000 });
+    const durationSeconds = (Date.now() - t) / 1000;
+    const name = basename(saved.file);
+    result.destinations.push({ destination: 'local', ok: true, where: plan.local.dir, name, sizeBytes: saved.size, durationSeconds });
     opts.log?.(`Saved and checked ${saved.file} (${saved.size} bytes, revision ${saved.sidecar.revision}).`);
   } catch (err) {
     const out = failed('local', plan.local.dir, err, t);
@@ -245,18 +278,20 @@ async function runDestinations(plan: BackupPlan, opts: RunOptions, now: () => Da
     }
     return;
   }
-  result.prune.push(await pruneLocal(plan, { now: now() }).catch((err) => ({ where: 'local' as const, removed: [], kept: [], error: explain(err).message })));
+  result.prune.push(await pruneLocal(plan, { now: now() }).catch((err) => pruneFailed('local', err)));
   if (!uploading) return;
   let store: ObjectStore;
   try {
     const up = await uploading;
     store = up.store;
     await writeMetadata(store, up.meta);
-    result.destinations.push({ destination: 'remote', ok: true, where: store.where, name: up.meta.object, sizeBytes: up.meta.stored.size, durationSeconds: (Date.now() - t) / 1000 });
+    const durationSeconds = (Date.now() - t) / 1000;
+    const sizeBytes = up.meta.stored.size;
+    result.destinations.push({ destination: 'remote', ok: true, where: store.where, name: up.meta.object, sizeBytes, durationSeconds });
     opts.log?.(`Uploaded ${up.meta.object} (${up.meta.stored.size} bytes) and its metadata.`);
   } catch (err) {
     result.destinations.push(failed('remote', remoteWhere, err, t));
     return;
   }
-  result.prune.push(await pruneRemote(plan, store, { now: now() }).catch((err) => ({ where: 'remote' as const, removed: [], kept: [], error: explain(err).message })));
+  result.prune.push(await pruneRemote(plan, store, { now: now() }).catch((err) => pruneFailed('remote', err)));
 }
