@@ -227,6 +227,11 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
     const st = await runCli(['backup', 'status', '--config', p.plan]);
     assert.strictEqual(st.code, 1, 'a remote without a good backup is stale');
     assert.match(st.stdout, /last failure .*cannot be reached/);
+    // The local copy can still be fetched (copied and checked) without the store.
+    const out = join(root, `local-fetch-${n}.db`);
+    ok(await runCli(['backup', 'fetch', '--config', p.plan, '--latest', '--from', 'local', '-o', out]), 'fetch --from local');
+    const newest = localFiles(p.dir).filter((f) => f.endsWith('.db')).pop() as string;
+    assert.ok(readFileSync(out).equals(readFileSync(join(p.dir, newest))));
   });
 
   it('wrong credentials and a missing bucket: one sentence each, exit 1', async () => {
