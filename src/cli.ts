@@ -10,7 +10,7 @@ import { CliCommand, CliUsageError } from './cli/types';
 const groups: Record<string, () => Promise<Record<string, CliCommand>>> = {
   snapshot: async () => (await import('./cli/snapshot')).snapshotCommands,
   manifest: async () => (await import('./cli/manifest')).manifestCommands,
-  backup: async () => (await import('./cli/backupFollow')).pitrCommands,
+  backup: async () => (await import('./cli/backup')).backupCommands,
 };
 
 const VERSION = '0.1.0';
