@@ -286,4 +286,18 @@ const schedule = command(scheduleSpec, async (values) => {
   return 0;
 });
 
-export const backupCommands: Record<string, CliCommand> = { run, list, status, prune, fetch: fetchCmd, schedule };
+/** `fetch --to-revision N | --to-time TIME` is the point-in-time fetch (./backupFollow.ts). */
+const fetchAny: CliCommand = {
+  summary: `${fetchSpec.summary}; or, with --to-revision N | --to-time TIME, a snapshot of any point the change log covers`,
+  run: async (args) => {
+    const pitr = await import('./backupFollow');
+    return pitr.isPointInTimeFetch(args) ? pitr.fetchPointInTime(args) : fetchCmd.run(args);
+  },
+};
+
+const follow: CliCommand = {
+  summary: 'record every change after the newest full snapshot as change-log segments (long-running)',
+  run: async (args) => (await import('./backupFollow')).followCommand.run(args),
+};
+
+export const backupCommands: Record<string, CliCommand> = { run, list, status, prune, fetch: fetchAny, schedule, follow };

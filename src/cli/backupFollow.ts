@@ -5,12 +5,15 @@
  */
 import { promises as fs } from 'fs';
 import { join } from 'path';
-import { parse } from 'yaml';
+import { AgeIdentity, parseIdentities } from '../core/backup/age';
+import { BackupPlan, loadPlan, readPlanPassword } from '../core/backup/plan';
+import { openPlanStore } from '../core/backup/run';
+import type { ObjectStore } from '../core/backup/store';
+import { explain } from '../core/errors';
 import { follow, FollowLog } from '../core/pitr/follower';
-import { changelogDir, PitrPlan, pitrPlanFrom } from '../core/pitr/followPlan';
-import { LocalFullSnapshots } from '../core/pitr/local';
+import { changelogDir } from '../core/pitr/followPlan';
 import { materialize } from '../core/pitr/materialize';
-import { FullSnapshots, LocalSegmentStore, SegmentStore } from '../core/pitr/store';
+import { PlanFullSnapshots, PlanSegmentStore } from '../core/pitr/planStores';
 import { CliCommand, CliUsageError, parseFlags } from './types';
 
 const FOLLOW_USAGE = `Usage: etcd-backup backup follow --config FILE [--status-file FILE]
@@ -18,35 +21,34 @@ const FOLLOW_USAGE = `Usage: etcd-backup backup follow --config FILE [--status-f
 Watches the plan's cluster and stores every change after the newest full snapshot as change-log
 segments (rolled every follow.segmentSeconds or follow.segmentMiB), resuming after the last
 stored segment when restarted. Runs until SIGTERM or SIGINT, then stores the open segment.
-The password of the plan's user comes from ETCDCTL_PASSWORD.`;
+The password of the plan's user comes from the plan's password file.`;
 
-export const FETCH_PITR_USAGE = `Usage: etcd-backup backup fetch (--to-revision N | --to-time TIME) -o FILE --config FILE [-w json]
+export const FETCH_PITR_USAGE = `Usage: etcd-backup backup fetch (--to-revision N | --to-time TIME) -o FILE --config FILE
+         [--identity FILE] [-w json]
 
 Builds a plain snapshot file of the cluster as it was at revision N (or at the last revision
 recorded at or before TIME, e.g. 2026-12-01T17:55:00Z): the newest full snapshot at or before
 it, restored into a throwaway etcd on loopback, with the change log replayed on top, checked,
 and saved with a SHA-256 trailer (etcdctl snapshot restore accepts it). Never overwrites FILE.`;
 
-/** The plan file, read and checked (the part the point-in-time commands need). */
-export async function loadPitrPlan(file: string): Promise<PitrPlan> {
-  const text = await fs.readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new CliUsageError(`cannot read the plan ${file} (${err.code ?? err.message}).`);
-  });
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch (err) {
-    throw new CliUsageError(`${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+/** The plan's stores for the change log: local, and the remote when the plan has one (opened now). */
+async function pitrStores(
+  plan: BackupPlan,
+  opts: { identities?: AgeIdentity[]; log: (line: string) => void; needRemote: boolean },
+): Promise<{ segments: PlanSegmentStore; snapshots: PlanFullSnapshots; close(): void }> {
+  let store: ObjectStore | undefined;
+  if (plan.remote) {
+    try {
+      store = await openPlanStore(plan);
+    } catch (err) {
+      if (opts.needRemote) throw err;
+      opts.log(`The remote ${plan.remote.s3.bucket} cannot be opened (${explain(err).message}); the change log is kept locally until it can.`);
+    }
   }
-  return pitrPlanFrom(doc, file);
-}
-
-/** Where a plan's segments and full snapshots live. */
-export async function pitrStores(plan: PitrPlan): Promise<{ segments: SegmentStore; snapshots: FullSnapshots }> {
-  const secrets = process.env.ETCDCTL_PASSWORD !== undefined ? { password: process.env.ETCDCTL_PASSWORD } : {};
   return {
-    segments: new LocalSegmentStore(changelogDir(plan.localDir)),
-    snapshots: new LocalFullSnapshots(plan.localDir, { cluster: plan.cluster, secrets }),
+    segments: new PlanSegmentStore(plan, { store, identities: opts.identities, onRemoteError: opts.log }),
+    snapshots: new PlanFullSnapshots(plan, { store, identities: opts.identities, log: opts.log }),
+    close: () => store?.close(),
   };
 }
 
@@ -63,11 +65,13 @@ export const followCommand: CliCommand = {
     }
     const { flags } = parseFlags(args, { strings: ['config', 'status-file'] });
     if (typeof flags.config !== 'string') throw new CliUsageError(`give the plan with --config FILE.\n${FOLLOW_USAGE}`);
-    const plan = await loadPitrPlan(flags.config);
+    const plan = await loadPlan(flags.config);
     if (!plan.follow.enabled) {
-      process.stderr.write(`note: ${plan.file} does not set follow.enabled: true; following anyway.\n`);
+      process.stderr.write(`note: ${plan.path} does not set follow.enabled: true; following anyway.\n`);
     }
-    const stores = await pitrStores(plan);
+    const log = (message: string): void => logLine({ level: 'warn', event: 'segment', message });
+    const stores = await pitrStores(plan, { log, needRemote: false });
+    const password = await readPlanPassword(plan);
     const abort = new AbortController();
     const onSignal = (): void => abort.abort();
     process.once('SIGINT', onSignal);
@@ -75,17 +79,19 @@ export const followCommand: CliCommand = {
     try {
       await follow({
         cluster: plan.cluster,
-        secrets: process.env.ETCDCTL_PASSWORD !== undefined ? { password: process.env.ETCDCTL_PASSWORD } : {},
-        ...stores,
+        secrets: password !== undefined ? { password } : {},
+        segments: stores.segments,
+        snapshots: stores.snapshots,
         segmentSeconds: plan.follow.segmentSeconds,
         segmentBytes: Math.round(plan.follow.segmentMiB * 1024 * 1024),
-        statusFile: typeof flags['status-file'] === 'string' ? flags['status-file'] : join(changelogDir(plan.localDir), 'follow-status.json'),
+        statusFile: typeof flags['status-file'] === 'string' ? flags['status-file'] : join(changelogDir(plan.local.dir), 'follow-status.json'),
         signal: abort.signal,
         onLog: logLine,
       });
     } finally {
       process.removeListener('SIGINT', onSignal);
       process.removeListener('SIGTERM', onSignal);
+      stores.close();
     }
     return 0;
   },
@@ -118,15 +124,18 @@ export async function fetchPointInTime(args: string[]): Promise<number> {
   if (Boolean(str('to-revision')) === Boolean(str('to-time'))) throw new CliUsageError('give exactly one of --to-revision N and --to-time TIME.');
   const rev = str('to-revision');
   if (rev !== undefined && !/^\d+$/.test(rev)) throw new CliUsageError(`--to-revision takes a revision number (got "${rev}").`);
-  const plan = await loadPitrPlan(str('config') as string);
-  const stores = await pitrStores(plan);
+  const plan = await loadPlan(str('config') as string);
+  const id = str('identity');
+  const identities = id ? parseIdentities(await fs.readFile(id, 'utf8'), id) : undefined;
+  const stores = await pitrStores(plan, { identities, log: (m) => process.stderr.write(`${m}\n`), needRemote: false });
   const json = str('write-out') === 'json';
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);
   try {
     const r = await materialize({
-      ...stores,
+      segments: stores.segments,
+      snapshots: stores.snapshots,
       toRevision: rev !== undefined ? Number(rev) : undefined,
       toTime: str('to-time') !== undefined ? parseToTime(str('to-time') as string) : undefined,
       output: str('output') as string,
@@ -146,11 +155,6 @@ export async function fetchPointInTime(args: string[]): Promise<number> {
     return 0;
   } finally {
     process.removeListener('SIGINT', onSignal);
+    stores.close();
   }
 }
-
-/** The point-in-time commands, until they join the engine's `backup` group. */
-export const pitrCommands: Record<string, CliCommand> = {
-  follow: followCommand,
-  fetch: { summary: 'a plain snapshot of any covered revision or time (--to-revision N | --to-time TIME)', run: fetchPointInTime },
-};

@@ -14,7 +14,8 @@ import { promises as fs } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { EtcdConnection } from '../../src/core/etcd';
-import { LocalFullSnapshots } from '../../src/core/pitr/local';
+import { loadPlan } from '../../src/core/backup/plan';
+import { runBackup } from '../../src/core/backup/run';
 import { LocalSegmentStore } from '../../src/core/pitr/store';
 import { fetchPointInTime } from '../../src/cli/backupFollow';
 import { captureOutput } from '../support/captureOutput';
@@ -145,7 +146,8 @@ describe('point-in-time recovery against the cluster\'s own history (oracle)', f
     // Some state before the full snapshot.
     for (let i = 0; i < 5; i++) await put(`/base/${i}`, `b${i}`);
     await put('/base/0', 'b0-2');
-    const full = await new LocalFullSnapshots(join(dir, 'local'), { cluster: c.clusterConfig() }).take();
+    const full = await runBackup(await loadPlan(plan));
+    assert.ok(full.ok && full.revision, `backup run: ${full.message ?? ''}`);
     first = full.revision;
   });
 

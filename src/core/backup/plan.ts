@@ -32,6 +32,7 @@ import type { ClusterConfig } from '../types';
 import { AgeRecipient, parseRecipient } from './age';
 import { KEEP_RULES, KeepPolicy, parseKeepDuration, policyKeepsAnything } from './retention';
 import { CalendarError, parseCalendar } from './schedule';
+import { checkFollow, FollowSettings } from '../pitr/followPlan';
 
 export interface S3Settings {
   /** Custom endpoint URL (MinIO, Ceph RGW, R2...); absent for AWS. */
@@ -71,6 +72,8 @@ export interface BackupPlan {
   statusFile: string;
   /** Held while a run is in progress, default `<local.dir>/.etcd-backup-<slug>.lock`. */
   lockFile: string;
+  /** The change-log follower (point-in-time recovery): `follow: { enabled, segmentSeconds, segmentMiB }`. */
+  follow: FollowSettings;
 }
 
 export const DEFAULT_KEEP: KeepPolicy = { last: 5 };
@@ -233,7 +236,7 @@ export function parsePlan(text: string, path = ''): { plan?: BackupPlan; problem
     return { problems: [`The plan is not valid YAML: ${(err as Error).message.split('\n')[0]}.`] };
   }
   if (!isObj(raw)) return { problems: ['The plan must be a YAML map with cluster, local and (optionally) remote, schedule, encrypt.'] };
-  c.known(raw, 'The plan', ['cluster', 'schedule', 'local', 'remote', 'compress', 'compressLevel', 'encrypt', 'metricsFile', 'statusFile', 'lockFile']);
+  c.known(raw, 'The plan', ['cluster', 'schedule', 'local', 'remote', 'compress', 'compressLevel', 'encrypt', 'metricsFile', 'statusFile', 'lockFile', 'follow']);
   const { cluster, passwordFile } = checkCluster(c, raw.cluster);
   const schedule = raw.schedule === undefined ? DEFAULT_SCHEDULE : raw.schedule;
   try {
@@ -265,6 +268,8 @@ export function parsePlan(text: string, path = ''): { plan?: BackupPlan; problem
   if (metricsFile && !metricsFile.endsWith('.prom')) c.add('metricsFile must end in .prom (node_exporter\'s textfile collector reads only those).');
   const statusFile = c.path(raw.statusFile, 'statusFile');
   const lockFile = c.path(raw.lockFile, 'lockFile');
+  const follow = checkFollow(raw.follow);
+  follow.problems.forEach((p) => c.add(p));
   if (c.problems.length || !cluster || !local) return { problems: c.problems };
   const slug = cluster.name.replace(/[^A-Za-z0-9._-]+/g, '-');
   return {
@@ -283,6 +288,7 @@ export function parsePlan(text: string, path = ''): { plan?: BackupPlan; problem
       metricsFile,
       statusFile: statusFile ?? join(local.dir, `.etcd-backup-${slug}.status.json`),
       lockFile: lockFile ?? join(local.dir, `.etcd-backup-${slug}.lock`),
+      follow: follow.follow,
     },
   };
 }

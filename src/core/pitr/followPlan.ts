@@ -4,8 +4,6 @@
  * sentence per problem.
  */
 import { join } from 'path';
-import { EtcdBackupError } from '../errors';
-import { ClusterConfig } from '../types';
 
 export interface FollowSettings {
   enabled: boolean;
@@ -22,53 +20,27 @@ export function changelogDir(localDir: string): string {
   return join(localDir, 'changelog');
 }
 
-/** `follow:` of a plan, with its defaults; throws a sentence naming the field on bad input. */
-export function parseFollowSettings(raw: unknown, file: string): FollowSettings {
-  if (raw === undefined || raw === null) return { ...FOLLOW_DEFAULTS };
+/** `follow:` of a plan, with its defaults, and one sentence per problem. */
+export function checkFollow(raw: unknown): { follow: FollowSettings; problems: string[] } {
+  const problems: string[] = [];
+  const follow = { ...FOLLOW_DEFAULTS };
+  if (raw === undefined || raw === null) return { follow, problems };
   if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new EtcdBackupError('invalidInput', `${file}: "follow" must be a mapping such as { enabled: true, segmentSeconds: 60, segmentMiB: 16 }.`);
+    return { follow, problems: ['follow must be a map such as { enabled: true, segmentSeconds: 60, segmentMiB: 16 }.'] };
   }
   const f = raw as Record<string, unknown>;
   for (const k of Object.keys(f)) {
-    if (!['enabled', 'segmentSeconds', 'segmentMiB'].includes(k)) {
-      throw new EtcdBackupError('invalidInput', `${file}: "follow.${k}" is not a setting; use enabled, segmentSeconds and segmentMiB.`);
-    }
+    if (!['enabled', 'segmentSeconds', 'segmentMiB'].includes(k)) problems.push(`follow: unknown field "${k}" (expected enabled, segmentSeconds, segmentMiB).`);
   }
-  const num = (k: 'segmentSeconds' | 'segmentMiB', min: number, max: number): number => {
+  if (f.enabled !== undefined && typeof f.enabled !== 'boolean') problems.push('follow.enabled must be true or false.');
+  else follow.enabled = f.enabled === true;
+  const num = (k: 'segmentSeconds' | 'segmentMiB', min: number, max: number): void => {
     const v = f[k];
-    if (v === undefined) return FOLLOW_DEFAULTS[k];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
-      throw new EtcdBackupError('invalidInput', `${file}: "follow.${k}" must be a number from ${min} to ${max} (got ${JSON.stringify(v)}).`);
-    }
-    return v;
+    if (v === undefined) return;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) problems.push(`follow.${k} must be a number from ${min} to ${max} (got ${JSON.stringify(v)}).`);
+    else follow[k] = v;
   };
-  if (f.enabled !== undefined && typeof f.enabled !== 'boolean') {
-    throw new EtcdBackupError('invalidInput', `${file}: "follow.enabled" must be true or false.`);
-  }
-  return { enabled: f.enabled === true, segmentSeconds: num('segmentSeconds', 1, 86_400), segmentMiB: num('segmentMiB', 0.01, 1024) };
-}
-
-/** What the point-in-time commands need from a plan. */
-export interface PitrPlan {
-  file: string;
-  cluster: ClusterConfig;
-  localDir: string;
-  follow: FollowSettings;
-}
-
-/**
- * Read the fields this module needs from a plan file's parsed YAML. (The backup engine's plan
- * loader checks the rest of the file.)
- */
-export function pitrPlanFrom(doc: unknown, file: string): PitrPlan {
-  const d = (doc ?? {}) as Record<string, unknown>;
-  const cluster = d.cluster as ClusterConfig | undefined;
-  if (!cluster || typeof cluster !== 'object' || typeof cluster.name !== 'string' || !Array.isArray(cluster.endpoints) || !cluster.endpoints.length) {
-    throw new EtcdBackupError('invalidInput', `${file}: "cluster" needs a name and at least one endpoint.`);
-  }
-  const local = d.local as { dir?: unknown } | undefined;
-  if (!local || typeof local.dir !== 'string' || !local.dir) {
-    throw new EtcdBackupError('invalidInput', `${file}: "local.dir" is needed: the change log is kept beside the local snapshots.`);
-  }
-  return { file, cluster, localDir: local.dir, follow: parseFollowSettings(d.follow, file) };
+  num('segmentSeconds', 1, 86_400);
+  num('segmentMiB', 0.01, 1024);
+  return { follow, problems };
 }

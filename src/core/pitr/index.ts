@@ -4,7 +4,9 @@
  */
 export { CompactedError, follow, Follower, groupRevisions } from './follower';
 export type { FollowLog, FollowOptions, FollowStatus } from './follower';
-export { LocalFullSnapshots } from './local';
+export { checkFollow, changelogDir, FOLLOW_DEFAULTS } from './followPlan';
+export type { FollowSettings } from './followPlan';
+export { PlanFullSnapshots, PlanSegmentStore, remoteSegmentName, segmentOfRemote } from './planStores';
 export { materialize } from './materialize';
 export type { MaterializeCheck, MaterializeOptions, MaterializeResult } from './materialize';
 export { eventJson, parseSegment, parseSegmentName, SegmentBuilder, SegmentCorruptError, segmentName } from './segment';
