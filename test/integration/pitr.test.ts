@@ -16,6 +16,7 @@ import { join } from 'path';
 import { EtcdConnection } from '../../src/core/etcd';
 import { loadPlan } from '../../src/core/backup/plan';
 import { runBackup } from '../../src/core/backup/run';
+import { parseSegment, RevisionRecord } from '../../src/core/pitr/segment';
 import { LocalSegmentStore } from '../../src/core/pitr/store';
 import { fetchPointInTime } from '../../src/cli/backupFollow';
 import { captureOutput } from '../support/captureOutput';
@@ -240,5 +241,74 @@ describe('point-in-time recovery against the cluster\'s own history (oracle)', f
       await fs.rm(out);
     }
     assert.ok(checked >= 20, `${checked} revisions checked`);
+  });
+
+  const changelog = (): string => join(dir, 'local', 'changelog');
+  const fetchJson = async (args: string[]): Promise<{ code: number; out: string; err: string; error?: Error }> => {
+    try {
+      return await captureOutput(() => fetchPointInTime(['--config', plan, ...args, '-w', 'json']));
+    } catch (error) {
+      return { code: 1, out: '', err: '', error: error as Error };
+    }
+  };
+
+  it('refuses a corrupt segment, naming it, and leaves no file', async function () {
+    const segs = await new LocalSegmentStore(changelog()).list();
+    const victim = segs[Math.floor(segs.length / 2)];
+    const path = join(changelog(), victim.name);
+    const original = await fs.readFile(path);
+    const bad = Buffer.from(original);
+    bad[Math.floor(bad.length / 2)] ^= 0x20;
+    await fs.writeFile(path, bad);
+    try {
+      const out = join(dir, 'corrupt.db');
+      const r = await fetchJson(['--to-revision', String(last), '-o', out]);
+      assert.ok(r.error, 'refused');
+      assert.match(r.error.message, new RegExp(victim.name.replace(/\./g, '\\.')));
+      assert.match(r.error.message, /corrupt/);
+      await assert.rejects(fs.lstat(out));
+      // A revision before the corrupt segment still materializes.
+      const before = join(dir, 'before-corrupt.db');
+      const ok = await fetchJson(['--to-revision', String(victim.first - 1), '-o', before]);
+      assert.strictEqual(ok.code, 0, ok.error?.message);
+      await fs.rm(before);
+    } finally {
+      await fs.writeFile(path, original);
+    }
+  });
+
+  it('refuses when a segment is missing, naming the revisions it held', async function () {
+    const segs = await new LocalSegmentStore(changelog()).list();
+    const victim = segs[Math.floor(segs.length / 2)];
+    const aside = join(dir, victim.name);
+    await fs.rename(join(changelog(), victim.name), aside);
+    try {
+      const out = join(dir, 'missing.db');
+      const r = await fetchJson(['--to-revision', String(last), '-o', out]);
+      assert.ok(r.error, 'refused');
+      assert.match(r.error.message, new RegExp(`no segment for revisions ${victim.first} to ${victim.last}`));
+      await assert.rejects(fs.lstat(out));
+    } finally {
+      await fs.rename(aside, join(changelog(), victim.name));
+    }
+  });
+
+  it('--to-time between two recorded events gives the earlier one', async function () {
+    const store = new LocalSegmentStore(changelog());
+    const revs: RevisionRecord[] = [];
+    for (const ref of await store.list()) revs.push(...parseSegment(ref.name, await store.read(ref)).revisions);
+    // Two consecutive revisions recorded at least 200 ms apart (the follower's receipt times).
+    const i = revs.findIndex((r, k) => k + 1 < revs.length && revs[k + 1].time - r.time >= 200);
+    assert.ok(i >= 0, 'two revisions recorded apart');
+    const earlier = revs[i];
+    const between = new Date(Math.floor((earlier.time + revs[i + 1].time) / 2));
+    const out = join(dir, 'at-time.db');
+    const r = await fetchJson(['--to-time', between.toISOString(), '-o', out]);
+    assert.strictEqual(r.code, 0, r.error?.message ?? r.err);
+    assert.strictEqual((JSON.parse(r.out) as { revision: number }).revision, earlier.revision);
+    const got = normalizeGet(await restoredGet(out, earlier.revision));
+    const want = normalizeGet(expected.get(earlier.revision) as string);
+    assert.deepStrictEqual(got.kvs, want.kvs);
+    await fs.rm(out);
   });
 });
