@@ -268,20 +268,24 @@ const schedule = command(scheduleSpec, async (values) => {
   const p = await plan(values);
   const { planUnits, writeUnits, systemdRuns } = await import('../core/backup/units');
   const units = planUnits(p, cliCommand(values.cli as string | undefined));
+  // The change-log follower's service, when the plan enables it (src/core/pitr/units.ts).
+  const followSvc = p.follow.enabled ? (await import('../core/pitr/units')).followUnit(p, cliCommand(values.cli as string | undefined)) : undefined;
   if (!values.write) {
-    out(`# ${units.serviceName}\n${units.service}\n# ${units.timerName}\n${units.timer}`);
+    out(`# ${units.serviceName}\n${units.service}\n# ${units.timerName}\n${units.timer}${followSvc ? `\n# ${followSvc.name}\n${followSvc.text}` : ''}`);
     return 0;
   }
   const dir = String(values['unit-dir'] ?? '/etc/systemd/system');
   const paths = await writeUnits(units, dir);
+  if (followSvc) paths.push(await (await import('../core/pitr/units')).writeFollowUnit(followSvc, dir));
   out(`Wrote ${paths.join(' and ')}.`);
+  const enable = [units.timerName, ...(followSvc ? [followSvc.name] : [])];
   if (values['unit-dir'] === undefined && (await systemdRuns())) {
     const run = promisify(execFile);
     await run('systemctl', ['daemon-reload']);
-    await run('systemctl', ['enable', '--now', units.timerName]);
-    out(`Enabled and started ${units.timerName}.`);
+    await run('systemctl', ['enable', '--now', ...enable]);
+    out(`Enabled and started ${enable.join(' and ')}.`);
   } else {
-    out(`Next: systemctl daemon-reload && systemctl enable --now ${units.timerName}`);
+    out(`Next: systemctl daemon-reload && systemctl enable --now ${enable.join(' ')}`);
   }
   return 0;
 });
