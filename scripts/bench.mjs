@@ -9,9 +9,12 @@
 //          --keep (keep the temp dir), --etcd PATH, --etcdctl PATH.
 // Goals (issue 4): save wall time <= 1.10 x etcdctl's and peak RSS <= 128 MiB;
 //                  status wall time <= 1.0 x etcdctl's and peak RSS <= 256 MiB.
+// Goals (issue 13): `backup run` (gzip, age, upload to s3rver on loopback) <= 1.5 x etcdctl
+//                  snapshot save and peak RSS <= 256 MiB; `backup fetch` <= 1.5 x
+//                  `aws s3 cp - | age -d | gunzip` (skipped when age or aws is missing).
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { existsSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -103,6 +106,86 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     cleanup();
     process.exit(130);
   });
+}
+
+/** Wall time of a pipeline of processes (stdout of each into the next; the last into `out`). */
+function timedPipe(argvs, out, env) {
+  return new Promise((resolve) => {
+    const started = process.hrtime.bigint();
+    const procs = argvs.map((a) => spawn(a[0], a.slice(1), { env, stdio: ['pipe', 'pipe', 'ignore'] }));
+    const sink = createWriteStream(out);
+    procs.forEach((p, i) => (i + 1 < procs.length ? p.stdout.pipe(procs[i + 1].stdin) : p.stdout.pipe(sink)));
+    procs[0].stdin.end();
+    // Done when every process exited and the file is written.
+    let left = procs.length + 1;
+    let code = 0;
+    const one = () => {
+      if (--left === 0) resolve({ code, wallMs: Number(process.hrtime.bigint() - started) / 1e6 });
+    };
+    sink.on('finish', one);
+    for (const p of procs) {
+      p.on('exit', (c) => {
+        code = code || (c ?? 1);
+        one();
+      });
+    }
+  });
+}
+
+/**
+ * `backup run` (gzip, age, upload to s3rver on loopback) against etcdctl's save time, and
+ * `backup fetch` against `aws s3 cp | age -d | gunzip`. Returns table rows.
+ */
+async function benchBackup(endpoint, etcdctlSaveMs) {
+  if (!existsSync('/usr/bin/age') || !existsSync('/usr/bin/aws')) {
+    return [['backup run / fetch', 'n/a', '', 'age or aws missing (apt-get install age awscli)', '<= 1.5', 'SKIP']];
+  }
+  const dir = join(work, 'backup');
+  const s3port = await freePort();
+  const s3 = spawn(process.execPath, [join(root, 'node_modules/s3rver/bin/s3rver.js'), '-d', join(work, 's3'), '-a', '127.0.0.1', '-p', String(s3port), '--silent', '--configure-bucket', 'bench'], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => setTimeout(r, 1500));
+    const key = join(work, 'key.txt');
+    execFileSync('age-keygen', ['-o', key], { stdio: 'ignore' });
+    const recipient = execFileSync('age-keygen', ['-y', key], { encoding: 'utf8' }).trim();
+    const creds = join(work, 's3.credentials');
+    writeFileSync(creds, 'AWS_ACCESS_KEY_ID=S3RVER\nAWS_SECRET_ACCESS_KEY=S3RVER\n', { mode: 0o600 });
+    const plan = join(work, 'plan.yaml');
+    const s3cfg = { endpoint: `http://127.0.0.1:${s3port}`, bucket: 'bench', prefix: 'bench/', credentialsFile: creds };
+    writeFileSync(plan, [`cluster: { name: bench, endpoints: [${endpoint}] }`, `local: { dir: ${dir}, keep: { last: 100 } }`, `remote: { s3: ${JSON.stringify(s3cfg)}, keep: { last: 100 } }`, 'compress: gzip', `encrypt: { recipients: [${recipient}] }`, ''].join('\n'), { mode: 0o600 });
+    let run;
+    for (let i = 0; i < rounds; i++) {
+      const r = await timed([process.execPath, cli, 'backup', 'run', '--config', plan]);
+      if (r.code !== 0) throw new Error(`backup run failed (exit ${r.code}): ${r.stderr.split('\n').slice(-12).join('\n')}`);
+      log(`backup run: ${(r.wallMs / 1000).toFixed(2)} s, peak RSS ${r.rssMiB.toFixed(0)} MiB`);
+      if (!run || r.wallMs < run.wallMs) run = { ...r, rssMiB: Math.max(r.rssMiB, run?.rssMiB ?? 0) };
+    }
+    const meta = JSON.parse(execFileSync(process.execPath, [cli, 'backup', 'list', '--config', plan, '-w', 'json'], { encoding: 'utf8' })).backups.find((b) => b.where === 'remote');
+    const env = { ...process.env, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_DEFAULT_REGION: 'us-east-1' };
+    let fetch;
+    let ref;
+    for (let i = 0; i < rounds; i++) {
+      const out = join(work, `fetched-${i}.db`);
+      const r = await timed([process.execPath, cli, 'backup', 'fetch', '--config', plan, '--name', meta.name, '--from', 'remote', '-i', key, '-o', out]);
+      if (r.code !== 0) throw new Error(`backup fetch failed (exit ${r.code}): ${r.stderr.split('\n').slice(-12).join('\n')}`);
+      if (!fetch || r.wallMs < fetch.wallMs) fetch = r;
+      const p = await timedPipe([['/usr/bin/aws', '--endpoint-url', s3cfg.endpoint, 's3', 'cp', `s3://bench/bench/${meta.name}.db.gz.age`, '-'], ['/usr/bin/age', '-d', '-i', key], ['gunzip']], `${out}.ref`, env);
+      if (p.code !== 0) throw new Error(`aws | age -d | gunzip failed (exit ${p.code})`);
+      if (!ref || p.wallMs < ref.wallMs) ref = p;
+      log(`fetch: ours ${(r.wallMs / 1000).toFixed(2)} s, aws | age -d | gunzip ${(p.wallMs / 1000).toFixed(2)} s`);
+      if (!readFileSync(out).equals(readFileSync(`${out}.ref`))) throw new Error('backup fetch and aws | age -d | gunzip gave different files');
+      rmSync(out, { force: true });
+      rmSync(`${out}.ref`, { force: true });
+    }
+    const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
+    return [
+      ['backup run wall time', s(run.wallMs), `${s(etcdctlSaveMs)} (save)`, `ratio ${(run.wallMs / etcdctlSaveMs).toFixed(2)}`, '<= 1.5', run.wallMs / etcdctlSaveMs <= 1.5 ? 'PASS' : 'MISS'],
+      ['backup run peak RSS', `${run.rssMiB.toFixed(0)} MiB`, '', `${run.rssMiB.toFixed(0)} MiB`, '<= 256 MiB', run.rssMiB <= 256 ? 'PASS' : 'MISS'],
+      ['backup fetch wall time', s(fetch.wallMs), `${s(ref.wallMs)} (aws|age|gunzip)`, `ratio ${(fetch.wallMs / ref.wallMs).toFixed(2)}`, '<= 1.5', fetch.wallMs / ref.wallMs <= 1.5 ? 'PASS' : 'MISS'],
+    ];
+  } finally {
+    s3.kill('SIGKILL');
+  }
 }
 
 async function main() {
@@ -239,6 +322,7 @@ async function main() {
   } else {
     rows.push(['status', 'n/a', '', 'command not there yet', '<= 1.0, <= 256 MiB', 'SKIP']);
   }
+  rows.push(...(await benchBackup(endpoint, best.etcdctl.wallMs)));
   const head = ['', 'etcd-backup', 'etcdctl', 'measured', 'goal', ''];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
   const line = (r) => `| ${r.map((c, i) => String(c).padEnd(widths[i])).join(' | ')} |`;

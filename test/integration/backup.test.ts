@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { hostname, tmpdir } from 'os';
 import { join, resolve } from 'path';
 import { gunzipSync } from 'zlib';
-import { EtcdTestCluster, putAll, putKeys, startCluster } from '../support';
+import { EtcdTestCluster, putAll, putKeys, startCluster, testPki } from '../support';
 import { aws, awsKeys, blackHole, removeS3, S3_KEY, S3_SECRET, S3Server, startS3, TcpProxy } from '../support/s3Rig';
 
 const REPO = resolve(__dirname, '../..');
@@ -142,6 +142,40 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
     assert.strictEqual(t.code, 1);
     assert.match(t.stderr, /damaged or was changed|does not match its recorded SHA-256/);
     assert.ok(!existsSync(bad) && !existsSync(`${bad}.part`));
+  });
+
+  it('a TLS + auth cluster (kubeadm layout, passwordFile) to a TLS store with a private CA (caFile); without the CA, a TLS sentence', async () => {
+    const pki = await testPki();
+    const [secure, tlsS3] = await Promise.all([
+      startCluster({ members: 1, tls: true, auth: { password: 'rootpw' }, name: 'sec' }),
+      startS3(['backups'], { key: pki.serverKey, cert: pki.serverCert }),
+    ]);
+    try {
+      const caseDir = join(root, `case-${++n}`);
+      mkdirSync(caseDir);
+      const pw = join(caseDir, 'password');
+      writeFileSync(pw, 'rootpw\n', { mode: 0o600 });
+      const cfg = secure.clusterConfig();
+      const plan = (withCa: boolean): string => {
+        const s3cfg = { endpoint: tlsS3.endpoint, bucket: 'backups', prefix: withCa ? 'ca/' : 'noca/', credentialsFile: credentials, timeoutSeconds: 10, maxAttempts: 1, ...(withCa ? { caFile: pki.caFile } : {}) };
+        const file = join(caseDir, `plan-${withCa}.yaml`);
+        const text = [
+          `cluster: { name: sec, endpoints: ${JSON.stringify(cfg.endpoints)}, tls: ${JSON.stringify(cfg.tls)}, username: root, passwordFile: ${pw} }`,
+          `local: { dir: ${join(caseDir, `local-${withCa}`)} }`,
+          `remote: { s3: ${JSON.stringify(s3cfg)} }`,
+          `encrypt: { recipients: [${recipient}] }`,
+        ];
+        writeFileSync(file, `${text.join('\n')}\n`, { mode: 0o600 });
+        return file;
+      };
+      const good = ok(await runCli(['backup', 'run', '--config', plan(true), '-w', 'json']), 'run with caFile');
+      assert.strictEqual(JSON.parse(good.stdout).ok, true);
+      const bad = await runCli(['backup', 'run', '--config', plan(false)]);
+      assert.strictEqual(bad.code, 1);
+      assert.match(bad.stderr, /remote: FAILED: The TLS handshake with .* failed .*set remote\.s3\.caFile/);
+    } finally {
+      await Promise.all([secure.stop(), removeS3(tlsS3)]);
+    }
   });
 
   it('S3 unreachable at the start: the local backup is kept, the failure is recorded and counted, exit 1', async () => {

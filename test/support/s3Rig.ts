@@ -22,15 +22,18 @@ export class S3Server {
     public readonly dir: string,
     public port: number,
     public readonly buckets: string[],
+    /** Serve https with this key and certificate. */
+    public readonly tls?: { key: string; cert: string },
   ) {}
 
   get endpoint(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<void> {
     const args = [join(REPO, 'node_modules/s3rver/bin/s3rver.js'), '-d', this.dir, '-a', '127.0.0.1', '-p', String(this.port), '--silent'];
     for (const b of this.buckets) args.push('--configure-bucket', b);
+    if (this.tls) args.push('--key', this.tls.key, '--cert', this.tls.cert);
     const p = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.proc = p;
     let stderr = '';
@@ -70,9 +73,9 @@ function canConnect(port: number): Promise<boolean> {
 }
 
 /** Start s3rver with `buckets` in a fresh folder. */
-export async function startS3(buckets: string[] = ['backups']): Promise<S3Server> {
+export async function startS3(buckets: string[] = ['backups'], tls?: { key: string; cert: string }): Promise<S3Server> {
   const dir = mkdtempSync(join(tmpdir(), 's3rver-'));
-  const s = new S3Server(dir, await allocatePort(), buckets);
+  const s = new S3Server(dir, await allocatePort(), buckets, tls);
   await s.start();
   return s;
 }

@@ -192,11 +192,16 @@ function hkdf(ikm: Buffer, salt: Buffer, info: string): Buffer {
   return Buffer.from(hkdfSync('sha256', ikm, salt, info, 32));
 }
 
-function seal(key: Buffer, nonce: Buffer, plain: Buffer): Buffer {
+/** The ciphertext and its tag, as two buffers (no copy to join them). */
+function sealParts(key: Buffer, nonce: Buffer, plain: Buffer): [Buffer, Buffer] {
   const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG });
   const head = c.update(plain);
   c.final();
-  return Buffer.concat([head, c.getAuthTag()]);
+  return [head, c.getAuthTag()];
+}
+
+function seal(key: Buffer, nonce: Buffer, plain: Buffer): Buffer {
+  return Buffer.concat(sealParts(key, nonce, plain));
 }
 
 /** Undefined when the tag does not match. */
@@ -382,13 +387,13 @@ export function createEncryptStream(recipients: AgeRecipient[]): Transform {
       queue.push(chunk);
       // A full chunk goes out only when more data follows it (the last one carries the flag).
       while (queue.length > CHUNK_SIZE) {
-        this.push(seal(key, streamNonce(counter++, false), queue.take(CHUNK_SIZE)));
+        for (const part of sealParts(key, streamNonce(counter++, false), queue.take(CHUNK_SIZE))) this.push(part);
       }
       cb();
     },
     flush(cb: TransformCallback): void {
       start(this);
-      this.push(seal(key, streamNonce(counter++, true), queue.take(queue.length)));
+      for (const part of sealParts(key, streamNonce(counter++, true), queue.take(queue.length))) this.push(part);
       cb();
     },
   });

@@ -109,8 +109,20 @@ async function checkAndMark(saved: SaveResult, plan: BackupPlan): Promise<void> 
   await writeSidecar(saved.file, sidecar as SnapshotSidecar);
 }
 
-/** Compress, encrypt and upload the saved file; then write its metadata object. */
+/** Compress, encrypt and upload the saved file; then write its metadata object beside it. */
 export async function uploadBackup(plan: BackupPlan, store: ObjectStore, saved: SaveResult, name: string, opts: RunOptions = {}): Promise<BackupMetadata> {
+  const meta = await uploadData(plan, store, saved, name, opts);
+  await writeMetadata(store, meta);
+  return meta;
+}
+
+/** Write the metadata object that makes an uploaded backup complete (and recognisable). */
+export async function writeMetadata(store: ObjectStore, meta: BackupMetadata): Promise<void> {
+  await store.putSmall(`${meta.name}.meta.json`, `${JSON.stringify(meta, null, 2)}\n`);
+}
+
+/** Stream the saved file through gzip and age into the store; returns the metadata to write. */
+export async function uploadData(plan: BackupPlan, store: ObjectStore, saved: SaveResult, name: string, opts: RunOptions = {}): Promise<BackupMetadata> {
   const object = `${name}${remoteSuffix(plan)}`;
   const plain = tap();
   const stored = tap();
@@ -124,11 +136,12 @@ export async function uploadBackup(plan: BackupPlan, store: ObjectStore, saved: 
   await Promise.all([feeding, store.upload(object, body, { signal: opts.signal })]);
   const p = plain.digest();
   if (p.sha256 !== saved.sha256 || p.size !== saved.size) {
-    throw new EtcdBackupError('corrupt', `${saved.file} changed while it was uploaded (its SHA-256 no longer matches the save's): the upload is not counted. Check the disk.`);
+    await store.remove(object).catch(() => undefined);
+    throw new EtcdBackupError('corrupt', `${saved.file} changed while it was uploaded (its SHA-256 no longer matches the save's): the upload was removed. Check the disk.`);
   }
   const s = stored.digest();
   const sc = saved.sidecar;
-  const meta: BackupMetadata = {
+  return {
     format: METADATA_FORMAT,
     version: 1,
     name,
@@ -147,8 +160,6 @@ export async function uploadBackup(plan: BackupPlan, store: ObjectStore, saved: 
     encryption: plan.encrypt ? { format: 'age-encryption.org/v1', recipients: plan.encrypt.recipients.map(recipientFingerprint) } : null,
     tool: TOOL,
   };
-  await store.putSmall(`${name}.meta.json`, `${JSON.stringify(meta, null, 2)}\n`);
-  return meta;
 }
 
 /** A file name for this run that is not taken yet (runs in the same second wait for the next). */
@@ -195,7 +206,7 @@ export async function runBackup(plan: BackupPlan, opts: RunOptions = {}): Promis
 
 async function runDestinations(plan: BackupPlan, opts: RunOptions, now: () => Date, result: RunResult, storeReady?: Promise<ObjectStore>): Promise<void> {
   const remoteWhere = plan.remote ? `s3://${plan.remote.s3.bucket}/${plan.remote.s3.prefix}` : '';
-  let t = Date.now();
+  const t = Date.now();
   let saved: SaveResult;
   try {
     const password = await readPlanPassword(plan);
@@ -205,9 +216,6 @@ async function runDestinations(plan: BackupPlan, opts: RunOptions, now: () => Da
     saved = await saveFromCluster(plan, password !== undefined ? { password } : {}, join(plan.local.dir, `${name}.db`), opts);
     result.file = saved.file;
     result.revision = saved.sidecar.revision;
-    await checkAndMark(saved, plan);
-    result.destinations.push({ destination: 'local', ok: true, where: plan.local.dir, name: basename(saved.file), sizeBytes: saved.size, durationSeconds: (Date.now() - t) / 1000 });
-    opts.log?.(`Saved and checked ${saved.file} (${saved.size} bytes, revision ${saved.sidecar.revision}).`);
   } catch (err) {
     const out = failed('local', plan.local.dir, err, t);
     result.destinations.push(out);
@@ -215,16 +223,37 @@ async function runDestinations(plan: BackupPlan, opts: RunOptions, now: () => Da
     if (plan.remote) result.destinations.push({ ...out, destination: 'remote', where: remoteWhere, error: `Nothing was uploaded: ${out.error}` });
     return;
   }
+  // The check (native reader, trailer in a worker thread) runs while the copy uploads; the
+  // metadata that makes the remote copy count is written only when both passed.
+  const uploading = storeReady?.then(async (store) => {
+    opts.log?.(`Uploading to ${store.where}...`);
+    return { store, meta: await uploadData(plan, store, saved, result.name as string, opts) };
+  });
+  uploading?.catch(() => undefined);
+  try {
+    await checkAndMark(saved, plan);
+    result.destinations.push({ destination: 'local', ok: true, where: plan.local.dir, name: basename(saved.file), sizeBytes: saved.size, durationSeconds: (Date.now() - t) / 1000 });
+    opts.log?.(`Saved and checked ${saved.file} (${saved.size} bytes, revision ${saved.sidecar.revision}).`);
+  } catch (err) {
+    const out = failed('local', plan.local.dir, err, t);
+    result.destinations.push(out);
+    result.message = out.error;
+    if (uploading) {
+      const up = await uploading.catch(() => undefined);
+      await up?.store.remove(up.meta.object).catch(() => undefined);
+      result.destinations.push({ ...out, destination: 'remote', where: remoteWhere, error: `Nothing was kept remotely: ${out.error}` });
+    }
+    return;
+  }
   result.prune.push(await pruneLocal(plan, { now: now() }).catch((err) => ({ where: 'local' as const, removed: [], kept: [], error: explain(err).message })));
-  if (!plan.remote || !storeReady) return;
-  t = Date.now();
+  if (!uploading) return;
   let store: ObjectStore;
   try {
-    store = await storeReady;
-    opts.log?.(`Uploading to ${store.where}...`);
-    const meta = await uploadBackup(plan, store, saved, result.name as string, opts);
-    result.destinations.push({ destination: 'remote', ok: true, where: store.where, name: meta.object, sizeBytes: meta.stored.size, durationSeconds: (Date.now() - t) / 1000 });
-    opts.log?.(`Uploaded ${meta.object} (${meta.stored.size} bytes) and its metadata.`);
+    const up = await uploading;
+    store = up.store;
+    await writeMetadata(store, up.meta);
+    result.destinations.push({ destination: 'remote', ok: true, where: store.where, name: up.meta.object, sizeBytes: up.meta.stored.size, durationSeconds: (Date.now() - t) / 1000 });
+    opts.log?.(`Uploaded ${up.meta.object} (${up.meta.stored.size} bytes) and its metadata.`);
   } catch (err) {
     result.destinations.push(failed('remote', remoteWhere, err, t));
     return;

@@ -71,11 +71,10 @@ function parseWeekdays(text: string): Field {
     const ia = DAYS.indexOf(a.slice(0, 3));
     const ib = b === undefined ? ia : DAYS.indexOf(b.slice(0, 3));
     if (ia < 0 || ib < 0) throw new CalendarError(`"${item}" is not a weekday (Mon, Tue, ... or a range Mon..Fri).`);
-    // systemd ranges run Monday-first: Fri..Mon wraps over the weekend.
-    for (let d = ia; ; d = (d + 1) % 7) {
-      out.add(d);
-      if (d === ib) break;
-    }
+    // systemd's week starts on Monday and its ranges do not wrap (Fri..Mon is refused).
+    const mondayFirst = (d: number): number => (d + 6) % 7;
+    if (mondayFirst(ib) < mondayFirst(ia)) throw new CalendarError(`"${item}": a weekday range runs from Monday to Sunday (write Fri..Sun,Mon).`);
+    for (let d = mondayFirst(ia); d <= mondayFirst(ib); d++) out.add((d + 1) % 7);
   }
   return [...out];
 }
@@ -92,14 +91,14 @@ interface Parsed {
 }
 
 function parseExpression(input: string): Parsed {
-  let text = input.trim().replace(/\s+/g, ' ');
-  text = SHORTHANDS[text.toLowerCase()] ?? text;
-  const words = text.split(' ');
+  const given = input.trim().replace(/\s+/g, ' ').split(' ');
   let utc = false;
-  if (words.length && /^(utc|z)$/i.test(words[words.length - 1])) {
+  if (given.length > 1 && /^utc$/i.test(given[given.length - 1])) {
     utc = true;
-    words.pop();
+    given.pop();
   }
+  const text = SHORTHANDS[given.join(' ').toLowerCase()] ?? given.join(' ');
+  const words = text.split(' ');
   let weekdays: Field;
   if (words.length && /^[a-z]/i.test(words[0])) {
     weekdays = parseWeekdays(words.shift() as string);
