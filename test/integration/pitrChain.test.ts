@@ -14,6 +14,7 @@ import { listLocal } from '../../src/core/backup/catalog';
 import { loadPlan } from '../../src/core/backup/plan';
 import { runBackup } from '../../src/core/backup/run';
 import { EtcdConnection } from '../../src/core/etcd';
+import { PlanSegmentStore } from '../../src/core/pitr/planStores';
 import { LocalSegmentStore } from '../../src/core/pitr/store';
 import { captureOutput } from '../support/captureOutput';
 import { EtcdTestCluster, startCluster } from '../support/etcdRig';
@@ -105,5 +106,17 @@ describe('point-in-time recovery: a new chain after etcd compacted past the foll
     assert.strictEqual((await fetch(oldChainEnd, out('old.db'))).code, 0, 'the old chain still materializes');
     const latest = await fetch(end, out('new.db'));
     assert.strictEqual(latest.code, 0, latest.error?.message);
+
+    // Pruned with their chain: once the old chain's backup is gone, its segments go too.
+    const p = await loadPlan(plan);
+    const [newest, oldest] = (await listLocal(p)).backups;
+    const segments = new PlanSegmentStore(p);
+    assert.deepStrictEqual(await segments.prune(), [], 'nothing goes while the old chain\'s backup is kept');
+    await fs.rm(oldest.file);
+    await fs.rm(oldest.sidecarFile);
+    const gone = await segments.prune();
+    const left = await segments.list();
+    assert.ok(gone.length > 0, 'the old chain\'s segments are pruned');
+    assert.ok(left.length > 0 && left.every((r) => r.last > (newest.revision as number)), `the new chain's segments stay: ${left.map((r) => r.name).join(', ')}`);
   });
 });

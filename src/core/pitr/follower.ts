@@ -34,6 +34,8 @@ export interface FollowOptions {
   progressEveryMs?: number;
   /** Silence (no event, no progress answer) after which the stream is dropped (ms, default 10000). */
   stallMs?: number;
+  /** How often segments are pruned with their chains (ms, default 10 minutes; 0: at every roll). */
+  pruneEveryMs?: number;
   /** A JSON status file rewritten every few seconds (lag, last stored revision). */
   statusFile?: string;
   signal?: AbortSignal;
@@ -356,6 +358,21 @@ export class Follower {
     this.stored = b.last;
     this.status.storedRevision = b.last;
     this.log('info', 'segment', `Stored ${name} (${b.revisions} revisions, ${b.bytes} bytes) in ${this.opts.segments.where}.`, b.last);
+    await this.pruneIfDue();
+  }
+
+  private lastPrune = 0;
+
+  /** Every 10 minutes: remove the segments no kept full snapshot needs (their chain was pruned). */
+  private async pruneIfDue(): Promise<void> {
+    if (!this.opts.segments.prune || Date.now() - this.lastPrune < (this.opts.pruneEveryMs ?? 600_000)) return;
+    this.lastPrune = Date.now();
+    try {
+      const gone = await this.opts.segments.prune();
+      if (gone.length) this.log('info', 'segment', `Pruned ${gone.length} segment(s) older than every kept full snapshot: ${gone.join(', ')}.`);
+    } catch (err) {
+      this.log('warn', 'segment', `Pruning the change log failed: ${explain(err).message}`);
+    }
   }
 
   private async writeStatus(force: boolean): Promise<void> {

@@ -137,6 +137,38 @@ export class PlanSegmentStore implements SegmentStore {
     await this.local.remove(ref);
     await this.opts.store?.remove(remoteSegmentName(this.plan, ref.name));
   }
+
+  /**
+   * Prune the change log with its chains, on each destination separately: a segment whose last
+   * revision is at or before the oldest good backup there serves no backup that is kept, so it
+   * goes; with no good backup there, nothing goes. Returns the names removed.
+   */
+  async prune(): Promise<string[]> {
+    const removed: string[] = [];
+    const oldestLocal = (await listLocal(this.plan)).backups.filter((b) => b.good && b.revision).map((b) => b.revision as number);
+    if (oldestLocal.length) {
+      const floor = Math.min(...oldestLocal);
+      for (const ref of await this.local.list()) {
+        if (ref.last > floor) continue;
+        await this.local.remove(ref);
+        removed.push(ref.name);
+      }
+    }
+    const store = this.opts.store;
+    if (store) {
+      const remote = (await listRemote(this.plan, store)).backups.filter((b) => b.good && b.revision).map((b) => b.revision as number);
+      if (remote.length) {
+        const floor = Math.min(...remote);
+        for (const ref of (await this.remoteRefs()).values()) {
+          if (ref.last > floor) continue;
+          await store.remove(ref.object);
+          this.uploaded?.delete(ref.name);
+          removed.push(ref.object);
+        }
+      }
+    }
+    return removed;
+  }
 }
 
 /** The plan's backups as the chain's full snapshots. */

@@ -26,6 +26,8 @@ export interface SegmentStore {
   write(name: string, data: Buffer): Promise<void>;
   /** Remove a segment (pruning). */
   remove?(ref: SegmentRef): Promise<void>;
+  /** Remove the segments no kept full snapshot needs; returns their names. */
+  prune?(): Promise<string[]>;
 }
 
 /** A full snapshot that can start a chain. */
