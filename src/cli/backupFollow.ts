@@ -9,7 +9,8 @@ import { AgeIdentity, parseIdentities } from '../core/backup/age';
 import { BackupPlan, loadPlan, readPlanPassword } from '../core/backup/plan';
 import { openPlanStore } from '../core/backup/run';
 import type { ObjectStore } from '../core/backup/store';
-import { explain } from '../core/errors';
+import { acquireLock } from '../core/backup/lock';
+import { EtcdBackupError, explain } from '../core/errors';
 import { follow, FollowLog } from '../core/pitr/follower';
 import { changelogDir } from '../core/pitr/followPlan';
 import { materialize } from '../core/pitr/materialize';
@@ -70,7 +71,16 @@ export const followCommand: CliCommand = {
       process.stderr.write(`note: ${plan.path} does not set follow.enabled: true; following anyway.\n`);
     }
     const log = (message: string): void => logLine({ level: 'warn', event: 'segment', message });
-    const stores = await pitrStores(plan, { log, needRemote: false });
+    // One follower per plan: a second one would write overlapping segments.
+    const lockFile = join(plan.local.dir, `.etcd-backup-${plan.slug}.follow.lock`);
+    const lock = await acquireLock(lockFile, plan.cluster.name).catch((err) => {
+      if (explain(err).kind !== 'conflict') throw err;
+      throw new EtcdBackupError('conflict', `Another follower of "${plan.cluster.name}" is running (lock ${lockFile}): this one did nothing. Stop the other one first.`);
+    });
+    const stores = await pitrStores(plan, { log, needRemote: false }).catch(async (err) => {
+      await lock.release();
+      throw err;
+    });
     const password = await readPlanPassword(plan);
     const abort = new AbortController();
     const onSignal = (): void => abort.abort();
@@ -92,6 +102,7 @@ export const followCommand: CliCommand = {
       process.removeListener('SIGINT', onSignal);
       process.removeListener('SIGTERM', onSignal);
       stores.close();
+      await lock.release();
     }
     return 0;
   },

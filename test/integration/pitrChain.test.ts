@@ -5,7 +5,7 @@
  * chains materialize.
  */
 import assert from 'assert';
-import { ChildProcess, spawn } from 'child_process';
+import { ChildProcess, execFile, spawn } from 'child_process';
 import { promises as fs } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
@@ -76,6 +76,14 @@ describe('point-in-time recovery: a new chain after etcd compacted past the foll
   it('takes a new full snapshot and starts a new chain; the hole is refused, both chains materialize', async function () {
     let exited = startFollower();
     for (let i = 0; i < 5; i++) await put(`/k/${i}`, `a${i}`);
+    // A second follower of the same plan refuses to run (it would write overlapping segments).
+    await waitStored(await rev());
+    const second = await new Promise<{ code: number; err: string }>((done) =>
+      execFile(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli.ts'), 'backup', 'follow', '--config', plan], { cwd: REPO }, (e, _o, err) =>
+        done({ code: e ? ((e as { code?: number }).code ?? 1) : 0, err })),
+    );
+    assert.strictEqual(second.code, 1);
+    assert.match(second.err, /Another follower of "chain" is running/);
     const oldChainEnd = await rev();
     await waitStored(oldChainEnd);
     child?.kill('SIGKILL');

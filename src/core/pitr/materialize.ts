@@ -322,7 +322,9 @@ async function fromBase(opts: MaterializeOptions, base: FullSnapshotRef, segs: S
     t = await startThrowaway(local.path, { toolPaths: opts.toolPaths, tempParent: opts.tempParent, signal: opts.signal });
     if (t.revision > target) return undefined;
     step(`The base snapshot serves revision ${t.revision} with ${t.keys} keys on ${t.clientUrl}.`);
-    const revs = segs.flatMap((s) => s.revisions).filter((r) => r.revision > (t as Throwaway).revision && r.revision <= target);
+    // Each revision once, in order (overlapping segments, e.g. from two followers, give it twice).
+    let lastRev = t.revision;
+    const revs = segs.flatMap((s) => s.revisions).filter((r) => r.revision > lastRev && r.revision <= target && (lastRev = r.revision) > 0);
     const firstNeeded = t.revision + 1;
     if (target > t.revision && revs[0]?.revision !== firstNeeded) {
       throw gapError({ from: firstNeeded, to: (revs[0]?.revision ?? target + 1) - 1, after: segs[0]?.header && `the segment starting at ${segs[0].first}` }, opts.segments.where, target, base);
