@@ -286,22 +286,40 @@ const schedule = command(scheduleSpec, async (values) => {
   const p = await plan(values);
   const { planUnits, writeUnits, systemdRuns } = await import('../core/backup/units');
   const units = planUnits(p, cliCommand(values.cli as string | undefined));
+  // The change-log follower's service, when the plan enables it (src/core/pitr/units.ts).
+  const followSvc = p.follow.enabled ? (await import('../core/pitr/units')).followUnit(p, cliCommand(values.cli as string | undefined)) : undefined;
   if (!values.write) {
-    out(`# ${units.serviceName}\n${units.service}\n# ${units.timerName}\n${units.timer}`);
+    out(`# ${units.serviceName}\n${units.service}\n# ${units.timerName}\n${units.timer}${followSvc ? `\n# ${followSvc.name}\n${followSvc.text}` : ''}`);
     return 0;
   }
   const dir = String(values['unit-dir'] ?? '/etc/systemd/system');
   const paths = await writeUnits(units, dir);
+  if (followSvc) paths.push(await (await import('../core/pitr/units')).writeFollowUnit(followSvc, dir));
   out(`Wrote ${paths.join(' and ')}.`);
+  const enable = [units.timerName, ...(followSvc ? [followSvc.name] : [])];
   if (values['unit-dir'] === undefined && (await systemdRuns())) {
     const run = promisify(execFile);
     await run('systemctl', ['daemon-reload']);
-    await run('systemctl', ['enable', '--now', units.timerName]);
-    out(`Enabled and started ${units.timerName}.`);
+    await run('systemctl', ['enable', '--now', ...enable]);
+    out(`Enabled and started ${enable.join(' and ')}.`);
   } else {
-    out(`Next: systemctl daemon-reload && systemctl enable --now ${units.timerName}`);
+    out(`Next: systemctl daemon-reload && systemctl enable --now ${enable.join(' ')}`);
   }
   return 0;
 });
 
-export const backupCommands: Record<string, CliCommand> = { run, list, status, prune, fetch: fetchCmd, schedule };
+/** `fetch --to-revision N | --to-time TIME` is the point-in-time fetch (./backupFollow.ts). */
+const fetchAny: CliCommand = {
+  summary: `${fetchSpec.summary}; or, with --to-revision N | --to-time TIME, a snapshot of any point the change log covers`,
+  run: async (args) => {
+    const pitr = await import('./backupFollow');
+    return pitr.isPointInTimeFetch(args) ? pitr.fetchPointInTime(args) : fetchCmd.run(args);
+  },
+};
+
+const follow: CliCommand = {
+  summary: 'record every change after the newest full snapshot as change-log segments (long-running)',
+  run: async (args) => (await import('./backupFollow')).followCommand.run(args),
+};
+
+export const backupCommands: Record<string, CliCommand> = { run, list, status, prune, fetch: fetchAny, schedule, follow };

@@ -154,7 +154,7 @@ export async function listLocal(plan: BackupPlan): Promise<{ backups: LocalBacku
     });
   }
   for (const e of entries) {
-    if (!claimed.has(e) && !e.startsWith('.etcd-backup-')) foreign.push(e);
+    if (!claimed.has(e) && !e.startsWith('.etcd-backup-') && e !== 'changelog') foreign.push(e); // changelog/: the follower's segments
   }
   backups.sort((a, b) => b.time.getTime() - a.time.getTime());
   return { backups, foreign };
@@ -190,7 +190,7 @@ export async function listRemote(
       good: Boolean(data) && data?.size === meta.stored.size,
     });
   }
-  const foreign = objects.map((o) => o.name).filter((n) => !claimed.has(n));
+  const foreign = objects.map((o) => o.name).filter((n) => !claimed.has(n) && !n.startsWith(`${plan.slug}-changes-`)); // change-log segments
   backups.sort((a, b) => b.time.getTime() - a.time.getTime());
   return { backups, foreign };
 }

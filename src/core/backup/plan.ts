@@ -32,6 +32,7 @@ import type { ClusterConfig } from '../types';
 import { AgeRecipient, parseRecipient } from './age';
 import { KEEP_RULES, KeepPolicy, parseKeepDuration, policyKeepsAnything } from './retention';
 import { CalendarError, parseCalendar } from './schedule';
+import { checkFollow, FollowSettings } from '../pitr/followPlan';
 
 export interface S3Settings {
   /** Custom endpoint URL (MinIO, Ceph RGW, R2...); absent for AWS. */
@@ -71,6 +72,8 @@ export interface BackupPlan {
   statusFile: string;
   /** Held while a run is in progress, default `<local.dir>/.etcd-backup-<slug>.lock`. */
   lockFile: string;
+  /** The change-log follower (point-in-time recovery): `follow: { enabled, segmentSeconds, segmentMiB }`. */
+  follow: FollowSettings;
 }
 
 export const DEFAULT_KEEP: KeepPolicy = { last: 5 };
@@ -241,7 +244,7 @@ export function parsePlan(text: string, path = ''): { plan?: BackupPlan; problem
   if (!isObj(raw)) return { problems: ['The plan must be a YAML map with cluster, local and (optionally) remote, schedule, encrypt.'] };
   c.known(raw, 'The plan', [
     ...['cluster', 'schedule', 'local', 'remote', 'compress', 'compressLevel'],
-    ...['encrypt', 'metricsFile', 'statusFile', 'lockFile'],
+    ...['encrypt', 'metricsFile', 'statusFile', 'lockFile', 'follow'],
   ]);
   const { cluster, passwordFile } = checkCluster(c, raw.cluster);
   const schedule = raw.schedule === undefined ? DEFAULT_SCHEDULE : raw.schedule;
@@ -276,6 +279,8 @@ export function parsePlan(text: string, path = ''): { plan?: BackupPlan; problem
     'only those).');
   const statusFile = c.path(raw.statusFile, 'statusFile');
   const lockFile = c.path(raw.lockFile, 'lockFile');
+  const follow = checkFollow(raw.follow);
+  follow.problems.forEach((p) => c.add(p));
   if (c.problems.length || !cluster || !local) return { problems: c.problems };
   const slug = cluster.name.replace(/[^A-Za-z0-9._-]+/g, '-');
   return {
@@ -294,6 +299,7 @@ export function parsePlan(text: string, path = ''): { plan?: BackupPlan; problem
       metricsFile,
       statusFile: statusFile ?? join(local.dir, `.etcd-backup-${slug}.status.json`),
       lockFile: lockFile ?? join(local.dir, `.etcd-backup-${slug}.lock`),
+      follow: follow.follow,
     },
   };
 }

@@ -1,0 +1,171 @@
+/**
+ * `etcd-backup backup follow --config FILE`: the change-log follower (a long-running process;
+ * a systemd service with Restart=always). `etcd-backup backup fetch --to-revision N |
+ * --to-time TIME -o FILE --config FILE`: a plain snapshot of any covered revision or time.
+ */
+import { promises as fs } from 'fs';
+import { join } from 'path';
+import { AgeIdentity, parseIdentities } from '../core/backup/age';
+import { BackupPlan, loadPlan, readPlanPassword } from '../core/backup/plan';
+import { openPlanStore } from '../core/backup/run';
+import type { ObjectStore } from '../core/backup/store';
+import { acquireLock } from '../core/backup/lock';
+import { EtcdBackupError, explain } from '../core/errors';
+import { follow, FollowLog } from '../core/pitr/follower';
+import { changelogDir } from '../core/pitr/followPlan';
+import { materialize } from '../core/pitr/materialize';
+import { PlanFullSnapshots, PlanSegmentStore } from '../core/pitr/planStores';
+import { CliCommand, CliUsageError, parseFlags } from './types';
+
+const FOLLOW_USAGE = `Usage: etcd-backup backup follow --config FILE [--status-file FILE]
+
+Watches the plan's cluster and stores every change after the newest full snapshot as change-log
+segments (rolled every follow.segmentSeconds or follow.segmentMiB), resuming after the last
+stored segment when restarted. Runs until SIGTERM or SIGINT, then stores the open segment.
+The password of the plan's user comes from the plan's password file.`;
+
+export const FETCH_PITR_USAGE = `Usage: etcd-backup backup fetch (--to-revision N | --to-time TIME) -o FILE --config FILE
+         [--identity FILE] [-w json]
+
+Builds a plain snapshot file of the cluster as it was at revision N (or at the last revision
+recorded at or before TIME, e.g. 2026-12-01T17:55:00Z): the newest full snapshot at or before
+it, restored into a throwaway etcd on loopback, with the change log replayed on top, checked,
+and saved with a SHA-256 trailer (etcdctl snapshot restore accepts it). Never overwrites FILE.`;
+
+/** The plan's stores for the change log: local, and the remote when the plan has one (opened now). */
+async function pitrStores(
+  plan: BackupPlan,
+  opts: { identities?: AgeIdentity[]; log: (line: string) => void; needRemote: boolean },
+): Promise<{ segments: PlanSegmentStore; snapshots: PlanFullSnapshots; close(): void }> {
+  let store: ObjectStore | undefined;
+  if (plan.remote) {
+    try {
+      store = await openPlanStore(plan);
+    } catch (err) {
+      if (opts.needRemote) throw err;
+      opts.log(`The remote ${plan.remote.s3.bucket} cannot be opened (${explain(err).message}); the change log is kept locally until it can.`);
+    }
+  }
+  return {
+    segments: new PlanSegmentStore(plan, { store, identities: opts.identities, onRemoteError: opts.log }),
+    snapshots: new PlanFullSnapshots(plan, { store, identities: opts.identities, log: opts.log }),
+    close: () => store?.close(),
+  };
+}
+
+function logLine(l: FollowLog): void {
+  process.stderr.write(`${new Date().toISOString()} ${l.level} ${l.event}: ${l.message}\n`);
+}
+
+export const followCommand: CliCommand = {
+  summary: 'record every change after the newest full snapshot as change-log segments (long-running)',
+  async run(args: string[]): Promise<number> {
+    if (args.includes('--help') || args.includes('-h')) {
+      process.stdout.write(`${FOLLOW_USAGE}\n`);
+      return 0;
+    }
+    const { flags } = parseFlags(args, { strings: ['config', 'status-file'] });
+    if (typeof flags.config !== 'string') throw new CliUsageError(`give the plan with --config FILE.\n${FOLLOW_USAGE}`);
+    const plan = await loadPlan(flags.config);
+    if (!plan.follow.enabled) {
+      process.stderr.write(`note: ${plan.path} does not set follow.enabled: true; following anyway.\n`);
+    }
+    const log = (message: string): void => logLine({ level: 'warn', event: 'segment', message });
+    // One follower per plan: a second one would write overlapping segments.
+    const lockFile = join(plan.local.dir, `.etcd-backup-${plan.slug}.follow.lock`);
+    const lock = await acquireLock(lockFile, plan.cluster.name).catch((err) => {
+      if (explain(err).kind !== 'conflict') throw err;
+      throw new EtcdBackupError('conflict', `Another follower of "${plan.cluster.name}" is running (lock ${lockFile}): this one did nothing. Stop the other one first.`);
+    });
+    const stores = await pitrStores(plan, { log, needRemote: false }).catch(async (err) => {
+      await lock.release();
+      throw err;
+    });
+    const password = await readPlanPassword(plan);
+    const abort = new AbortController();
+    const onSignal = (): void => abort.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      await follow({
+        cluster: plan.cluster,
+        secrets: password !== undefined ? { password } : {},
+        segments: stores.segments,
+        snapshots: stores.snapshots,
+        segmentSeconds: plan.follow.segmentSeconds,
+        segmentBytes: Math.round(plan.follow.segmentMiB * 1024 * 1024),
+        statusFile: typeof flags['status-file'] === 'string' ? flags['status-file'] : join(changelogDir(plan.local.dir), 'follow-status.json'),
+        signal: abort.signal,
+        onLog: logLine,
+      });
+    } finally {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+      stores.close();
+      await lock.release();
+    }
+    return 0;
+  },
+};
+
+/** Parse `--to-time`: ISO 8601 (a time without a zone is local time) or epoch seconds. */
+export function parseToTime(text: string): Date {
+  const t = text.trim();
+  const d = /^\d+(\.\d+)?$/.test(t) ? new Date(Number(t) * 1000) : new Date(t);
+  if (!t || Number.isNaN(d.getTime())) {
+    throw new CliUsageError(`--to-time takes a time such as 2026-12-01T17:55:00Z or epoch seconds (got "${text}").`);
+  }
+  return d;
+}
+
+/** True when these arguments ask for a point in time (the engine's `backup fetch` hands them here). */
+export function isPointInTimeFetch(args: string[]): boolean {
+  return args.some((a) => /^--to-(revision|time)(=|$)/.test(a));
+}
+
+export async function fetchPointInTime(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`${FETCH_PITR_USAGE}\n`);
+    return 0;
+  }
+  const { flags } = parseFlags(args, { strings: ['config', 'to-revision', 'to-time', 'output', 'write-out', 'identity'], aliases: { o: 'output', w: 'write-out' } });
+  const str = (k: string): string | undefined => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
+  if (!str('config')) throw new CliUsageError(`give the plan with --config FILE.\n${FETCH_PITR_USAGE}`);
+  if (!str('output')) throw new CliUsageError('give the snapshot file to write with -o FILE.');
+  if (Boolean(str('to-revision')) === Boolean(str('to-time'))) throw new CliUsageError('give exactly one of --to-revision N and --to-time TIME.');
+  const rev = str('to-revision');
+  if (rev !== undefined && !/^\d+$/.test(rev)) throw new CliUsageError(`--to-revision takes a revision number (got "${rev}").`);
+  const plan = await loadPlan(str('config') as string);
+  const id = str('identity');
+  const identities = id ? parseIdentities(await fs.readFile(id, 'utf8'), id) : undefined;
+  const stores = await pitrStores(plan, { identities, log: (m) => process.stderr.write(`${m}\n`), needRemote: false });
+  const json = str('write-out') === 'json';
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal);
+  try {
+    const r = await materialize({
+      segments: stores.segments,
+      snapshots: stores.snapshots,
+      toRevision: rev !== undefined ? Number(rev) : undefined,
+      toTime: str('to-time') !== undefined ? parseToTime(str('to-time') as string) : undefined,
+      output: str('output') as string,
+      signal: abort.signal,
+      onStep: json ? undefined : (m) => process.stderr.write(`${m}\n`),
+    });
+    if (json) {
+      process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    } else {
+      for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
+      const when = r.revisionTime ? ` (recorded ${new Date(r.revisionTime).toISOString()})` : '';
+      process.stdout.write(
+        `Snapshot of revision ${r.revision}${when} saved at ${r.file}: ${r.keys} keys, from ${r.base.name} (revision ${r.base.revision}) ` +
+          `+ ${r.replayed.revisions} revisions (${r.replayed.events} events) replayed; checks: ${r.checks.map((c) => `${c.what} ${c.ok ? 'ok' : 'FAILED'}`).join(', ')}.\n`,
+      );
+    }
+    return 0;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    stores.close();
+  }
+}
