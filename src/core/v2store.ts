@@ -32,7 +32,7 @@ import { promises as fs } from 'fs';
 import * as http from 'http';
 import * as https from 'https';
 import { explain, EtcdBackupError, ErrorKind } from './errors';
-import { quoteArg } from './restore/runbook';
+import { shellQuote } from './etcdctlCommand';
 import { ClusterConfig, ClusterSecrets, DEFAULT_TIMEOUT_MS } from './types';
 import type { V2FileFinding } from './v2files';
 
@@ -384,8 +384,8 @@ export const DATA_DIR_PLACEHOLDER = '<member data dir>';
  * the data dir). `backupDir` must not hold another backup.
  */
 export function v2BackupCommand(dataDir: string = DATA_DIR_PLACEHOLDER, backupDir = '<backup dir>', walDir?: string): string {
-  const words = ['backup', `--data-dir=${dataDir}`, ...(walDir ? [`--wal-dir=${walDir}`] : []), `--backup-dir=${backupDir}`];
-  return `ETCDCTL_API=2 etcdctl ${words.map((w) => quoteArg(w).replace(/^(--[a-z-]+)=/, '$1 ')).join(' ')}`;
+  const wal = walDir ? ` --wal-dir ${shellQuote(walDir)}` : '';
+  return `ETCDCTL_API=2 etcdctl backup --data-dir ${shellQuote(dataDir)}${wal} --backup-dir ${shellQuote(backupDir)}`;
 }
 
 /** How the keys come back from such a backup, and the other way out, in one sentence. */
