@@ -136,3 +136,22 @@ export async function etcdFilesEnablingV2(paths: readonly string[] = WELL_KNOWN_
   }
   return out;
 }
+
+function sameDir(a: string, b: string): boolean {
+  const n = (p: string): string => p.replace(/\/+$/, '') || '/';
+  return n(a) === n(b);
+}
+
+/**
+ * The etcd files of the member whose data dir is restored: `memberFiles` (files known to be the
+ * member's, e.g. the manifest a restore was started from) whatever data dir they give, and the
+ * {@link WELL_KNOWN_ETCD_FILES} whose data dir is one of `dataDirs`, when they enable the v2 API.
+ */
+export async function memberFilesEnablingV2(opts: { dataDirs: readonly (string | undefined)[]; memberFiles?: readonly string[]; wellKnown?: readonly string[] }): Promise<V2FileFinding[]> {
+  const dirs = opts.dataDirs.filter((d): d is string => Boolean(d));
+  const own = await etcdFilesEnablingV2(opts.memberFiles ?? []);
+  const known = (await etcdFilesEnablingV2((opts.wellKnown ?? WELL_KNOWN_ETCD_FILES).filter((p) => !(opts.memberFiles ?? []).includes(p)))).filter(
+    (f) => f.dataDir !== undefined && dirs.some((d) => sameDir(d, f.dataDir as string)),
+  );
+  return [...own, ...known];
+}

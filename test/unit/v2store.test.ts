@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs'
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { parseEtcdFile } from '../../src/core/etcdFiles';
-import { etcdFilesEnablingV2, v2SettingOf } from '../../src/core/v2files';
+import { etcdFilesEnablingV2, memberFilesEnablingV2, v2SettingOf } from '../../src/core/v2files';
 import { v2BackupCommand, V2ListingCounter, v2RestoreWarning, v2SaveWarning, v2Summary, v2Warning } from '../../src/core/v2store';
 
 const fixtures = join(__dirname, '..', 'fixtures', 'etcdFiles');
@@ -136,6 +136,24 @@ describe('v2 store: the flag in etcd files', () => {
       assert.strictEqual(found[0].dataDir, '/var/lib/etcd/default');
       assert.strictEqual(found[0].walDir, '/wal');
       assert.strictEqual(found[0].written, 'ETCD_ENABLE_V2=true');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('v2 store: the member\'s files before a restore', () => {
+  it('well-known files count only when their data dir is the one restored; the member\'s own file always', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'v2member-'));
+    try {
+      const a = join(dir, 'a.env');
+      const b = join(dir, 'b.env');
+      const own = join(dir, 'own.env');
+      writeFileSync(a, 'ETCD_DATA_DIR=/var/lib/etcd/\nETCD_ENABLE_V2=true\n');
+      writeFileSync(b, 'ETCD_DATA_DIR=/var/lib/other\nETCD_ENABLE_V2=true\n');
+      writeFileSync(own, 'ETCD_DATA_DIR=/elsewhere\nETCD_ENABLE_V2=1\n');
+      const found = await memberFilesEnablingV2({ dataDirs: ['/var/lib/etcd-new', '/var/lib/etcd', undefined], memberFiles: [own], wellKnown: [a, b, own] });
+      assert.deepStrictEqual(found.map((f) => f.file), [own, a]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
