@@ -8,7 +8,7 @@
  */
 import * as assert from 'assert';
 import { execFile, execFileSync } from 'child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import * as http from 'http';
 import * as https from 'https';
 import * as net from 'net';
@@ -151,6 +151,28 @@ describe('v2 store (real etcd 3.4 with --enable-v2)', function () {
     assert.deepStrictEqual((await etcdctlV2Keys(slot.clientURL)).sort(), (await etcdctlV2Keys(plain.endpoints[0])).sort());
     const hidden = await run(ETCDCTL_BIN, ['--endpoints', slot.clientURL, 'get', '/_hidden'], { ETCDCTL_API: '2' });
     assert.strictEqual(hidden.stdout.trim(), 'not listed by the v2 API');
+  });
+
+  it('snapshot restore warns when this member\'s etcd file enables v2, with the backup command for its data dir; not otherwise', async () => {
+    const dir = join(root, 'restore');
+    mkdirSync(dir);
+    const saved = await cli(['snapshot', 'save', join(dir, 'snap.db'), '--endpoints', plain.endpoints[0]]);
+    assert.strictEqual(saved.code, 0, saved.stderr);
+    const envFile = join(dir, 'etcd.env');
+    writeFileSync(envFile, `ETCD_NAME=m1\nETCD_DATA_DIR=${join(dir, 'old data')}\nETCD_ENABLE_V2=true\n`);
+    const args = (dataDir: string, file: string): string[] => [
+      'snapshot', 'restore', join(dir, 'snap.db'), '--name', 'm1', '--initial-cluster', 'm1=http://127.0.0.1:2380',
+      '--initial-advertise-peer-urls', 'http://127.0.0.1:2380', '--initial-cluster-token', 'tok-v2', '--data-dir', dataDir, '--etcd-file', file,
+    ];
+    const r = await cli(args(join(dir, 'new1'), envFile));
+    assert.strictEqual(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`Warning: The snapshot cannot hold v2 keys, and this member's etcd files enable the v2 API: ${envFile} \\(ETCD_ENABLE_V2=true\\)`));
+    assert.ok(r.stderr.includes(`ETCDCTL_API=2 etcdctl backup --data-dir '${join(dir, 'old data')}' --backup-dir`), r.stderr);
+    assert.ok(r.stderr.indexOf('Warning: The snapshot cannot hold') < r.stderr.indexOf('[ok  ]'), 'the warning comes before the restore steps');
+    writeFileSync(envFile, `ETCD_NAME=m1\nETCD_DATA_DIR=${join(dir, 'old data')}\n`);
+    const quiet = await cli(args(join(dir, 'new2'), envFile));
+    assert.strictEqual(quiet.code, 0, quiet.stderr);
+    assert.doesNotMatch(quiet.stderr, /v2 (keys|store|API)/);
   });
 
   it('a member without --enable-v2: "v2 API off", no warning on save', async () => {
