@@ -12,6 +12,7 @@ import { registerRestoreFeatures } from './commands/restore';
 import { registerTakeSnapshotCommand } from './commands/takeSnapshot';
 import { registerSnapshotCommands } from './commands/snapshots';
 import { registerImportClusterCommand } from './commands/importCluster';
+import { registerV2StoreCommands } from './commands/v2store';
 import { registerEditorFeatures } from './editor';
 import { isEtcd3Loaded } from './core/etcd';
 
@@ -45,6 +46,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     registerTakeSnapshotCommand(context, { log, settings, tree });
     registerSnapshotCommands(context, { log, settings, tree });
     registerImportClusterCommand(context, { log, settings, tree });
+    registerV2StoreCommands(context, { log, settings, tree });
     registerEditorFeatures(context, { log });
 
     registerCommand(context, log, 'etcdBackup.showLogs', () => log.show());
