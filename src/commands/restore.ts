@@ -22,6 +22,7 @@ import type { ClustersProvider } from '../views/clustersView';
 import { answersOf, cancelled } from './clusters';
 import { findEtcdFiles, offerEtcdFileEdit, pickEtcdFile } from './offerFileEdits';
 import type { FileEditOutcome } from './offerFileEdits';
+import { restoreWarning } from './v2store';
 import { registerReplaceMemberCommand } from './replaceMember';
 import { registerCommand } from './run';
 
@@ -375,13 +376,16 @@ async function restoreSnapshot(arg: unknown, answers: RestoreSnapshotAnswers | u
       }
     }
     const flags = planMod.memberFlags(plan, localMember);
+    // A snapshot cannot hold v2 keys: said in the confirmation and the log (src/commands/v2store.ts).
+    const v2Lines = await restoreWarning({ cluster, tree: deps.tree, memberFiles: [manifestHere], dataDirs: [dataDir, oldDataDir], oldDataDir });
+    v2Lines.forEach((l) => note(`Warning: ${l}`));
     const confirmed = answers
       ? answers.confirm !== false
       : (await vscode.window.showWarningMessage(
           `Restore member "${localMember}" from ${path.basename(snapshot)} into ${dataDir}?`,
           {
             modal: true,
-            detail: `Stop etcd on this machine first (systemctl stop etcd, or move /etc/kubernetes/manifests/etcd.yaml out of the manifests folder).\n\n${oldDataDir ? `${oldDataDir} will be moved aside to ${oldDataDir}.old-<time> (never deleted). ` : ''}The restored dir gets the owner of the old one and mode 0700.\n\n--initial-cluster ${flags.initialCluster}\n--initial-cluster-token ${token}`,
+            detail: `Stop etcd on this machine first (systemctl stop etcd, or move /etc/kubernetes/manifests/etcd.yaml out of the manifests folder).\n\n${oldDataDir ? `${oldDataDir} will be moved aside to ${oldDataDir}.old-<time> (never deleted). ` : ''}The restored dir gets the owner of the old one and mode 0700.\n\n--initial-cluster ${flags.initialCluster}\n--initial-cluster-token ${token}${v2Lines.length ? `\n\n${v2Lines.join('\n')}` : ''}`,
           },
           'Restore',
         )) === 'Restore';
