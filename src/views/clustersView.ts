@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { clusterSummary, ClusterOverview, goDuration, humanizeBytes, MemberOverview, memberSummary } from '../core/clusterStatus';
 import type { ClusterConfig } from '../core/types';
+import { v2DataAtRisk, v2Summary, v2Warning, V2_WAY_OUT } from '../core/v2store';
 import type { Log } from '../log';
 import type { Settings } from '../settings';
 
@@ -111,6 +112,7 @@ export class ClusterNode extends Node {
       ['Snapshots', this.cluster.snapshotDir],
       ['Timeout', `${this.cluster.timeoutMs ?? 5000} ms`],
       ['Error', o?.error?.message],
+      ['v2 store', o?.v2Store ? (v2Warning(o.v2Store) ?? v2Summary(o.v2Store)) : undefined],
       ['Checked', o ? `${new Date(o.fetchedAt).toLocaleTimeString()} (${Math.round(o.tookMs)} ms)` : undefined],
     ]);
     return item;
@@ -383,6 +385,11 @@ export class ClustersProvider implements vscode.TreeDataProvider<Node>, vscode.D
         );
       });
     } else {
+      if (v2DataAtRisk(o.v2Store)) {
+        // Keys a snapshot will not hold: a warning row, with "Copy v2 Backup Command" on it.
+        const text = v2Warning(o.v2Store) ?? '';
+        out.push(new MessageNode(node, `${node.id}/v2store`, v2Summary(o.v2Store), 'warning', 'message:v2Store', 'charts.yellow', `${text} ${V2_WAY_OUT}`));
+      }
       // By name, members that have not started yet last.
       const sorted = [...o.members].sort((a, b) => (a.name ? 0 : 1) - (b.name ? 0 : 1) || a.name.localeCompare(b.name, undefined, { numeric: true }) || a.id.localeCompare(b.id));
       for (const m of sorted) {
