@@ -95,7 +95,8 @@ export const restoreCommand: CliCommand = {
     }
     const owner = str('owner') ? await parseOwner(str('owner') as string) : undefined;
     // A snapshot cannot hold v2 keys: warn when this member's etcd files turn the v2 API on.
-    const v2Files = await memberFilesEnablingV2({ dataDirs: [str('data-dir'), str('old-data-dir')], memberFiles: str('etcd-file') ? [str('etcd-file') as string] : [] });
+    const memberFiles = str('etcd-file') ? [str('etcd-file') as string] : [];
+    const v2Files = await memberFilesEnablingV2({ dataDirs: [str('data-dir'), str('old-data-dir')], memberFiles });
     for (const line of v2RestoreWarning({ files: v2Files, oldDataDir: str('old-data-dir') })) process.stderr.write(`Warning: ${line}\n`);
     const r = await restoreMember({
       snapshot: positionals[0],

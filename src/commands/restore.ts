@@ -377,7 +377,8 @@ async function restoreSnapshot(arg: unknown, answers: RestoreSnapshotAnswers | u
     }
     const flags = planMod.memberFlags(plan, localMember);
     // A snapshot cannot hold v2 keys: said in the confirmation and the log (src/commands/v2store.ts).
-    const v2Lines = await restoreWarning({ cluster, tree: deps.tree, memberFiles: [manifestHere], dataDirs: [dataDir, oldDataDir], oldDataDir });
+    const v2Dirs = [dataDir, oldDataDir];
+    const v2Lines = await restoreWarning({ cluster, tree: deps.tree, memberFiles: [manifestHere], dataDirs: v2Dirs, oldDataDir });
     v2Lines.forEach((l) => note(`Warning: ${l}`));
     const confirmed = answers
       ? answers.confirm !== false

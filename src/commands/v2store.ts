@@ -35,7 +35,8 @@ async function copyV2BackupCommand(arg: unknown, rawAnswers: unknown, deps: Clus
   if (!answers) {
     const { V2_WAY_OUT } = await import('../core/v2store');
     void vscode.window.showInformationMessage(
-      `Copied the etcdctl 3.4 command that keeps the v2 store of a member of "${cluster.name}". Run it on the member's machine with its data dir. ${V2_WAY_OUT}`,
+      `Copied the etcdctl 3.4 command that keeps the v2 store of a member of "${cluster.name}". ` +
+        `Run it on the member's machine with its data dir. ${V2_WAY_OUT}`,
     );
   }
   return cmd;
@@ -46,7 +47,12 @@ async function copyV2BackupCommand(arg: unknown, rawAnswers: unknown, deps: Clus
  * holds keys, show a warning with "Copy v2 Backup Command" (the save goes on: the v3 data is
  * still worth having). A check that could not run is said in the log and the result.
  */
-export async function warnBeforeSave(cluster: ClusterConfig, secrets: ClusterSecrets, endpoint: string, deps: ClusterDeps): Promise<V2StoreCheck> {
+export async function warnBeforeSave(
+  cluster: ClusterConfig,
+  secrets: ClusterSecrets,
+  endpoint: string,
+  deps: ClusterDeps,
+): Promise<V2StoreCheck> {
   const { checkV2Store, v2SaveWarning, v2Warning } = await import('../core/v2store');
   const endpoints = [endpoint, ...cluster.endpoints.filter((e) => e !== endpoint)];
   const check = await checkV2Store(cluster, secrets, { endpoints });
@@ -67,14 +73,23 @@ export async function warnBeforeSave(cluster: ClusterConfig, secrets: ClusterSec
  * this member's etcd files (the manifest the restore uses, and the usual places with its data
  * dir) that enable v2. Empty when there is nothing to say.
  */
-export async function restoreWarning(opts: { cluster?: ClusterConfig; tree?: ClustersProvider; memberFiles: (string | undefined)[]; dataDirs: (string | undefined)[]; oldDataDir?: string }): Promise<string[]> {
+export async function restoreWarning(opts: {
+  cluster?: ClusterConfig;
+  tree?: ClustersProvider;
+  memberFiles: (string | undefined)[];
+  dataDirs: (string | undefined)[];
+  oldDataDir?: string;
+}): Promise<string[]> {
   const { v2RestoreWarning } = await import('../core/v2store');
   const { memberFilesEnablingV2 } = await import('../core/v2files');
   const check = opts.cluster ? opts.tree?.cached(opts.cluster.name)?.v2Store : undefined;
-  const files = await memberFilesEnablingV2({ dataDirs: opts.dataDirs, memberFiles: opts.memberFiles.filter((f): f is string => Boolean(f)) });
+  const memberFiles = opts.memberFiles.filter((f): f is string => Boolean(f));
+  const files = await memberFilesEnablingV2({ dataDirs: opts.dataDirs, memberFiles });
   return v2RestoreWarning({ check, files, oldDataDir: opts.oldDataDir });
 }
 
 export function registerV2StoreCommands(context: vscode.ExtensionContext, deps: ClusterDeps): void {
-  registerCommand(context, deps.log, 'etcdBackup.copyV2BackupCommand', (arg?: unknown, answers?: unknown) => copyV2BackupCommand(arg, answers, deps));
+  registerCommand(context, deps.log, 'etcdBackup.copyV2BackupCommand', (arg?: unknown, answers?: unknown) =>
+    copyV2BackupCommand(arg, answers, deps),
+  );
 }

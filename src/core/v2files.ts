@@ -29,7 +29,14 @@ export function parseGoBool(v: string): boolean | undefined {
 }
 
 /** The setting etcd uses: a config file's, then a flag, then an env variable (the last of duplicates). */
-function effective(files: readonly ParsedEtcdFile[], name: string): { value: string; key: string; form: string; file?: string } | undefined {
+interface Found {
+  value: string;
+  key: string;
+  form: string;
+  file?: string;
+}
+
+function effective(files: readonly ParsedEtcdFile[], name: string): Found | undefined {
   const config = files.filter((p) => p.kind === 'config');
   const command = files.filter((p) => p.kind === 'manifest' || p.kind === 'systemd');
   const envs = files.filter((p) => p.kind === 'env');
@@ -147,11 +154,15 @@ function sameDir(a: string, b: string): boolean {
  * member's, e.g. the manifest a restore was started from) whatever data dir they give, and the
  * {@link WELL_KNOWN_ETCD_FILES} whose data dir is one of `dataDirs`, when they enable the v2 API.
  */
-export async function memberFilesEnablingV2(opts: { dataDirs: readonly (string | undefined)[]; memberFiles?: readonly string[]; wellKnown?: readonly string[] }): Promise<V2FileFinding[]> {
+export async function memberFilesEnablingV2(opts: {
+  dataDirs: readonly (string | undefined)[];
+  memberFiles?: readonly string[];
+  wellKnown?: readonly string[];
+}): Promise<V2FileFinding[]> {
   const dirs = opts.dataDirs.filter((d): d is string => Boolean(d));
   const own = await etcdFilesEnablingV2(opts.memberFiles ?? []);
-  const known = (await etcdFilesEnablingV2((opts.wellKnown ?? WELL_KNOWN_ETCD_FILES).filter((p) => !(opts.memberFiles ?? []).includes(p)))).filter(
-    (f) => f.dataDir !== undefined && dirs.some((d) => sameDir(d, f.dataDir as string)),
-  );
+  const others = (opts.wellKnown ?? WELL_KNOWN_ETCD_FILES).filter((p) => !(opts.memberFiles ?? []).includes(p));
+  const inDirs = (f: V2FileFinding): boolean => f.dataDir !== undefined && dirs.some((d) => sameDir(d, f.dataDir as string));
+  const known = (await etcdFilesEnablingV2(others)).filter(inDirs);
   return [...own, ...known];
 }

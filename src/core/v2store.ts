@@ -202,7 +202,7 @@ export type V2StoreCheck =
   | { state: 'notRun'; kind: ErrorKind; reason: string; endpoint?: string };
 
 export interface CheckV2Options {
-  /** Ask these endpoints (default: the cluster's); one after another until one answers. */
+  /** Ask these endpoints (default: the cluster's), all at once; the first listing wins. */
   endpoints?: readonly string[];
   /** Connect-and-headers deadline and the longest pause in the body (default: the cluster's timeout). */
   timeoutMs?: number;
@@ -239,7 +239,9 @@ async function tlsMaterial(cfg: ClusterConfig): Promise<TlsMaterial> {
 type OneAnswer = V2StoreCheck | { state: 'auth'; endpoint: string };
 
 /** One `GET /v2/keys/?recursive=true` on one endpoint. */
-function askOne(endpoint: string, tls: TlsMaterial, auth: string | undefined, opts: Required<Pick<CheckV2Options, 'timeoutMs' | 'totalMs'>> & { signal?: AbortSignal }): Promise<OneAnswer> {
+type AskOptions = Required<Pick<CheckV2Options, 'timeoutMs' | 'totalMs'>> & { signal?: AbortSignal };
+
+function askOne(endpoint: string, tls: TlsMaterial, auth: string | undefined, opts: AskOptions): Promise<OneAnswer> {
   let url: URL;
   try {
     url = new URL('/v2/keys/?recursive=true&sorted=false', endpoint);
@@ -260,7 +262,8 @@ function askOne(endpoint: string, tls: TlsMaterial, auth: string | undefined, op
       resolve(r);
     };
     const notRun = (kind: ErrorKind, reason: string): void => finish({ state: 'notRun', kind, reason, endpoint });
-    const total = setTimeout(() => notRun('timeout', `the v2 API of ${endpoint} did not send its whole listing within ${Math.round(opts.totalMs / 1000)} s`), opts.totalMs);
+    const slow = `the v2 API of ${endpoint} did not send its whole listing within ${Math.round(opts.totalMs / 1000)} s`;
+    const total = setTimeout(() => notRun('timeout', slow), opts.totalMs);
     const onAbort = (): void => notRun('cancelled', 'cancelled');
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -271,7 +274,13 @@ function askOne(endpoint: string, tls: TlsMaterial, auth: string | undefined, op
       agent: false as const,
       timeout: opts.timeoutMs,
       ...(secure
-        ? { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: !tls.insecure, ...(tls.insecure ? { checkServerIdentity: () => undefined } : {}) }
+        ? {
+            ca: tls.ca,
+            cert: tls.cert,
+            key: tls.key,
+            rejectUnauthorized: !tls.insecure,
+            ...(tls.insecure ? { checkServerIdentity: () => undefined } : {}),
+          }
         : {}),
     };
     const req = (secure ? https : http).request(url, reqOpts, (res: http.IncomingMessage) => onResponse(endpoint, res, finish));
@@ -301,7 +310,9 @@ function onResponse(endpoint: string, res: http.IncomingMessage, finish: (r: One
   }
   if (status !== 200 || res.headers['x-etcd-index'] === undefined) {
     res.resume();
-    notRun('internal', status === 200 ? `${endpoint} answered /v2/keys, but not as etcd's v2 API does` : `the v2 API of ${endpoint} answered HTTP ${status}`);
+    const why =
+      status === 200 ? `${endpoint} answered /v2/keys, but not as etcd's v2 API does` : `the v2 API of ${endpoint} answered HTTP ${status}`;
+    notRun('internal', why);
     return;
   }
   // etcd's v2-over-v3 emulation (--experimental-enable-v2v3) has no raft state to report.
@@ -321,9 +332,8 @@ function onResponse(endpoint: string, res: http.IncomingMessage, finish: (r: One
 }
 
 /**
- * Ask the cluster's v2 API how many keys its v2 store holds: the endpoints one after another
- * until one answers with a listing (the v2 store is replicated: one member's answer is the
- * cluster's). 404 from every endpoint is `off`; anything else that keeps the answer away is
+ * Ask the cluster's v2 API how many keys its v2 store holds: every endpoint at once, the first
+ * listing wins (the v2 store is replicated: one member's answer is the cluster's). 404 from every endpoint is `off`; anything else that keeps the answer away is
  * `notRun` with the reason, never a count of 0. With v2 auth on (separate from v3's), the
  * cluster's user and password are tried once; refused again, it is `notRun`. Never throws.
  */
@@ -338,34 +348,42 @@ export async function checkV2Store(cfg: ClusterConfig, secrets: ClusterSecrets =
     const e = explain(err);
     return { state: 'notRun', kind: e.kind, reason: e.message };
   }
-  const basic = cfg.username && secrets.password !== undefined ? Buffer.from(`${cfg.username}:${secrets.password}`).toString('base64') : undefined;
-  const off: string[] = [];
-  const failures: Extract<V2StoreCheck, { state: 'notRun' }>[] = [];
-  for (const endpoint of endpoints) {
-    const o = { timeoutMs, totalMs, signal: opts.signal };
+  const basic =
+    cfg.username && secrets.password !== undefined ? Buffer.from(`${cfg.username}:${secrets.password}`).toString('base64') : undefined;
+  // Every endpoint at once (a frozen member costs one deadline, not one each); the first
+  // listing wins and stops the others.
+  const stop = new AbortController();
+  const onOuterAbort = (): void => stop.abort();
+  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const o = { timeoutMs, totalMs, signal: stop.signal };
+  const ask = async (endpoint: string): Promise<V2StoreCheck> => {
     let r = await askOne(endpoint, tls, undefined, o);
-    if (r.state === 'auth' && basic) {
-      r = await askOne(endpoint, tls, basic, o);
-    }
-    if (r.state === 'auth') {
-      failures.push({
-        state: 'notRun',
-        kind: 'auth',
-        endpoint,
-        reason: `the v2 API of ${endpoint} asks for credentials (v2 auth is on; its users are separate from v3's${basic ? ', and it refused the cluster\'s user' : ''})`,
-      });
-      continue;
-    }
-    if (r.state === 'keys' || r.state === 'emulated') return r;
-    if (r.state === 'off') {
-      off.push(endpoint);
-      continue;
-    }
-    if (r.state === 'notRun') {
-      if (r.kind === 'cancelled') return r;
-      failures.push(r);
-    }
+    if (r.state === 'auth' && basic) r = await askOne(endpoint, tls, basic, o);
+    if (r.state !== 'auth') return r;
+    const refused = basic ? ', and it refused the cluster\'s user' : '';
+    return {
+      state: 'notRun',
+      kind: 'auth',
+      endpoint,
+      reason: `the v2 API of ${endpoint} asks for credentials (v2 auth is on; its users are separate from v3's${refused})`,
+    };
+  };
+  let results: V2StoreCheck[];
+  try {
+    const asks = endpoints.map(ask);
+    const winner = new Promise<V2StoreCheck>((resolve) => {
+      for (const a of asks) void a.then((r) => (r.state === 'keys' || r.state === 'emulated' ? resolve(r) : undefined));
+    });
+    const raced = await Promise.race([winner, Promise.all(asks)]);
+    if (!Array.isArray(raced)) return raced;
+    results = raced;
+  } finally {
+    stop.abort();
+    opts.signal?.removeEventListener('abort', onOuterAbort);
   }
+  if (opts.signal?.aborted) return { state: 'notRun', kind: 'cancelled', reason: 'cancelled' };
+  const off = results.filter((r): r is Extract<V2StoreCheck, { state: 'off' }> => r.state === 'off').flatMap((r) => r.endpoints);
+  const failures = results.filter((r): r is Extract<V2StoreCheck, { state: 'notRun' }> => r.state === 'notRun');
   if (!failures.length) return { state: 'off', endpoints: off };
   // Say why the check did not run; when some members said "off", the others were not seen.
   const first = failures[0];
@@ -391,7 +409,8 @@ export function v2BackupCommand(dataDir: string = DATA_DIR_PLACEHOLDER, backupDi
 /** How the keys come back from such a backup, and the other way out, in one sentence. */
 export const V2_WAY_OUT =
   'etcd started on the backup dir with --force-new-cluster --enable-v2 serves those keys again; ' +
-  'or copy them into the v3 store (then snapshots hold them) with etcdctl 3.4\'s "ETCDCTL_API=3 etcdctl migrate --data-dir <dir>" on a stopped member ' +
+  'or copy them into the v3 store (then snapshots hold them) with etcdctl 3.4\'s ' +
+  '"ETCDCTL_API=3 etcdctl migrate --data-dir <dir>" on a stopped member ' +
   '(keys whose names start with _ are not copied; the application must then read them through the v3 API).';
 
 function keysWord(n: number): string {
@@ -457,16 +476,23 @@ export function v2RestoreWarning(opts: { check?: V2StoreCheck; files?: readonly 
   const files = (opts.files ?? []).filter((f) => f.enabled && !f.emulatedPrefix);
   const c = opts.check;
   if (c?.state === 'keys' && c.keys + c.dirs > 0) {
-    lines.push(`The snapshot cannot hold v2 keys; the cluster you restore from had ${keysWord(c.keys)} in its v2 store: they will not be in the restored cluster.`);
+    lines.push(
+      `The snapshot cannot hold v2 keys; the cluster you restore from had ${keysWord(c.keys)} in its v2 store: ` +
+        'they will not be in the restored cluster.',
+    );
   } else if (files.length) {
     const where = files.map((f) => `${f.file} (${f.written})`).join(', ');
-    lines.push(`The snapshot cannot hold v2 keys, and this member's etcd files enable the v2 API: ${where}. Keys written through it will not be in the restored cluster.`);
+    lines.push(
+      `The snapshot cannot hold v2 keys, and this member's etcd files enable the v2 API: ${where}. ` +
+        'Keys written through it will not be in the restored cluster.',
+    );
   } else {
     return lines;
   }
   const dataDir = opts.oldDataDir ?? files.find((f) => f.dataDir)?.dataDir;
   const walDir = files.find((f) => f.walDir)?.walDir;
-  lines.push(`Keep them first (the old data dir is moved aside, not deleted, so this works afterwards too): ${v2BackupCommand(dataDir, undefined, walDir)}`);
+  const cmd = v2BackupCommand(dataDir, undefined, walDir);
+  lines.push(`Keep them first (the old data dir is moved aside, not deleted, so this works afterwards too): ${cmd}`);
   lines.push(V2_WAY_OUT);
   return lines;
 }

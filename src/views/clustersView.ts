@@ -388,7 +388,8 @@ export class ClustersProvider implements vscode.TreeDataProvider<Node>, vscode.D
       if (v2DataAtRisk(o.v2Store)) {
         // Keys a snapshot will not hold: a warning row, with "Copy v2 Backup Command" on it.
         const text = v2Warning(o.v2Store) ?? '';
-        out.push(new MessageNode(node, `${node.id}/v2store`, v2Summary(o.v2Store), 'warning', 'message:v2Store', 'charts.yellow', `${text} ${V2_WAY_OUT}`));
+        const detail = `${text} ${V2_WAY_OUT}`;
+        out.push(new MessageNode(node, `${node.id}/v2store`, v2Summary(o.v2Store), 'warning', 'message:v2Store', 'charts.yellow', detail));
       }
       // By name, members that have not started yet last.
       const sorted = [...o.members].sort((a, b) => (a.name ? 0 : 1) - (b.name ? 0 : 1) || a.name.localeCompare(b.name, undefined, { numeric: true }) || a.id.localeCompare(b.id));
