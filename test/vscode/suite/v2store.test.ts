@@ -34,6 +34,7 @@ describe('v2 store (VS Code)', function () {
   let without: EtcdTestCluster;
   let root: string;
   let restore: (() => Promise<void>) | undefined;
+  let saved: string | undefined;
 
   before(async () => {
     api = (await activateExtension()).api;
@@ -94,5 +95,24 @@ describe('v2 store (VS Code)', function () {
     assert.match(cmd, new RegExp(`^ETCDCTL_API=2 etcdctl backup --data-dir ${withV2.members[0].dataDir} --backup-dir ${join(root, 'snaps')}/\\d{8}_\\d{6}_v2backup$`));
     const off = (await vscode.commands.executeCommand('etcdBackup.takeSnapshot', 'vs-nov2', { dir: join(root, 'snaps') })) as TakeSnapshotResult | undefined;
     assert.deepStrictEqual(off?.v2Store, { state: 'off', endpoints: without.endpoints });
+    saved = r.file;
+  });
+
+  it('Restore Snapshot: the step log says the snapshot cannot hold the v2 keys the source cluster had, with the command', async () => {
+    assert.ok(saved, 'the snapshot of the previous test');
+    const r = (await vscode.commands.executeCommand('etcdBackup.restoreSnapshot', { file: saved, cluster: 'vs-v2' }, {
+      members: [{ name: 'r1', peerURLs: ['http://127.0.0.1:2380'] }],
+      token: 'v2-restore-vscode',
+      localMember: 'r1',
+      dataDir: join(root, 'restored.etcd'),
+      oldDataDir: null,
+      runbookPath: join(root, 'runbook.md'),
+      manifestPath: null,
+      openRunbook: false,
+    })) as { log: string[] } | undefined;
+    assert.ok(r, api.lastCommandError('etcdBackup.restoreSnapshot'));
+    const warning = r.log.find((l) => l.includes('The snapshot cannot hold v2 keys'));
+    assert.match(warning ?? '', /the cluster you restore from had 2 keys in its v2 store/);
+    assert.ok(r.log.some((l) => l.includes('ETCDCTL_API=2 etcdctl backup --data-dir')), r.log.join('\n'));
   });
 });
