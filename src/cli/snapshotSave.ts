@@ -25,7 +25,9 @@ checks the SHA-256 trailer etcd sends, fsyncs, then gives it its final name (nev
 an existing file) and writes a sidecar <file without .db>.json with the member list. When
 <file> is a folder, the file is named <YYYYMMDD_HHMMSS>_snapshot.db inside it.
 The password may also come from ETCDCTL_PASSWORD. No deadline unless --command-timeout is set
-(as etcdctl); the save gives up when the stream stalls for --stall-timeout (30 s).`;
+(as etcdctl); the save gives up when the stream stalls for --stall-timeout (30 s).
+A snapshot holds no v2 keys: when the member's v2 API lists some, a warning on stderr says how
+many and gives the ETCDCTL_API=2 etcdctl backup command that keeps them.`;
 
 /** A Go-style duration ("5s", "500ms", "2m", "1m30s") or plain seconds, in milliseconds. */
 export function parseDuration(text: string, flag: string): number {
