@@ -22,7 +22,9 @@ import { EtcdTestCluster, ETCDCTL_BIN, newMemberSlot, startCluster, startMemberP
 const REPO = resolve(__dirname, '../..');
 
 /** A v2 API request with Node's http (the client certificate for TLS), as flannel would write. */
-function v2(c: EtcdTestCluster, method: string, path: string, form?: Record<string, string>, basic?: string): Promise<{ status: number; body: string }> {
+type HttpAnswer = { status: number; body: string };
+
+function v2(c: EtcdTestCluster, method: string, path: string, form?: Record<string, string>, basic?: string): Promise<HttpAnswer> {
   const url = new URL(path, c.endpoints[0]);
   const body = form ? new URLSearchParams(form).toString() : undefined;
   const pki: TestPki | undefined = c.tls;
@@ -52,7 +54,9 @@ async function putV2(c: EtcdTestCluster, key: string, value: string): Promise<vo
   assert.ok(r.status === 200 || r.status === 201, `PUT ${key}: HTTP ${r.status} ${r.body}`);
 }
 
-function run(cmd: string, args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
+type RunResult = { code: number; stdout: string; stderr: string };
+
+function run(cmd: string, args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<RunResult> {
   return new Promise((done) => {
     execFile(cmd, args, { cwd: REPO, env: { ...process.env, ...env }, timeout: timeoutMs }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
@@ -100,7 +104,8 @@ describe('v2 store (real etcd 3.4 with --enable-v2)', function () {
 
   it("counts the v2 keys as etcdctl's v2 ls lists them (hidden _ keys are not listed; directories apart)", async () => {
     const listed = await etcdctlV2Keys(plain.endpoints[0]);
-    assert.deepStrictEqual(listed.sort(), ['/calico/v1/config/LogSeverityScreen', '/coreos.com/network/config', '/coreos.com/network/subnets/10.1.15.0-24']);
+    const expected = ['/calico/v1/config/LogSeverityScreen', '/coreos.com/network/config', '/coreos.com/network/subnets/10.1.15.0-24'];
+    assert.deepStrictEqual(listed.sort(), expected);
     const c = await checkV2Store(plain.clusterConfig(), plain.secrets());
     assertKeys(c, listed.length);
     assert.strictEqual(c.dirs, 7, '/coreos.com, its network and subnets, /calico, v1, config, and /emptydir');
@@ -153,7 +158,7 @@ describe('v2 store (real etcd 3.4 with --enable-v2)', function () {
     assert.strictEqual(hidden.stdout.trim(), 'not listed by the v2 API');
   });
 
-  it('snapshot restore warns when this member\'s etcd file enables v2, with the backup command for its data dir; not otherwise', async () => {
+  it('snapshot restore warns when this member\'s etcd file enables v2, with the backup command; not otherwise', async () => {
     const dir = join(root, 'restore');
     mkdirSync(dir);
     const saved = await cli(['snapshot', 'save', join(dir, 'snap.db'), '--endpoints', plain.endpoints[0]]);
@@ -162,13 +167,17 @@ describe('v2 store (real etcd 3.4 with --enable-v2)', function () {
     writeFileSync(envFile, `ETCD_NAME=m1\nETCD_DATA_DIR=${join(dir, 'old data')}\nETCD_ENABLE_V2=true\n`);
     const args = (dataDir: string, file: string): string[] => [
       'snapshot', 'restore', join(dir, 'snap.db'), '--name', 'm1', '--initial-cluster', 'm1=http://127.0.0.1:2380',
-      '--initial-advertise-peer-urls', 'http://127.0.0.1:2380', '--initial-cluster-token', 'tok-v2', '--data-dir', dataDir, '--etcd-file', file,
+      '--initial-advertise-peer-urls', 'http://127.0.0.1:2380', '--initial-cluster-token', 'tok-v2',
+      '--data-dir', dataDir, '--etcd-file', file,
     ];
     const r = await cli(args(join(dir, 'new1'), envFile));
     assert.strictEqual(r.code, 0, r.stderr);
-    assert.match(r.stderr, new RegExp(`Warning: The snapshot cannot hold v2 keys, and this member's etcd files enable the v2 API: ${envFile} \\(ETCD_ENABLE_V2=true\\)`));
+    const says =
+      "Warning: The snapshot cannot hold v2 keys, and this member's etcd files enable the v2 API: " + `${envFile} (ETCD_ENABLE_V2=true)`;
+    assert.ok(r.stderr.includes(says), r.stderr);
     assert.ok(r.stderr.includes(`ETCDCTL_API=2 etcdctl backup --data-dir '${join(dir, 'old data')}' --backup-dir`), r.stderr);
-    assert.ok(r.stderr.indexOf('Warning: The snapshot cannot hold') < r.stderr.indexOf('[ok  ]'), 'the warning comes before the restore steps');
+    const before = r.stderr.indexOf('Warning: The snapshot cannot hold') < r.stderr.indexOf('[ok  ]');
+    assert.ok(before, 'the warning comes before the restore steps');
     writeFileSync(envFile, `ETCD_NAME=m1\nETCD_DATA_DIR=${join(dir, 'old data')}\n`);
     const quiet = await cli(args(join(dir, 'new2'), envFile));
     assert.strictEqual(quiet.code, 0, quiet.stderr);
@@ -198,7 +207,8 @@ describe('v2 store (real etcd 3.4 with --enable-v2)', function () {
     assert.strictEqual(wrongCa.state, 'notRun', JSON.stringify(wrongCa));
     assert.strictEqual((wrongCa as { kind: string }).kind, 'tls');
     assertKeys(await checkV2Store({ ...cfg, tls: { ...cfg.tls, caFile: undefined, insecureSkipVerify: true } }), 2);
-    const r = await cli(['snapshot', 'save', `${join(root, 'save-tls')}/`, '--endpoints', t.endpoints[0], '--cacert', cfg.tls?.caFile ?? '', '--cert', cfg.tls?.certFile ?? '', '--key', cfg.tls?.keyFile ?? '']);
+    const tlsFlags = ['--cacert', cfg.tls?.caFile ?? '', '--cert', cfg.tls?.certFile ?? '', '--key', cfg.tls?.keyFile ?? ''];
+    const r = await cli(['snapshot', 'save', `${join(root, 'save-tls')}/`, '--endpoints', t.endpoints[0], ...tlsFlags]);
     assert.strictEqual(r.code, 0, r.stderr);
     assert.match(r.stderr, /holds 2 keys in the v2 store/);
   });
@@ -211,7 +221,8 @@ describe('v2 store (real etcd 3.4 with --enable-v2)', function () {
     const put = await jsonPut(a.endpoints[0], '/v2/auth/users/root', { user: 'root', password: 'v2pw' });
     assert.strictEqual(put.status, 201, put.body);
     assert.strictEqual((await jsonPut(a.endpoints[0], '/v2/auth/enable', {})).status, 200);
-    const revoke = await jsonPut(a.endpoints[0], '/v2/auth/roles/guest', { role: 'guest', revoke: { kv: { read: ['/*'], write: ['/*'] } } }, 'root:v2pw');
+    const guest = { role: 'guest', revoke: { kv: { read: ['/*'], write: ['/*'] } } };
+    const revoke = await jsonPut(a.endpoints[0], '/v2/auth/roles/guest', guest, 'root:v2pw');
     assert.strictEqual(revoke.status, 200, revoke.body);
     const none = await checkV2Store(a.clusterConfig(), a.secrets());
     assert.strictEqual(none.state, 'notRun', JSON.stringify(none));
@@ -297,7 +308,8 @@ describe('v2 store (real etcd 3.4 with --enable-v2)', function () {
 function plainCaOf(root: string): string {
   const dir = join(root, 'other-ca');
   mkdirSync(dir, { recursive: true });
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.crt'), '-days', '1', '-subj', '/CN=other-ca'], { stdio: 'ignore' });
+  const args = ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.crt'), '-days', '1'];
+  execFileSync('openssl', [...args, '-subj', '/CN=other-ca'], { stdio: 'ignore' });
   return join(dir, 'ca.crt');
 }
 
@@ -307,7 +319,11 @@ function jsonPut(endpoint: string, path: string, body: unknown, basic?: string):
     const req = http.request(new URL(path, endpoint), {
       method: 'PUT',
       agent: false,
-      headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...(basic ? { authorization: `Basic ${Buffer.from(basic).toString('base64')}` } : {}) },
+      headers: {
+        'content-type': 'application/json',
+        'content-length': String(Buffer.byteLength(text)),
+        ...(basic ? { authorization: `Basic ${Buffer.from(basic).toString('base64')}` } : {}),
+      },
     }, (res) => {
       let out = '';
       res.setEncoding('utf8');

@@ -18,7 +18,8 @@ import { activateExtension, setSettings, waitFor } from '../support';
 function putV2(endpoint: string, key: string, value: string): Promise<number> {
   const body = `value=${encodeURIComponent(value)}`;
   return new Promise((done, fail) => {
-    const req = http.request(new URL(`/v2/keys${key}`, endpoint), { method: 'PUT', agent: false, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(body.length) } }, (res) => {
+    const headers = { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(body.length) };
+    const req = http.request(new URL(`/v2/keys${key}`, endpoint), { method: 'PUT', agent: false, headers }, (res) => {
       res.resume();
       res.on('end', () => done(res.statusCode ?? 0));
     });
@@ -40,7 +41,10 @@ describe('v2 store (VS Code)', function () {
     api = (await activateExtension()).api;
     root = mkdtempSync(join(tmpdir(), 'etcd-backup-vscode-v2-'));
     mkdirSync(join(root, 'snaps'));
-    [withV2, without] = await Promise.all([startCluster({ members: 1, name: 'vs-v2', extraArgs: ['--enable-v2'] }), startCluster({ members: 1, name: 'vs-nov2' })]);
+    [withV2, without] = await Promise.all([
+      startCluster({ members: 1, name: 'vs-v2', extraArgs: ['--enable-v2'] }),
+      startCluster({ members: 1, name: 'vs-nov2' }),
+    ]);
     assert.strictEqual(await putV2(withV2.endpoints[0], '/coreos.com/network/config', '{"Network":"10.1.0.0/16"}'), 201);
     assert.strictEqual(await putV2(withV2.endpoints[0], '/calico/v1/ipam/v4/pool', 'x'), 201);
     restore = await setSettings({
@@ -73,11 +77,15 @@ describe('v2 store (VS Code)', function () {
     assert.strictEqual(row.icon, 'warning');
     assert.match(row.tooltip ?? '', /etcd started on the backup dir with --force-new-cluster --enable-v2/);
     const pkg = vscode.extensions.getExtension('etcd-backup.etcd-backup')?.packageJSON as {
-      contributes: { commands: { command: string; category?: string; icon?: string }[]; menus: Record<string, { command: string; when?: string; group?: string }[]> };
+      contributes: {
+        commands: { command: string; category?: string; icon?: string }[];
+        menus: Record<string, { command: string; when?: string; group?: string }[]>;
+      };
     };
     const decl = pkg.contributes.commands.find((x) => x.command === 'etcdBackup.copyV2BackupCommand');
     assert.strictEqual(decl?.category, 'etcd');
-    assert.ok(pkg.contributes.menus['view/item/context'].some((x) => x.command === 'etcdBackup.copyV2BackupCommand' && x.when?.includes('message:v2Store')));
+    const menu = pkg.contributes.menus['view/item/context'];
+    assert.ok(menu.some((x) => x.command === 'etcdBackup.copyV2BackupCommand' && x.when?.includes('message:v2Store')));
     const plain = tree.find((n) => n.label === 'vs-nov2');
     assert.ok(!plain?.children?.some((n) => n.contextValue === 'message:v2Store'));
     assert.doesNotMatch(plain?.description ?? '', /v2 store/);
@@ -89,11 +97,15 @@ describe('v2 store (VS Code)', function () {
     assert.ok(r, api.lastCommandError('etcdBackup.takeSnapshot'));
     assert.strictEqual(r.v2Store?.state, 'keys');
     assert.strictEqual((r.v2Store as { keys: number }).keys, 2);
-    const cmd = (await vscode.commands.executeCommand('etcdBackup.copyV2BackupCommand', 'vs-v2', { dataDir: withV2.members[0].dataDir })) as string | undefined;
+    const dataDir = withV2.members[0].dataDir;
+    const cmd = (await vscode.commands.executeCommand('etcdBackup.copyV2BackupCommand', 'vs-v2', { dataDir })) as string | undefined;
     assert.ok(cmd, api.lastCommandError('etcdBackup.copyV2BackupCommand'));
     assert.strictEqual(await vscode.env.clipboard.readText(), cmd);
-    assert.match(cmd, new RegExp(`^ETCDCTL_API=2 etcdctl backup --data-dir ${withV2.members[0].dataDir} --backup-dir ${join(root, 'snaps')}/\\d{8}_\\d{6}_v2backup$`));
-    const off = (await vscode.commands.executeCommand('etcdBackup.takeSnapshot', 'vs-nov2', { dir: join(root, 'snaps') })) as TakeSnapshotResult | undefined;
+    const wanted = `^ETCDCTL_API=2 etcdctl backup --data-dir ${dataDir} --backup-dir ${join(root, 'snaps')}/\\d{8}_\\d{6}_v2backup$`;
+    assert.match(cmd, new RegExp(wanted));
+    const off = (await vscode.commands.executeCommand('etcdBackup.takeSnapshot', 'vs-nov2', { dir: join(root, 'snaps') })) as
+      | TakeSnapshotResult
+      | undefined;
     assert.deepStrictEqual(off?.v2Store, { state: 'off', endpoints: without.endpoints });
     saved = r.file;
   });
