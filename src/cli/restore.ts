@@ -6,16 +6,21 @@
 import { promises as fs } from 'fs';
 import { newClusterToken } from '../core/restore/plan';
 import { restoreMember, RestoreStep, trialRestore, TrialRestoreResult, TrialStep } from '../core/restore/restore';
+import { memberFilesEnablingV2 } from '../core/v2files';
+import { v2RestoreWarning } from '../core/v2store';
 import { CliCommand, CliUsageError, parseFlags } from './types';
 
 const RESTORE_USAGE = `Usage: etcd-backup snapshot restore <file> --name N --initial-cluster C --initial-advertise-peer-urls U
          --initial-cluster-token T --data-dir D [--old-data-dir O] [--owner user:group]
          [--skip-hash-check] [--bump-revision N --mark-compacted] [--etcdutl PATH] [--etcdctl PATH] [-w json]
+         [--etcd-file F]
 
 Restores one member's data dir from a snapshot with etcdutl (or ETCDCTL_API=3 etcdctl 3.4):
 verifies the file first, refuses a non-empty --data-dir, writes into a temporary sibling and
 renames it into place, moves --old-data-dir aside to <dir>.old-<timestamp> (never deletes it),
-and gives the new dir the owner of the old one (or --owner) and mode 0700.`;
+and gives the new dir the owner of the old one (or --owner) and mode 0700.
+A snapshot holds no v2 keys: it warns when this member's etcd files (--etcd-file, or the usual
+places whose data dir is --data-dir / --old-data-dir) start etcd with --enable-v2.`;
 
 /** `uid:gid` numbers, or `user:group` names looked up in /etc/passwd and /etc/group. */
 export async function parseOwner(text: string): Promise<{ uid: number; gid: number }> {
@@ -67,7 +72,7 @@ export const restoreCommand: CliCommand = {
       return 0;
     }
     const { positionals, flags } = parseFlags(args, {
-      strings: ['name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token', 'data-dir', 'old-data-dir', 'owner', 'bump-revision', 'etcdutl', 'etcdctl', 'write-out'],
+      strings: ['name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token', 'data-dir', 'old-data-dir', 'owner', 'bump-revision', 'etcdutl', 'etcdctl', 'write-out', 'etcd-file'],
       booleans: ['skip-hash-check', 'mark-compacted'],
       aliases: { w: 'write-out' },
     });
@@ -94,6 +99,10 @@ export const restoreCommand: CliCommand = {
       throw new CliUsageError('-w takes simple or json.');
     }
     const owner = str('owner') ? await parseOwner(str('owner') as string) : undefined;
+    // A snapshot cannot hold v2 keys: warn when this member's etcd files turn the v2 API on.
+    const memberFiles = str('etcd-file') ? [str('etcd-file') as string] : [];
+    const v2Files = await memberFilesEnablingV2({ dataDirs: [str('data-dir'), str('old-data-dir')], memberFiles });
+    for (const line of v2RestoreWarning({ files: v2Files, oldDataDir: str('old-data-dir') })) process.stderr.write(`Warning: ${line}\n`);
     const r = await restoreMember({
       snapshot: positionals[0],
       name: str('name') as string,

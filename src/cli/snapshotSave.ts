@@ -5,12 +5,14 @@
  * not (nothing is left behind then), 2 on bad usage, 130 when interrupted.
  */
 import { promises as fs } from 'fs';
+import { dirname, join, resolve } from 'path';
 import { setFlagsFromString } from 'v8';
 import { runInNewContext } from 'vm';
 import { normalizeEndpoint } from '../core/config';
 import { EtcdBackupError } from '../core/errors';
-import { formatBytes, formatSaveProgress, saveSnapshot, SaveProgress } from '../core/snapshot/save';
+import { formatBytes, formatSaveProgress, saveSnapshot, SaveProgress, snapshotFileName } from '../core/snapshot/save';
 import type { ClusterConfig, ClusterSecrets } from '../core/types';
+import { checkV2Store, v2SaveWarning } from '../core/v2store';
 import { CliCommand, CliUsageError, parseFlags } from './types';
 
 const USAGE = `Usage: etcd-backup snapshot save <file|folder> --endpoints <url>
@@ -23,7 +25,9 @@ checks the SHA-256 trailer etcd sends, fsyncs, then gives it its final name (nev
 an existing file) and writes a sidecar <file without .db>.json with the member list. When
 <file> is a folder, the file is named <YYYYMMDD_HHMMSS>_snapshot.db inside it.
 The password may also come from ETCDCTL_PASSWORD. No deadline unless --command-timeout is set
-(as etcdctl); the save gives up when the stream stalls for --stall-timeout (30 s).`;
+(as etcdctl); the save gives up when the stream stalls for --stall-timeout (30 s).
+A snapshot holds no v2 keys: when the member's v2 API lists some, a warning on stderr says how
+many and gives the ETCDCTL_API=2 etcdctl backup command that keeps them.`;
 
 /** A Go-style duration ("5s", "500ms", "2m", "1m30s") or plain seconds, in milliseconds. */
 export function parseDuration(text: string, flag: string): number {
@@ -156,6 +160,10 @@ export const saveCommand: CliCommand = {
       }
     };
     try {
+      // Keys in the v2 store are not in a snapshot: say so (and how to keep them) before the save.
+      const v2 = await checkV2Store(cfg, secrets, { timeoutMs: dialMs, signal: abort.signal });
+      const v2Dir = join(resolve(isDir ? target : dirname(target)), `${snapshotFileName().replace(/_snapshot\.db$/, '')}_v2backup`);
+      for (const line of v2SaveWarning(v2, { backupDir: v2Dir })) process.stderr.write(`Warning: ${line}\n`);
       process.stderr.write(`Saving a snapshot from ${endpoint}...\n`);
       const r = await saveSnapshot(cfg, secrets, { endpoint, ...(isDir ? { dir: target } : { file: target }), signal: abort.signal, onProgress, deadlineMs, stallMs, collectGarbage: minorGc() });
       if (tty) process.stderr.write('\r\x1b[K');

@@ -23,6 +23,7 @@ import { Node } from '../views/nodes';
 import { cancelled, CommandDeps, commandRegistrar, pickSnapshot, showWithLogs, withCancellableProgress } from './common';
 import { findEtcdFiles, offerEtcdFileEdit, pickEtcdFile } from './offerFileEdits';
 import type { FileEditOutcome } from './offerFileEdits';
+import { restoreWarning } from './v2store';
 
 /** The cluster a tree node belongs to (for TLS files in the runbook's verify commands). */
 function clusterOf(arg: unknown, deps: CommandDeps): ClusterConfig | undefined {
@@ -360,6 +361,8 @@ interface LocalRestore {
   tool: RestoreTool;
   skipHashCheck: boolean;
   bump: { bumpRevision?: number; markCompacted?: boolean };
+  /** Warnings for the confirmation: keys of the v2 store, which a snapshot cannot hold. */
+  v2Lines: string[];
 }
 
 /** 4b. Confirm (modal), then restore this machine's member through the core, with progress. */
@@ -375,7 +378,8 @@ async function restoreHere(
   const detail =
     'Stop etcd on this machine first (systemctl stop etcd, or move /etc/kubernetes/manifests/etcd.yaml out of the manifests folder).\n\n' +
     `${oldDataDir ? `${oldDataDir} will be moved aside to ${oldDataDir}.old-<time> (never deleted). ` : ''}The restored dir gets the owner of the old one and mode 0700.` +
-    `\n\n--initial-cluster ${flags.initialCluster}\n--initial-cluster-token ${r.plan.initialClusterToken}`;
+    `\n\n--initial-cluster ${flags.initialCluster}\n--initial-cluster-token ${r.plan.initialClusterToken}` +
+    (r.v2Lines.length ? `\n\n${r.v2Lines.join('\n')}` : '');
   const confirmed = answers
     ? answers.confirm !== false
     : (await vscode.window.showWarningMessage(`Restore member "${r.localMember}" from ${path.basename(r.snapshot)} into ${dataDir}?`, { modal: true, detail }, 'Restore')) === 'Restore';
@@ -400,7 +404,7 @@ async function restoreHere(
 
 /** 5. The runbook, for every member (the one restored here included, for the record). */
 async function runbookStep(
-  r: Omit<LocalRestore, 'localMember'> & { check: SnapshotCheck; cluster?: ClusterConfig; runtime: EtcdRuntime },
+  r: Omit<LocalRestore, 'localMember' | 'v2Lines'> & { check: SnapshotCheck; cluster?: ClusterConfig; runtime: EtcdRuntime },
   dirs: { dataDir?: string; oldDataDir?: string },
   answers: RestoreSnapshotAnswers | undefined,
   note: Note,
@@ -517,7 +521,10 @@ async function restoreSnapshot(
   if (localMember !== undefined) {
     const chosen = await chooseDirs(localMember, answers, preset);
     dirs = chosen;
-    restored = await restoreHere({ snapshot, plan, localMember, tool, skipHashCheck, bump }, chosen, answers, note);
+    // A snapshot cannot hold v2 keys: said in the confirmation and the log (src/commands/v2store.ts).
+    const v2Lines = await restoreWarning({ cluster, tree: deps.tree, memberFiles: [manifestHere], dataDirs: [chosen.dataDir, chosen.oldDataDir], oldDataDir: chosen.oldDataDir });
+    v2Lines.forEach((l) => note(`Warning: ${l}`));
+    restored = await restoreHere({ snapshot, plan, localMember, tool, skipHashCheck, bump, v2Lines }, chosen, answers, note);
   }
   const runbookPath = await runbookStep({ snapshot, plan, tool, skipHashCheck, bump, check, cluster, runtime }, dirs, answers, note);
   const edit = restored && dirs.oldDataDir !== restored.dataDir ? await offerManifestEdit(restored, localMember, manifestHere, answers, deps, note) : {};

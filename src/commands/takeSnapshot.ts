@@ -11,9 +11,11 @@ import * as vscode from 'vscode';
 import { EtcdBackupError } from '../core/errors';
 import type { EndpointChoice, SaveResult } from '../core/snapshot/save';
 import type { ClusterConfig } from '../core/types';
+import type { V2StoreCheck } from '../core/v2store';
 import { MemberNode } from '../views/clustersView';
 import { resolveCluster } from './clusters';
 import { cancelled, CommandDeps, commandRegistrar, withCancellableProgress } from './common';
+import { warnBeforeSave } from './v2store';
 
 /** Answers for tests (nothing is asked for what they give). */
 export interface TakeSnapshotAnswers {
@@ -36,6 +38,8 @@ export interface TakeSnapshotResult {
   sha256: string;
   revision: number;
   tookMs: number;
+  /** What the v2 API answered before the save (its keys are not in the snapshot). */
+  v2Store?: V2StoreCheck;
 }
 
 async function pickEndpoint(cluster: ClusterConfig, deps: CommandDeps, answers: TakeSnapshotAnswers | undefined): Promise<string> {
@@ -95,6 +99,8 @@ async function takeSnapshot(arg: unknown, answers: TakeSnapshotAnswers | undefin
     deps.log.info(`Snapshot folder of ${cluster.name} set to ${dir}`);
   }
   const secrets = await deps.etcd.secretsFor(cluster);
+  // Keys in the v2 store are not in a snapshot: warned about before the save (src/commands/v2store.ts).
+  const v2Store = await warnBeforeSave(cluster, secrets, endpoint, deps);
   const core = await import('../core/snapshot/save');
   deps.log.info(`Taking a snapshot of ${cluster.name} from ${endpoint}`);
   const result: SaveResult = await withCancellableProgress(`Snapshot of ${cluster.name}`, ({ signal, report }) => {
@@ -134,6 +140,7 @@ async function takeSnapshot(arg: unknown, answers: TakeSnapshotAnswers | undefin
     sha256: result.sha256,
     revision: result.sidecar.revision,
     tookMs: result.tookMs,
+    v2Store,
   };
 }
 

@@ -7,6 +7,7 @@
 import { plainHintWords } from './errors';
 import type { ErrorKind, Hint, HintWords } from './errors';
 import type { EndpointHealth, EndpointStatus, MemberInfo } from './types';
+import { v2DataAtRisk, v2Summary, type V2StoreCheck } from './v2store';
 
 export type MemberRole = 'leader' | 'follower' | 'learner';
 
@@ -77,6 +78,11 @@ export interface ClusterOverview {
   /** Epoch ms when gathering started, and how long it took. */
   fetchedAt: number;
   tookMs: number;
+  /**
+   * What the v2 API answered (./v2store): keys there are not in any v3 snapshot. Absent when the
+   * check was not asked for (an unreachable cluster is not asked).
+   */
+  v2Store?: V2StoreCheck;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -314,6 +320,10 @@ export function clusterSummary(o: ClusterOverview, words: HintWords = plainHintW
   const size = leader?.dbSize ?? (sizes.length ? Math.max(...sizes.map((m) => m.dbSize ?? 0)) : undefined);
   if (size !== undefined) {
     parts.push(humanizeBytes(size));
+  }
+  if (v2DataAtRisk(o.v2Store)) {
+    // Data a snapshot will not hold: say it where the cluster is seen.
+    parts.push(v2Summary(o.v2Store));
   }
   return parts.join(' · ');
 }

@@ -8,6 +8,7 @@ import { assembleOverview, ClusterOverview, EndpointProbe, ProbeError, toProbeEr
 import { normalizeEndpoint } from './config';
 import { causeText, explain, EtcdBackupError } from './errors';
 import { ClusterConfig, ClusterSecrets, DEFAULT_TIMEOUT_MS, EndpointHealth, EndpointStatus, MemberInfo } from './types';
+import { checkV2Store } from './v2store';
 
 let etcd3Module: typeof import('etcd3') | undefined;
 
@@ -498,6 +499,8 @@ export class EtcdConnection {
     for (const ep of this.config.endpoints) {
       void probe(ep, true);
     }
+    // Keys in the v2 store are not in a snapshot: asked alongside, over plain HTTP(S).
+    const v2 = checkV2Store(this.config, this.secrets, { totalMs: Math.max(10_000, 2 * this.timeoutMs) });
     let members: MemberInfo[] | undefined;
     let clusterId: string | undefined;
     let membersError: ProbeError | undefined;
@@ -520,7 +523,8 @@ export class EtcdConnection {
       }
     }
     const settled = await Promise.all(probes.values());
-    return assembleOverview({
+    const v2Store = members ? await v2 : undefined;
+    const overview = assembleOverview({
       cluster: this.config.name,
       members,
       membersError,
@@ -529,6 +533,7 @@ export class EtcdConnection {
       fetchedAt,
       tookMs: performance.now() - started,
     });
+    return v2Store ? { ...overview, v2Store } : overview;
   }
 
   close(): void {

@@ -3,6 +3,7 @@ import { ClusterOverview, goDuration, humanizeBytes, MemberOverview, memberSumma
 import type { ClusterConfig } from '../core/types';
 import type { EtcdService } from '../etcdService';
 import { summaryOf } from '../hints';
+import { v2DataAtRisk, v2Summary, v2Warning, V2_WAY_OUT } from '../core/v2store';
 import type { Log } from '../log';
 import type { Settings } from '../settings';
 import { MessageNode, Node } from './nodes';
@@ -81,6 +82,7 @@ export class ClusterNode extends Node {
       ['Snapshots', this.cluster.snapshotDir],
       ['Timeout', `${this.cluster.timeoutMs ?? 5000} ms`],
       ['Error', o?.error?.message],
+      ['v2 store', o?.v2Store ? (v2Warning(o.v2Store) ?? v2Summary(o.v2Store)) : undefined],
       ['Checked', o ? `${new Date(o.fetchedAt).toLocaleTimeString()} (${Math.round(o.tookMs)} ms)` : undefined],
     ]);
     return item;
@@ -326,6 +328,12 @@ export class ClustersProvider implements vscode.TreeDataProvider<Node>, vscode.D
         out.push(new MessageNode(node, { id: `error:${i}`, message, kind: 'clusterError', icon: 'error', color: 'charts.red', detail, description: detail }));
       });
     } else {
+      if (v2DataAtRisk(o.v2Store)) {
+        // Keys a snapshot will not hold: a warning row, with "Copy v2 Backup Command" on it.
+        const text = v2Warning(o.v2Store) ?? '';
+        const detail = `${text} ${V2_WAY_OUT}`;
+        out.push(new MessageNode(node, { id: 'v2store', message: v2Summary(o.v2Store), kind: 'v2Store', icon: 'warning', color: 'charts.yellow', detail }));
+      }
       // By name, members that have not started yet last.
       const sorted = [...o.members].sort((a, b) => (a.name ? 0 : 1) - (b.name ? 0 : 1) || a.name.localeCompare(b.name, undefined, { numeric: true }) || a.id.localeCompare(b.id));
       for (const m of sorted) {
