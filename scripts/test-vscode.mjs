@@ -123,7 +123,8 @@ async function waitForResults(resultsFile) {
 async function runHostSuites({ port, workspace, resultsFile, payload }) {
   const page = await newPage('host');
   log(`opening the workbench with the test runner (${opt.vsix ? 'installed VSIX' : 'extension under development'})`);
-  await page.goto(workbenchUrl(port, workspace, payload));
+  // A loaded machine can take long to serve the workbench: allow more than Playwright's 30 s.
+  await page.goto(workbenchUrl(port, workspace, payload), { timeout: 120_000 });
   const problem = await waitForResults(resultsFile);
   if (problem) {
     crashed.push(problem);

@@ -39,7 +39,7 @@ export async function runUiChecks({ root, newPage, failureArtifacts, results, vs
   if (checks.length === 0) return;
   const { createUiContext } = await importTs(join(root, 'test', 'ui', 'uiHelpers.ts'));
   const page = await newPage('ui');
-  await page.goto(run.url);
+  await page.goto(run.url, { timeout: 120_000 });
   await page.locator('.monaco-workbench').first().waitFor({ state: 'visible', timeout: 60_000 });
   const tests = [];
   for (const c of checks) {

@@ -234,7 +234,7 @@ describe('Import Cluster from etcd File and the member-file offers (VS Code)', f
     const expected2 = original
       .replace(/^ETCD_INITIAL_CLUSTER="[^"]*"$/m, `ETCD_INITIAL_CLUSTER="${r2.result.env.ETCD_INITIAL_CLUSTER}"`)
       .replace('ETCD_INITIAL_CLUSTER_STATE="new"', 'ETCD_INITIAL_CLUSTER_STATE="existing"');
-    assert.strictEqual(r2.memberFile.saved, true);
+    assert.strictEqual(r2.memberFile.saved, true, JSON.stringify(r2.memberFile));
     assert.strictEqual(readFileSync(envFile2, 'utf8'), expected2);
     assert.strictEqual(vscode.workspace.textDocuments.find((d) => d.uri.fsPath === envFile2)?.isDirty, false);
     await setSettings({ 'etcdBackup.clusters': [] });
