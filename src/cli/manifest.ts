@@ -3,7 +3,8 @@
  * files and systemd units, printed as a unified diff or written in place with `--write`.
  */
 import { isAbsolute } from 'path';
-import { applyEdits, diagnoseEtcdFile, EditResult, parseEtcdFile, ParsedEtcdFile, replaceFileContent, setDataDir, setInitialClusterState, unifiedDiff } from '../core/etcdFiles';
+import { applyEdits, diagnoseEtcdFile, parseEtcdFile, replaceFileContent, setDataDir, setInitialClusterState, unifiedDiff } from '../core/etcdFiles';
+import type { EditResult, ParsedEtcdFile } from '../core/etcdFiles';
 import { configFileOf, configFileSentence, UnreadableFile } from '../core/etcdFiles/editGuards';
 import { readRegularFile } from '../core/fsSafe';
 import { CliCommand, CliUsageError, parseFlags } from './types';
@@ -62,12 +63,15 @@ async function load(file: string, unit?: string): Promise<Loaded> {
 function configTarget(l: Loaded): { file: string; parsed: ParsedEtcdFile } | { error: string } | undefined {
   if (!l.config) return undefined;
   const why = configFileSentence(l.parsed, l.related) ?? '';
-  if (!l.config.parsed) return { error: `${why.replace(/ \(etcd-backup manifest[^)]*\)/, '')} It cannot be read here (${l.config.reason ?? 'unknown'}), so nothing was changed.` };
-  if (l.config.parsed.kind !== 'config') return { error: `${why.replace(/ \(etcd-backup manifest[^)]*\)/, '')} It does not read as etcd's config file, so nothing was changed.` };
+  if (!l.config.parsed) return { error: `${why.replace(/ \(etcd-backup manifest[^)]*\)/, '')} It cannot be read here ` +
+    `(${l.config.reason ?? 'unknown'}), so nothing was changed.` };
+  if (l.config.parsed.kind !== 'config') return { error: `${why.replace(/ \(etcd-backup manifest[^)]*\)/, '')} It does not read as ` +
+    `etcd's config file, so nothing was changed.` };
   return { file: l.config.path, parsed: l.config.parsed };
 }
 
-const KIND_NAMES: Record<string, string> = { manifest: 'static pod manifest', env: 'env file', config: 'etcd config file', systemd: 'systemd unit', unknown: 'file' };
+const KIND_NAMES: Record<string, string> = { manifest: 'static pod ' +
+  'manifest', env: 'env file', config: 'etcd config file', systemd: 'systemd unit', unknown: 'file' };
 
 function refuse(error: string | undefined): number {
   process.stderr.write(`etcd-backup manifest: ${error ?? 'nothing was changed.'}\n`);
@@ -75,7 +79,8 @@ function refuse(error: string | undefined): number {
 }
 
 async function finish(file: string, parsed: ParsedEtcdFile, r: EditResult, write: boolean, startedFrom?: string): Promise<number> {
-  if (startedFrom) process.stderr.write(`${startedFrom} starts etcd with the config file ${file}, and etcd then ignores every other flag and variable: ${file} is the file to change.\n`);
+  if (startedFrom) process.stderr.write(`${startedFrom} starts etcd with the config file ${file}, and etcd then ignores every other ` +
+    `flag and variable: ${file} is the file to change.\n`);
   if (!r.ok) {
     process.stderr.write(`etcd-backup manifest: ${r.error}\n`);
     return 1;
@@ -88,7 +93,8 @@ async function finish(file: string, parsed: ParsedEtcdFile, r: EditResult, write
   const check = parseEtcdFile(next, file);
   if (check.kind !== parsed.kind || check.problems.some((p) => p.fatal)) {
     // never write a file that no longer reads as the same kind of etcd file
-    process.stderr.write(`etcd-backup manifest: the edit would leave ${file} unreadable; nothing was changed. Please report this with the file.\n`);
+    process.stderr.write(`etcd-backup manifest: the edit would leave ${file} unreadable; nothing was changed. Please report this ` +
+      `with the file.\n`);
     return 1;
   }
   process.stdout.write(unifiedDiff(parsed.text, next, file));
@@ -116,7 +122,8 @@ export const setDataDirCommand: CliCommand = {
       return 0;
     }
     const { positionals, flags } = parseFlags(args, { booleans: ['write', 'keep-container-path'], strings: ['unit'] });
-    if (positionals.length !== 2) throw new CliUsageError(`give the file and the new data dir, e.g. etcd-backup manifest set-data-dir /etc/kubernetes/manifests/etcd.yaml /var/lib/etcd-restored.\n${SET_DATA_DIR_USAGE}`);
+    if (positionals.length !== 2) throw new CliUsageError(`give the file and the new data dir, e.g. etcd-backup manifest ` +
+      `set-data-dir /etc/kubernetes/manifests/etcd.yaml /var/lib/etcd-restored.\n${SET_DATA_DIR_USAGE}`);
     const [file, dir] = positionals;
     const l = await load(file, flags.unit as string | undefined);
     const { parsed, related, unreadable } = l;
@@ -125,7 +132,8 @@ export const setDataDirCommand: CliCommand = {
     if (t && 'error' in t) return refuse(t.error);
     // a unit's or env file's etcd takes its data dir from the config file; a Pod's keeps it, and the hostPath under it moves
     if (t && parsed.kind !== 'manifest') return finish(t.file, t.parsed, setDataDir(t.parsed, dir), write, file);
-    const opts = { related, unreadable, keepContainerPath: Boolean(flags['keep-container-path']), ...(l.config?.parsed ? { configFile: l.config.parsed } : {}) };
+    const keepContainerPath = Boolean(flags['keep-container-path']);
+    const opts = { related, unreadable, keepContainerPath, ...(l.config?.parsed ? { configFile: l.config.parsed } : {}) };
     return finish(file, parsed, setDataDir(parsed, dir, opts), write);
   },
 };
@@ -151,7 +159,8 @@ export const setInitialClusterStateCommand: CliCommand = {
     const t = configTarget(l);
     if (t && 'error' in t) return refuse(t.error);
     if (t) return finish(t.file, t.parsed, setInitialClusterState(t.parsed, state), Boolean(flags.write), file);
-    return finish(file, l.parsed, setInitialClusterState(l.parsed, state, { related: l.related, unreadable: l.unreadable }), Boolean(flags.write));
+    const r = setInitialClusterState(l.parsed, state, { related: l.related, unreadable: l.unreadable });
+    return finish(file, l.parsed, r, Boolean(flags.write));
   },
 };
 
@@ -183,8 +192,10 @@ export const checkCommand: CliCommand = {
     const [file] = positionals;
     const { parsed, related, unreadable, config } = await load(file, flags.unit as string | undefined);
     const diags = diagnoseEtcdFile(parsed, { related });
-    for (const u of unreadable) process.stdout.write(`${file}: note: ${u.path}, which etcd's unit reads, cannot be read here (${u.reason}); what it sets was not checked.\n`);
-    if (config && !config.parsed) process.stdout.write(`${file}: note: the config file ${config.path} cannot be read here (${config.reason}); its settings were not checked.\n`);
+    for (const u of unreadable) process.stdout.write(`${file}: note: ${u.path}, which etcd's unit reads, cannot be read here ` +
+      `(${u.reason}); what it sets was not checked.\n`);
+    if (config && !config.parsed) process.stdout.write(`${file}: note: the config file ${config.path} cannot be read here ` +
+      `(${config.reason}); its settings were not checked.\n`);
     for (const d of diags) {
       const p = position(parsed.text, d.range.start);
       process.stdout.write(`${file}:${p.line}:${p.col}: ${d.severity}: ${d.message} [${d.code}]\n`);
@@ -192,7 +203,9 @@ export const checkCommand: CliCommand = {
     }
     const errors = diags.filter((d) => d.severity === 'error').length;
     const warnings = diags.filter((d) => d.severity === 'warning').length;
-    process.stderr.write(`${file} (${KIND_NAMES[parsed.kind]}): ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}, ${diags.length - errors - warnings} note${diags.length - errors - warnings === 1 ? '' : 's'}.\n`);
+    process.stderr.write(`${file} (${KIND_NAMES[parsed.kind]}): ${errors} error${errors === 1 ? '' : 's'}, ${warnings} ` +
+      `warning${warnings === 1 ? '' : 's'}, ${diags.length - errors - warnings} ` +
+        `note${diags.length - errors - warnings === 1 ? '' : 's'}.\n`);
     return errors ? 1 : 0;
   },
 };

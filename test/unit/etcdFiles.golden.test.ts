@@ -86,7 +86,8 @@ function golden(file: string, actual: string): void {
 }
 
 describe('etcdFiles golden files', () => {
-  it('has the shared fixtures (copies checked against their recorded SHA-256, and against ../shared when it is there) and more of its own', () => {
+  it('has the shared fixtures (copies checked against their recorded SHA-256, and against ../shared when it is there) and more of ' +
+    'its own', () => {
     // test/fixtures/shared-copies.sha256: "<sha256>  shared/fixtures/<dir>/<name>", as sha256sum printed them for the originals
     const recorded = readFileSync(join(__dirname, '..', 'fixtures', 'shared-copies.sha256'), 'utf8').trim().split('\n').map((l) => l.split(/\s+/));
     assert.ok(recorded.length >= 4);
@@ -96,7 +97,8 @@ describe('etcdFiles golden files', () => {
       assert.strictEqual(sha256(readFileSync(join(dir, f))), hash, `test/fixtures/etcdFiles/${f} is the copy of ${rel}`);
       // ../shared beside the checkout (as CI and the developers have it) must still be what was copied
       const shared = join(__dirname, '..', '..', '..', rel);
-      if (existsSync(shared)) assert.strictEqual(sha256(readFileSync(shared)), hash, `${shared} changed since it was copied: copy it again and update shared-copies.sha256`);
+      if (existsSync(shared)) assert.strictEqual(sha256(readFileSync(shared)), hash, `${shared} changed since it was copied: copy it ` +
+        `again and update shared-copies.sha256`);
     }
     assert.ok(fixtures.length >= 40, `${fixtures.length} fixtures`);
   });

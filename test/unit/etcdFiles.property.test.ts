@@ -44,7 +44,8 @@ function generate(r: () => number): Case {
   const seqIndent = pick(['', '  ']); // "- item" under its key, or indented by two
   const quote = (s: string, style = pick(['none', 'none', 'single', 'double'] as const)): string =>
     style === 'double' ? JSON.stringify(s) : style === 'single' ? `'${s.replace(/'/g, "''")}'` : s;
-  const comment = (ind: string): string[] => (chance(0.25) ? [`${ind}# ${pick(['note', 'edited by hand', 'see OPS-1', '- --data-dir=/fake'])}`] : []);
+  const comment = (ind: string): string[] => (chance(0.25) ? [`${ind}# ` +
+    `${pick(['note', 'edited by hand', 'see OPS-1', '- --data-dir=/fake'])}`] : []);
   const name = pick(['cp-1', 'etcd-a', 'master']);
   const dataDir = pick(['/var/lib/etcd', '/var/lib/etcd/data', '/data/etcd']);
   const hostPath = chance(0.6) ? dataDir : pick(['/mnt/disk/etcd', '/srv/etcd']);
@@ -79,7 +80,9 @@ function generate(r: () => number): Case {
   const li = `${ci}${seqIndent}`; // list items
   const lines: string[] = [];
   if (chance(0.2)) lines.push('apiVersion: v1', 'kind: ConfigMap', 'metadata:', '  name: other', '---');
-  lines.push(...comment(''), 'apiVersion: v1', 'kind: Pod', 'metadata:', '  name: etcd', '  namespace: kube-system', 'spec:', '  containers:', `  - name: etcd`, `${ci}image: registry.k8s.io/etcd:3.5.15-0`);
+  lines.push(...comment(''), 'apiVersion: ' +
+    'v1', 'kind: Pod', 'metadata:', '  name: ' +
+      'etcd', '  namespace: kube-system', 'spec:', '  containers:', `  - name: etcd`, `${ci}image: registry.k8s.io/etcd:3.5.15-0`);
   const list = (key: string, items: string[]): void => {
     if (flowCommand) {
       lines.push(`${ci}${key}: [${items.map((w) => (/^[\w./=:,-]+$/.test(w) && !w.includes(',') ? w : JSON.stringify(w))).join(', ')}]`);
@@ -188,7 +191,8 @@ function linesOf(text: string): { start: number; end: number; line: string }[] {
 function assertEditsConfined(before: string, after: string, edits: readonly Edit[], targets: readonly TextRange[], where: string): void {
   for (const e of edits) {
     const inside = targets.some((t) => t.start <= e.offset && e.offset + e.length <= t.end);
-    assert.ok(inside, `${where}\nedit ${JSON.stringify(e)} (${JSON.stringify(before.slice(e.offset, e.offset + e.length))}) is outside the targeted values ${JSON.stringify(targets)}`);
+    assert.ok(inside, `${where}\nedit ${JSON.stringify(e)} (${JSON.stringify(before.slice(e.offset, e.offset + e.length))}) is ` +
+      `outside the targeted values ${JSON.stringify(targets)}`);
   }
   const touched = (l: { start: number; end: number }): boolean => edits.some((e) => e.offset <= l.end && e.offset + e.length >= l.start);
   const afterLines = after.split('\n');
@@ -211,7 +215,8 @@ function settingsMap(p: ParsedEtcdFile): string[] {
   return p.settings.map((s) => `${s.name}=${s.value}`).sort();
 }
 
-const DIRS = ['/var/lib/etcd-restored', '/var/lib/etcd', '/srv/etcd data', '/data/etcd #2', '/x/a,b', "/opt/it's", '/var/lib/etcd-from-backup/'];
+const DIRS = ['/var/lib/etcd-restored', '/var/lib/etcd', '/srv/etcd ' +
+  'data', '/data/etcd #2', '/x/a,b', "/opt/it's", '/var/lib/etcd-from-backup/'];
 
 describe('etcdFiles property: generated and mutated manifests', () => {
   const N = 300;
@@ -270,7 +275,8 @@ describe('etcdFiles property: generated and mutated manifests', () => {
       assert.strictEqual(p3.settings.filter((s) => s.name === 'initial-cluster-state').length, 1, `${where}\n---\n${text3}`);
       if (!c.hasState) {
         assert.ok(res3.edits.every((e) => e.length === 0), 'adding only inserts');
-        assert.ok(!/(^|[^\r])\n/.test(res3.edits.map((e) => e.newText).join('')) || p.eol === '\n', `${where}: inserted line breaks follow the file (CRLF)`);
+        assert.ok(!/(^|[^\r])\n/.test(res3.edits.map((e) => e.newText).join('')) || p.eol === '\n', `${where}: inserted line breaks ` +
+          `follow the file (CRLF)`);
       }
       const again3 = setInitialClusterState(p3, state);
       assert.ok(again3.ok && again3.edits.length === 0, `${where}\nsecond application changed`);
@@ -298,7 +304,8 @@ describe('etcdFiles property: the confinement check itself', () => {
       const mutatedText = applyEdits(c.text, mutated);
       assert.throws(() => assertEditsConfined(c.text, mutatedText, mutated, targets, `seed ${seed}`), /outside the targeted values/);
       // even with the offsets declared as targets, the lost comment is found
-      assert.throws(() => assertEditsConfined(c.text, mutatedText, mutated, [{ start: 0, end: c.text.length }], `seed ${seed}`), /the comment .* is gone/);
+      assert.throws(() => assertEditsConfined(c.text, mutatedText, mutated, [{ start: 0, end: c.text.length }], `seed ` +
+        `${seed}`), /the comment .* is gone/);
       caught++;
     }
     assert.ok(caught >= 10, `${caught} cases with a trailing comment on an edited line`);
@@ -306,7 +313,8 @@ describe('etcdFiles property: the confinement check itself', () => {
 });
 
 describe('etcdFiles property: every fixture, mutated at random (manifests, env files, config files, units)', () => {
-  it('never throws; an edit it makes reads back with only its value changed, and again changes nothing; a fix never breaks the file', function () {
+  it('never throws; an edit it makes reads back with only its value changed, and again changes nothing; a fix never breaks the ' +
+    'file', function () {
     this.timeout(60000);
     const dir = join(__dirname, '..', 'fixtures', 'etcdFiles');
     const files = readdirSync(dir).filter((f) => f !== 'expected' && f !== 'README.md');

@@ -77,7 +77,8 @@ export function parseEtcdFile(text: string, fileName?: string): ParsedEtcdFile {
     fatal: true,
     message: broken
       ? `${base || 'This file'} is not valid YAML, and not an env file or systemd unit of etcd's: ${problems[0]?.message ?? ''}`.trim()
-      : `${base || 'This file'} is not an etcd file: expected a static pod manifest running etcd, an env file with ETCD_* variables, an etcd config file or a systemd unit that runs etcd.`,
+      : `${base || 'This file'} is not an etcd file: expected a static pod manifest running etcd, an env file with ETCD_* variables, ` +
+        `an etcd config file or a systemd unit that runs etcd.`,
   });
   return out;
 }
@@ -97,7 +98,8 @@ function tooLarge(text: string, base: string, fileName?: string): ParsedEtcdFile
     range: { start: 0, end: 0 },
     severity: 'error',
     fatal: true,
-    message: `${base || 'This file'} has ${text.length} characters; no etcd manifest, env, config or unit file is over ${MAX_ETCD_FILE_CHARS / 1024 / 1024} MiB, so it is not read. Give the right file.`,
+    message: `${base || 'This file'} has ${text.length} characters; no etcd manifest, env, config or unit file is over ` +
+      `${MAX_ETCD_FILE_CHARS / 1024 / 1024} MiB, so it is not read. Give the right file.`,
   });
   return out;
 }

@@ -186,10 +186,12 @@ export function readUnit(text: string, out: ParsedEtcdFile): void {
   const [exe, ...rest] = exec.words;
   for (const w of rest) {
     if (/\$/.test(w.value)) {
-      out.problems.push({ code: 'not-expanded', range: w.range, severity: 'warning', message: `${w.value} is expanded by systemd when etcd starts: the flags in it are not analysed or edited.` });
+      out.problems.push({ code: 'not-expanded', range: w.range, severity: 'warning', message: `${w.value} is expanded by systemd ` +
+        `when etcd starts: the flags in it are not analysed or edited.` });
     }
   }
-  for (const x of settingsFromWords(rest.filter((w) => !/^\$\{?[A-Za-z_]/.test(w.value)), { source: 'command' }, out.problems)) out.settings.push(x);
+  const flagWords = rest.filter((w) => !/^\$\{?[A-Za-z_]/.test(w.value));
+  for (const x of settingsFromWords(flagWords, { source: 'command' }, out.problems)) out.settings.push(x);
   const last = exec.words[exec.words.length - 1];
   const lastLineStart = exec.line.lineStarts[exec.line.lineStarts.length - 1];
   out.flagList = {
@@ -219,7 +221,8 @@ function launcherProblems(text: string, out: ParsedEtcdFile, envWords: LauncherR
       code: 'container-env',
       range: envWords[0].word.range,
       severity: 'info',
-      message: `The container gets ${releaseList(envKeys, 'and')} from -e on this line: change ${envKeys.length === 1 ? 'it' : 'them'} there by hand (not edited).`,
+      message: `The container gets ${releaseList(envKeys, 'and')} from -e on this line: change ` +
+        `${envKeys.length === 1 ? 'it' : 'them'} there by hand (not edited).`,
     });
   }
   if (l.kind === 'shell') {
@@ -230,8 +233,10 @@ function launcherProblems(text: string, out: ParsedEtcdFile, envWords: LauncherR
       range: l.range,
       severity: 'info',
       blocksEdits: true,
-      message: `etcd runs through a shell script here (${l.program} -c): the flags inside the script are not checked, and the script is not edited.${
-        vars.length && files.length ? ` It passes ${releaseList(vars, 'and')} from ${releaseList(files, 'and')} (EnvironmentFile=): change them there.` : ' Edit the script by hand.'
+      message: `etcd runs through a shell script here (${l.program} -c): the flags inside the script are not checked, and the script ` +
+        `is not edited.${
+        vars.length && files.length ? ` It passes ${releaseList(vars, 'and')} from ${releaseList(files, 'and')} (EnvironmentFile=): ` +
+          `change them there.` : ' Edit the script by hand.'
       }`,
     });
   } else if (l.kind === 'other') {
@@ -241,7 +246,8 @@ function launcherProblems(text: string, out: ParsedEtcdFile, envWords: LauncherR
       code: 'not-etcd-command',
       range: l.range,
       severity: 'info',
-      message: `ExecStart= runs ${l.program}, not etcd: its arguments are not checked.${etcdVars.length ? ` The ETCD_* variables of Environment= are passed to it.` : ''}`,
+      message: `ExecStart= runs ${l.program}, not etcd: its arguments are not ` +
+        `checked.${etcdVars.length ? ` The ETCD_* variables of Environment= are passed to it.` : ''}`,
     });
   }
   void text;

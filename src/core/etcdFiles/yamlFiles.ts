@@ -6,7 +6,8 @@
 import { Document, isMap, isScalar, isSeq, parseAllDocuments, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import { etcdMinorOf, flagNameOfEnv } from './flags';
 import { readShellScript, runsEtcd, shellScriptOf, ShellScriptInfo } from './shellScript';
-import { EtcdSetting, FlagListInfo, OtherContainerMount, ParsedEtcdFile, ParseProblem, PodVolume, TextRange, ValueQuote, VolumeMount } from './types';
+import type { EtcdSetting, FlagListInfo, OtherContainerMount, ParsedEtcdFile, ParseProblem, PodVolume, TextRange, ValueQuote } from './types';
+import type { VolumeMount } from './types';
 import { lineStart } from './text';
 import { settingsFromWords, Word } from './words';
 
@@ -71,7 +72,8 @@ function yamlProblems(docs: Document.Parsed[], problems: ParseProblem[]): void {
   for (const d of docs) {
     for (const e of d.errors) {
       const [s, t] = e.pos;
-      problems.push({ code: 'yaml-error', range: { start: s, end: Math.max(t, s) }, severity: 'error', message: `The YAML does not parse: ${firstLine(e.message)}`, fatal: true });
+      problems.push({ code: 'yaml-error', range: { start: s, end: Math.max(t, s) }, severity: 'error', message: `The YAML does not ` +
+        `parse: ${firstLine(e.message)}`, fatal: true });
     }
     for (const w of d.warnings) {
       const [s, t] = w.pos;
@@ -89,7 +91,8 @@ export function parseYamlDocs(text: string): { docs: Document.Parsed[]; problems
   const problems: ParseProblem[] = [];
   const docs = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: false }) as unknown as Document.Parsed[] | { errors: unknown[] };
   if (!Array.isArray(docs)) {
-    problems.push({ code: 'yaml-error', range: { start: 0, end: text.length }, severity: 'error', message: 'The YAML does not parse.', fatal: true });
+    problems.push({ code: 'yaml-error', range: { start: 0, end: text.length }, severity: 'error', message: 'The YAML does not ' +
+      'parse.', fatal: true });
     return { docs: [], problems };
   }
   yamlProblems(docs, problems);
@@ -153,7 +156,9 @@ export function readManifest(text: string, docs: Document.Parsed[], out: ParsedE
   if (!first) {
     for (const p of scratch) out.problems.push(p);
     const where = rangeOf(get(get(pods[0].doc.contents, 'spec'), 'containers')) ?? { start: 0, end: lineEndOfFirst(text) };
-    out.problems.push({ code: 'no-etcd-container', range: where, severity: 'error', message: 'The Pod has no container that runs etcd (a container whose command or args start with etcd, or a shell script that runs etcd), so there is nothing to check or edit.', fatal: true });
+    out.problems.push({ code: 'no-etcd-container', range: where, severity: 'error', message: 'The Pod has no container that runs ' +
+      'etcd (a container whose command or args start with etcd, or a shell script that runs etcd), so there is nothing to check or ' +
+        'edit.', fatal: true });
     return;
   }
   // the problems of the container that is analysed, not of others that were tried
@@ -180,13 +185,15 @@ export function readManifest(text: string, docs: Document.Parsed[], out: ParsedE
   if (first.script) out.problems.push(shellProblem(text, first, out));
   if (found.length > 1) {
     const docsUsed = new Set(found.map((f) => f.doc));
-    const who = docsUsed.size > 1 ? `${docsUsed.size} Pods in this file run etcd` : `${found.length} containers of the Pod run etcd (${found.map((f) => f.name || '(no name)').join(', ')})`;
+    const who = docsUsed.size > 1 ? `${docsUsed.size} Pods in this file run ` +
+      `etcd` : `${found.length} containers of the Pod run etcd (${found.map((f) => f.name || '(no name)').join(', ')})`;
     out.problems.push({
       code: 'several-etcd-containers',
       range: itemRange(text, found[1].container),
       severity: 'warning',
       blocksEdits: true,
-      message: `${who}: only the first${first.name ? ` ("${first.name}")` : ''} is checked, and edits are refused (they could land in the wrong one); edit the file by hand.`,
+      message: `${who}: only the first${first.name ? ` ("${first.name}")` : ''} is checked, and edits are refused (they could land ` +
+        `in the wrong one); edit the file by hand.`,
     });
   }
 }
@@ -195,19 +202,24 @@ export function readManifest(text: string, docs: Document.Parsed[], out: ParsedE
 function shellProblem(text: string, ec: EtcdContainer, out: ParsedEtcdFile): ParseProblem {
   const info = ec.script as ShellScriptInfo;
   const sourced = info.sourced.map((f) => {
-    const m = out.volumeMounts.filter((x) => x.mountPath && isInsideDir(f, x.mountPath)).sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+    const holding = out.volumeMounts.filter((x) => x.mountPath && isInsideDir(f, x.mountPath));
+    const m = holding.sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
     const v = m ? out.volumes.find((x) => x.name === m.name) : undefined;
-    const host = v?.hostPath !== undefined && m ? `${v.hostPath.replace(/\/+$/, '')}${f.slice(m.mountPath.replace(/\/+$/, '').length)}` : undefined;
+    const inMount = m ? f.slice(m.mountPath.replace(/\/+$/, '').length) : '';
+    const host = v?.hostPath !== undefined && m ? `${v.hostPath.replace(/\/+$/, '')}${inMount}` : undefined;
     return host && host !== f ? `${f} (on the node: ${host})` : f;
   });
   const range = rangeOf(get(ec.container, 'command')) ?? rangeOf(get(ec.container, 'args')) ?? itemRange(text, ec.container);
-  const reads = sourced.length ? ` It reads ${sourced.join(', ')} (source): change etcd's settings there.` : info.variables.length ? ` It passes ${info.variables.join(', ')}: change them where they are set.` : ' Edit the script by hand.';
+  const reads = sourced.length ? ` It reads ${sourced.join(', ')} (source): change etcd's settings ` +
+    `there.` : info.variables.length ? ` It passes ${info.variables.join(', ')}: change them where they are ` +
+      `set.` : ' Edit the script by hand.';
   return {
     code: 'shell-command',
     range,
     severity: 'info',
     blocksEdits: true,
-    message: `etcd runs through a shell script here (${ec.shell ?? 'sh'} -c): the flags inside the script are not checked, and this Pod is not edited.${reads}`,
+    message: `etcd runs through a shell script here (${ec.shell ?? 'sh'} -c): the flags inside the script are not checked, and this ` +
+      `Pod is not edited.${reads}`,
   };
 }
 
@@ -224,7 +236,9 @@ function otherContainerMounts(text: string, ec: EtcdContainer): OtherContainerMo
     if (!isSeq(list)) continue;
     for (const c of (list as YAMLSeq).items) {
       if (c === ec.container || !isMap(c)) continue;
-      const tmp: ParsedEtcdFile = { kind: 'manifest', text, eol: '\n', settings: [], volumes: [], volumeMounts: [], environmentFiles: [], problems: [] };
+      const tmp: ParsedEtcdFile = {
+        kind: 'manifest', text, eol: '\n', settings: [], volumes: [], volumeMounts: [], environmentFiles: [], problems: [],
+      };
       readMounts(text, get(c, 'volumeMounts'), tmp);
       for (const m of tmp.volumeMounts) out.push({ ...m, container: str(get(c, 'name')) ?? '' });
     }
@@ -298,7 +312,8 @@ function etcdCommand(text: string, c: AnyNode, problems: ParseProblem[]): { sett
     const words: Word[] = [];
     for (const f of items) {
       if (!isScalar(f.node)) {
-        problems.push({ code: 'not-a-string', range: rangeOf(f.node) ?? { start: 0, end: 0 }, severity: 'error', message: `An item of ${list} is not a string: the kubelet refuses the Pod.` });
+        problems.push({ code: 'not-a-string', range: rangeOf(f.node) ?? { start: 0, end: 0 }, severity: 'error', message: `An item ` +
+          `of ${list} is not a string: the kubelet refuses the Pod.` });
         continue;
       }
       words.push(scalarWord(text, f.node, Boolean(f.seq.flow)));
