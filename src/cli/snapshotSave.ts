@@ -7,7 +7,7 @@
 import { promises as fs } from 'fs';
 import { setFlagsFromString } from 'v8';
 import { runInNewContext } from 'vm';
-import { normalizeEndpoint } from '../core/config';
+import { MAX_TIMEOUT_MS, MAX_TIMER_MS, MIN_TIMEOUT_MS, normalizeEndpoint } from '../core/config';
 import { EtcdBackupError } from '../core/errors';
 import { formatBytes, formatSaveProgress, saveSnapshot, SaveProgress } from '../core/snapshot/save';
 import type { ClusterConfig, ClusterSecrets } from '../core/types';
@@ -18,18 +18,50 @@ const USAGE = `Usage: etcd-backup snapshot save <file|folder> --endpoints <url>
          [--user U[:P]] [--password P] [--dial-timeout 5s] [--command-timeout D]
          [--stall-timeout 30s] [-w json]
 
-Streams a snapshot from ONE member (etcd's Maintenance.Snapshot) into <file>.part (mode 0600),
-checks the SHA-256 trailer etcd sends, fsyncs, then gives it its final name (never replacing
-an existing file) and writes a sidecar <file without .db>.json with the member list. When
-<file> is a folder, the file is named <YYYYMMDD_HHMMSS>_snapshot.db inside it.
+Streams a snapshot from ONE member (etcd's Maintenance.Snapshot) into a temp file
+<file>.<pid>-<random>.part (mode 0600, created exclusively), checks the SHA-256 trailer etcd
+sends, fsyncs, reads the saved revision from the file, then gives the sidecar
+<file without .db>.json (the member list) and the snapshot their names. Neither ever replaces
+an existing file: when either name is taken, nothing is saved. When <file> is a folder, the
+file is named <YYYYMMDD_HHMMSS>_snapshot.db inside it.
 The password may also come from ETCDCTL_PASSWORD. No deadline unless --command-timeout is set
-(as etcdctl); the save gives up when the stream stalls for --stall-timeout (30 s).`;
+(as etcdctl); the save gives up when the stream stalls for --stall-timeout (30 s). Durations
+are at most 596h (about 24 days); --dial-timeout is between 100ms and 10m.`;
 
-/** A Go-style duration ("5s", "500ms", "2m", "1m30s") or plain seconds, in milliseconds. */
-export function parseDuration(text: string, flag: string): number {
+/** A duration for a sentence: "596h 31m", "10m", "1.5s". */
+function durationText(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  if (ms < 60_000) return `${ms / 1000}s`;
+  const h = Math.floor(ms / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  return h ? `${h}h${m ? ` ${m}m` : ''}` : `${m}m`;
+}
+
+/**
+ * A Go-style duration ("5s", "500ms", "2m", "1m30s") or plain seconds, in milliseconds,
+ * between `bounds.min` (1 ms) and `bounds.max` (Node's longest timer, about 24.8 days): a
+ * longer one would fire at once, so it is refused with a sentence.
+ */
+export function parseDuration(text: string, flag: string, bounds: { min?: number; max?: number } = {}): number {
+  const ms = parseDurationText(text, flag);
+  const min = bounds.min ?? 1;
+  const max = bounds.max ?? MAX_TIMER_MS;
+  if (!Number.isFinite(ms) || ms > max) {
+    const or = flag === 'command-timeout' ? ', or leave it out for no deadline' : '';
+    throw new CliUsageError(`--${flag} ${text} is longer than this tool can wait: give at most ${durationText(max)}${or}.`);
+  }
+  if (ms < min) {
+    throw new CliUsageError(`--${flag} must be at least ${durationText(min)} (got "${text}").`);
+  }
+  return ms;
+}
+
+function parseDurationText(text: string, flag: string): number {
   const t = text.trim();
   if (/^\d+(\.\d+)?$/.test(t)) {
-    return Math.round(Number(t) * 1000);
+    const ms = Math.round(Number(t) * 1000);
+    if (ms <= 0) throw new CliUsageError(`--${flag} must be more than zero (got "${text}").`);
+    return ms;
   }
   const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   let total = 0;
@@ -118,7 +150,8 @@ export const saveCommand: CliCommand = {
     } else if (str('password') !== undefined) {
       throw new CliUsageError('--password needs --user.');
     }
-    const dialMs = str('dial-timeout') !== undefined ? parseDuration(str('dial-timeout') as string, 'dial-timeout') : 5000;
+    const dial = str('dial-timeout');
+    const dialMs = dial !== undefined ? parseDuration(dial, 'dial-timeout', { min: MIN_TIMEOUT_MS, max: MAX_TIMEOUT_MS }) : 5000;
     const deadlineMs = str('command-timeout') !== undefined ? parseDuration(str('command-timeout') as string, 'command-timeout') : undefined;
     const stallMs = str('stall-timeout') !== undefined ? parseDuration(str('stall-timeout') as string, 'stall-timeout') : undefined;
 
@@ -159,12 +192,12 @@ export const saveCommand: CliCommand = {
       process.stderr.write(`Saving a snapshot from ${endpoint}...\n`);
       const r = await saveSnapshot(cfg, secrets, { endpoint, ...(isDir ? { dir: target } : { file: target }), signal: abort.signal, onProgress, deadlineMs, stallMs, collectGarbage: minorGc() });
       if (tty) process.stderr.write('\r\x1b[K');
-      process.stderr.write(`Saved ${formatBytes(r.size)} in ${(r.tookMs / 1000).toFixed(1)} s; SHA-256 trailer checked; revision ${r.sidecar.revision}.\n`);
-      if (r.sidecarError) {
-        process.stderr.write(`Warning: ${r.sidecarError}\n`);
-      }
+      const took = (r.tookMs / 1000).toFixed(1);
+      process.stderr.write(`Saved ${formatBytes(r.size)} in ${took} s; SHA-256 trailer checked; revision ${r.revision}.\n`);
       if (writeOut === 'json') {
-        process.stdout.write(`${JSON.stringify({ file: r.file, sidecar: r.sidecarFile ?? null, size: r.size, sha256: r.sha256, dbSha256: r.dbSha256, revision: r.sidecar.revision, tookMs: r.tookMs }, null, 2)}\n`);
+        const { file, size, sha256, dbSha256, revision, tookMs } = r;
+        const out = { file, sidecar: r.sidecarFile ?? null, size, sha256, dbSha256, revision, tookMs };
+        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       } else {
         process.stdout.write(`Snapshot saved at ${r.file}\n`);
       }

@@ -131,14 +131,19 @@ async function showReport(arg: unknown, answers: ReportAnswers | undefined, docs
   return { uri, markdown, report };
 }
 
-async function verify(arg: unknown, answers: { snapshot?: string } | undefined, deps: SnapshotDeps): Promise<VerifyResult> {
+type VerifyAnswers = { snapshot?: string; skipHashCheck?: boolean };
+
+async function verify(arg: unknown, answers: VerifyAnswers | undefined, deps: SnapshotDeps, skipHash = answers?.skipHashCheck === true): Promise<VerifyResult> {
   const file = await pickFile(arg, 'Verify which snapshot?', answers);
   const r = await withProgress(`Verifying ${path.basename(file)}…`, async (signal, say) => {
     const { verifySnapshot } = await import('../core/snapshot/verify');
     let pages = 0;
     let sha = 0;
+    // A file without a SHA-256 trailer fails, as a restore refuses it, unless the check is skipped.
     return verifySnapshot(file, {
       signal,
+      requireTrailer: true,
+      skipHash,
       onProgress: (what, done, total) => {
         const pct = Math.min(100, Math.round((done / Math.max(1, total)) * 100));
         if (what === 'pages') pages = pct;
@@ -154,8 +159,10 @@ async function verify(arg: unknown, answers: { snapshot?: string } | undefined, 
     if (r.ok) {
       void vscode.window.showInformationMessage(`${path.basename(file)} is sound: ${r.summary}.`);
     } else {
-      void vscode.window.showErrorMessage(r.reason ?? `${path.basename(file)} is not sound.`, { detail: r.problems.slice(0, 10).join('\n') }, 'Show Logs').then((c) => {
+      const structureOnly = r.refusedForNoTrailer ? ['Verify Structure Only'] : [];
+      void vscode.window.showErrorMessage(r.reason ?? `${path.basename(file)} is not sound.`, { detail: r.problems.slice(0, 10).join('\n') }, ...structureOnly, 'Show Logs').then((c) => {
         if (c === 'Show Logs') deps.log.show(true);
+        if (c === 'Verify Structure Only') void verify(file, undefined, deps, true).catch((e) => deps.log.error(e));
       });
     }
   }
@@ -268,7 +275,7 @@ export function registerSnapshotCommands(context: vscode.ExtensionContext, deps:
   setSnapshotStatusListener((cluster) => deps.tree.refreshSnapshots(cluster));
   context.subscriptions.push({ dispose: () => setSnapshotStatusListener(undefined) });
   registerCommand(context, deps.log, 'etcdBackup.showSnapshotReport', (arg?: unknown, a?: unknown) => showReport(arg, answersOf<ReportAnswers>(arg, a), docs, deps));
-  registerCommand(context, deps.log, 'etcdBackup.verifySnapshot', (arg?: unknown, a?: unknown) => verify(arg, answersOf<{ snapshot?: string }>(arg, a), deps));
+  registerCommand(context, deps.log, 'etcdBackup.verifySnapshot', (arg?: unknown, a?: unknown) => verify(arg, answersOf<VerifyAnswers>(arg, a), deps));
   registerCommand(context, deps.log, 'etcdBackup.searchSnapshotKeys', (arg?: unknown, a?: unknown) => searchKeys(arg, answersOf<SearchAnswers>(arg, a), docs, deps));
   registerCommand(context, deps.log, 'etcdBackup.compareSnapshots', (arg?: unknown, a?: unknown) => compare(arg, answersOf<CompareAnswers>(arg, a), docs, deps));
 }
