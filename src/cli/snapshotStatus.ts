@@ -217,17 +217,19 @@ export const inspectCommand: CliCommand = {
 };
 
 const KEYS_USAGE = `Usage: etcd-backup snapshot keys <file> [--prefix P] [--key-contains S] [--value-contains S]
-         [--limit N] [--offset N] [--keys-only] [-w simple|json]
+         [--limit N] [--offset N] [--keys-only] [--base64] [-w simple|json]
 
 Lists the live keys at the snapshot's revision (sorted), with their values: text as text,
-Kubernetes protobuf objects by kind and name, other binary values as hex.`;
+Kubernetes protobuf objects by kind and name, other binary values as hex. With --base64 and
+-w json each key also carries its exact key and value bytes in base64 (keyBase64,
+valueBase64), as \`etcdctl get -w json\` prints them.`;
 
 export const keysCommand: CliCommand = {
   summary: 'list and search the keys and values inside a snapshot',
   async run(args) {
     const { positionals, flags } = parseFlags(args, {
       strings: ['write-out', 'prefix', 'key-contains', 'value-contains', 'limit', 'offset'],
-      booleans: ['keys-only', 'help'],
+      booleans: ['keys-only', 'base64', 'help'],
       aliases: { w: 'write-out', h: 'help' },
     });
     if (flags.help) {
@@ -253,6 +255,7 @@ export const keysCommand: CliCommand = {
         limit: num('limit', 100),
         offset: num('offset', 0),
         values: !flags['keys-only'],
+        base64: flags.base64 === true,
       });
       if (format === 'json') {
         process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
