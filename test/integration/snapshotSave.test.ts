@@ -294,9 +294,9 @@ describe('snapshot save (real etcd)', function () {
       assert.ok(putsDuring > 100, `writes went on during the saves (${putsDuring})`);
 
       const inFile = (await etcdctlStatus(c, r.file)).revision;
-      assert.strictEqual(r.revision, inFile, 'the result gives the revision etcdctl reads from the file');
       const side = JSON.parse(readFileSync(r.sidecarFile as string, 'utf8')) as SnapshotSidecar;
-      assert.strictEqual(side.revision, inFile, 'the sidecar too');
+      assert.strictEqual(side.revision, inFile, 'the sidecar gives the revision etcdctl reads from the file');
+      assert.strictEqual(r.revision, inFile, 'the result too');
 
       assert.strictEqual(cli.code, 0, cli.stderr);
       const cliFile = (await etcdctlStatus(c, join(dir, 'cli.db'))).revision;
