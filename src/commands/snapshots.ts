@@ -133,7 +133,12 @@ async function showReport(arg: unknown, answers: ReportAnswers | undefined, docs
 
 type VerifyAnswers = { snapshot?: string; skipHashCheck?: boolean };
 
-async function verify(arg: unknown, answers: VerifyAnswers | undefined, deps: SnapshotDeps, skipHash = answers?.skipHashCheck === true): Promise<VerifyResult> {
+async function verify(
+  arg: unknown,
+  answers: VerifyAnswers | undefined,
+  deps: SnapshotDeps,
+  skipHash = answers?.skipHashCheck === true,
+): Promise<VerifyResult> {
   const file = await pickFile(arg, 'Verify which snapshot?', answers);
   const r = await withProgress(`Verifying ${path.basename(file)}…`, async (signal, say) => {
     const { verifySnapshot } = await import('../core/snapshot/verify');
@@ -160,7 +165,9 @@ async function verify(arg: unknown, answers: VerifyAnswers | undefined, deps: Sn
       void vscode.window.showInformationMessage(`${path.basename(file)} is sound: ${r.summary}.`);
     } else {
       const structureOnly = r.refusedForNoTrailer ? ['Verify Structure Only'] : [];
-      void vscode.window.showErrorMessage(r.reason ?? `${path.basename(file)} is not sound.`, { detail: r.problems.slice(0, 10).join('\n') }, ...structureOnly, 'Show Logs').then((c) => {
+      const detail = r.problems.slice(0, 10).join('\n');
+      const reason = r.reason ?? `${path.basename(file)} is not sound.`;
+      void vscode.window.showErrorMessage(reason, { detail }, ...structureOnly, 'Show Logs').then((c) => {
         if (c === 'Show Logs') deps.log.show(true);
         if (c === 'Verify Structure Only') void verify(file, undefined, deps, true).catch((e) => deps.log.error(e));
       });
@@ -275,7 +282,8 @@ export function registerSnapshotCommands(context: vscode.ExtensionContext, deps:
   setSnapshotStatusListener((cluster) => deps.tree.refreshSnapshots(cluster));
   context.subscriptions.push({ dispose: () => setSnapshotStatusListener(undefined) });
   registerCommand(context, deps.log, 'etcdBackup.showSnapshotReport', (arg?: unknown, a?: unknown) => showReport(arg, answersOf<ReportAnswers>(arg, a), docs, deps));
-  registerCommand(context, deps.log, 'etcdBackup.verifySnapshot', (arg?: unknown, a?: unknown) => verify(arg, answersOf<VerifyAnswers>(arg, a), deps));
+  registerCommand(context, deps.log, 'etcdBackup.verifySnapshot', (arg?: unknown, a?: unknown) =>
+    verify(arg, answersOf<VerifyAnswers>(arg, a), deps));
   registerCommand(context, deps.log, 'etcdBackup.searchSnapshotKeys', (arg?: unknown, a?: unknown) => searchKeys(arg, answersOf<SearchAnswers>(arg, a), docs, deps));
   registerCommand(context, deps.log, 'etcdBackup.compareSnapshots', (arg?: unknown, a?: unknown) => compare(arg, answersOf<CompareAnswers>(arg, a), docs, deps));
 }

@@ -15,7 +15,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { checkSnapshotForRestore, snapshotFigures } from '../../src/core/restore/snapshotCheck';
-import { inspectSnapshot, listKeys, prefixOf, readSnapshotMembers, SnapshotCorruptError, snapshotStatus, verifySnapshot } from '../../src/core/snapshot';
+import { inspectSnapshot, listKeys, prefixOf, readSnapshotMembers, SnapshotCorruptError } from '../../src/core/snapshot';
+import { snapshotStatus, verifySnapshot } from '../../src/core/snapshot';
 import { BoltFile } from '../../src/core/snapshot/bbolt';
 import { statusOf } from '../../src/core/snapshot/status';
 import { EtcdTestCluster, putKeys, startCluster } from '../support';
@@ -25,7 +26,8 @@ const ROOT = join(__dirname, '..', '..');
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'src', 'cli.ts'), ...args], { cwd: ROOT, timeout: 60_000, maxBuffer: 256 << 20 }, (err, stdout, stderr) => {
+    const opts = { cwd: ROOT, timeout: 60_000, maxBuffer: 256 << 20 };
+    execFile(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'src', 'cli.ts'), ...args], opts, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -47,7 +49,8 @@ interface EtcdctlKv {
  * and may exceed 2^53: they are read as text, not as JS numbers.
  */
 async function etcdctlListing(c: EtcdTestCluster): Promise<{ revision: number; kvs: EtcdctlKv[] }> {
-  const out = (await c.etcdctlOk(['get', '', '--prefix', '-w', 'json'], { endpoints: [c.endpoints[0]] })).replace(/"lease":(-?\d+)/g, '"lease":"$1"');
+  const raw = await c.etcdctlOk(['get', '', '--prefix', '-w', 'json'], { endpoints: [c.endpoints[0]] });
+  const out = raw.replace(/"lease":(-?\d+)/g, '"lease":"$1"');
   const j = JSON.parse(out) as {
     header: { revision: number };
     kvs?: { key: string; value?: string; create_revision: number; mod_revision: number; version: number; lease?: string }[];
@@ -91,10 +94,18 @@ async function assertSameAsEtcdctl(c: EtcdTestCluster, file: string): Promise<vo
   }
   // The full listing, byte for byte: nothing was written between the save and etcdctl's read.
   // (After a compaction that removed a trailing delete, etcd's revision is one past the file's last key.)
-  assert.ok(listing.revision >= s.revision && listing.kvs.every((k) => k.modRevision <= s.revision), 'etcdctl read the keys as the snapshot holds them');
+  assert.ok(listing.revision >= s.revision, `etcdctl read at ${listing.revision}, the file is at ${s.revision}`);
+  assert.ok(listing.kvs.every((k) => k.modRevision <= s.revision), 'etcdctl read the keys as the snapshot holds them');
   const ours = await listKeys(file, { limit: Number.MAX_SAFE_INTEGER, values: false, base64: true });
   assert.strictEqual(ours.matched, listing.kvs.length);
-  const mine = ours.keys.map((k) => ({ key: k.keyBase64, value: k.valueBase64, createRevision: k.createRevision, modRevision: k.modRevision, version: k.version, lease: k.lease ?? '' }));
+  const mine = ours.keys.map((k) => ({
+    key: k.keyBase64,
+    value: k.valueBase64,
+    createRevision: k.createRevision,
+    modRevision: k.modRevision,
+    version: k.version,
+    lease: k.lease ?? '',
+  }));
   for (let i = 0; i < listing.kvs.length; i++) {
     assert.deepStrictEqual(mine[i], listing.kvs[i], `key #${i} ${Buffer.from(listing.kvs[i].key, 'base64').toString()}`);
   }
@@ -111,7 +122,9 @@ async function assertSameAsEtcdctl(c: EtcdTestCluster, file: string): Promise<vo
     liveBytes += bytes;
   }
   assert.strictEqual(r.keyspace.liveBytes, liveBytes);
-  const live = r.keyspace.prefixes.filter((p) => p.liveKeys > 0).map((p) => [p.prefix, { liveKeys: p.liveKeys, liveBytes: p.liveBytes }] as const);
+  const live = r.keyspace.prefixes
+    .filter((p) => p.liveKeys > 0)
+    .map((p) => [p.prefix, { liveKeys: p.liveKeys, liveBytes: p.liveBytes }] as const);
   assert.deepStrictEqual(new Map(live), byPrefix);
   assert.strictEqual(r.keyspace.keysWithLease, listing.kvs.filter((k) => k.lease).length);
   const v = await verifySnapshot(file);
