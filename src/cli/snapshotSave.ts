@@ -95,123 +95,147 @@ function minorGc(): (() => void) | undefined {
   }
 }
 
+/** What a save was asked for, from the command line. */
+interface SaveRequest {
+  cfg: ClusterConfig;
+  secrets: ClusterSecrets;
+  endpoint: string;
+  /** A folder (conventional file name inside) or the exact file. */
+  where: { dir: string } | { file: string };
+  writeOut?: string;
+  deadlineMs?: number;
+  stallMs?: number;
+}
+
+/** Step 1: the flags and arguments, checked (a CliUsageError for anything wrong). */
+async function parseSaveArgs(args: string[]): Promise<SaveRequest> {
+  const { positionals, flags } = parseFlags(args, {
+    strings: ['endpoints', 'cacert', 'cert', 'key', 'user', 'password', 'dial-timeout', 'command-timeout', 'write-out', 'stall-timeout'],
+    booleans: ['insecure-skip-tls-verify'],
+    aliases: { w: 'write-out', endpoint: 'endpoints' },
+  });
+  const str = (k: string): string | undefined => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
+  if (positionals.length !== 1) {
+    throw new CliUsageError(`give exactly one file or folder to save to.\n${USAGE}`);
+  }
+  const list = (str('endpoints') ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+  if (!list.length) {
+    throw new CliUsageError('give the member to snapshot with --endpoints, e.g. --endpoints https://10.0.0.11:2379.');
+  }
+  if (list.length > 1) {
+    throw new CliUsageError(`a snapshot is taken from one member: give exactly one endpoint to --endpoints (got ${list.length}).`);
+  }
+  const insecure = flags['insecure-skip-tls-verify'] === true;
+  const tlsFlags = Boolean(str('cacert') || str('cert') || str('key') || insecure);
+  const rawEndpoint = /^[a-z][a-z0-9+.-]*:\/\//i.test(list[0]) ? list[0] : `${tlsFlags ? 'https' : 'http'}://${list[0]}`;
+  const n = normalizeEndpoint(rawEndpoint);
+  if (n.error || !n.url) {
+    throw new CliUsageError(`--endpoints: ${n.error ?? 'not a URL'}.`);
+  }
+  const endpoint = n.url;
+  const writeOut = str('write-out');
+  if (writeOut && !['simple', 'json'].includes(writeOut)) {
+    throw new CliUsageError('-w takes simple or json.');
+  }
+  if (Boolean(str('cert')) !== Boolean(str('key'))) {
+    throw new CliUsageError('--cert and --key go together: give both, or neither.');
+  }
+  let username: string | undefined;
+  let password: string | undefined;
+  const user = str('user');
+  if (user !== undefined) {
+    const colon = user.indexOf(':');
+    username = colon >= 0 ? user.slice(0, colon) : user;
+    password = colon >= 0 ? user.slice(colon + 1) : undefined;
+    if (!username) {
+      throw new CliUsageError('--user needs a user name (--user root or --user root:password).');
+    }
+    password = password ?? str('password') ?? process.env.ETCDCTL_PASSWORD;
+    if (password === undefined) {
+      throw new CliUsageError(`no password for user "${username}": give --user ${username}:PASSWORD, --password, or set ETCDCTL_PASSWORD.`);
+    }
+  } else if (str('password') !== undefined) {
+    throw new CliUsageError('--password needs --user.');
+  }
+  const dial = str('dial-timeout');
+  const dialMs = dial !== undefined ? parseDuration(dial, 'dial-timeout', { min: MIN_TIMEOUT_MS, max: MAX_TIMEOUT_MS }) : 5000;
+  const deadlineMs = str('command-timeout') !== undefined ? parseDuration(str('command-timeout') as string, 'command-timeout') : undefined;
+  const stallMs = str('stall-timeout') !== undefined ? parseDuration(str('stall-timeout') as string, 'stall-timeout') : undefined;
+
+  const target = positionals[0];
+  const st = await fs.stat(target).catch(() => undefined);
+  const isDir = Boolean(st?.isDirectory()) || /[/\\]$/.test(target);
+
+  const cfg: ClusterConfig = {
+    name: endpoint,
+    endpoints: [endpoint],
+    timeoutMs: dialMs,
+    username,
+  };
+  if (tlsFlags) {
+    cfg.tls = { caFile: str('cacert'), certFile: str('cert'), keyFile: str('key'), ...(insecure ? { insecureSkipVerify: true } : {}) };
+  }
+  const secrets: ClusterSecrets = password !== undefined ? { password } : {};
+  return { cfg, secrets, endpoint, where: isDir ? { dir: target } : { file: target }, writeOut, deadlineMs, stallMs };
+}
+
+/** Step 2: the save, with progress on stderr and the result on stdout; Ctrl-C stops it (exit 130). */
+async function runSave(req: SaveRequest): Promise<number> {
+  const { cfg, secrets, endpoint, writeOut, deadlineMs, stallMs } = req;
+  const abort = new AbortController();
+  let interrupted = false;
+  const onSignal = (): void => {
+    interrupted = true;
+    abort.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const tty = Boolean(process.stderr.isTTY);
+  let lastLine = 0;
+  const onProgress = (p: SaveProgress): void => {
+    if (tty) {
+      process.stderr.write(`\r\x1b[KSaving: ${formatSaveProgress(p)}`);
+    } else if (Date.now() - lastLine >= 2000) {
+      lastLine = Date.now();
+      process.stderr.write(`Saving: ${formatSaveProgress(p)}\n`);
+    }
+  };
+  try {
+    process.stderr.write(`Saving a snapshot from ${endpoint}...\n`);
+    const opts = { endpoint, ...req.where, signal: abort.signal, onProgress, deadlineMs, stallMs, collectGarbage: minorGc() };
+    const r = await saveSnapshot(cfg, secrets, opts);
+    if (tty) process.stderr.write('\r\x1b[K');
+    const took = (r.tookMs / 1000).toFixed(1);
+    process.stderr.write(`Saved ${formatBytes(r.size)} in ${took} s; SHA-256 trailer checked; revision ${r.revision}.\n`);
+    if (writeOut === 'json') {
+      const { file, size, sha256, dbSha256, revision, tookMs } = r;
+      const out = { file, sidecar: r.sidecarFile ?? null, size, sha256, dbSha256, revision, tookMs };
+      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    } else {
+      process.stdout.write(`Snapshot saved at ${r.file}\n`);
+    }
+    return 0;
+  } catch (err) {
+    if (tty) process.stderr.write('\r\x1b[K');
+    if (interrupted || (err instanceof EtcdBackupError && err.kind === 'cancelled' && interrupted)) {
+      process.stderr.write('etcd-backup snapshot save: interrupted; the stream was stopped and nothing was saved.\n');
+      return 130;
+    }
+    throw err;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
 export const saveCommand: CliCommand = {
   summary: 'save a snapshot from one member: SHA-256 checked, 0600, never overwrites, with a sidecar',
+  usage: USAGE,
   async run(args: string[]): Promise<number> {
     if (args.includes('--help') || args.includes('-h')) {
       process.stdout.write(`${USAGE}\n`);
       return 0;
     }
-    const { positionals, flags } = parseFlags(args, {
-      strings: ['endpoints', 'cacert', 'cert', 'key', 'user', 'password', 'dial-timeout', 'command-timeout', 'write-out', 'stall-timeout'],
-      booleans: ['insecure-skip-tls-verify'],
-      aliases: { w: 'write-out', endpoint: 'endpoints' },
-    });
-    const str = (k: string): string | undefined => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
-    if (positionals.length !== 1) {
-      throw new CliUsageError(`give exactly one file or folder to save to.\n${USAGE}`);
-    }
-    const list = (str('endpoints') ?? '').split(',').map((e) => e.trim()).filter(Boolean);
-    if (!list.length) {
-      throw new CliUsageError('give the member to snapshot with --endpoints, e.g. --endpoints https://10.0.0.11:2379.');
-    }
-    if (list.length > 1) {
-      throw new CliUsageError(`a snapshot is taken from one member: give exactly one endpoint to --endpoints (got ${list.length}).`);
-    }
-    const insecure = flags['insecure-skip-tls-verify'] === true;
-    const tlsFlags = Boolean(str('cacert') || str('cert') || str('key') || insecure);
-    const rawEndpoint = /^[a-z][a-z0-9+.-]*:\/\//i.test(list[0]) ? list[0] : `${tlsFlags ? 'https' : 'http'}://${list[0]}`;
-    const n = normalizeEndpoint(rawEndpoint);
-    if (n.error || !n.url) {
-      throw new CliUsageError(`--endpoints: ${n.error ?? 'not a URL'}.`);
-    }
-    const endpoint = n.url;
-    const writeOut = str('write-out');
-    if (writeOut && !['simple', 'json'].includes(writeOut)) {
-      throw new CliUsageError('-w takes simple or json.');
-    }
-    if (Boolean(str('cert')) !== Boolean(str('key'))) {
-      throw new CliUsageError('--cert and --key go together: give both, or neither.');
-    }
-    let username: string | undefined;
-    let password: string | undefined;
-    const user = str('user');
-    if (user !== undefined) {
-      const colon = user.indexOf(':');
-      username = colon >= 0 ? user.slice(0, colon) : user;
-      password = colon >= 0 ? user.slice(colon + 1) : undefined;
-      if (!username) {
-        throw new CliUsageError('--user needs a user name (--user root or --user root:password).');
-      }
-      password = password ?? str('password') ?? process.env.ETCDCTL_PASSWORD;
-      if (password === undefined) {
-        throw new CliUsageError(`no password for user "${username}": give --user ${username}:PASSWORD, --password, or set ETCDCTL_PASSWORD.`);
-      }
-    } else if (str('password') !== undefined) {
-      throw new CliUsageError('--password needs --user.');
-    }
-    const dial = str('dial-timeout');
-    const dialMs = dial !== undefined ? parseDuration(dial, 'dial-timeout', { min: MIN_TIMEOUT_MS, max: MAX_TIMEOUT_MS }) : 5000;
-    const deadlineMs = str('command-timeout') !== undefined ? parseDuration(str('command-timeout') as string, 'command-timeout') : undefined;
-    const stallMs = str('stall-timeout') !== undefined ? parseDuration(str('stall-timeout') as string, 'stall-timeout') : undefined;
-
-    const target = positionals[0];
-    const st = await fs.stat(target).catch(() => undefined);
-    const isDir = Boolean(st?.isDirectory()) || /[/\\]$/.test(target);
-
-    const cfg: ClusterConfig = {
-      name: endpoint,
-      endpoints: [endpoint],
-      timeoutMs: dialMs,
-      username,
-    };
-    if (tlsFlags) {
-      cfg.tls = { caFile: str('cacert'), certFile: str('cert'), keyFile: str('key'), ...(insecure ? { insecureSkipVerify: true } : {}) };
-    }
-    const secrets: ClusterSecrets = password !== undefined ? { password } : {};
-
-    const abort = new AbortController();
-    let interrupted = false;
-    const onSignal = (): void => {
-      interrupted = true;
-      abort.abort();
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    const tty = Boolean(process.stderr.isTTY);
-    let lastLine = 0;
-    const onProgress = (p: SaveProgress): void => {
-      if (tty) {
-        process.stderr.write(`\r\x1b[KSaving: ${formatSaveProgress(p)}`);
-      } else if (Date.now() - lastLine >= 2000) {
-        lastLine = Date.now();
-        process.stderr.write(`Saving: ${formatSaveProgress(p)}\n`);
-      }
-    };
-    try {
-      process.stderr.write(`Saving a snapshot from ${endpoint}...\n`);
-      const r = await saveSnapshot(cfg, secrets, { endpoint, ...(isDir ? { dir: target } : { file: target }), signal: abort.signal, onProgress, deadlineMs, stallMs, collectGarbage: minorGc() });
-      if (tty) process.stderr.write('\r\x1b[K');
-      const took = (r.tookMs / 1000).toFixed(1);
-      process.stderr.write(`Saved ${formatBytes(r.size)} in ${took} s; SHA-256 trailer checked; revision ${r.revision}.\n`);
-      if (writeOut === 'json') {
-        const { file, size, sha256, dbSha256, revision, tookMs } = r;
-        const out = { file, sidecar: r.sidecarFile ?? null, size, sha256, dbSha256, revision, tookMs };
-        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-      } else {
-        process.stdout.write(`Snapshot saved at ${r.file}\n`);
-      }
-      return 0;
-    } catch (err) {
-      if (tty) process.stderr.write('\r\x1b[K');
-      if (interrupted || (err instanceof EtcdBackupError && err.kind === 'cancelled' && interrupted)) {
-        process.stderr.write('etcd-backup snapshot save: interrupted; the stream was stopped and nothing was saved.\n');
-        return 130;
-      }
-      throw err;
-    } finally {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
-    }
+    return runSave(await parseSaveArgs(args));
   },
 };
