@@ -74,7 +74,7 @@ describe('snapshot reader (VS Code)', function () {
     type Shown = { uri: vscode.Uri; markdown: string } | undefined;
     const shown = (await vscode.commands.executeCommand('etcdBackup.showSnapshotReport', { file: first })) as Shown;
     assert.ok(shown, `the report command returned nothing: ${api.lastCommandError('etcdBackup.showSnapshotReport')}`);
-    assert.match(shown.markdown, /^# 20260124_101500_snapshot\.db/);
+    assert.match(shown.markdown, /^# 20260124\\_101500\\_snapshot\.db\n/, 'the title is the file name (Markdown-escaped)');
     assert.match(shown.markdown, new RegExp(`\\| Revision \\| ${firstStatus.revision} \\|`));
     assert.match(shown.markdown, /`\/registry\/secrets` \| 30 \|/);
     assert.doesNotMatch(shown.markdown, /\/registry\/pods/, 'the first snapshot has no pods yet');
