@@ -11,7 +11,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # Debian packages: etcd + etcdctl 3.4 (real members in the tests), openssl (test certificates),
 # chromium (drives the real VS Code workbench), ripgrep + libkrb5-dev (code-server's install),
-# time (peak memory in the benchmark).
+# time (peak memory in the benchmark), unzip (zipinfo lists the packaged VSIX's files).
 need=()
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
@@ -20,6 +20,7 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v rg >/dev/null 2>&1 || need+=(ripgrep)
 [ -e /usr/include/krb5.h ] || [ -e /usr/include/krb5/krb5.h ] || need+=(libkrb5-dev)
 [ -x /usr/bin/time ] || need+=(time)
+command -v zipinfo >/dev/null 2>&1 || need+=(unzip)
 if [ ${#need[@]} -gt 0 ]; then
   log "apt-get install ${need[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq

@@ -3,7 +3,8 @@
  * runbooks on machines without VS Code, and benchmarks. Exit 0 on success; otherwise a
  * message on stderr and a non-zero status.
  */
-import { explain } from './core/errors';
+import { cliHintWords } from './cli/hintWords';
+import { explain, withHint } from './core/errors';
 import { CliCommand, CliHelpRequest, CliUsageError, generatedUsage } from './cli/types';
 
 /** Each subcommand group lives in src/cli/<group>.ts and is listed here. */
@@ -60,7 +61,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`etcd-backup ${group} ${command}: ${err.message}\n`);
       return 2;
     }
-    process.stderr.write(`etcd-backup ${group} ${command}: ${explain(err).message}\n`);
+    const e = explain(err);
+    process.stderr.write(`etcd-backup ${group} ${command}: ${withHint(e.message, e.hint, cliHintWords)}\n`);
     if (process.env.ETCD_BACKUP_DEBUG) {
       process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
     }

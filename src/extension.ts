@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { createLog } from './log';
 import { Settings } from './settings';
+import { EtcdService } from './etcdService';
 import { DumpedNode, registerClustersView } from './views/clustersView';
 import type { ClusterOverview } from './core/clusterStatus';
 import { lastCommandErrors, registerCommand } from './commands/run';
@@ -9,6 +10,7 @@ import { registerMemberCommands } from './commands/members';
 import { registerSpaceCommands } from './commands/space';
 import { registerEnvironmentCommand } from './commands/environment';
 import { registerRestoreFeatures } from './commands/restore';
+import { registerReplaceMemberCommand } from './commands/replaceMember';
 import { registerTakeSnapshotCommand } from './commands/takeSnapshot';
 import { registerSnapshotCommands } from './commands/snapshots';
 import { registerImportClusterCommand } from './commands/importCluster';
@@ -37,21 +39,24 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   try {
     const settings = new Settings(context.secrets);
     context.subscriptions.push(settings);
-    const { provider: tree } = registerClustersView(context, settings, log);
-    registerClusterCommands(context, { log, settings, tree });
-    registerMemberCommands(context, { log, settings, tree });
-    registerSpaceCommands(context, { log, settings, tree });
-    registerRestoreFeatures(context, { log, settings, tree });
-    registerTakeSnapshotCommand(context, { log, settings, tree });
-    registerSnapshotCommands(context, { log, settings, tree });
-    registerImportClusterCommand(context, { log, settings, tree });
+    const etcd = new EtcdService(settings);
+    const { provider: tree } = registerClustersView(context, { settings, etcd, log });
+    const deps = { log, settings, etcd, tree };
+    registerClusterCommands(context, deps);
+    registerMemberCommands(context, deps);
+    registerReplaceMemberCommand(context, deps);
+    registerSpaceCommands(context, deps);
+    registerTakeSnapshotCommand(context, deps);
+    registerSnapshotCommands(context, deps);
+    registerRestoreFeatures(context, deps);
+    registerImportClusterCommand(context, deps);
     registerEditorFeatures(context, { log });
 
     registerCommand(context, log, 'etcdBackup.showLogs', () => log.show());
     registerCommand(context, log, 'etcdBackup.openSettings', () =>
       vscode.commands.executeCommand('workbench.action.openSettings', 'etcdBackup.clusters'),
     );
-    registerEnvironmentCommand(context, log);
+    registerEnvironmentCommand(context, deps);
     log.info('etcd Backup & Restore activated');
     return { isEtcd3Loaded, lastCommandError: (id) => lastCommandErrors.get(id), clustersTree: { dump: (x) => tree.dump(x), refresh: (c) => tree.refresh(c), onDidChange: (l, t, d) => tree.onDidChangeTreeData((n) => l.call(t, (n as { id?: string } | undefined)?.id), undefined, d) } };
   } catch (err) {

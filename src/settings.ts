@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { refreshIntervalSeconds, toSettingsEntry, validateClusters, ValidationResult } from './core/config';
-import type { ClusterConfig, ClusterSecrets } from './core/types';
+import type { ToolPaths } from './core/tools';
+import type { ClusterConfig } from './core/types';
 
 export const SECTION = 'etcdBackup';
 
@@ -148,23 +149,25 @@ export class Settings implements vscode.Disposable {
     await this.secrets?.delete(passwordKey(name));
   }
 
-  /** What a connection needs besides the settings (the password). */
-  async secretsFor(cluster: ClusterConfig): Promise<ClusterSecrets> {
-    if (!cluster.username) {
-      return {};
-    }
-    return { password: await this.password(cluster.name) };
-  }
-
   /** Seconds between automatic refreshes of the tree while it is visible; 0 turns them off. */
   refreshIntervalSeconds(): number {
     // Bounded in core: a huge value would overflow the timer and refresh every millisecond.
     return refreshIntervalSeconds(vscode.workspace.getConfiguration(SECTION).get<number>('refreshIntervalSeconds', 30));
   }
 
-  /** The etcdctl to show in copied commands (machine-scoped setting; default `etcdctl`). */
+  /**
+   * The paths to etcdutl, etcdctl and etcd (machine-scoped settings): only the user's (machine's)
+   * value counts, never a workspace's, so a workspace cannot point them at a script.
+   */
+  toolPaths(): ToolPaths {
+    const cfg = vscode.workspace.getConfiguration(SECTION);
+    const get = (key: string): string | undefined => cfg.inspect<string>(key)?.globalValue || undefined;
+    return { etcdutl: get('etcdutlPath'), etcdctl: get('etcdctlPath'), etcd: get('etcdPath') };
+  }
+
+  /** The etcdctl to show in copied commands (default `etcdctl`, found on PATH). */
   etcdctlPath(): string {
-    return vscode.workspace.getConfiguration(SECTION).get<string>('etcdctlPath') || 'etcdctl';
+    return this.toolPaths().etcdctl ?? 'etcdctl';
   }
 
   dispose(): void {

@@ -2,49 +2,80 @@
  * `etcd-backup manifest <command>`: edits of static pod manifests, env files, etcd config
  * files and systemd units, printed as a unified diff or written in place with `--write`.
  */
-import { promises as fs } from 'fs';
 import { isAbsolute } from 'path';
-import { EtcdBackupError } from '../core/errors';
 import { applyEdits, diagnoseEtcdFile, EditResult, parseEtcdFile, ParsedEtcdFile, replaceFileContent, setDataDir, setInitialClusterState, unifiedDiff } from '../core/etcdFiles';
+import { configFileOf, configFileSentence, UnreadableFile } from '../core/etcdFiles/editGuards';
+import { readRegularFile } from '../core/fsSafe';
 import { CliCommand, CliUsageError, parseFlags } from './types';
 
-async function readText(path: string): Promise<string> {
+/** The short reason a related file could not be read, for a sentence that names it. */
+function reasonOf(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code ?? ((err as { cause?: NodeJS.ErrnoException }).cause?.code);
+  if (code === 'ENOENT') return 'it does not exist on this machine';
+  if (code === 'EACCES' || code === 'EPERM') return 'no permission to read it';
+  return (err as Error).message.replace(/\.$/, '');
+}
+
+interface Loaded {
+  parsed: ParsedEtcdFile;
+  related: ParsedEtcdFile[];
+  unreadable: UnreadableFile[];
+  /** The config file `--config-file` names, on the node: read, or why not. */
+  config?: { path: string; parsed?: ParsedEtcdFile; reason?: string };
+}
+
+async function readRelated(path: string, into: ParsedEtcdFile[], unreadable: UnreadableFile[]): Promise<void> {
+  if (!isAbsolute(path) || into.some((r) => r.fileName === path) || unreadable.some((u) => u.path === path)) return;
   try {
-    return await fs.readFile(path, 'utf8');
+    into.push(parseEtcdFile(await readRegularFile(path), path));
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new EtcdBackupError('notFound', `${path} does not exist.`, { cause: err });
-    if (code === 'EISDIR') throw new EtcdBackupError('invalidInput', `${path} is a directory; give the manifest, env, config or unit file.`, { cause: err });
-    if (code === 'EACCES' || code === 'EPERM') throw new EtcdBackupError('permission', `No permission to read ${path} (run as root, e.g. with sudo).`, { cause: err });
-    throw err;
+    // a file the unit reads but that cannot be read here is never taken as empty: edits that depend on it are refused
+    unreadable.push({ path, reason: reasonOf(err) });
   }
 }
 
 /**
- * The file and the files that go with it: a unit's `EnvironmentFile=` targets that exist, and
- * the unit given with `--unit` for an env file.
+ * The file and the files that go with it: a unit's `EnvironmentFile=` and `--env-file` targets,
+ * the unit given with `--unit` for an env file, and the config file `--config-file` names (on
+ * the node: through the Pod's hostPath volume or the container's volume).
  */
-async function load(file: string, unit?: string): Promise<{ parsed: ParsedEtcdFile; related: ParsedEtcdFile[] }> {
-  const parsed = parseEtcdFile(await readText(file), file);
+async function load(file: string, unit?: string): Promise<Loaded> {
+  const parsed = parseEtcdFile(await readRegularFile(file), file);
   const related: ParsedEtcdFile[] = [];
+  const unreadable: UnreadableFile[] = [];
   if (parsed.kind === 'systemd') {
-    for (const ef of parsed.environmentFiles) {
-      if (!isAbsolute(ef.path)) continue;
-      try {
-        related.push(parseEtcdFile(await fs.readFile(ef.path, 'utf8'), ef.path));
-      } catch {
-        // a missing file is checked by systemd (and refused unless optional); nothing to compare
-        if (ef.optional) related.push(parseEtcdFile('', ef.path));
-      }
-    }
+    for (const ef of parsed.environmentFiles) await readRelated(ef.path, related, unreadable);
+    for (const ef of parsed.launcher?.envFiles ?? []) await readRelated(ef, related, unreadable);
   }
-  if (unit) related.push(parseEtcdFile(await readText(unit), unit));
-  return { parsed, related };
+  if (unit) related.push(parseEtcdFile(await readRegularFile(unit), unit));
+  const cf = configFileOf(parsed, related);
+  if (!cf) return { parsed, related, unreadable };
+  const path = cf.hostPath ?? cf.path;
+  try {
+    return { parsed, related, unreadable, config: { path, parsed: parseEtcdFile(await readRegularFile(path), path) } };
+  } catch (err) {
+    return { parsed, related, unreadable, config: { path, reason: reasonOf(err) } };
+  }
+}
+
+/** When etcd reads a config file, the file to edit is that one: its path and parsed text, or the refusal. */
+function configTarget(l: Loaded): { file: string; parsed: ParsedEtcdFile } | { error: string } | undefined {
+  if (!l.config) return undefined;
+  const why = configFileSentence(l.parsed, l.related) ?? '';
+  if (!l.config.parsed) return { error: `${why.replace(/ \(etcd-backup manifest[^)]*\)/, '')} It cannot be read here (${l.config.reason ?? 'unknown'}), so nothing was changed.` };
+  if (l.config.parsed.kind !== 'config') return { error: `${why.replace(/ \(etcd-backup manifest[^)]*\)/, '')} It does not read as etcd's config file, so nothing was changed.` };
+  return { file: l.config.path, parsed: l.config.parsed };
 }
 
 const KIND_NAMES: Record<string, string> = { manifest: 'static pod manifest', env: 'env file', config: 'etcd config file', systemd: 'systemd unit', unknown: 'file' };
 
-async function finish(file: string, parsed: ParsedEtcdFile, r: EditResult, write: boolean): Promise<number> {
+function refuse(error: string | undefined): number {
+  process.stderr.write(`etcd-backup manifest: ${error ?? 'nothing was changed.'}\n`);
+  return 1;
+}
+
+async function finish(file: string, parsed: ParsedEtcdFile, r: EditResult, write: boolean, startedFrom?: string): Promise<number> {
+  if (startedFrom) process.stderr.write(`${startedFrom} starts etcd with the config file ${file}, and etcd then ignores every other flag and variable: ${file} is the file to change.\n`);
   if (!r.ok) {
     process.stderr.write(`etcd-backup manifest: ${r.error}\n`);
     return 1;
@@ -87,8 +118,15 @@ export const setDataDirCommand: CliCommand = {
     const { positionals, flags } = parseFlags(args, { booleans: ['write', 'keep-container-path'], strings: ['unit'] });
     if (positionals.length !== 2) throw new CliUsageError(`give the file and the new data dir, e.g. etcd-backup manifest set-data-dir /etc/kubernetes/manifests/etcd.yaml /var/lib/etcd-restored.\n${SET_DATA_DIR_USAGE}`);
     const [file, dir] = positionals;
-    const { parsed, related } = await load(file, flags.unit as string | undefined);
-    return finish(file, parsed, setDataDir(parsed, dir, { related, keepContainerPath: Boolean(flags['keep-container-path']) }), Boolean(flags.write));
+    const l = await load(file, flags.unit as string | undefined);
+    const { parsed, related, unreadable } = l;
+    const write = Boolean(flags.write);
+    const t = configTarget(l);
+    if (t && 'error' in t) return refuse(t.error);
+    // a unit's or env file's etcd takes its data dir from the config file; a Pod's keeps it, and the hostPath under it moves
+    if (t && parsed.kind !== 'manifest') return finish(t.file, t.parsed, setDataDir(t.parsed, dir), write, file);
+    const opts = { related, unreadable, keepContainerPath: Boolean(flags['keep-container-path']), ...(l.config?.parsed ? { configFile: l.config.parsed } : {}) };
+    return finish(file, parsed, setDataDir(parsed, dir, opts), write);
   },
 };
 
@@ -109,8 +147,11 @@ export const setInitialClusterStateCommand: CliCommand = {
     if (positionals.length !== 2) throw new CliUsageError(`give the file and the state (new or existing).\n${SET_STATE_USAGE}`);
     const [file, state] = positionals;
     if (state !== 'new' && state !== 'existing') throw new CliUsageError(`the state is "new" or "existing", not "${state}".`);
-    const { parsed, related } = await load(file, flags.unit as string | undefined);
-    return finish(file, parsed, setInitialClusterState(parsed, state, { related }), Boolean(flags.write));
+    const l = await load(file, flags.unit as string | undefined);
+    const t = configTarget(l);
+    if (t && 'error' in t) return refuse(t.error);
+    if (t) return finish(t.file, t.parsed, setInitialClusterState(t.parsed, state), Boolean(flags.write), file);
+    return finish(file, l.parsed, setInitialClusterState(l.parsed, state, { related: l.related, unreadable: l.unreadable }), Boolean(flags.write));
   },
 };
 
@@ -140,8 +181,10 @@ export const checkCommand: CliCommand = {
     const { positionals, flags } = parseFlags(args, { strings: ['unit'] });
     if (positionals.length !== 1) throw new CliUsageError(`give one file.\n${CHECK_USAGE}`);
     const [file] = positionals;
-    const { parsed, related } = await load(file, flags.unit as string | undefined);
+    const { parsed, related, unreadable, config } = await load(file, flags.unit as string | undefined);
     const diags = diagnoseEtcdFile(parsed, { related });
+    for (const u of unreadable) process.stdout.write(`${file}: note: ${u.path}, which etcd's unit reads, cannot be read here (${u.reason}); what it sets was not checked.\n`);
+    if (config && !config.parsed) process.stdout.write(`${file}: note: the config file ${config.path} cannot be read here (${config.reason}); its settings were not checked.\n`);
     for (const d of diags) {
       const p = position(parsed.text, d.range.start);
       process.stdout.write(`${file}:${p.line}:${p.col}: ${d.severity}: ${d.message} [${d.code}]\n`);

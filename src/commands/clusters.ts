@@ -7,42 +7,21 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { ClusterOverview, EndpointProbe } from '../core/clusterStatus';
-import { clusterSummary, formatEndpointHealth, formatEndpointStatusTable, formatMemberTable } from '../core/clusterStatus';
+import { formatEndpointHealth, formatEndpointStatusTable, formatMemberTable } from '../core/clusterStatus';
 import { clusterNameProblem, parseEndpointList, validateCluster } from '../core/config';
 import { EtcdBackupError } from '../core/errors';
 import { buildEtcdctlCommand } from '../core/etcdctlCommand';
 import type { ClusterConfig, EndpointHealth, EndpointStatus } from '../core/types';
 import { DEFAULT_TIMEOUT_MS } from '../core/types';
-import type { Log } from '../log';
+import { summaryOf } from '../hints';
 import type { ClusterSource, Settings } from '../settings';
-import { ClustersProvider, clusterNodeOf, MemberNode, Node } from '../views/clustersView';
-import { registerCommand } from './run';
+import { clusterNodeOf, MemberNode } from '../views/clustersView';
+import { Node } from '../views/nodes';
+import { cancelled, CommandDeps, commandRegistrar } from './common';
 
-export interface ClusterDeps {
-  log: Log;
-  settings: Settings;
-  tree: ClustersProvider;
-}
-
-export function cancelled(): never {
-  throw new EtcdBackupError('cancelled', 'Cancelled.');
-}
-
-/** A command's target: a tree node, a cluster name, `{ cluster: name }`, or nothing (ask). */
-export type ClusterArg = Node | string | { cluster: string } | undefined;
-
-function isNode(x: unknown): x is Node {
-  return x instanceof Node;
-}
-
-/** Answers come as a plain object; an array (explorer multi-select) or a Uri is not one. */
-export function answersOf<T extends object>(x: unknown): T | undefined {
-  return typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof vscode.Uri) && !isNode(x) ? (x as T) : undefined;
-}
-
-/** The cluster a command is about; asks with a quick pick when there is no target. */
-export async function resolveCluster(arg: unknown, deps: ClusterDeps, placeHolder = 'Which cluster?'): Promise<ClusterConfig> {
-  if (isNode(arg)) {
+/** The cluster a command is about (a tree node, a name, `{ cluster: name }`); asks with a quick pick when there is none. */
+export async function resolveCluster(arg: unknown, deps: CommandDeps, placeHolder = 'Which cluster?'): Promise<ClusterConfig> {
+  if (arg instanceof Node) {
     const n = clusterNodeOf(arg);
     if (n) return deps.settings.cluster(n.cluster.name) ?? n.cluster;
   }
@@ -64,7 +43,7 @@ export async function resolveCluster(arg: unknown, deps: ClusterDeps, placeHolde
   const pick = await vscode.window.showQuickPick(
     clusters.map((c) => {
       const o = deps.tree.cached(c.name);
-      return { label: c.name, description: o ? clusterSummary(o) : c.endpoints.join(', '), cluster: c };
+      return { label: c.name, description: o ? summaryOf(o) : c.endpoints.join(', '), cluster: c };
     }),
     { placeHolder, ignoreFocusOut: true },
   );
@@ -199,7 +178,7 @@ async function pickPath(title: string, step: string, what: string, current: stri
 }
 
 /** The multi-step input (name, endpoints, TLS files, user and password, snapshot folder). */
-async function askDraft(title: string, d: Draft, deps: ClusterDeps, editing?: string): Promise<Draft> {
+async function askDraft(title: string, d: Draft, deps: CommandDeps, editing?: string): Promise<Draft> {
   const out: Draft = { ...d };
   const total = 6;
   out.name = (
@@ -253,20 +232,19 @@ async function askDraft(title: string, d: Draft, deps: ClusterDeps, editing?: st
 }
 
 /** Try the cluster with the deadline; say what happened in one sentence. */
-export async function testConnection(cluster: ClusterConfig, password: string | undefined, deps: ClusterDeps, withUi: boolean): Promise<ConnectionTest> {
+export async function testConnection(cluster: ClusterConfig, password: string | undefined, deps: CommandDeps, withUi: boolean): Promise<ConnectionTest> {
   const run = async (): Promise<ConnectionTest> => {
-    const { fetchClusterOverview } = await import('../core/etcd');
-    const o = await fetchClusterOverview(cluster, cluster.username ? { password: password ?? (await deps.settings.password(cluster.name)) } : {});
+    const o = await deps.etcd.overview(cluster, password);
     if (o.reachable) {
-      return { ok: true, message: `Connected to "${cluster.name}": ${clusterSummary(o)}.`, summary: clusterSummary(o) };
+      return { ok: true, message: `Connected to "${cluster.name}": ${summaryOf(o)}.`, summary: summaryOf(o) };
     }
-    return { ok: false, kind: o.error?.kind, message: o.error?.message ?? 'No endpoint answered.', summary: clusterSummary(o) };
+    return { ok: false, kind: o.error?.kind, message: o.error?.message ?? 'No endpoint answered.', summary: summaryOf(o) };
   };
   if (!withUi) return run();
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Connecting to ${cluster.endpoints.join(', ')}…` }, run);
 }
 
-export async function saveFlow(title: string, initial: Draft, deps: ClusterDeps, answers: ClusterAnswers | undefined, editing?: string): Promise<SaveResult> {
+export async function saveFlow(title: string, initial: Draft, deps: CommandDeps, answers: ClusterAnswers | undefined, editing?: string): Promise<SaveResult> {
   let draft = answers ? mergeAnswers(initial, answers) : initial;
   for (;;) {
     if (!answers) {
@@ -368,7 +346,7 @@ export interface StatusResult {
   text: string;
 }
 
-async function endpointHealthCommand(arg: unknown, answers: ShowAnswers | undefined, deps: ClusterDeps): Promise<HealthResult> {
+async function endpointHealthCommand(arg: unknown, answers: ShowAnswers | undefined, deps: CommandDeps): Promise<HealthResult> {
   const cluster = await resolveCluster(arg, deps, 'Check the health of which cluster?');
   const [o] = await deps.tree.refresh(cluster.name);
   const { answered, failed } = rowsOf(o);
@@ -386,7 +364,7 @@ async function endpointHealthCommand(arg: unknown, answers: ShowAnswers | undefi
   return { cluster: cluster.name, health, text };
 }
 
-async function endpointStatusCommand(arg: unknown, answers: ShowAnswers | undefined, deps: ClusterDeps): Promise<StatusResult> {
+async function endpointStatusCommand(arg: unknown, answers: ShowAnswers | undefined, deps: CommandDeps): Promise<StatusResult> {
   const cluster = await resolveCluster(arg, deps, 'Show the endpoint status of which cluster?');
   const [o] = await deps.tree.refresh(cluster.name);
   if (!o.reachable) {
@@ -405,59 +383,52 @@ async function endpointStatusCommand(arg: unknown, answers: ShowAnswers | undefi
 // ---------------------------------------------------------------------------------------
 // Registration
 
-export function registerClusterCommands(context: vscode.ExtensionContext, deps: ClusterDeps): void {
-  const { log, settings, tree } = deps;
+export function registerClusterCommands(context: vscode.ExtensionContext, deps: CommandDeps): void {
+  const { tree } = deps;
+  const command = commandRegistrar(context, deps.log);
 
-  registerCommand(context, log, 'etcdBackup.refresh', async (arg?: unknown) => {
-    const overviews = await tree.refresh(isNode(arg) ? arg : typeof arg === 'string' ? arg : undefined);
-    return overviews.map((o) => ({ cluster: o.cluster, summary: clusterSummary(o) }));
+  command('etcdBackup.refresh', async (target) => {
+    const overviews = await tree.refresh(target instanceof Node || typeof target === 'string' ? target : undefined);
+    return overviews.map((o) => ({ cluster: o.cluster, summary: summaryOf(o) }));
   });
-
-  registerCommand(context, log, 'etcdBackup.retryCluster', async (arg?: unknown) => {
-    const cluster = await resolveCluster(arg, deps, 'Retry which cluster?');
+  command('etcdBackup.retryCluster', async (target) => {
+    const cluster = await resolveCluster(target, deps, 'Retry which cluster?');
     const [o] = await tree.refresh(cluster.name);
     return o;
   });
-
-  registerCommand(context, log, 'etcdBackup.addCluster', async (a?: unknown): Promise<SaveResult> => {
-    const answers = answersOf<ClusterAnswers>(a);
-    return saveFlow('Add etcd Cluster', draftOf(undefined), deps, answers);
+  command<ClusterAnswers>('etcdBackup.addCluster', (_target, answers) => saveFlow('Add etcd Cluster', draftOf(undefined), deps, answers), { loneAnswers: true });
+  command<ClusterAnswers>('etcdBackup.editCluster', async (target, answers) => {
+    const cluster = await resolveCluster(target, deps, 'Edit which cluster?');
+    return saveFlow(`Edit ${cluster.name}`, draftOf(cluster), deps, answers, cluster.name);
   });
+  command<{ confirm?: boolean }>('etcdBackup.removeCluster', (target, answers) => removeClusterCommand(target, answers, deps));
+  command<ShowAnswers>('etcdBackup.endpointHealth', (target, answers) => endpointHealthCommand(target, answers, deps));
+  command<ShowAnswers>('etcdBackup.endpointStatus', (target, answers) => endpointStatusCommand(target, answers, deps));
+  command<{ args?: string[] }>('etcdBackup.copyEtcdctlCommand', (target, answers) => copyEtcdctlCommand(target, answers, deps));
+}
 
-  registerCommand(context, log, 'etcdBackup.editCluster', async (arg?: unknown, a?: unknown): Promise<SaveResult> => {
-    const cluster = await resolveCluster(arg, deps, 'Edit which cluster?');
-    return saveFlow(`Edit ${cluster.name}`, draftOf(cluster), deps, answersOf<ClusterAnswers>(a), cluster.name);
-  });
+async function removeClusterCommand(target: unknown, answers: { confirm?: boolean } | undefined, deps: CommandDeps): Promise<{ removed: boolean; cluster: string }> {
+  const cluster = await resolveCluster(target, deps, 'Remove which cluster from the settings?');
+  const keep = cluster.snapshotDir ? ` Its snapshots in ${cluster.snapshotDir} stay where they are.` : '';
+  const question = `Remove cluster "${cluster.name}" from the settings? etcd itself is not touched.${keep}`;
+  const ok = answers ? answers.confirm === true : (await vscode.window.showWarningMessage(question, { modal: true }, 'Remove')) === 'Remove';
+  if (!ok) {
+    return { removed: false, cluster: cluster.name };
+  }
+  const removed = await deps.settings.removeCluster(cluster.name);
+  deps.log.info(`Removed cluster "${cluster.name}" from the settings.`);
+  return { removed, cluster: cluster.name };
+}
 
-  registerCommand(context, log, 'etcdBackup.removeCluster', async (arg?: unknown, a?: unknown): Promise<{ removed: boolean; cluster: string }> => {
-    const cluster = await resolveCluster(arg, deps, 'Remove which cluster from the settings?');
-    const answers = answersOf<{ confirm?: boolean }>(a);
-    const keep = cluster.snapshotDir ? ` Its snapshots in ${cluster.snapshotDir} stay where they are.` : '';
-    const ok = answers
-      ? answers.confirm === true
-      : (await vscode.window.showWarningMessage(`Remove cluster "${cluster.name}" from the settings? etcd itself is not touched.${keep}`, { modal: true }, 'Remove')) === 'Remove';
-    if (!ok) {
-      return { removed: false, cluster: cluster.name };
-    }
-    const removed = await settings.removeCluster(cluster.name);
-    log.info(`Removed cluster "${cluster.name}" from the settings.`);
-    return { removed, cluster: cluster.name };
-  });
-
-  registerCommand(context, log, 'etcdBackup.endpointHealth', (arg?: unknown, a?: unknown) => endpointHealthCommand(arg, answersOf<ShowAnswers>(a), deps));
-  registerCommand(context, log, 'etcdBackup.endpointStatus', (arg?: unknown, a?: unknown) => endpointStatusCommand(arg, answersOf<ShowAnswers>(a), deps));
-
-  registerCommand(context, log, 'etcdBackup.copyEtcdctlCommand', async (arg?: unknown, a?: unknown): Promise<string> => {
-    const cluster = await resolveCluster(arg, deps, 'Copy the etcdctl command for which cluster?');
-    // On a member node: only that member's endpoint (etcdctl snapshot save wants exactly one).
-    const endpoints = arg instanceof MemberNode && arg.member.clientURLs.length ? arg.member.clientURLs : undefined;
-    const cmd = buildEtcdctlCommand(cluster, { program: settings.etcdctlPath(), endpoints, args: answersOf<{ args?: string[] }>(a)?.args });
-    await vscode.env.clipboard.writeText(cmd.shell);
-    if (!answersOf(a)) {
-      const note = cluster.username ? ` etcdctl will ask for the password of ${cluster.username}.` : '';
-      void vscode.window.showInformationMessage(`Copied the etcdctl command for "${cluster.name}" (add a sub-command such as "member list -w table").${note}`);
-    }
-    return cmd.shell;
-  });
-
+async function copyEtcdctlCommand(target: unknown, answers: { args?: string[] } | undefined, deps: CommandDeps): Promise<string> {
+  const cluster = await resolveCluster(target, deps, 'Copy the etcdctl command for which cluster?');
+  // On a member node: only that member's endpoint (etcdctl snapshot save wants exactly one).
+  const endpoints = target instanceof MemberNode && target.member.clientURLs.length ? target.member.clientURLs : undefined;
+  const cmd = buildEtcdctlCommand(cluster, { program: deps.settings.etcdctlPath(), endpoints, args: answers?.args });
+  await vscode.env.clipboard.writeText(cmd.shell);
+  if (!answers) {
+    const note = cluster.username ? ` etcdctl will ask for the password of ${cluster.username}.` : '';
+    void vscode.window.showInformationMessage(`Copied the etcdctl command for "${cluster.name}" (add a sub-command such as "member list -w table").${note}`);
+  }
+  return cmd.shell;
 }

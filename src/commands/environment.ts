@@ -1,21 +1,20 @@
 import * as vscode from 'vscode';
+import { checkEnvironment, formatEnvironment } from '../core/environment';
 import type { EnvironmentReport } from '../core/environment';
 import type { Log } from '../log';
+import type { Settings } from '../settings';
+import { showWithLogs } from './common';
 import { registerCommand } from './run';
 
 /**
  * "etcd: Check Environment": loads etcd3 (proving its protos ship with the extension), finds
  * etcdctl/etcdutl, writes the report to the log, and returns it (tests assert on it).
  */
-export function registerEnvironmentCommand(context: vscode.ExtensionContext, log: Log): void {
+export function registerEnvironmentCommand(context: vscode.ExtensionContext, deps: { log: Log; settings: Settings }): void {
+  const { log, settings } = deps;
   registerCommand(context, log, 'etcdBackup.checkEnvironment', async (): Promise<EnvironmentReport> => {
-    // Loaded on first use: core/environment requires etcd3, which must stay out of activation.
-    const { checkEnvironment, formatEnvironment } = await import('../core/environment');
-    const cfg = vscode.workspace.getConfiguration('etcdBackup');
-    const report = await checkEnvironment({
-      etcdctl: cfg.get<string>('etcdctlPath') || undefined,
-      etcdutl: cfg.get<string>('etcdutlPath') || undefined,
-    });
+    const { etcdctl, etcdutl } = settings.toolPaths();
+    const report = await checkEnvironment({ etcdctl, etcdutl });
     log.info('Environment check:');
     for (const line of formatEnvironment(report)) {
       log.info(`  ${line}`);
@@ -25,11 +24,7 @@ export function registerEnvironmentCommand(context: vscode.ExtensionContext, log
     const summary = report.etcd3.loaded
       ? `etcd3 loaded its protos. ${found.length ? `Found ${found.join(' and ')}.` : 'Neither etcdctl nor etcdutl is on PATH: install etcd-client (etcdctl) or etcdutl, or set their paths in the settings.'}`
       : (report.etcd3.problem ?? 'etcd3 did not load. Reinstall the extension.');
-    void vscode.window.showInformationMessage(summary, 'Show Logs').then((choice) => {
-      if (choice === 'Show Logs') {
-        log.show(true);
-      }
-    });
+    showWithLogs(log, summary);
     return report;
   });
 }

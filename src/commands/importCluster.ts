@@ -10,16 +10,17 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { clusterNameProblem, parseEndpointList, validateCluster } from '../core/config';
-import { defaultSnapshotDir, fileProblem, KUBEADM_MANIFEST, uniqueClusterName } from '../core/etcdFileCandidates';
+import { defaultSnapshotDir, fileProblem, uniqueClusterName } from '../core/etcdFileCandidates';
+import { ETCD_FILE_EXTENSIONS, KUBEADM_MANIFEST } from '../core/etcdFileNames';
 import { EtcdBackupError } from '../core/errors';
 import { clusterFromEtcdFile, parseEtcdFile } from '../core/etcdFiles';
 import type { ParsedEtcdFile } from '../core/etcdFiles';
 import type { ClusterConfig } from '../core/types';
 import { DEFAULT_TIMEOUT_MS } from '../core/types';
 import type { ClusterSource } from '../settings';
-import { answersOf, cancelled, draftOf, saveFlow, testConnection } from './clusters';
-import type { ClusterDeps, ConnectionTest } from './clusters';
-import { registerCommand } from './run';
+import { draftOf, saveFlow, testConnection } from './clusters';
+import type { ConnectionTest } from './clusters';
+import { cancelled, CommandDeps, commandRegistrar, showWithLogs } from './common';
 
 export interface ImportAnswers {
   /** The file (when the command gets no Uri). */
@@ -80,7 +81,7 @@ async function resolveFile(arg: unknown, answers: ImportAnswers | undefined): Pr
     canSelectMany: false,
     openLabel: 'Import',
     defaultUri: near,
-    filters: { 'etcd files': ['yaml', 'yml', 'env', 'service', 'conf'], 'All files': ['*'] },
+    filters: { 'etcd files': [...ETCD_FILE_EXTENSIONS], 'All files': ['*'] },
   });
   return uris?.[0]?.fsPath ?? cancelled();
 }
@@ -126,107 +127,122 @@ function missingTlsHint(warnings: readonly string[]): string {
     : '';
 }
 
-async function importClusterCommand(arg: unknown, answers: ImportAnswers | undefined, deps: ClusterDeps): Promise<ImportCommandResult> {
-  const file = await resolveFile(arg, answers);
-  const base = path.basename(file);
-  const title = `Import ${base}`;
-  const refuse = (problem: string, warnings: string[] = []): ImportCommandResult => {
-    deps.log.warn(`Import from ${file}: ${problem}`);
-    if (!answers) {
-      void vscode.window.showErrorMessage(problem, 'Show Logs').then((c) => c && deps.log.show(true));
-    }
-    return { saved: false, file, warnings, problem };
-  };
-
+/** What the file says, as a draft cluster with what was guessed; or the sentence why it cannot be imported. */
+async function readDraft(file: string): Promise<{ draft?: ClusterConfig; warnings: string[]; problem?: string }> {
   let text: string;
   try {
     text = await readText(file);
   } catch (err) {
-    if (err instanceof EtcdBackupError) return refuse(err.message);
+    if (err instanceof EtcdBackupError) return { warnings: [], problem: err.message };
     throw err;
   }
-  const parsed = parseEtcdFile(text, base);
+  const parsed = parseEtcdFile(text, path.basename(file));
   const problem = fileProblem(parsed, file);
-  if (problem) return refuse(problem);
+  if (problem) return { warnings: [], problem };
   const imported = clusterFromEtcdFile(parsed, file, { related: await relatedFiles(parsed) });
-  const warnings = imported.warnings;
-  if (!imported.cluster) return refuse(noClusterProblem(warnings), warnings);
-  const draft = imported.cluster;
-  for (const w of warnings) deps.log.info(`Import from ${file}: ${w}`);
+  if (!imported.cluster) return { warnings: imported.warnings, problem: noClusterProblem(imported.warnings) };
+  return { draft: imported.cluster, warnings: imported.warnings };
+}
 
-  const existing = deps.settings.allNames();
-  let name = answers?.name ?? uniqueClusterName(draft.name, existing);
-  let endpointsText = answers?.endpoints === undefined ? draft.endpoints.join(', ') : Array.isArray(answers.endpoints) ? answers.endpoints.join(', ') : answers.endpoints;
-  let snapshotDir: string | undefined = answers ? (answers.snapshotDir === null ? undefined : (answers.snapshotDir ?? defaultSnapshotDir(name))) : undefined;
+/** The user's choices: name, endpoints, snapshot folder (from the answers, or asked after showing the warnings). */
+interface ImportChoices {
+  name: string;
+  endpointsText: string;
+  snapshotDir?: string;
+}
 
-  if (!answers) {
-    if (warnings.length) {
-      const go = await vscode.window.showWarningMessage(
-        `Importing ${base}: ${warnings.length === 1 ? 'one thing' : `${warnings.length} things`} to know before connecting.`,
-        { modal: true, detail: [...warnings.map((w) => `• ${w}`), ...(missingTlsHint(warnings) ? ['', missingTlsHint(warnings)] : [])].join('\n') },
-        'Continue',
-      );
-      if (go !== 'Continue') cancelled();
-    }
-    name =
-      (
-        await vscode.window.showInputBox({
-          title: `${title} (1/3)`,
-          prompt: `Name of the cluster, as the tree shows it (from ${draft.name === name ? '--name' : `--name "${draft.name}"`})`,
-          value: name,
-          ignoreFocusOut: true,
-          validateInput: (v) => clusterNameProblem(v, existing),
-        })
-      )?.trim() ?? cancelled();
-    endpointsText =
-      (await vscode.window.showInputBox({
-        title: `${title} (2/3)`,
-        prompt: 'Client URLs of the members, separated by commas (from the file; add the other members\' to reach the cluster when this one is down)',
-        value: endpointsText,
-        ignoreFocusOut: true,
-        validateInput: (v) => {
-          const p = parseEndpointList(v).problems;
-          return p.length ? p.join(' ') : undefined;
-        },
-      })) ?? cancelled();
-    const dir = await vscode.window.showInputBox({
-      title: `${title} (3/3)`,
-      prompt: 'Folder for this cluster\'s snapshots (created when the first snapshot is taken); leave empty for none',
-      value: defaultSnapshotDir(name),
-      ignoreFocusOut: true,
-      validateInput: (v) => (v.trim() && !path.isAbsolute(v.trim()) ? 'Give an absolute path, e.g. /var/backups/etcd/prod.' : undefined),
-    });
-    snapshotDir = (dir ?? cancelled()).trim() || undefined;
+async function askChoices(base: string, draft: ClusterConfig, warnings: readonly string[], existing: readonly string[], answers: ImportAnswers | undefined): Promise<ImportChoices> {
+  const name = answers?.name ?? uniqueClusterName(draft.name, existing);
+  const endpointsText = answers?.endpoints === undefined ? draft.endpoints.join(', ') : Array.isArray(answers.endpoints) ? answers.endpoints.join(', ') : answers.endpoints;
+  if (answers) return { name, endpointsText, snapshotDir: answers.snapshotDir === null ? undefined : (answers.snapshotDir ?? defaultSnapshotDir(name)) };
+  if (warnings.length) {
+    const go = await vscode.window.showWarningMessage(
+      `Importing ${base}: ${warnings.length === 1 ? 'one thing' : `${warnings.length} things`} to know before connecting.`,
+      { modal: true, detail: [...warnings.map((w) => `• ${w}`), ...(missingTlsHint(warnings) ? ['', missingTlsHint(warnings)] : [])].join('\n') },
+      'Continue',
+    );
+    if (go !== 'Continue') cancelled();
   }
+  const title = `Import ${base}`;
+  const chosenName =
+    (
+      await vscode.window.showInputBox({
+        title: `${title} (1/3)`,
+        prompt: `Name of the cluster, as the tree shows it (from ${draft.name === name ? '--name' : `--name "${draft.name}"`})`,
+        value: name,
+        ignoreFocusOut: true,
+        validateInput: (v) => clusterNameProblem(v, existing),
+      })
+    )?.trim() ?? cancelled();
+  const chosenEndpoints =
+    (await vscode.window.showInputBox({
+      title: `${title} (2/3)`,
+      prompt: 'Client URLs of the members, separated by commas (from the file; add the other members\' to reach the cluster when this one is down)',
+      value: endpointsText,
+      ignoreFocusOut: true,
+      validateInput: (v) => {
+        const p = parseEndpointList(v).problems;
+        return p.length ? p.join(' ') : undefined;
+      },
+    })) ?? cancelled();
+  const dir = await vscode.window.showInputBox({
+    title: `${title} (3/3)`,
+    prompt: 'Folder for this cluster\'s snapshots (created when the first snapshot is taken); leave empty for none',
+    value: defaultSnapshotDir(chosenName),
+    ignoreFocusOut: true,
+    validateInput: (v) => (v.trim() && !path.isAbsolute(v.trim()) ? 'Give an absolute path, e.g. /var/backups/etcd/prod.' : undefined),
+  });
+  return { name: chosenName, endpointsText: chosenEndpoints, snapshotDir: (dir ?? cancelled()).trim() || undefined };
+}
 
-  const nameProblem = clusterNameProblem(name, existing);
-  if (nameProblem) return refuse(nameProblem, warnings);
-  const eps = parseEndpointList(endpointsText);
-  if (eps.problems.length) return refuse(`Endpoints: ${eps.problems.join(' ')}`, warnings);
-  const v = validateCluster({ name: name.trim(), endpoints: eps.endpoints, tls: draft.tls, snapshotDir, timeoutMs: answers?.timeoutMs ?? DEFAULT_TIMEOUT_MS });
-  if (!v.cluster) return refuse(v.problems.join(' '), warnings);
-  const cluster = v.cluster;
+/** The validated cluster, or the sentence that says what is wrong. */
+function clusterOfChoices(c: ImportChoices, draft: ClusterConfig, existing: readonly string[], timeoutMs: number | undefined): { cluster?: ClusterConfig; problem?: string } {
+  const nameProblem = clusterNameProblem(c.name, existing);
+  if (nameProblem) return { problem: nameProblem };
+  const eps = parseEndpointList(c.endpointsText);
+  if (eps.problems.length) return { problem: `Endpoints: ${eps.problems.join(' ')}` };
+  const v = validateCluster({ name: c.name.trim(), endpoints: eps.endpoints, tls: draft.tls, snapshotDir: c.snapshotDir, timeoutMs: timeoutMs ?? DEFAULT_TIMEOUT_MS });
+  return v.cluster ? { cluster: v.cluster } : { problem: v.problems.join(' ') };
+}
+
+/** After a failed connection test: save anyway, open the full form ("edit"), or not. */
+async function onFailedTest(cluster: ClusterConfig, test: ConnectionTest, answers: ImportAnswers | undefined): Promise<'save' | 'edit' | 'cancel'> {
+  if (answers) return answers.onTestFailure === 'save' ? 'save' : 'cancel';
+  const choice = await vscode.window.showWarningMessage(
+    `Could not connect to "${cluster.name}": ${test.message}`,
+    { modal: true, detail: 'Save Anyway keeps it as imported; Edit opens the full form (endpoints, CA, client certificate, user).' },
+    'Save Anyway',
+    'Edit',
+  );
+  return choice === 'Save Anyway' ? 'save' : choice === 'Edit' ? 'edit' : 'cancel';
+}
+
+async function importClusterCommand(arg: unknown, answers: ImportAnswers | undefined, deps: CommandDeps): Promise<ImportCommandResult> {
+  const file = await resolveFile(arg, answers);
+  const base = path.basename(file);
+  const refuse = (problem: string, warnings: string[] = []): ImportCommandResult => {
+    deps.log.warn(`Import from ${file}: ${problem}`);
+    if (!answers) showWithLogs(deps.log, problem, 'error');
+    return { saved: false, file, warnings, problem };
+  };
+
+  const { draft, warnings, problem } = await readDraft(file);
+  if (!draft) return refuse(problem ?? `${base} names no cluster.`, warnings);
+  for (const w of warnings) deps.log.info(`Import from ${file}: ${w}`);
+  const existing = deps.settings.allNames();
+  const choices = await askChoices(base, draft, warnings, existing, answers);
+  const checked = clusterOfChoices(choices, draft, existing, answers?.timeoutMs);
+  if (!checked.cluster) return refuse(checked.problem ?? 'The cluster is not valid.', warnings);
+  const cluster = checked.cluster;
 
   let test: ConnectionTest | undefined;
   if (answers?.test !== false) {
     test = await testConnection(cluster, undefined, deps, !answers);
     if (!test.ok) {
-      deps.log.warn(`${title}: ${test.message}`);
-      const choice = answers
-        ? answers.onTestFailure === 'save'
-          ? 'Save Anyway'
-          : undefined
-        : await vscode.window.showWarningMessage(
-            `Could not connect to "${cluster.name}": ${test.message}`,
-            { modal: true, detail: 'Save Anyway keeps it as imported; Edit opens the full form (endpoints, CA, client certificate, user).' },
-            'Save Anyway',
-            'Edit',
-          );
-      if (choice === 'Edit') {
-        const r = await saveFlow('Import etcd Cluster', draftOf(cluster), deps, undefined);
-        return { ...r, file, warnings };
-      }
-      if (choice !== 'Save Anyway') return { saved: false, file, cluster, warnings, test };
+      deps.log.warn(`Import ${base}: ${test.message}`);
+      const next = await onFailedTest(cluster, test, answers);
+      if (next === 'edit') return { ...(await saveFlow('Import etcd Cluster', draftOf(cluster), deps, undefined)), file, warnings };
+      if (next === 'cancel') return { saved: false, file, cluster, warnings, test };
     }
   }
   const source = await deps.settings.saveCluster(cluster, { source: 'user' });
@@ -238,10 +254,11 @@ async function importClusterCommand(arg: unknown, answers: ImportAnswers | undef
   return { saved: true, file, cluster, warnings, test, source };
 }
 
-export function registerImportClusterCommand(context: vscode.ExtensionContext, deps: ClusterDeps): void {
+export function registerImportClusterCommand(context: vscode.ExtensionContext, deps: CommandDeps): void {
   // (uri) from menus and the CodeLens, (uri, answers) or (answers) from tests, () from the palette.
-  registerCommand(context, deps.log, 'etcdBackup.importCluster', (arg?: unknown, a?: unknown) => {
-    const answers = answersOf<ImportAnswers>(a) ?? answersOf<ImportAnswers>(arg);
-    return importClusterCommand(answers && arg === answers ? undefined : arg, answers, deps);
-  });
+  commandRegistrar(context, deps.log)<ImportAnswers>(
+    'etcdBackup.importCluster',
+    (target, answers) => importClusterCommand(target === answers ? undefined : target, answers, deps),
+    { loneAnswers: true },
+  );
 }

@@ -9,14 +9,15 @@ import { memberLabel, memberStartEnv, memberSummary, quorumAfterAdd, quorumAfter
 import { normalizeEndpoint } from '../core/config';
 import { EtcdBackupError } from '../core/errors';
 import type { ClusterConfig, MemberInfo } from '../core/types';
-import { clusterNodeOf, MemberNode, Node } from '../views/clustersView';
-import { answersOf, cancelled, ClusterDeps, resolveCluster } from './clusters';
-import { registerCommand } from './run';
+import { clusterNodeOf, MemberNode } from '../views/clustersView';
+import { Node } from '../views/nodes';
+import { resolveCluster } from './clusters';
+import { cancelled, CommandDeps, commandRegistrar, confirmQuorumLoss, quorumDetail } from './common';
 
 /** A member target: a member node, `{ cluster, member }` (hex id or name), or nothing (ask). */
 export async function resolveMember(
   arg: unknown,
-  deps: ClusterDeps,
+  deps: CommandDeps,
   placeHolder: string,
   filter: (m: MemberOverview) => boolean = () => true,
   fresh = true,
@@ -115,7 +116,7 @@ function startText(clusterName: string, memberId: string, env: Record<string, st
   return `${lines.join('\n')}\n`;
 }
 
-async function addMember(arg: unknown, answers: AddMemberAnswers | undefined, deps: ClusterDeps): Promise<AddMemberResult> {
+async function addMember(arg: unknown, answers: AddMemberAnswers | undefined, deps: CommandDeps): Promise<AddMemberResult> {
   const cluster = await resolveCluster(arg, deps, 'Add a member to which cluster?');
   const [o] = await deps.tree.refresh(cluster.name);
   if (!o.reachable) {
@@ -169,8 +170,7 @@ async function addMember(arg: unknown, answers: AddMemberAnswers | undefined, de
       return { added: false, cluster: cluster.name, quorum };
     }
   }
-  const { withConnection } = await import('../core/etcd');
-  const res = await withConnection(cluster, await deps.settings.secretsFor(cluster), (c) => c.memberAdd(parsed.urls, { isLearner }));
+  const res = await deps.etcd.withConnection(cluster, (c) => c.memberAdd(parsed.urls, { isLearner }));
   const env = memberStartEnv(res.members, res.member, memberName);
   const text = startText(cluster.name, res.member.id, env, isLearner);
   deps.log.info(`Added member ${res.member.id} (${memberName}, ${parsed.urls.join(',')}) to "${cluster.name}"${isLearner ? ' as a learner' : ''}.`);
@@ -202,7 +202,7 @@ export interface RemoveMemberResult {
   members?: MemberInfo[];
 }
 
-async function removeMember(arg: unknown, answers: RemoveMemberAnswers | undefined, deps: ClusterDeps): Promise<RemoveMemberResult> {
+async function removeMember(arg: unknown, answers: RemoveMemberAnswers | undefined, deps: CommandDeps): Promise<RemoveMemberResult> {
   const { cluster, member, members } = await resolveMember(arg, deps, 'Remove which member?');
   const quorum = quorumAfterRemoval(members, member.id);
   const label = `${memberLabel(member)} (${member.id})`;
@@ -211,22 +211,13 @@ async function removeMember(arg: unknown, answers: RemoveMemberAnswers | undefin
     ? answers.confirm === true
     : (await vscode.window.showWarningMessage(
         `Remove member ${label} from cluster "${cluster.name}"?`,
-        { modal: true, detail: `${quorum.sentence}\n\nQuorum now: ${quorum.before.quorum} of ${quorum.before.voters} voting members (${quorum.before.healthyVoters} healthy). After removal: ${quorum.after.quorum} of ${quorum.after.voters} (${quorum.after.healthyVoters} healthy).\n\nThe member's process stops serving; its data dir is not touched.` },
+        { modal: true, detail: `${quorum.sentence}\n\n${quorumDetail(quorum)}\n\nThe member's process stops serving; its data dir is not touched.` },
         'Remove Member',
       )) === 'Remove Member';
   if (!first) return result;
-  if (quorum.losesQuorum) {
-    const second = answers
-      ? answers.confirmQuorumLoss === true
-      : (await vscode.window.showWarningMessage(
-          `Removing ${label} makes cluster "${cluster.name}" LOSE QUORUM.`,
-          { modal: true, detail: `${quorum.sentence}\n\nWithout quorum the cluster serves no writes (Kubernetes stops working) until enough members are back, or until you restore from a snapshot. Remove anyway?` },
-          'Remove and Lose Quorum',
-        )) === 'Remove and Lose Quorum';
-    if (!second) return result;
-  }
-  const { withConnection } = await import('../core/etcd');
-  const after = await withConnection(cluster, await deps.settings.secretsFor(cluster), (c) => c.memberRemove(member.id));
+  const consequence = 'Without quorum the cluster serves no writes (Kubernetes stops working) until enough members are back, or until you restore from a snapshot.';
+  if (!(await confirmQuorumLoss(quorum, { member: label, cluster: cluster.name, consequence }, answers))) return result;
+  const after = await deps.etcd.withConnection(cluster, (c) => c.memberRemove(member.id));
   deps.log.info(`Removed member ${label} from "${cluster.name}". ${quorum.sentence}`);
   await deps.tree.refresh(cluster.name).catch(() => undefined);
   if (!answers) {
@@ -235,49 +226,51 @@ async function removeMember(arg: unknown, answers: RemoveMemberAnswers | undefin
   return { ...result, removed: true, members: after };
 }
 
-async function promoteLearner(arg: unknown, deps: ClusterDeps): Promise<{ promoted: boolean; cluster: string; member: string; members: MemberInfo[] }> {
+async function promoteLearner(arg: unknown, deps: CommandDeps): Promise<{ promoted: boolean; cluster: string; member: string; members: MemberInfo[] }> {
   const { cluster, member } = await resolveMember(arg, deps, 'Promote which learner?', (m) => m.isLearner);
   if (!member.isLearner) {
     throw new EtcdBackupError('invalidInput', `${memberLabel(member)} is already a voting member: only learners can be promoted.`);
   }
-  const { withConnection } = await import('../core/etcd');
-  const members = await withConnection(cluster, await deps.settings.secretsFor(cluster), (c) => c.memberPromote(member.id));
+  const members = await deps.etcd.withConnection(cluster, (c) => c.memberPromote(member.id));
   deps.log.info(`Promoted learner ${memberLabel(member)} (${member.id}) in "${cluster.name}".`);
   await deps.tree.refresh(cluster.name).catch(() => undefined);
   return { promoted: true, cluster: cluster.name, member: member.id, members };
 }
 
-export function registerMemberCommands(context: vscode.ExtensionContext, deps: ClusterDeps): void {
-  const { log } = deps;
-  registerCommand(context, log, 'etcdBackup.addMember', (arg?: unknown, a?: unknown) => addMember(arg, answersOf<AddMemberAnswers>(a), deps));
-  registerCommand(context, log, 'etcdBackup.removeMember', (arg?: unknown, a?: unknown) => removeMember(arg, answersOf<RemoveMemberAnswers>(a), deps));
-  registerCommand(context, log, 'etcdBackup.promoteLearner', async (arg?: unknown) => {
-    const r = await promoteLearner(arg, deps);
+export function registerMemberCommands(context: vscode.ExtensionContext, deps: CommandDeps): void {
+  const command = commandRegistrar(context, deps.log);
+  command<AddMemberAnswers>('etcdBackup.addMember', (target, answers) => addMember(target, answers, deps));
+  command<RemoveMemberAnswers>('etcdBackup.removeMember', (target, answers) => removeMember(target, answers, deps));
+  command('etcdBackup.promoteLearner', async (target) => {
+    const r = await promoteLearner(target, deps);
     void vscode.window.showInformationMessage(`${r.member} is now a voting member of "${r.cluster}".`);
     return r;
   });
-  registerCommand(context, log, 'etcdBackup.copyMemberId', async (arg?: unknown): Promise<string> => {
-    const { member } = await resolveMember(arg, deps, 'Copy the id of which member?', undefined, false);
+  command('etcdBackup.copyMemberId', async (target): Promise<string> => {
+    const { member } = await resolveMember(target, deps, 'Copy the id of which member?', undefined, false);
     await vscode.env.clipboard.writeText(member.id);
     return member.id;
   });
-  registerCommand(context, log, 'etcdBackup.copyMemberUrls', async (arg?: unknown, a?: unknown): Promise<string> => {
-    const { member } = await resolveMember(arg, deps, 'Copy the URLs of which member?', undefined, false);
-    let which = answersOf<{ which?: 'client' | 'peer' | 'both' }>(a)?.which;
-    if (!which) {
-      const pick = await vscode.window.showQuickPick(
-        [
-          { label: 'Client URLs', description: member.clientURLs.join(',') || '(none: not started)', which: 'client' as const },
-          { label: 'Peer URLs', description: member.peerURLs.join(','), which: 'peer' as const },
-          { label: 'Both', which: 'both' as const },
-        ],
-        { placeHolder: `Copy which URLs of ${memberLabel(member)}?` },
-      );
-      which = pick?.which ?? cancelled();
-    }
-    const text =
-      which === 'client' ? member.clientURLs.join(',') : which === 'peer' ? member.peerURLs.join(',') : `client: ${member.clientURLs.join(',')}\npeer: ${member.peerURLs.join(',')}`;
-    await vscode.env.clipboard.writeText(text);
-    return text;
-  });
+  command<{ which?: 'client' | 'peer' | 'both' }>('etcdBackup.copyMemberUrls', (target, answers) => copyMemberUrls(target, answers, deps));
+}
+
+async function copyMemberUrls(target: unknown, answers: { which?: 'client' | 'peer' | 'both' } | undefined, deps: CommandDeps): Promise<string> {
+  const { member } = await resolveMember(target, deps, 'Copy the URLs of which member?', undefined, false);
+  let which = answers?.which;
+  if (!which) {
+    const pick = await vscode.window.showQuickPick(
+      [
+        { label: 'Client URLs', description: member.clientURLs.join(',') || '(none: not started)', which: 'client' as const },
+        { label: 'Peer URLs', description: member.peerURLs.join(','), which: 'peer' as const },
+        { label: 'Both', which: 'both' as const },
+      ],
+      { placeHolder: `Copy which URLs of ${memberLabel(member)}?` },
+    );
+    which = pick?.which ?? cancelled();
+  }
+  const client = member.clientURLs.join(',');
+  const peer = member.peerURLs.join(',');
+  const text = which === 'client' ? client : which === 'peer' ? peer : `client: ${client}\npeer: ${peer}`;
+  await vscode.env.clipboard.writeText(text);
+  return text;
 }

@@ -8,11 +8,13 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { editSequence, ETCD_FILE_GLOB, fileProblem, KUBEADM_MANIFEST, looksLikeEtcdFileName, rankCandidates } from '../core/etcdFileCandidates';
+import { editSequence, fileProblem, rankCandidates } from '../core/etcdFileCandidates';
+import { ETCD_FILE_EXTENSIONS, ETCD_FILE_GLOB, KUBEADM_MANIFEST, looksLikeEtcdFileName } from '../core/etcdFileNames';
 import type { RankedCandidate } from '../core/etcdFileCandidates';
 import { EtcdBackupError, explain } from '../core/errors';
 import { parseEtcdFile, replaceFileContent } from '../core/etcdFiles';
 import type { EditResult, ParsedEtcdFile } from '../core/etcdFiles';
+import { applyEtcdFileEdit } from '../editor/commands';
 import type { Log } from '../log';
 
 /** Files larger than this are not etcd's (and not read while looking for candidates). */
@@ -81,7 +83,7 @@ export async function pickEtcdFile(title: string, candidates: readonly RankedCan
     canSelectMany: false,
     openLabel: 'Edit This File',
     defaultUri: vscode.Uri.file(near),
-    filters: { 'etcd files': ['yaml', 'yml', 'env', 'service', 'conf'], 'All files': ['*'] },
+    filters: { 'etcd files': [...ETCD_FILE_EXTENSIONS], 'All files': ['*'] },
   });
   return uris?.[0]?.fsPath;
 }
@@ -126,13 +128,8 @@ export async function applyEditSteps(file: string, steps: readonly EditStep[], o
   };
   if (doc) {
     const r = compute(doc.getText());
-    if (r.edit) {
-      const we = new vscode.WorkspaceEdit();
-      we.replace(doc.uri, new vscode.Range(doc.positionAt(r.edit.offset), doc.positionAt(r.edit.offset + r.edit.length)), r.edit.newText);
-      if (!(await vscode.workspace.applyEdit(we))) {
-        throw new EtcdBackupError('conflict', `${base} could not be changed in the editor (is it read-only?); make the change by hand: ${r.changes.join('; ')}.`);
-      }
-    }
+    // The editor's one edit path: refused when the document changed since the edit was computed.
+    const applied = await applyEtcdFileEdit(doc, { ok: true, edits: r.edit ? [r.edit] : [], changes: r.changes }, doc.getText());
     if (opts.show !== false) await vscode.window.showTextDocument(doc, { preview: false });
     let saved = false;
     if (opts.save && doc.isDirty) {
@@ -141,7 +138,7 @@ export async function applyEditSteps(file: string, steps: readonly EditStep[], o
         throw new EtcdBackupError('permission', `${file} is changed in the editor but could not be saved: save it as a user who may write it (e.g. with sudo), or copy the change.`);
       }
     }
-    return { file, changed: Boolean(r.edit), text: doc.getText(), changes: r.changes, saved, via: 'editor' };
+    return { file, changed: applied.applied, text: doc.getText(), changes: r.changes, saved, via: 'editor' };
   }
   // The editor cannot open it (too large, not text): read it ourselves, and write only on the user's say-so.
   let text: string;

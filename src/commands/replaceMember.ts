@@ -8,15 +8,17 @@
  */
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { memberLabel } from '../core/clusterStatus';
+import type { MemberOverview, QuorumChange } from '../core/clusterStatus';
+import { memberLabel, quorumAfterRemoval } from '../core/clusterStatus';
 import { EtcdBackupError } from '../core/errors';
+import { checkMemberName, checkPeerUrl } from '../core/restore/plan';
+import { etcdProcessesUsing } from '../core/restore/processes';
 import type { ReplaceMemberResult } from '../core/restore/replace';
-import { answersOf, cancelled } from './clusters';
+import type { ClusterConfig } from '../core/types';
+import { cancelled, CommandDeps, commandRegistrar, confirmQuorumLoss, quorumDetail, withCancellableProgress } from './common';
+import { resolveMember } from './members';
 import { findEtcdFiles, offerEtcdFileEdit, pickEtcdFile } from './offerFileEdits';
 import type { FileEditOutcome } from './offerFileEdits';
-import { resolveMember } from './members';
-import type { RestoreDeps } from './restore';
-import { registerCommand } from './run';
 
 export interface ReplaceMemberAnswers {
   /** Replacement name (default: the failed member's). */
@@ -71,80 +73,141 @@ export function startSettingsText(cluster: string, r: ReplaceMemberResult): stri
   ].join('\n');
 }
 
-async function replaceMemberCommand(arg: unknown, answers: ReplaceMemberAnswers | undefined, deps: RestoreDeps): Promise<ReplaceMemberCommandResult> {
-  const { cluster, member, members } = await resolveMember(arg, { log: deps.log, settings: deps.settings, tree: deps.tree }, 'Replace which member?');
-  const { quorumAfterRemoval } = await import('../core/clusterStatus');
-  const { checkMemberName, checkPeerUrl } = await import('../core/restore/plan');
+/** Who replaces the failed member: asked (name, peer URLs, voter or learner) unless the answers say. */
+interface Replacement {
+  name: string;
+  urls: string[];
+  asLearner: boolean;
+}
+
+async function askReplacement(member: MemberOverview, members: MemberOverview[], title: string, answers: ReplaceMemberAnswers | undefined): Promise<Replacement> {
+  if (answers) {
+    const urls = answers.peerURLs !== undefined ? (Array.isArray(answers.peerURLs) ? answers.peerURLs : answers.peerURLs.split(',')) : member.peerURLs;
+    return { name: answers.name ?? member.name, urls: urls.map((x) => x.trim()).filter(Boolean), asLearner: answers.asLearner ?? false };
+  }
+  const name =
+    (await vscode.window.showInputBox({
+      title: `${title} (1/3)`,
+      prompt: 'Name of the replacement (its --name / ETCD_NAME); the failed member\'s name is fine',
+      value: member.name,
+      ignoreFocusOut: true,
+      validateInput: (v) => {
+        const p = checkMemberName(v.trim());
+        if (p) return p === 'empty' ? 'Give the replacement a name.' : `The name ${p}.`;
+        return members.some((m) => m.id !== member.id && m.name === v.trim()) ? `Another member is named "${v.trim()}".` : undefined;
+      },
+    })) ?? cancelled();
+  const u = await vscode.window.showInputBox({
+    title: `${title} (2/3)`,
+    prompt: 'Peer URL(s) of the replacement (its --initial-advertise-peer-urls), comma-separated',
+    value: member.peerURLs.join(','),
+    ignoreFocusOut: true,
+    validateInput: (v) => {
+      const list = v.split(',').map((x) => x.trim()).filter(Boolean);
+      if (!list.length) return 'Give at least one peer URL, e.g. https://10.0.0.13:2380.';
+      return list.map((x) => checkPeerUrl(x).problem).find(Boolean);
+    },
+  });
+  const urls = (u ?? cancelled()).split(',').map((x) => x.trim()).filter(Boolean);
+  const pick = await vscode.window.showQuickPick(
+    [
+      { label: 'As a voting member', detail: 'etcdctl member add: it counts towards quorum at once and syncs when started.', learner: false },
+      { label: 'As a learner, promoted once caught up', detail: 'It does not vote until it has replicated the data; etcd-backup can wait and promote it.', learner: true },
+    ],
+    { title: `${title} (3/3)`, ignoreFocusOut: true },
+  );
+  return { name, urls, asLearner: pick?.learner ?? cancelled() };
+}
+
+/** The modal (and the second one when quorum is lost): true when the replacement may go ahead. */
+async function confirmReplacement(
+  what: { label: string; cluster: string; quorum: QuorumChange; replacement: Replacement },
+  answers: ReplaceMemberAnswers | undefined,
+): Promise<boolean> {
+  const { label, cluster, quorum, replacement: r } = what;
+  const detail =
+    `${quorumDetail(quorum)}\n${quorum.sentence}\n\nThen ${r.name.trim()} (${r.urls.join(', ')}) is added${r.asLearner ? ' as a learner' : ''}; ` +
+    'start it with an empty data dir and ETCD_INITIAL_CLUSTER_STATE=existing.';
+  const first = answers
+    ? answers.confirm === true
+    : (await vscode.window.showWarningMessage(`Replace member ${label} of "${cluster}"?`, { modal: true, detail }, 'Replace Member')) === 'Replace Member';
+  if (!first) return false;
+  const consequence =
+    'Without quorum the cluster serves no writes, and the replacement cannot be added until enough members are back: restoring from a snapshot may be the way instead.';
+  return confirmQuorumLoss(quorum, { member: label, cluster, consequence }, answers);
+}
+
+/** The failed member's data dir on this machine (asked, or from the answers); undefined: not here. */
+async function failedDataDir(member: MemberOverview, answers: ReplaceMemberAnswers | undefined): Promise<string | undefined> {
+  if (answers) return answers.localDataDir ?? undefined;
+  const { membersOnThisMachine } = await import('../core/restore/sources');
+  const here = membersOnThisMachine([{ name: member.name || member.id, peerURLs: member.peerURLs }]).length > 0;
+  const pick = await vscode.window.showQuickPick(
+    [
+      {
+        label: '$(folder) Move its data dir aside…',
+        detail: here ? 'Its peer URL is this machine: pick the data dir (it goes to <dir>.old-<time>).' : 'Only if the failed member ran on this machine.',
+        move: true,
+      },
+      { label: '$(close) Not on this machine', detail: 'Move it aside on its machine yourself: mv /var/lib/etcd /var/lib/etcd.old', move: false },
+    ],
+    { title: `Data dir of ${memberLabel(member)}: the replacement must start with an empty one`, ignoreFocusOut: true },
+  );
+  if (!pick?.move) return undefined;
+  const validateInput = (v: string): string | undefined => (path.isAbsolute(v.trim()) ? undefined : 'Give an absolute path.');
+  return (await vscode.window.showInputBox({ title: 'Failed member\'s data dir', value: '/var/lib/etcd', ignoreFocusOut: true, validateInput }))?.trim();
+}
+
+/** Move the failed member's data dir aside (never deleted); refused while an etcd process still uses it. */
+async function moveFailedDataDirAside(dir: string, deps: CommandDeps): Promise<string | undefined> {
+  const { moveAside } = await import('../core/restore/replace');
+  const running = await etcdProcessesUsing(dir);
+  if (running.length) {
+    const pids = running.map((p) => p.pid).join(', ');
+    throw new EtcdBackupError('conflict', `The member was replaced, but etcd (pid ${pids}) still runs with ${dir}: stop it, then move the dir aside (mv ${dir} ${dir}.old).`);
+  }
+  const moved = await moveAside(dir);
+  deps.log.info(`[replace] ${dir} ${moved ? `moved aside to ${moved}` : 'does not exist: nothing to move'}`);
+  return moved;
+}
+
+/** A learner replacement: wait until it has caught up and promote it, when asked. */
+async function promoteWhenAsked(cluster: ClusterConfig, result: ReplaceMemberResult, answers: ReplaceMemberAnswers | undefined, deps: CommandDeps): Promise<boolean | undefined> {
+  const name = result.added.name;
+  const promote = answers
+    ? answers.promote === true
+    : (await vscode.window.showInformationMessage(`${name} was added as a learner. Start it, then promote it once it has caught up.`, 'Wait and Promote')) === 'Wait and Promote';
+  if (!promote) return undefined;
+  const { promoteWhenCaughtUp } = await import('../core/restore/replace');
+  const r = await withCancellableProgress(`Waiting for ${name} to catch up`, ({ signal, report }) =>
+    deps.etcd.withConnection(cluster, (conn) =>
+      promoteWhenCaughtUp(conn, result.added.id, { signal, deadlineMs: answers?.promoteDeadlineMs, onAttempt: (n, e) => report(`attempt ${n}: ${e}`) }),
+    ),
+  );
+  deps.log.info(`[replace] promoted ${name} after ${r.attempts} attempt(s)`);
+  await deps.tree.refresh(cluster.name).catch(() => undefined);
+  return true;
+}
+
+/** The runbook's repair while quorum holds: confirm, remove and add, then the member's files and data dir. */
+async function replaceMemberCommand(arg: unknown, answers: ReplaceMemberAnswers | undefined, deps: CommandDeps): Promise<ReplaceMemberCommandResult> {
+  const { cluster, member, members } = await resolveMember(arg, deps, 'Replace which member?');
   const quorum = quorumAfterRemoval(members, member.id);
   const label = `${memberLabel(member)} (${member.id})`;
   const base: ReplaceMemberCommandResult = { replaced: false, cluster: cluster.name, member: member.id };
   const title = `Replace ${memberLabel(member)}`;
 
-  let name = answers?.name ?? member.name;
-  let urls = answers?.peerURLs !== undefined ? (Array.isArray(answers.peerURLs) ? answers.peerURLs : answers.peerURLs.split(',')) : member.peerURLs;
-  let asLearner = answers?.asLearner ?? false;
-  if (!answers) {
-    name =
-      (await vscode.window.showInputBox({
-        title: `${title} (1/3)`,
-        prompt: 'Name of the replacement (its --name / ETCD_NAME); the failed member\'s name is fine',
-        value: member.name,
-        ignoreFocusOut: true,
-        validateInput: (v) => {
-          const p = checkMemberName(v.trim());
-          if (p) return p === 'empty' ? 'Give the replacement a name.' : `The name ${p}.`;
-          return members.some((m) => m.id !== member.id && m.name === v.trim()) ? `Another member is named "${v.trim()}".` : undefined;
-        },
-      })) ?? cancelled();
-    const u = await vscode.window.showInputBox({
-      title: `${title} (2/3)`,
-      prompt: 'Peer URL(s) of the replacement (its --initial-advertise-peer-urls), comma-separated',
-      value: member.peerURLs.join(','),
-      ignoreFocusOut: true,
-      validateInput: (v) => {
-        const list = v.split(',').map((x) => x.trim()).filter(Boolean);
-        if (!list.length) return 'Give at least one peer URL, e.g. https://10.0.0.13:2380.';
-        return list.map((x) => checkPeerUrl(x).problem).find(Boolean);
-      },
-    });
-    urls = (u ?? cancelled()).split(',');
-    const pick = await vscode.window.showQuickPick(
-      [
-        { label: 'As a voting member', detail: 'etcdctl member add: it counts towards quorum at once and syncs when started.', learner: false },
-        { label: 'As a learner, promoted once caught up', detail: 'It does not vote until it has replicated the data; etcd-backup can wait and promote it.', learner: true },
-      ],
-      { title: `${title} (3/3)`, ignoreFocusOut: true },
-    );
-    asLearner = pick?.learner ?? cancelled();
-  }
-  urls = urls.map((x) => x.trim()).filter(Boolean);
+  const replacement = await askReplacement(member, members, title, answers);
+  if (!(await confirmReplacement({ label, cluster: cluster.name, quorum, replacement }, answers))) return base;
 
-  const detail = `Quorum now: ${quorum.before.quorum} of ${quorum.before.voters} voting members (${quorum.before.healthyVoters} healthy). After removal: ${quorum.after.quorum} of ${quorum.after.voters} (${quorum.after.healthyVoters} healthy).\n${quorum.sentence}\n\nThen ${name.trim()} (${urls.join(', ')}) is added${asLearner ? ' as a learner' : ''}; start it with an empty data dir and ETCD_INITIAL_CLUSTER_STATE=existing.`;
-  const first = answers
-    ? answers.confirm === true
-    : (await vscode.window.showWarningMessage(`Replace member ${label} of "${cluster.name}"?`, { modal: true, detail }, 'Replace Member')) === 'Replace Member';
-  if (!first) return base;
-  if (quorum.losesQuorum) {
-    const second = answers
-      ? answers.confirmQuorumLoss === true
-      : (await vscode.window.showWarningMessage(
-          `Removing ${label} makes cluster "${cluster.name}" LOSE QUORUM.`,
-          { modal: true, detail: `${quorum.sentence}\n\nWithout quorum the cluster serves no writes, and the replacement cannot be added until enough members are back: restoring from a snapshot may be the way instead. Remove anyway?` },
-          'Remove and Lose Quorum',
-        )) === 'Remove and Lose Quorum';
-    if (!second) return base;
-  }
-
-  const { withConnection } = await import('../core/etcd');
-  const { replaceMember, promoteWhenCaughtUp, moveAside } = await import('../core/restore/replace');
-  const secrets = await deps.settings.secretsFor(cluster);
+  const { replaceMember } = await import('../core/restore/replace');
   const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title }, (progress) =>
-    withConnection(cluster, secrets, (conn) =>
+    deps.etcd.withConnection(cluster, (conn) =>
       replaceMember(conn, {
         memberId: member.id,
-        name,
-        peerURLs: urls,
-        asLearner,
+        name: replacement.name,
+        peerURLs: replacement.urls,
+        asLearner: replacement.asLearner,
         confirmQuorumLoss: true,
         onStep: (s) => {
           if (s.state !== 'running') deps.log.info(`[replace] ${s.step}: ${s.message}`);
@@ -161,56 +224,14 @@ async function replaceMemberCommand(arg: unknown, answers: ReplaceMemberAnswers 
     await vscode.window.showTextDocument(doc, { preview: false });
   }
 
-  // The failed member's data dir, when it is on this machine: moved aside, never deleted.
-  let localDir = answers ? (answers.localDataDir ?? undefined) : undefined;
-  if (!answers) {
-    const { membersOnThisMachine } = await import('../core/restore/sources');
-    const here = membersOnThisMachine([{ name: member.name || member.id, peerURLs: member.peerURLs }]).length > 0;
-    const pick = await vscode.window.showQuickPick(
-      [
-        { label: '$(folder) Move its data dir aside…', detail: here ? 'Its peer URL is this machine: pick the data dir (it goes to <dir>.old-<time>).' : 'Only if the failed member ran on this machine.', move: true },
-        { label: '$(close) Not on this machine', detail: 'Move it aside on its machine yourself: mv /var/lib/etcd /var/lib/etcd.old', move: false },
-      ],
-      { title: `Data dir of ${memberLabel(member)}: the replacement must start with an empty one`, ignoreFocusOut: true },
-    );
-    if (pick?.move) {
-      localDir = (await vscode.window.showInputBox({ title: 'Failed member\'s data dir', value: '/var/lib/etcd', ignoreFocusOut: true, validateInput: (v) => (path.isAbsolute(v.trim()) ? undefined : 'Give an absolute path.') }))?.trim();
-    }
-  }
-  if (localDir) {
-    const { etcdProcessesUsing } = await import('../core/restore/processes');
-    const running = await etcdProcessesUsing(localDir);
-    if (running.length) {
-      throw new EtcdBackupError('conflict', `The member was replaced, but etcd (pid ${running.map((p) => p.pid).join(', ')}) still runs with ${localDir}: stop it, then move the dir aside (mv ${localDir} ${localDir}.old).`);
-    }
-    out.movedAside = await moveAside(localDir);
-    deps.log.info(`[replace] ${localDir} ${out.movedAside ? `moved aside to ${out.movedAside}` : 'does not exist: nothing to move'}`);
-  }
-
-  // Offer to write the start settings into the member's etcd.env / config / unit / manifest, so the file says `existing`.
+  const localDir = await failedDataDir(member, answers);
+  if (localDir) out.movedAside = await moveFailedDataDirAside(localDir, deps);
+  // The start settings into the member's etcd.env / config / unit / manifest, so the file says `existing`.
   out.memberFile = await offerMemberFileEdit(result, answers, deps);
-
-  if (result.added.isLearner) {
-    const promote = answers ? answers.promote === true : (await vscode.window.showInformationMessage(`${result.added.name} was added as a learner. Start it, then promote it once it has caught up.`, 'Wait and Promote')) === 'Wait and Promote';
-    if (promote) {
-      const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Waiting for ${result.added.name} to catch up`, cancellable: true }, (progress, token) => {
-        const ac = new AbortController();
-        token.onCancellationRequested(() => ac.abort());
-        return withConnection(cluster, secrets, (conn) =>
-          promoteWhenCaughtUp(conn, result.added.id, {
-            signal: ac.signal,
-            deadlineMs: answers?.promoteDeadlineMs,
-            onAttempt: (n, e) => progress.report({ message: `attempt ${n}: ${e}` }),
-          }),
-        );
-      });
-      out.promoted = true;
-      deps.log.info(`[replace] promoted ${result.added.name} after ${r.attempts} attempt(s)`);
-      await deps.tree.refresh(cluster.name).catch(() => undefined);
-    }
-  }
+  if (result.added.isLearner) out.promoted = await promoteWhenAsked(cluster, result, answers, deps);
   if (!answers) {
-    void vscode.window.showInformationMessage(`Replaced ${label} by ${result.added.name} (${result.added.id}). Start it with ETCD_INITIAL_CLUSTER_STATE=existing and an empty data dir.`, 'Copy Settings').then(async (c) => {
+    const message = `Replaced ${label} by ${result.added.name} (${result.added.id}). Start it with ETCD_INITIAL_CLUSTER_STATE=existing and an empty data dir.`;
+    void vscode.window.showInformationMessage(message, 'Copy Settings').then(async (c) => {
       if (c) await vscode.env.clipboard.writeText(Object.entries(result.env).map(([k, v]) => `${k}="${v}"`).join('\n'));
     });
   }
@@ -223,7 +244,7 @@ async function replaceMemberCommand(arg: unknown, answers: ReplaceMemberAnswers 
  * initial-advertise-peer-urls where they differ, as one edit shown in the editor; saved only on
  * "Write and Save".
  */
-async function offerMemberFileEdit(result: ReplaceMemberResult, answers: ReplaceMemberAnswers | undefined, deps: RestoreDeps): Promise<FileEditOutcome | undefined> {
+async function offerMemberFileEdit(result: ReplaceMemberResult, answers: ReplaceMemberAnswers | undefined, deps: CommandDeps): Promise<FileEditOutcome | undefined> {
   const { memberStartSteps, startSettingsOfEnv } = await import('../core/etcdFileCandidates');
   const steps = memberStartSteps(startSettingsOfEnv(result.env));
   let file = answers ? (answers.memberFile ?? undefined) : undefined;
@@ -252,6 +273,6 @@ async function offerMemberFileEdit(result: ReplaceMemberResult, answers: Replace
   return r;
 }
 
-export function registerReplaceMemberCommand(context: vscode.ExtensionContext, deps: RestoreDeps): void {
-  registerCommand(context, deps.log, 'etcdBackup.replaceMember', (arg?: unknown, a?: unknown) => replaceMemberCommand(arg, answersOf<ReplaceMemberAnswers>(a), deps));
+export function registerReplaceMemberCommand(context: vscode.ExtensionContext, deps: CommandDeps): void {
+  commandRegistrar(context, deps.log)<ReplaceMemberAnswers>('etcdBackup.replaceMember', (target, answers) => replaceMemberCommand(target, answers, deps));
 }

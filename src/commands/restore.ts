@@ -5,73 +5,25 @@
  * Thin over src/core/restore. Every handler takes the tree node (or a Uri / path / nothing) and
  * an optional answers object: with answers, no prompt is shown (tests), and it returns a result.
  */
-import { promises as fs } from 'fs';
+import { createHash } from 'crypto';
+import { createReadStream, promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { EtcdBackupError } from '../core/errors';
+import { checkMemberName, checkPeerUrl, parseInitialCluster, validatePlan } from '../core/restore/plan';
 import type { RestorePlan, PlannedMember } from '../core/restore/plan';
 import type { RestoreMemberResult, RestoreStep, TrialRestoreResult } from '../core/restore/restore';
 import type { EtcdRuntime } from '../core/restore/runbook';
-import type { ToolPaths } from '../core/tools';
 import type { ClusterConfig } from '../core/types';
-import type { Log } from '../log';
-import type { Settings } from '../settings';
-import { clusterNodeOf, Node } from '../views/clustersView';
-import type { ClustersProvider } from '../views/clustersView';
-import { answersOf, cancelled } from './clusters';
+import { clusterNodeOf } from '../views/clustersView';
+import { Node } from '../views/nodes';
+import { cancelled, CommandDeps, commandRegistrar, pickSnapshot, showWithLogs, withCancellableProgress } from './common';
 import { findEtcdFiles, offerEtcdFileEdit, pickEtcdFile } from './offerFileEdits';
 import type { FileEditOutcome } from './offerFileEdits';
-import { registerReplaceMemberCommand } from './replaceMember';
-import { registerCommand } from './run';
-
-export interface RestoreDeps {
-  log: Log;
-  settings: Settings;
-  tree: ClustersProvider;
-}
-
-/** Machine-scoped tool paths from the settings (a workspace cannot point them elsewhere). */
-export function toolPaths(): ToolPaths {
-  const cfg = vscode.workspace.getConfiguration('etcdBackup');
-  const get = (k: string): string | undefined => {
-    // Only the user (machine) value counts, never a workspace's.
-    const v = cfg.inspect<string>(k);
-    return (v?.globalValue || undefined) as string | undefined;
-  };
-  return { etcdutl: get('etcdutlPath'), etcdctl: get('etcdctlPath'), etcd: get('etcdPath') };
-}
-
-/** The snapshot file a command was invoked on: a snapshot node, a Uri, a path, or answers. */
-export function snapshotPathOf(arg: unknown): string | undefined {
-  if (typeof arg === 'string') return arg;
-  if (arg instanceof vscode.Uri) return arg.fsPath;
-  if (arg && typeof arg === 'object') {
-    const a = arg as { file?: unknown; path?: unknown; snapshot?: unknown; resourceUri?: unknown; fsPath?: unknown };
-    if (typeof a.file === 'string') return a.file;
-    if (typeof a.snapshot === 'string') return a.snapshot;
-    if (a.resourceUri instanceof vscode.Uri) return a.resourceUri.fsPath;
-  }
-  return undefined;
-}
-
-async function pickSnapshot(arg: unknown, answers: { snapshot?: string } | undefined, title: string): Promise<string> {
-  const fromArg = snapshotPathOf(arg) ?? answers?.snapshot;
-  if (fromArg) return fromArg;
-  if (answers) {
-    throw new EtcdBackupError('invalidInput', 'No snapshot file given: pass { snapshot: "/path/to/file.db" }.');
-  }
-  const picked = await vscode.window.showOpenDialog({
-    title,
-    canSelectMany: false,
-    openLabel: 'Use This Snapshot',
-    filters: { 'etcd snapshots': ['db'], 'All files': ['*'] },
-  });
-  return picked?.[0]?.fsPath ?? cancelled();
-}
 
 /** The cluster a tree node belongs to (for TLS files in the runbook's verify commands). */
-function clusterOf(arg: unknown, deps: RestoreDeps): ClusterConfig | undefined {
+function clusterOf(arg: unknown, deps: CommandDeps): ClusterConfig | undefined {
   if (arg instanceof Node) {
     const n = clusterNodeOf(arg);
     return n ? (deps.settings.cluster(n.cluster.name) ?? n.cluster) : undefined;
@@ -130,7 +82,6 @@ export interface RestoreSnapshotResult {
 
 /** Edit the list of members until the user accepts it (quick pick + input boxes). */
 async function editMembers(initial: PlannedMember[], from: string): Promise<PlannedMember[]> {
-  const { validatePlan, checkPeerUrl, checkMemberName } = await import('../core/restore/plan');
   let members = initial.map((m) => ({ ...m, peerURLs: [...m.peerURLs] }));
   const askMember = async (m: PlannedMember | undefined, index: number): Promise<PlannedMember | undefined> => {
     const name = await vscode.window.showInputBox({
@@ -222,7 +173,7 @@ async function writeRunbook(text: string, snapshot: string, wanted: string | und
   throw lastErr;
 }
 
-async function restoreSnapshot(arg: unknown, answers: RestoreSnapshotAnswers | undefined, deps: RestoreDeps, preset?: { localMember?: string; members?: PlannedMember[]; manifestPath?: string; oldDataDir?: string }): Promise<RestoreSnapshotResult> {
+async function restoreSnapshot(arg: unknown, answers: RestoreSnapshotAnswers | undefined, deps: CommandDeps, preset?: { localMember?: string; members?: PlannedMember[]; manifestPath?: string; oldDataDir?: string }): Promise<RestoreSnapshotResult> {
   const { log } = deps;
   const core = await import('../core/restore/restore');
   const planMod = await import('../core/restore/plan');
@@ -237,16 +188,13 @@ async function restoreSnapshot(arg: unknown, answers: RestoreSnapshotAnswers | u
 
   const snapshot = await pickSnapshot(arg, answers, 'Restore which snapshot?');
   const cluster = clusterOf(arg, deps);
-  const tools = toolPaths();
+  const tools = deps.settings.toolPaths();
   // The tool first: without one there is nothing to restore with (one sentence on what to install).
   const tool = await findRestoreTool(tools);
 
   // 1. Verify the file before anything else.
-  const check = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Verifying ${path.basename(snapshot)}…`, cancellable: true }, (_p, token) => {
-    const ac = new AbortController();
-    token.onCancellationRequested(() => ac.abort());
-    return import('../core/restore/snapshotCheck').then((m) => m.checkSnapshotForRestore(snapshot, { signal: ac.signal }));
-  });
+  const { checkSnapshotForRestore } = await import('../core/restore/snapshotCheck');
+  const check = await withCancellableProgress(`Verifying ${path.basename(snapshot)}…`, ({ signal }) => checkSnapshotForRestore(snapshot, { signal }));
   if (!check.ok) {
     throw new EtcdBackupError(check.kind ?? 'corrupt', check.reason ?? `${snapshot} cannot be restored.`);
   }
@@ -387,27 +335,22 @@ async function restoreSnapshot(arg: unknown, answers: RestoreSnapshotAnswers | u
         )) === 'Restore';
     if (!confirmed) cancelled();
     const target = dataDir;
-    restored = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Restoring ${localMember}`, cancellable: true },
-      async (progress, ctoken) => {
-        const ac = new AbortController();
-        ctoken.onCancellationRequested(() => ac.abort());
-        return core.restoreMember({
-          snapshot,
-          ...flags,
-          dataDir: target,
-          oldDataDir,
-          skipHashCheck,
-          bumpRevision,
-          markCompacted,
-          tool,
-          signal: ac.signal,
-          onStep: (s: RestoreStep) => {
-            if (s.state !== 'running') note(`${s.state === 'failed' ? 'FAILED ' : ''}${s.step}: ${s.message}`);
-            progress.report({ message: s.message });
-          },
-        });
-      },
+    restored = await withCancellableProgress(`Restoring ${localMember}`, ({ signal, report }) =>
+      core.restoreMember({
+        snapshot,
+        ...flags,
+        dataDir: target,
+        oldDataDir,
+        skipHashCheck,
+        bumpRevision,
+        markCompacted,
+        tool,
+        signal,
+        onStep: (s: RestoreStep) => {
+          if (s.state !== 'running') note(`${s.state === 'failed' ? 'FAILED ' : ''}${s.step}: ${s.message}`);
+          report(s.message);
+        },
+      }),
     );
   }
 
@@ -483,8 +426,6 @@ async function restoreSnapshot(arg: unknown, answers: RestoreSnapshotAnswers | u
 }
 
 async function fileSha256(file: string): Promise<string> {
-  const { createHash } = await import('crypto');
-  const { createReadStream } = await import('fs');
   const h = createHash('sha256');
   await new Promise<void>((resolve, reject) => {
     createReadStream(file).on('data', (b) => h.update(b)).on('error', reject).on('end', () => resolve());
@@ -509,10 +450,9 @@ export interface ForMemberArgs {
   dataDir?: string;
 }
 
-async function restoreSnapshotForMember(arg: unknown, answers: RestoreSnapshotAnswers | undefined, deps: RestoreDeps): Promise<RestoreSnapshotResult> {
+async function restoreSnapshotForMember(arg: unknown, answers: RestoreSnapshotAnswers | undefined, deps: CommandDeps): Promise<RestoreSnapshotResult> {
   const a = (arg && typeof arg === 'object' && !(arg instanceof vscode.Uri) ? arg : {}) as ForMemberArgs;
   const uri = arg instanceof vscode.Uri ? arg : typeof a.uri === 'string' ? vscode.Uri.file(a.uri) : a.uri;
-  const { parseInitialCluster } = await import('../core/restore/plan');
   const members = a.initialCluster ? parseInitialCluster(a.initialCluster).members : undefined;
   if (a.name && members && !members.some((m) => m.name === a.name) && a.peerURL) {
     members.push({ name: a.name, peerURLs: [a.peerURL] });
@@ -535,42 +475,36 @@ export interface TrialAnswers {
   show?: boolean;
 }
 
-async function trialRestoreCommand(arg: unknown, answers: TrialAnswers | undefined, deps: RestoreDeps): Promise<TrialRestoreResult> {
+async function trialRestoreCommand(arg: unknown, answers: TrialAnswers | undefined, deps: CommandDeps): Promise<TrialRestoreResult> {
   const snapshot = await pickSnapshot(arg, answers, 'Trial-restore which snapshot?');
   const { trialRestore } = await import('../core/restore/restore');
-  const result = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Trial restore of ${path.basename(snapshot)}`, cancellable: true },
-    (progress, token) => {
-      const ac = new AbortController();
-      token.onCancellationRequested(() => ac.abort());
-      return trialRestore(snapshot, {
-        signal: ac.signal,
-        toolPaths: toolPaths(),
-        skipHashCheck: answers?.skipHashCheck,
-        onStep: (s) => {
-          if (s.state !== 'running') deps.log.info(`[trial restore] ${s.step}: ${s.message}`);
-          progress.report({ message: s.message });
-        },
-      });
-    },
+  const result = await withCancellableProgress(`Trial restore of ${path.basename(snapshot)}`, ({ signal, report }) =>
+    trialRestore(snapshot, {
+      signal,
+      toolPaths: deps.settings.toolPaths(),
+      skipHashCheck: answers?.skipHashCheck,
+      onStep: (s) => {
+        if (s.state !== 'running') deps.log.info(`[trial restore] ${s.step}: ${s.message}`);
+        report(s.message);
+      },
+    }),
   );
   deps.log.info(`[trial restore] ${result.verdict}`);
   if (answers?.show ?? !answers) {
     if (result.ok) {
       void vscode.window.showInformationMessage(result.verdict);
     } else {
-      void vscode.window.showErrorMessage(result.verdict, 'Show Logs').then((c) => c && deps.log.show(true));
+      showWithLogs(deps.log, result.verdict, 'error');
     }
   }
   return result;
 }
 
-/** Register the restore features: Restore Snapshot, Restore for Member, Trial Restore, Replace Member. */
-export function registerRestoreFeatures(context: vscode.ExtensionContext, deps: RestoreDeps): void {
-  registerCommand(context, deps.log, 'etcdBackup.restoreSnapshot', (arg?: unknown, a?: unknown) =>
-    restoreSnapshot(arg, answersOf<RestoreSnapshotAnswers>(a) ?? (arg && typeof arg === 'object' && !(arg instanceof Node) && !(arg instanceof vscode.Uri) ? (arg as RestoreSnapshotAnswers) : undefined), deps),
-  );
-  registerCommand(context, deps.log, 'etcdBackup.restoreSnapshotForMember', (arg?: unknown, a?: unknown) => restoreSnapshotForMember(arg, answersOf<RestoreSnapshotAnswers>(a), deps));
-  registerCommand(context, deps.log, 'etcdBackup.trialRestore', (arg?: unknown, a?: unknown) => trialRestoreCommand(arg, answersOf<TrialAnswers>(a), deps));
-  registerReplaceMemberCommand(context, deps);
+/** Register the restore features: Restore Snapshot, Restore for Member (the CodeLens), Trial Restore. */
+export function registerRestoreFeatures(context: vscode.ExtensionContext, deps: CommandDeps): void {
+  const command = commandRegistrar(context, deps.log);
+  command<RestoreSnapshotAnswers>('etcdBackup.restoreSnapshot', (target, answers) => restoreSnapshot(target, answers, deps), { loneAnswers: true });
+  // The CodeLens passes a plain { uri, name, peerURL, initialCluster, dataDir } target: never answers alone.
+  command<RestoreSnapshotAnswers>('etcdBackup.restoreSnapshotForMember', (target, answers) => restoreSnapshotForMember(target, answers, deps));
+  command<TrialAnswers>('etcdBackup.trialRestore', (target, answers) => trialRestoreCommand(target, answers, deps));
 }

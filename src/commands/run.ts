@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { explain } from '../core/errors';
+import { errorText } from '../hints';
 import type { Log } from '../log';
 
 /** The last failure of each command (its one sentence), for tests and diagnostics. */
@@ -26,8 +27,9 @@ export function registerCommand(
           return undefined;
         }
         log.error(`${id} failed:`, err instanceof Error ? (err.stack ?? err.message) : String(err));
-        lastCommandErrors.set(id, e.message);
-        void vscode.window.showErrorMessage(e.message, 'Show Logs').then((choice) => {
+        const text = errorText(e);
+        lastCommandErrors.set(id, text);
+        void vscode.window.showErrorMessage(text, 'Show Logs').then((choice) => {
           if (choice === 'Show Logs') {
             log.show(true);
           }

@@ -11,19 +11,12 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { EtcdBackupError } from '../core/errors';
+import { diffMarkdown, reportMarkdown } from '../core/snapshot/format';
 import type { SnapshotDiff, SnapshotReport } from '../core/snapshot/inspect';
 import type { VerifyResult } from '../core/snapshot/verify';
 import type { Log } from '../log';
-import type { Settings } from '../settings';
-import type { ClustersProvider } from '../views/clustersView';
-import { rememberStatus, setSnapshotStatusListener } from '../views/snapshotNodes';
-import { registerCommand } from './run';
-
-export interface SnapshotDeps {
-  log: Log;
-  settings: Settings;
-  tree: ClustersProvider;
-}
+import { rememberStatus } from '../views/snapshotNodes';
+import { cancelled, CommandDeps, commandRegistrar, pickSnapshot, withCancellableProgress } from './common';
 
 /** Read-only documents of the reports, by URI. */
 export const REPORT_SCHEME = 'etcd-backup-report';
@@ -49,38 +42,6 @@ class ReportDocuments implements vscode.TextDocumentContentProvider, vscode.Disp
     this.emitter.dispose();
     this.docs.clear();
   }
-}
-
-/** The snapshot file a command was invoked on: a snapshot node, a Uri, a path. */
-function fileOf(arg: unknown): string | undefined {
-  if (typeof arg === 'string') return arg;
-  if (arg instanceof vscode.Uri) return arg.fsPath;
-  if (arg && typeof arg === 'object') {
-    const a = arg as { file?: unknown; snapshot?: unknown; resourceUri?: unknown };
-    if (typeof a.file === 'string') return a.file;
-    if (typeof a.snapshot === 'string') return a.snapshot;
-    if (a.resourceUri instanceof vscode.Uri) return a.resourceUri.fsPath;
-  }
-  return undefined;
-}
-
-async function pickFile(arg: unknown, title: string, answers?: { snapshot?: string }): Promise<string> {
-  const f = fileOf(arg) ?? answers?.snapshot;
-  if (f) return f;
-  if (answers) throw new EtcdBackupError('invalidInput', 'No snapshot file given: pass { snapshot: "/path/to/file.db" }.');
-  const picked = await vscode.window.showOpenDialog({ title, canSelectMany: false, openLabel: 'Use This Snapshot', filters: { 'etcd snapshots': ['db'], 'All files': ['*'] } });
-  const p = picked?.[0]?.fsPath;
-  if (!p) throw new EtcdBackupError('cancelled', 'Cancelled.');
-  return p;
-}
-
-/** Run `work` under a cancellable progress notification; its signal aborts when cancelled. */
-function withProgress<T>(title: string, work: (signal: AbortSignal, report: (message: string) => void) => Promise<T>): Thenable<T> {
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) => {
-    const ac = new AbortController();
-    token.onCancellationRequested(() => ac.abort());
-    return work(ac.signal, (message) => progress.report({ message }));
-  });
 }
 
 /** Open a report: the Markdown preview (follows the theme), or the read-only text when asked or when there is no preview. */
@@ -111,10 +72,10 @@ export interface ReportResult {
   report: SnapshotReport;
 }
 
-async function showReport(arg: unknown, answers: ReportAnswers | undefined, docs: ReportDocuments, deps: SnapshotDeps): Promise<ReportResult> {
-  const file = await pickFile(arg, 'Report on which snapshot?', answers);
+async function showReport(arg: unknown, answers: ReportAnswers | undefined, docs: ReportDocuments, deps: CommandDeps): Promise<ReportResult> {
+  const file = await pickSnapshot(arg, answers, 'Report on which snapshot?');
   const st = await fs.stat(file).catch(() => undefined);
-  const report = await withProgress(`Reading ${path.basename(file)}…`, async (signal, say) => {
+  const report = await withCancellableProgress(`Reading ${path.basename(file)}…`, async ({ signal, report: say }) => {
     const { inspectSnapshot } = await import('../core/snapshot/inspect');
     return inspectSnapshot(file, {
       signal,
@@ -123,7 +84,6 @@ async function showReport(arg: unknown, answers: ReportAnswers | undefined, docs
     });
   });
   if (st) rememberStatus(file, st.size, st.mtime, { status: report.status });
-  const { reportMarkdown } = await import('../core/snapshot/format');
   const markdown = reportMarkdown(report, { title: path.basename(file), fileTime: st?.mtime });
   const uri = docs.add(`${path.basename(file)} report`, markdown);
   deps.log.info(`Snapshot report for ${file}: revision ${report.status.revision}, ${report.keyspace.liveKeys} live keys, ${report.members.length} members`);
@@ -136,11 +96,11 @@ type VerifyAnswers = { snapshot?: string; skipHashCheck?: boolean };
 async function verify(
   arg: unknown,
   answers: VerifyAnswers | undefined,
-  deps: SnapshotDeps,
+  deps: CommandDeps,
   skipHash = answers?.skipHashCheck === true,
 ): Promise<VerifyResult> {
-  const file = await pickFile(arg, 'Verify which snapshot?', answers);
-  const r = await withProgress(`Verifying ${path.basename(file)}…`, async (signal, say) => {
+  const file = await pickSnapshot(arg, answers, 'Verify which snapshot?');
+  const r = await withCancellableProgress(`Verifying ${path.basename(file)}…`, async ({ signal, report: say }) => {
     const { verifySnapshot } = await import('../core/snapshot/verify');
     let pages = 0;
     let sha = 0;
@@ -183,23 +143,22 @@ export interface CompareAnswers {
   preview?: boolean;
 }
 
-async function compare(arg: unknown, answers: CompareAnswers | undefined, docs: ReportDocuments, deps: SnapshotDeps): Promise<{ uri: vscode.Uri; markdown: string; diff: SnapshotDiff }> {
-  const a = await pickFile(arg, 'Compare which snapshot (the older one)?', answers);
+async function compare(arg: unknown, answers: CompareAnswers | undefined, docs: ReportDocuments, deps: CommandDeps): Promise<{ uri: vscode.Uri; markdown: string; diff: SnapshotDiff }> {
+  const a = await pickSnapshot(arg, answers, 'Compare which snapshot (the older one)?');
   let b = answers?.other;
   if (!b) {
     if (answers) throw new EtcdBackupError('invalidInput', 'No second snapshot given: pass { other: "/path/to/file.db" }.');
     const siblings = (await fs.readdir(path.dirname(a)).catch(() => [] as string[])).filter((n) => n.endsWith('.db') && path.join(path.dirname(a), n) !== a).sort().reverse();
     const items: (vscode.QuickPickItem & { file?: string })[] = [...siblings.map((n) => ({ label: n, description: path.dirname(a), file: path.join(path.dirname(a), n) })), { label: '$(folder-opened) Another file…' }];
     const pick = await vscode.window.showQuickPick(items, { title: `Compare ${path.basename(a)} with…`, placeHolder: 'The newer snapshot' });
-    if (!pick) throw new EtcdBackupError('cancelled', 'Cancelled.');
-    b = pick.file ?? (await pickFile(undefined, 'Compare with which snapshot?'));
+    if (!pick) cancelled();
+    b = pick.file ?? (await pickSnapshot(undefined, undefined, 'Compare with which snapshot?'));
   }
   const other = b;
-  const diff = await withProgress(`Comparing ${path.basename(a)} with ${path.basename(other)}…`, async (signal) => {
+  const diff = await withCancellableProgress(`Comparing ${path.basename(a)} with ${path.basename(other)}…`, async ({ signal }) => {
     const { diffSnapshots } = await import('../core/snapshot/inspect');
     return diffSnapshots(a, other, { signal, prefixDepth: answers?.prefixDepth });
   });
-  const { diffMarkdown } = await import('../core/snapshot/format');
   const markdown = diffMarkdown(diff);
   const uri = docs.add(`${path.basename(a)} vs ${path.basename(other)}`, markdown);
   deps.log.info(`Compared ${a} with ${other}: ${diff.added} added, ${diff.removed} removed, ${diff.changed} changed`);
@@ -222,8 +181,8 @@ function markdownEscape(s: string): string {
 }
 
 /** The keys and values of a snapshot, listed and searched, as a read-only Markdown page. */
-async function searchKeys(arg: unknown, answers: SearchAnswers | undefined, docs: ReportDocuments, deps: SnapshotDeps): Promise<{ uri: vscode.Uri; markdown: string; matched: number; keys: string[] }> {
-  const file = await pickFile(arg, 'Search which snapshot?', answers);
+async function searchKeys(arg: unknown, answers: SearchAnswers | undefined, docs: ReportDocuments, deps: CommandDeps): Promise<{ uri: vscode.Uri; markdown: string; matched: number; keys: string[] }> {
+  const file = await pickSnapshot(arg, answers, 'Search which snapshot?');
   let prefix = answers?.prefix;
   let text = answers?.text;
   if (!answers) {
@@ -233,12 +192,12 @@ async function searchKeys(arg: unknown, answers: SearchAnswers | undefined, docs
       placeHolder: '/registry/secrets/   or   my-deployment',
       ignoreFocusOut: true,
     });
-    if (q === undefined) throw new EtcdBackupError('cancelled', 'Cancelled.');
+    if (q === undefined) cancelled();
     if (q.startsWith('/')) prefix = q;
     else if (q) text = q;
   }
   const limit = answers?.limit ?? 500;
-  const found = await withProgress(`Searching ${path.basename(file)}…`, async (signal) => {
+  const found = await withCancellableProgress(`Searching ${path.basename(file)}…`, async ({ signal }) => {
     const { listKeys } = await import('../core/snapshot/inspect');
     if (!text) return listKeys(file, { signal, prefix, limit });
     // Text: keys containing it, then values containing it (each at the snapshot's revision).
@@ -269,21 +228,14 @@ async function searchKeys(arg: unknown, answers: SearchAnswers | undefined, docs
   return { uri, markdown, matched: found.matched, keys: found.keys.map((k) => k.key) };
 }
 
-/** Answers (tests) come as the second argument, or as the only one when it is a plain object with `snapshot`. */
-function answersOf<T>(arg: unknown, second: unknown): T | undefined {
-  if (second && typeof second === 'object') return second as T;
-  if (arg && typeof arg === 'object' && !(arg instanceof vscode.Uri) && 'snapshot' in arg && !('toTreeItem' in arg)) return arg as T;
-  return undefined;
-}
-
-export function registerSnapshotCommands(context: vscode.ExtensionContext, deps: SnapshotDeps): void {
+export function registerSnapshotCommands(context: vscode.ExtensionContext, deps: CommandDeps): void {
   const docs = new ReportDocuments();
   context.subscriptions.push(docs, vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, docs));
-  setSnapshotStatusListener((cluster) => deps.tree.refreshSnapshots(cluster));
-  context.subscriptions.push({ dispose: () => setSnapshotStatusListener(undefined) });
-  registerCommand(context, deps.log, 'etcdBackup.showSnapshotReport', (arg?: unknown, a?: unknown) => showReport(arg, answersOf<ReportAnswers>(arg, a), docs, deps));
-  registerCommand(context, deps.log, 'etcdBackup.verifySnapshot', (arg?: unknown, a?: unknown) =>
-    verify(arg, answersOf<VerifyAnswers>(arg, a), deps));
-  registerCommand(context, deps.log, 'etcdBackup.searchSnapshotKeys', (arg?: unknown, a?: unknown) => searchKeys(arg, answersOf<SearchAnswers>(arg, a), docs, deps));
-  registerCommand(context, deps.log, 'etcdBackup.compareSnapshots', (arg?: unknown, a?: unknown) => compare(arg, answersOf<CompareAnswers>(arg, a), docs, deps));
+  // (node | uri | path | { file }, answers?) from menus and tests, or answers alone.
+  const command = commandRegistrar(context, deps.log);
+  const lone = { loneAnswers: true };
+  command<ReportAnswers>('etcdBackup.showSnapshotReport', (target, answers) => showReport(target, answers, docs, deps), lone);
+  command<VerifyAnswers>('etcdBackup.verifySnapshot', (target, answers) => verify(target, answers, deps), lone);
+  command<SearchAnswers>('etcdBackup.searchSnapshotKeys', (target, answers) => searchKeys(target, answers, docs, deps), lone);
+  command<CompareAnswers>('etcdBackup.compareSnapshots', (target, answers) => compare(target, answers, docs, deps), lone);
 }

@@ -6,9 +6,10 @@
  */
 import * as vscode from 'vscode';
 import { humanizeBytes } from '../core/clusterStatus';
+import { reclaimSpace, sizeLines } from '../core/space';
 import type { ReclaimResult } from '../core/space';
-import { answersOf, ClusterDeps, resolveCluster } from './clusters';
-import { registerCommand } from './run';
+import { resolveCluster } from './clusters';
+import { CommandDeps, commandRegistrar, withCancellableProgress } from './common';
 
 export interface ReclaimAnswers {
   /** Confirm (the modal's "Compact and Defragment"). */
@@ -27,7 +28,7 @@ export interface ReclaimCommandResult {
   message?: string;
 }
 
-async function reclaimSpaceCommand(arg: unknown, answers: ReclaimAnswers | undefined, deps: ClusterDeps): Promise<ReclaimCommandResult> {
+async function reclaimSpaceCommand(arg: unknown, answers: ReclaimAnswers | undefined, deps: CommandDeps): Promise<ReclaimCommandResult> {
   const cluster = await resolveCluster(arg, deps, 'Compact and defragment which cluster?');
   const cached = deps.tree.cached(cluster.name);
   const nospace = cached?.members.some((m) => m.error?.reason === 'NOSPACE alarm');
@@ -45,28 +46,20 @@ async function reclaimSpaceCommand(arg: unknown, answers: ReclaimAnswers | undef
   if (!ok) {
     return { cluster: cluster.name, done: false };
   }
-  const { withConnection } = await import('../core/etcd');
-  const { reclaimSpace, sizeLines } = await import('../core/space');
-  const secrets = await deps.settings.secretsFor(cluster);
   let result: ReclaimResult;
   try {
-    result = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Compact and Defragment ${cluster.name}`, cancellable: true },
-      (progress, token) => {
-        const ac = new AbortController();
-        token.onCancellationRequested(() => ac.abort());
-        return withConnection(cluster, secrets, (conn) =>
-          reclaimSpace(conn, {
-            signal: ac.signal,
-            compact: answers?.compact,
-            disarm: answers?.disarm,
-            onStep: (s) => {
-              if (s.state !== 'running') deps.log.info(`[reclaim ${cluster.name}] ${s.step} ${s.state}: ${s.message}`);
-              progress.report({ message: s.message });
-            },
-          }),
-        );
-      },
+    result = await withCancellableProgress(`Compact and Defragment ${cluster.name}`, ({ signal, report }) =>
+      deps.etcd.withConnection(cluster, (conn) =>
+        reclaimSpace(conn, {
+          signal,
+          compact: answers?.compact,
+          disarm: answers?.disarm,
+          onStep: (s) => {
+            if (s.state !== 'running') deps.log.info(`[reclaim ${cluster.name}] ${s.step} ${s.state}: ${s.message}`);
+            report(s.message);
+          },
+        }),
+      ),
     );
   } finally {
     await deps.tree.refresh(cluster.name).catch(() => undefined);
@@ -86,6 +79,6 @@ async function reclaimSpaceCommand(arg: unknown, answers: ReclaimAnswers | undef
   return { cluster: cluster.name, done: true, result, message };
 }
 
-export function registerSpaceCommands(context: vscode.ExtensionContext, deps: ClusterDeps): void {
-  registerCommand(context, deps.log, 'etcdBackup.reclaimSpace', (arg?: unknown, a?: unknown) => reclaimSpaceCommand(arg, answersOf<ReclaimAnswers>(a), deps));
+export function registerSpaceCommands(context: vscode.ExtensionContext, deps: CommandDeps): void {
+  commandRegistrar(context, deps.log)<ReclaimAnswers>('etcdBackup.reclaimSpace', (target, answers) => reclaimSpaceCommand(target, answers, deps));
 }

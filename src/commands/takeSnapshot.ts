@@ -12,8 +12,8 @@ import { EtcdBackupError } from '../core/errors';
 import type { EndpointChoice, SaveResult } from '../core/snapshot/save';
 import type { ClusterConfig } from '../core/types';
 import { MemberNode } from '../views/clustersView';
-import { answersOf, cancelled, ClusterDeps, resolveCluster } from './clusters';
-import { registerCommand } from './run';
+import { resolveCluster } from './clusters';
+import { cancelled, CommandDeps, commandRegistrar, withCancellableProgress } from './common';
 
 /** Answers for tests (nothing is asked for what they give). */
 export interface TakeSnapshotAnswers {
@@ -38,7 +38,7 @@ export interface TakeSnapshotResult {
   tookMs: number;
 }
 
-async function pickEndpoint(cluster: ClusterConfig, deps: ClusterDeps, answers: TakeSnapshotAnswers | undefined): Promise<string> {
+async function pickEndpoint(cluster: ClusterConfig, deps: CommandDeps, answers: TakeSnapshotAnswers | undefined): Promise<string> {
   const { suggestSnapshotEndpoints } = await import('../core/snapshot/save');
   const [o] = await deps.tree.refresh(cluster.name);
   if (!o.reachable) {
@@ -67,7 +67,7 @@ async function pickEndpoint(cluster: ClusterConfig, deps: ClusterDeps, answers: 
   return pick?.endpoint ?? cancelled();
 }
 
-async function pickFolder(cluster: ClusterConfig, deps: ClusterDeps, answers: TakeSnapshotAnswers | undefined): Promise<string | undefined> {
+async function pickFolder(cluster: ClusterConfig, deps: CommandDeps, answers: TakeSnapshotAnswers | undefined): Promise<string | undefined> {
   if (answers?.file) return undefined;
   if (answers?.dir) return answers.dir;
   if (cluster.snapshotDir) return cluster.snapshotDir;
@@ -84,8 +84,7 @@ async function pickFolder(cluster: ClusterConfig, deps: ClusterDeps, answers: Ta
   return picked?.[0]?.fsPath ?? cancelled();
 }
 
-async function takeSnapshot(arg: unknown, rawAnswers: unknown, deps: ClusterDeps): Promise<TakeSnapshotResult> {
-  const answers = answersOf<TakeSnapshotAnswers>(rawAnswers);
+async function takeSnapshot(arg: unknown, answers: TakeSnapshotAnswers | undefined, deps: CommandDeps): Promise<TakeSnapshotResult> {
   const fromMember = arg instanceof MemberNode ? arg : undefined;
   const cluster = await resolveCluster(fromMember ? fromMember.cluster.name : arg, deps, 'Take a snapshot of which cluster?');
   const endpoint = answers?.endpoint ?? fromMember?.member.endpoint ?? (await pickEndpoint(cluster, deps, answers));
@@ -95,33 +94,24 @@ async function takeSnapshot(arg: unknown, rawAnswers: unknown, deps: ClusterDeps
     await deps.settings.saveCluster({ ...cluster, snapshotDir: dir }, { replaces: cluster.name });
     deps.log.info(`Snapshot folder of ${cluster.name} set to ${dir}`);
   }
-  const secrets = await deps.settings.secretsFor(cluster);
+  const secrets = await deps.etcd.secretsFor(cluster);
   const core = await import('../core/snapshot/save');
   deps.log.info(`Taking a snapshot of ${cluster.name} from ${endpoint}`);
-  const result: SaveResult = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Snapshot of ${cluster.name}`, cancellable: true },
-    async (progress, token) => {
-      const ac = new AbortController();
-      const sub = token.onCancellationRequested(() => ac.abort());
-      let reported = 0;
-      progress.report({ message: `connecting to ${endpoint}…` });
-      try {
-        return await core.saveSnapshot(cluster, secrets, {
-          endpoint,
-          dir,
-          file: answers?.file,
-          signal: ac.signal,
-          onProgress: (p) => {
-            const pct = p.total ? Math.min(100, (p.bytes * 100) / p.total) : 0;
-            progress.report({ message: core.formatSaveProgress(p), increment: pct > reported ? pct - reported : undefined });
-            reported = Math.max(reported, pct);
-          },
-        });
-      } finally {
-        sub.dispose();
-      }
-    },
-  );
+  const result: SaveResult = await withCancellableProgress(`Snapshot of ${cluster.name}`, ({ signal, report }) => {
+    let reported = 0;
+    report(`connecting to ${endpoint}…`);
+    return core.saveSnapshot(cluster, secrets, {
+      endpoint,
+      dir,
+      file: answers?.file,
+      signal,
+      onProgress: (p) => {
+        const pct = p.total ? Math.min(100, (p.bytes * 100) / p.total) : 0;
+        report(core.formatSaveProgress(p), pct > reported ? pct - reported : undefined);
+        reported = Math.max(reported, pct);
+      },
+    });
+  });
   deps.log.info(`Snapshot saved at ${result.file} (${result.size} bytes, sha256 ${result.sha256}, revision ${result.sidecar.revision}, ${result.tookMs} ms)`);
   if (result.sidecarError) {
     deps.log.warn(result.sidecarError);
@@ -147,6 +137,6 @@ async function takeSnapshot(arg: unknown, rawAnswers: unknown, deps: ClusterDeps
   };
 }
 
-export function registerTakeSnapshotCommand(context: vscode.ExtensionContext, deps: ClusterDeps): void {
-  registerCommand(context, deps.log, 'etcdBackup.takeSnapshot', (arg?: unknown, answers?: unknown) => takeSnapshot(arg, answers, deps));
+export function registerTakeSnapshotCommand(context: vscode.ExtensionContext, deps: CommandDeps): void {
+  commandRegistrar(context, deps.log)<TakeSnapshotAnswers>('etcdBackup.takeSnapshot', (target, answers) => takeSnapshot(target, answers, deps));
 }

@@ -4,7 +4,8 @@
  * No I/O here: `EtcdConnection.clusterOverview()` in ./etcd gathers the data and calls
  * {@link assembleOverview}.
  */
-import type { ErrorKind } from './errors';
+import { plainHintWords } from './errors';
+import type { ErrorKind, Hint, HintWords } from './errors';
 import type { EndpointHealth, EndpointStatus, MemberInfo } from './types';
 
 export type MemberRole = 'leader' | 'follower' | 'learner';
@@ -15,6 +16,8 @@ export interface ProbeError {
   message: string;
   /** A few words: "connection refused", "TLS handshake failed", "certificate unknown"... */
   reason: string;
+  /** What to do, worded by the front end (`withHint`). */
+  hint?: Hint;
 }
 
 /** What one endpoint answered (status and health are asked concurrently, each with a deadline). */
@@ -132,12 +135,8 @@ function pickLeader(statuses: EndpointStatus[]): string | undefined {
   return best?.leaderId;
 }
 
-/**
- * Build the overview from what the endpoints answered. Members come from the member list;
- * each is matched to the status that names its id; a member nobody answered for gets the
- * error of the probe of one of its client URLs, or a sentence saying it never started.
- */
-export function assembleOverview(input: {
+/** What assembleOverview is built from: the member list (or why it failed) and each endpoint's answers. */
+export interface OverviewInput {
   cluster: string;
   members?: MemberInfo[];
   membersError?: ProbeError;
@@ -145,116 +144,79 @@ export function assembleOverview(input: {
   probes: EndpointProbe[];
   fetchedAt: number;
   tookMs: number;
-}): ClusterOverview {
+}
+
+/** The error a member that answered shows: the alarms it reports (NOSPACE with its way out), or a failed health check. */
+function answeredMemberError(s: EndpointStatus, h: EndpointHealth | undefined): ProbeError | undefined {
+  if (s.errors.length) {
+    const reports = `The member reports: ${s.errors.join('; ')}.`;
+    return s.errors.some((e) => e.includes('NOSPACE'))
+      ? { kind: 'diskFull', message: `${reports} Its database reached the space quota and the cluster refuses writes.`, reason: 'NOSPACE alarm', hint: { kind: 'reclaimSpace' } }
+      : { kind: 'internal', message: reports, reason: 'member errors' };
+  }
+  if (h && !h.healthy) {
+    const kind = h.errorKind ?? 'internal';
+    return { kind, message: h.error ?? 'The health check failed.', reason: kind === 'internal' ? 'unhealthy' : shortReason(kind, h.error ?? '') };
+  }
+  return undefined;
+}
+
+/** One member: matched to the status that names its id (a configured endpoint's first), else why nobody answered for it. */
+function memberOverview(m: MemberInfo, probes: readonly EndpointProbe[], leaderId: string | undefined): MemberOverview {
+  const started = Boolean(m.name) || m.clientURLs.length > 0;
+  const answered = probes.filter((p) => p.status && p.status.memberId === m.id).sort((a, b) => Number(b.configured) - Number(a.configured))[0];
+  const role: MemberRole = m.isLearner ? 'learner' : leaderId === m.id ? 'leader' : 'follower';
+  const base: MemberOverview = { id: m.id, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, role, isLearner: m.isLearner, started, reachable: false, healthy: false };
+  if (answered?.status) {
+    const s = answered.status;
+    const h = answered.health;
+    return {
+      ...base,
+      reachable: true,
+      healthy: Boolean(h?.healthy) && s.errors.length === 0,
+      endpoint: answered.endpoint,
+      version: s.version,
+      dbSize: s.dbSize,
+      dbSizeInUse: s.dbSizeInUse,
+      raftTerm: s.raftTerm,
+      raftIndex: s.raftIndex,
+      raftAppliedIndex: s.raftAppliedIndex,
+      tookMs: h?.tookMs,
+      error: answeredMemberError(s, h),
+    };
+  }
+  if (!started) {
+    const peers = m.peerURLs.join(', ') || '(none)';
+    const message = `Not started: no etcd process has joined with peer URL ${peers} yet. Start it with --initial-cluster-state existing.`;
+    return { ...base, error: { kind: 'notFound', message, reason: 'not started' } };
+  }
+  const failed = probes.find((p) => p.statusError && m.clientURLs.includes(p.endpoint));
+  if (failed?.statusError) {
+    return { ...base, endpoint: failed.endpoint, error: failed.statusError };
+  }
+  const message = `No endpoint answered for this member (client URLs: ${m.clientURLs.join(', ') || 'none'}).`;
+  return { ...base, error: { kind: 'unreachable', message, reason: 'not reachable' } };
+}
+
+/**
+ * Build the overview from what the endpoints answered. Members come from the member list;
+ * each is matched to the status that names its id; a member nobody answered for gets the
+ * error of the probe of one of its client URLs, or a sentence saying it never started.
+ */
+export function assembleOverview(input: OverviewInput): ClusterOverview {
   const probes = input.probes;
   const statuses = probes.map((p) => p.status).filter((s): s is EndpointStatus => Boolean(s));
   const leaderId = pickLeader(statuses);
-  const endpointErrors: { endpoint: string; error: ProbeError }[] = [];
-  for (const p of probes) {
-    if (p.configured && p.statusError) {
-      endpointErrors.push({ endpoint: p.endpoint, error: p.statusError });
-    }
-  }
+  const endpointErrors = probes.filter((p) => p.configured && p.statusError).map((p) => ({ endpoint: p.endpoint, error: p.statusError as ProbeError }));
+  const common = { cluster: input.cluster, clusterId: input.clusterId, probes, fetchedAt: input.fetchedAt, tookMs: input.tookMs };
   if (!input.members) {
     // The first endpoint's own sentence reads better than the member list's summary of all.
     const first = probes.find((p) => p.configured && p.statusError)?.statusError;
     const error = first ?? input.membersError ?? { kind: 'unreachable', message: 'No endpoint answered.', reason: 'connection refused' };
-    return {
-      cluster: input.cluster,
-      reachable: false,
-      error,
-      endpointErrors: endpointErrors.length ? endpointErrors : [{ endpoint: '', error }],
-      clusterId: input.clusterId,
-      leaderId,
-      members: [],
-      probes,
-      fetchedAt: input.fetchedAt,
-      tookMs: input.tookMs,
-    };
+    return { ...common, reachable: false, error, endpointErrors: endpointErrors.length ? endpointErrors : [{ endpoint: '', error }], leaderId, members: [] };
   }
-
-  const members: MemberOverview[] = input.members.map((m) => {
-    const started = Boolean(m.name) || m.clientURLs.length > 0;
-    // Prefer a configured endpoint's answer; a probe of an advertised URL otherwise.
-    const answered = probes
-      .filter((p) => p.status && p.status.memberId === m.id)
-      .sort((a, b) => Number(b.configured) - Number(a.configured))[0];
-    const role: MemberRole = m.isLearner ? 'learner' : leaderId === m.id ? 'leader' : 'follower';
-    const base: MemberOverview = {
-      id: m.id,
-      name: m.name,
-      peerURLs: m.peerURLs,
-      clientURLs: m.clientURLs,
-      role,
-      isLearner: m.isLearner,
-      started,
-      reachable: false,
-      healthy: false,
-    };
-    if (answered?.status) {
-      const s = answered.status;
-      const h = answered.health;
-      const healthy = Boolean(h?.healthy) && s.errors.length === 0;
-      let error: ProbeError | undefined;
-      if (s.errors.length) {
-        const nospace = s.errors.some((e) => e.includes('NOSPACE'));
-        error = nospace
-          ? {
-              kind: 'diskFull',
-              message: `The member reports: ${s.errors.join('; ')}. Its database reached the space quota and the cluster refuses writes: run "etcd: Compact and Defragment…" on the cluster (compacts, defragments each member, disarms the alarm).`,
-              reason: 'NOSPACE alarm',
-            }
-          : { kind: 'internal', message: `The member reports: ${s.errors.join('; ')}.`, reason: 'member errors' };
-      } else if (h && !h.healthy) {
-        const kind = h.errorKind ?? 'internal';
-        error = { kind, message: h.error ?? 'The health check failed.', reason: kind === 'internal' ? 'unhealthy' : shortReason(kind, h.error ?? '') };
-      }
-      return {
-        ...base,
-        reachable: true,
-        healthy,
-        endpoint: answered.endpoint,
-        version: s.version,
-        dbSize: s.dbSize,
-        dbSizeInUse: s.dbSizeInUse,
-        raftTerm: s.raftTerm,
-        raftIndex: s.raftIndex,
-        raftAppliedIndex: s.raftAppliedIndex,
-        tookMs: h?.tookMs,
-        error,
-      };
-    }
-    if (!started) {
-      return {
-        ...base,
-        error: {
-          kind: 'notFound',
-          message: `Not started: no etcd process has joined with peer URL ${m.peerURLs.join(', ') || '(none)'} yet. Start it with --initial-cluster-state existing.`,
-          reason: 'not started',
-        },
-      };
-    }
-    const failed = probes.find((p) => p.statusError && m.clientURLs.includes(p.endpoint));
-    if (failed?.statusError) {
-      return { ...base, endpoint: failed.endpoint, error: failed.statusError };
-    }
-    return {
-      ...base,
-      error: { kind: 'unreachable', message: `No endpoint answered for this member (client URLs: ${m.clientURLs.join(', ') || 'none'}).`, reason: 'not reachable' },
-    };
-  });
-
-  return {
-    cluster: input.cluster,
-    reachable: true,
-    endpointErrors,
-    clusterId: input.clusterId,
-    leaderId: leaderId && members.some((m) => m.id === leaderId) ? leaderId : undefined,
-    members,
-    probes,
-    fetchedAt: input.fetchedAt,
-    tookMs: input.tookMs,
-  };
+  const members = input.members.map((m) => memberOverview(m, probes, leaderId));
+  return { ...common, reachable: true, endpointErrors, leaderId: leaderId && members.some((m) => m.id === leaderId) ? leaderId : undefined, members };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -332,7 +294,7 @@ export function memberLabel(m: Pick<MemberOverview, 'name' | 'id'>): string {
  * "unreachable: connection refused". The size is the leader's database (the largest one when
  * there is no leader).
  */
-export function clusterSummary(o: ClusterOverview): string {
+export function clusterSummary(o: ClusterOverview, words: HintWords = plainHintWords): string {
   if (!o.reachable) {
     return `unreachable: ${o.error?.reason ?? 'no endpoint answered'}`;
   }
@@ -340,7 +302,7 @@ export function clusterSummary(o: ClusterOverview): string {
   parts.push(`${o.members.filter((m) => m.healthy).length}/${o.members.length} healthy`);
   if (o.members.some((m) => m.error?.reason === 'NOSPACE alarm')) {
     // The cluster refuses writes until the alarm is disarmed: say the way out.
-    parts.push('NOSPACE alarm: run Compact and Defragment…');
+    parts.push(`NOSPACE alarm: ${words({ kind: 'reclaimSpace', brief: true })}`);
   }
   const leader = o.members.find((m) => m.id === o.leaderId);
   parts.push(leader ? `leader ${memberLabel(leader)}` : 'no leader');

@@ -52,7 +52,8 @@ export async function findExecutable(nameOrPath: string, envPath = process.env.P
   return undefined;
 }
 
-function runVersion(path: string, args: string[], timeoutMs: number): Promise<string> {
+/** Run `<tool> <args>` (its version question) with ETCDCTL_API=3; its output, or the error when it printed nothing. */
+export function runVersion(path: string, args: string[], timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(path, args, { timeout: timeoutMs, env: { ...process.env, ETCDCTL_API: '3' } }, (err, stdout, stderr) => {
       const out = `${stdout}${stderr}`.trim();

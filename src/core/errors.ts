@@ -19,16 +19,60 @@ export type ErrorKind =
   | 'toolMissing'
   | 'internal';
 
-/** An error whose message is already the sentence to show. */
+/**
+ * What the user can do next that only a front end can name: a VS Code setting or command, a
+ * command-line flag. Core says which (the kind), each front end words it (see {@link withHint}).
+ */
+export type Hint =
+  /** Point at the tool (its path setting, its flag); `configured`: the given path is wrong. */
+  | { kind: 'toolPath'; tools: readonly ('etcdutl' | 'etcdctl' | 'etcd')[]; configured?: boolean }
+  /** Compact and defragment the cluster, then disarm the alarm (the way out of NOSPACE). */
+  | { kind: 'reclaimSpace'; brief?: boolean }
+  /** Read the member list again (it changed since it was shown). */
+  | { kind: 'listMembers' }
+  /** Promote the learner once it has caught up. */
+  | { kind: 'promoteLearner'; memberId: string };
+
+/** A front end's words for a hint: a clause that follows the sentence, e.g. "set etcdBackup.etcdutlPath". */
+export type HintWords = (hint: Hint) => string;
+
+/** Plain words that name no front end's setting, command or flag. */
+export const plainHintWords: HintWords = (hint) => {
+  switch (hint.kind) {
+    case 'toolPath':
+      return hint.configured ? `fix the configured path of ${hint.tools.join(' / ')}, or clear it to use the one on PATH` : `or give the path to ${hint.tools.join(' / ')}`;
+    case 'reclaimSpace':
+      return hint.brief ? 'compact and defragment' : 'compact and defragment the cluster, then disarm the alarm';
+    case 'listMembers':
+      return 'list the members again';
+    case 'promoteLearner':
+      return `then promote ${hint.memberId}`;
+  }
+};
+
+/** The sentence with its hint in a front end's words: "<sentence>; <words>." (the sentence alone without a hint). */
+export function withHint(message: string, hint: Hint | undefined, words: HintWords = plainHintWords): string {
+  if (!hint) return message;
+  return `${message.replace(/[.\s]+$/, '')}; ${words(hint)}.`;
+}
+
+/** An error whose message is already the sentence to show (with its hint, worded by the front end). */
 export class EtcdBackupError extends Error {
+  readonly hint?: Hint;
   constructor(
     public readonly kind: ErrorKind,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; hint?: Hint },
   ) {
-    super(message, options);
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = 'EtcdBackupError';
+    this.hint = options?.hint;
   }
+}
+
+/** The one "cancelled" error, for work the user (or a signal) stopped. */
+export function cancelledError(cause?: unknown): EtcdBackupError {
+  return new EtcdBackupError('cancelled', 'Cancelled.', cause !== undefined ? { cause } : undefined);
 }
 
 /** gRPC status codes that matter here (see grpc/status.h). */
@@ -116,7 +160,7 @@ export function explain(err: unknown, where?: string): EtcdBackupError {
     return new EtcdBackupError('timeout', `No answer from${at || ' etcd'} before the deadline. Check that the member is up and reachable, or raise the cluster's timeout.`, { cause: err });
   }
   if (code === GRPC.CANCELLED || lower.includes('cancelled') || lower.includes('canceled')) {
-    return new EtcdBackupError('cancelled', 'Cancelled.', { cause: err });
+    return cancelledError(err);
   }
   if (lower.includes('no leader') || lower.includes('leader changed') || lower.includes('not enough started members') || lower.includes('quorum')) {
     return new EtcdBackupError('noQuorum', `The cluster has no leader (quorum is lost)${at ? ` at${at}` : ''}: bring back a majority of members, or restore from a snapshot.`, { cause: err });

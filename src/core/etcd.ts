@@ -342,7 +342,7 @@ export class EtcdConnection {
     } catch (err) {
       const text = causeText(err);
       if (text.includes('member not found')) {
-        throw new EtcdBackupError('notFound', `Member ${id} is not in cluster "${this.config.name}" (already removed?). Refresh the tree.`, { cause: err });
+        throw new EtcdBackupError('notFound', `Member ${id} is not in cluster "${this.config.name}" (already removed?).`, { cause: err, hint: { kind: 'listMembers' } });
       }
       if (text.includes('unhealthy cluster')) {
         throw new EtcdBackupError('conflict', UNHEALTHY_CLUSTER, { cause: err });
@@ -378,7 +378,7 @@ export class EtcdConnection {
         throw new EtcdBackupError('invalidInput', `Member ${id} is not a learner: only learners can be promoted.`, { cause: err });
       }
       if (text.includes('member not found')) {
-        throw new EtcdBackupError('notFound', `Member ${id} is not in cluster "${this.config.name}". Refresh the tree.`, { cause: err });
+        throw new EtcdBackupError('notFound', `Member ${id} is not in cluster "${this.config.name}".`, { cause: err, hint: { kind: 'listMembers' } });
       }
       throw err;
     }

@@ -6,20 +6,11 @@
  */
 import { posix } from 'path';
 import { clusterNameProblem } from './config';
+import { KUBEADM_MANIFEST } from './etcdFileNames';
 import { applyEdits, effectiveSettings, lineNumber, minimalEdit, parseEtcdFile, setInitialClusterState, setSetting } from './etcdFiles';
 import type { EditResult, EtcdFileKind, ParsedEtcdFile, TextEdit } from './etcdFiles';
 
-/** Workspace files worth offering: kubeadm's manifest, env files, etcd config files, systemd units. */
-export const ETCD_FILE_GLOB = '**/{etcd.env,etcd.yaml,etcd.yml,*.service,etcd.conf.yml,etcd.conf.yaml,etcd.config.yml}';
-
-/** kubeadm's static pod manifest for etcd, where the kubelet reads it. */
-export const KUBEADM_MANIFEST = '/etc/kubernetes/manifests/etcd.yaml';
-
-/** Does the file name look like one of etcd's files (before reading it)? */
-export function looksLikeEtcdFileName(fileName: string): boolean {
-  const b = posix.basename(fileName.replace(/\\/g, '/'));
-  return /etcd.*\.(ya?ml|env|conf|service)$/i.test(b) || /\.(env|service)$/i.test(b);
-}
+export { KUBEADM_MANIFEST, looksLikeEtcdFileName } from './etcdFileNames';
 
 export interface CandidateFile {
   path: string;
@@ -44,7 +35,8 @@ const KIND_ORDER: Record<EtcdFileKind, number> = { manifest: 0, env: 1, config: 
 /**
  * The etcd files among `files`, best first: those whose `--name` / `ETCD_NAME` is `memberName`,
  * then the preferred paths, then manifests, env files, config files, units; then by path. Files
- * that are not etcd's or cannot be edited (YAML that does not parse, no etcd container) are left out.
+ * that are not etcd's or cannot be edited (YAML that does not parse, no etcd container, etcd run
+ * through a shell script, two etcd containers) are left out.
  */
 export function rankCandidates(files: readonly CandidateFile[], opts: { memberName?: string; preferred?: readonly string[] } = {}): RankedCandidate[] {
   const seen = new Set<string>();
@@ -53,7 +45,8 @@ export function rankCandidates(files: readonly CandidateFile[], opts: { memberNa
     if (seen.has(f.path)) continue;
     seen.add(f.path);
     const parsed = parseEtcdFile(f.text, posix.basename(f.path));
-    if (parsed.kind === 'unknown' || parsed.problems.some((p) => p.fatal)) continue;
+    // offered for edits: a file that is analysed but never edited (etcd through a shell, two etcd containers) is left out too
+    if (parsed.kind === 'unknown' || parsed.problems.some((p) => p.fatal || p.blocksEdits)) continue;
     // A unit counts only when its ExecStart= runs etcd.
     if (parsed.kind === 'systemd' && !parsed.flagList && !parsed.settings.length) continue;
     const eff = effectiveSettings(parsed);
@@ -80,7 +73,7 @@ export function rankCandidates(files: readonly CandidateFile[], opts: { memberNa
  * to do; undefined when the file can be read as etcd's.
  */
 export function fileProblem(parsed: ParsedEtcdFile, filePath: string, action = 'import'): string | undefined {
-  const fatal = parsed.problems.find((p) => p.fatal);
+  const fatal = parsed.problems.find((p) => p.fatal) ?? (action === 'import' ? undefined : parsed.problems.find((p) => p.blocksEdits));
   if (!fatal) return undefined;
   const base = posix.basename(filePath.replace(/\\/g, '/')) || 'The file';
   const what = action === 'import' ? `Cannot import ${base}` : `Cannot edit ${base}`;

@@ -8,7 +8,7 @@ import type { ClusterOverview, MemberOverview } from './clusterStatus';
 import { humanizeBytes, memberLabel, quorumState } from './clusterStatus';
 import type { EtcdConnection } from './etcd';
 import { fromHexId, toHexId, withDeadline } from './etcd';
-import { causeText, EtcdBackupError, explain } from './errors';
+import { cancelledError, causeText, EtcdBackupError, explain } from './errors';
 
 /** A defrag rewrites the member's whole db file and blocks it meanwhile: minutes on a large db. */
 export const DEFRAG_DEADLINE_MS = 5 * 60_000;
@@ -152,6 +152,124 @@ export function sizeLines(r: Pick<ReclaimResult, 'members'>): string[] {
   return r.members.map((m) => `${m.name || m.id}: ${humanizeBytes(m.before.dbSize)} -> ${m.after ? humanizeBytes(m.after.dbSize) : '?'}`);
 }
 
+/** One run of reclaimSpace: its step log, and the failure that ends it. */
+class ReclaimRun {
+  readonly steps: SpaceStep[] = [];
+
+  constructor(
+    readonly conn: SpaceApi,
+    readonly opts: ReclaimOptions,
+  ) {}
+
+  report(step: SpaceStepId, state: SpaceStep['state'], message: string, memberId?: string): void {
+    const s: SpaceStep = { step, state, message, at: Date.now(), ...(memberId ? { memberId } : {}) };
+    this.steps.push(s);
+    this.opts.onStep?.(s);
+  }
+
+  checkCancel(): void {
+    if (this.opts.signal?.aborted) throw cancelledError();
+  }
+
+  /** Log the step as failed with one sentence, and throw it (the error's kind kept). */
+  fail(step: SpaceStepId, err: unknown, sentence: (m: string) => string, memberId?: string): never {
+    const e = explain(err);
+    const msg = sentence(e.message);
+    this.report(step, 'failed', msg, memberId);
+    throw new EtcdBackupError(e.kind, msg, { cause: err });
+  }
+
+  /** Compaction at the current revision, on the leader; an already compacted revision is fine. */
+  async compact(leader: MemberOverview, result: ReclaimResult): Promise<void> {
+    const { conn } = this;
+    const ep = leader.endpoint as string;
+    this.report('compact', 'running', `Compacting at the current revision on ${memberLabel(leader)} (waits until the old revisions are removed; up to ${COMPACT_DEADLINE_MS / 60_000} min)`);
+    let revision = 0;
+    try {
+      const c = await conn.endpointClient(ep);
+      const res = await withDeadline(c.kv.range({ key: Buffer.from([0]), limit: 1, keys_only: true }, { deadline: Date.now() + conn.timeoutMs }), conn.timeoutMs + 1000, ep);
+      revision = Number(res.header.revision);
+      result.compactedRevision = revision;
+      try {
+        await withDeadline(c.kv.compact({ revision, physical: true }, { deadline: Date.now() + COMPACT_DEADLINE_MS }), COMPACT_DEADLINE_MS + 1000, ep);
+        this.report('compact', 'done', `Compacted at revision ${revision}: history older than it is gone`);
+      } catch (err) {
+        if (!/required revision has been compacted/i.test(causeText(err))) {
+          throw err;
+        }
+        result.alreadyCompacted = true;
+        this.report('compact', 'skipped', `Revision ${revision} was already compacted: nothing to compact`);
+      }
+    } catch (err) {
+      this.fail('compact', err, (m) => `Compaction at revision ${revision || 'now'} failed: ${m}`);
+    }
+  }
+
+  /** Defragment one member, with its db size before and after. */
+  async defrag(m: MemberOverview, defragMs: number): Promise<MemberSpace> {
+    const ep = m.endpoint as string;
+    const label = memberLabel(m);
+    let before: MemberSpace['before'];
+    try {
+      const s = await this.conn.endpointStatus(ep);
+      before = { dbSize: s.dbSize, dbSizeInUse: s.dbSizeInUse };
+    } catch (err) {
+      return this.fail('defrag', err, (msg) => `Reading the db size of ${label} before its defrag failed: ${msg}`, m.id);
+    }
+    const deadline = Math.round(defragMs / 60_000);
+    this.report('defrag', 'running', `Defragmenting ${label} (${m.role}, ${humanizeBytes(before.dbSize)}); it serves no requests until done (deadline ${deadline} min)`, m.id);
+    try {
+      const c = await this.conn.endpointClient(ep);
+      await withDeadline(c.maintenance.defragment({ deadline: Date.now() + defragMs }), defragMs + 1000, ep);
+    } catch (err) {
+      this.fail('defrag', err, (msg) => `Defragmenting ${label} (${ep}) failed: ${msg}`, m.id);
+    }
+    const after = await this.conn.endpointStatus(ep).then(
+      (s) => ({ dbSize: s.dbSize, dbSizeInUse: s.dbSizeInUse }),
+      () => undefined,
+    );
+    this.report('defrag', 'done', `Defragmented ${label}: ${humanizeBytes(before.dbSize)} -> ${after ? humanizeBytes(after.dbSize) : '(size not read)'}`, m.id);
+    return { id: m.id, name: m.name, endpoint: ep, role: m.role, before, after };
+  }
+
+  /** Disarm every active alarm (read again first: the defrags may have cleared some). */
+  async disarm(endpoints: string[], result: ReclaimResult): Promise<void> {
+    const current = await listAlarms(this.conn, endpoints);
+    if (!current.length) {
+      this.report('disarm', 'skipped', 'No active alarm to disarm');
+      return;
+    }
+    this.report('disarm', 'running', `Disarming ${current.map((a) => `${a.alarm} on ${a.memberId}`).join(', ')}`);
+    try {
+      for (const a of current) {
+        await firstAnswer(this.conn, endpoints, `Disarming ${a.alarm} on ${a.memberId} failed`, (c) =>
+          c.maintenance.alarm({ action: 'Deactivate', memberID: fromHexId(a.memberId), alarm: protoAlarm(a.alarm) }, { deadline: Date.now() + this.conn.timeoutMs }),
+        );
+        result.disarmed.push(a);
+      }
+    } catch (err) {
+      this.fail('disarm', err, (m) => m);
+    }
+    this.report('disarm', 'done', `Disarmed ${result.disarmed.length} alarm(s)`);
+  }
+
+  /** Read the alarm list again: none left means the cluster accepts writes. */
+  async verify(endpoints: string[], result: ReclaimResult): Promise<void> {
+    this.report('verify', 'running', 'Reading the alarm list again');
+    result.alarmsAfter = await listAlarms(this.conn, endpoints);
+    if (!result.alarmsAfter.length) {
+      this.report('verify', 'done', 'No active alarm: the cluster accepts writes');
+      return;
+    }
+    const still = result.alarmsAfter.map((a) => `${a.alarm} on ${a.memberId}`).join(', ');
+    const why =
+      this.opts.disarm === false
+        ? ' (disarming was not asked for)'
+        : ' (the db may still be above its quota: raise --quota-backend-bytes or delete data, then run this again)';
+    this.report('verify', 'done', `Still active: ${still}${why}`);
+  }
+}
+
 /**
  * Compact, defragment each reachable member in turn (followers first, the leader last), then
  * disarm every alarm and read the alarm list again to confirm it is empty. Refuses (before
@@ -159,36 +277,19 @@ export function sizeLines(r: Pick<ReclaimResult, 'members'>): string[] {
  * and named in the result and the step log.
  */
 export async function reclaimSpace(conn: SpaceApi, opts: ReclaimOptions = {}): Promise<ReclaimResult> {
-  const steps: SpaceStep[] = [];
-  const report = (step: SpaceStepId, state: SpaceStep['state'], message: string, memberId?: string): void => {
-    const s: SpaceStep = { step, state, message, at: Date.now(), ...(memberId ? { memberId } : {}) };
-    steps.push(s);
-    opts.onStep?.(s);
-  };
-  const checkCancel = (): void => {
-    if (opts.signal?.aborted) {
-      throw new EtcdBackupError('cancelled', 'Cancelled.');
-    }
-  };
-  const fail = (step: SpaceStepId, err: unknown, sentence: (m: string) => string, memberId?: string): never => {
-    const e = explain(err);
-    const msg = sentence(e.message);
-    report(step, 'failed', msg, memberId);
-    throw new EtcdBackupError(e.kind, msg, { cause: err });
-  };
-
-  report('overview', 'running', 'Reading the members, their health and db sizes');
+  const run = new ReclaimRun(conn, opts);
+  run.report('overview', 'running', 'Reading the members, their health and db sizes');
   const o = await conn.clusterOverview();
   const plan = planReclaim(o);
   if (plan.refusal) {
-    report('overview', 'failed', plan.refusal);
+    run.report('overview', 'failed', plan.refusal);
     throw new EtcdBackupError(o.reachable ? 'noQuorum' : (o.error?.kind ?? 'unreachable'), plan.refusal);
   }
-  const reachableEndpoints = plan.targets.map((m) => m.endpoint as string);
+  const endpoints = plan.targets.map((m) => m.endpoint as string);
   const skipped = plan.skipped.map((m) => ({ id: m.id, name: m.name, reason: m.error?.message ?? 'did not answer' }));
-  const alarmsBefore = await listAlarms(conn, reachableEndpoints);
+  const alarmsBefore = await listAlarms(conn, endpoints);
   const leader = plan.targets.find((m) => m.id === o.leaderId) as MemberOverview;
-  report(
+  run.report(
     'overview',
     'done',
     `${plan.targets.length} member(s) to defragment in this order: ${plan.targets.map((m) => memberLabel(m)).join(', ')}` +
@@ -196,96 +297,22 @@ export async function reclaimSpace(conn: SpaceApi, opts: ReclaimOptions = {}): P
       (alarmsBefore.length ? `; active alarms: ${alarmsBefore.map((a) => `${a.alarm} on ${a.memberId}`).join(', ')}` : '; no active alarm'),
   );
   for (const s of skipped) {
-    report('defrag', 'skipped', `Skipping ${s.name || s.id}: not reachable (${s.reason})`, s.id);
+    run.report('defrag', 'skipped', `Skipping ${s.name || s.id}: not reachable (${s.reason})`, s.id);
   }
-
-  const result: ReclaimResult = { cluster: o.cluster, members: [], skipped, alarmsBefore, alarmsAfter: [], disarmed: [], steps };
-
+  const result: ReclaimResult = { cluster: o.cluster, members: [], skipped, alarmsBefore, alarmsAfter: [], disarmed: [], steps: run.steps };
   if (opts.compact !== false) {
-    checkCancel();
-    report('compact', 'running', `Compacting at the current revision on ${memberLabel(leader)} (waits until the old revisions are removed; up to ${COMPACT_DEADLINE_MS / 60_000} min)`);
-    let revision = 0;
-    try {
-      const c = await conn.endpointClient(leader.endpoint as string);
-      const res = await withDeadline(c.kv.range({ key: Buffer.from([0]), limit: 1, keys_only: true }, { deadline: Date.now() + conn.timeoutMs }), conn.timeoutMs + 1000, leader.endpoint as string);
-      revision = Number(res.header.revision);
-      result.compactedRevision = revision;
-      try {
-        await withDeadline(c.kv.compact({ revision, physical: true }, { deadline: Date.now() + COMPACT_DEADLINE_MS }), COMPACT_DEADLINE_MS + 1000, leader.endpoint as string);
-        report('compact', 'done', `Compacted at revision ${revision}: history older than it is gone`);
-      } catch (err) {
-        if (!/required revision has been compacted/i.test(causeText(err))) {
-          throw err;
-        }
-        result.alreadyCompacted = true;
-        report('compact', 'skipped', `Revision ${revision} was already compacted: nothing to compact`);
-      }
-    } catch (err) {
-      fail('compact', err, (m) => `Compaction at revision ${revision || 'now'} failed: ${m}`);
-    }
+    run.checkCancel();
+    await run.compact(leader, result);
   }
-
-  const defragMs = opts.defragDeadlineMs ?? DEFRAG_DEADLINE_MS;
   for (const m of plan.targets) {
-    checkCancel();
-    const ep = m.endpoint as string;
-    const label = memberLabel(m);
-    let before: MemberSpace['before'];
-    try {
-      const s = await conn.endpointStatus(ep);
-      before = { dbSize: s.dbSize, dbSizeInUse: s.dbSizeInUse };
-    } catch (err) {
-      return fail('defrag', err, (msg) => `Reading the db size of ${label} before its defrag failed: ${msg}`, m.id);
-    }
-    report('defrag', 'running', `Defragmenting ${label} (${m.role}, ${humanizeBytes(before.dbSize)}); it serves no requests until done (deadline ${Math.round(defragMs / 60_000)} min)`, m.id);
-    try {
-      const c = await conn.endpointClient(ep);
-      await withDeadline(c.maintenance.defragment({ deadline: Date.now() + defragMs }), defragMs + 1000, ep);
-    } catch (err) {
-      fail('defrag', err, (msg) => `Defragmenting ${label} (${ep}) failed: ${msg}`, m.id);
-    }
-    let after: MemberSpace['after'];
-    try {
-      const s = await conn.endpointStatus(ep);
-      after = { dbSize: s.dbSize, dbSizeInUse: s.dbSizeInUse };
-    } catch {
-      after = undefined;
-    }
-    result.members.push({ id: m.id, name: m.name, endpoint: ep, role: m.role, before, after });
-    report('defrag', 'done', `Defragmented ${label}: ${humanizeBytes(before.dbSize)} -> ${after ? humanizeBytes(after.dbSize) : '(size not read)'}`, m.id);
+    run.checkCancel();
+    result.members.push(await run.defrag(m, opts.defragDeadlineMs ?? DEFRAG_DEADLINE_MS));
   }
-
   if (opts.disarm !== false) {
-    checkCancel();
-    const current = await listAlarms(conn, reachableEndpoints);
-    if (!current.length) {
-      report('disarm', 'skipped', 'No active alarm to disarm');
-    } else {
-      report('disarm', 'running', `Disarming ${current.map((a) => `${a.alarm} on ${a.memberId}`).join(', ')}`);
-      try {
-        for (const a of current) {
-          await firstAnswer(conn, reachableEndpoints, `Disarming ${a.alarm} on ${a.memberId} failed`, (c) =>
-            c.maintenance.alarm({ action: 'Deactivate', memberID: fromHexId(a.memberId), alarm: protoAlarm(a.alarm) }, { deadline: Date.now() + conn.timeoutMs }),
-          );
-          result.disarmed.push(a);
-        }
-      } catch (err) {
-        fail('disarm', err, (m) => m);
-      }
-      report('disarm', 'done', `Disarmed ${result.disarmed.length} alarm(s)`);
-    }
+    run.checkCancel();
+    await run.disarm(endpoints, result);
   }
-
-  report('verify', 'running', 'Reading the alarm list again');
-  result.alarmsAfter = await listAlarms(conn, reachableEndpoints);
-  if (result.alarmsAfter.length) {
-    const still = result.alarmsAfter.map((a) => `${a.alarm} on ${a.memberId}`).join(', ');
-    const hint = opts.disarm === false ? ' (disarming was not asked for)' : ' (the db may still be above its quota: raise --quota-backend-bytes or delete data, then run this again)';
-    report('verify', 'done', `Still active: ${still}${hint}`);
-  } else {
-    report('verify', 'done', 'No active alarm: the cluster accepts writes');
-  }
-  report('done', 'done', sizeLines(result).join('; ') || 'No member was defragmented');
+  await run.verify(endpoints, result);
+  run.report('done', 'done', sizeLines(result).join('; ') || 'No member was defragmented');
   return result;
 }
-

@@ -8,8 +8,7 @@
  * `ETCDCTL_API=3 etcdctl snapshot restore` (etcd 3.4, Debian's `etcd-client`; deprecated in 3.5,
  * removed in 3.6). Everything is spawned with argument arrays, never through a shell.
  */
-import { execFile } from 'child_process';
-import { findExecutable } from './environment';
+import { findExecutable, runVersion } from './environment';
 import { EtcdBackupError } from './errors';
 
 export type ToolKind = 'etcdutl' | 'etcdctl' | 'etcd';
@@ -46,19 +45,13 @@ export interface ToolPaths {
   envPath?: string;
 }
 
-/** The one sentence shown when no restore tool is there. */
+/** The one sentence shown when no restore tool is there (with the hint to give its path, worded by the front end). */
 export const INSTALL_RESTORE_TOOL =
-  'Neither etcdutl nor etcdctl (3.4/3.5) was found: install it (`apt-get install etcd-client` on Debian/Ubuntu gives etcdctl 3.4; or copy `etcdutl` from the etcd release tarball, https://github.com/etcd-io/etcd/releases, to /usr/local/bin), or set etcdBackup.etcdutlPath / etcdBackup.etcdctlPath.';
+  'Neither etcdutl nor etcdctl (3.4/3.5) was found: install it (`apt-get install etcd-client` on Debian/Ubuntu gives etcdctl 3.4; or copy `etcdutl` from the etcd release tarball, https://github.com/etcd-io/etcd/releases, to /usr/local/bin).';
 
 /** The one sentence shown when no etcd server binary is there (trial restore needs one). */
 export const INSTALL_ETCD =
-  'The etcd server binary was not found: install it (`apt-get install etcd-server` on Debian/Ubuntu, or `etcd` from the etcd release tarball, https://github.com/etcd-io/etcd/releases), or set etcdBackup.etcdPath.';
-
-const SETTING: Record<ToolKind, string> = {
-  etcdutl: 'etcdBackup.etcdutlPath',
-  etcdctl: 'etcdBackup.etcdctlPath',
-  etcd: 'etcdBackup.etcdPath',
-};
+  'The etcd server binary was not found: install it (`apt-get install etcd-server` on Debian/Ubuntu, or `etcd` from the etcd release tarball, https://github.com/etcd-io/etcd/releases).';
 
 /** `3.4.23` from `etcdctl version: 3.4.23`, `etcdutl version: 3.5.12`, `etcd Version: 3.4.23`. */
 export function parseToolVersion(output: string): { version?: string; line?: string } {
@@ -85,21 +78,6 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-function runVersion(path: string, kind: ToolKind, timeoutMs: number): Promise<string> {
-  // etcd answers `--version`; etcdctl and etcdutl answer `version`.
-  const args = kind === 'etcd' ? ['--version'] : ['version'];
-  return new Promise((resolve, reject) => {
-    execFile(path, args, { timeout: timeoutMs, env: { ...process.env, ETCDCTL_API: '3' } }, (err, stdout, stderr) => {
-      const out = `${stdout}${stderr}`.trim();
-      if (err && !out) {
-        reject(err);
-        return;
-      }
-      resolve(out);
-    });
-  });
-}
-
 /**
  * Find one tool: at its setting when one is given (a setting that does not point at an
  * executable is an error naming the setting: the user chose that file), else on PATH.
@@ -111,7 +89,7 @@ export async function findTool(kind: ToolKind, paths: ToolPaths = {}, timeoutMs 
   if (configured) {
     path = await findExecutable(configured, paths.envPath ?? process.env.PATH ?? '');
     if (!path) {
-      throw new EtcdBackupError('toolMissing', `The setting ${SETTING[kind]} is "${configured}", which is not an executable file: fix the setting or clear it to use ${kind} from PATH.`);
+      throw new EtcdBackupError('toolMissing', `The ${kind} path "${configured}" is not an executable file.`, { hint: { kind: 'toolPath', tools: [kind], configured: true } });
     }
   } else {
     path = await findExecutable(kind, paths.envPath ?? process.env.PATH ?? '');
@@ -121,7 +99,8 @@ export async function findTool(kind: ToolKind, paths: ToolPaths = {}, timeoutMs 
   }
   let out: string;
   try {
-    out = await runVersion(path, kind, timeoutMs);
+    // etcd answers `--version`; etcdctl and etcdutl answer `version`.
+    out = await runVersion(path, kind === 'etcd' ? ['--version'] : ['version'], timeoutMs);
   } catch (err) {
     throw new EtcdBackupError('toolMissing', `${path} did not answer "${kind === 'etcd' ? '--version' : 'version'}" (${err instanceof Error ? err.message : String(err)}): check that it is a working ${kind} binary for this machine.`, { cause: err });
   }
@@ -156,19 +135,20 @@ export async function findRestoreTool(paths: ToolPaths = {}): Promise<RestoreToo
     if (etcdctl.version && compareVersions(etcdctl.version, '3.6.0') >= 0) {
       throw new EtcdBackupError(
         'toolMissing',
-        `${etcdctl.path} is etcdctl ${etcdctl.version}, which no longer restores snapshots (etcd 3.6 moved that to etcdutl): install etcdutl from the etcd ${etcdctl.version} release tarball (https://github.com/etcd-io/etcd/releases) or set etcdBackup.etcdutlPath.`,
+        `${etcdctl.path} is etcdctl ${etcdctl.version}, which no longer restores snapshots (etcd 3.6 moved that to etcdutl): install etcdutl from the etcd ${etcdctl.version} release tarball (https://github.com/etcd-io/etcd/releases).`,
+        { hint: { kind: 'toolPath', tools: ['etcdutl'] } },
       );
     }
     return asRestoreTool(etcdctl);
   }
-  throw new EtcdBackupError('toolMissing', INSTALL_RESTORE_TOOL);
+  throw new EtcdBackupError('toolMissing', INSTALL_RESTORE_TOOL, { hint: { kind: 'toolPath', tools: ['etcdutl', 'etcdctl'] } });
 }
 
 /** The etcd server binary (for trial restores): the setting, PATH, then /usr/bin/etcd. */
 export async function findEtcdServer(paths: ToolPaths = {}): Promise<FoundTool> {
   const found = (await findTool('etcd', paths)) ?? (paths.etcd ? undefined : await findTool('etcd', { etcd: '/usr/bin/etcd' }).catch(() => undefined));
   if (!found) {
-    throw new EtcdBackupError('toolMissing', INSTALL_ETCD);
+    throw new EtcdBackupError('toolMissing', INSTALL_ETCD, { hint: { kind: 'toolPath', tools: ['etcd'] } });
   }
   return found;
 }

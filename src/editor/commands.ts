@@ -8,13 +8,15 @@
  */
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { EditResult } from '../core/etcdFiles';
+import type { EditResult, InitialClusterState } from '../core/etcdFiles';
 import type { DataDirCandidate } from '../core/etcdFiles/lenses';
+import { ETCD_FILE_PATTERNS } from '../core/etcdFileNames';
 import { EtcdBackupError } from '../core/errors';
+import { cancelled } from '../commands/common';
 import { EtcdDocumentModel, EtcdDocumentState } from './model';
 import { workspaceEditOf } from './quickFixes';
 
-export type InitialClusterState = 'new' | 'existing';
+export type { InitialClusterState };
 
 /** What an edit command did. */
 export interface EtcdFileEditOutcome {
@@ -49,7 +51,8 @@ async function stateOf(model: EtcdDocumentModel | undefined, uri: vscode.Uri): P
     }
   }
   if (!state) {
-    throw new EtcdBackupError('invalidInput', `${path.basename(uri.fsPath)} is not where etcd's files are expected (etcd*.yaml, manifests/*.yaml, *.env, etcd*.conf, *.service).`);
+    const where = ETCD_FILE_PATTERNS.map((p) => p.replace('**/', '')).join(', ');
+    throw new EtcdBackupError('invalidInput', `${path.basename(uri.fsPath)} is not where etcd's files are expected (${where}).`);
   }
   const blocker = state.core.editBlocker(state.parsed);
   if (!state.relevant || blocker) {
@@ -59,7 +62,8 @@ async function stateOf(model: EtcdDocumentModel | undefined, uri: vscode.Uri): P
 }
 
 /**
- * Apply a core edit result to a file's document (opened if needed), unsaved. `basedOn` is the
+ * The editor's one edit path (the CodeLens commands and the offers after Replace Member and
+ * Restore): apply a core edit result to a file's document (opened if needed), unsaved. `basedOn` is the
  * text the edits were computed from: when the document no longer holds exactly that text the
  * edit is refused (offsets would land elsewhere). Throws the result's error when it is not ok.
  */
@@ -71,7 +75,10 @@ export async function applyEtcdFileEdit(target: vscode.Uri | vscode.TextDocument
   }
   if (!result.edits.length) return { uri: document.uri, applied: false, changes: [] };
   const ok = await vscode.workspace.applyEdit(workspaceEditOf(document, result.edits));
-  if (!ok) throw new EtcdBackupError('conflict', `VS Code did not apply the edit to ${path.basename(document.uri.fsPath)}.`);
+  if (!ok) {
+    const base = path.basename(document.uri.fsPath);
+    throw new EtcdBackupError('conflict', `${base} could not be changed in the editor (is it read-only?); make the change by hand: ${result.changes.join('; ')}.`);
+  }
   return { uri: document.uri, applied: true, changes: result.changes };
 }
 
@@ -140,7 +147,7 @@ export async function moveDataDirCommand(model: EtcdDocumentModel, arg: unknown,
         placeHolder: candidates.length ? 'etcd data dirs beside the current one, restored ones first' : 'No other etcd data dir beside the current one: browse for one',
         ignoreFocusOut: true,
       });
-      if (!chosen) throw new EtcdBackupError('cancelled', 'Cancelled.');
+      if (!chosen) cancelled();
       pick = chosen.index;
     }
     if (pick === 'browse') {
@@ -157,7 +164,7 @@ export async function moveDataDirCommand(model: EtcdDocumentModel, arg: unknown,
         });
         dir = picked?.[0]?.fsPath;
       }
-      if (!dir) throw new EtcdBackupError('cancelled', 'Cancelled.');
+      if (!dir) cancelled();
     } else {
       dir = candidates[pick]?.path;
       if (!dir) throw new EtcdBackupError('invalidInput', `No offered data dir number ${pick}: ${offered.length} were offered.`);
@@ -179,7 +186,7 @@ export async function setInitialClusterStateCommand(model: EtcdDocumentModel, ar
       ],
       { title: 'Set initial-cluster-state', ignoreFocusOut: true },
     );
-    if (!chosen) throw new EtcdBackupError('cancelled', 'Cancelled.');
+    if (!chosen) cancelled();
     state = chosen.label as InitialClusterState;
   }
   return setInitialClusterStateIn(uri, state, model);

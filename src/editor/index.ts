@@ -4,6 +4,7 @@
  * extension.ts; nothing heavy loads until the first etcd document is seen.
  */
 import * as vscode from 'vscode';
+import { commandRegistrar } from '../commands/common';
 import { registerCommand } from '../commands/run';
 import type { Log } from '../log';
 import { EtcdCodeLensProvider, MOVE_DATA_DIR, SET_INITIAL_CLUSTER_STATE } from './codeLens';
@@ -14,7 +15,7 @@ import { EtcdQuickFixProvider } from './quickFixes';
 
 export { applyEtcdFileEdit, moveDataDirIn, setInitialClusterStateIn } from './commands';
 export type { EtcdFileEditOutcome, InitialClusterState, MoveDataDirAnswers, MoveDataDirResult } from './commands';
-export { ETCD_FILE_PATTERNS, ETCD_FILE_SELECTOR, isEtcdFilesCoreLoaded } from './model';
+export { ETCD_FILE_SELECTOR } from './model';
 
 export interface EditorDeps {
   log: Log;
@@ -88,8 +89,8 @@ export function registerEditorFeatures(context: vscode.ExtensionContext, deps: E
   );
   updateContext(vscode.window.activeTextEditor);
 
-  registerCommand(context, log, MOVE_DATA_DIR, async (arg?: unknown, answers?: MoveDataDirAnswers) => {
-    const r = await moveDataDirCommand(model, arg, answers && typeof answers === 'object' ? answers : undefined);
+  commandRegistrar(context, log)<MoveDataDirAnswers>(MOVE_DATA_DIR, async (target, answers) => {
+    const r = await moveDataDirCommand(model, target, answers);
     report(log, `Data dir set to ${r.dir}`, r, Boolean(answers));
     return r;
   });

@@ -8,41 +8,20 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { EtcdDiagnostic, ParsedEtcdFile } from '../core/etcdFiles';
+import { ETCD_FILE_PATTERNS } from '../core/etcdFileNames';
 import type { LensAnchor } from '../core/etcdFiles/lenses';
 
 export type EtcdFilesCore = typeof import('../core/etcdFiles') & typeof import('../core/etcdFiles/lenses');
 
 let corePromise: Promise<EtcdFilesCore> | undefined;
-let coreLoaded = false;
 
 /** src/core/etcdFiles (and the `yaml` parser), loaded on first use. */
 export function loadEtcdFilesCore(): Promise<EtcdFilesCore> {
-  corePromise ??= Promise.all([import('../core/etcdFiles'), import('../core/etcdFiles/lenses')]).then(([a, b]) => {
-    coreLoaded = true;
-    return { ...a, ...b };
-  });
+  corePromise ??= Promise.all([import('../core/etcdFiles'), import('../core/etcdFiles/lenses')]).then(([a, b]) => ({ ...a, ...b }));
   return corePromise;
 }
 
-/** True once the etcd file parser was loaded (activation must leave it false). */
-export function isEtcdFilesCoreLoaded(): boolean {
-  return coreLoaded;
-}
-
-/**
- * Where etcd's files are, by name. Files that match only by pattern (`manifests/*.yaml`, `*.env`,
- * `*.service`) must also read like etcd's to get anything (see isEditorRelevant).
- */
-export const ETCD_FILE_PATTERNS = [
-  '**/etcd*.{yaml,yml}',
-  '**/manifests/*.{yaml,yml}',
-  '**/*.env',
-  '**/etcd*.conf',
-  '**/default/etcd',
-  '**/*.service',
-  '**/*.service.d/*.conf',
-] as const;
-
+/** etcd's files by path (core/etcdFileNames); files that match only by pattern must also read like etcd's (isEditorRelevant). */
 export const ETCD_FILE_SELECTOR: vscode.DocumentSelector = ETCD_FILE_PATTERNS.map((pattern) => ({ scheme: 'file', pattern }));
 
 /** Everything the editor knows about one version of an etcd document. */
@@ -61,7 +40,8 @@ export interface EtcdDocumentState {
 
 async function readParsed(core: EtcdFilesCore, file: string): Promise<ParsedEtcdFile | undefined> {
   try {
-    const text = await fs.readFile(file, 'utf8');
+    // never a FIFO or a device (they would block or never end), never more than etcd's files hold
+    const text = await (await import('../core/fsSafe')).readRegularFile(file);
     return core.parseEtcdFile(text, file);
   } catch {
     return undefined;

@@ -1,42 +1,12 @@
 import * as vscode from 'vscode';
-import { clusterSummary, ClusterOverview, goDuration, humanizeBytes, MemberOverview, memberSummary } from '../core/clusterStatus';
+import { ClusterOverview, goDuration, humanizeBytes, MemberOverview, memberSummary } from '../core/clusterStatus';
 import type { ClusterConfig } from '../core/types';
+import type { EtcdService } from '../etcdService';
+import { summaryOf } from '../hints';
 import type { Log } from '../log';
 import type { Settings } from '../settings';
-
-/** Base of every node in the clusters tree: keeps its parent so getParent/reveal work. */
-export abstract class Node {
-  constructor(readonly parent: Node | undefined) {}
-  abstract toTreeItem(): vscode.TreeItem;
-  children(): vscode.ProviderResult<Node[]> {
-    return [];
-  }
-}
-
-/** An empty, error or unreachable state, shown in the tree instead of a pop-up. */
-export class MessageNode extends Node {
-  constructor(
-    parent: Node | undefined,
-    readonly id: string,
-    readonly message: string,
-    readonly icon = 'info',
-    readonly contextValue = 'message',
-    readonly color?: string,
-    readonly detail?: string,
-    readonly description?: string,
-  ) {
-    super(parent);
-  }
-  toTreeItem(): vscode.TreeItem {
-    const item = new vscode.TreeItem(this.message, vscode.TreeItemCollapsibleState.None);
-    item.id = this.id;
-    item.description = this.description;
-    item.iconPath = new vscode.ThemeIcon(this.icon, this.color ? new vscode.ThemeColor(this.color) : undefined);
-    item.tooltip = this.detail ?? this.message;
-    item.contextValue = this.contextValue;
-    return item;
-  }
-}
+import { MessageNode, Node } from './nodes';
+import { setSnapshotStatusListener, SnapshotsFolderNode } from './snapshotNodes';
 
 /** The cluster a node belongs to (itself for a cluster node), or undefined for root messages. */
 export function clusterNodeOf(node: Node | undefined): ClusterNode | undefined {
@@ -91,7 +61,7 @@ export class ClusterNode extends Node {
       item.description = 'connecting…';
       item.iconPath = new vscode.ThemeIcon('loading~spin');
     } else {
-      item.description = clusterSummary(o);
+      item.description = summaryOf(o);
       const state = this.contextValue;
       item.iconPath = new vscode.ThemeIcon(
         state === 'cluster:unreachable' ? 'debug-disconnect' : 'server-environment',
@@ -101,7 +71,7 @@ export class ClusterNode extends Node {
     const tls = this.cluster.tls;
     item.tooltip = table([
       ['Cluster', this.cluster.name],
-      ['Summary', o ? clusterSummary(o) : 'connecting…'],
+      ['Summary', o ? summaryOf(o) : 'connecting…'],
       ['Endpoints', this.cluster.endpoints.join(', ')],
       ['Cluster ID', o?.clusterId],
       ['CA', tls?.caFile],
@@ -121,7 +91,7 @@ export class ClusterNode extends Node {
       return this.provider.childrenOf(this, o);
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
-      return [new MessageNode(this, `${this.id}/failed`, msg, 'error', 'message:clusterError', 'charts.red')];
+      return [new MessageNode(this, { id: 'failed', message: msg, kind: 'clusterError', icon: 'error', color: 'charts.red' })];
     }
   }
 }
@@ -195,33 +165,6 @@ export class MemberNode extends Node {
       ['Error', m.error?.message],
     ]);
     return item;
-  }
-}
-
-/** "Snapshots" under each cluster; its children come from ./snapshotNodes (the snapshot feature). */
-export class SnapshotsFolderNode extends Node {
-  constructor(override readonly parent: ClusterNode) {
-    super(parent);
-  }
-  get id(): string {
-    return `${this.parent.id}/snapshots`;
-  }
-  get cluster(): ClusterConfig {
-    return this.parent.cluster;
-  }
-  toTreeItem(): vscode.TreeItem {
-    const item = new vscode.TreeItem('Snapshots', vscode.TreeItemCollapsibleState.Collapsed);
-    item.id = this.id;
-    item.contextValue = 'snapshots';
-    item.iconPath = new vscode.ThemeIcon('archive');
-    item.description = this.cluster.snapshotDir ?? '';
-    item.tooltip = this.cluster.snapshotDir ? `Snapshot files in ${this.cluster.snapshotDir}` : 'No snapshot folder set for this cluster.';
-    return item;
-  }
-  override async children(): Promise<Node[]> {
-    // Loaded lazily: snapshotNodes imports this module, so a static import would be a cycle.
-    const { snapshotChildren } = await import('./snapshotNodes');
-    return snapshotChildren(this, this.cluster);
   }
 }
 
@@ -337,7 +280,7 @@ export class ClustersProvider implements vscode.TreeDataProvider<Node>, vscode.D
         if (cur && cur.key === key) {
           cur.overview = o;
           cur.inflight = undefined;
-          this.log?.debug(`${e.node.cluster.name}: ${clusterSummary(o)} (${Date.now() - started} ms)`);
+          this.log?.debug(`${e.node.cluster.name}: ${summaryOf(o)} (${Date.now() - started} ms)`);
           if (!o.reachable) {
             this.log?.info(`${e.node.cluster.name}: ${o.endpointErrors.map((x) => x.error.message).join(' ') || o.error?.message}`);
           }
@@ -378,9 +321,9 @@ export class ClustersProvider implements vscode.TreeDataProvider<Node>, vscode.D
       o.endpointErrors.forEach((x, i) => {
         if (seen.has(x.error.message)) return;
         seen.add(x.error.message);
-        out.push(
-          new MessageNode(node, `${node.id}/error:${i}`, x.endpoint ? `${x.error.reason}: ${x.endpoint}` : x.error.reason, 'error', 'message:clusterError', 'charts.red', x.error.message, x.error.message),
-        );
+        const message = x.endpoint ? `${x.error.reason}: ${x.endpoint}` : x.error.reason;
+        const detail = x.error.message;
+        out.push(new MessageNode(node, { id: `error:${i}`, message, kind: 'clusterError', icon: 'error', color: 'charts.red', detail, description: detail }));
       });
     } else {
       // By name, members that have not started yet last.
@@ -392,9 +335,11 @@ export class ClustersProvider implements vscode.TreeDataProvider<Node>, vscode.D
       const memberUrls = new Set(o.members.flatMap((m) => m.clientURLs));
       o.endpointErrors
         .filter((x) => !memberUrls.has(x.endpoint) && !o.members.some((m) => m.endpoint === x.endpoint))
-        .forEach((x, i) =>
-          out.push(new MessageNode(node, `${node.id}/endpoint-error:${i}`, `${x.error.reason}: ${x.endpoint}`, 'warning', 'message:endpointError', 'charts.yellow', x.error.message, x.error.message)),
-        );
+        .forEach((x, i) => {
+          const detail = x.error.message;
+          const message = `${x.error.reason}: ${x.endpoint}`;
+          out.push(new MessageNode(node, { id: `endpoint-error:${i}`, message, kind: 'endpointError', icon: 'warning', color: 'charts.yellow', detail, description: detail }));
+        });
     }
     const e = this.entries.get(node.cluster.name.toLowerCase());
     const folder = e?.snapshots && e.snapshots.parent === node ? e.snapshots : new SnapshotsFolderNode(node);
@@ -425,7 +370,7 @@ export class ClustersProvider implements vscode.TreeDataProvider<Node>, vscode.D
       }
     }
     const { problems } = this.settings.clusters();
-    problems.forEach((p, i) => nodes.push(new MessageNode(undefined, `problem:${i}`, p, 'warning', 'settingsProblem', 'charts.yellow')));
+    problems.forEach((p, i) => nodes.push(new MessageNode(undefined, { id: `problem:${i}`, message: p, kind: 'settingsProblem', icon: 'warning', color: 'charts.yellow' })));
     // No nodes at all: return [] so the view shows its welcome content.
     return nodes;
   }
@@ -512,24 +457,16 @@ export class ClustersProvider implements vscode.TreeDataProvider<Node>, vscode.D
   }
 }
 
-export function registerClustersView(context: vscode.ExtensionContext, settings: Settings, log?: Log): { provider: ClustersProvider; view: vscode.TreeView<Node> } {
-  const fetch: OverviewFetcher = async (cluster) => {
-    // etcd3 is loaded here, on the first overview, never at activation.
-    const { fetchClusterOverview } = await import('../core/etcd');
-    const secrets = await settings.secretsFor(cluster);
-    const o = await fetchClusterOverview(cluster, secrets);
-    if (!o.reachable && o.error?.kind === 'auth' && cluster.username && secrets.password === undefined) {
-      // Say what is really missing: settings hold the user, the secret storage has no password.
-      const message = `No password is saved for user "${cluster.username}" of cluster "${cluster.name}": run "etcd: Edit Cluster…" to enter it.`;
-      o.error = { ...o.error, message, reason: 'no password saved' };
-      o.endpointErrors = [{ endpoint: '', error: o.error }];
-    }
-    return o;
-  };
-  const provider = new ClustersProvider(settings, log, fetch);
+export function registerClustersView(
+  context: vscode.ExtensionContext,
+  deps: { settings: Settings; etcd: EtcdService; log?: Log },
+): { provider: ClustersProvider; view: vscode.TreeView<Node> } {
+  // etcd3 is loaded by the service on the first overview, never at activation.
+  const provider = new ClustersProvider(deps.settings, deps.log, (cluster) => deps.etcd.overview(cluster));
   const view = vscode.window.createTreeView('etcdBackup.clusters', { treeDataProvider: provider, showCollapseAll: true });
   provider.attach(view);
-  context.subscriptions.push(provider, view);
+  // The snapshot nodes' figures arrive in the background: redraw that cluster's folder then.
+  setSnapshotStatusListener((cluster) => provider.refreshSnapshots(cluster));
+  context.subscriptions.push(provider, view, { dispose: () => setSnapshotStatusListener(undefined) });
   return { provider, view };
 }
-

@@ -1,17 +1,18 @@
 /**
- * Children of a cluster's "Snapshots" folder node: one node per `*_snapshot.db` file (newest
+ * The "Snapshots" folder under each cluster and its children: one node per `*_snapshot.db` file (newest
  * first) with its name, time and size, and a tooltip with the status figures the native
  * reader gives (hash, revision, keys, size). The figures are computed in the background, one
  * file at a time, and cached by path + mtime + size; the tree never waits for them: a node
- * shows "reading…" until they are there, then the folder redraws. Contract:
- * `snapshotChildren(parent, cluster)`.
+ * shows "reading…" until they are there, then the folder redraws (the listener is set by
+ * registerClustersView).
  */
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { SnapshotStatus } from '../core/snapshot/status';
 import type { ClusterConfig } from '../core/types';
-import { MessageNode, Node } from './clustersView';
+import type { ClusterNode } from './clustersView';
+import { MessageNode, Node } from './nodes';
 
 /** Figures of one file version, or why there are none. */
 export type CachedStatus = { status: SnapshotStatus } | { error: string; kind?: string };
@@ -19,7 +20,7 @@ export type CachedStatus = { status: SnapshotStatus } | { error: string; kind?: 
 const cache = new Map<string, { key: string; value: CachedStatus }>();
 const queue: { file: string; key: string; cluster: string }[] = [];
 let running = false;
-/** Called when figures for a file of `cluster` arrive (set by registerSnapshotCommands). */
+/** Called when figures for a file of `cluster` arrive (set by registerClustersView). */
 let onReady: ((cluster: string) => void) | undefined;
 
 export function setSnapshotStatusListener(listener: ((cluster: string) => void) | undefined): void {
@@ -95,16 +96,23 @@ export class SnapshotFileNode extends Node {
     super(parent);
   }
   get id(): string {
-    return `${(this.parent as { id?: string }).id ?? ''}/file:${path.basename(this.file)}`;
+    return `${this.parent?.id ?? ''}/file:${path.basename(this.file)}`;
   }
   /** The figures, when the background reader has them. */
   get status(): CachedStatus | undefined {
     return cachedStatus(this.file, this.size, this.mtime);
   }
+  /** `snapshot:reading`, `snapshot:ok`, `snapshot:corrupt` (also truncated), `snapshot:unreadable`. */
+  get contextValue(): string {
+    const st = this.status;
+    if (!st) return 'snapshot:reading';
+    if ('status' in st) return 'snapshot:ok';
+    return st.kind === 'corrupt' ? 'snapshot:corrupt' : 'snapshot:unreadable';
+  }
   toTreeItem(): vscode.TreeItem {
     const item = new vscode.TreeItem(path.basename(this.file), vscode.TreeItemCollapsibleState.None);
     item.id = this.id;
-    item.contextValue = 'snapshot';
+    item.contextValue = this.contextValue;
     item.resourceUri = vscode.Uri.file(this.file);
     const when = this.mtime.toLocaleString();
     item.description = `${humanSize(this.size)} · ${when}`;
@@ -133,10 +141,38 @@ export class SnapshotFileNode extends Node {
   }
 }
 
+/** "Snapshots" under each cluster: its children are the snapshot files of the cluster's folder. */
+export class SnapshotsFolderNode extends Node {
+  constructor(override readonly parent: ClusterNode) {
+    super(parent);
+  }
+  get id(): string {
+    return `${this.parent.id}/snapshots`;
+  }
+  get cluster(): ClusterConfig {
+    return this.parent.cluster;
+  }
+  /** `snapshots:folder`, or `snapshots:noFolder` when the cluster has no snapshot folder. */
+  get contextValue(): string {
+    return this.cluster.snapshotDir ? 'snapshots:folder' : 'snapshots:noFolder';
+  }
+  toTreeItem(): vscode.TreeItem {
+    const item = new vscode.TreeItem('Snapshots', vscode.TreeItemCollapsibleState.Collapsed);
+    item.id = this.id;
+    item.contextValue = this.contextValue;
+    item.iconPath = new vscode.ThemeIcon('archive');
+    item.description = this.cluster.snapshotDir ?? '';
+    item.tooltip = this.cluster.snapshotDir ? `Snapshot files in ${this.cluster.snapshotDir}` : 'No snapshot folder set for this cluster.';
+    return item;
+  }
+  override children(): Promise<Node[]> {
+    return snapshotChildren(this, this.cluster);
+  }
+}
+
 export async function snapshotChildren(parent: Node, cluster: ClusterConfig): Promise<Node[]> {
-  const parentId = (parent as { id?: string }).id ?? cluster.name;
   if (!cluster.snapshotDir) {
-    return [new MessageNode(parent, `${parentId}/none`, 'No snapshot folder: edit the cluster to set one.', 'info', 'message:noSnapshotDir')];
+    return [new MessageNode(parent, { id: 'none', message: 'No snapshot folder: edit the cluster to set one.', kind: 'noSnapshotDir' })];
   }
   let names: string[];
   try {
@@ -144,7 +180,7 @@ export async function snapshotChildren(parent: Node, cluster: ClusterConfig): Pr
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const text = code === 'ENOENT' ? `${cluster.snapshotDir} does not exist yet.` : `Cannot read ${cluster.snapshotDir} (${code ?? 'error'}).`;
-    return [new MessageNode(parent, `${parentId}/unreadable`, text, code === 'ENOENT' ? 'info' : 'warning', 'message:snapshotDir')];
+    return [new MessageNode(parent, { id: 'unreadable', message: text, kind: 'snapshotDir', icon: code === 'ENOENT' ? 'info' : 'warning' })];
   }
   const files = await Promise.all(
     names
@@ -156,5 +192,5 @@ export async function snapshotChildren(parent: Node, cluster: ClusterConfig): Pr
       }),
   );
   const nodes = files.filter((f): f is SnapshotFileNode => Boolean(f)).sort((a, b) => b.file.localeCompare(a.file));
-  return nodes.length ? nodes : [new MessageNode(parent, `${parentId}/empty`, 'No snapshots yet.', 'info', 'message:noSnapshots')];
+  return nodes.length ? nodes : [new MessageNode(parent, { id: 'empty', message: 'No snapshots yet.', kind: 'noSnapshots' })];
 }

@@ -16,6 +16,7 @@ import { EtcdConnection, fetchClusterOverview, withConnection } from '../../src/
 import { buildEtcdctlCommand } from '../../src/core/etcdctlCommand';
 import type { ClusterConfig, ClusterSecrets } from '../../src/core/types';
 import { EtcdTestCluster, generatePki, newMemberSlot, startCluster, startMemberProcess, TestMember } from '../support/etcdRig';
+import { waitFor } from '../support/waitFor';
 
 /** Deadline used by these clusters, and what "nothing hangs past it" allows on top. */
 const TIMEOUT_MS = 3000;
@@ -59,23 +60,6 @@ function tableRows(text: string): string[][] {
         .slice(1, -1)
         .map((c) => c.trim()),
     );
-}
-
-async function waitFor<T>(probe: () => Promise<T | undefined | false>, ms: number, what: string): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
 }
 
 function checkAllHealthy(o: ClusterOverview, cluster: EtcdTestCluster): void {

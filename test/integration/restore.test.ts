@@ -17,6 +17,7 @@ import { promoteWhenCaughtUp, replaceMember } from '../../src/core/restore/repla
 import { restoreMember, trialRestore } from '../../src/core/restore/restore';
 import { buildRunbook } from '../../src/core/restore/runbook';
 import { EtcdTestCluster, startCluster, startMemberProcess, TestMember } from '../support/etcdRig';
+import { waitFor } from '../support/waitFor';
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -28,23 +29,6 @@ import { EtcdTestCluster, startCluster, startMemberProcess, TestMember } from '.
 async function ageForReconfig(startedAt: number): Promise<void> {
   const wait = startedAt + 5500 - Date.now();
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-}
-
-async function waitFor<T>(probe: () => Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}${last ? `: ${last instanceof Error ? last.message : String(last)}` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 /** Keys and values the drills write: plain, overwritten, deleted, large. */

@@ -110,7 +110,7 @@ describe('etcd-backup manifest (CLI)', () => {
     assert.match(r.err, /^etcd-backup manifest: .*broken\.yaml: not edited: The YAML does not parse: /);
     assert.strictEqual(readFileSync(f, 'utf8'), before);
     await assert.rejects(run(['check', join(dir, 'nope.yaml')]), /nope\.yaml does not exist\.$/);
-    await assert.rejects(run(['check', dir]), /is a directory; give the manifest, env, config or unit file\.$/);
+    await assert.rejects(run(['check', dir]), /is a directory, not a regular file; give the file itself\.$/);
   });
 
   it('usage errors are CliUsageErrors (exit 2), --help prints the usage', async () => {

@@ -1,11 +1,13 @@
 /**
- * Golden tests over the fixtures in test/fixtures/etcdFiles/ (the shared fixtures copied, plus
+ * Golden tests over the fixtures in test/fixtures/etcdFiles/ (the shared fixtures copied, with
+ * their SHA-256 in test/fixtures/shared-copies.sha256 so a fresh clone checks the copies too; plus
  * kubeadm layouts of several versions, hand-edited, flow style, CRLF, args, env, config, units).
  * For each fixture, expected/<name>.json holds what is read (kind, settings, volumes, effective
  * settings, the import, the diagnostics) and expected/<name>.<edit>.diff the diff of each edit
  * (or its error sentence). Regenerate with UPDATE_GOLDEN=1 and review the changes in git.
  */
 import * as assert from 'assert';
+import { createHash } from 'crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import {
@@ -25,7 +27,11 @@ const dir = join(__dirname, '..', 'fixtures', 'etcdFiles');
 const expectedDir = join(dir, 'expected');
 const update = process.env.UPDATE_GOLDEN === '1';
 
-const fixtures = readdirSync(dir).filter((f) => !f.startsWith('.') && f !== 'expected');
+function sha256(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+const fixtures = readdirSync(dir).filter((f) => !f.startsWith('.') && f !== 'expected' && f !== 'README.md');
 
 /** kubeadm's healthcheck-client pair exists beside kubeadm's CA; nothing else is on "disk". */
 const exists = (p: string): boolean => p.startsWith('/etc/kubernetes/pki/etcd/');
@@ -80,14 +86,19 @@ function golden(file: string, actual: string): void {
 }
 
 describe('etcdFiles golden files', () => {
-  it('has the shared fixtures and more of its own', () => {
-    for (const f of ['kubeadm-etcd.yaml', 'stacked-member-2.yaml', 'etcd.env', 'etcd.service']) {
+  it('has the shared fixtures (copies checked against their recorded SHA-256, and against ../shared when it is there) and more of its own', () => {
+    // test/fixtures/shared-copies.sha256: "<sha256>  shared/fixtures/<dir>/<name>", as sha256sum printed them for the originals
+    const recorded = readFileSync(join(__dirname, '..', 'fixtures', 'shared-copies.sha256'), 'utf8').trim().split('\n').map((l) => l.split(/\s+/));
+    assert.ok(recorded.length >= 4);
+    for (const [hash, rel] of recorded) {
+      const f = rel.split('/').pop() as string;
       assert.ok(fixtures.includes(f), f);
-      // ../shared/fixtures beside the checkout (as CI and the developers have it), when it is there.
-      const shared = join(__dirname, '..', '..', '..', 'shared', 'fixtures', f.endsWith('.yaml') ? 'manifests' : 'env', f);
-      if (existsSync(shared)) assert.strictEqual(readFileSync(join(dir, f), 'utf8'), readFileSync(shared, 'utf8'), `${f} is a copy of ${shared}`);
+      assert.strictEqual(sha256(readFileSync(join(dir, f))), hash, `test/fixtures/etcdFiles/${f} is the copy of ${rel}`);
+      // ../shared beside the checkout (as CI and the developers have it) must still be what was copied
+      const shared = join(__dirname, '..', '..', '..', rel);
+      if (existsSync(shared)) assert.strictEqual(sha256(readFileSync(shared)), hash, `${shared} changed since it was copied: copy it again and update shared-copies.sha256`);
     }
-    assert.ok(fixtures.length >= 15, `${fixtures.length} fixtures`);
+    assert.ok(fixtures.length >= 40, `${fixtures.length} fixtures`);
   });
 
   for (const f of fixtures) {

@@ -4,7 +4,10 @@
  *  - leaves a file that still parses as the same manifest, with no new problems;
  *  - changes only the targeted values (the whole YAML data, compared as objects, differs only
  *    there; every other setting keeps its value);
- *  - keeps every byte outside the edited ranges (edits never overlap comments or layout);
+ *  - writes only inside the targeted values (checked against the original text: the data-dir
+ *    values, the data volume's mountPath and hostPath.path, the state's value or the place after
+ *    the last flag), keeps every line it does not touch and every comment, including the
+ *    trailing comments generated on the very mountPath/hostPath lines it edits;
  *  - changes nothing when applied a second time.
  */
 import * as assert from 'assert';
@@ -12,7 +15,8 @@ import { loadAll } from 'js-yaml';
 import { readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
 import { parseAllDocuments } from 'yaml';
-import { applyEdits, clusterFromEtcdFile, diagnoseEtcdFile, EditResult, effectiveSettings, etcdFileAnchors, parseEtcdFile, ParsedEtcdFile, setDataDir, setInitialClusterState } from '../../src/core/etcdFiles';
+import { applyEdits, clusterFromEtcdFile, diagnoseEtcdFile, EditResult, effectiveSettings, etcdFileAnchors, mountFor, parseEtcdFile, ParsedEtcdFile, setDataDir, setInitialClusterState, settingsNamed, TextRange } from '../../src/core/etcdFiles';
+import { holderRange } from '../../src/core/etcdFiles/edits';
 
 /** mulberry32: small, fast, seedable. */
 function prng(seed: number): () => number {
@@ -100,10 +104,12 @@ function generate(r: () => number): Case {
   ];
   if (chance(0.5)) mounts.reverse();
   lines.push(`${ci}volumeMounts:`);
+  // trailing comments on the very lines the edits change: they must survive
+  const tc = (): string => (chance(0.5) ? `${pick([' ', '  ', '\t'])}# ${pick(['data disk', 'do not move', 'see OPS-2: path: /x'])}` : '');
   for (const m of mounts) {
-    if (flowMounts) lines.push(`${li}- {name: ${m.name}, mountPath: ${quote(m.mountPath, 'none')}}`);
-    else if (chance(0.5)) lines.push(`${li}- mountPath: ${quote(m.mountPath)}`, `${li}  name: ${m.name}`);
-    else lines.push(`${li}- name: ${m.name}`, `${li}  mountPath: ${quote(m.mountPath)}`);
+    if (flowMounts) lines.push(`${li}- {name: ${m.name}, mountPath: ${quote(m.mountPath, 'none')}}${tc()}`);
+    else if (chance(0.5)) lines.push(`${li}- mountPath: ${quote(m.mountPath)}${tc()}`, `${li}  name: ${m.name}`);
+    else lines.push(`${li}- name: ${m.name}`, `${li}  mountPath: ${quote(m.mountPath)}${tc()}`);
   }
   lines.push('  hostNetwork: true', '  volumes:');
   const vols = [
@@ -113,8 +119,8 @@ function generate(r: () => number): Case {
   if (chance(0.5)) vols.reverse();
   for (const v of vols) {
     lines.push(...comment('  '));
-    if (chance(0.3)) lines.push(`  - name: ${v.name}`, `    hostPath: {path: ${quote(v.path, 'none')}, type: DirectoryOrCreate}`);
-    else lines.push(`  - hostPath:`, `      path: ${quote(v.path)}`, `      type: DirectoryOrCreate`, `    name: ${v.name}`);
+    if (chance(0.3)) lines.push(`  - name: ${v.name}`, `    hostPath: {path: ${quote(v.path, 'none')}, type: DirectoryOrCreate}${tc()}`);
+    else lines.push(`  - hostPath:`, `      path: ${quote(v.path)}${tc()}`, `      type: DirectoryOrCreate`, `    name: ${v.name}`);
   }
   if (chance(0.3)) lines.push('status: {}');
   let text = lines.join(eol) + (chance(0.85) ? eol : '');
@@ -134,17 +140,71 @@ function data(text: string): unknown[] {
   return viaYaml;
 }
 
-/** The targets of every edit lie in the changed values: outside them, the bytes are the same. */
-function assertOnlyEditedBytes(before: string, after: string, edits: { offset: number; length: number; newText: string }[]): void {
-  const sorted = [...edits].sort((a, b) => a.offset - b.offset);
-  let delta = 0;
-  let pos = 0;
-  for (const e of sorted) {
-    assert.strictEqual(after.slice(pos + delta, e.offset + delta), before.slice(pos, e.offset));
-    delta += e.newText.length - e.length;
-    pos = e.offset + e.length;
+type Edit = { offset: number; length: number; newText: string };
+
+/** A value's whole scalar, quotes included (the edits may rewrite the quoting). */
+function withQuotes(text: string, r: TextRange | undefined): TextRange | undefined {
+  if (!r) return undefined;
+  const q = text[r.start - 1];
+  return (q === '"' || q === "'") && text[r.end] === q ? { start: r.start - 1, end: r.end + 1 } : r;
+}
+
+/** Where set-data-dir may write: the data-dir values, the mountPath and the hostPath.path of the data volume. */
+function dataDirTargets(p: ParsedEtcdFile): TextRange[] {
+  const out = settingsNamed(p, 'data-dir').map((s) => holderRange(s));
+  const dd = settingsNamed(p, 'data-dir').pop();
+  const m = dd ? mountFor(p, dd.value) : undefined;
+  for (const r of [withQuotes(p.text, m?.mount.mountPathRange), withQuotes(p.text, m?.volume?.hostPathRange)]) if (r) out.push(r);
+  return out;
+}
+
+/** Where set-initial-cluster-state may write: the existing values, or (only inserting) after the last flag, up to its line end. */
+function stateTargets(p: ParsedEtcdFile): TextRange[] {
+  const existing = settingsNamed(p, 'initial-cluster-state').map((s) => holderRange(s));
+  if (existing.length) return existing;
+  const at = p.flagList?.insertAfter ?? 0;
+  const nl = p.text.indexOf('\n', at);
+  const end = nl < 0 ? p.text.length : p.text[nl - 1] === '\r' ? nl - 1 : nl;
+  return [{ start: at, end }];
+}
+
+/** Lines with their offsets (`end` before the line break). */
+function linesOf(text: string): { start: number; end: number; line: string }[] {
+  const out: { start: number; end: number; line: string }[] = [];
+  let start = 0;
+  for (const line of text.split('\n')) {
+    out.push({ start, end: start + line.length, line });
+    start += line.length + 1;
   }
-  assert.strictEqual(after.slice(pos + delta), before.slice(pos));
+  return out;
+}
+
+/**
+ * What an edit may touch, checked against the original text, not against the edit's own offsets:
+ *  - each edit lies inside one of the targeted values (an insertion only inserts);
+ *  - every line no edit touches is in the result, in order;
+ *  - every `# comment` of the original is in the result as often as before.
+ */
+function assertEditsConfined(before: string, after: string, edits: readonly Edit[], targets: readonly TextRange[], where: string): void {
+  for (const e of edits) {
+    const inside = targets.some((t) => t.start <= e.offset && e.offset + e.length <= t.end);
+    assert.ok(inside, `${where}\nedit ${JSON.stringify(e)} (${JSON.stringify(before.slice(e.offset, e.offset + e.length))}) is outside the targeted values ${JSON.stringify(targets)}`);
+  }
+  const touched = (l: { start: number; end: number }): boolean => edits.some((e) => e.offset <= l.end && e.offset + e.length >= l.start);
+  const afterLines = after.split('\n');
+  let j = 0;
+  for (const l of linesOf(before)) {
+    if (touched(l)) continue;
+    while (j < afterLines.length && afterLines[j] !== l.line) j++;
+    assert.ok(j < afterLines.length, `${where}\nthe untouched line ${JSON.stringify(l.line)} is gone or out of order`);
+    j++;
+  }
+  // the original's comments (its values hold no "#"), each found in the result as often as before
+  const comments = [...before.matchAll(/(^|[ \t])(#[^\r\n]*)/gm)].map((m) => m[2]);
+  for (const c of new Set(comments)) {
+    const want = comments.filter((x) => x === c).length;
+    assert.ok(after.split(c).length - 1 >= want, `${where}\nthe comment ${JSON.stringify(c)} is gone`);
+  }
 }
 
 function settingsMap(p: ParsedEtcdFile): string[] {
@@ -172,7 +232,7 @@ describe('etcdFiles property: generated and mutated manifests', () => {
       const res = setDataDir(p, dir);
       assert.ok(res.ok, `${where}\n${res.ok ? '' : res.error}`);
       const text2 = applyEdits(c.text, res.edits);
-      assertOnlyEditedBytes(c.text, text2, res.edits);
+      assertEditsConfined(c.text, text2, res.edits, dataDirTargets(p), where);
       const p2 = parseEtcdFile(text2, 'generated.yaml');
       assert.strictEqual(p2.kind, 'manifest', `${where}\n---\n${text2}`);
       assert.deepStrictEqual(p2.problems, [], `${where}\n---\n${text2}`);
@@ -200,7 +260,7 @@ describe('etcdFiles property: generated and mutated manifests', () => {
       const res3 = setInitialClusterState(p, state);
       assert.ok(res3.ok, where);
       const text3 = applyEdits(c.text, res3.edits);
-      assertOnlyEditedBytes(c.text, text3, res3.edits);
+      assertEditsConfined(c.text, text3, res3.edits, stateTargets(p), where);
       data(text3); // yaml and js-yaml read the added or changed flag alike
       const p3 = parseEtcdFile(text3, 'generated.yaml');
       assert.deepStrictEqual(p3.problems, [], `${where}\n---\n${text3}`);
@@ -218,11 +278,38 @@ describe('etcdFiles property: generated and mutated manifests', () => {
   });
 });
 
+describe('etcdFiles property: the confinement check itself', () => {
+  it('fails on an edit mutated to delete the trailing # comment of the line it edits (and passes the real edit)', () => {
+    let caught = 0;
+    for (let seed = 1; seed <= 300 && caught < 10; seed++) {
+      const c = generate(prng(seed));
+      const p = parseEtcdFile(c.text, 'generated.yaml');
+      const res = setDataDir(p, '/var/lib/etcd-restored');
+      if (!res.ok) continue;
+      const targets = dataDirTargets(p);
+      const text = applyEdits(c.text, res.edits);
+      assertEditsConfined(c.text, text, res.edits, targets, `seed ${seed}`);
+      const i = res.edits.findIndex((e) => /^[^\n]*[ \t]#/.test(c.text.slice(e.offset + e.length)));
+      if (i < 0) continue;
+      const e = res.edits[i];
+      const rest = c.text.slice(e.offset + e.length);
+      const lineEnd = rest.search(/\r?\n|$/);
+      const mutated = res.edits.map((x, k) => (k === i ? { ...x, length: x.length + lineEnd } : x));
+      const mutatedText = applyEdits(c.text, mutated);
+      assert.throws(() => assertEditsConfined(c.text, mutatedText, mutated, targets, `seed ${seed}`), /outside the targeted values/);
+      // even with the offsets declared as targets, the lost comment is found
+      assert.throws(() => assertEditsConfined(c.text, mutatedText, mutated, [{ start: 0, end: c.text.length }], `seed ${seed}`), /the comment .* is gone/);
+      caught++;
+    }
+    assert.ok(caught >= 10, `${caught} cases with a trailing comment on an edited line`);
+  });
+});
+
 describe('etcdFiles property: every fixture, mutated at random (manifests, env files, config files, units)', () => {
   it('never throws; an edit it makes reads back with only its value changed, and again changes nothing; a fix never breaks the file', function () {
     this.timeout(60000);
     const dir = join(__dirname, '..', 'fixtures', 'etcdFiles');
-    const files = readdirSync(dir).filter((f) => f !== 'expected');
+    const files = readdirSync(dir).filter((f) => f !== 'expected' && f !== 'README.md');
     const bits = ['"', "'", ':', '-', ' ', '\n', '\r\n', '#', '[', ']', '{', '}', ',', '\\', '=', '--data-dir=', 'ETCD_', '\t', '%', '$'];
     const r = prng(2026);
     let edited = 0;

@@ -2,6 +2,9 @@ import * as assert from 'assert';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
+import { cliHintWords } from '../../src/cli/hintWords';
+import { EtcdBackupError, withHint } from '../../src/core/errors';
+import { vscodeHintWords } from '../../src/hints';
 import {
   compareVersions,
   findEtcdServer,
@@ -85,13 +88,17 @@ describe('restore tools (core/tools)', () => {
     assert.strictEqual(t2.fromSetting, true);
   });
 
-  it('names the setting when it points at nothing', async () => {
-    await assert.rejects(findRestoreTool({ envPath: '', etcdutl: join(root, 'nope', 'etcdutl') }), (e: Error & { kind?: string }) => {
+  it('names the setting (VS Code) or the flag (CLI) when it points at nothing; core names neither', async () => {
+    await assert.rejects(findRestoreTool({ envPath: '', etcdutl: join(root, 'nope', 'etcdutl') }), (e: EtcdBackupError) => {
       assert.strictEqual(e.kind, 'toolMissing');
+      assert.deepStrictEqual(e.hint, { kind: 'toolPath', tools: ['etcdutl'], configured: true });
+      const nope = join(root, 'nope', 'etcdutl');
+      assert.strictEqual(e.message, `The etcdutl path "${nope}" is not an executable file.`);
       assert.strictEqual(
-        e.message,
-        `The setting etcdBackup.etcdutlPath is "${join(root, 'nope', 'etcdutl')}", which is not an executable file: fix the setting or clear it to use etcdutl from PATH.`,
+        withHint(e.message, e.hint, vscodeHintWords),
+        `The etcdutl path "${nope}" is not an executable file; fix the setting etcdBackup.etcdutlPath or clear it to use etcdutl from PATH.`,
       );
+      assert.strictEqual(withHint(e.message, e.hint, cliHintWords), `The etcdutl path "${nope}" is not an executable file; fix --etcdutl PATH or leave it out to use etcdutl from PATH.`);
       return true;
     });
   });
@@ -104,6 +111,9 @@ describe('restore tools (core/tools)', () => {
       assert.strictEqual(e.message, INSTALL_RESTORE_TOOL);
       assert.match(e.message, /apt-get install etcd-client/);
       assert.match(e.message, /etcdutl/);
+      const hint = (e as EtcdBackupError).hint;
+      assert.match(withHint(e.message, hint, vscodeHintWords), /; or set etcdBackup\.etcdutlPath \/ etcdBackup\.etcdctlPath\.$/);
+      assert.match(withHint(e.message, hint, cliHintWords), /; or pass --etcdutl PATH \/ --etcdctl PATH\.$/);
       return true;
     });
   });

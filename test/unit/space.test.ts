@@ -7,6 +7,7 @@ import * as assert from 'assert';
 import { assembleOverview, clusterSummary, EndpointProbe } from '../../src/core/clusterStatus';
 import { alarmName, planReclaim, sizeLines } from '../../src/core/space';
 import type { EndpointStatus, MemberInfo } from '../../src/core/types';
+import { summaryOf, wordOverview } from '../../src/hints';
 
 const members: MemberInfo[] = [
   { id: 'a1', name: 'etcd-1', peerURLs: ['https://10.0.0.11:2380'], clientURLs: ['https://10.0.0.11:2379'], isLearner: false },
@@ -78,8 +79,11 @@ describe('Compact and Defragment: planning', () => {
 
   it('the cluster summary and member error say the way out of NOSPACE', () => {
     const o = assembleOverview({ cluster: 'p', members, probes: members.map((m) => probe(m, { errors: ['memberID:a1 alarm:NOSPACE '] })), fetchedAt: 0, tookMs: 1 });
-    assert.strictEqual(clusterSummary(o), '0/3 healthy · NOSPACE alarm: run Compact and Defragment… · leader etcd-1 · v3.4.23 · 2.0 MB');
-    assert.match(o.members[0].error?.message ?? '', /run "etcd: Compact and Defragment…"/);
+    assert.strictEqual(clusterSummary(o), '0/3 healthy · NOSPACE alarm: compact and defragment · leader etcd-1 · v3.4.23 · 2.0 MB');
+    assert.strictEqual(summaryOf(o), '0/3 healthy · NOSPACE alarm: run Compact and Defragment… · leader etcd-1 · v3.4.23 · 2.0 MB');
+    assert.deepStrictEqual(o.members[0].error?.hint, { kind: 'reclaimSpace' });
+    assert.doesNotMatch(o.members[0].error?.message ?? '', /Compact and Defragment/, 'core names no command title');
+    assert.match(wordOverview(o).members[0].error?.message ?? '', /run "etcd: Compact and Defragment…"/);
     assert.strictEqual(o.members[0].error?.kind, 'diskFull');
   });
 

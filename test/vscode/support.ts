@@ -5,6 +5,8 @@
  * {@link setSettings}.
  */
 import * as assert from 'assert';
+import { readFileSync } from 'fs';
+import { join } from 'path';
 import * as vscode from 'vscode';
 import type { ExtensionApi } from '../../src/extension';
 
@@ -53,22 +55,27 @@ export async function setSettings(
   };
 }
 
-/** Polls `probe` until it returns a truthy value (or throws the last error after `timeoutMs`). */
-export async function waitFor<T>(probe: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v) {
-        return v;
-      }
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last instanceof Error ? last.message : String(last)}` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+export { waitFor } from '../support/waitFor';
+
+interface MenuItem {
+  command: string;
+  when?: string;
+}
+
+/**
+ * The commands package.json's tree context menu (`view/item/context`) offers on a node of the
+ * Clusters view with this contextValue. Evaluates the `&&` of `view == …`, `viewItem == …` and
+ * `viewItem =~ /…/` terms, the only forms the menus use (any other term fails the test).
+ */
+export function treeMenuCommands(contextValue: string, view = 'etcdBackup.clusters'): string[] {
+  const pkg = JSON.parse(readFileSync(join(process.env.ETCD_BACKUP_REPO ?? '', 'package.json'), 'utf8')) as { contributes: { menus: Record<string, MenuItem[]> } };
+  const holds = (term: string): boolean => {
+    const eq = /^(view|viewItem) == (\S+)$/.exec(term);
+    if (eq) return (eq[1] === 'view' ? view : contextValue) === eq[2];
+    const re = /^viewItem =~ \/(.*)\/([a-z]*)$/.exec(term);
+    if (re) return new RegExp(re[1], re[2]).test(contextValue);
+    throw new Error(`treeMenuCommands cannot evaluate "${term}"`);
+  };
+  const items = pkg.contributes.menus['view/item/context'] ?? [];
+  return [...new Set(items.filter((i) => (i.when ?? '').split('&&').every((t) => holds(t.trim()))).map((i) => i.command))];
 }

@@ -3,7 +3,8 @@
  * one exists, a fix as minimal text edits.
  */
 import { parseInitialCluster } from '../restore/plan';
-import { closestFlag, editDistance, envNameOf, EXTRA_ENV_VARS, isKnownFlag } from './flags';
+import { ETCD_MINORS, ETCD_RELEASES, EtcdMinor, SOCKET_OPTION_KEYS } from './etcdVersions';
+import { closestFlag, editDistance, envNameOf, EXTRA_ENV_VARS, flagReleases, releaseList, WRAPPER_ENV_VARS } from './flags';
 import { removeEntryEdits, renameKeyEdit, replaceValueEdit, setDataDir, setSetting } from './edits';
 import { lastSetting, mountFor } from './settings';
 import { DiagnosticFix, EtcdDiagnostic, EtcdSetting, ParsedEtcdFile, TextEdit } from './types';
@@ -13,11 +14,8 @@ export interface DiagnoseOptions {
   related?: readonly ParsedEtcdFile[];
 }
 
-/** Keys of etcd's config file that are not flags (embed.Config's YAML names). */
-const CONFIG_ONLY_KEYS = new Set(['client-transport-security', 'peer-transport-security', 'enable-grpc-gateway']);
-
 /** Keys under client-transport-security / peer-transport-security. */
-const TRANSPORT_KEYS = ['cert-file', 'key-file', 'client-cert-auth', 'trusted-ca-file', 'auto-tls'];
+const TRANSPORT_KEYS = ETCD_RELEASES['3.6'].transportKeys;
 
 function closestOf(name: string, candidates: readonly string[]): string | undefined {
   const best = candidates.map((c) => ({ c, d: editDistance(name, c) })).sort((a, b) => a.d - b.d)[0];
@@ -224,7 +222,7 @@ function duplicateChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[]): void {
     if (g.length < 2) continue;
     const last = g[g.length - 1];
     for (const s of g.slice(0, -1)) {
-      const who = parsed.kind === 'env' || s.form === 'env' ? 'systemd keeps the last one' : parsed.kind === 'config' ? 'the YAML reader keeps the last one' : 'etcd uses the last one';
+      const who = parsed.kind === 'manifest' && s.form === 'env' ? 'the kubelet keeps the last one' : parsed.kind === 'env' || s.form === 'env' ? 'systemd keeps the last one' : parsed.kind === 'config' ? 'the YAML reader keeps the last one' : 'etcd uses the last one';
       out.push({
         range: s.entryRange,
         severity: 'warning',
@@ -236,19 +234,43 @@ function duplicateChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[]): void {
   }
 }
 
+/** Is a key of etcd's config file known (to `version`, or to any of 3.4 to 3.6), and to which releases? */
+function configKeyReleases(key: string): EtcdMinor[] {
+  const parts = key.split('.');
+  return ETCD_MINORS.filter((m) => {
+    const r = ETCD_RELEASES[m];
+    if (parts.length === 1) return r.configKeys.includes(key);
+    if (parts.length !== 2) return false;
+    if (parts[0] === 'client-transport-security' || parts[0] === 'peer-transport-security') return r.transportKeys.includes(parts[1]);
+    if (parts[0] === 'socket-options') return SOCKET_OPTION_KEYS[m].includes(parts[1]);
+    return false;
+  });
+}
+
+/** "etcd 3.5 (the image registry.k8s.io/etcd:3.5.15-0)" or "etcd 3.4, 3.5 or 3.6". */
+function releaseWords(parsed: ParsedEtcdFile): string {
+  return parsed.etcdVersion ? `etcd ${parsed.etcdVersion} (${parsed.etcdVersionSource ?? 'the release this file names'})` : `etcd ${releaseList(ETCD_MINORS)}`;
+}
+
 function unknownChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[]): void {
+  const v = parsed.etcdVersion;
+  // a shell script between the file and etcd may use variables of its own
+  const script = parsed.problems.some((p) => p.code === 'shell-command');
   for (const s of parsed.settings) {
-    if (isKnownFlag(s.name) || (s.form === 'env' && EXTRA_ENV_VARS.has(s.key)) || (s.form === 'config' && CONFIG_ONLY_KEYS.has(s.name))) continue;
+    if (s.form === 'env' && (EXTRA_ENV_VARS.has(s.key) || WRAPPER_ENV_VARS.has(s.key) || script)) continue;
+    const releases = s.form === 'config' ? configKeyReleases(s.key) : flagReleases(s.name);
+    if (v ? releases.includes(v) : releases.length) continue;
     const nested = s.form === 'config' && s.key.includes('.');
-    const guess = nested ? closestOf(s.key.replace(/^.*\./, ''), TRANSPORT_KEYS) : closestFlag(s.name);
+    const guess = releases.length ? undefined : nested ? closestOf(s.key.replace(/^.*\./, ''), TRANSPORT_KEYS) : closestFlag(s.name);
     const guessKey = guess ? (s.form === 'env' ? envNameOf(guess) : s.form === 'config' ? (nested ? s.key.replace(/[^.]+$/, guess) : guess) : `--${guess}`) : undefined;
     const rename = guess ? renameKeyEdit(parsed, s, guess) : undefined;
+    const known = releases.length ? ` (it is one of etcd ${releaseList(releases)})` : '';
     const what =
       s.form === 'env'
-        ? `${s.key} is not a variable etcd knows: etcd logs "unrecognized environment variable" and ignores it`
+        ? `${s.key} is not a variable of ${releaseWords(parsed)}${known}: etcd logs "unrecognized environment variable" and ignores it`
         : s.form === 'config'
-          ? `"${s.key}" is not a key of etcd's config file: etcd ignores it`
-          : `${s.key} is not an etcd flag: etcd exits at start ("flag provided but not defined: ${s.key}")`;
+          ? `"${s.key}" is not a key of ${releaseWords(parsed)}'s config file${known}: etcd ignores it`
+          : `${s.key} is not a flag of ${releaseWords(parsed)}${known}: etcd exits at start ("flag provided but not defined: ${s.key}")`;
     out.push({
       range: s.keyRange,
       severity: s.form === 'env' || s.form === 'config' ? 'warning' : 'error',
@@ -263,11 +285,14 @@ function conflictChecks(parsed: ParsedEtcdFile, related: readonly ParsedEtcdFile
   const conflict = (env: EtcdSetting, flag: string): string =>
     `${env.key} is set and the command line also passes --${env.name}${flag}: etcd exits at start ("conflicting environment variable "${env.key}" is shadowed by corresponding command-line flag").`;
   const commandFlags = (p: ParsedEtcdFile): EtcdSetting[] => p.settings.filter((s) => s.form !== 'env' && (p.kind === 'systemd' || p.kind === 'manifest'));
-  if (parsed.kind === 'systemd') {
+  if (parsed.kind === 'systemd' || parsed.kind === 'manifest') {
     const flags = new Set(commandFlags(parsed).map((s) => s.name));
+    const from = parsed.kind === 'manifest' ? 'env' : 'Environment=';
     for (const s of parsed.settings.filter((x) => x.form === 'env' && flags.has(x.name))) {
-      out.push({ range: s.entryRange, severity: 'error', code: 'env-flag-conflict', message: conflict(s, ' (ExecStart=)'), fix: fixOf(`Remove ${s.key} from Environment=`, removeEntryEdits(parsed, s)) });
+      out.push({ range: s.entryRange, severity: 'error', code: 'env-flag-conflict', message: conflict(s, parsed.kind === 'manifest' ? '' : ' (ExecStart=)'), fix: fixOf(`Remove ${s.key} from ${from}`, removeEntryEdits(parsed, s)) });
     }
+  }
+  if (parsed.kind === 'systemd') {
     for (const r of related.filter((x) => x.kind === 'env')) {
       for (const f of commandFlags(parsed)) {
         const env = lastSetting(r, f.name);

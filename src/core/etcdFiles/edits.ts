@@ -6,14 +6,15 @@
 import { envNameOf } from './flags';
 import { renderValue, ValueContext } from './render';
 import { parseEtcdFile } from './parse';
-import { effectiveSettings, isInside, lastSetting, mountFor, settingsNamed } from './settings';
+import { configFileOf, configFileSentence, containerDataDir, GuardOptions, settingGuard, walDirGuard } from './editGuards';
+import { effectiveSettings, hostPathOf, isInside, lastSetting, mountFor, settingsNamed } from './settings';
 import { applyEdits, lineEnd, lineStart, minimalEdit, nextLineStart } from './text';
-import { EditResult, EtcdSetting, ParsedEtcdFile, TextEdit, TextRange, ValueQuote } from './types';
+import { EditResult, EtcdSetting, ParsedEtcdFile, PodVolume, TextEdit, TextRange, ValueQuote, VolumeMount } from './types';
 
 export { applyEdits } from './text';
 
 /** Options shared by the edits. */
-export interface EditOptions {
+export interface EditOptions extends GuardOptions {
   /**
    * The other files of the same etcd, when known: for a unit, its `EnvironmentFile=` targets;
    * for an env file, the unit that reads it. A setting is never added where the other file
@@ -60,13 +61,14 @@ function verified(parsed: ParsedEtcdFile, r: EditResult, name: string, value: st
 
 /** Why this file cannot be edited, or undefined. */
 export function editBlocker(parsed: ParsedEtcdFile): string | undefined {
-  const fatal = parsed.problems.find((p) => p.fatal);
+  const fatal = parsed.problems.find((p) => p.fatal) ?? parsed.problems.find((p) => p.blocksEdits);
   if (fatal) return `${parsed.fileName ? `${parsed.fileName}: ` : ''}not edited: ${fatal.message}`;
   if (parsed.kind === 'unknown') return 'Not an etcd file: nothing to edit.';
   return undefined;
 }
 
 function ctxOf(parsed: ParsedEtcdFile, s: EtcdSetting): ValueContext {
+  if (parsed.kind === 'manifest' || parsed.kind === 'config') return s.inFlow ? 'yaml-flow' : 'yaml-block';
   if (s.form === 'env') return parsed.kind === 'env' ? 'env' : 'unit';
   if (parsed.kind === 'systemd') return 'unit';
   return s.inFlow ? 'yaml-flow' : 'yaml-block';
@@ -96,9 +98,11 @@ export function replaceValueEdit(parsed: ParsedEtcdFile, s: EtcdSetting, value: 
     return { error: `${s.key} holds a list; edit it by hand.` };
   }
   const holder = holderRange(s);
-  const rendered = renderValue(holderPrefix(s) + value, s.quote, ctxOf(parsed, s));
+  let rendered = renderValue(holderPrefix(s) + value, s.quote, ctxOf(parsed, s));
   if (rendered === undefined) return { error: `"${value}" cannot be written as ${s.key}'s value (it has a line break).` };
   const old = parsed.text.slice(holder.start, holder.end);
+  // `data-dir:` with no value (etcd's own etcd.conf.yml.sample): the value goes after the colon and a space
+  if (holder.start === holder.end && parsed.text[holder.start - 1] === ':' && (s.form === 'config' || s.list === 'env')) rendered = ` ${rendered}`;
   const edit = minimalEdit(holder.start, old, rendered);
   return edit ? { edit } : {};
 }
@@ -237,6 +241,8 @@ function label(parsed: ParsedEtcdFile, name: string): string {
 export function setSetting(parsed: ParsedEtcdFile, name: string, value: string, opts: EditOptions = {}): EditResult {
   const blocker = editBlocker(parsed);
   if (blocker) return fail(blocker);
+  const guard = settingGuard(parsed, name, opts);
+  if (guard) return fail(guard);
   if (/[\r\n\0]/.test(value)) return fail(`The value for ${label(parsed, name)} must not contain line breaks.`);
   let existing = settingsNamed(parsed, name);
   if (parsed.kind === 'systemd') {
@@ -312,32 +318,64 @@ export function setDataDir(parsed: ParsedEtcdFile, dir: string, opts: EditOption
   const c = cleanDir(dir);
   if (c.error || !c.dir) return fail(c.error ?? 'Give the data dir.');
   const target = c.dir;
+  const wal = walDirGuard(parsed, opts);
+  if (wal) return fail(wal);
+  const inContainer = containerDataDir(parsed, target, opts);
+  if (inContainer) return inContainer;
   if (parsed.kind !== 'manifest') return setSetting(parsed, 'data-dir', target, opts);
+  return manifestDataDir(parsed, target, opts);
+}
 
-  const dd = lastSetting(parsed, 'data-dir');
-  if (!dd) {
-    return fail('The etcd container has no --data-dir flag: etcd would use "<name>.etcd" inside the container. Add --data-dir and an etcd-data hostPath volume mounted there first.');
+/** The data dir of a Pod as etcd sees it: `--data-dir` / `ETCD_DATA_DIR`, or `data-dir:` of the config file `--config-file` names. */
+function podDataDir(parsed: ParsedEtcdFile, opts: EditOptions): { dd?: EtcdSetting; fromConfig: boolean; error?: string } {
+  const cf = configFileOf(parsed, opts.related);
+  if (!cf) {
+    const dd = lastSetting(parsed, 'data-dir');
+    if (dd) return { dd, fromConfig: false };
+    return { fromConfig: false, error: 'The etcd container has no --data-dir flag or ETCD_DATA_DIR variable: etcd would use "<name>.etcd" inside the container. Add --data-dir and an etcd-data hostPath volume mounted there first.' };
   }
+  const dd = opts.configFile ? lastSetting(opts.configFile, 'data-dir') : undefined;
+  if (dd?.value) return { dd, fromConfig: true };
+  if (opts.configFile) return { fromConfig: true, error: `${cf.hostPath ?? cf.path} (${cf.setting.key}) sets no data-dir: etcd would use "<name>.etcd" inside the container. Set data-dir there first.` };
+  return { fromConfig: true, error: `${configFileSentence(parsed, opts.related) ?? ''} Its data-dir is not known here: read it where that file can be read, so the hostPath of the volume holding it can be moved.`.trim() };
+}
+
+/** Why the volume holding the data dir cannot simply be pointed elsewhere, or undefined. */
+function dataVolumeBlocker(parsed: ParsedEtcdFile, target: string, mount: VolumeMount, volume: PodVolume): string | undefined {
+  if (mount.subPath) return `The mount at ${mount.mountPath} uses subPath "${mount.subPath}": change it by hand.`;
+  if (!mount.mountPathRange) return `The mount of "${mount.name}" has no mountPath to change.`;
+  const users = parsed.volumeMounts.filter((x) => x.name === volume.name);
+  if (users.length > 1) return `The volume "${volume.name}" is mounted ${users.length} times; pointing it at ${target} would move the others too. Change it by hand.`;
+  const shared = (parsed.otherMounts ?? []).filter((x) => x.name === volume.name);
+  if (shared.length) {
+    return `The volume "${volume.name}" that holds the data dir is also mounted by the container "${shared[0].container}" (at ${shared[0].mountPath}); pointing it at ${target} would move it for that container too. Change it by hand.`;
+  }
+  const others = parsed.settings.filter((s) => s.name !== 'data-dir' && s.value.startsWith('/') && isInside(s.value, mount.mountPath));
+  if (others.length) {
+    return `The mount at ${mount.mountPath} also holds ${others[0].key} (${others[0].value}); moving it to ${target} would move that too. Give the data dir its own volume first.`;
+  }
+  return undefined;
+}
+
+function manifestDataDir(parsed: ParsedEtcdFile, target: string, opts: EditOptions): EditResult {
+  const found = podDataDir(parsed, opts);
+  if (!found.dd) return fail(found.error ?? 'The data dir is not known.');
+  const dd = found.dd;
   const m = mountFor(parsed, dd.value);
   if (!m) {
-    return fail(`--data-dir ${dd.value} is not inside any volume mount of the etcd container, so no node directory holds it. Add a hostPath volume mounted at ${dd.value} first.`);
+    return fail(`The data dir ${dd.value} (${dd.key}) is not inside any volume mount of the etcd container, so no node directory holds it. Add a hostPath volume mounted at ${dd.value} first.`);
   }
   const { mount, volume } = m;
   if (!volume) return fail(`The mount at ${mount.mountPath} names the volume "${mount.name}", which the Pod does not define.`);
   if (volume.hostPath === undefined || !volume.hostPathRange) {
     return fail(`The data dir is on the "${volume.name}" volume, which is not a hostPath volume${volume.sourceKind ? ` (${volume.sourceKind})` : ''}: only a hostPath volume can be pointed at a directory on the node.`);
   }
-  if (mount.subPath) return fail(`The mount at ${mount.mountPath} uses subPath "${mount.subPath}": change it by hand.`);
-  if (!mount.mountPathRange) return fail(`The mount of "${mount.name}" has no mountPath to change.`);
-  const users = parsed.volumeMounts.filter((x) => x.name === volume.name);
-  if (users.length > 1) return fail(`The volume "${volume.name}" is mounted ${users.length} times; pointing it at ${target} would move the others too. Change it by hand.`);
-  const others = parsed.settings.filter((s) => s.name !== 'data-dir' && s.value.startsWith('/') && isInside(s.value, mount.mountPath));
-  if (others.length) {
-    return fail(`The mount at ${mount.mountPath} also holds ${others[0].key} (${others[0].value}); moving it to ${target} would move that too. Give the data dir its own volume first.`);
-  }
+  const blocked = dataVolumeBlocker(parsed, target, mount, volume);
+  if (blocked) return fail(blocked);
   const edits: TextEdit[] = [];
   const changes: string[] = [];
-  const keep = Boolean(opts.keepContainerPath);
+  // with a config file, etcd's data-dir stays as the file gives it: only the node's side moves
+  const keep = Boolean(opts.keepContainerPath) || found.fromConfig;
   if (keep && dd.value.replace(/(.)\/+$/, '$1') !== mount.mountPath.replace(/(.)\/+$/, '$1')) {
     return fail(`--data-dir ${dd.value} is below the mount at ${mount.mountPath}, so changing only the hostPath cannot make ${target} the data dir. Move the flag, the mount and the hostPath together instead.`);
   }
@@ -357,7 +395,7 @@ export function setDataDir(parsed: ParsedEtcdFile, dir: string, opts: EditOption
     const e = minimalEdit(full.start, parsed.text.slice(full.start, full.end), rendered);
     return e ? { edit: e } : {};
   };
-  const mp = keep ? {} : yamlEdit(mount.mountPathRange, mount.mountPathQuote, mount.mountPath, mount.mountPathInFlow);
+  const mp = keep ? {} : yamlEdit(mount.mountPathRange as TextRange, mount.mountPathQuote, mount.mountPath, mount.mountPathInFlow);
   if (mp.error) return fail(mp.error);
   if (mp.edit) {
     edits.push(mp.edit);
@@ -369,10 +407,12 @@ export function setDataDir(parsed: ParsedEtcdFile, dir: string, opts: EditOption
     edits.push(hp.edit);
     changes.push(`volume "${volume.name}" hostPath.path: ${volume.hostPath} -> ${target}`);
   }
-  return verified(parsed, { ok: true, edits, changes }, 'data-dir', keep ? dd.value : target, () => true, (q) =>
-    effectiveSettings(q).hostDataDir !== target ? `the node directory mounted at the data dir would not be ${target}` : undefined,
-  );
+  const nodeDir = (q: ParsedEtcdFile): string | undefined => (found.fromConfig ? hostPathOf(q, dd.value) : effectiveSettings(q).hostDataDir);
+  const check = (q: ParsedEtcdFile): string | undefined => (nodeDir(q) !== target ? `the node directory mounted at the data dir would not be ${target}` : undefined);
+  if (found.fromConfig) return verified(parsed, { ok: true, edits, changes }, 'config-file', lastSetting(parsed, 'config-file')?.value ?? '', () => true, check);
+  return verified(parsed, { ok: true, edits, changes }, 'data-dir', keep ? dd.value : target, () => true, check);
 }
+
 
 /** Apply an edit result to its text (for the CLI and tests). */
 export function applyEditResult(parsed: ParsedEtcdFile, r: EditResult): string {

@@ -1,134 +1,21 @@
 /**
- * etcd's real flag list. `ETCD_34_FLAGS` is taken verbatim from `etcd --help` of Debian's
- * /usr/bin/etcd 3.4.23 (plus `config-file`, `version` and `help`, which its usage block lists
- * apart); `ETCD_35_FLAGS` are the flags etcd 3.5 added (kubeadm's images run 3.5). Every flag is
- * also read from the environment as `ETCD_` + upper case with `_` for `-`.
+ * etcd's flags by release (the lists of etcdVersions.ts, read from etcd's own sources), the
+ * boolean ones, and the names etcd reads from the environment.
  */
+import { ETCD_MINORS, ETCD_RELEASES, EtcdMinor } from './etcdVersions';
 
-export const ETCD_34_FLAGS: readonly string[] = [
-  'name',
-  'data-dir',
-  'wal-dir',
-  'snapshot-count',
-  'heartbeat-interval',
-  'election-timeout',
-  'initial-election-tick-advance',
-  'listen-peer-urls',
-  'listen-client-urls',
-  'max-snapshots',
-  'max-wals',
-  'quota-backend-bytes',
-  'backend-batch-interval',
-  'backend-batch-limit',
-  'max-txn-ops',
-  'max-request-bytes',
-  'max-concurrent-streams',
-  'grpc-keepalive-min-time',
-  'grpc-keepalive-interval',
-  'grpc-keepalive-timeout',
-  'initial-advertise-peer-urls',
-  'initial-cluster',
-  'initial-cluster-state',
-  'initial-cluster-token',
-  'advertise-client-urls',
-  'discovery',
-  'discovery-fallback',
-  'discovery-proxy',
-  'discovery-srv',
-  'discovery-srv-name',
-  'strict-reconfig-check',
-  'pre-vote',
-  'auto-compaction-retention',
-  'auto-compaction-mode',
-  'enable-v2',
-  'cert-file',
-  'key-file',
-  'client-cert-auth',
-  'client-crl-file',
-  'client-cert-allowed-hostname',
-  'trusted-ca-file',
-  'auto-tls',
-  'peer-cert-file',
-  'peer-key-file',
-  'peer-client-cert-auth',
-  'peer-trusted-ca-file',
-  'peer-cert-allowed-cn',
-  'peer-cert-allowed-hostname',
-  'peer-auto-tls',
-  'peer-crl-file',
-  'cipher-suites',
-  'cors',
-  'host-whitelist',
-  'auth-token',
-  'bcrypt-cost',
-  'auth-token-ttl',
-  'enable-pprof',
-  'metrics',
-  'listen-metrics-urls',
-  'logger',
-  'log-outputs',
-  'log-level',
-  'proxy',
-  'proxy-failure-wait',
-  'proxy-refresh-interval',
-  'proxy-dial-timeout',
-  'proxy-write-timeout',
-  'proxy-read-timeout',
-  'experimental-initial-corrupt-check',
-  'experimental-corrupt-check-time',
-  'experimental-enable-v2v3',
-  'experimental-backend-bbolt-freelist-type',
-  'experimental-enable-lease-checkpoint',
-  'experimental-compaction-batch-limit',
-  'experimental-peer-skip-client-san-verification',
-  'experimental-watch-progress-notify-interval',
-  'experimental-warning-apply-duration',
-  'force-new-cluster',
-  'debug',
-  'log-package-levels',
-  'config-file',
-  'version',
-  'help',
-];
+export type { EtcdMinor } from './etcdVersions';
 
-/** Flags added by etcd 3.5 (not an error when a manifest runs a 3.5 image). */
-export const ETCD_35_FLAGS: readonly string[] = [
-  'client-cert-file',
-  'client-key-file',
-  'peer-client-cert-file',
-  'peer-client-key-file',
-  'listen-client-http-urls',
-  'socket-reuse-port',
-  'socket-reuse-address',
-  'log-format',
-  'enable-log-rotation',
-  'log-rotation-config-json',
-  'tls-min-version',
-  'tls-max-version',
-  'self-signed-cert-validity',
-  'unsafe-no-fsync',
-  'v2-deprecation',
-  'experimental-enable-distributed-tracing',
-  'experimental-distributed-tracing-address',
-  'experimental-distributed-tracing-service-name',
-  'experimental-distributed-tracing-instance-id',
-  'experimental-distributed-tracing-sampling-rate',
-  'experimental-txn-mode-write-with-shared-buffer',
-  'experimental-bootstrap-defrag-threshold-megabytes',
-  'experimental-warning-unary-request-duration',
-  'experimental-max-learners',
-  'experimental-memory-mlock',
-  'experimental-snapshot-catchup-entries',
-  'experimental-compact-hash-check-enabled',
-  'experimental-compact-hash-check-time',
-  'experimental-downgrade-check-time',
-  'experimental-enable-lease-checkpoint-persist',
-  'experimental-compaction-sleep-interval',
-  'experimental-wait-cluster-ready-timeout',
-  'experimental-stop-grpc-service-on-defrag',
-];
+/** Every flag of etcd 3.4 (any patch release). */
+export const ETCD_34_FLAGS: readonly string[] = ETCD_RELEASES['3.4'].flags;
 
-/** Boolean flags (etcd 3.4 help shows 'true'/'false' defaults; plus 3.5's): they take no separate value word. */
+/** Flags etcd 3.5 has that 3.4 does not. */
+export const ETCD_35_FLAGS: readonly string[] = ETCD_RELEASES['3.5'].flags.filter((f) => !ETCD_34_FLAGS.includes(f));
+
+/** Flags etcd 3.6 has that 3.5 does not. */
+export const ETCD_36_FLAGS: readonly string[] = ETCD_RELEASES['3.6'].flags.filter((f) => !ETCD_RELEASES['3.5'].flags.includes(f));
+
+/** Boolean flags (`fs.BoolVar` in etcd's sources, 3.4 to 3.6; and `help`): they take no separate value word. */
 export const BOOLEAN_FLAGS: ReadonlySet<string> = new Set([
   'initial-election-tick-advance',
   'strict-reconfig-check',
@@ -156,14 +43,59 @@ export const BOOLEAN_FLAGS: ReadonlySet<string> = new Set([
   'experimental-compact-hash-check-enabled',
   'experimental-enable-lease-checkpoint-persist',
   'experimental-stop-grpc-service-on-defrag',
+  'discovery-insecure-skip-tls-verify',
+  'discovery-insecure-transport',
+  'enable-distributed-tracing',
+  'enable-grpc-gateway',
+  'memory-mlock',
+  'next-cluster-version-compatible',
+  'peer-skip-client-san-verification',
 ]);
 
-const KNOWN = new Set([...ETCD_34_FLAGS, ...ETCD_35_FLAGS]);
+const KNOWN = new Set([...ETCD_MINORS.flatMap((m) => ETCD_RELEASES[m].flags), 'help']);
 
-/** Is `name` (no dashes) a flag of etcd 3.4 or 3.5? */
-export function isKnownFlag(name: string): boolean {
+/** Is `name` (no dashes) a flag of etcd 3.4, 3.5 or 3.6 (of `version` when given)? */
+export function isKnownFlag(name: string, version?: EtcdMinor): boolean {
+  if (version) return name === 'help' || ETCD_RELEASES[version].flags.includes(name);
   return KNOWN.has(name);
 }
+
+/** The releases (3.4, 3.5, 3.6) that have this flag. */
+export function flagReleases(name: string): EtcdMinor[] {
+  return ETCD_MINORS.filter((m) => name === 'help' || ETCD_RELEASES[m].flags.includes(name));
+}
+
+/** "3.4, 3.5 or 3.6" */
+export function releaseList(ms: readonly string[], word = 'or'): string {
+  return ms.length < 2 ? ms.join('') : `${ms.slice(0, -1).join(', ')} ${word} ${ms[ms.length - 1]}`;
+}
+
+/**
+ * The etcd release an image tag or version names (`registry.k8s.io/etcd:3.5.15-0`,
+ * `quay.io/coreos/etcd:v3.4.13`, `v3.6.0`), when it is one of 3.4, 3.5, 3.6.
+ */
+export function etcdMinorOf(imageOrVersion: string | undefined): EtcdMinor | undefined {
+  const s = (imageOrVersion ?? '').trim().replace(/@sha256:[0-9a-f]+$/, '');
+  const tag = s.slice(s.lastIndexOf(':') + 1);
+  const m = /^v?(3\.[456])(\.\d+)*([-+][\w.-]*)?$/.exec(tag);
+  return m ? (m[1] as EtcdMinor) : undefined;
+}
+
+/**
+ * Variables that the wrappers around etcd read, not etcd itself: CoreOS Container Linux's
+ * `etcd-wrapper` (etcd-member.service: the image, the user it runs as, its TLS dir, rkt's
+ * arguments) and the image tag of kubeadm-style scripts. etcd sees them only through the
+ * wrapper's environment, if at all.
+ */
+export const WRAPPER_ENV_VARS: ReadonlySet<string> = new Set([
+  'ETCD_IMAGE',
+  'ETCD_IMAGE_TAG',
+  'ETCD_IMAGE_URL',
+  'ETCD_IMAGE_ARGS',
+  'ETCD_USER',
+  'ETCD_SSL_DIR',
+  'ETCD_OPTS',
+]);
 
 /** `data-dir` -> `ETCD_DATA_DIR`. */
 export function envNameOf(flag: string): string {

@@ -37,6 +37,7 @@ const CONFIG_HINT = /^(data-dir|name|initial-cluster(-state|-token)?|listen-clie
  */
 export function parseEtcdFile(text: string, fileName?: string): ParsedEtcdFile {
   const base = (fileName ?? '').split(/[\\/]/).pop() ?? '';
+  if (text.length > MAX_ETCD_FILE_CHARS) return tooLarge(text, base, fileName);
   const unitName = /\.(service|conf)$/i.test(base);
   if (looksLikeUnit(text) || (unitName && /^[ \t]*(ExecStart|EnvironmentFile|Environment)[ \t]*=/m.test(text))) {
     const out = empty(text, 'systemd', fileName);
@@ -52,14 +53,14 @@ export function parseEtcdFile(text: string, fileName?: string): ParsedEtcdFile {
   const broken = problems.some((p) => p.severity === 'error');
   if (docs.some(isPodDoc) || (broken && POD_HINT.test(text))) {
     const out = empty(text, 'manifest', fileName);
-    out.problems.push(...problems);
+    for (const p of problems) out.problems.push(p);
     readManifest(text, docs, out);
     return out;
   }
   const configDoc = docs.find((d) => isConfigDoc(d, isKnownFlag));
   if (configDoc || (broken && CONFIG_HINT.test(text))) {
     const out = empty(text, 'config', fileName);
-    out.problems.push(...problems);
+    for (const p of problems) out.problems.push(p);
     if (configDoc && !broken) readConfig(text, configDoc, out);
     return out;
   }
@@ -77,6 +78,26 @@ export function parseEtcdFile(text: string, fileName?: string): ParsedEtcdFile {
     message: broken
       ? `${base || 'This file'} is not valid YAML, and not an env file or systemd unit of etcd's: ${problems[0]?.message ?? ''}`.trim()
       : `${base || 'This file'} is not an etcd file: expected a static pod manifest running etcd, an env file with ETCD_* variables, an etcd config file or a systemd unit that runs etcd.`,
+  });
+  return out;
+}
+
+/**
+ * Past this many characters a text is not read at all: no manifest, env file, config file or
+ * unit of etcd's comes near it (kubeadm's manifest is 2-3 KiB, OpenShift's largest about 30 KiB),
+ * and the YAML reader needs about 200 times a file's size in memory.
+ */
+export const MAX_ETCD_FILE_CHARS = 1024 * 1024;
+
+function tooLarge(text: string, base: string, fileName?: string): ParsedEtcdFile {
+  const out = empty('', 'unknown', fileName);
+  out.text = text;
+  out.problems.push({
+    code: 'too-large',
+    range: { start: 0, end: 0 },
+    severity: 'error',
+    fatal: true,
+    message: `${base || 'This file'} has ${text.length} characters; no etcd manifest, env, config or unit file is over ${MAX_ETCD_FILE_CHARS / 1024 / 1024} MiB, so it is not read. Give the right file.`,
   });
   return out;
 }

@@ -5,7 +5,9 @@
  */
 import { flagNameOfEnv } from './flags';
 import { ParsedEtcdFile, TextRange } from './types';
-import { runsEtcd } from './yamlFiles';
+import { etcdMinorOf, releaseList } from './flags';
+import { LauncherRead, readLauncher } from './launchers';
+import { runsEtcd } from './shellScript';
 import { settingsFromWords, Word } from './words';
 
 /** A logical line of a unit: its characters with their offsets in the text. */
@@ -118,6 +120,7 @@ export function looksLikeUnit(text: string): boolean {
 export function readUnit(text: string, out: ParsedEtcdFile): void {
   let section = '';
   let exec: { line: LogicalLine; words: Word[] } | undefined;
+  let launcherEnv: LauncherRead['envWords'] = [];
   for (const line of logicalLines(text)) {
     const s = line.chars.map((x) => x.c).join('');
     const header = /^\s*\[([^\]]+)\]\s*$/.exec(s);
@@ -139,7 +142,16 @@ export function readUnit(text: string, out: ParsedEtcdFile): void {
         continue;
       }
       const exe = ws[0].value.replace(/^[-@:+!]+/, '');
-      if (runsEtcd(exe)) exec = { line, words: ws };
+      if (runsEtcd(exe)) {
+        exec = { line, words: ws };
+        out.launcher = undefined;
+        continue;
+      }
+      const l = readLauncher(ws);
+      if (!l) continue;
+      out.launcher = l.launcher;
+      exec = l.etcdWords?.length ? { line, words: l.etcdWords } : undefined;
+      launcherEnv = l.envWords;
     } else if (key === 'Environment') {
       for (const w of words(text, valueChars)) {
         const m = /^([A-Za-z_][A-Za-z0-9_]*)=/.exec(w.value);
@@ -167,6 +179,7 @@ export function readUnit(text: string, out: ParsedEtcdFile): void {
       }
     }
   }
+  if (out.launcher) launcherProblems(text, out, launcherEnv);
   if (!exec) {
     return;
   }
@@ -176,7 +189,7 @@ export function readUnit(text: string, out: ParsedEtcdFile): void {
       out.problems.push({ code: 'not-expanded', range: w.range, severity: 'warning', message: `${w.value} is expanded by systemd when etcd starts: the flags in it are not analysed or edited.` });
     }
   }
-  out.settings.push(...settingsFromWords(rest.filter((w) => !/^\$\{?[A-Za-z_]/.test(w.value)), { source: 'command' }, out.problems));
+  for (const x of settingsFromWords(rest.filter((w) => !/^\$\{?[A-Za-z_]/.test(w.value)), { source: 'command' }, out.problems)) out.settings.push(x);
   const last = exec.words[exec.words.length - 1];
   const lastLineStart = exec.line.lineStarts[exec.line.lineStarts.length - 1];
   out.flagList = {
@@ -184,4 +197,52 @@ export function readUnit(text: string, out: ParsedEtcdFile): void {
     executableRange: exe.range,
     ...(exec.line.lineStarts.length > 1 ? { indent: /^[ \t]*/.exec(text.slice(lastLineStart))?.[0] ?? '' } : {}),
   };
+}
+
+/**
+ * What a unit that starts etcd through something else gets said about it: the release its image
+ * or ETCD_IMAGE_TAG names, `-e ETCD_*` words of a container command, and why it is not edited
+ * where that is so (a shell script; a container with no etcd flags on this line).
+ */
+function launcherProblems(text: string, out: ParsedEtcdFile, envWords: LauncherRead['envWords']): void {
+  const l = out.launcher;
+  if (!l) return;
+  const tag = out.settings.find((s) => s.key === 'ETCD_IMAGE_TAG')?.value;
+  const minor = etcdMinorOf(l.image) ?? etcdMinorOf(tag);
+  if (minor) {
+    out.etcdVersion = minor;
+    out.etcdVersionSource = l.image && etcdMinorOf(l.image) ? `the image ${l.image}` : `ETCD_IMAGE_TAG=${tag ?? ''}`;
+  }
+  const envKeys = [...new Set(envWords.map((e) => e.key).filter((k) => k.startsWith('ETCD_')))];
+  if (envKeys.length) {
+    out.problems.push({
+      code: 'container-env',
+      range: envWords[0].word.range,
+      severity: 'info',
+      message: `The container gets ${releaseList(envKeys, 'and')} from -e on this line: change ${envKeys.length === 1 ? 'it' : 'them'} there by hand (not edited).`,
+    });
+  }
+  if (l.kind === 'shell') {
+    const vars = l.scriptVariables ?? [];
+    const files = out.environmentFiles.map((f) => f.path);
+    out.problems.push({
+      code: 'shell-command',
+      range: l.range,
+      severity: 'info',
+      blocksEdits: true,
+      message: `etcd runs through a shell script here (${l.program} -c): the flags inside the script are not checked, and the script is not edited.${
+        vars.length && files.length ? ` It passes ${releaseList(vars, 'and')} from ${releaseList(files, 'and')} (EnvironmentFile=): change them there.` : ' Edit the script by hand.'
+      }`,
+    });
+  } else if (l.kind === 'other') {
+    const etcdVars = out.settings.filter((s) => s.source === 'environment').map((s) => s.key);
+    if (!etcdVars.length && !out.environmentFiles.length) return;
+    out.problems.push({
+      code: 'not-etcd-command',
+      range: l.range,
+      severity: 'info',
+      message: `ExecStart= runs ${l.program}, not etcd: its arguments are not checked.${etcdVars.length ? ` The ETCD_* variables of Environment= are passed to it.` : ''}`,
+    });
+  }
+  void text;
 }

@@ -8,6 +8,8 @@
  * string indices and VS Code's `document.positionAt`), `end` exclusive. CRLF counts as two.
  */
 
+import type { EtcdMinor } from './etcdVersions';
+
 /** What kind of file this is, recognised by its content. */
 export type EtcdFileKind = 'manifest' | 'env' | 'config' | 'systemd' | 'unknown';
 
@@ -63,8 +65,8 @@ export interface EtcdSetting {
   exported?: boolean;
   /** Where it comes from in a systemd unit: the `ExecStart=` command line or an `Environment=` line. */
   source?: 'command' | 'environment';
-  /** For a manifest: `command` or `args` of the container. */
-  list?: 'command' | 'args';
+  /** For a manifest: `command` or `args` of the container, or its `env` list (`- name: ETCD_X` / `value: ...`). */
+  list?: 'command' | 'args' | 'env';
   /** YAML: the value is inside a flow collection (`[...]`, `{...}`), where `,[]{}` need quotes. */
   inFlow?: boolean;
 }
@@ -112,9 +114,14 @@ export interface ParseProblem {
   range: TextRange;
   message: string;
   /** `error`: the file cannot be read as etcd would (YAML error, a line that is not KEY=VALUE). */
-  severity: 'error' | 'warning';
+  severity: 'error' | 'warning' | 'info';
   /** The file cannot be edited safely while this problem is there (YAML that does not parse, no etcd container). */
   fatal?: boolean;
+  /**
+   * The file is analysed, but edits are refused with this problem's message (etcd runs through a
+   * shell script, two containers run etcd, ...).
+   */
+  blocksEdits?: boolean;
   /** Stable id: `yaml-error`, `not-a-pod`, `no-etcd-container`, `not-an-etcd-file`, `not-key-value`, `stray-argument`, `shell-command`, `not-expanded`, `not-a-string`, `one-word-command`. */
   code: string;
 }
@@ -130,6 +137,42 @@ export interface FlagListInfo {
   indent?: string;
   /** Range of the executable (`etcd`, `/usr/local/bin/etcd`). */
   executableRange?: TextRange;
+}
+
+/** A volume of a `docker run` / `podman run` command: `-v host:container[:opts]`, `--volume`, `--mount type=bind,...`. */
+export interface ContainerVolume {
+  host: string;
+  container: string;
+  /** Where the host path is written, character for character (undefined when quoting or escapes prevent it). */
+  hostRange?: TextRange;
+  /** The whole option word (`-v` excluded). */
+  range: TextRange;
+  readOnly?: boolean;
+}
+
+/**
+ * How a unit starts etcd when its `ExecStart=` does not run etcd itself: a container runtime
+ * (`docker run`, `podman run`), a shell (`bash -c "…"`), or a wrapper (CoreOS's `etcd-wrapper`,
+ * which runs etcd in a container with its data dir mounted at the same path).
+ */
+export interface UnitLauncher {
+  kind: 'docker' | 'podman' | 'shell' | 'etcd-wrapper' | 'other';
+  /** The program as written (`/usr/bin/docker`, `/bin/bash`, `/usr/lib/coreos/etcd-wrapper`). */
+  program: string;
+  range: TextRange;
+  /** Containers: the volumes, the `--env-file` files, the image. */
+  volumes: ContainerVolume[];
+  envFiles: string[];
+  image?: string;
+  /** Containers and wrappers: the container runs etcd with flags this file shows (`image etcd --flag …`). */
+  etcdFlags: boolean;
+  /** Shells: the `${ETCD_*}` variables the script passes to etcd. */
+  scriptVariables?: string[];
+}
+
+/** A mount of another container of the Pod (not the one that runs etcd). */
+export interface OtherContainerMount extends VolumeMount {
+  container: string;
 }
 
 /** The result of `parseEtcdFile`: the uniform view of one file. */
@@ -155,6 +198,14 @@ export interface ParsedEtcdFile {
   containerName?: string;
   /** Manifest: the range of the etcd container's mapping (for diagnostics about the container). */
   containerRange?: TextRange;
+  /** Manifest: the mounts of the Pod's other containers (a data volume they share moves for them too). */
+  otherMounts?: OtherContainerMount[];
+  /** The etcd release the file names (a manifest's image tag, a unit's image or `ETCD_IMAGE_TAG`), when 3.4, 3.5 or 3.6. */
+  etcdVersion?: EtcdMinor;
+  /** Where the release comes from (`image registry.k8s.io/etcd:3.5.15-0`). */
+  etcdVersionSource?: string;
+  /** Unit: how `ExecStart=` starts etcd when it is not etcd itself. */
+  launcher?: UnitLauncher;
 }
 
 /** The settings that matter for import and restore, after duplicates (the last one wins). */

@@ -4,7 +4,9 @@
  * are written (js-yaml gives only the values).
  */
 import { Document, isMap, isScalar, isSeq, parseAllDocuments, Scalar, YAMLMap, YAMLSeq } from 'yaml';
-import { EtcdSetting, FlagListInfo, ParsedEtcdFile, ParseProblem, PodVolume, TextRange, ValueQuote, VolumeMount } from './types';
+import { etcdMinorOf, flagNameOfEnv } from './flags';
+import { readShellScript, runsEtcd, shellScriptOf, ShellScriptInfo } from './shellScript';
+import { EtcdSetting, FlagListInfo, OtherContainerMount, ParsedEtcdFile, ParseProblem, PodVolume, TextRange, ValueQuote, VolumeMount } from './types';
 import { lineStart } from './text';
 import { settingsFromWords, Word } from './words';
 
@@ -63,14 +65,7 @@ function itemRange(text: string, node: AnyNode): TextRange {
   return { start: i >= 0 && text[i] === '-' ? i : r.start, end: r.end };
 }
 
-function basename(p: string): string {
-  return p.split('/').pop() ?? p;
-}
-
-/** Does this word start etcd (`etcd`, `/usr/local/bin/etcd`)? */
-export function runsEtcd(word: string | undefined): boolean {
-  return word !== undefined && basename(word.trim()) === 'etcd';
-}
+export { runsEtcd };
 
 function yamlProblems(docs: Document.Parsed[], problems: ParseProblem[]): void {
   for (const d of docs) {
@@ -108,34 +103,162 @@ export function isPodDoc(doc: Document.Parsed): boolean {
   return isSeq(get(get(doc.contents, 'spec'), 'containers'));
 }
 
+/** A container of a Pod that runs etcd, directly or through a shell. */
+interface EtcdContainer {
+  doc: number;
+  spec: AnyNode;
+  container: AnyNode;
+  name: string;
+  direct?: { settings: EtcdSetting[]; flagList: FlagListInfo };
+  script?: ShellScriptInfo;
+  shell?: string;
+}
+
+/** The containers of the Pods in `docs` that run etcd, in order. */
+function etcdContainers(text: string, pods: { doc: Document.Parsed; index: number }[], problems: ParseProblem[]): EtcdContainer[] {
+  const found: EtcdContainer[] = [];
+  for (const { doc, index } of pods) {
+    const spec = get(doc.contents, 'spec');
+    const containers = get(spec, 'containers');
+    if (!isSeq(containers)) continue;
+    for (const c of (containers as YAMLSeq).items) {
+      if (!isMap(c)) continue;
+      const name = str(get(c, 'name')) ?? '';
+      const direct = etcdCommand(text, c, problems);
+      if (direct) {
+        found.push({ doc: index, spec, container: c, name, direct });
+        continue;
+      }
+      const words = [get(c, 'command'), get(c, 'args')].flatMap((n) => (isSeq(n) ? (n as YAMLSeq).items.map((x) => str(x) ?? '') : []));
+      const script = shellScriptOf(words);
+      const info = script !== undefined ? readShellScript(script) : undefined;
+      if (info?.runsEtcd) found.push({ doc: index, spec, container: c, name, script: info, shell: words[0] });
+    }
+  }
+  return found;
+}
+
 /** Fill a ParsedEtcdFile from a manifest's documents. */
 export function readManifest(text: string, docs: Document.Parsed[], out: ParsedEtcdFile): void {
-  const pods = docs.filter(isPodDoc);
+  const pods = docs.map((doc, index) => ({ doc, index })).filter((d) => isPodDoc(d.doc));
   if (!pods.length) {
     if (!out.problems.some((p) => p.severity === 'error')) {
       out.problems.push({ code: 'not-a-pod', range: { start: 0, end: Math.min(text.length, lineEndOfFirst(text)) }, severity: 'error', message: 'This YAML is not a Pod: a static pod manifest for etcd has "kind: Pod" and a container that runs etcd.', fatal: true });
     }
     return;
   }
-  for (const doc of pods) {
-    const spec = get(doc.contents, 'spec');
-    const containers = get(spec, 'containers');
-    if (!isSeq(containers)) continue;
-    for (const c of (containers as YAMLSeq).items) {
-      if (!isMap(c)) continue;
-      const found = etcdCommand(text, c, out.problems);
-      if (!found) continue;
-      out.containerName = str(get(c, 'name'));
-      out.containerRange = itemRange(text, c);
-      out.settings = found.settings;
-      out.flagList = found.flagList;
-      readMounts(text, get(c, 'volumeMounts'), out);
-      readVolumes(text, get(spec, 'volumes'), out);
-      return;
+  const scratch: ParseProblem[] = [];
+  const found = etcdContainers(text, pods, scratch);
+  const first = found[0];
+  if (!first) {
+    for (const p of scratch) out.problems.push(p);
+    const where = rangeOf(get(get(pods[0].doc.contents, 'spec'), 'containers')) ?? { start: 0, end: lineEndOfFirst(text) };
+    out.problems.push({ code: 'no-etcd-container', range: where, severity: 'error', message: 'The Pod has no container that runs etcd (a container whose command or args start with etcd, or a shell script that runs etcd), so there is nothing to check or edit.', fatal: true });
+    return;
+  }
+  // the problems of the container that is analysed, not of others that were tried
+  const again: ParseProblem[] = [];
+  if (first.direct) etcdCommand(text, first.container, again);
+  for (const p of again) out.problems.push(p);
+  const c = first.container;
+  out.containerName = first.name || undefined;
+  out.containerRange = itemRange(text, c);
+  const image = str(get(c, 'image'));
+  const minor = etcdMinorOf(image);
+  if (minor) {
+    out.etcdVersion = minor;
+    out.etcdVersionSource = `the image ${image}`;
+  }
+  if (first.direct) {
+    out.settings = first.direct.settings;
+    out.flagList = first.direct.flagList;
+  }
+  readContainerEnv(text, get(c, 'env'), out);
+  readMounts(text, get(c, 'volumeMounts'), out);
+  readVolumes(text, get(first.spec, 'volumes'), out);
+  out.otherMounts = otherContainerMounts(text, first);
+  if (first.script) out.problems.push(shellProblem(text, first, out));
+  if (found.length > 1) {
+    const docsUsed = new Set(found.map((f) => f.doc));
+    const who = docsUsed.size > 1 ? `${docsUsed.size} Pods in this file run etcd` : `${found.length} containers of the Pod run etcd (${found.map((f) => f.name || '(no name)').join(', ')})`;
+    out.problems.push({
+      code: 'several-etcd-containers',
+      range: itemRange(text, found[1].container),
+      severity: 'warning',
+      blocksEdits: true,
+      message: `${who}: only the first${first.name ? ` ("${first.name}")` : ''} is checked, and edits are refused (they could land in the wrong one); edit the file by hand.`,
+    });
+  }
+}
+
+/** The problem that says a Pod runs etcd through a shell: what the script reads, what to edit instead. */
+function shellProblem(text: string, ec: EtcdContainer, out: ParsedEtcdFile): ParseProblem {
+  const info = ec.script as ShellScriptInfo;
+  const sourced = info.sourced.map((f) => {
+    const m = out.volumeMounts.filter((x) => x.mountPath && isInsideDir(f, x.mountPath)).sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+    const v = m ? out.volumes.find((x) => x.name === m.name) : undefined;
+    const host = v?.hostPath !== undefined && m ? `${v.hostPath.replace(/\/+$/, '')}${f.slice(m.mountPath.replace(/\/+$/, '').length)}` : undefined;
+    return host && host !== f ? `${f} (on the node: ${host})` : f;
+  });
+  const range = rangeOf(get(ec.container, 'command')) ?? rangeOf(get(ec.container, 'args')) ?? itemRange(text, ec.container);
+  const reads = sourced.length ? ` It reads ${sourced.join(', ')} (source): change etcd's settings there.` : info.variables.length ? ` It passes ${info.variables.join(', ')}: change them where they are set.` : ' Edit the script by hand.';
+  return {
+    code: 'shell-command',
+    range,
+    severity: 'info',
+    blocksEdits: true,
+    message: `etcd runs through a shell script here (${ec.shell ?? 'sh'} -c): the flags inside the script are not checked, and this Pod is not edited.${reads}`,
+  };
+}
+
+function isInsideDir(path: string, dir: string): boolean {
+  const d = dir.replace(/\/+$/, '');
+  return path === d || d === '' || path.startsWith(`${d}/`);
+}
+
+/** The mounts of the other containers (and init containers) of the Pod that runs etcd. */
+function otherContainerMounts(text: string, ec: EtcdContainer): OtherContainerMount[] {
+  const out: OtherContainerMount[] = [];
+  for (const key of ['containers', 'initContainers']) {
+    const list = get(ec.spec, key);
+    if (!isSeq(list)) continue;
+    for (const c of (list as YAMLSeq).items) {
+      if (c === ec.container || !isMap(c)) continue;
+      const tmp: ParsedEtcdFile = { kind: 'manifest', text, eol: '\n', settings: [], volumes: [], volumeMounts: [], environmentFiles: [], problems: [] };
+      readMounts(text, get(c, 'volumeMounts'), tmp);
+      for (const m of tmp.volumeMounts) out.push({ ...m, container: str(get(c, 'name')) ?? '' });
     }
   }
-  const where = rangeOf(get(get(pods[0].contents, 'spec'), 'containers')) ?? { start: 0, end: lineEndOfFirst(text) };
-  out.problems.push({ code: 'no-etcd-container', range: where, severity: 'error', message: 'The Pod has no container that runs etcd (a container whose command or args start with etcd), so there is nothing to check or edit.', fatal: true });
+  return out;
+}
+
+/** `env:` of the etcd container: `- name: ETCD_X` with a `value:` (not `valueFrom`) become settings. */
+function readContainerEnv(text: string, env: AnyNode, out: ParsedEtcdFile): void {
+  if (!isSeq(env)) return;
+  for (const item of (env as YAMLSeq).items) {
+    if (!isMap(item)) continue;
+    const keyNode = get(item, 'name');
+    const valueNode = get(item, 'value');
+    const key = str(keyNode);
+    if (!key || !key.startsWith('ETCD_') || !isScalar(keyNode) || !isScalar(valueNode) || !valueNode.range) continue;
+    const inFlow = Boolean((item as YAMLMap).flow);
+    const w = scalarWord(text, valueNode, inFlow);
+    const kw = scalarWord(text, keyNode, inFlow);
+    const keyRange = kw.inner ?? kw.range;
+    out.settings.push({
+      name: flagNameOfEnv(key),
+      key,
+      value: w.value,
+      valueRange: w.inner ?? w.range,
+      exactValue: Boolean(w.inner),
+      entryRange: itemRange(text, item),
+      keyRange,
+      form: 'env',
+      quote: w.quote,
+      list: 'env',
+      ...(inFlow ? { inFlow } : {}),
+    });
+  }
 }
 
 function lineEndOfFirst(text: string): number {
@@ -159,16 +282,13 @@ function etcdCommand(text: string, c: AnyNode, problems: ParseProblem[]): { sett
     }
     exe = first;
     flagItems = cmdItems.slice(1).map((node) => ({ node, list: 'command' as const, seq: command as YAMLSeq }));
-    if (argItems) flagItems.push(...argItems.map((node) => ({ node, list: 'args' as const, seq: args as YAMLSeq })));
+    for (const node of argItems ?? []) flagItems.push({ node, list: 'args' as const, seq: args as YAMLSeq });
   } else if (!cmdItems && argItems && runsEtcd(firstStr)) {
     exe = first;
     flagItems = argItems.slice(1).map((node) => ({ node, list: 'args' as const, seq: args as YAMLSeq }));
   } else if (!cmdItems && argItems && (str(get(c, 'name')) === 'etcd' || /(^|\/)etcd(:|@|$)/.test(str(get(c, 'image')) ?? '')) && /^--?[a-z]/.test(firstStr ?? '')) {
     flagItems = argItems.map((node) => ({ node, list: 'args' as const, seq: args as YAMLSeq }));
   } else {
-    if (cmdItems && cmdItems.some((n) => /(^|[\s/])etcd\s+--/.test(str(n) ?? ''))) {
-      problems.push({ code: 'shell-command', range: rangeOf(command) ?? { start: 0, end: 0 }, severity: 'warning', message: 'etcd runs through a shell here: the flags inside the shell string are not analysed or edited.' });
-    }
     return undefined;
   }
   const settings: EtcdSetting[] = [];
@@ -183,7 +303,7 @@ function etcdCommand(text: string, c: AnyNode, problems: ParseProblem[]): { sett
       }
       words.push(scalarWord(text, f.node, Boolean(f.seq.flow)));
     }
-    settings.push(...settingsFromWords(words, { list }, problems));
+    for (const x of settingsFromWords(words, { list }, problems)) settings.push(x);
   }
   const last = flagItems.length ? flagItems[flagItems.length - 1] : undefined;
   const lastNode = last?.node ?? exe;

@@ -64,7 +64,7 @@ export async function replacementQuorum(conn: Pick<MemberApi, 'clusterOverview'>
   }
   const id = memberId.toLowerCase().replace(/^0x/, '');
   if (!o.members.some((m) => m.id === id)) {
-    throw new EtcdBackupError('notFound', `Member ${id} is not in cluster "${o.cluster}" (already removed?). Refresh the tree.`);
+    throw new EtcdBackupError('notFound', `Member ${id} is not in cluster "${o.cluster}" (already removed?).`, { hint: { kind: 'listMembers' } });
   }
   return {
     quorum: quorumAfterRemoval(
@@ -208,8 +208,8 @@ export async function promoteWhenCaughtUp(conn: Pick<MemberApi, 'memberPromote'>
       if (Date.now() + delay > deadline) {
         throw new EtcdBackupError(
           'timeout',
-          `Learner ${memberId} had not caught up after ${Math.round((Date.now() - started) / 1000)} s (${attempt} attempts): check that its etcd runs with ETCD_INITIAL_CLUSTER_STATE=existing and can reach its peers, then promote it from the tree.`,
-          { cause: err },
+          `Learner ${memberId} had not caught up after ${Math.round((Date.now() - started) / 1000)} s (${attempt} attempts): check that its etcd runs with ETCD_INITIAL_CLUSTER_STATE=existing and can reach its peers.`,
+          { cause: err, hint: { kind: 'promoteLearner', memberId } },
         );
       }
       await sleep(delay, opts.signal);

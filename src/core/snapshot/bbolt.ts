@@ -14,7 +14,7 @@
  * entry of each top-level bucket to a sink as offsets into a buffer, without allocating.
  */
 import { promises as fsp, readSync } from 'fs';
-import { EtcdBackupError } from '../errors';
+import { cancelledError, EtcdBackupError } from '../errors';
 import { openRegularForReading } from './files';
 
 export const PAGE_HEADER_SIZE = 16;
@@ -470,126 +470,143 @@ function cmp(a: Buffer, aOff: number, aLen: number, b: Buffer, bOff: number, bLe
 
 const yieldNow = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-export function cancelledError(): EtcdBackupError {
-  return new EtcdBackupError('cancelled', 'Cancelled.');
+/** A top-level bucket's key and header, copied out of the root bucket's leaf (walked after the root). */
+interface TopEntry {
+  name: Buffer;
+  buf: Buffer;
+  kLen: number;
+  vLen: number;
+  flags: number;
+  vPos: number;
 }
 
 /**
- * Walk the whole tree: the root bucket, then each top-level bucket in order (as planned by
- * `plan(name)`), then nested buckets; check the structure as bbolt's `tx.Check` does (plus
- * its newer key-order checks). Entries go to the sinks in key order. Yields to the event loop
- * every few milliseconds and stops with EtcdBackupError('cancelled') when `signal` aborts.
+ * The state of one walk (see {@link walkTree}): pages reached, problems, the branch stack and
+ * the last key seen. The steps are methods; the leaf loop is the hot path (every entry).
  */
-export async function walkTree(file: BoltFile, plan: (name: Buffer) => BucketPlan, opts: WalkOptions = {}): Promise<WalkResult> {
-  if (opts.signal?.aborted) throw cancelledError();
-  const pgid = file.meta.pgid;
-  const ps = file.pageSize;
-  const reached = new Uint8Array(Math.ceil(pgid / 8));
-  const problems: string[] = [];
-  let problemCount = 0;
-  let pagesReached = 0;
-  let partial = false;
-  const problem = (msg: string): void => {
-    problemCount++;
-    if (problems.length < MAX_PROBLEMS) problems.push(msg);
-  };
-  for (const p of file.openProblems) problem(p);
-  const mark = (id: number, n: number, what: string): boolean => {
+class TreeWalker {
+  readonly pgid: number;
+  readonly ps: number;
+  readonly reached: Uint8Array;
+  readonly problems: string[] = [];
+  problemCount = 0;
+  pagesReached = 0;
+  pagesWalked = 0;
+  partial = false;
+  /** The ids the persisted freelist lists (undefined when it is not persisted or unreadable). */
+  freed: Uint8Array | undefined;
+  readonly pending: BucketRef[] = [];
+  private readonly levels: Level[] = [];
+  private readonly levelPool: Level[] = [];
+  private prevKey = Buffer.allocUnsafe(256);
+  private prevKeyLen = -1;
+  private lastYield = performance.now();
+  readonly stopEarly: boolean;
+
+  constructor(
+    readonly file: BoltFile,
+    readonly opts: WalkOptions,
+  ) {
+    this.pgid = file.meta.pgid;
+    this.ps = file.pageSize;
+    this.reached = new Uint8Array(Math.ceil(this.pgid / 8));
+    this.stopEarly = opts.stopAtFirstProblem === true;
+    for (const p of file.openProblems) this.problem(p);
+    this.mark(0, 1, 'meta');
+    this.mark(1, 1, 'meta');
+  }
+
+  problem(msg: string): void {
+    this.problemCount++;
+    if (this.problems.length < MAX_PROBLEMS) this.problems.push(msg);
+  }
+
+  /** Mark pages reached; a page reached twice is a problem (false). */
+  mark(id: number, n: number, what: string): boolean {
+    const reached = this.reached;
     let ok = true;
     for (let i = id; i < id + n; i++) {
       if (reached[i >> 3] & (1 << (i & 7))) {
-        problem(`page ${i}: reached more than once (${what})`);
+        this.problem(`page ${i}: reached more than once (${what})`);
         ok = false;
       } else {
         reached[i >> 3] |= 1 << (i & 7);
-        pagesReached++;
+        this.pagesReached++;
       }
     }
     return ok;
-  };
-  mark(0, 1, 'meta');
-  mark(1, 1, 'meta');
-
-  // Freelist, when persisted: its pages, and the ids it lists.
-  let freed: Uint8Array | undefined;
-  const meta = file.meta;
-  if (meta.freelist !== undefined) {
-    const fl = meta.freelist;
-    if (fl < 2 || fl >= pgid) {
-      problem(`freelist page ${fl}: out of bounds (high-water mark ${pgid})`);
-    } else {
-      const p = file.page(fl);
-      if (p < 0) {
-        problem(file.pageError);
-      } else {
-        const b = file.pb;
-        const flags = b.readUInt16LE(p + 8);
-        const overflow = b.readUInt32LE(p + 12);
-        mark(fl, overflow + 1, 'freelist');
-        if (flags !== FREELIST_PAGE) {
-          problem(`freelist page ${fl}: invalid type 0x${flags.toString(16)}`);
-        } else {
-          let count = b.readUInt16LE(p + 10);
-          let at = p + PAGE_HEADER_SIZE;
-          if (count === 0xffff) {
-            count = u64(b, at);
-            at += 8;
-          }
-          const span = (overflow + 1) * ps;
-          if (!Number.isFinite(count) || at + count * 8 > p + span) {
-            problem(`freelist page ${fl}: ${count} ids do not fit its ${overflow + 1} pages`);
-          } else {
-            freed = new Uint8Array(reached.length);
-            for (let i = 0; i < count; i++, at += 8) {
-              const id = u64(b, at);
-              if (id >= pgid) {
-                problem(`freelist page ${fl}: free page ${id} is beyond the high-water mark ${pgid}`);
-              } else if (freed[id >> 3] & (1 << (id & 7))) {
-                problem(`page ${id}: already freed`);
-              } else {
-                freed[id >> 3] |= 1 << (id & 7);
-              }
-            }
-          }
-        }
-      }
-    }
   }
 
-  const levels: Level[] = [];
-  let prevKey = Buffer.allocUnsafe(256);
-  let prevKeyLen = -1;
-  let lastYield = performance.now();
-  let pagesWalked = 0;
-  const signal = opts.signal;
-  const stopEarly = opts.stopAtFirstProblem === true;
-  const pending: BucketRef[] = [];
-  const topNames: string[] = [];
+  /** The freelist, when persisted: its pages are reached, the ids it lists are remembered as freed. */
+  readFreelist(): void {
+    const fl = this.file.meta.freelist;
+    if (fl === undefined) return;
+    if (fl < 2 || fl >= this.pgid) {
+      this.problem(`freelist page ${fl}: out of bounds (high-water mark ${this.pgid})`);
+      return;
+    }
+    const p = this.file.page(fl);
+    if (p < 0) {
+      this.problem(this.file.pageError);
+      return;
+    }
+    const b = this.file.pb;
+    const flags = b.readUInt16LE(p + 8);
+    const overflow = b.readUInt32LE(p + 12);
+    this.mark(fl, overflow + 1, 'freelist');
+    if (flags !== FREELIST_PAGE) {
+      this.problem(`freelist page ${fl}: invalid type 0x${flags.toString(16)}`);
+      return;
+    }
+    let count = b.readUInt16LE(p + 10);
+    let at = p + PAGE_HEADER_SIZE;
+    if (count === 0xffff) {
+      count = u64(b, at);
+      at += 8;
+    }
+    if (!Number.isFinite(count) || at + count * 8 > p + (overflow + 1) * this.ps) {
+      this.problem(`freelist page ${fl}: ${count} ids do not fit its ${overflow + 1} pages`);
+      return;
+    }
+    const freed = new Uint8Array(this.reached.length);
+    for (let i = 0; i < count; i++, at += 8) {
+      const id = u64(b, at);
+      if (id >= this.pgid) {
+        this.problem(`freelist page ${fl}: free page ${id} is beyond the high-water mark ${this.pgid}`);
+      } else if (freed[id >> 3] & (1 << (id & 7))) {
+        this.problem(`page ${id}: already freed`);
+      } else {
+        freed[id >> 3] |= 1 << (id & 7);
+      }
+    }
+    this.freed = freed;
+  }
 
   /** True when it is time to let the event loop run (every ~15 ms of walking). */
-  const timeToYield = (): boolean => {
-    if ((pagesWalked & 63) !== 0) return false;
-    return performance.now() - lastYield > 15;
-  };
-  const doYield = async (): Promise<void> => {
-    opts.onProgress?.(pagesWalked, pgid);
+  timeToYield(): boolean {
+    if ((this.pagesWalked & 63) !== 0) return false;
+    return performance.now() - this.lastYield > 15;
+  }
+
+  async doYield(): Promise<void> {
+    this.opts.onProgress?.(this.pagesWalked, this.pgid);
     await yieldNow();
-    lastYield = performance.now();
-    if (signal?.aborted) throw cancelledError();
-  };
+    this.lastYield = performance.now();
+    if (this.opts.signal?.aborted) throw cancelledError();
+  }
 
   /** Queue the nested bucket whose header is the value at buf[vOff, vOff+vLen). */
-  const queueBucket = (buf: Buffer, kOff: number, kLen: number, vOff: number, vLen: number, base: number, depth: number, where: string, planOf: (name: Buffer) => BucketPlan): void => {
+  queueBucket(buf: Buffer, kOff: number, kLen: number, vOff: number, vLen: number, base: number, depth: number, where: string, planOf: (name: Buffer) => BucketPlan): void {
     const name = Buffer.from(buf.subarray(kOff, kOff + kLen));
     if (vLen < BUCKET_HEADER_SIZE) {
-      problem(`${where}: bucket ${JSON.stringify(name.toString('latin1'))} has a ${vLen}-byte header (16 needed)`);
+      this.problem(`${where}: bucket ${JSON.stringify(name.toString('latin1'))} has a ${vLen}-byte header (16 needed)`);
       return;
     }
     const root = u64(buf, vOff);
     let inline: Buffer | undefined;
     if (root === 0) {
       if (vLen < BUCKET_HEADER_SIZE + PAGE_HEADER_SIZE) {
-        problem(`${where}: inline bucket ${JSON.stringify(name.toString('latin1'))} is too short (${vLen} bytes)`);
+        this.problem(`${where}: inline bucket ${JSON.stringify(name.toString('latin1'))} is too short (${vLen} bytes)`);
         return;
       }
       const len = vLen - BUCKET_HEADER_SIZE;
@@ -598,22 +615,22 @@ export async function walkTree(file: BoltFile, plan: (name: Buffer) => BucketPla
       inline = inline.subarray(0, len);
     }
     if (depth > MAX_DEPTH) {
-      problem(`${where}: buckets nested more than ${MAX_DEPTH} deep (a cycle?)`);
+      this.problem(`${where}: buckets nested more than ${MAX_DEPTH} deep (a cycle?)`);
       return;
     }
     const p = planOf(name);
     if (p === 'skip') {
-      partial = true;
+      this.partial = true;
       return;
     }
-    pending.push({ name, root, inline, inlineBase: base >= 0 ? base + vOff + BUCKET_HEADER_SIZE : -1, depth, plan: p });
-  };
+    this.pending.push({ name, root, inline, inlineBase: base >= 0 ? base + vOff + BUCKET_HEADER_SIZE : -1, depth, plan: p });
+  }
 
   /**
    * Check one leaf page image at buf[p, p + span) and hand its entries to the sink. `lo`/`hi`
-   * bound its keys (from the branch above). Returns false when the page is unusable.
+   * bound its keys (from the branch above).
    */
-  const leaf = (
+  leaf(
     buf: Buffer,
     words: Int32Array,
     p: number,
@@ -627,14 +644,15 @@ export async function walkTree(file: BoltFile, plan: (name: Buffer) => BucketPla
     hiBuf: Buffer | null,
     hiOff: number,
     hiLen: number,
-  ): void => {
+  ): void {
     const where = id >= 0 ? `page ${id}` : `inline bucket ${JSON.stringify(ref.name.toString('latin1'))}`;
     const count = buf.readUInt16LE(p + 10);
     const pageEnd = p + span;
     if (p + PAGE_HEADER_SIZE + count * ELEMENT_SIZE > pageEnd) {
-      problem(`${where}: ${count} elements do not fit the page`);
+      this.problem(`${where}: ${count} elements do not fit the page`);
       return;
     }
+    const stopEarly = this.stopEarly;
     const sink = typeof ref.plan === 'object' ? ref.plan : undefined;
     const wBase = buf.byteOffset >> 2;
     let pkOff = -1;
@@ -649,142 +667,147 @@ export async function walkTree(file: BoltFile, plan: (name: Buffer) => BucketPla
       const kOff = e + pos;
       const vOff = kOff + ks;
       if (vOff + vs > pageEnd || pos < ELEMENT_SIZE * (count - i)) {
-        problem(`${where}: element ${i} (key ${ks} bytes, value ${vs} bytes at +${pos}) runs outside the page`);
+        this.problem(`${where}: element ${i} (key ${ks} bytes, value ${vs} bytes at +${pos}) runs outside the page`);
         return;
       }
       if (i === 0) {
-        if (prevKeyLen >= 0 && cmp(prevKey, 0, prevKeyLen, buf, kOff, ks) >= 0) {
-          problem(`${where}: first key ${keyHex(buf, kOff, ks)} is not after the last key of the page before (${keyHex(prevKey, 0, prevKeyLen)})`);
+        if (this.prevKeyLen >= 0 && cmp(this.prevKey, 0, this.prevKeyLen, buf, kOff, ks) >= 0) {
+          this.problem(`${where}: first key ${keyHex(buf, kOff, ks)} is not after the last key of the page before (${keyHex(this.prevKey, 0, this.prevKeyLen)})`);
           if (stopEarly) return;
         }
         if (loBuf && cmp(buf, kOff, ks, loBuf, loOff, loLen) < 0) {
-          problem(`${where}: first key ${keyHex(buf, kOff, ks)} is before its branch key ${keyHex(loBuf, loOff, loLen)}`);
+          this.problem(`${where}: first key ${keyHex(buf, kOff, ks)} is before its branch key ${keyHex(loBuf, loOff, loLen)}`);
           if (stopEarly) return;
         }
       } else if (cmp(buf, pkOff, pkLen, buf, kOff, ks) >= 0) {
-        problem(`${where}: key[${i}] ${keyHex(buf, kOff, ks)} is not after key[${i - 1}] ${keyHex(buf, pkOff, pkLen)}`);
+        this.problem(`${where}: key[${i}] ${keyHex(buf, kOff, ks)} is not after key[${i - 1}] ${keyHex(buf, pkOff, pkLen)}`);
         if (stopEarly) return;
       }
       pkOff = kOff;
       pkLen = ks;
       if (flags & BUCKET_LEAF_FLAG && ref.depth > 0) {
-        queueBucket(buf, kOff, ks, vOff, vs, base, ref.depth + 1, where, () => (ref.plan === 'check' || typeof ref.plan === 'object' ? 'check' : 'skip'));
+        this.queueBucket(buf, kOff, ks, vOff, vs, base, ref.depth + 1, where, () => (ref.plan === 'check' || typeof ref.plan === 'object' ? 'check' : 'skip'));
       }
       if (sink) sink.entry(buf, words, kOff, ks, vOff, vs, flags, base);
     }
     if (sink && sink.endPage) sink.endPage();
-    if (count > 0) {
-      if (hiBuf && cmp(buf, pkOff, pkLen, hiBuf, hiOff, hiLen) >= 0) {
-        problem(`${where}: last key ${keyHex(buf, pkOff, pkLen)} is not before the next branch key ${keyHex(hiBuf, hiOff, hiLen)}`);
-      }
-      if (pkLen > prevKey.length) prevKey = Buffer.allocUnsafe(Math.max(pkLen, prevKey.length * 2));
-      buf.copy(prevKey, 0, pkOff, pkOff + pkLen);
-      prevKeyLen = pkLen;
-    }
-  };
+    if (count > 0) this.endLeaf(buf, pkOff, pkLen, where, hiBuf, hiOff, hiLen);
+  }
 
-  /** Read a page reached from `from` and check what bbolt checks before using it. */
-  const reach = (id: number, from: string): number => {
-    if (id < 2 || id >= pgid) {
-      problem(`page ${id}: out of bounds (high-water mark ${pgid}), referenced from ${from}`);
+  /** After a leaf: its last key must sort before the next branch key; it becomes the key to compare the next page with. */
+  private endLeaf(buf: Buffer, pkOff: number, pkLen: number, where: string, hiBuf: Buffer | null, hiOff: number, hiLen: number): void {
+    if (hiBuf && cmp(buf, pkOff, pkLen, hiBuf, hiOff, hiLen) >= 0) {
+      this.problem(`${where}: last key ${keyHex(buf, pkOff, pkLen)} is not before the next branch key ${keyHex(hiBuf, hiOff, hiLen)}`);
+    }
+    if (pkLen > this.prevKey.length) this.prevKey = Buffer.allocUnsafe(Math.max(pkLen, this.prevKey.length * 2));
+    buf.copy(this.prevKey, 0, pkOff, pkOff + pkLen);
+    this.prevKeyLen = pkLen;
+  }
+
+  /** Read a page reached from `from` and check what bbolt checks before using it (-1: unusable). */
+  reach(id: number, from: string): number {
+    if (id < 2 || id >= this.pgid) {
+      this.problem(`page ${id}: out of bounds (high-water mark ${this.pgid}), referenced from ${from}`);
       return -1;
     }
-    const p = file.page(id);
+    const p = this.file.page(id);
     if (p < 0) {
-      problem(`${file.pageError}, referenced from ${from}`);
+      this.problem(`${this.file.pageError}, referenced from ${from}`);
       return -1;
     }
-    const overflow = file.pb.readUInt32LE(p + 12);
-    if (!mark(id, overflow + 1, `from ${from}`)) {
+    const overflow = this.file.pb.readUInt32LE(p + 12);
+    if (!this.mark(id, overflow + 1, `from ${from}`)) {
       return -1;
     }
+    const freed = this.freed;
     if (freed && freed[id >> 3] & (1 << (id & 7))) {
-      problem(`page ${id}: reachable freed`);
+      this.problem(`page ${id}: reachable freed`);
     }
     return p;
-  };
+  }
 
-  const walkBucket = async (ref: BucketRef): Promise<void> => {
-    prevKeyLen = -1;
-    const label = JSON.stringify(ref.name.toString('latin1'));
+  /** A page of a bucket: a leaf is checked and handed to the sink; a branch is checked and pushed on the stack. */
+  private visit(ref: BucketRef, id: number, p: number, loBuf: Buffer | null, loOff: number, loLen: number, hiBuf: Buffer | null, hiOff: number, hiLen: number): void {
+    const b = this.file.pb;
+    const flags = b.readUInt16LE(p + 8);
+    const span = (b.readUInt32LE(p + 12) + 1) * this.ps;
+    if (flags === LEAF_PAGE) {
+      this.leaf(b, this.file.pw, p, span, id, id * this.ps - p, ref, loBuf, loOff, loLen, hiBuf, hiOff, hiLen);
+    } else if (flags !== BRANCH_PAGE) {
+      this.problem(`page ${id}: invalid type 0x${flags.toString(16)} in bucket ${JSON.stringify(ref.name.toString('latin1'))}`);
+    } else {
+      this.pushBranch(b, id, p, span, loBuf, loOff, loLen, hiBuf, hiOff, hiLen);
+    }
+  }
+
+  /** Copy a branch page out of the read window (reading its children moves it), check its keys, push it. */
+  private pushBranch(b: Buffer, id: number, p: number, span: number, loBuf: Buffer | null, loOff: number, loLen: number, hiBuf: Buffer | null, hiOff: number, hiLen: number): void {
+    const count = b.readUInt16LE(p + 10);
+    if (count === 0 || PAGE_HEADER_SIZE + count * ELEMENT_SIZE > span) {
+      this.problem(`page ${id}: branch with ${count} elements (page of ${span} bytes)`);
+      return;
+    }
+    const depth = this.levels.length;
+    if (depth >= MAX_DEPTH) {
+      this.problem(`page ${id}: tree deeper than ${MAX_DEPTH} levels`);
+      return;
+    }
+    let lv = this.levelPool[depth];
+    if (!lv || lv.buf.length < span) {
+      lv = { buf: Buffer.allocUnsafeSlow(Math.max(span, lv ? lv.buf.length * 2 : this.ps)), id: 0, count: 0, idx: 0, hiBuf: null, hiOff: 0, hiLen: 0 };
+      this.levelPool[depth] = lv;
+    }
+    b.copy(lv.buf, 0, p, p + span);
+    lv.id = id;
+    lv.count = count;
+    lv.idx = 0;
+    lv.hiBuf = hiBuf;
+    lv.hiOff = hiOff;
+    lv.hiLen = hiLen;
+    const lb = lv.buf;
+    let pk = -1;
+    let pkl = 0;
+    for (let i = 0; i < count; i++) {
+      const e = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
+      const ks = lb.readUInt32LE(e + 4);
+      const kOff = e + lb.readUInt32LE(e);
+      if (kOff + ks > span) {
+        this.problem(`page ${id}: branch element ${i} runs outside the page`);
+        return;
+      }
+      if (i === 0 && loBuf && cmp(lb, kOff, ks, loBuf, loOff, loLen) < 0) {
+        this.problem(`page ${id}: first branch key ${keyHex(lb, kOff, ks)} is before its parent's key ${keyHex(loBuf, loOff, loLen)}`);
+      }
+      if (i > 0 && cmp(lb, pk, pkl, lb, kOff, ks) >= 0) {
+        this.problem(`page ${id}: branch key[${i}] ${keyHex(lb, kOff, ks)} is not after key[${i - 1}] ${keyHex(lb, pk, pkl)}`);
+      }
+      if (hiBuf && cmp(lb, kOff, ks, hiBuf, hiOff, hiLen) >= 0) {
+        this.problem(`page ${id}: branch key[${i}] ${keyHex(lb, kOff, ks)} is not before its parent's next key ${keyHex(hiBuf, hiOff, hiLen)}`);
+      }
+      pk = kOff;
+      pkl = ks;
+    }
+    this.levels.push(lv);
+  }
+
+  /** Walk one bucket: an inline page image, or its root page and then the branch stack, depth first. */
+  async walkBucket(ref: BucketRef): Promise<void> {
+    this.prevKeyLen = -1;
     if (ref.inline) {
       const b = ref.inline;
       const flags = b.readUInt16LE(8);
       if (flags !== LEAF_PAGE) {
-        problem(`inline bucket ${label}: page type 0x${flags.toString(16)} is not a leaf`);
+        this.problem(`inline bucket ${JSON.stringify(ref.name.toString('latin1'))}: page type 0x${flags.toString(16)} is not a leaf`);
         return;
       }
-      const words = wordsOf(b);
-      leaf(b, words, 0, b.length, -1, ref.inlineBase, ref, null, 0, 0, null, 0, 0);
+      this.leaf(b, wordsOf(b), 0, b.length, -1, ref.inlineBase, ref, null, 0, 0, null, 0, 0);
       return;
     }
-    // Root page.
-    const rootFrom = `bucket ${label}`;
-    let p = reach(ref.root, rootFrom);
+    const p = this.reach(ref.root, `bucket ${JSON.stringify(ref.name.toString('latin1'))}`);
     if (p < 0) return;
-    pagesWalked++;
-    const pushOrLeaf = (id: number, p: number, loBuf: Buffer | null, loOff: number, loLen: number, hiBuf: Buffer | null, hiOff: number, hiLen: number): void => {
-      const b = file.pb;
-      const flags = b.readUInt16LE(p + 8);
-      const span = (b.readUInt32LE(p + 12) + 1) * ps;
-      if (flags === LEAF_PAGE) {
-        leaf(b, file.pw, p, span, id, id * ps - p, ref, loBuf, loOff, loLen, hiBuf, hiOff, hiLen);
-        return;
-      }
-      if (flags !== BRANCH_PAGE) {
-        problem(`page ${id}: invalid type 0x${flags.toString(16)} in bucket ${label}`);
-        return;
-      }
-      const count = b.readUInt16LE(p + 10);
-      if (count === 0 || PAGE_HEADER_SIZE + count * ELEMENT_SIZE > span) {
-        problem(`page ${id}: branch with ${count} elements (page of ${span} bytes)`);
-        return;
-      }
-      if (levels.length >= MAX_DEPTH) {
-        problem(`page ${id}: tree deeper than ${MAX_DEPTH} levels`);
-        return;
-      }
-      // Copy the branch out of the window (children reads move it), then check its keys.
-      const depth = levels.length;
-      let lv = levelPool[depth];
-      if (!lv || lv.buf.length < span) {
-        lv = { buf: Buffer.allocUnsafeSlow(Math.max(span, lv ? lv.buf.length * 2 : ps)), id: 0, count: 0, idx: 0, hiBuf: null, hiOff: 0, hiLen: 0 };
-        levelPool[depth] = lv;
-      }
-      b.copy(lv.buf, 0, p, p + span);
-      lv.id = id;
-      lv.count = count;
-      lv.idx = 0;
-      lv.hiBuf = hiBuf;
-      lv.hiOff = hiOff;
-      lv.hiLen = hiLen;
-      const lb = lv.buf;
-      let pk = -1;
-      let pkl = 0;
-      for (let i = 0; i < count; i++) {
-        const e = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
-        const pos = lb.readUInt32LE(e);
-        const ks = lb.readUInt32LE(e + 4);
-        const kOff = e + pos;
-        if (kOff + ks > span) {
-          problem(`page ${id}: branch element ${i} runs outside the page`);
-          return;
-        }
-        if (i === 0 && loBuf && cmp(lb, kOff, ks, loBuf, loOff, loLen) < 0) {
-          problem(`page ${id}: first branch key ${keyHex(lb, kOff, ks)} is before its parent's key ${keyHex(loBuf, loOff, loLen)}`);
-        }
-        if (i > 0 && cmp(lb, pk, pkl, lb, kOff, ks) >= 0) {
-          problem(`page ${id}: branch key[${i}] ${keyHex(lb, kOff, ks)} is not after key[${i - 1}] ${keyHex(lb, pk, pkl)}`);
-        }
-        if (hiBuf && cmp(lb, kOff, ks, hiBuf, hiOff, hiLen) >= 0) {
-          problem(`page ${id}: branch key[${i}] ${keyHex(lb, kOff, ks)} is not before its parent's next key ${keyHex(hiBuf, hiOff, hiLen)}`);
-        }
-        pk = kOff;
-        pkl = ks;
-      }
-      levels.push(lv);
-    };
-    pushOrLeaf(ref.root, p, null, 0, 0, null, 0, 0);
+    this.pagesWalked++;
+    this.visit(ref, ref.root, p, null, 0, 0, null, 0, 0);
+    const levels = this.levels;
     while (levels.length) {
       const lv = levels[levels.length - 1];
       if (lv.idx >= lv.count) {
@@ -806,67 +829,94 @@ export async function walkTree(file: BoltFile, plan: (name: Buffer) => BucketPla
         hiOff = e2 + lb.readUInt32LE(e2);
         hiLen = lb.readUInt32LE(e2 + 4);
       }
-      p = reach(child, `branch page ${lv.id}`);
-      pagesWalked++;
-      if (p >= 0) {
-        pushOrLeaf(child, p, lb, kOff, ks, hiBuf, hiOff, hiLen);
-      }
-      if (stopEarly && problemCount) return;
-      if (timeToYield()) await doYield();
+      const cp = this.reach(child, `branch page ${lv.id}`);
+      this.pagesWalked++;
+      if (cp >= 0) this.visit(ref, child, cp, lb, kOff, ks, hiBuf, hiOff, hiLen);
+      if (this.stopEarly && this.problemCount) return;
+      if (this.timeToYield()) await this.doYield();
     }
-  };
-  const levelPool: Level[] = [];
-
-  // The root bucket: its entries are the top-level buckets.
-  const root: BucketRef = { name: Buffer.from('(root)'), root: meta.root, inlineBase: -1, depth: 0, plan: 'check' };
-  const top: { name: Buffer; buf: Buffer; kLen: number; vLen: number; flags: number; vPos: number }[] = [];
-  root.plan = {
-    entry(buf, _words, kOff, kLen, vOff, vLen, flags, base): void {
-      // Keep a copy of key + value; the buckets are walked after the root.
-      const b = Buffer.allocUnsafeSlow((kLen + vLen + 3) & ~3);
-      buf.copy(b, 0, kOff, kOff + kLen);
-      buf.copy(b, kLen, vOff, vOff + vLen);
-      top.push({ name: b.subarray(0, kLen), buf: b, kLen, vLen, flags, vPos: base >= 0 ? base + vOff : -1 });
-    },
-  };
-  await walkBucket(root);
-  for (const t of top) {
-    if (signal?.aborted) throw cancelledError();
-    const label = JSON.stringify(t.name.toString('latin1'));
-    topNames.push(t.name.toString('latin1'));
-    if (!(t.flags & BUCKET_LEAF_FLAG)) {
-      problem(`root bucket: key ${label} is not a bucket`);
-      continue;
-    }
-    const before = pending.length;
-    queueBucket(t.buf, 0, t.kLen, t.kLen, t.vLen, t.vPos >= 0 ? t.vPos - t.kLen : -1, 1, 'root bucket', plan);
-    // Walk it (and whatever it nests) now, so sinks see buckets in order.
-    const queued = pending.splice(before);
-    while (queued.length) {
-      const ref = queued.shift() as BucketRef;
-      const mark0 = pending.length;
-      await walkBucket(ref);
-      queued.unshift(...pending.splice(mark0));
-      if (stopEarly && problemCount) break;
-    }
-    if (stopEarly && problemCount) break;
   }
 
-  // Pages nothing references: free when the freelist is not persisted, else a leak.
-  let freePages = 0;
-  if (!partial && !(stopEarly && problemCount)) {
-    for (let i = 2; i < pgid; i++) {
+  /** The root bucket's entries: the top-level buckets, copied (they are walked after the root). */
+  async readRootBucket(): Promise<TopEntry[]> {
+    const top: TopEntry[] = [];
+    const sink: EntrySink = {
+      entry(buf, _words, kOff, kLen, vOff, vLen, flags, base): void {
+        const b = Buffer.allocUnsafeSlow((kLen + vLen + 3) & ~3);
+        buf.copy(b, 0, kOff, kOff + kLen);
+        buf.copy(b, kLen, vOff, vOff + vLen);
+        top.push({ name: b.subarray(0, kLen), buf: b, kLen, vLen, flags, vPos: base >= 0 ? base + vOff : -1 });
+      },
+    };
+    await this.walkBucket({ name: Buffer.from('(root)'), root: this.file.meta.root, inlineBase: -1, depth: 0, plan: sink });
+    return top;
+  }
+
+  /** One top-level bucket and whatever it nests, walked now so that sinks see buckets in order. */
+  async walkTopBucket(t: TopEntry, plan: (name: Buffer) => BucketPlan): Promise<void> {
+    if (!(t.flags & BUCKET_LEAF_FLAG)) {
+      this.problem(`root bucket: key ${JSON.stringify(t.name.toString('latin1'))} is not a bucket`);
+      return;
+    }
+    const before = this.pending.length;
+    this.queueBucket(t.buf, 0, t.kLen, t.kLen, t.vLen, t.vPos >= 0 ? t.vPos - t.kLen : -1, 1, 'root bucket', plan);
+    const queued = this.pending.splice(before);
+    while (queued.length) {
+      const ref = queued.shift() as BucketRef;
+      const mark0 = this.pending.length;
+      await this.walkBucket(ref);
+      queued.unshift(...this.pending.splice(mark0));
+      if (this.stopEarly && this.problemCount) return;
+    }
+  }
+
+  /** Pages nothing references: free when the freelist is not persisted, else a leak. */
+  countFreePages(): number {
+    let freePages = 0;
+    const { reached, freed } = this;
+    for (let i = 2; i < this.pgid; i++) {
       if (!(reached[i >> 3] & (1 << (i & 7)))) {
         if (freed && !(freed[i >> 3] & (1 << (i & 7)))) {
-          problem(`page ${i}: unreachable unfreed`);
+          this.problem(`page ${i}: unreachable unfreed`);
         }
         freePages++;
       }
     }
+    return freePages;
   }
-  opts.onProgress?.(pagesWalked, pgid);
+}
+
+/**
+ * Walk the whole tree: the root bucket, then each top-level bucket in order (as planned by
+ * `plan(name)`), then nested buckets; check the structure as bbolt's `tx.Check` does (plus
+ * its newer key-order checks). Entries go to the sinks in key order. Yields to the event loop
+ * every few milliseconds and stops with EtcdBackupError('cancelled') when `signal` aborts.
+ */
+export async function walkTree(file: BoltFile, plan: (name: Buffer) => BucketPlan, opts: WalkOptions = {}): Promise<WalkResult> {
+  if (opts.signal?.aborted) throw cancelledError();
+  const w = new TreeWalker(file, opts);
+  w.readFreelist();
+  const topNames: string[] = [];
+  for (const t of await w.readRootBucket()) {
+    if (opts.signal?.aborted) throw cancelledError();
+    topNames.push(t.name.toString('latin1'));
+    await w.walkTopBucket(t, plan);
+    if (w.stopEarly && w.problemCount) break;
+  }
+  const freePages = !w.partial && !(w.stopEarly && w.problemCount) ? w.countFreePages() : 0;
+  opts.onProgress?.(w.pagesWalked, w.pgid);
+  const { reached, pgid } = w;
   const isReached = (id: number): boolean => id >= 0 && id < pgid && (reached[id >> 3] & (1 << (id & 7))) !== 0;
-  return { buckets: topNames, problems, problemCount, pagesReached, freePages, freelistPersisted: meta.freelist !== undefined, partial, isReached };
+  return {
+    buckets: topNames,
+    problems: w.problems,
+    problemCount: w.problemCount,
+    pagesReached: w.pagesReached,
+    freePages,
+    freelistPersisted: file.meta.freelist !== undefined,
+    partial: w.partial,
+    isReached,
+  };
 }
 
 /** Throw a SnapshotCorruptError that sums up `problems` in one sentence. */

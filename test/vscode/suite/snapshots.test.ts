@@ -12,7 +12,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import * as vscode from 'vscode';
 import { EtcdTestCluster, startCluster } from '../../support/etcdRig';
-import { activateExtension, setSettings, waitFor } from '../support';
+import { activateExtension, setSettings, treeMenuCommands, waitFor } from '../support';
 
 describe('snapshot reader (VS Code)', function () {
   this.timeout(120_000);
@@ -56,7 +56,7 @@ describe('snapshot reader (VS Code)', function () {
     )) as { tooltip?: string; contextValue?: string; description?: string };
     assert.match(node.tooltip ?? '', new RegExp(`Revision\\*\\* \\| ${status.revision} `));
     assert.ok(node.tooltip?.includes(status.hash.toString(16)));
-    assert.strictEqual(node.contextValue, 'snapshot');
+    assert.strictEqual(node.contextValue, 'snapshot:ok');
     assert.match(node.description ?? '', /kB/);
 
     // The report: a read-only Markdown document with the revision, the member, the prefixes.
@@ -127,5 +127,41 @@ describe('snapshot reader (VS Code)', function () {
     const cmp = (await vscode.commands.executeCommand('etcdBackup.compareSnapshots', { file: first }, { other: snap, preview: false })) as { diff: { added: number; removed: number; changed: number }; markdown: string };
     assert.deepStrictEqual([cmp.diff.added, cmp.diff.removed, cmp.diff.changed], [5, 0, 0]);
     assert.match(cmp.markdown, /`\/registry\/pods` \| 5 \| 0 \| 0 \|/);
+  });
+
+  it('a corrupt or truncated snapshot is snapshot:corrupt, and its menu offers no Restore or Trial Restore', async () => {
+    const { api } = await activateExtension();
+    const dir = join(root, 'damaged');
+    mkdirSync(dir);
+    const good = readFileSync(join(process.env.ETCD_BACKUP_REPO ?? '', 'test', 'fixtures', 'snapshots', 'mixed.db'));
+    const files = { sound: '20260101_000000_snapshot.db', truncated: '20260101_000100_snapshot.db', garbage: '20260101_000200_snapshot.db' };
+    writeFileSync(join(dir, files.sound), good);
+    writeFileSync(join(dir, files.truncated), good.subarray(0, Math.floor(good.length / 2)));
+    writeFileSync(join(dir, files.garbage), Buffer.alloc(16384, 0x5a));
+    await restoreSettings?.();
+    restoreSettings = await setSettings({ 'etcdBackup.clusters': [{ ...c.clusterConfig(), snapshotDir: dir }] });
+
+    // The figures are read in the background: wait until no node is still "reading".
+    const nodes = (await waitFor(
+      async () => {
+        const t = await api.clustersTree.dump(true);
+        const snaps = t.find((x) => x.label === c.name)?.children?.find((x) => x.label === 'Snapshots')?.children ?? [];
+        return snaps.length === 3 && snaps.every((n) => n.contextValue !== 'snapshot:reading') ? snaps : undefined;
+      },
+      30_000,
+      'three snapshot nodes with their figures read',
+    )) ?? [];
+    const state = (name: string): string | undefined => nodes.find((n) => n.label === name)?.contextValue;
+    assert.deepStrictEqual([state(files.sound), state(files.truncated), state(files.garbage)], ['snapshot:ok', 'snapshot:corrupt', 'snapshot:corrupt']);
+    assert.match(nodes.find((n) => n.label === files.truncated)?.description ?? '', /corrupt/);
+
+    const onSound = treeMenuCommands('snapshot:ok');
+    const onCorrupt = treeMenuCommands('snapshot:corrupt');
+    for (const cmd of ['etcdBackup.restoreSnapshot', 'etcdBackup.trialRestore']) {
+      assert.ok(onSound.includes(cmd), `${cmd} is offered on a sound snapshot`);
+      assert.ok(!onCorrupt.includes(cmd), `${cmd} is not offered on a corrupt one: ${onCorrupt.join(', ')}`);
+      assert.ok(treeMenuCommands('snapshot:reading').includes(cmd), `${cmd} is offered while the figures are read`);
+    }
+    assert.ok(onCorrupt.includes('etcdBackup.verifySnapshot'), 'Verify still says what is wrong with it');
   });
 });
