@@ -5,7 +5,7 @@
  */
 import { cliHintWords } from './cli/hintWords';
 import { explain, withHint } from './core/errors';
-import { CliCommand, CliUsageError } from './cli/types';
+import { CliCommand, CliHelpRequest, CliUsageError, generatedUsage } from './cli/types';
 
 /** Each subcommand group lives in src/cli/<group>.ts and is listed here. */
 const groups: Record<string, () => Promise<Record<string, CliCommand>>> = {
@@ -54,6 +54,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await cmd.run(rest);
   } catch (err) {
+    if (err instanceof CliHelpRequest) {
+      process.stdout.write(`${cmd.usage ?? generatedUsage(`${group} ${command}`, cmd, err.known)}\n`);
+      return 0;
+    }
     if (err instanceof CliUsageError) {
       process.stderr.write(`etcd-backup ${group} ${command}: ${err.message}\n`);
       return 2;

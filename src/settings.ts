@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { toSettingsEntry, validateClusters, ValidationResult } from './core/config';
+import { refreshIntervalSeconds, toSettingsEntry, validateClusters, ValidationResult } from './core/config';
 import type { ToolPaths } from './core/tools';
 import type { ClusterConfig } from './core/types';
 
@@ -151,8 +151,8 @@ export class Settings implements vscode.Disposable {
 
   /** Seconds between automatic refreshes of the tree while it is visible; 0 turns them off. */
   refreshIntervalSeconds(): number {
-    const v = vscode.workspace.getConfiguration(SECTION).get<number>('refreshIntervalSeconds', 30);
-    return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.max(5, v) : 0;
+    // Bounded in core: a huge value would overflow the timer and refresh every millisecond.
+    return refreshIntervalSeconds(vscode.workspace.getConfiguration(SECTION).get<number>('refreshIntervalSeconds', 30));
   }
 
   /**

@@ -8,7 +8,7 @@ import { promises as fs } from 'fs';
 import { dirname, join, resolve } from 'path';
 import { setFlagsFromString } from 'v8';
 import { runInNewContext } from 'vm';
-import { normalizeEndpoint } from '../core/config';
+import { MAX_TIMEOUT_MS, MAX_TIMER_MS, MIN_TIMEOUT_MS, normalizeEndpoint } from '../core/config';
 import { EtcdBackupError } from '../core/errors';
 import { formatBytes, formatSaveProgress, saveSnapshot, SaveProgress, snapshotFileName } from '../core/snapshot/save';
 import type { ClusterConfig, ClusterSecrets } from '../core/types';
@@ -20,20 +20,52 @@ const USAGE = `Usage: etcd-backup snapshot save <file|folder> --endpoints <url>
          [--user U[:P]] [--password P] [--dial-timeout 5s] [--command-timeout D]
          [--stall-timeout 30s] [-w json]
 
-Streams a snapshot from ONE member (etcd's Maintenance.Snapshot) into <file>.part (mode 0600),
-checks the SHA-256 trailer etcd sends, fsyncs, then gives it its final name (never replacing
-an existing file) and writes a sidecar <file without .db>.json with the member list. When
-<file> is a folder, the file is named <YYYYMMDD_HHMMSS>_snapshot.db inside it.
+Streams a snapshot from ONE member (etcd's Maintenance.Snapshot) into a temp file
+<file>.<pid>-<random>.part (mode 0600, created exclusively), checks the SHA-256 trailer etcd
+sends, fsyncs, reads the saved revision from the file, then gives the sidecar
+<file without .db>.json (the member list) and the snapshot their names. Neither ever replaces
+an existing file: when either name is taken, nothing is saved. When <file> is a folder, the
+file is named <YYYYMMDD_HHMMSS>_snapshot.db inside it.
 The password may also come from ETCDCTL_PASSWORD. No deadline unless --command-timeout is set
-(as etcdctl); the save gives up when the stream stalls for --stall-timeout (30 s).
+(as etcdctl); the save gives up when the stream stalls for --stall-timeout (30 s). Durations
+are at most 596h (about 24 days); --dial-timeout is between 100ms and 10m.
 A snapshot holds no v2 keys: when the member's v2 API lists some, a warning on stderr says how
 many and gives the ETCDCTL_API=2 etcdctl backup command that keeps them.`;
 
-/** A Go-style duration ("5s", "500ms", "2m", "1m30s") or plain seconds, in milliseconds. */
-export function parseDuration(text: string, flag: string): number {
+/** A duration for a sentence: "596h 31m", "10m", "1.5s". */
+function durationText(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  if (ms < 60_000) return `${ms / 1000}s`;
+  const h = Math.floor(ms / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  return h ? `${h}h${m ? ` ${m}m` : ''}` : `${m}m`;
+}
+
+/**
+ * A Go-style duration ("5s", "500ms", "2m", "1m30s") or plain seconds, in milliseconds,
+ * between `bounds.min` (1 ms) and `bounds.max` (Node's longest timer, about 24.8 days): a
+ * longer one would fire at once, so it is refused with a sentence.
+ */
+export function parseDuration(text: string, flag: string, bounds: { min?: number; max?: number } = {}): number {
+  const ms = parseDurationText(text, flag);
+  const min = bounds.min ?? 1;
+  const max = bounds.max ?? MAX_TIMER_MS;
+  if (!Number.isFinite(ms) || ms > max) {
+    const or = flag === 'command-timeout' ? ', or leave it out for no deadline' : '';
+    throw new CliUsageError(`--${flag} ${text} is longer than this tool can wait: give at most ${durationText(max)}${or}.`);
+  }
+  if (ms < min) {
+    throw new CliUsageError(`--${flag} must be at least ${durationText(min)} (got "${text}").`);
+  }
+  return ms;
+}
+
+function parseDurationText(text: string, flag: string): number {
   const t = text.trim();
   if (/^\d+(\.\d+)?$/.test(t)) {
-    return Math.round(Number(t) * 1000);
+    const ms = Math.round(Number(t) * 1000);
+    if (ms <= 0) throw new CliUsageError(`--${flag} must be more than zero (got "${text}").`);
+    return ms;
   }
   const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   let total = 0;
@@ -67,126 +99,156 @@ function minorGc(): (() => void) | undefined {
   }
 }
 
+/** What a save was asked for, from the command line. */
+interface SaveRequest {
+  cfg: ClusterConfig;
+  secrets: ClusterSecrets;
+  endpoint: string;
+  /** A folder (conventional file name inside) or the exact file. */
+  where: { dir: string } | { file: string };
+  writeOut?: string;
+  deadlineMs?: number;
+  stallMs?: number;
+}
+
+/** Step 1: the flags and arguments, checked (a CliUsageError for anything wrong). */
+async function parseSaveArgs(args: string[]): Promise<SaveRequest> {
+  const { positionals, flags } = parseFlags(args, {
+    strings: ['endpoints', 'cacert', 'cert', 'key', 'user', 'password', 'dial-timeout', 'command-timeout', 'write-out', 'stall-timeout'],
+    booleans: ['insecure-skip-tls-verify'],
+    aliases: { w: 'write-out', endpoint: 'endpoints' },
+  });
+  const str = (k: string): string | undefined => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
+  if (positionals.length !== 1) {
+    throw new CliUsageError(`give exactly one file or folder to save to.\n${USAGE}`);
+  }
+  const list = (str('endpoints') ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+  if (!list.length) {
+    throw new CliUsageError('give the member to snapshot with --endpoints, e.g. --endpoints https://10.0.0.11:2379.');
+  }
+  if (list.length > 1) {
+    throw new CliUsageError(`a snapshot is taken from one member: give exactly one endpoint to --endpoints (got ${list.length}).`);
+  }
+  const insecure = flags['insecure-skip-tls-verify'] === true;
+  const tlsFlags = Boolean(str('cacert') || str('cert') || str('key') || insecure);
+  const rawEndpoint = /^[a-z][a-z0-9+.-]*:\/\//i.test(list[0]) ? list[0] : `${tlsFlags ? 'https' : 'http'}://${list[0]}`;
+  const n = normalizeEndpoint(rawEndpoint);
+  if (n.error || !n.url) {
+    throw new CliUsageError(`--endpoints: ${n.error ?? 'not a URL'}.`);
+  }
+  const endpoint = n.url;
+  const writeOut = str('write-out');
+  if (writeOut && !['simple', 'json'].includes(writeOut)) {
+    throw new CliUsageError('-w takes simple or json.');
+  }
+  if (Boolean(str('cert')) !== Boolean(str('key'))) {
+    throw new CliUsageError('--cert and --key go together: give both, or neither.');
+  }
+  let username: string | undefined;
+  let password: string | undefined;
+  const user = str('user');
+  if (user !== undefined) {
+    const colon = user.indexOf(':');
+    username = colon >= 0 ? user.slice(0, colon) : user;
+    password = colon >= 0 ? user.slice(colon + 1) : undefined;
+    if (!username) {
+      throw new CliUsageError('--user needs a user name (--user root or --user root:password).');
+    }
+    password = password ?? str('password') ?? process.env.ETCDCTL_PASSWORD;
+    if (password === undefined) {
+      throw new CliUsageError(`no password for user "${username}": give --user ${username}:PASSWORD, --password, or set ETCDCTL_PASSWORD.`);
+    }
+  } else if (str('password') !== undefined) {
+    throw new CliUsageError('--password needs --user.');
+  }
+  const dial = str('dial-timeout');
+  const dialMs = dial !== undefined ? parseDuration(dial, 'dial-timeout', { min: MIN_TIMEOUT_MS, max: MAX_TIMEOUT_MS }) : 5000;
+  const deadlineMs = str('command-timeout') !== undefined ? parseDuration(str('command-timeout') as string, 'command-timeout') : undefined;
+  const stallMs = str('stall-timeout') !== undefined ? parseDuration(str('stall-timeout') as string, 'stall-timeout') : undefined;
+
+  const target = positionals[0];
+  const st = await fs.stat(target).catch(() => undefined);
+  const isDir = Boolean(st?.isDirectory()) || /[/\\]$/.test(target);
+
+  const cfg: ClusterConfig = {
+    name: endpoint,
+    endpoints: [endpoint],
+    timeoutMs: dialMs,
+    username,
+  };
+  if (tlsFlags) {
+    cfg.tls = { caFile: str('cacert'), certFile: str('cert'), keyFile: str('key'), ...(insecure ? { insecureSkipVerify: true } : {}) };
+  }
+  const secrets: ClusterSecrets = password !== undefined ? { password } : {};
+  return { cfg, secrets, endpoint, where: isDir ? { dir: target } : { file: target }, writeOut, deadlineMs, stallMs };
+}
+
+/** Step 2: the save, with progress on stderr and the result on stdout; Ctrl-C stops it (exit 130). */
+/** Keys in the v2 store are not in a snapshot: say so (and how to keep them) before the save. */
+async function warnAboutV2Keys(req: SaveRequest, signal: AbortSignal): Promise<void> {
+  const v2 = await checkV2Store(req.cfg, req.secrets, { timeoutMs: req.cfg.timeoutMs, signal });
+  const target = 'dir' in req.where && req.where.dir ? req.where.dir : dirname((req.where as { file: string }).file);
+  const v2Dir = join(resolve(target), `${snapshotFileName().replace(/_snapshot\.db$/, '')}_v2backup`);
+  for (const line of v2SaveWarning(v2, { backupDir: v2Dir })) process.stderr.write(`Warning: ${line}\n`);
+}
+
+async function runSave(req: SaveRequest): Promise<number> {
+  const { cfg, secrets, endpoint, writeOut, deadlineMs, stallMs } = req;
+  const abort = new AbortController();
+  let interrupted = false;
+  const onSignal = (): void => {
+    interrupted = true;
+    abort.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const tty = Boolean(process.stderr.isTTY);
+  let lastLine = 0;
+  const onProgress = (p: SaveProgress): void => {
+    if (tty) {
+      process.stderr.write(`\r\x1b[KSaving: ${formatSaveProgress(p)}`);
+    } else if (Date.now() - lastLine >= 2000) {
+      lastLine = Date.now();
+      process.stderr.write(`Saving: ${formatSaveProgress(p)}\n`);
+    }
+  };
+  try {
+    await warnAboutV2Keys(req, abort.signal);
+    process.stderr.write(`Saving a snapshot from ${endpoint}...\n`);
+    const opts = { endpoint, ...req.where, signal: abort.signal, onProgress, deadlineMs, stallMs, collectGarbage: minorGc() };
+    const r = await saveSnapshot(cfg, secrets, opts);
+    if (tty) process.stderr.write('\r\x1b[K');
+    const took = (r.tookMs / 1000).toFixed(1);
+    process.stderr.write(`Saved ${formatBytes(r.size)} in ${took} s; SHA-256 trailer checked; revision ${r.revision}.\n`);
+    if (writeOut === 'json') {
+      const { file, size, sha256, dbSha256, revision, tookMs } = r;
+      const out = { file, sidecar: r.sidecarFile ?? null, size, sha256, dbSha256, revision, tookMs };
+      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    } else {
+      process.stdout.write(`Snapshot saved at ${r.file}\n`);
+    }
+    return 0;
+  } catch (err) {
+    if (tty) process.stderr.write('\r\x1b[K');
+    if (interrupted || (err instanceof EtcdBackupError && err.kind === 'cancelled' && interrupted)) {
+      process.stderr.write('etcd-backup snapshot save: interrupted; the stream was stopped and nothing was saved.\n');
+      return 130;
+    }
+    throw err;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
 export const saveCommand: CliCommand = {
   summary: 'save a snapshot from one member: SHA-256 checked, 0600, never overwrites, with a sidecar',
+  usage: USAGE,
   async run(args: string[]): Promise<number> {
     if (args.includes('--help') || args.includes('-h')) {
       process.stdout.write(`${USAGE}\n`);
       return 0;
     }
-    const { positionals, flags } = parseFlags(args, {
-      strings: ['endpoints', 'cacert', 'cert', 'key', 'user', 'password', 'dial-timeout', 'command-timeout', 'write-out', 'stall-timeout'],
-      booleans: ['insecure-skip-tls-verify'],
-      aliases: { w: 'write-out', endpoint: 'endpoints' },
-    });
-    const str = (k: string): string | undefined => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
-    if (positionals.length !== 1) {
-      throw new CliUsageError(`give exactly one file or folder to save to.\n${USAGE}`);
-    }
-    const list = (str('endpoints') ?? '').split(',').map((e) => e.trim()).filter(Boolean);
-    if (!list.length) {
-      throw new CliUsageError('give the member to snapshot with --endpoints, e.g. --endpoints https://10.0.0.11:2379.');
-    }
-    if (list.length > 1) {
-      throw new CliUsageError(`a snapshot is taken from one member: give exactly one endpoint to --endpoints (got ${list.length}).`);
-    }
-    const insecure = flags['insecure-skip-tls-verify'] === true;
-    const tlsFlags = Boolean(str('cacert') || str('cert') || str('key') || insecure);
-    const rawEndpoint = /^[a-z][a-z0-9+.-]*:\/\//i.test(list[0]) ? list[0] : `${tlsFlags ? 'https' : 'http'}://${list[0]}`;
-    const n = normalizeEndpoint(rawEndpoint);
-    if (n.error || !n.url) {
-      throw new CliUsageError(`--endpoints: ${n.error ?? 'not a URL'}.`);
-    }
-    const endpoint = n.url;
-    const writeOut = str('write-out');
-    if (writeOut && !['simple', 'json'].includes(writeOut)) {
-      throw new CliUsageError('-w takes simple or json.');
-    }
-    if (Boolean(str('cert')) !== Boolean(str('key'))) {
-      throw new CliUsageError('--cert and --key go together: give both, or neither.');
-    }
-    let username: string | undefined;
-    let password: string | undefined;
-    const user = str('user');
-    if (user !== undefined) {
-      const colon = user.indexOf(':');
-      username = colon >= 0 ? user.slice(0, colon) : user;
-      password = colon >= 0 ? user.slice(colon + 1) : undefined;
-      if (!username) {
-        throw new CliUsageError('--user needs a user name (--user root or --user root:password).');
-      }
-      password = password ?? str('password') ?? process.env.ETCDCTL_PASSWORD;
-      if (password === undefined) {
-        throw new CliUsageError(`no password for user "${username}": give --user ${username}:PASSWORD, --password, or set ETCDCTL_PASSWORD.`);
-      }
-    } else if (str('password') !== undefined) {
-      throw new CliUsageError('--password needs --user.');
-    }
-    const dialMs = str('dial-timeout') !== undefined ? parseDuration(str('dial-timeout') as string, 'dial-timeout') : 5000;
-    const deadlineMs = str('command-timeout') !== undefined ? parseDuration(str('command-timeout') as string, 'command-timeout') : undefined;
-    const stallMs = str('stall-timeout') !== undefined ? parseDuration(str('stall-timeout') as string, 'stall-timeout') : undefined;
-
-    const target = positionals[0];
-    const st = await fs.stat(target).catch(() => undefined);
-    const isDir = Boolean(st?.isDirectory()) || /[/\\]$/.test(target);
-
-    const cfg: ClusterConfig = {
-      name: endpoint,
-      endpoints: [endpoint],
-      timeoutMs: dialMs,
-      username,
-    };
-    if (tlsFlags) {
-      cfg.tls = { caFile: str('cacert'), certFile: str('cert'), keyFile: str('key'), ...(insecure ? { insecureSkipVerify: true } : {}) };
-    }
-    const secrets: ClusterSecrets = password !== undefined ? { password } : {};
-
-    const abort = new AbortController();
-    let interrupted = false;
-    const onSignal = (): void => {
-      interrupted = true;
-      abort.abort();
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    const tty = Boolean(process.stderr.isTTY);
-    let lastLine = 0;
-    const onProgress = (p: SaveProgress): void => {
-      if (tty) {
-        process.stderr.write(`\r\x1b[KSaving: ${formatSaveProgress(p)}`);
-      } else if (Date.now() - lastLine >= 2000) {
-        lastLine = Date.now();
-        process.stderr.write(`Saving: ${formatSaveProgress(p)}\n`);
-      }
-    };
-    try {
-      // Keys in the v2 store are not in a snapshot: say so (and how to keep them) before the save.
-      const v2 = await checkV2Store(cfg, secrets, { timeoutMs: dialMs, signal: abort.signal });
-      const v2Dir = join(resolve(isDir ? target : dirname(target)), `${snapshotFileName().replace(/_snapshot\.db$/, '')}_v2backup`);
-      for (const line of v2SaveWarning(v2, { backupDir: v2Dir })) process.stderr.write(`Warning: ${line}\n`);
-      process.stderr.write(`Saving a snapshot from ${endpoint}...\n`);
-      const r = await saveSnapshot(cfg, secrets, { endpoint, ...(isDir ? { dir: target } : { file: target }), signal: abort.signal, onProgress, deadlineMs, stallMs, collectGarbage: minorGc() });
-      if (tty) process.stderr.write('\r\x1b[K');
-      process.stderr.write(`Saved ${formatBytes(r.size)} in ${(r.tookMs / 1000).toFixed(1)} s; SHA-256 trailer checked; revision ${r.sidecar.revision}.\n`);
-      if (r.sidecarError) {
-        process.stderr.write(`Warning: ${r.sidecarError}\n`);
-      }
-      if (writeOut === 'json') {
-        process.stdout.write(`${JSON.stringify({ file: r.file, sidecar: r.sidecarFile ?? null, size: r.size, sha256: r.sha256, dbSha256: r.dbSha256, revision: r.sidecar.revision, tookMs: r.tookMs }, null, 2)}\n`);
-      } else {
-        process.stdout.write(`Snapshot saved at ${r.file}\n`);
-      }
-      return 0;
-    } catch (err) {
-      if (tty) process.stderr.write('\r\x1b[K');
-      if (interrupted || (err instanceof EtcdBackupError && err.kind === 'cancelled' && interrupted)) {
-        process.stderr.write('etcd-backup snapshot save: interrupted; the stream was stopped and nothing was saved.\n');
-        return 130;
-      }
-      throw err;
-    } finally {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
-    }
+    return runSave(await parseSaveArgs(args));
   },
 };

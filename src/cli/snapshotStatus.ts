@@ -38,7 +38,8 @@ const STATUS_USAGE = `Usage: etcd-backup snapshot status <file> [-w simple|table
 
 Prints the snapshot's hash (CRC-32C), revision, total keys and total size as
 \`etcdctl snapshot status\` does, read natively. The file's bbolt structure is checked
-first; a corrupt or truncated file is an error. --check-hash also checks the SHA-256 trailer.`;
+first; a corrupt or truncated file is an error. --check-hash also checks the SHA-256 trailer:
+a file without one (a raw member/snap/db copy) then exits 1, saying the check did not run.`;
 
 export const statusCommand: CliCommand = {
   summary: 'hash, revision, total keys and size of a snapshot file (as etcdctl snapshot status)',
@@ -57,6 +58,12 @@ export const statusCommand: CliCommand = {
       process.stdout.write(`${formatStatus(s, format)}\n`);
       if (s.sha256 && !s.sha256.ok) {
         process.stderr.write(`${file} is corrupt: the SHA-256 of its database does not match its trailer.\n`);
+        return 1;
+      }
+      if (flags['check-hash'] === true && !s.sha256) {
+        // A check that could not run is not a check that passed.
+        const why = `${file} has no SHA-256 trailer (a member/snap/db copied out of a data dir looks like this)`;
+        process.stderr.write(`etcd-backup snapshot status: the hash check did not run: ${why}. The figures come from its pages only.\n`);
         return 1;
       }
       return 0;
@@ -82,9 +89,12 @@ function corrupt(command: string, err: unknown): number {
 const VERIFY_USAGE = `Usage: etcd-backup snapshot verify <file> [--trial-restore] [--skip-hash-check] [-w json]
 
 Checks the SHA-256 trailer and the bbolt structure (both meta pages, every page id below
-the high-water mark, each page reached once, keys in order). With --trial-restore it then
-restores the file into a temporary directory, starts a throwaway member on loopback and
-compares its revision and key count with the file (see \`snapshot trial-restore\`).
+the high-water mark, each page reached once, keys in order), and that it is an etcd database
+(its "key" and "meta" buckets). A file without a SHA-256 trailer (a raw member/snap/db copy)
+fails, as restore refuses it, unless --skip-hash-check is given (structure only; the output
+then says the hash check was skipped). With --trial-restore it then restores the file into a
+temporary directory, starts a throwaway member on loopback and compares its revision and key
+count with the file (see \`snapshot trial-restore\`).
 Exit status 0 when sound; 1 with the reason on stderr otherwise.`;
 
 export const verifyCommand: CliCommand = {
@@ -105,7 +115,7 @@ export const verifyCommand: CliCommand = {
     const it = interruptible();
     let r;
     try {
-      r = await verifySnapshot(file, { signal: it.signal, skipHash: flags['skip-hash-check'] === true });
+      r = await verifySnapshot(file, { signal: it.signal, skipHash: flags['skip-hash-check'] === true, requireTrailer: true });
     } finally {
       it.done();
     }
@@ -115,7 +125,8 @@ export const verifyCommand: CliCommand = {
       process.stdout.write(`${file}: OK. ${r.summary}\n${r.notes.map((n) => `  note: ${n}\n`).join('')}`);
     }
     if (!r.ok) {
-      process.stderr.write(`etcd-backup snapshot verify: ${r.reason}\n${r.problems.map((p) => `  - ${p}\n`).join('')}`);
+      const hint = r.refusedForNoTrailer ? ' To check its structure only, run again with --skip-hash-check.' : '';
+      process.stderr.write(`etcd-backup snapshot verify: ${r.reason}${hint}\n${r.problems.map((p) => `  - ${p}\n`).join('')}`);
       return 1;
     }
     if (flags['trial-restore']) {
@@ -206,17 +217,19 @@ export const inspectCommand: CliCommand = {
 };
 
 const KEYS_USAGE = `Usage: etcd-backup snapshot keys <file> [--prefix P] [--key-contains S] [--value-contains S]
-         [--limit N] [--offset N] [--keys-only] [-w simple|json]
+         [--limit N] [--offset N] [--keys-only] [--base64] [-w simple|json]
 
 Lists the live keys at the snapshot's revision (sorted), with their values: text as text,
-Kubernetes protobuf objects by kind and name, other binary values as hex.`;
+Kubernetes protobuf objects by kind and name, other binary values as hex. With --base64 and
+-w json each key also carries its exact key and value bytes in base64 (keyBase64,
+valueBase64), as \`etcdctl get -w json\` prints them.`;
 
 export const keysCommand: CliCommand = {
   summary: 'list and search the keys and values inside a snapshot',
   async run(args) {
     const { positionals, flags } = parseFlags(args, {
       strings: ['write-out', 'prefix', 'key-contains', 'value-contains', 'limit', 'offset'],
-      booleans: ['keys-only', 'help'],
+      booleans: ['keys-only', 'base64', 'help'],
       aliases: { w: 'write-out', h: 'help' },
     });
     if (flags.help) {
@@ -242,6 +255,7 @@ export const keysCommand: CliCommand = {
         limit: num('limit', 100),
         offset: num('offset', 0),
         values: !flags['keys-only'],
+        base64: flags.base64 === true,
       });
       if (format === 'json') {
         process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);

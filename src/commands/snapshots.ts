@@ -91,14 +91,24 @@ async function showReport(arg: unknown, answers: ReportAnswers | undefined, docs
   return { uri, markdown, report };
 }
 
-async function verify(arg: unknown, answers: { snapshot?: string } | undefined, deps: CommandDeps): Promise<VerifyResult> {
+type VerifyAnswers = { snapshot?: string; skipHashCheck?: boolean };
+
+async function verify(
+  arg: unknown,
+  answers: VerifyAnswers | undefined,
+  deps: CommandDeps,
+  skipHash = answers?.skipHashCheck === true,
+): Promise<VerifyResult> {
   const file = await pickSnapshot(arg, answers, 'Verify which snapshot?');
   const r = await withCancellableProgress(`Verifying ${path.basename(file)}…`, async ({ signal, report: say }) => {
     const { verifySnapshot } = await import('../core/snapshot/verify');
     let pages = 0;
     let sha = 0;
+    // A file without a SHA-256 trailer fails, as a restore refuses it, unless the check is skipped.
     return verifySnapshot(file, {
       signal,
+      requireTrailer: true,
+      skipHash,
       onProgress: (what, done, total) => {
         const pct = Math.min(100, Math.round((done / Math.max(1, total)) * 100));
         if (what === 'pages') pages = pct;
@@ -114,9 +124,12 @@ async function verify(arg: unknown, answers: { snapshot?: string } | undefined, 
     if (r.ok) {
       void vscode.window.showInformationMessage(`${path.basename(file)} is sound: ${r.summary}.`);
     } else {
+      const structureOnly = r.refusedForNoTrailer ? ['Verify Structure Only'] : [];
       const detail = r.problems.slice(0, 10).join('\n');
-      void vscode.window.showErrorMessage(r.reason ?? `${path.basename(file)} is not sound.`, { detail }, 'Show Logs').then((c) => {
+      const reason = r.reason ?? `${path.basename(file)} is not sound.`;
+      void vscode.window.showErrorMessage(reason, { detail }, ...structureOnly, 'Show Logs').then((c) => {
         if (c === 'Show Logs') deps.log.show(true);
+        if (c === 'Verify Structure Only') void verify(file, undefined, deps, true).catch((e) => deps.log.error(e));
       });
     }
   }
@@ -222,7 +235,7 @@ export function registerSnapshotCommands(context: vscode.ExtensionContext, deps:
   const command = commandRegistrar(context, deps.log);
   const lone = { loneAnswers: true };
   command<ReportAnswers>('etcdBackup.showSnapshotReport', (target, answers) => showReport(target, answers, docs, deps), lone);
-  command<{ snapshot?: string }>('etcdBackup.verifySnapshot', (target, answers) => verify(target, answers, deps), lone);
+  command<VerifyAnswers>('etcdBackup.verifySnapshot', (target, answers) => verify(target, answers, deps), lone);
   command<SearchAnswers>('etcdBackup.searchSnapshotKeys', (target, answers) => searchKeys(target, answers, docs, deps), lone);
   command<CompareAnswers>('etcdBackup.compareSnapshots', (target, answers) => compare(target, answers, docs, deps), lone);
 }

@@ -11,6 +11,30 @@ export interface ValidationResult {
   problems: string[];
 }
 
+/**
+ * The longest time a Node timer can wait: 2^31 - 1 ms (about 24.8 days). A longer timeout
+ * would fire at once (Node clamps it to 1 ms), so every duration is bounded by this at parse
+ * time, with a sentence.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Bounds of a cluster's `timeoutMs` (dial and per-request deadline). */
+export const MIN_TIMEOUT_MS = 100;
+export const MAX_TIMEOUT_MS = 600_000;
+
+/** Bounds of the tree's automatic refresh, in seconds (0 turns it off). */
+export const MAX_REFRESH_SECONDS = 3600;
+
+/**
+ * The refresh interval from a raw setting: 0 (off) for anything that is not a positive
+ * number, at least 5 s, at most {@link MAX_REFRESH_SECONDS} (a larger value would overflow
+ * the timer and refresh every millisecond).
+ */
+export function refreshIntervalSeconds(raw: unknown): number {
+  if (typeof raw !== 'number' || !Number.isFinite(raw) || raw <= 0) return 0;
+  return Math.min(MAX_REFRESH_SECONDS, Math.max(5, raw));
+}
+
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$/;
 
 /**
@@ -129,8 +153,8 @@ export function validateCluster(raw: unknown, index = 0): { cluster?: ClusterCon
 
   let timeoutMs = DEFAULT_TIMEOUT_MS;
   if (r.timeoutMs !== undefined && r.timeoutMs !== null) {
-    if (typeof r.timeoutMs !== 'number' || !Number.isFinite(r.timeoutMs) || r.timeoutMs < 100 || r.timeoutMs > 600000) {
-      problems.push(`${label}: "timeoutMs" must be a number of milliseconds between 100 and 600000.`);
+    if (typeof r.timeoutMs !== 'number' || !Number.isFinite(r.timeoutMs) || r.timeoutMs < MIN_TIMEOUT_MS || r.timeoutMs > MAX_TIMEOUT_MS) {
+      problems.push(`${label}: "timeoutMs" must be a number of milliseconds between ${MIN_TIMEOUT_MS} and ${MAX_TIMEOUT_MS}.`);
     } else {
       timeoutMs = Math.round(r.timeoutMs);
     }

@@ -1,9 +1,10 @@
 /**
  * Snapshot save against real etcd 3.4 clusters on loopback (test/support): the file etcdctl
  * can read, with the revision the cluster reports, a valid SHA-256 trailer, mode 0600 and a
- * sidecar that agrees with etcdctl; and every failure (member killed mid-stream, frozen
- * member, full disk, existing file, cancel, unreachable endpoint, wrong CA, bad usage)
- * leaves no file under the final name, no .part, and one clear sentence.
+ * sidecar that agrees with etcdctl; the revision it reports read from the file it wrote
+ * (writes go on during the save); and every failure (member killed mid-stream, frozen
+ * member, full disk, existing file or sidecar name, cancel, unreachable endpoint, wrong CA,
+ * bad usage) leaves no file under the final name, no .part, and one clear sentence.
  */
 import * as assert from 'assert';
 import { execFile, spawn } from 'child_process';
@@ -12,7 +13,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'os';
 import { join, resolve } from 'path';
 import { EtcdBackupError } from '../../src/core/errors';
-import { fetchClusterOverview } from '../../src/core/etcd';
+import { EtcdConnection, fetchClusterOverview } from '../../src/core/etcd';
 import { saveSnapshot, snapshotFileName, suggestSnapshotEndpoints } from '../../src/core/snapshot/save';
 import { readSidecarFor, SnapshotSidecar } from '../../src/core/snapshot/sidecar';
 import { readSidecar } from '../../src/core/restore/sources';
@@ -245,6 +246,69 @@ describe('snapshot save (real etcd)', function () {
     assert.match(e.message, /already exists: snapshots never overwrite a file/);
     assert.strictEqual(readFileSync(file, 'utf8'), 'precious');
     assert.deepStrictEqual(readdirSync(dir), ['keep.db']);
+  });
+
+  it('never replaces a file with a sidecar: after `save b.json`, `save b.db` (sidecar b.json) is refused before streaming', async () => {
+    const dir = freshDir();
+    const ep = plain.members[0].clientURL;
+    const first = await runCli(['snapshot', 'save', join(dir, 'b.json'), '--endpoints', ep]);
+    assert.strictEqual(first.code, 0, first.stderr);
+    assert.deepStrictEqual(readdirSync(dir).sort(), ['b.json', 'b.json.json']);
+    const firstBytes = readFileSync(join(dir, 'b.json'));
+    assertTrailer(join(dir, 'b.json'));
+    const second = await runCli(['snapshot', 'save', join(dir, 'b.db'), '--endpoints', ep]);
+    assert.strictEqual(second.code, 1, second.stderr);
+    assert.ok(
+      second.stderr.includes(`${join(dir, 'b.json')} already exists, and it is where the sidecar of b.db would go: snapshots never`),
+      second.stderr,
+    );
+    assert.doesNotMatch(second.stderr, /Saving: /, 'refused before any byte was streamed');
+    assert.strictEqual(second.stdout, '');
+    assert.ok(readFileSync(join(dir, 'b.json')).equals(firstBytes), 'the first snapshot is intact');
+    assert.deepStrictEqual(readdirSync(dir).sort(), ['b.json', 'b.json.json'], 'no b.db, no temp or .part left');
+  });
+
+  it('the revision in the sidecar and the "Saved" line is the one in the written file, with writes going on during the save', async () => {
+    const c = await startCluster({ members: 1 });
+    clusters.push(c);
+    await putKeys(c, '/load/', 600, 8 * 1024);
+    const dir = freshDir();
+    const ep = c.members[0].clientURL;
+    const conn = await EtcdConnection.open(c.clusterConfig({ timeoutMs: 30_000 }), c.secrets());
+    let writing = true;
+    let puts = 0;
+    const writer = async (w: number): Promise<void> => {
+      for (let i = 0; writing; i++) {
+        await conn.client.put(`/during/${w}/${i % 50}`).value(`v${i}`);
+        puts++;
+      }
+    };
+    const writers = [0, 1, 2, 3].map((w) => writer(w));
+    try {
+      while (puts < 50) await new Promise((r) => setTimeout(r, 10));
+      const r = await saveSnapshot(c.clusterConfig(), c.secrets(), { endpoint: ep, file: join(dir, 'core.db') });
+      const cli = await runCli(['snapshot', 'save', join(dir, 'cli.db'), '--endpoints', ep, '-w', 'json']);
+      const putsDuring = puts;
+      writing = false;
+      await Promise.all(writers);
+      assert.ok(putsDuring > 100, `writes went on during the saves (${putsDuring})`);
+
+      const inFile = (await etcdctlStatus(c, r.file)).revision;
+      const side = JSON.parse(readFileSync(r.sidecarFile as string, 'utf8')) as SnapshotSidecar;
+      assert.strictEqual(side.revision, inFile, 'the sidecar gives the revision etcdctl reads from the file');
+      assert.strictEqual(r.revision, inFile, 'the result too');
+
+      assert.strictEqual(cli.code, 0, cli.stderr);
+      const cliFile = (await etcdctlStatus(c, join(dir, 'cli.db'))).revision;
+      assert.strictEqual((JSON.parse(cli.stdout) as { revision: number }).revision, cliFile);
+      assert.match(cli.stderr, new RegExp(`SHA-256 trailer checked; revision ${cliFile}\\.`));
+      assert.strictEqual((JSON.parse(readFileSync(join(dir, 'cli.json'), 'utf8')) as SnapshotSidecar).revision, cliFile);
+      assert.ok(cliFile > inFile, 'the cluster moved on between the two saves');
+    } finally {
+      writing = false;
+      await Promise.allSettled(writers);
+      conn.close();
+    }
   });
 
   it('a folder the user cannot write to (EACCES; the CLI runs as nobody) is refused with a sentence, before connecting', async () => {

@@ -2,13 +2,27 @@
  * Compact and Defragment (src/core/space.ts) against real etcd 3.4: a member driven into the
  * NOSPACE alarm by a small --quota-backend-bytes, recovered (compact, defrag, disarm) so a put
  * succeeds again; on 3 members the defrag order (followers first, leader last) and a killed
- * member reported as skipped. Sizes are compared with `etcdctl endpoint status -w json`.
+ * member reported as skipped. Sizes are compared with `etcdctl endpoint status -w json`, and
+ * what a cancelled or refused run left is checked in etcd itself (old revisions still
+ * readable with `etcdctl get --rev`, database sizes unchanged), not in the code's step log.
  */
 import * as assert from 'assert';
 import { EtcdConnection } from '../../src/core/etcd';
 import { listAlarms, reclaimSpace, SpaceStep } from '../../src/core/space';
 import { fillUntilNospace, putKeys } from '../support/etcdData';
-import { EtcdTestCluster, startCluster } from '../support/etcdRig';
+import { EtcdTestCluster, startCluster, TestMember } from '../support/etcdRig';
+
+/** `etcdctl get <key> --rev=<rev>` from one member, serializable (answers without quorum): the value, or the error. */
+async function readAt(c: EtcdTestCluster, m: TestMember, key: string, rev: number): Promise<{ value?: string; error?: string }> {
+  const r = await c.etcdctl(['get', key, `--rev=${rev}`, '--consistency=s', '--print-value-only'], { endpoints: [m.clientURL] });
+  return r.code === 0 ? { value: r.stdout.trim() } : { error: r.stderr.trim() };
+}
+
+/** The store revision after writing `key` = `value` (etcdctl put -w json). */
+async function putRev(c: EtcdTestCluster, key: string, value: string): Promise<number> {
+  const out = await c.etcdctlOk(['put', key, value, '-w', 'json']);
+  return (JSON.parse(out) as { header: { revision: number } }).header.revision;
+}
 
 const QUOTA = 16 * 1024 * 1024;
 
@@ -85,7 +99,11 @@ describe('Compact and Defragment on real etcd', () => {
       await c?.stop();
     });
 
-    it('cancel between steps: compacted, then stops before the first defrag', async () => {
+    it('cancel between steps: compacted, then stops before the first defrag (in etcd: old revisions gone, no file shrunk)', async () => {
+      const oldRev = await putRev(c, '/history/k', 'v1');
+      await putRev(c, '/history/k', 'v2');
+      assert.strictEqual((await readAt(c, c.members[0], '/history/k', oldRev)).value, 'v1');
+      const sizes = await Promise.all(c.members.map((m) => c.memberStatus(m)));
       const ac = new AbortController();
       const steps: SpaceStep[] = [];
       await assert.rejects(
@@ -98,8 +116,13 @@ describe('Compact and Defragment on real etcd', () => {
         }),
         (err: Error & { kind?: string }) => err.kind === 'cancelled',
       );
-      assert.ok(steps.some((s) => s.step === 'compact' && s.state === 'done'));
-      assert.ok(!steps.some((s) => s.step === 'defrag'), steps.map((s) => `${s.step}:${s.state}`).join(' '));
+      // In etcd: the compaction happened (the old revision is gone on every member)...
+      for (const m of c.members) {
+        assert.match((await readAt(c, m, '/history/k', oldRev)).error ?? '', /required revision has been compacted/, m.name);
+      }
+      // ...and no member was defragmented: no database file got smaller (a defrag of this history would halve them).
+      const after = await Promise.all(c.members.map((m) => c.memberStatus(m)));
+      after.forEach((s, i) => assert.ok(s.dbSize >= sizes[i].dbSize, `${c.members[i].name}: ${sizes[i].dbSize} -> ${s.dbSize}`));
     });
 
     it('defragments followers first and the leader last, and skips the killed member', async () => {
@@ -128,16 +151,26 @@ describe('Compact and Defragment on real etcd', () => {
       assert.deepStrictEqual(r.alarmsAfter, []);
     });
 
-    it('refuses with one sentence when quorum is lost, before changing anything', async () => {
+    it('refuses with one sentence when quorum is lost, changing nothing (in etcd: old revisions readable, size unchanged)', async () => {
       const leader = await c.waitLeader();
-      const other = c.members.find((m) => m.running && m !== leader);
-      await other?.kill();
-      const steps: SpaceStep[] = [];
-      await assert.rejects(reclaimSpace(conn, { onStep: (s) => steps.push(s) }), (err: Error) => {
+      // History the refused run must not compact away, and the size it must not change.
+      const oldRev = await putRev(c, '/history/q', 'old');
+      await putKeys(c, '/history/bulk/', 100, 4096);
+      await putKeys(c, '/history/bulk/', 100, 4096);
+      await putRev(c, '/history/q', 'new');
+      const other = c.members.find((m) => m.running && m !== leader) as TestMember;
+      await other.kill();
+      const alive = c.members.filter((m) => m.running);
+      assert.strictEqual(alive.length, 1);
+      const sizeBefore = (await c.memberStatus(alive[0])).dbSize;
+      assert.strictEqual((await readAt(c, alive[0], '/history/q', oldRev)).value, 'old');
+      await assert.rejects(reclaimSpace(conn), (err: Error) => {
         assert.match(err.message, /has no quorum \(1 of 3 voting members answer, 2 needed\)/);
         return true;
       });
-      assert.ok(!steps.some((s) => s.step === 'compact' || s.step === 'defrag'), 'nothing compacted or defragmented');
+      const old = await readAt(c, alive[0], '/history/q', oldRev);
+      assert.strictEqual(old.value, 'old', `the old revision is still readable: nothing was compacted (${old.error ?? ''})`);
+      assert.strictEqual((await c.memberStatus(alive[0])).dbSize, sizeBefore, 'the database size is unchanged: nothing was defragmented');
     });
   });
 });

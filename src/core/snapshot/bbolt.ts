@@ -15,6 +15,7 @@
  */
 import { promises as fsp, readSync } from 'fs';
 import { cancelledError, EtcdBackupError } from '../errors';
+import { openRegularForReading } from './files';
 
 export const PAGE_HEADER_SIZE = 16;
 export const ELEMENT_SIZE = 16;
@@ -212,23 +213,13 @@ export class BoltFile {
 
   /**
    * Open `path` and read its meta pages. Throws EtcdBackupError: 'notFound', 'permission',
-   * 'invalidInput' (a directory), or SnapshotCorruptError ('corrupt') when it is not a bbolt
-   * file, both metas are bad, or the file is shorter than the database its meta describes.
+   * 'invalidInput' (a directory, FIFO, device or socket: refused before any read), or
+   * SnapshotCorruptError ('corrupt') when it is not a bbolt file, both metas are bad, or the
+   * file is shorter than the database its meta describes.
    */
   static async open(path: string): Promise<BoltFile> {
-    let fh: fsp.FileHandle;
-    try {
-      fh = await fsp.open(path, 'r');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') {
-        throw new EtcdBackupError('notFound', `The snapshot ${path} does not exist: check the path.`, { cause: err });
-      }
-      if (code === 'EACCES' || code === 'EPERM') {
-        throw new EtcdBackupError('permission', `Permission denied reading ${path}: run as a user that can read it.`, { cause: err });
-      }
-      throw new EtcdBackupError('internal', `Cannot open ${path} (${code ?? String(err)}).`, { cause: err });
-    }
+    // Opened without blocking (a FIFO or a device is refused, not waited on) and checked with fstat.
+    const fh = await openRegularForReading(path);
     try {
       return await BoltFile.init(path, fh);
     } catch (err) {
@@ -239,12 +230,6 @@ export class BoltFile {
 
   private static async init(path: string, fh: fsp.FileHandle): Promise<BoltFile> {
     const st = await fh.stat();
-    if (st.isDirectory()) {
-      throw new EtcdBackupError('invalidInput', `${path} is a directory: give the snapshot file (for a data dir, its member/snap/db).`);
-    }
-    if (!st.isFile()) {
-      throw new EtcdBackupError('invalidInput', `${path} is not a regular file: give the snapshot file.`);
-    }
     const size = st.size;
     if (size < 1024) {
       throw new SnapshotCorruptError(`${path} is not an etcd snapshot: it is only ${size} bytes (an empty or truncated file).`, [`file size ${size} bytes`]);
@@ -943,4 +928,115 @@ export function corruptError(path: string, problems: string[], problemCount: num
     problems,
     problemCount,
   );
+}
+
+/** One page (or inline page image) as `lastKeyOf` reads it. */
+interface PageView {
+  buf: Buffer;
+  p: number;
+  span: number;
+  flags: number;
+  count: number;
+  where: string;
+}
+
+/** Key, value and child of element `i` of a page, bounds-checked. */
+interface ElementView {
+  kOff: number;
+  kLen: number;
+  vOff: number;
+  vLen: number;
+  flags: number;
+  /** A branch element's child page. */
+  child: number;
+}
+
+function elementOf(v: PageView, i: number, fail: (msg: string) => Error): ElementView {
+  const e = v.p + PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
+  const end = v.p + v.span;
+  if (e + ELEMENT_SIZE > end) throw fail(`${v.where}: element ${i} runs outside the page`);
+  const b = v.buf;
+  if (v.flags === BRANCH_PAGE) {
+    const kOff = e + b.readUInt32LE(e);
+    const kLen = b.readUInt32LE(e + 4);
+    if (kOff + kLen > end) throw fail(`${v.where}: branch element ${i} runs outside the page`);
+    return { kOff, kLen, vOff: 0, vLen: 0, flags: 0, child: u64(b, e + 8) };
+  }
+  const kOff = e + b.readUInt32LE(e + 4);
+  const kLen = b.readUInt32LE(e + 8);
+  const vLen = b.readUInt32LE(e + 12);
+  if (kOff + kLen + vLen > end) throw fail(`${v.where}: element ${i} runs outside the page`);
+  return { kOff, kLen, vOff: kOff + kLen, vLen, flags: b.readUInt32LE(e), child: 0 };
+}
+
+/**
+ * The last key of the top-level bucket `name`, found by descending the rightmost branch: a
+ * few page reads, whatever the size of the file (no integrity walk: use `walkTree` for that).
+ * `found` is false when there is no such bucket; `key` is undefined when it is empty. Throws
+ * SnapshotCorruptError when a page on the way is unusable.
+ */
+export function lastKeyOf(file: BoltFile, name: string): { found: boolean; key?: Buffer } {
+  const fail = (msg: string): SnapshotCorruptError => new SnapshotCorruptError(`${file.path} is corrupt: ${msg}.`, [msg]);
+  const read = (id: number, where: string): PageView => {
+    if (id < 2 || id >= file.meta.pgid) throw fail(`page ${id} (${where}) is out of bounds (high-water mark ${file.meta.pgid})`);
+    const p = file.page(id);
+    if (p < 0) throw fail(file.pageError);
+    const b = file.pb;
+    const flags = b.readUInt16LE(p + 8);
+    if (flags !== BRANCH_PAGE && flags !== LEAF_PAGE) {
+      throw fail(`page ${id} (${where}): type 0x${flags.toString(16)} is neither branch nor leaf`);
+    }
+    return { buf: b, p, span: (b.readUInt32LE(p + 12) + 1) * file.pageSize, flags, count: b.readUInt16LE(p + 10), where: `page ${id}` };
+  };
+  const want = Buffer.from(name, 'latin1');
+  // The root bucket: descend to the leaf that would hold `name` (bbolt's seek), then find it.
+  let v = read(file.meta.root, 'root bucket');
+  for (let depth = 0; v.flags === BRANCH_PAGE; depth++) {
+    if (v.count === 0 || depth > MAX_DEPTH) throw fail(`${v.where}: an empty or too deep branch in the root bucket`);
+    let pick = elementOf(v, 0, fail).child;
+    for (let i = 1; i < v.count; i++) {
+      const el = elementOf(v, i, fail);
+      if (cmp(v.buf, el.kOff, el.kLen, want, 0, want.length) > 0) break;
+      pick = el.child;
+    }
+    v = read(pick, 'root bucket');
+  }
+  let header: Buffer | undefined;
+  for (let i = 0; i < v.count && !header; i++) {
+    const el = elementOf(v, i, fail);
+    if (el.flags & BUCKET_LEAF_FLAG && cmp(v.buf, el.kOff, el.kLen, want, 0, want.length) === 0) {
+      if (el.vLen < BUCKET_HEADER_SIZE) throw fail(`${v.where}: bucket ${JSON.stringify(name)} has a ${el.vLen}-byte header`);
+      header = Buffer.from(v.buf.subarray(el.vOff, el.vOff + el.vLen));
+    }
+  }
+  if (!header) return { found: false };
+  const root = u64(header, 0);
+  if (root === 0) {
+    // An inline bucket: its one leaf page follows the header.
+    if (header.length < BUCKET_HEADER_SIZE + PAGE_HEADER_SIZE) throw fail(`inline bucket ${JSON.stringify(name)} is too short`);
+    const h = BUCKET_HEADER_SIZE;
+    const where = `inline bucket ${JSON.stringify(name)}`;
+    v = { buf: header, p: h, span: header.length - h, flags: header.readUInt16LE(h + 8), count: header.readUInt16LE(h + 10), where };
+    if (v.flags !== LEAF_PAGE) throw fail(`${v.where}: not a leaf`);
+  } else {
+    v = read(root, `bucket ${JSON.stringify(name)}`);
+  }
+  for (let depth = 0; v.flags === BRANCH_PAGE; depth++) {
+    if (v.count === 0 || depth > MAX_DEPTH) throw fail(`${v.where}: an empty or too deep branch in bucket ${JSON.stringify(name)}`);
+    v = read(elementOf(v, v.count - 1, fail).child, `bucket ${JSON.stringify(name)}`);
+  }
+  if (v.count === 0) return { found: true };
+  const last = elementOf(v, v.count - 1, fail);
+  return { found: true, key: Buffer.from(v.buf.subarray(last.kOff, last.kOff + last.kLen)) };
+}
+
+/** The main revision of the last key of the `key` bucket (what `snapshot status` calls the revision); 0 when empty. */
+export function lastRevisionOf(file: BoltFile): { found: boolean; revision: number } {
+  const { found, key } = lastKeyOf(file, 'key');
+  if (!key) return { found, revision: 0 };
+  if (key.length < 8) {
+    const text = `${file.path} is corrupt: the last key of bucket "key" is shorter than a revision.`;
+    throw new SnapshotCorruptError(text, [`key ${keyHex(key, 0, key.length)}`]);
+  }
+  return { found, revision: key.readUInt32BE(0) * 0x100000000 + key.readUInt32BE(4) };
 }

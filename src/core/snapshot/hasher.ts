@@ -103,7 +103,8 @@ function upd(crc, buf, w, i, end) {
   while (i < end) c = t[(c ^ buf[i++]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;
 }
-const fd = fs.openSync(workerData.path, 'r');
+const fd = fs.openSync(workerData.path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+if (!fs.fstatSync(fd).isFile()) throw new Error(workerData.path + ' is not a regular file');
 const backlog = new Int32Array(workerData.backlog);
 const size = fs.fstatSync(fd).size;
 const WIN = 1 << 20;

@@ -426,6 +426,10 @@ export interface ListedKey {
   lease?: string;
   valueSize: number;
   value?: ValueView;
+  /** The key's exact bytes in base64 (as `etcdctl get -w json` prints them), when asked for. */
+  keyBase64?: string;
+  /** The value's exact bytes in base64, when asked for. */
+  valueBase64?: string;
 }
 
 export interface ListOptions extends KeyFilter {
@@ -438,6 +442,8 @@ export interface ListOptions extends KeyFilter {
   values?: boolean;
   /** Longest text shown per value (characters), default 4096. */
   maxText?: number;
+  /** Also give each key's and value's exact bytes in base64 (`keyBase64`, `valueBase64`). */
+  base64?: boolean;
 }
 
 export interface ListResult {
@@ -468,9 +474,14 @@ export async function listKeys(path: string, opts: ListOptions = {}): Promise<Li
       const k = Buffer.from(key, 'latin1');
       const valueSize = s.size[slot] - k.length;
       const item: ListedKey = { key: k.toString('utf8'), createRevision: s.create[slot], modRevision: s.latest[slot], version: s.version[slot], valueSize };
-      if ((opts.values ?? true) && s.pos[slot] >= 0) {
+      const describe = (opts.values ?? true) && s.pos[slot] >= 0;
+      if ((describe || opts.base64) && s.pos[slot] >= 0) {
         const v = file.readAt(s.pos[slot], valueSize);
-        item.value = describeValue(v, opts.maxText);
+        if (describe) item.value = describeValue(v, opts.maxText);
+        if (opts.base64) {
+          item.keyBase64 = k.toString('base64');
+          item.valueBase64 = v.toString('base64');
+        }
       }
       if (s.flags[slot] & 2) item.lease = sink.leases.get(slot);
       return item;

@@ -1,45 +1,39 @@
 /**
- * Save a snapshot from one member: stream `Maintenance.Snapshot` into `<name>.part` (0600,
- * created exclusively), hash the database while writing and check the SHA-256 trailer the
- * server sends last, fsync, then link the file to its final name (never replacing an existing
- * file), fsync the folder and write the sidecar. On any failure the `.part` is removed and
- * nothing is left under the final name; the error is one sentence (an EtcdBackupError).
- *
- * Memory stays flat whatever the database size: the gRPC stream is paused while the disk
- * catches up (at most {@link HIGH_WATER} bytes queued, plus the HTTP/2 window).
+ * Save a snapshot from one member, in named steps (`saveSnapshot`):
+ *  1. `planNames`: the final name and the sidecar's must be free (nothing is ever replaced),
+ *     the folder writable: refused with a sentence before any connection is made;
+ *  2. `readSource`: the member's status and the member list (an unreachable endpoint or a bad
+ *     certificate fails here, before any file exists);
+ *  3. `streamSnapshot`: `Maintenance.Snapshot` into `<name>.<pid>-<random>.part` (0600, created
+ *     exclusively), hashed while written, the SHA-256 trailer checked (./stream.ts), fsynced;
+ *  4. `readSaved`: the revision (and, when no member list could be had, the members) read
+ *     from the written file itself, so writes that landed during the stream are counted;
+ *  5. `publish`: the sidecar, then the snapshot, given their names with link() (which never
+ *     replaces a file); if the snapshot cannot take its name the sidecar just placed goes too.
+ * On any failure the `.part` is removed and nothing is left under the final names; the error
+ * is one sentence (an EtcdBackupError).
  */
-import { createHash, Hash } from 'crypto';
 import { constants as fsConstants, promises as fs } from 'fs';
 import { basename, dirname, join, resolve } from 'path';
 import type { Etcd3 } from 'etcd3';
 import type { ClusterOverview, MemberOverview } from '../clusterStatus';
+import { MAX_TIMER_MS } from '../config';
 import { clientOptions, createClient, EtcdConnection, toHexId, withConnection } from '../etcd';
 import { EtcdBackupError, explain } from '../errors';
 import type { ClusterConfig, ClusterSecrets, MemberInfo } from '../types';
 import { DEFAULT_TIMEOUT_MS } from '../types';
-import { SIDECAR_FORMAT, SnapshotSidecar, writeSidecar } from './sidecar';
+import { BoltFile, lastRevisionOf } from './bbolt';
+import { createExclusive, fileKind, fsyncDir, linkNoReplace, lstatOrNone, tempNameFor, unlinkIfSame } from './files';
+import { placeSidecar, SIDECAR_FORMAT, sidecarPathFor, sidecarTakenMessage, SnapshotSidecar } from './sidecar';
+import { errorText, SaveProgress, SnapshotCall, streamToFile, StreamResult, TRAILER } from './stream';
 
-/** Bytes queued for the disk before the stream is paused. */
-const HIGH_WATER = 4 * 1024 * 1024;
-/** Bytes gathered before one write (fewer, larger writes). */
-const BATCH = 1024 * 1024;
+export { streamToFile } from './stream';
+export type { SaveProgress, SnapshotCall } from './stream';
+
 /** HTTP/2 flow-control window for the snapshot stream (what the server may send ahead). */
 const FLOW_WINDOW = 4 * 1024 * 1024;
 /** Default longest silence between two messages of the stream. */
 const DEFAULT_STALL_MS = 30_000;
-const TRAILER = 32;
-/** Bytes between two calls of `collectGarbage`. */
-const GC_EVERY = 8 * 1024 * 1024;
-
-export interface SaveProgress {
-  /** Bytes received and queued for the file so far. */
-  bytes: number;
-  /** Expected size of the file (database + trailer), once the first message told it. */
-  total?: number;
-  elapsedMs: number;
-  /** Average bytes per second since the stream started. */
-  bytesPerSecond: number;
-}
 
 export interface SaveOptions {
   /** The one member endpoint to stream from (etcdctl requires exactly one). */
@@ -59,7 +53,7 @@ export interface SaveOptions {
   /** Write the sidecar (default true). */
   sidecar?: boolean;
   /**
-   * Called after every {@link GC_EVERY} bytes received. The CLI passes V8's `gc` here: without
+   * Called after every 8 MiB received. The CLI passes V8's `gc` here: without
    * it, the garbage 32 KiB message buffers pile up to V8's external-memory threshold (about
    * 64 MiB) before a collection, which is most of the process's peak RSS.
    */
@@ -69,8 +63,13 @@ export interface SaveOptions {
 export interface SaveResult {
   file: string;
   sidecarFile?: string;
-  /** Set when the snapshot was saved but its sidecar could not be written. */
+  /**
+   * Never set since sidecars are written before the snapshot takes its name (a save whose
+   * sidecar cannot be written saves nothing); kept for callers that still read it.
+   */
   sidecarError?: string;
+  /** The store revision of the saved file (read from it after the save). */
+  revision: number;
   size: number;
   /** SHA-256 of the whole file (what `sha256sum` prints). */
   sha256: string;
@@ -162,18 +161,6 @@ export function suggestSnapshotEndpoints(overview: ClusterOverview, configured: 
   return out;
 }
 
-/** A grpc-js readable stream as etcd3's pool hands it out (the few members used here). */
-export interface SnapshotCall {
-  on(event: 'data', fn: (msg: { blob?: Buffer; remaining_bytes?: string | number; header?: { revision?: string } }) => void): void;
-  on(event: 'error', fn: (err: Error) => void): void;
-  on(event: 'end', fn: () => void): void;
-  on(event: 'status', fn: (s: unknown) => void): void;
-  pause(): void;
-  resume(): void;
-  isPaused(): boolean;
-  cancel(): void;
-}
-
 interface Pool {
   withConnection<T>(service: string, fn: (c: { client: Record<string, (...a: unknown[]) => T>; metadata: unknown }) => T | Promise<T>): Promise<T>;
 }
@@ -188,314 +175,148 @@ async function openSnapshotCall(client: Etcd3): Promise<SnapshotCall> {
   return pool.withConnection('Maintenance', ({ client: svc, metadata }) => svc.snapshot({}, metadata, {}) as unknown as SnapshotCall);
 }
 
-/** Messages and gRPC details of an error and its causes. */
-function errorText(err: unknown): string {
-  const parts: string[] = [];
-  let e = err as { message?: string; details?: string; cause?: unknown } | undefined;
-  for (let depth = 0; e && depth < 6; depth++) {
-    parts.push(e.message ?? '', e.details ?? '');
-    e = e.cause as typeof e;
-  }
-  return parts.join(' ');
-}
-
-function mb(n: number): string {
-  return `${(n / 1e6).toFixed(1)} MB`;
-}
-
-/**
- * Stream the snapshot into `fh`; resolves with the digests once the stream has ended and the
- * last 32 bytes proved to be the SHA-256 of everything before them. Exported for tests.
- */
-export function streamToFile(
-  call: SnapshotCall,
-  fh: fs.FileHandle,
-  opts: { endpoint: string; signal?: AbortSignal; onProgress?: (p: SaveProgress) => void; firstMs: number; stallMs: number; deadlineMs?: number; collectGarbage?: () => void },
-): Promise<{ size: number; dbSha256: string; sha256: string; revision?: number }> {
-  return new Promise((resolvePromise, rejectPromise) => {
-    const started = Date.now();
-    const db: Hash = createHash('sha256');
-    let hold: Buffer = Buffer.alloc(0);
-    let queue: Buffer[] = [];
-    let queued = 0;
-    let received = 0;
-    let written = 0;
-    let total: number | undefined;
-    let revision: number | undefined;
-    let writing = false;
-    let ended = false;
-    let settled = false;
-    let lastProgress = 0;
-    let nextGc = GC_EVERY;
-    let stallTimer: NodeJS.Timeout | undefined;
-    let deadlineTimer: NodeJS.Timeout | undefined;
-
-    const cleanup = (): void => {
-      clearTimeout(stallTimer);
-      clearTimeout(deadlineTimer);
-      opts.signal?.removeEventListener('abort', onAbort);
-    };
-    const fail = (err: EtcdBackupError): void => {
-      if (settled) return;
-      settled = true;
-      cleanup();
-      try {
-        call.cancel();
-      } catch {
-        // already finished
-      }
-      rejectPromise(err);
-    };
-    const progress = (force: boolean): void => {
-      const t = Date.now();
-      if (!opts.onProgress || (!force && t - lastProgress < 200)) return;
-      lastProgress = t;
-      const elapsedMs = t - started;
-      opts.onProgress({ bytes: received, total, elapsedMs, bytesPerSecond: elapsedMs > 0 ? (received * 1000) / elapsedMs : 0 });
-    };
-    const armStall = (ms: number, first: boolean): void => {
-      clearTimeout(stallTimer);
-      stallTimer = setTimeout(() => {
-        fail(
-          first
-            ? new EtcdBackupError('timeout', `${opts.endpoint} did not start sending the snapshot within ${ms} ms: nothing was saved. Check that the member is up and reachable, or pick another member.`)
-            : new EtcdBackupError('timeout', `The snapshot stream from ${opts.endpoint} stalled for ${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s after ${mb(received)}: nothing was saved. Check the member (is it overloaded or frozen?) and try again, or pick another member.`),
-        );
-      }, ms);
-    };
-    function onAbort(): void {
-      fail(new EtcdBackupError('cancelled', `Snapshot cancelled after ${mb(received)}: the stream was stopped and nothing was saved.`));
-    }
-
-    const finish = async (): Promise<void> => {
-      if (hold.length !== TRAILER) {
-        fail(new EtcdBackupError('corrupt', `The snapshot stream from ${opts.endpoint} ended after ${received} bytes without the SHA-256 trailer: nothing was saved. Try again, or pick another member.`));
-        return;
-      }
-      const copy = db.copy();
-      const dbSha256 = db.digest();
-      if (!dbSha256.equals(hold)) {
-        fail(new EtcdBackupError('corrupt', `The snapshot from ${opts.endpoint} failed its SHA-256 check (the trailer etcd sent does not match the ${received - TRAILER} bytes received): nothing was saved. Try again, or pick another member.`));
-        return;
-      }
-      copy.update(hold);
-      const sha256 = copy.digest('hex');
-      settled = true;
-      cleanup();
-      resolvePromise({ size: written, dbSha256: dbSha256.toString('hex'), sha256, revision });
-    };
-
-    const pump = async (): Promise<void> => {
-      if (writing || settled) return;
-      if (!queued) {
-        if (ended) await finish();
-        return;
-      }
-      if (queued < BATCH && !ended) return;
-      writing = true;
-      const bufs = queue;
-      const length = queued;
-      queue = [];
-      queued = 0;
-      try {
-        let done = 0;
-        let rest = bufs;
-        while (done < length) {
-          const { bytesWritten } = await fh.writev(rest);
-          if (bytesWritten <= 0) {
-            throw Object.assign(new Error('write returned 0 bytes'), { code: 'ENOSPC' });
-          }
-          done += bytesWritten;
-          if (done < length) {
-            // A short write (disk or file-size limit): write the rest; the next call fails with the reason.
-            rest = [Buffer.concat(bufs).subarray(done)];
-          }
-        }
-        written += length;
-      } catch (err) {
-        fail(explain(err));
-        return;
-      } finally {
-        writing = false;
-      }
-      if (settled) return;
-      if (!ended && queued < HIGH_WATER && call.isPaused()) {
-        call.resume();
-      }
-      void pump();
-    };
-
-    if (opts.signal?.aborted) {
-      onAbort();
-      return;
-    }
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    if (opts.deadlineMs !== undefined) {
-      deadlineTimer = setTimeout(
-        () => fail(new EtcdBackupError('timeout', `The snapshot from ${opts.endpoint} did not finish within the ${Math.round((opts.deadlineMs as number) / 1000)} s deadline (${mb(received)} received): nothing was saved. Raise the command timeout and try again.`)),
-        opts.deadlineMs,
-      );
-    }
-    armStall(opts.firstMs, true);
-
-    call.on('data', (msg) => {
-      if (settled) return;
-      const blob = msg.blob ?? Buffer.alloc(0);
-      if (received === 0 && total === undefined) {
-        total = blob.length + Number(msg.remaining_bytes ?? 0) + TRAILER;
-        const rev = Number(msg.header?.revision ?? 0);
-        revision = rev > 0 ? rev : undefined;
-      }
-      armStall(opts.stallMs, false);
-      received += blob.length;
-      if (opts.collectGarbage && received >= nextGc) {
-        nextGc = received + GC_EVERY;
-        opts.collectGarbage();
-      }
-      // Hash everything but the last 32 bytes seen so far (they may be the trailer).
-      if (blob.length >= TRAILER) {
-        db.update(hold);
-        db.update(blob.subarray(0, blob.length - TRAILER));
-        hold = blob.subarray(blob.length - TRAILER);
-      } else if (blob.length) {
-        const joined = Buffer.concat([hold, blob]);
-        if (joined.length > TRAILER) {
-          db.update(joined.subarray(0, joined.length - TRAILER));
-        }
-        hold = joined.subarray(Math.max(0, joined.length - TRAILER));
-      }
-      if (blob.length) {
-        queue.push(blob);
-        queued += blob.length;
-      }
-      if (queued >= HIGH_WATER) {
-        call.pause();
-      }
-      progress(false);
-      void pump();
-    });
-    call.on('error', (err) => {
-      if (settled) return;
-      const e = explain(err, opts.endpoint);
-      if (/not supported for learner/i.test(errorText(err))) {
-        fail(new EtcdBackupError('invalidInput', `${opts.endpoint} is a learner, and this etcd streams no snapshot from a learner: nothing was saved. Pick a voting member (the leader or a follower).`, { cause: err }));
-      } else if (e.kind === 'cancelled') {
-        fail(new EtcdBackupError('cancelled', `Snapshot cancelled after ${mb(received)}: nothing was saved.`, { cause: err }));
-      } else if (received > 0 && (e.kind === 'unreachable' || e.kind === 'internal')) {
-        fail(new EtcdBackupError('unreachable', `The snapshot stream from ${opts.endpoint} broke after ${mb(received)} (the member went away or closed the connection): nothing was saved. Check the member and try again, or pick another member.`, { cause: err }));
-      } else {
-        fail(e);
-      }
-    });
-    call.on('end', () => {
-      if (settled) return;
-      ended = true;
-      clearTimeout(stallTimer);
-      progress(true);
-      void pump();
-    });
-  });
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  let fh: fs.FileHandle | undefined;
-  try {
-    fh = await fs.open(dir, 'r');
-    await fh.sync();
-  } catch {
-    // Some file systems cannot fsync a directory; the file itself is already synced.
-  } finally {
-    await fh?.close().catch(() => undefined);
-  }
-}
-
 function folderError(err: unknown, dir: string): EtcdBackupError {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-    return new EtcdBackupError('permission', `Cannot write to the folder ${dir} (${code === 'EROFS' ? 'read-only file system' : 'permission denied'}): choose a folder you can write to, or fix its owner and mode.`, { cause: err });
+    const why = code === 'EROFS' ? 'read-only file system' : 'permission denied';
+    const text = `Cannot write to the folder ${dir} (${why}): choose a folder you can write to, or fix its owner and mode.`;
+    return new EtcdBackupError('permission', text, { cause: err });
   }
-  if (code === 'ENOTDIR') {
+  if (code === 'ENOTDIR' || code === 'EEXIST') {
     return new EtcdBackupError('invalidInput', `${dir} is not a folder: choose a folder for the snapshot.`, { cause: err });
+  }
+  if (code === 'ENAMETOOLONG') {
+    const text = `The path ${dir} is too long for the file system: choose a shorter folder or file name.`;
+    return new EtcdBackupError('invalidInput', text, { cause: err });
   }
   return explain(err);
 }
 
-/**
- * Take a snapshot of the cluster from `opts.endpoint`. See the module comment for the
- * guarantees. Throws an EtcdBackupError.
- */
-export async function saveSnapshot(cfg: ClusterConfig, secrets: ClusterSecrets, opts: SaveOptions): Promise<SaveResult> {
-  const started = Date.now();
+function cancelledError(): EtcdBackupError {
+  return new EtcdBackupError('cancelled', 'Snapshot cancelled: nothing was saved.');
+}
+
+function abortPromise(signal: AbortSignal): Promise<never> {
+  return new Promise<never>((_, reject) => {
+    const fire = (): void => reject(cancelledError());
+    if (signal.aborted) fire();
+    else signal.addEventListener('abort', fire, { once: true });
+  });
+}
+
+/** Where a save writes, and the temp name it streams into. */
+interface SaveNames {
+  target: string;
+  dir: string;
+  /** Unique to this process and call (`<target>.<pid>-<random>.part`), created exclusively. */
+  part: string;
+  /** Where the sidecar goes, unless the save writes none. */
+  sidecar?: string;
+}
+
+/** A name that is taken: what is there, in the sentence, and nothing replaced. */
+async function refuseTaken(path: string, message: (what: string) => string): Promise<void> {
+  const st = await lstatOrNone(path);
+  if (st) {
+    throw new EtcdBackupError('conflict', message(st.isFile() ? '' : ` (${fileKind(st)})`));
+  }
+}
+
+/** Step 1: the names, checked before anything else happens. */
+async function planNames(cfg: ClusterConfig, opts: SaveOptions): Promise<SaveNames> {
   const target = snapshotTarget(cfg, opts);
   const dir = dirname(target);
-  const part = `${target}.part`;
-  const timeout = cfg.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (opts.signal?.aborted) {
-    throw new EtcdBackupError('cancelled', 'Snapshot cancelled: nothing was saved.');
-  }
-  const existing = await fs.lstat(target).catch(() => undefined);
-  if (existing) {
-    throw new EtcdBackupError('conflict', `${target} already exists: snapshots never overwrite a file. Choose another name, or move the old file away.`);
+  const sidecar = opts.sidecar !== false ? sidecarPathFor(target) : undefined;
+  const exists = (what: string): string =>
+    `${target} already exists${what}: snapshots never overwrite a file. ` +
+    'Choose another name, or move the old file away.';
+  await refuseTaken(target, exists);
+  if (sidecar) {
+    await refuseTaken(sidecar, (what) => sidecarTakenMessage(target, `${sidecar}${what}`));
   }
   try {
+    const st = await lstatOrNone(dir);
+    if (st && !st.isDirectory() && !(st.isSymbolicLink() && (await fs.stat(dir)).isDirectory())) {
+      throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    }
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     // An unwritable folder is said before any connection is made.
     await fs.access(dir, fsConstants.W_OK);
   } catch (err) {
     throw folderError(err, dir);
   }
+  return { target, dir, part: tempNameFor(target, 'part'), sidecar };
+}
 
-  // The member's identity and the cluster's member list first: an unreachable endpoint or a
-  // bad certificate fails here, before any file exists.
-  const one: ClusterConfig = { ...cfg, endpoints: [opts.endpoint] };
-  const conn = await EtcdConnection.open(one, secrets);
-  let client: Etcd3 | undefined;
-  let fh: fs.FileHandle | undefined;
-  let partCreated = false;
+interface SourceInfo {
+  status: Awaited<ReturnType<Etcd3['maintenance']['status']>>;
+  list?: { members: MemberInfo[]; clusterId: string };
+}
+
+/** The member list: from the member, else (a learner lists none) from the cluster's other endpoints. */
+async function memberListFor(
+  conn: EtcdConnection,
+  cfg: ClusterConfig,
+  secrets: ClusterSecrets,
+  endpoint: string,
+): Promise<SourceInfo['list']> {
   try {
-    const gather = (async () => {
+    return await conn.memberList();
+  } catch (err) {
+    // A learner answers status and streams snapshots, but lists no members: ask the
+    // cluster's other endpoints; else the list is read from the saved file afterwards.
+    if (!/not supported for learner/i.test(errorText(err))) throw err;
+    const others = cfg.endpoints.filter((e) => e !== endpoint);
+    if (!others.length) return undefined;
+    return withConnection({ ...cfg, endpoints: others }, secrets, (o) => o.memberList()).catch(() => undefined);
+  }
+}
+
+/** Step 2: the member's identity and the cluster's member list, within the cluster's timeout. */
+async function readSource(
+  cfg: ClusterConfig,
+  one: ClusterConfig,
+  secrets: ClusterSecrets,
+  opts: SaveOptions,
+  timeout: number,
+): Promise<SourceInfo> {
+  const conn = await EtcdConnection.open(one, secrets);
+  try {
+    const gather = (async (): Promise<SourceInfo> => {
       const c = await conn.endpointClient(opts.endpoint);
       const status = await c.maintenance.status();
-      let list: { members: MemberInfo[]; clusterId: string } | undefined;
-      try {
-        list = await conn.memberList();
-      } catch (err) {
-        // A learner answers status and streams snapshots, but lists no members: ask the
-        // cluster's other endpoints; else the list is read from the saved file afterwards.
-        if (!/not supported for learner/i.test(errorText(err))) throw err;
-        const others = cfg.endpoints.filter((e) => e !== opts.endpoint);
-        list = others.length ? await withConnection({ ...cfg, endpoints: others }, secrets, (o) => o.memberList()).catch(() => undefined) : undefined;
-      }
-      return { status, list };
+      return { status, list: await memberListFor(conn, cfg, secrets, opts.endpoint) };
     })();
-    const info = await Promise.race([
+    const noAnswer =
+      `No answer from ${opts.endpoint} within ${timeout} ms: nothing was saved. ` +
+      "Check that the member is up and reachable, or raise the cluster's timeout.";
+    return await Promise.race([
       gather.catch((err) => {
         throw explain(err, opts.endpoint);
       }),
       new Promise<never>((_, reject) => {
-        const t = setTimeout(() => reject(new EtcdBackupError('timeout', `No answer from ${opts.endpoint} within ${timeout} ms: nothing was saved. Check that the member is up and reachable, or raise the cluster's timeout.`)), timeout + 1000);
+        const t = setTimeout(() => reject(new EtcdBackupError('timeout', noAnswer)), timeout + 1000);
         void gather.finally(() => clearTimeout(t)).catch(() => undefined);
       }),
       ...(opts.signal ? [abortPromise(opts.signal)] : []),
     ]);
-    // Done with the metadata connection: the stream gets its own client (a larger HTTP/2 window).
+  } finally {
     conn.close();
-    const memberId = toHexId(info.status.header?.member_id);
+  }
+}
 
-    try {
-      fh = await fs.open(part, 'wx', 0o600);
-      partCreated = true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw new EtcdBackupError('conflict', `${part} already exists: another save is writing it, or an earlier one was killed. Remove it if no save is running, then try again.`, { cause: err });
-      }
-      throw folderError(err, dir);
-    }
-    await fh.chmod(0o600).catch(() => undefined);
-
-    const base = await clientOptions(one, secrets, [opts.endpoint]);
-    client = createClient(one, { ...base, grpcOptions: { ...(base.grpcOptions ?? {}), 'grpc-node.flow_control_window': FLOW_WINDOW } });
-    const streamStarted = Date.now();
+/** Step 3: stream the snapshot into the open `.part` (its own client, with a larger HTTP/2 window). */
+async function streamSnapshot(
+  one: ClusterConfig,
+  secrets: ClusterSecrets,
+  fh: fs.FileHandle,
+  opts: SaveOptions,
+  timeouts: { timeout: number; started: number },
+): Promise<StreamResult> {
+  const { timeout, started } = timeouts;
+  const base = await clientOptions(one, secrets, [opts.endpoint]);
+  const client = createClient(one, { ...base, grpcOptions: { ...(base.grpcOptions ?? {}), 'grpc-node.flow_control_window': FLOW_WINDOW } });
+  try {
     const opening = openSnapshotCall(client);
     // A call that outlives this function (cancelled while it was being opened, or failing
     // after another error won) must not crash the process with an unhandled 'error' event.
@@ -504,7 +325,7 @@ export async function saveSnapshot(cfg: ClusterConfig, secrets: ClusterSecrets, 
       opening.then((c) => c.cancel()).catch(() => undefined);
       throw explain(err, opts.endpoint);
     });
-    const got = await streamToFile(call, fh, {
+    return await streamToFile(call, fh, {
       endpoint: opts.endpoint,
       signal: opts.signal,
       onProgress: opts.onProgress,
@@ -513,6 +334,112 @@ export async function saveSnapshot(cfg: ClusterConfig, secrets: ClusterSecrets, 
       deadlineMs: opts.deadlineMs !== undefined ? Math.max(1, opts.deadlineMs - (Date.now() - started)) : undefined,
       collectGarbage: opts.collectGarbage,
     });
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * Step 4: what the written file itself says: its revision (the last key of its `key` bucket,
+ * a few page reads) and, when the member list could not be had, the members stored in it.
+ */
+async function readSaved(part: string, list: SourceInfo['list']): Promise<{ revision: number; members: MemberInfo[] }> {
+  const file = await BoltFile.open(part);
+  let revision: number;
+  try {
+    const r = lastRevisionOf(file);
+    if (!r.found) {
+      const text = 'The file etcd sent has no "key" bucket, so it is not an etcd snapshot: nothing was saved.';
+      throw new EtcdBackupError('corrupt', `${text} Check the endpoint and try again.`);
+    }
+    revision = r.revision;
+  } finally {
+    await file.close();
+  }
+  let members = list?.members;
+  if (!members) {
+    const { readSnapshotMembers } = await import('./inspect');
+    members = await readSnapshotMembers(part).catch(() => []);
+  }
+  return { revision, members };
+}
+
+function buildSidecar(
+  cfg: ClusterConfig,
+  opts: SaveOptions,
+  info: SourceInfo,
+  saved: { revision: number; members: MemberInfo[] },
+  got: StreamResult,
+  times: { started: number; streamStarted: number; target: string },
+): SnapshotSidecar {
+  const s = info.status;
+  const memberId = toHexId(s.header?.member_id);
+  const self = saved.members.find((m) => m.id === memberId);
+  return {
+    format: SIDECAR_FORMAT,
+    version: 1,
+    cluster: cfg.name,
+    clusterId: info.list?.clusterId ?? toHexId(s.header?.cluster_id),
+    members: saved.members,
+    source: { endpoint: opts.endpoint, memberId, memberName: self?.name ?? '', isLeader: toHexId(s.leader) === memberId },
+    etcdVersion: s.version,
+    revision: saved.revision,
+    raftTerm: String(s.raftTerm ?? s.header?.raft_term ?? ''),
+    raftIndex: String(s.raftIndex ?? ''),
+    // The image's own size (the member's status figure lags until its next backend commit).
+    dbSize: got.size - TRAILER,
+    tookMs: Date.now() - times.started,
+    createdAt: new Date(times.streamStarted).toISOString(),
+    sha256: got.sha256,
+    file: { name: basename(times.target), size: got.size, sha256: got.sha256, dbSha256: got.dbSha256 },
+  };
+}
+
+/**
+ * Step 5: the sidecar takes its name, then the snapshot (both with link(), which never
+ * replaces a file). If the snapshot cannot take its name, the sidecar just placed is removed.
+ */
+async function publish(names: SaveNames, sidecar: SnapshotSidecar | undefined): Promise<string | undefined> {
+  const placed = sidecar ? await placeSidecar(names.target, sidecar) : undefined;
+  try {
+    const conflict =
+      `${names.target} appeared while the snapshot was being saved: ` +
+      'snapshots never overwrite a file, so nothing was saved. Try again.';
+    await linkNoReplace(names.part, names.target, conflict);
+  } catch (err) {
+    if (placed) await unlinkIfSame(placed.path, placed.stat);
+    throw err;
+  }
+  await fsyncDir(names.dir);
+  return placed?.path;
+}
+
+/**
+ * Take a snapshot of the cluster from `opts.endpoint`. See the module comment for the
+ * steps and guarantees. Throws an EtcdBackupError.
+ */
+export async function saveSnapshot(cfg: ClusterConfig, secrets: ClusterSecrets, opts: SaveOptions): Promise<SaveResult> {
+  const started = Date.now();
+  const timeout = cfg.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (opts.deadlineMs !== undefined && !(opts.deadlineMs > 0 && opts.deadlineMs <= MAX_TIMER_MS)) {
+    const text = `A deadline of ${opts.deadlineMs} ms cannot be kept: give one of at most ${MAX_TIMER_MS} ms (about 24 days), or none.`;
+    throw new EtcdBackupError('invalidInput', text);
+  }
+  if (opts.signal?.aborted) throw cancelledError();
+  const names = await planNames(cfg, opts);
+  const one: ClusterConfig = { ...cfg, endpoints: [opts.endpoint] };
+  const info = await readSource(cfg, one, secrets, opts, timeout);
+  let fh: fs.FileHandle | undefined;
+  let partCreated = false;
+  try {
+    try {
+      fh = await createExclusive(names.part);
+      partCreated = true;
+    } catch (err) {
+      throw folderError(err, names.dir);
+    }
+    const streamStarted = Date.now();
+    const got = await streamSnapshot(one, secrets, fh, opts, { timeout, started });
     try {
       await fh.sync();
       await fh.close();
@@ -520,81 +447,17 @@ export async function saveSnapshot(cfg: ClusterConfig, secrets: ClusterSecrets, 
     } catch (err) {
       throw explain(err);
     }
-    if (opts.signal?.aborted) {
-      throw new EtcdBackupError('cancelled', 'Snapshot cancelled: nothing was saved.');
-    }
-    // link() never replaces an existing file (rename() would): the final name appears atomically.
-    try {
-      await fs.link(part, target);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') {
-        throw new EtcdBackupError('conflict', `${target} appeared while the snapshot was being saved: snapshots never overwrite a file, so nothing was saved. Try again.`, { cause: err });
-      }
-      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV') {
-        throw explain(err);
-      }
-      // No hard links on this file system: check again, then rename.
-      if (await fs.lstat(target).catch(() => undefined)) {
-        throw new EtcdBackupError('conflict', `${target} appeared while the snapshot was being saved: nothing was saved. Try again.`);
-      }
-      await fs.rename(part, target);
-    }
-    await fs.rm(part, { force: true });
-    partCreated = false;
-    await fsyncDir(dir);
-
-    let members = info.list?.members;
-    if (!members) {
-      const { readSnapshotMembers } = await import('./inspect');
-      members = await readSnapshotMembers(target).catch(() => []);
-    }
-    const self = members.find((m) => m.id === memberId);
-    const tookMs = Date.now() - started;
-    const s = info.status;
-    const sidecar: SnapshotSidecar = {
-      format: SIDECAR_FORMAT,
-      version: 1,
-      cluster: cfg.name,
-      clusterId: info.list?.clusterId ?? toHexId(s.header?.cluster_id),
-      members,
-      source: { endpoint: opts.endpoint, memberId, memberName: self?.name ?? '', isLeader: toHexId(s.leader) === memberId },
-      etcdVersion: s.version,
-      revision: got.revision ?? Number(s.header?.revision ?? 0),
-      raftTerm: String(s.raftTerm ?? s.header?.raft_term ?? ''),
-      raftIndex: String(s.raftIndex ?? ''),
-      // The image's own size (the member's status figure lags until its next backend commit).
-      dbSize: got.size - TRAILER,
-      tookMs,
-      createdAt: new Date(streamStarted).toISOString(),
-      sha256: got.sha256,
-      file: { name: basename(target), size: got.size, sha256: got.sha256, dbSha256: got.dbSha256 },
-    };
-    const result: SaveResult = { file: target, size: got.size, sha256: got.sha256, dbSha256: got.dbSha256, tookMs, sidecar };
-    if (opts.sidecar !== false) {
-      try {
-        result.sidecarFile = await writeSidecar(target, sidecar);
-      } catch (err) {
-        result.sidecarError = `The snapshot was saved, but its sidecar could not be written: ${explain(err).message}`;
-      }
-    }
-    return result;
+    if (opts.signal?.aborted) throw cancelledError();
+    const saved = await readSaved(names.part, info.list);
+    const sidecar = buildSidecar(cfg, opts, info, saved, got, { started, streamStarted, target: names.target });
+    const sidecarFile = await publish(names, opts.sidecar !== false ? sidecar : undefined);
+    const { size, sha256, dbSha256 } = got;
+    return { file: names.target, sidecarFile, revision: saved.revision, size, sha256, dbSha256, tookMs: sidecar.tookMs, sidecar };
   } catch (err) {
-    await fh?.close().catch(() => undefined);
-    if (partCreated) {
-      await fs.rm(part, { force: true }).catch(() => undefined);
-    }
     throw explain(err, opts.endpoint);
   } finally {
-    conn.close();
-    client?.close();
+    await fh?.close().catch(() => undefined);
+    // After a save the .part is already gone (its data has the final name); after a failure it goes now.
+    if (partCreated) await fs.rm(names.part, { force: true }).catch(() => undefined);
   }
-}
-
-function abortPromise(signal: AbortSignal): Promise<never> {
-  return new Promise<never>((_, reject) => {
-    const fire = (): void => reject(new EtcdBackupError('cancelled', 'Snapshot cancelled: nothing was saved.'));
-    if (signal.aborted) fire();
-    else signal.addEventListener('abort', fire, { once: true });
-  });
 }

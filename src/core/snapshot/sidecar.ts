@@ -12,13 +12,15 @@
  *   tookMs, createdAt (ISO 8601), sha256 (of the whole file, as `sha256sum` prints it),
  *   file {name, size, sha256 (whole file), dbSha256 (the database image: the trailer etcd sent)}.
  */
-import { randomBytes } from 'crypto';
-import { promises as fs } from 'fs';
-import { basename, dirname, join } from 'path';
+import { promises as fs, Stats } from 'fs';
+import { basename } from 'path';
 import { explain } from '../errors';
+import { createExclusive, linkNoReplace, readSmallRegularFile, tempNameFor } from './files';
 import type { MemberInfo } from '../types';
 
 export const SIDECAR_FORMAT = 'etcd-backup/snapshot-sidecar';
+/** A sidecar is about 1 KiB per member; anything larger than this is not one. */
+const SIDECAR_MAX_BYTES = 4 << 20;
 
 export interface SnapshotSidecar {
   format: typeof SIDECAR_FORMAT;
@@ -32,10 +34,9 @@ export interface SnapshotSidecar {
   source: { endpoint: string; memberId: string; memberName: string; isLeader: boolean };
   etcdVersion: string;
   /**
-   * The store revision of the snapshot: the revision in the first stream message's header when
-   * etcd sends one (3.4 does not), else what the member reported just before the stream
-   * started (exact when nothing was written meanwhile; otherwise a lower bound: `etcd-backup
-   * snapshot status` reads the exact one from the file).
+   * The store revision of the snapshot, read from the saved file itself (the main revision of
+   * the last key of its `key` bucket, as `etcdctl snapshot status` gives it), so writes that
+   * landed while the stream ran are counted.
    */
   revision: number;
   raftTerm: string;
@@ -65,24 +66,43 @@ export function sidecarCandidates(snapshot: string): string[] {
   return out;
 }
 
-/** Write the sidecar next to `snapshot`: a 0600 temp file, fsync, rename. Returns its path. */
-export async function writeSidecar(snapshot: string, sidecar: SnapshotSidecar): Promise<string> {
+/**
+ * Write the sidecar next to `snapshot` without ever replacing a file: an exclusive 0600 temp
+ * file, fsync, then link() to its name (which fails when the name is taken). Returns its path
+ * and what was written there (to undo it if the snapshot cannot take its own name). Throws
+ * EtcdBackupError 'conflict' when the name is taken.
+ */
+export async function placeSidecar(snapshot: string, sidecar: SnapshotSidecar): Promise<{ path: string; stat: Stats }> {
   const target = sidecarPathFor(snapshot);
-  const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = tempNameFor(target, 'tmp', { hidden: true });
   let fh: fs.FileHandle | undefined;
   try {
-    fh = await fs.open(tmp, 'wx', 0o600);
+    fh = await createExclusive(tmp);
     await fh.writeFile(`${JSON.stringify(sidecar, null, 2)}\n`);
     await fh.sync();
+    const stat = await fh.stat();
     await fh.close();
     fh = undefined;
-    await fs.rename(tmp, target);
-    return target;
+    await linkNoReplace(tmp, target, sidecarTakenMessage(snapshot, target));
+    return { path: target, stat };
   } catch (err) {
     await fh?.close().catch(() => undefined);
     await fs.rm(tmp, { force: true }).catch(() => undefined);
     throw explain(err);
   }
+}
+
+/** The sentence for a sidecar name that is taken: nothing is replaced, so nothing is saved. */
+export function sidecarTakenMessage(snapshot: string, sidecarPath: string): string {
+  return (
+    `${sidecarPath} already exists, and it is where the sidecar of ${basename(snapshot)} would go: ` +
+    'snapshots never overwrite a file, so nothing was saved. Choose another name, or move that file away.'
+  );
+}
+
+/** Write the sidecar next to `snapshot` (see {@link placeSidecar}); never replaces a file. Returns its path. */
+export async function writeSidecar(snapshot: string, sidecar: SnapshotSidecar): Promise<string> {
+  return (await placeSidecar(snapshot, sidecar)).path;
 }
 
 /** A sidecar's members and figures as read back; tolerant of older or hand-written files. */
@@ -141,7 +161,8 @@ export async function readSidecarFor(snapshot: string, opts: { needMembers?: boo
   for (const p of sidecarCandidates(snapshot)) {
     let text: string;
     try {
-      text = await fs.readFile(p, 'utf8');
+      // Never blocks on a FIFO or reads a device: a sidecar is a small regular file.
+      text = await readSmallRegularFile(p, SIDECAR_MAX_BYTES);
     } catch {
       continue;
     }

@@ -28,9 +28,11 @@ const fs = require('fs');
 const crypto = require('crypto');
 const { path, trailerSize } = workerData;
 try {
-  const fd = fs.openSync(path, 'r');
+  const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   try {
-    const size = fs.fstatSync(fd).size;
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new Error(path + ' is not a regular file');
+    const size = st.size;
     const end = size - trailerSize;
     const buf = Buffer.allocUnsafeSlow(1 << 20);
     const h = crypto.createHash('sha256');

@@ -69,8 +69,24 @@ describe('snapshot reader (VS Code)', function () {
     const doc = await vscode.workspace.openTextDocument(report.uri);
     assert.strictEqual(doc.getText(), report.markdown);
     assert.strictEqual(doc.languageId, 'markdown');
-    // From the palette with the preview: opens without an error.
-    await vscode.commands.executeCommand('etcdBackup.showSnapshotReport', { file: first });
+    // From the palette with the preview: the report of that file, shown in a Markdown preview tab, no error.
+    const firstStatus = JSON.parse((await c.etcdctlOk(['snapshot', 'status', first, '-w', 'json'])).trim()) as { revision: number };
+    type Shown = { uri: vscode.Uri; markdown: string } | undefined;
+    const shown = (await vscode.commands.executeCommand('etcdBackup.showSnapshotReport', { file: first })) as Shown;
+    assert.ok(shown, `the report command returned nothing: ${api.lastCommandError('etcdBackup.showSnapshotReport')}`);
+    assert.match(shown.markdown, /^# 20260124\\_101500\\_snapshot\.db\n/, 'the title is the file name (Markdown-escaped)');
+    assert.match(shown.markdown, new RegExp(`\\| Revision \\| ${firstStatus.revision} \\|`));
+    assert.match(shown.markdown, /`\/registry\/secrets` \| 30 \|/);
+    assert.doesNotMatch(shown.markdown, /\/registry\/pods/, 'the first snapshot has no pods yet');
+    const preview = await waitFor(
+      () =>
+        vscode.window.tabGroups.all
+          .flatMap((g) => g.tabs)
+          .find((t) => t.input instanceof vscode.TabInputWebview && /markdown\.preview/.test(t.input.viewType) && t.label.includes('1015')),
+      15_000,
+      'a Markdown preview tab of the report',
+    );
+    assert.ok(preview, vscode.window.tabGroups.all.flatMap((g) => g.tabs).map((t) => t.label).join(', '));
 
     // Search: a prefix, and text found in values.
     const byPrefix = (await vscode.commands.executeCommand('etcdBackup.searchSnapshotKeys', { file: snap }, { prefix: '/registry/pods/', preview: false })) as { matched: number; keys: string[]; markdown: string };
@@ -91,6 +107,21 @@ describe('snapshot reader (VS Code)', function () {
     const v = (await vscode.commands.executeCommand('etcdBackup.verifySnapshot', { file: bad }, {})) as { ok: boolean; reason: string };
     assert.strictEqual(v.ok, false);
     assert.match(v.reason, /is corrupt: the SHA-256 of its database/);
+    // A copy without the SHA-256 trailer: the hash check could not run, so it is not "sound" (as a restore refuses it)...
+    const raw = join(root, 'raw.db');
+    writeFileSync(raw, readFileSync(snap).subarray(0, bytes.length - 32));
+    type Verified = { ok: boolean; reason: string; hashCheck: string; summary: string };
+    const noTrailer = (await vscode.commands.executeCommand('etcdBackup.verifySnapshot', { file: raw }, {})) as Verified;
+    assert.strictEqual(noTrailer.ok, false);
+    assert.strictEqual(noTrailer.hashCheck, 'noTrailer');
+    assert.match(noTrailer.reason, /has no SHA-256 trailer, so its integrity could not be checked/);
+    // ...unless the check is skipped, and then it says so.
+    const skip = { skipHashCheck: true };
+    const structure = (await vscode.commands.executeCommand('etcdBackup.verifySnapshot', { file: raw }, skip)) as Verified;
+    assert.strictEqual(structure.ok, true);
+    assert.match(structure.summary, /hash check skipped \(no SHA-256 trailer\)/);
+    const skipped = (await vscode.commands.executeCommand('etcdBackup.verifySnapshot', { file: snap }, skip)) as Verified;
+    assert.match(skipped.summary, /hash check skipped \(the SHA-256 trailer was not compared\)/);
 
     // Compare: the five pods are new.
     const cmp = (await vscode.commands.executeCommand('etcdBackup.compareSnapshots', { file: first }, { other: snap, preview: false })) as { diff: { added: number; removed: number; changed: number }; markdown: string };

@@ -89,8 +89,20 @@ describe('Compact and Defragment with a real etcd in NOSPACE', function () {
     assert.ok(!(pkg.contributes.menus.commandPalette ?? []).some((x) => x.command === 'etcdBackup.reclaimSpace'), 'hidden from the palette');
   });
 
-  it('does nothing without confirmation', async () => {
+  it('does nothing without confirmation: in etcd, the old revision is still readable and the size unchanged', async () => {
+    const put = async (v: string): Promise<number> => {
+      const out = await cluster.etcdctlOk(['put', '/history/k', v, '-w', 'json']);
+      return (JSON.parse(out) as { header: { revision: number } }).header.revision;
+    };
+    const oldRev = await put('old');
+    await put('new');
+    const sizeBefore = (await cluster.memberStatus(cluster.members[0])).dbSize;
     const r = (await vscode.commands.executeCommand('etcdBackup.reclaimSpace', NAME, { confirm: false })) as ReclaimCommandResult | undefined;
     assert.deepStrictEqual(r, { cluster: NAME, done: false });
+    const old = await cluster.etcdctl(['get', '/history/k', `--rev=${oldRev}`, '--print-value-only']);
+    assert.strictEqual(old.code, 0, `the old revision is still readable (nothing compacted): ${old.stderr}`);
+    assert.strictEqual(old.stdout.trim(), 'old');
+    const sizeAfter = (await cluster.memberStatus(cluster.members[0])).dbSize;
+    assert.strictEqual(sizeAfter, sizeBefore, 'the database size is unchanged (nothing defragmented)');
   });
 });

@@ -112,12 +112,30 @@ describe('Take Snapshot (VS Code)', function () {
   });
 
   it('refuses a file that exists, leaving it and no .part', async () => {
-    const file = join(root, 'taken.db');
+    const dir = join(root, 'taken');
+    mkdirSync(dir);
+    const file = join(dir, 'taken.db');
     writeFileSync(file, 'keep me');
     const r = await vscode.commands.executeCommand('etcdBackup.takeSnapshot', NAME, { file });
     assert.strictEqual(r, undefined, 'the command failed (its sentence went to an error message)');
+    assert.match(api.lastCommandError('etcdBackup.takeSnapshot') ?? '', /taken\.db already exists: snapshots never overwrite a file/);
     assert.strictEqual(readFileSync(file, 'utf8'), 'keep me');
-    assert.ok(!existsSync(`${file}.part`));
+    assert.deepStrictEqual(readdirSync(dir), ['taken.db'], 'no .part, no sidecar');
+  });
+
+  it('refuses a file whose sidecar name is taken (a snapshot saved as b.json), before streaming; that file stays intact', async () => {
+    const dir = join(root, 'sidecar-taken');
+    mkdirSync(dir);
+    const file = join(dir, 'b.json');
+    const first = (await vscode.commands.executeCommand('etcdBackup.takeSnapshot', NAME, { file })) as TakeSnapshotResult;
+    assert.ok(first, api.lastCommandError('etcdBackup.takeSnapshot'));
+    const bytes = readFileSync(first.file);
+    const r = await vscode.commands.executeCommand('etcdBackup.takeSnapshot', NAME, { file: join(dir, 'b.db') });
+    assert.strictEqual(r, undefined);
+    const said = api.lastCommandError('etcdBackup.takeSnapshot') ?? '';
+    assert.match(said, /b\.json already exists, and it is where the sidecar of b\.db would go: snapshots never overwrite a file/);
+    assert.ok(readFileSync(join(dir, 'b.json')).equals(bytes), 'the earlier snapshot is intact');
+    assert.deepStrictEqual(readdirSync(dir).sort(), ['b.json', 'b.json.json']);
   });
 
   it('a cluster without a snapshot folder keeps the folder it was given', async () => {
