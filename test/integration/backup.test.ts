@@ -316,6 +316,8 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
     // The upload runs while the snapshot streams: a save that fails must leave no object either.
     const p = writePlan({ extra: '' });
     mkdirSync(p.dir, { recursive: true });
+    // At least 1 MiB of data, so the snapshot cannot fit in the 256 KiB disk.
+    await putAll(etcd, Array.from({ length: 16 }, (_, i) => ({ key: `/full/${i}`, value: randomBytes(64 * 1024) })));
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', p.dir]);
     } catch {
@@ -332,6 +334,7 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
       assert.deepStrictEqual(await awsKeys(s3.endpoint, 'backups', p.prefix), []);
     } finally {
       execFileSync('umount', [p.dir]);
+      await etcd.etcdctlOk(['del', '--prefix', '/full/']);
     }
   });
 
