@@ -312,9 +312,12 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
     assert.ok(!existsSync(open.dir));
   });
 
-  it('the local disk full: nothing under a final name, no .part, the failure recorded', async function () {
-    const p = writePlan({ s3: null, extra: '' });
+  it('the local disk full: nothing under a final name, no .part, nothing uploaded, the failure recorded', async function () {
+    // The upload runs while the snapshot streams: a save that fails must leave no object either.
+    const p = writePlan({ extra: '' });
     mkdirSync(p.dir, { recursive: true });
+    // At least 1 MiB of data, so the snapshot cannot fit in the 256 KiB disk.
+    await putAll(etcd, Array.from({ length: 16 }, (_, i) => ({ key: `/full/${i}`, value: randomBytes(64 * 1024) })));
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', p.dir]);
     } catch {
@@ -327,8 +330,11 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
       assert.deepStrictEqual(localFiles(p.dir).filter((f) => !f.startsWith('.etcd-backup-')), []);
       const status = JSON.parse(readFileSync(join(p.dir, '.etcd-backup-itest.status.json'), 'utf8'));
       assert.strictEqual(status.destinations.local.consecutiveFailures, 1);
+      assert.strictEqual(status.destinations.remote.consecutiveFailures, 1);
+      assert.deepStrictEqual(await awsKeys(s3.endpoint, 'backups', p.prefix), []);
     } finally {
       execFileSync('umount', [p.dir]);
+      await etcd.etcdctlOk(['del', '--prefix', '/full/']);
     }
   });
 

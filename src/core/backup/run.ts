@@ -139,10 +139,22 @@ export async function uploadData(
   name: string,
   opts: RunOptions = {},
 ): Promise<BackupMetadata> {
+  const up = await uploadStream(plan, store, createReadStream(saved.file, { highWaterMark: 1024 * 1024 }), name, opts);
+  return checkedMetadata(plan, store, saved, name, up);
+}
+
+interface Uploaded {
+  object: string;
+  plain: { size: number; sha256: string };
+  stored: { size: number; sha256: string };
+}
+
+/** Compress, encrypt and upload `source` as the plan's data object for `name`. */
+async function uploadStream(plan: BackupPlan, store: ObjectStore, source: Readable, name: string, opts: RunOptions): Promise<Uploaded> {
   const object = `${name}${remoteSuffix(plan)}`;
   const plain = tap();
   const stored = tap();
-  const stages: (Readable | Transform)[] = [createReadStream(saved.file, { highWaterMark: 1024 * 1024 }), plain.stream];
+  const stages: (Readable | Transform)[] = [source, plain.stream];
   if (plan.compress === 'gzip') stages.push(createGzip({ level: plan.compressLevel, chunkSize: 256 * 1024 }));
   if (plan.encrypt) stages.push(createEncryptStream(plan.encrypt.recipients));
   stages.push(stored.stream);
@@ -151,19 +163,28 @@ export async function uploadData(
   const feeding = pipe([...stages, body] as unknown as NodeJS.ReadWriteStream[]);
   feeding.catch((err) => body.destroy(err as Error));
   await Promise.all([feeding, store.upload(object, body, { signal: opts.signal })]);
-  const p = plain.digest();
-  if (p.sha256 !== saved.sha256 || p.size !== saved.size) {
-    await store.remove(object).catch(() => undefined);
+  return { object, plain: plain.digest(), stored: stored.digest() };
+}
+
+/** The metadata for an upload whose plain bytes must be exactly the saved file; else the object is removed. */
+async function checkedMetadata(
+  plan: BackupPlan,
+  store: ObjectStore,
+  saved: SaveResult,
+  name: string,
+  up: Uploaded,
+): Promise<BackupMetadata> {
+  if (up.plain.sha256 !== saved.sha256 || up.plain.size !== saved.size) {
+    await store.remove(up.object).catch(() => undefined);
     throw new EtcdBackupError('corrupt', `${saved.file} changed while it was uploaded (its SHA-256 no longer matches the save's): the ` +
-      `upload was removed. Check the disk.`);
+      'upload was removed. Check the disk.');
   }
-  const s = stored.digest();
   const sc = saved.sidecar;
   return {
     format: METADATA_FORMAT,
     version: 1,
     name,
-    object,
+    object: up.object,
     cluster: plan.cluster.name,
     clusterId: sc.clusterId,
     members: sc.members,
@@ -173,11 +194,65 @@ export async function uploadData(
     createdAt: sc.createdAt,
     uploadedAt: new Date().toISOString(),
     plain: { size: saved.size, sha256: saved.sha256, dbSha256: saved.dbSha256 },
-    stored: { size: s.size, sha256: s.sha256 },
+    stored: up.stored,
     compress: plan.compress,
     encryption: plan.encrypt ? { format: 'age-encryption.org/v1', recipients: plan.encrypt.recipients.map(recipientFingerprint) } : null,
     tool: TOOL,
   };
+}
+
+/** The followed `.part` was removed without becoming the snapshot: that save attempt failed (another may follow). */
+class SaveRestarted extends Error {}
+
+/**
+ * Read `part` while the save writes it, until the save has finished and every byte was read.
+ * Fails with the save's error, or SaveRestarted when the file was removed by a failed attempt.
+ */
+export function followSave(part: string, saving: Promise<{ size: number }>): Readable {
+  let fh: fs.FileHandle | undefined;
+  let pos = 0;
+  let finalSize: number | undefined;
+  let failure: unknown;
+  saving.then((r) => (finalSize = r.size), (err) => (failure = err));
+  const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  return new Readable({
+    highWaterMark: 1024 * 1024,
+    async read() {
+      try {
+        while (!fh) {
+          if (failure) throw failure;
+          fh = await fs.open(part, 'r').catch((err: NodeJS.ErrnoException) => {
+            if (err.code === 'ENOENT') return undefined;
+            throw err;
+          });
+          if (!fh) await pause(25);
+        }
+        for (;;) {
+          if (failure) throw failure;
+          if (finalSize !== undefined && pos >= finalSize) {
+            this.push(null);
+            return;
+          }
+          const buf = Buffer.allocUnsafe(1024 * 1024);
+          const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+          if (bytesRead > 0) {
+            pos += bytesRead;
+            this.push(buf.subarray(0, bytesRead));
+            return;
+          }
+          if (finalSize === undefined && (await fh.stat()).nlink === 0) throw new SaveRestarted('the save attempt was abandoned');
+          await pause(15);
+        }
+      } catch (err) {
+        this.destroy(err as Error);
+      }
+    },
+    destroy(err, cb) {
+      const h = fh;
+      fh = undefined;
+      void (h ? h.close().catch(() => undefined) : Promise.resolve()).then(() => cb(err));
+    },
+  });
 }
 
 /** A file name for this run that is not taken yet (runs in the same second wait for the next). */
@@ -238,15 +313,25 @@ async function runDestinations(
   const remoteWhere = plan.remote ? `s3://${plan.remote.s3.bucket}/${plan.remote.s3.prefix}` : '';
   const t = Date.now();
   let saved: SaveResult;
+  let streaming: Promise<Uploaded> | undefined;
   try {
     const password = await readPlanPassword(plan);
     await fs.mkdir(plan.local.dir, { recursive: true, mode: 0o700 });
     const name = await freshName(plan, now);
     result.name = name;
-    saved = await saveFromCluster(plan, password !== undefined ? { password } : {}, join(plan.local.dir, `${name}.db`), opts);
+    const target = join(plan.local.dir, `${name}.db`);
+    const saving = saveFromCluster(plan, password !== undefined ? { password } : {}, target, opts);
+    // The copy is compressed, encrypted and uploaded while the snapshot streams to disk.
+    streaming = storeReady?.then(async (store) => {
+      opts.log?.(`Uploading to ${store.where} while saving...`);
+      return uploadStream(plan, store, followSave(`${target}.part`, saving), name, opts);
+    });
+    streaming?.catch(() => undefined);
+    saved = await saving;
     result.file = saved.file;
     result.revision = saved.sidecar.revision;
   } catch (err) {
+    await streaming?.catch(() => undefined);
     const out = failed('local', plan.local.dir, err, t);
     result.destinations.push(out);
     result.message = out.error;
@@ -254,11 +339,16 @@ async function runDestinations(
       `${out.error}` });
     return;
   }
-  // The check (native reader, trailer in a worker thread) runs while the copy uploads; the
-  // metadata that makes the remote copy count is written only when both passed.
+  // The check (native reader, trailer in a worker thread) runs while the upload finishes; the
+  // metadata that makes the remote copy count is written only when both passed. When the save
+  // had to start over on another member, the copy is uploaded again from the saved file.
   const uploading = storeReady?.then(async (store) => {
-    opts.log?.(`Uploading to ${store.where}...`);
-    return { store, meta: await uploadData(plan, store, saved, result.name as string, opts) };
+    try {
+      return { store, meta: await checkedMetadata(plan, store, saved, result.name as string, await (streaming as Promise<Uploaded>)) };
+    } catch (err) {
+      if (!(err instanceof SaveRestarted)) throw err;
+      return { store, meta: await uploadData(plan, store, saved, result.name as string, opts) };
+    }
   });
   uploading?.catch(() => undefined);
   try {
