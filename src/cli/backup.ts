@@ -313,6 +313,11 @@ const fetchAny: CliCommand = {
   summary: `${fetchSpec.summary}; or, with --to-revision N | --to-time TIME, a snapshot of any point the change log covers`,
   run: async (args) => {
     const pitr = await import('./backupFollow');
+    if (args.includes('--help') || args.includes('-h')) {
+      const code = await fetchCmd.run(['--help']);
+      out(`\nOr a point in time:\n${pitr.FETCH_PITR_USAGE}`);
+      return code;
+    }
     return pitr.isPointInTimeFetch(args) ? pitr.fetchPointInTime(args) : fetchCmd.run(args);
   },
 };

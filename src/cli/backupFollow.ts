@@ -15,6 +15,7 @@ import { follow, FollowLog } from '../core/pitr/follower';
 import { changelogDir } from '../core/pitr/followPlan';
 import { materialize } from '../core/pitr/materialize';
 import { PlanFullSnapshots, PlanSegmentStore } from '../core/pitr/planStores';
+import { minorGc } from './gc';
 import { CliCommand, CliUsageError, parseFlags } from './types';
 
 const FOLLOW_USAGE = `Usage: etcd-backup backup follow --config FILE [--status-file FILE]
@@ -97,6 +98,7 @@ export const followCommand: CliCommand = {
         statusFile: typeof flags['status-file'] === 'string' ? flags['status-file'] : join(changelogDir(plan.local.dir), 'follow-status.json'),
         signal: abort.signal,
         onLog: logLine,
+        collectGarbage: minorGc(),
       });
     } finally {
       process.removeListener('SIGINT', onSignal);

@@ -34,6 +34,8 @@ export interface FollowOptions {
   progressEveryMs?: number;
   /** Silence (no event, no progress answer) after which the stream is dropped (ms, default 10000). */
   stallMs?: number;
+  /** Called every few MiB received (the CLI passes V8's young-generation collector: a flat RSS). */
+  collectGarbage?: () => void;
   /** How often segments are pruned with their chains (ms, default 10 minutes; 0: at every roll). */
   pruneEveryMs?: number;
   /** A JSON status file rewritten every few seconds (lag, last stored revision). */
@@ -119,6 +121,7 @@ export class Follower {
   private chainBase: string | undefined;
   private readonly status: FollowStatus;
   private lastStatusWrite = 0;
+  private sinceGc = 0;
   /** Event handling, rolls and flushes run one at a time, in order. */
   private work: Promise<unknown> = Promise.resolve();
 
@@ -309,7 +312,13 @@ export class Follower {
       if (e.op !== 'put' || e.lease === '0' || this.builder.hasLease(e.lease)) continue;
       this.builder.addLease({ id: e.lease, ttl: await this.leaseTtl_(e.lease, endpoint), revision: r.revision });
     }
+    const before = this.builder.bytes;
     this.builder.addRevision(r);
+    this.sinceGc += this.builder.bytes - before;
+    if (this.sinceGc > 4 << 20) {
+      this.sinceGc = 0;
+      this.opts.collectGarbage?.();
+    }
     this.next = r.revision + 1;
     this.status.receivedRevision = r.revision;
   }
