@@ -142,7 +142,8 @@ async function benchBackup(endpoint, etcdctlSaveMs) {
   }
   const dir = join(work, 'backup');
   const s3port = await freePort();
-  const s3 = spawn(process.execPath, [join(root, 'node_modules/s3rver/bin/s3rver.js'), '-d', join(work, 's3'), '-a', '127.0.0.1', '-p', String(s3port), '--silent', '--configure-bucket', 'bench'], { stdio: 'ignore' });
+  const s3args = ['-d', join(work, 's3'), '-a', '127.0.0.1', '-p', String(s3port), '--silent', '--configure-bucket', 'bench'];
+  const s3 = spawn(process.execPath, [join(root, 'node_modules/s3rver/bin/s3rver.js'), ...s3args], { stdio: 'ignore' });
   try {
     await new Promise((r) => setTimeout(r, 1500));
     const key = join(work, 'key.txt');
@@ -152,7 +153,14 @@ async function benchBackup(endpoint, etcdctlSaveMs) {
     writeFileSync(creds, 'AWS_ACCESS_KEY_ID=S3RVER\nAWS_SECRET_ACCESS_KEY=S3RVER\n', { mode: 0o600 });
     const plan = join(work, 'plan.yaml');
     const s3cfg = { endpoint: `http://127.0.0.1:${s3port}`, bucket: 'bench', prefix: 'bench/', credentialsFile: creds };
-    writeFileSync(plan, [`cluster: { name: bench, endpoints: [${endpoint}] }`, `local: { dir: ${dir}, keep: { last: 100 } }`, `remote: { s3: ${JSON.stringify(s3cfg)}, keep: { last: 100 } }`, 'compress: gzip', `encrypt: { recipients: [${recipient}] }`, ''].join('\n'), { mode: 0o600 });
+    const planText = [
+      `cluster: { name: bench, endpoints: [${endpoint}] }`,
+      `local: { dir: ${dir}, keep: { last: 100 } }`,
+      `remote: { s3: ${JSON.stringify(s3cfg)}, keep: { last: 100 } }`,
+      'compress: gzip',
+      `encrypt: { recipients: [${recipient}] }`,
+    ];
+    writeFileSync(plan, `${planText.join('\n')}\n`, { mode: 0o600 });
     let run;
     for (let i = 0; i < rounds; i++) {
       const r = await timed([process.execPath, cli, 'backup', 'run', '--config', plan]);
@@ -160,28 +168,37 @@ async function benchBackup(endpoint, etcdctlSaveMs) {
       log(`backup run: ${(r.wallMs / 1000).toFixed(2)} s, peak RSS ${r.rssMiB.toFixed(0)} MiB`);
       if (!run || r.wallMs < run.wallMs) run = { ...r, rssMiB: Math.max(r.rssMiB, run?.rssMiB ?? 0) };
     }
-    const meta = JSON.parse(execFileSync(process.execPath, [cli, 'backup', 'list', '--config', plan, '-w', 'json'], { encoding: 'utf8' })).backups.find((b) => b.where === 'remote');
+    const listed = execFileSync(process.execPath, [cli, 'backup', 'list', '--config', plan, '-w', 'json'], { encoding: 'utf8' });
+    const meta = JSON.parse(listed).backups.find((b) => b.where === 'remote');
     const env = { ...process.env, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_DEFAULT_REGION: 'us-east-1' };
     let fetch;
     let ref;
     for (let i = 0; i < rounds; i++) {
       const out = join(work, `fetched-${i}.db`);
-      const r = await timed([process.execPath, cli, 'backup', 'fetch', '--config', plan, '--name', meta.name, '--from', 'remote', '-i', key, '-o', out]);
+      const fetchArgs = ['backup', 'fetch', '--config', plan, '--name', meta.name, '--from', 'remote', '-i', key, '-o', out];
+      const r = await timed([process.execPath, cli, ...fetchArgs]);
       if (r.code !== 0) throw new Error(`backup fetch failed (exit ${r.code}): ${r.stderr.split('\n').slice(-12).join('\n')}`);
       if (!fetch || r.wallMs < fetch.wallMs) fetch = r;
-      const p = await timedPipe([['/usr/bin/aws', '--endpoint-url', s3cfg.endpoint, 's3', 'cp', `s3://bench/bench/${meta.name}.db.gz.age`, '-'], ['/usr/bin/age', '-d', '-i', key], ['gunzip']], `${out}.ref`, env);
+      const download = ['/usr/bin/aws', '--endpoint-url', s3cfg.endpoint, 's3', 'cp', `s3://bench/bench/${meta.name}.db.gz.age`, '-'];
+      const p = await timedPipe([download, ['/usr/bin/age', '-d', '-i', key], ['gunzip']], `${out}.ref`, env);
       if (p.code !== 0) throw new Error(`aws | age -d | gunzip failed (exit ${p.code})`);
       if (!ref || p.wallMs < ref.wallMs) ref = p;
       log(`fetch: ours ${(r.wallMs / 1000).toFixed(2)} s, aws | age -d | gunzip ${(p.wallMs / 1000).toFixed(2)} s`);
-      if (!readFileSync(out).equals(readFileSync(`${out}.ref`))) throw new Error('backup fetch and aws | age -d | gunzip gave different files');
+      if (!readFileSync(out).equals(readFileSync(`${out}.ref`))) {
+        throw new Error('backup fetch and aws | age -d | gunzip gave different files');
+      }
       rmSync(out, { force: true });
       rmSync(`${out}.ref`, { force: true });
     }
     const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
+    const verdict = (pass) => (pass ? 'PASS' : 'MISS');
+    const runRatio = run.wallMs / etcdctlSaveMs;
+    const fetchRatio = fetch.wallMs / ref.wallMs;
+    const rss = `${run.rssMiB.toFixed(0)} MiB`;
     return [
-      ['backup run wall time', s(run.wallMs), `${s(etcdctlSaveMs)} (save)`, `ratio ${(run.wallMs / etcdctlSaveMs).toFixed(2)}`, '<= 1.5', run.wallMs / etcdctlSaveMs <= 1.5 ? 'PASS' : 'MISS'],
-      ['backup run peak RSS', `${run.rssMiB.toFixed(0)} MiB`, '', `${run.rssMiB.toFixed(0)} MiB`, '<= 256 MiB', run.rssMiB <= 256 ? 'PASS' : 'MISS'],
-      ['backup fetch wall time', s(fetch.wallMs), `${s(ref.wallMs)} (aws|age|gunzip)`, `ratio ${(fetch.wallMs / ref.wallMs).toFixed(2)}`, '<= 1.5', fetch.wallMs / ref.wallMs <= 1.5 ? 'PASS' : 'MISS'],
+      ['backup run wall time', s(run.wallMs), `${s(etcdctlSaveMs)} (save)`, `ratio ${runRatio.toFixed(2)}`, '<= 1.5', verdict(runRatio <= 1.5)],
+      ['backup run peak RSS', rss, '', rss, '<= 256 MiB', verdict(run.rssMiB <= 256)],
+      ['backup fetch wall time', s(fetch.wallMs), `${s(ref.wallMs)} (aws|age|gunzip)`, `ratio ${fetchRatio.toFixed(2)}`, '<= 1.5', verdict(fetchRatio <= 1.5)],
     ];
   } finally {
     s3.kill('SIGKILL');

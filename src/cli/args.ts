@@ -30,7 +30,8 @@ export interface CommandSpec {
 export function helpText(spec: CommandSpec): string {
   const opts = Object.entries(spec.options);
   const req = opts.filter(([, o]) => o.required).map(([n, o]) => `--${n}${o.value ? ` ${o.value}` : ''}`);
-  const lines = [`Usage: etcd-backup ${spec.name}${spec.positionals ? ` ${spec.positionals.usage}` : ''}${req.length ? ` ${req.join(' ')}` : ''} [options]`, '', spec.summary, '', 'Options:'];
+  const usage = `etcd-backup ${spec.name}${spec.positionals ? ` ${spec.positionals.usage}` : ''}${req.length ? ` ${req.join(' ')}` : ''}`;
+  const lines = [`Usage: ${usage} [options]`, '', spec.summary, '', 'Options:'];
   const left = (n: string, o: OptionSpec): string => `${o.short ? `-${o.short}, ` : '    '}--${n}${o.value ? ` ${o.value}` : ''}`;
   const width = Math.max(...opts.map(([n, o]) => left(n, o).length), 10) + 2;
   for (const [n, o] of opts) {
@@ -52,13 +53,16 @@ export function parseCommand(spec: CommandSpec, args: string[]): { values: Parse
   try {
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true }) as typeof parsed;
   } catch (err) {
-    const msg = (err as Error).message.replace(/^Unknown option '(.*?)'.*$/s, 'unknown flag $1.').replace(/\. To specify a positional.*$/s, '.');
+    const msg = (err as Error).message
+      .replace(/^Unknown option '(.*?)'.*$/s, 'unknown flag $1.')
+      .replace(/\. To specify a positional.*$/s, '.');
     throw new CliUsageError(`${msg} Run \`etcd-backup ${spec.name} --help\`.`);
   }
   const p = spec.positionals ?? { usage: '', min: 0, max: 0 };
   if (parsed.positionals.length < p.min || parsed.positionals.length > p.max) {
     throw new CliUsageError(
-      p.max === 0 ? `unexpected argument "${parsed.positionals[0]}". Run \`etcd-backup ${spec.name} --help\`.` : `expected ${p.usage}. Run \`etcd-backup ${spec.name} --help\`.`,
+      p.max === 0 ? `unexpected argument "${parsed.positionals[0]}". Run \`etcd-backup ${spec.name} --help\`.` : `expected ${p.usage}. ` +
+        `Run \`etcd-backup ${spec.name} --help\`.`,
     );
   }
   for (const [n, o] of Object.entries(spec.options)) {

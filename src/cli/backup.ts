@@ -89,7 +89,8 @@ const run = command(runSpec, async (values) => {
       if (pr.removed.length) err(`Pruned ${pr.removed.length} ${pr.where} backup(s): ${pr.removed.map((x) => x.name).join(', ')}.`);
       if (pr.error) err(`Prune of ${pr.where} stopped: ${pr.error}`);
     }
-    if (!r.ok) err(`etcd-backup backup run: the backup of "${p.cluster.name}" did not reach every destination (see above); recorded in ${p.statusFile}.`);
+    if (!r.ok) err(`etcd-backup backup run: the backup of "${p.cluster.name}" did not reach every destination (see above); recorded in ` +
+      `${p.statusFile}.`);
     return r.ok ? 0 : 1;
   } finally {
     process.removeListener('SIGINT', onSignal);
@@ -123,11 +124,17 @@ const list = command(listSpec, async (values) => {
   }
   const rows = [...local.backups, ...(remote?.backups ?? [])].sort((a, b) => b.time.getTime() - a.time.getTime());
   if (asJson) {
-    out(JSON.stringify({ backups: rows.map((b) => ({ name: b.name, where: b.where, time: b.time.toISOString(), size: b.size, revision: b.revision ?? null, good: b.good })), foreign: { local: local.foreign, remote: remote?.foreign ?? [] }, remoteError: remoteError ?? null }, null, 2));
+    const backups = rows.map((b) => ({ ...b, time: b.time.toISOString(), revision: b.revision ?? null }))
+      .map(({ name, where, time, size, revision, good }) => ({ name, where, time, size, revision, good }));
+    const foreign = { local: local.foreign, remote: remote?.foreign ?? [] };
+    out(JSON.stringify({ backups, foreign, remoteError: remoteError ?? null }, null, 2));
   } else {
     out(['NAME', 'WHERE', 'SIZE', 'REVISION', 'AGE', 'CHECKED'].join('\t'));
-    for (const b of rows) out([b.name, b.where, b.size, b.revision ?? '-', ago(Date.now() - b.time.getTime()), b.good ? 'yes' : 'no'].join('\t'));
-    if (local.foreign.length || remote?.foreign.length) err(`Not listed (not made by this plan, never touched): ${[...local.foreign, ...(remote?.foreign ?? [])].length} file(s)/object(s).`);
+    for (const b of rows) {
+      out([b.name, b.where, b.size, b.revision ?? '-', ago(Date.now() - b.time.getTime()), b.good ? 'yes' : 'no'].join('\t'));
+    }
+    if (local.foreign.length || remote?.foreign.length) err(`Not listed (not made by this plan, never touched): ` +
+      `${[...local.foreign, ...(remote?.foreign ?? [])].length} file(s)/object(s).`);
   }
   if (remoteError) err(`etcd-backup backup list: the remote backups could not be listed: ${remoteError}`);
   return remoteError ? 1 : 0;
@@ -136,7 +143,8 @@ const list = command(listSpec, async (values) => {
 const statusSpec: CommandSpec = {
   name: 'backup status',
   summary: 'last success, last failure, consecutive failures, next run; exit 1 when a destination\'s newest good backup is stale',
-  options: { config: CONFIG, 'write-out': WRITE_OUT, now: { type: 'string', value: 'TIME', help: 'judge staleness at this time (ISO 8601) instead of now' } },
+  options: { config: CONFIG, 'write-out': WRITE_OUT, now: { type: 'string', value: 'TIME', help: 'judge staleness at this time (ISO ' +
+    '8601) instead of now' } },
   description: 'Stale means older than twice the schedule\'s interval, or none at all: usable as a monitoring check on its own.',
 };
 
@@ -148,16 +156,22 @@ const status = command(statusSpec, async (values) => {
   const now = values.now ? parseTime(String(values.now), 'now') : new Date();
   const r = await statusReport(p, now);
   if (asJson) {
-    out(JSON.stringify({ cluster: p.cluster.name, schedule: p.schedule, intervalSeconds: r.intervalMs / 1000, nextRun: r.nextRun?.toISOString() ?? null, stale: r.stale, lastRun: r.status?.lastRun ?? null, destinations: r.destinations }, null, 2));
+    const nextRun = r.nextRun?.toISOString() ?? null;
+    const report = { cluster: p.cluster.name, schedule: p.schedule, intervalSeconds: r.intervalMs / 1000, nextRun };
+    out(JSON.stringify({ ...report, stale: r.stale, lastRun: r.status?.lastRun ?? null, destinations: r.destinations }, null, 2));
   } else {
-    out(`Cluster ${p.cluster.name}: schedule "${p.schedule}" (every ${formatDuration(r.intervalMs)} at most), next run ${r.nextRun?.toISOString() ?? 'never'}.`);
+    out(`Cluster ${p.cluster.name}: schedule "${p.schedule}" (every ${formatDuration(r.intervalMs)} at most), next run ` +
+      `${r.nextRun?.toISOString() ?? 'never'}.`);
     for (const d of r.destinations) {
       const s = d.status;
-      out(`${d.destination}: last success ${s?.lastSuccess ? `${s.lastSuccess.at} (${ago(d.lastSuccessAgeMs)}, ${s.lastSuccess.name})` : 'never'}; consecutive failures ${s?.consecutiveFailures ?? 0}${d.stale ? '; STALE' : ''}`);
+      out(`${d.destination}: last success ` +
+        `${s?.lastSuccess ? `${s.lastSuccess.at} (${ago(d.lastSuccessAgeMs)}, ${s.lastSuccess.name})` : 'never'}; consecutive failures ` +
+          `${s?.consecutiveFailures ?? 0}${d.stale ? '; STALE' : ''}`);
       if (s?.lastFailure) out(`  last failure ${s.lastFailure.at}: ${s.lastFailure.message}`);
     }
   }
-  if (r.stale) err(`etcd-backup backup status: "${p.cluster.name}" has a destination without a good backup in the last ${formatDuration(2 * r.intervalMs)}.`);
+  if (r.stale) err(`etcd-backup backup status: "${p.cluster.name}" has a destination without a good backup in the last ` +
+    `${formatDuration(2 * r.intervalMs)}.`);
   return r.stale ? 1 : 0;
 });
 
@@ -236,7 +250,9 @@ const fetchCmd = command(fetchSpec, async (values) => {
     const file = String(values.identity);
     identities = parseIdentities(await fs.readFile(file, 'utf8'), file);
   }
-  const r = await fetchBackup(p, { name: values.name as string | undefined, latest: values.latest === true, out: String(values.output), identities, from: from as 'auto', log: err });
+  const name = values.name as string | undefined;
+  const latest = values.latest === true;
+  const r = await fetchBackup(p, { name, latest, out: String(values.output), identities, from: from as 'auto', log: err });
   if (asJson) out(JSON.stringify(r, null, 2));
   else out(`Fetched ${r.name} from ${r.from} into ${r.file} (${r.size} bytes, SHA-256 ${r.sha256}; checked).`);
   return 0;
@@ -257,10 +273,12 @@ const scheduleSpec: CommandSpec = {
 /** ExecStart's words for this CLI: node and the bundled script, or an executable as given. */
 function cliCommand(given: string | undefined): string[] {
   const script = given ?? process.argv[1];
-  if (!script || !isAbsolute(resolve(script))) throw new EtcdBackupError('invalidInput', 'Cannot tell where this CLI lives: give --cli PATH.');
+  if (!script || !isAbsolute(resolve(script))) throw new EtcdBackupError('invalidInput', 'Cannot tell where this CLI lives: give --cli ' +
+    'PATH.');
   const abs = realpathSync(resolve(script));
   if (/\.(c|m)?js$/.test(abs)) return [process.execPath, abs];
-  if (/\.ts$/.test(abs)) throw new EtcdBackupError('invalidInput', `${abs} is the TypeScript source: build the CLI (npm run build) and give --cli dist/cli.js.`);
+  if (/\.ts$/.test(abs)) throw new EtcdBackupError('invalidInput', `${abs} is the TypeScript source: build the CLI (npm run build) and ` +
+    `give --cli dist/cli.js.`);
   return [abs];
 }
 

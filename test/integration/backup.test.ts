@@ -27,7 +27,8 @@ interface CliResult {
 
 function runCli(args: string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((done) => {
-    execFile(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli.ts'), ...args], { cwd: REPO, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+    const argv = ['--import', 'tsx', join(REPO, 'src/cli.ts'), ...args];
+    execFile(process.execPath, argv, { cwd: REPO, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       done({ code: err ? Number((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
     });
   });
@@ -65,13 +66,32 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
   });
 
   /** A plan in a fresh folder; `s3` overrides remote.s3 fields (null: no remote). */
-  function writePlan(opts: { name?: string; s3?: Record<string, unknown> | null; keep?: string; remoteKeep?: string; extra?: string; recipients?: string[] } = {}): { plan: string; dir: string; prefix: string; metrics: string } {
+  interface PlanOptions {
+    name?: string;
+    s3?: Record<string, unknown> | null;
+    keep?: string;
+    remoteKeep?: string;
+    extra?: string;
+    recipients?: string[];
+  }
+  function writePlan(opts: PlanOptions = {}): { plan: string; dir: string; prefix: string; metrics: string } {
     const caseDir = join(root, `case-${++n}`);
     mkdirSync(caseDir);
     const dir = join(caseDir, 'local');
     const prefix = `case${n}/`;
     const metrics = join(caseDir, 'metrics', 'etcd_backup.prom');
-    const s3cfg = opts.s3 === null ? undefined : { endpoint: s3.endpoint, bucket: 'backups', prefix, region: 'us-east-1', forcePathStyle: true, credentialsFile: credentials, partSizeMiB: 5, timeoutSeconds: 10, maxAttempts: 1, ...opts.s3 };
+    const s3cfg = opts.s3 === null ? undefined : {
+      endpoint: s3.endpoint,
+      bucket: 'backups',
+      prefix,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentialsFile: credentials,
+      partSizeMiB: 5,
+      timeoutSeconds: 10,
+      maxAttempts: 1,
+      ...opts.s3,
+    };
     const lines = [
       'cluster:',
       `  name: ${opts.name ?? 'itest'}`,
@@ -106,7 +126,10 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
     assert.deepStrictEqual(keys, [`${p.prefix}${result.name}.db.gz.age`, `${p.prefix}${result.name}.meta.json`]);
     // Debian's aws reads the object; Debian's age decrypts it; gunzip gives the local file byte for byte.
     const obj = join(root, `${result.name}.age`);
-    ok({ ...(await aws(s3.endpoint, ['s3', 'cp', `s3://backups/${p.prefix}${result.name}.db.gz.age`, obj, '--only-show-errors'])) }, 'aws s3 cp');
+    ok(
+      { ...(await aws(s3.endpoint, ['s3', 'cp', `s3://backups/${p.prefix}${result.name}.db.gz.age`, obj, '--only-show-errors'])) },
+      'aws s3 cp',
+    );
     const plain = gunzipSync(execFileSync('age', ['-d', '-i', key, obj], { maxBuffer: 256 << 20 }));
     assert.ok(plain.equals(readFileSync(db)), 'age -d | gunzip equals the local snapshot');
     const meta = JSON.parse((await aws(s3.endpoint, ['s3', 'cp', `s3://backups/${p.prefix}${result.name}.meta.json`, '-'])).stdout);
@@ -136,7 +159,10 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
     const bytes = readFileSync(obj);
     bytes[Math.floor(bytes.length / 2)] ^= 0x01;
     writeFileSync(obj, bytes);
-    ok(await aws(s3.endpoint, ['s3', 'cp', obj, `s3://backups/${p.prefix}${result.name}.db.gz.age`, '--only-show-errors']), 'aws s3 cp (tamper)');
+    ok(
+      await aws(s3.endpoint, ['s3', 'cp', obj, `s3://backups/${p.prefix}${result.name}.db.gz.age`, '--only-show-errors']),
+      'aws s3 cp (tamper)',
+    );
     const bad = join(root, 'tampered.db');
     const t = await runCli(['backup', 'fetch', '--config', p.plan, '--name', result.name, '--from', 'remote', '-i', key, '-o', bad]);
     assert.strictEqual(t.code, 1);
@@ -144,7 +170,8 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
     assert.ok(!existsSync(bad) && !existsSync(`${bad}.part`));
   });
 
-  it('a TLS + auth cluster (kubeadm layout, passwordFile) to a TLS store with a private CA (caFile); without the CA, a TLS sentence', async () => {
+  it('a TLS + auth cluster (kubeadm layout, passwordFile) to a TLS store with a private CA (caFile); without the CA, a TLS ' +
+    'sentence', async () => {
     const pki = await testPki();
     const [secure, tlsS3] = await Promise.all([
       startCluster({ members: 1, tls: true, auth: { password: 'rootpw' }, name: 'sec' }),
@@ -157,10 +184,19 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
       writeFileSync(pw, 'rootpw\n', { mode: 0o600 });
       const cfg = secure.clusterConfig();
       const plan = (withCa: boolean): string => {
-        const s3cfg = { endpoint: tlsS3.endpoint, bucket: 'backups', prefix: withCa ? 'ca/' : 'noca/', credentialsFile: credentials, timeoutSeconds: 10, maxAttempts: 1, ...(withCa ? { caFile: pki.caFile } : {}) };
+        const s3cfg = {
+          endpoint: tlsS3.endpoint,
+          bucket: 'backups',
+          prefix: withCa ? 'ca/' : 'noca/',
+          credentialsFile: credentials,
+          timeoutSeconds: 10,
+          maxAttempts: 1,
+          ...(withCa ? { caFile: pki.caFile } : {}),
+        };
         const file = join(caseDir, `plan-${withCa}.yaml`);
         const text = [
-          `cluster: { name: sec, endpoints: ${JSON.stringify(cfg.endpoints)}, tls: ${JSON.stringify(cfg.tls)}, username: root, passwordFile: ${pw} }`,
+          `cluster: { name: sec, endpoints: ${JSON.stringify(cfg.endpoints)}, tls: ${JSON.stringify(cfg.tls)}, username: root, ` +
+            `passwordFile: ${pw} }`,
           `local: { dir: ${join(caseDir, `local-${withCa}`)} }`,
           `remote: { s3: ${JSON.stringify(s3cfg)} }`,
           `encrypt: { recipients: [${recipient}] }`,
@@ -191,6 +227,11 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
     const st = await runCli(['backup', 'status', '--config', p.plan]);
     assert.strictEqual(st.code, 1, 'a remote without a good backup is stale');
     assert.match(st.stdout, /last failure .*cannot be reached/);
+    // The local copy can still be fetched (copied and checked) without the store.
+    const out = join(root, `local-fetch-${n}.db`);
+    ok(await runCli(['backup', 'fetch', '--config', p.plan, '--latest', '--from', 'local', '-o', out]), 'fetch --from local');
+    const newest = localFiles(p.dir).filter((f) => f.endsWith('.db')).pop() as string;
+    assert.ok(readFileSync(out).equals(readFileSync(join(p.dir, newest))));
   });
 
   it('wrong credentials and a missing bucket: one sentence each, exit 1', async () => {
@@ -255,7 +296,8 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
     assert.match(r.stderr, /"age1notakey" is not an age recipient/);
     assert.match(r.stderr, /unknown field "compres"/);
     assert.ok(!existsSync(p.dir), 'nothing was saved: the local folder was not even made');
-    const secret = writePlan({ recipients: [readFileSync(key, 'utf8').split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-')) as string] });
+    const secretKey = readFileSync(key, 'utf8').split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-')) as string;
+    const secret = writePlan({ recipients: [secretKey] });
     const r2 = await runCli(['backup', 'run', '--config', secret.plan]);
     assert.match(r2.stderr, /That is a private key/);
     const open = writePlan();
@@ -270,9 +312,12 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
     assert.ok(!existsSync(open.dir));
   });
 
-  it('the local disk full: nothing under a final name, no .part, the failure recorded', async function () {
-    const p = writePlan({ s3: null, extra: '' });
+  it('the local disk full: nothing under a final name, no .part, nothing uploaded, the failure recorded', async function () {
+    // The upload runs while the snapshot streams: a save that fails must leave no object either.
+    const p = writePlan({ extra: '' });
     mkdirSync(p.dir, { recursive: true });
+    // At least 1 MiB of data, so the snapshot cannot fit in the 256 KiB disk.
+    await putAll(etcd, Array.from({ length: 16 }, (_, i) => ({ key: `/full/${i}`, value: randomBytes(64 * 1024) })));
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', p.dir]);
     } catch {
@@ -285,14 +330,21 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
       assert.deepStrictEqual(localFiles(p.dir).filter((f) => !f.startsWith('.etcd-backup-')), []);
       const status = JSON.parse(readFileSync(join(p.dir, '.etcd-backup-itest.status.json'), 'utf8'));
       assert.strictEqual(status.destinations.local.consecutiveFailures, 1);
+      assert.strictEqual(status.destinations.remote.consecutiveFailures, 1);
+      assert.deepStrictEqual(await awsKeys(s3.endpoint, 'backups', p.prefix), []);
     } finally {
       execFileSync('umount', [p.dir]);
+      await etcd.etcdctlOk(['del', '--prefix', '/full/']);
     }
   });
 
   it('two runs of one plan at once: the second says so, does nothing, exits 1', async () => {
     const p = writePlan({ s3: null });
-    const first = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli.ts'), 'backup', 'run', '--config', p.plan], { cwd: REPO, stdio: 'ignore' });
+    const first = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(REPO, 'src/cli.ts'), 'backup', 'run', '--config', p.plan],
+      { cwd: REPO, stdio: 'ignore' },
+    );
     const firstDone = new Promise<number>((r) => first.once('exit', (c) => r(c ?? -1)));
     const lock = join(p.dir, '.etcd-backup-itest.lock');
     const deadline = Date.now() + 30_000;
@@ -316,20 +368,36 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
     writeFileSync(join(p.dir, 'notes.txt'), 'mine');
     writeFileSync(join(p.dir, 'other-20200101T000000Z.db'), 'x');
     writeFileSync(join(root, 'foreign.bin'), 'x');
-    for (const k of ['itest-20200101T000000Z.db.gz.age', 'README', 'itest-20200102T000000Z.meta.json', 'sub/itest-20200103T000000Z.db.gz.age']) {
+    for (const k of [
+      'itest-20200101T000000Z.db.gz.age',
+      'README',
+      'itest-20200102T000000Z.meta.json',
+      'sub/itest-20200103T000000Z.db.gz.age',
+    ]) {
       ok(await aws(s3.endpoint, ['s3', 'cp', join(root, 'foreign.bin'), `s3://backups/${p.prefix}${k}`, '--only-show-errors']), 'aws cp');
     }
     const later = new Date(Date.now() + 10 * 86400_000).toISOString();
-    const dry = JSON.parse(ok(await runCli(['backup', 'prune', '--config', p.plan, '--dry-run', '--now', later, '-w', 'json']), 'dry run').stdout);
+    const dry = JSON.parse(ok(
+      await runCli(['backup', 'prune', '--config', p.plan, '--dry-run', '--now', later, '-w', 'json']),
+      'dry run',
+    ).stdout);
     assert.deepStrictEqual(dry.map((r: { removed: unknown[] }) => r.removed.length), [2, 2]);
     assert.strictEqual(localFiles(p.dir).filter((f) => /^itest-.*Z\.db$/.test(f)).length, 4, 'a dry run removes nothing');
     const real = JSON.parse(ok(await runCli(['backup', 'prune', '--config', p.plan, '--now', later, '-w', 'json']), 'prune').stdout);
-    assert.deepStrictEqual(real.map((r: { kept: { reasons: string[] }[] }) => r.kept.map((k) => k.reasons.join())), [['newest good backup'], ['newest good backup']]);
+    assert.deepStrictEqual(
+      real.map((r: { kept: { reasons: string[] }[] }) => r.kept.map((k) => k.reasons.join())),
+      [['newest good backup'], ['newest good backup']],
+    );
     const left = localFiles(p.dir);
     for (const f of ['itest-20200101T000000Z.db', 'notes.txt', 'other-20200101T000000Z.db']) assert.ok(left.includes(f), `${f} untouched`);
     assert.strictEqual(left.filter((f) => /^itest-\d{8}T\d{6}Z\.json$/.test(f)).length, 1);
     const keys = await awsKeys(s3.endpoint, 'backups', p.prefix);
-    for (const k of ['itest-20200101T000000Z.db.gz.age', 'README', 'itest-20200102T000000Z.meta.json', 'sub/itest-20200103T000000Z.db.gz.age']) {
+    for (const k of [
+      'itest-20200101T000000Z.db.gz.age',
+      'README',
+      'itest-20200102T000000Z.meta.json',
+      'sub/itest-20200103T000000Z.db.gz.age',
+    ]) {
       assert.ok(keys.includes(`${p.prefix}${k}`), `${k} untouched`);
     }
     assert.strictEqual(keys.filter((k) => /itest-\d{8}T\d{6}Z\.meta\.json$/.test(k) && !k.includes('20200102')).length, 1);
@@ -339,11 +407,20 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
     execFileSync(process.execPath, [join(REPO, 'scripts/build.mjs')], { cwd: REPO, stdio: 'ignore' });
     const p = writePlan({ s3: null });
     const unitDir = join(root, 'units');
-    ok(await runCli(['backup', 'schedule', '--config', p.plan, '--write', '--unit-dir', unitDir, '--cli', join(REPO, 'dist/cli.js')]), 'schedule --write');
+    ok(
+      await runCli(['backup', 'schedule', '--config', p.plan, '--write', '--unit-dir', unitDir, '--cli', join(REPO, 'dist/cli.js')]),
+      'schedule --write',
+    );
     const service = join(unitDir, 'etcd-backup-itest.service');
     const timer = join(unitDir, 'etcd-backup-itest.timer');
     const text = readFileSync(timer, 'utf8') + readFileSync(service, 'utf8');
-    for (const line of ['Persistent=true', 'Type=oneshot', 'Nice=10', 'IOSchedulingClass=idle', 'OnCalendar=*-*-* 00/6:00:00']) assert.ok(text.includes(line), line);
+    for (const line of [
+      'Persistent=true',
+      'Type=oneshot',
+      'Nice=10',
+      'IOSchedulingClass=idle',
+      'OnCalendar=*-*-* 00/6:00:00',
+    ]) assert.ok(text.includes(line), line);
     assert.match(text, /RandomizedDelaySec=\d+/);
     const verify = await new Promise<{ code: number; out: string }>((done) =>
       execFile('systemd-analyze', ['verify', service, timer], (err, stdout, stderr) => done({ code: err ? 1 : 0, out: stdout + stderr })),

@@ -161,8 +161,18 @@ export async function blackHole(): Promise<{ port: number; close(): Promise<void
 /** Run Debian's aws CLI against `endpoint`. */
 export function aws(endpoint: string, args: string[], input?: Buffer): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    const env = { ...process.env, AWS_ACCESS_KEY_ID: S3_KEY, AWS_SECRET_ACCESS_KEY: S3_SECRET, AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '' };
-    const child = execFile(AWS_BIN, ['--endpoint-url', endpoint, ...args], { env, encoding: 'buffer', maxBuffer: 256 << 20, timeout: 60_000 }, (err, stdout, stderr) => {
+    const env = {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: S3_KEY,
+      AWS_SECRET_ACCESS_KEY: S3_SECRET,
+      AWS_DEFAULT_REGION: 'us-east-1',
+      AWS_PAGER: '',
+    };
+    const child = execFile(AWS_BIN, [
+      '--endpoint-url',
+      endpoint,
+      ...args,
+    ], { env, encoding: 'buffer', maxBuffer: 256 << 20, timeout: 60_000 }, (err, stdout, stderr) => {
       done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout: stdout.toString('latin1'), stderr: stderr.toString() });
     });
     if (input) child.stdin?.end(input);
@@ -171,7 +181,10 @@ export function aws(endpoint: string, args: string[], input?: Buffer): Promise<{
 
 /** The object keys under `bucket/prefix`, as `aws s3api list-objects-v2` reports them. */
 export async function awsKeys(endpoint: string, bucket: string, prefix = ''): Promise<string[]> {
-  const r = await aws(endpoint, ['s3api', 'list-objects-v2', '--bucket', bucket, ...(prefix ? ['--prefix', prefix] : []), '--output', 'json']);
+  const r = await aws(
+    endpoint,
+    ['s3api', 'list-objects-v2', '--bucket', bucket, ...(prefix ? ['--prefix', prefix] : []), '--output', 'json'],
+  );
   if (r.code !== 0) throw new Error(`aws s3api list-objects-v2 failed: ${r.stderr}`);
   const j = r.stdout.trim() ? (JSON.parse(r.stdout) as { Contents?: { Key: string }[] }) : {};
   return (j.Contents ?? []).map((c) => c.Key).sort();

@@ -98,10 +98,14 @@ describe('age format (against Debian age)', function () {
     const macAt = header.indexOf('\n--- ') + 6;
     header[macAt] = header[macAt] === 0x41 ? 0x42 : 0x41;
     await rejects(through(createDecryptStream(ids), header), /header MAC|not canonical/);
-    await rejects(through(createDecryptStream([generateIdentity().identity]), file), /None of the given age identities can open this backup/);
+    await rejects(
+      through(createDecryptStream([generateIdentity().identity]), file),
+      /None of the given age identities can open this backup/,
+    );
     const armored = execFileSync(AGE, ['-a', '-r', ids[0].recipient.text], { input: 'x' });
     await rejects(through(createDecryptStream(ids), armored), /ASCII-armored/);
-    const fake = Buffer.from('age-encryption.org/v1\n-> scrypt c2FsdHNhbHRzYWx0c2FsdA 18\nAAAA\n--- AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n');
+    const fake = Buffer.from('age-encryption.org/v1\n-> scrypt c2FsdHNhbHRzYWx0c2FsdA 18\nAAAA\n--- ' +
+      'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n');
     await rejects(through(createDecryptStream(ids), Buffer.concat([fake, randomBytes(40)])), /passphrase/);
   });
 

@@ -20,7 +20,11 @@ const EXAMPLE = `
 cluster:
   name: prod
   endpoints: [https://10.0.0.11:2379, https://10.0.0.12:2379]
-  tls: { caFile: /etc/kubernetes/pki/etcd/ca.crt, certFile: /etc/kubernetes/pki/etcd/healthcheck-client.crt, keyFile: /etc/kubernetes/pki/etcd/healthcheck-client.key }
+  tls: {
+    caFile: /etc/kubernetes/pki/etcd/ca.crt,
+    certFile: /etc/kubernetes/pki/etcd/healthcheck-client.crt,
+    keyFile: /etc/kubernetes/pki/etcd/healthcheck-client.key,
+  }
 schedule: "*-*-* 00/6:00:00"
 local:
   dir: /var/backups/etcd/prod
@@ -64,7 +68,14 @@ describe('backup plan files', () => {
       .concat('\nkeeep: 3\n');
     const { plan, problems } = parsePlan(text);
     assert.strictEqual(plan, undefined);
-    const expect = [/local\.dir must be an absolute path/, /remote\.keep\.last must be a whole number from 0/, /remote\.s3\.bucket must be an S3 bucket name/, /encrypt\.recipients\[0\]: "age1nope" is not an age recipient/, /schedule .* systemd does not accept/, /unknown field "keeep"/];
+    const expect = [
+      /local\.dir must be an absolute path/,
+      /remote\.keep\.last must be a whole number from 0/,
+      /remote\.s3\.bucket must be an S3 bucket name/,
+      /encrypt\.recipients\[0\]: "age1nope" is not an age recipient/,
+      /schedule .* systemd does not accept/,
+      /unknown field "keeep"/,
+    ];
     for (const re of expect) assert.ok(problems.some((p) => re.test(p)), `${re} in ${problems.join('\n')}`);
     assert.strictEqual(problems.length, expect.length);
   });
@@ -99,9 +110,16 @@ describe('backup plan files', () => {
   });
 
   it('reads credentials files in the AWS INI form and as KEY=VALUE lines', () => {
-    assert.deepStrictEqual(parseCredentials('[default]\naws_access_key_id = AK\naws_secret_access_key = SK\n', 'f'), { accessKeyId: 'AK', secretAccessKey: 'SK' });
-    assert.deepStrictEqual(parseCredentials('[backup]\naws_access_key_id=AK\naws_secret_access_key=SK\naws_session_token=T\n', 'f'), { accessKeyId: 'AK', secretAccessKey: 'SK', sessionToken: 'T' });
-    assert.deepStrictEqual(parseCredentials('export AWS_ACCESS_KEY_ID="AK"\nAWS_SECRET_ACCESS_KEY=SK\n', 'f'), { accessKeyId: 'AK', secretAccessKey: 'SK' });
+    assert.deepStrictEqual(parseCredentials('[default]\naws_access_key_id = AK\naws_secret_access_key = ' +
+      'SK\n', 'f'), { accessKeyId: 'AK', secretAccessKey: 'SK' });
+    assert.deepStrictEqual(
+      parseCredentials('[backup]\naws_access_key_id=AK\naws_secret_access_key=SK\naws_session_token=T\n', 'f'),
+      { accessKeyId: 'AK', secretAccessKey: 'SK', sessionToken: 'T' },
+    );
+    assert.deepStrictEqual(
+      parseCredentials('export AWS_ACCESS_KEY_ID="AK"\nAWS_SECRET_ACCESS_KEY=SK\n', 'f'),
+      { accessKeyId: 'AK', secretAccessKey: 'SK' },
+    );
     assert.throws(() => parseCredentials('nothing', 'f'), /holds no aws_access_key_id/);
   });
 
@@ -110,7 +128,10 @@ describe('backup plan files', () => {
     assert.strictEqual(systemdQuote('/etc/etcd backup/p%.yaml'), '"/etc/etcd backup/p%%.yaml"');
     const { plan } = parsePlan(EXAMPLE, '/etc/etcd-backup/prod.yaml');
     const u = planUnits(plan as NonNullable<typeof plan>, ['/usr/bin/node', '/opt/etcd-backup/dist/cli.js']);
-    assert.match(u.service, /^ExecStart=\/usr\/bin\/node \/opt\/etcd-backup\/dist\/cli\.js backup run --config \/etc\/etcd-backup\/prod\.yaml$/m);
+    assert.match(
+      u.service,
+      /^ExecStart=\/usr\/bin\/node \/opt\/etcd-backup\/dist\/cli\.js backup run --config \/etc\/etcd-backup\/prod\.yaml$/m,
+    );
     assert.match(u.timer, /^RandomizedDelaySec=900$/m);
   });
 });
@@ -119,11 +140,21 @@ describe('CLI flag specs (util.parseArgs)', () => {
   const spec: CommandSpec = {
     name: 'backup demo',
     summary: 'a demo',
-    options: { config: { type: 'string', value: 'FILE', help: 'the plan', required: true }, 'dry-run': { type: 'boolean', help: 'nothing' }, 'write-out': { type: 'string', short: 'w', value: 'F', help: 'format' } },
+    options: {
+      config: { type: 'string', value: 'FILE', help: 'the plan', required: true },
+      'dry-run': { type: 'boolean', help: 'nothing' },
+      'write-out': { type: 'string', short: 'w', value: 'F', help: 'format' },
+    },
   };
   it('parses, refuses unknown flags and missing required ones, and prints help from the same spec', () => {
-    assert.deepStrictEqual({ ...parseCommand(spec, ['--config', 'p.yaml', '--dry-run', '-w', 'json'])?.values }, { config: 'p.yaml', 'dry-run': true, 'write-out': 'json' });
-    assert.throws(() => parseCommand(spec, ['--config', 'p', '--nope']), (e: Error) => e instanceof CliUsageError && /unknown flag --nope/.test(e.message));
+    assert.deepStrictEqual(
+      { ...parseCommand(spec, ['--config', 'p.yaml', '--dry-run', '-w', 'json'])?.values },
+      { config: 'p.yaml', 'dry-run': true, 'write-out': 'json' },
+    );
+    assert.throws(
+      () => parseCommand(spec, ['--config', 'p', '--nope']),
+      (e: Error) => e instanceof CliUsageError && /unknown flag --nope/.test(e.message),
+    );
     assert.throws(() => parseCommand(spec, []), /--config FILE is required/);
     assert.throws(() => parseCommand(spec, ['--config', 'p', 'extra']), /unexpected argument "extra"/);
     assert.strictEqual(parseCommand(spec, ['--help']), undefined);

@@ -27,7 +27,14 @@ describe('backup retention (restic semantics)', () => {
   });
 
   it('daily N keeps the newest backup of each of the N most recent days that have one', () => {
-    const list = items([at(2026, 3, 1, 1), at(2026, 3, 1, 13), at(2026, 3, 2, 6), at(2026, 3, 2, 18), at(2026, 3, 5, 0), at(2026, 3, 5, 23)]);
+    const list = items([
+      at(2026, 3, 1, 1),
+      at(2026, 3, 1, 13),
+      at(2026, 3, 2, 6),
+      at(2026, 3, 2, 18),
+      at(2026, 3, 5, 0),
+      at(2026, 3, 5, 23),
+    ]);
     assert.deepStrictEqual(kept(list, { daily: 2 }), ['b5', 'b3']);
     assert.deepStrictEqual(kept(list, { daily: 10 }), ['b5', 'b3', 'b1']);
   });

@@ -11,8 +11,13 @@ const ANALYZE = '/usr/bin/systemd-analyze';
 
 /** systemd's next `n` elapses after now, in UTC, as Dates. */
 function systemdNext(expr: string, n: number): Date[] {
-  const out = execFileSync(ANALYZE, ['calendar', `--iterations=${n}`, expr], { env: { ...process.env, TZ: 'UTC', LC_ALL: 'C' } }).toString();
-  return [...out.matchAll(/(?:Next elapse|Iter\. #\d+): \w{3} (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) UTC/g)].map((m) => new Date(`${m[1].replace(' ', 'T')}Z`));
+  const out = execFileSync(
+    ANALYZE,
+    ['calendar', `--iterations=${n}`, expr],
+    { env: { ...process.env, TZ: 'UTC', LC_ALL: 'C' } },
+  ).toString();
+  const re = /(?:Next elapse|Iter\. #\d+): \w{3} (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) UTC/g;
+  return [...out.matchAll(re)].map((m) => new Date(`${m[1].replace(' ', 'T')}Z`));
 }
 
 describe('backup schedule (OnCalendar subset)', () => {

@@ -15,7 +15,19 @@
  *   (EtcdBackupError 'corrupt' or 'auth') on a changed, cut-off or foreign file, and never
  *   passes on a chunk before its tag was checked.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, hkdfSync, KeyObject, randomBytes, timingSafeEqual } from 'crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  hkdfSync,
+  KeyObject,
+  randomBytes,
+  timingSafeEqual,
+} from 'crypto';
 import { Transform, TransformCallback } from 'stream';
 import { EtcdBackupError } from '../errors';
 
@@ -136,7 +148,8 @@ export function parseRecipient(text: string): AgeRecipient {
   const d = bech32Decode(t);
   if (!d || d.hrp !== 'age' || d.data.length !== 32 || t !== t.toLowerCase()) {
     const hint = /^AGE-SECRET-KEY-/i.test(t)
-      ? ' That is a private key: put only its public key (age-keygen -y key.txt prints it) in the plan, and keep the private key off the node.'
+      ? ' That is a private key: put only its public key (age-keygen -y key.txt prints it) in the plan, and keep the private key off the ' +
+        'node.'
       : ' Expected an X25519 public key as age-keygen prints it ("age1" and 58 more characters).';
     throw new EtcdBackupError('invalidInput', `"${t.length > 24 ? `${t.slice(0, 24)}...` : t}" is not an age recipient.${hint}`);
   }
@@ -167,12 +180,14 @@ export function parseIdentities(text: string, source = 'the identity file'): Age
     if (!line || line.startsWith('#')) continue;
     const d = bech32Decode(line);
     if (!d || d.hrp !== 'age-secret-key-' || d.data.length !== 32 || line !== line.toUpperCase()) {
-      throw new EtcdBackupError('invalidInput', `Line ${i + 1} of ${source} is not an age X25519 identity (AGE-SECRET-KEY-1...): give the key file age-keygen wrote.`);
+      throw new EtcdBackupError('invalidInput', `Line ${i + 1} of ${source} is not an age X25519 identity (AGE-SECRET-KEY-1...): give ` +
+        `the key file age-keygen wrote.`);
     }
     out.push(identityFromScalar(d.data));
   }
   if (!out.length) {
-    throw new EtcdBackupError('invalidInput', `${source} holds no age identity (no AGE-SECRET-KEY-1... line): give the key file age-keygen wrote.`);
+    throw new EtcdBackupError('invalidInput', `${source} holds no age identity (no AGE-SECRET-KEY-1... line): give the key file ` +
+      `age-keygen wrote.`);
   }
   return out;
 }
@@ -182,7 +197,8 @@ export function generateIdentity(now = new Date()): { identity: AgeIdentity; key
   const scalar = randomBytes(32);
   const identity = identityFromScalar(scalar);
   const secret = bech32Encode('age-secret-key-', scalar).toUpperCase();
-  return { identity, keyFile: `# created: ${now.toISOString().replace(/\.\d+Z$/, 'Z')}\n# public key: ${identity.recipient.text}\n${secret}\n` };
+  return { identity, keyFile: `# created: ${now.toISOString().replace(/\.\d+Z$/, 'Z')}\n# public key: ` +
+    `${identity.recipient.text}\n${secret}\n` };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -272,7 +288,8 @@ interface Stanza {
 }
 
 function corrupt(detail: string): EtcdBackupError {
-  return new EtcdBackupError('corrupt', `The encrypted backup is damaged or was changed (${detail}): it cannot be trusted. Fetch another backup.`);
+  return new EtcdBackupError('corrupt', `The encrypted backup is damaged or was changed (${detail}): it cannot be trusted. Fetch another ` +
+    `backup.`);
 }
 
 /** Parse a complete header; `macInput` is everything up to and including `---`. */
@@ -308,7 +325,8 @@ function parseHeader(text: string): { stanzas: Stanza[]; mac: Buffer; macInput: 
 function unwrap(stanzas: Stanza[], identities: AgeIdentity[]): Buffer {
   const types = new Set(stanzas.map((s) => s.type));
   if (types.has('scrypt')) {
-    throw new EtcdBackupError('invalidInput', 'This age file is protected by a passphrase (scrypt), not by a key: decrypt it with `age -d` and a passphrase.');
+    throw new EtcdBackupError('invalidInput', 'This age file is protected by a passphrase (scrypt), not by a key: decrypt it with `age ' +
+      '-d` and a passphrase.');
   }
   for (const s of stanzas) {
     if (s.type !== 'X25519') continue;
@@ -323,7 +341,8 @@ function unwrap(stanzas: Stanza[], identities: AgeIdentity[]): Buffer {
     }
   }
   const mine = identities.map((i) => i.recipient.text).join(', ');
-  throw new EtcdBackupError('auth', `None of the given age identities can open this backup (they are for ${mine}; the backup's metadata lists its recipients' fingerprints). Give the key that belongs to one of the plan's recipients.`);
+  throw new EtcdBackupError('auth', `None of the given age identities can open this backup (they are for ${mine}; the backup's metadata ` +
+    `lists its recipients' fingerprints). Give the key that belongs to one of the plan's recipients.`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -408,7 +427,8 @@ export function createDecryptStream(identities: AgeIdentity[]): Transform {
   const readHeader = (): boolean => {
     const all = queue.peekAll();
     if (all.length >= 5 && all.subarray(0, 5).toString() === '-----') {
-      throw new EtcdBackupError('invalidInput', 'This is an ASCII-armored age file: decrypt it with `age -d`, or store backups in the binary format.');
+      throw new EtcdBackupError('invalidInput', 'This is an ASCII-armored age file: decrypt it with `age -d`, or store backups in the ' +
+        'binary format.');
     }
     const end = all.indexOf('\n--- ');
     if (end < 0) {

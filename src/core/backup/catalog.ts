@@ -39,7 +39,10 @@ export function backupName(plan: Pick<BackupPlan, 'slug'>, d: Date): string {
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Split a file/object name into the backup name, its time and the suffix; undefined when it is not one of ours by name. */
-export function parseBackupFileName(plan: Pick<BackupPlan, 'slug'>, file: string): { name: string; time: Date; suffix: string } | undefined {
+export function parseBackupFileName(
+  plan: Pick<BackupPlan, 'slug'>,
+  file: string,
+): { name: string; time: Date; suffix: string } | undefined {
   const m = new RegExp(`^(${escapeRe(plan.slug)}-(\\d{8}T\\d{6}Z))(\\.db(?:\\.gz)?(?:\\.age)?|\\.json|\\.meta\\.json)$`).exec(file);
   const time = m ? parseStamp(m[2]) : undefined;
   return m && time ? { name: m[1], time, suffix: m[3] } : undefined;
@@ -80,7 +83,8 @@ export interface BackupMetadata {
 export function parseMetadata(text: string, plan: Pick<BackupPlan, 'cluster'>): BackupMetadata | undefined {
   try {
     const m = JSON.parse(text) as BackupMetadata;
-    if (m?.format !== METADATA_FORMAT || m.cluster !== plan.cluster.name || typeof m.object !== 'string' || typeof m.name !== 'string') return undefined;
+    if (m?.format !== METADATA_FORMAT || m.cluster !== plan.cluster.name) return undefined;
+    if (typeof m.object !== 'string' || typeof m.name !== 'string') return undefined;
     if (typeof m.stored?.size !== 'number' || typeof m.stored?.sha256 !== 'string' || typeof m.plain?.sha256 !== 'string') return undefined;
     return m;
   } catch {
@@ -133,7 +137,8 @@ export async function listLocal(plan: BackupPlan): Promise<{ backups: LocalBacku
     const sidecarFile = sidecarPathFor(file);
     const text = await fs.readFile(sidecarFile, 'utf8').catch(() => undefined);
     const sc = text !== undefined ? parseSidecar(sidecarFile, text) : undefined;
-    const raw = sc?.raw as { format?: string; cluster?: string; file?: { name?: string; size?: number }; backup?: { verified?: boolean } } | undefined;
+    type Raw = { format?: string; cluster?: string; file?: { name?: string; size?: number }; backup?: { verified?: boolean } };
+    const raw = sc?.raw as Raw | undefined;
     if (!sc || raw?.format !== SIDECAR_FORMAT || raw.cluster !== plan.cluster.name || raw.file?.name !== e) continue;
     claimed.add(e).add(`${p.name}.json`);
     backups.push({
@@ -156,7 +161,11 @@ export async function listLocal(plan: BackupPlan): Promise<{ backups: LocalBacku
 }
 
 /** The plan's remote backups (newest first) and the objects under the prefix that are not ours. */
-export async function listRemote(plan: BackupPlan, store: ObjectStore, signal?: AbortSignal): Promise<{ backups: RemoteBackup[]; foreign: string[] }> {
+export async function listRemote(
+  plan: BackupPlan,
+  store: ObjectStore,
+  signal?: AbortSignal,
+): Promise<{ backups: RemoteBackup[]; foreign: string[] }> {
   const objects = await store.list(signal);
   const byName = new Map(objects.map((o) => [o.name, o]));
   const backups: RemoteBackup[] = [];

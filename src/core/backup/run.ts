@@ -83,13 +83,15 @@ async function saveFromCluster(plan: BackupPlan, secrets: ClusterSecrets, file: 
   const choices = suggestSnapshotEndpoints(overview, plan.cluster.endpoints).filter((c) => c.usable);
   if (!choices.length) {
     const why = overview.error?.message ?? 'no member answered';
-    throw new EtcdBackupError('unreachable', `No member of "${plan.cluster.name}" can stream a snapshot (${why.replace(/\.$/, '')}): nothing was saved. Check the cluster and the plan's endpoints.`);
+    throw new EtcdBackupError('unreachable', `No member of "${plan.cluster.name}" can stream a snapshot (${why.replace(/\.$/, '')}): ` +
+      `nothing was saved. Check the cluster and the plan's endpoints.`);
   }
   let last: unknown;
   for (const c of choices) {
     opts.log?.(`Saving a snapshot from ${c.endpoint} (${c.reason})...`);
     try {
-      return await saveSnapshot(plan.cluster, secrets, { endpoint: c.endpoint, file, signal: opts.signal, collectGarbage: opts.collectGarbage });
+      const saveOpts = { endpoint: c.endpoint, file, signal: opts.signal, collectGarbage: opts.collectGarbage };
+      return await saveSnapshot(plan.cluster, secrets, saveOpts);
     } catch (err) {
       last = err;
       const e = explain(err);
@@ -103,14 +105,22 @@ async function saveFromCluster(plan: BackupPlan, secrets: ClusterSecrets, file: 
 async function checkAndMark(saved: SaveResult, plan: BackupPlan): Promise<void> {
   const v = await verifySnapshot(saved.file);
   if (!v.ok) {
-    throw new EtcdBackupError('corrupt', `The saved snapshot ${saved.file} failed its check: ${v.reason ?? v.summary} It is kept for inspection, but not counted as a good backup.`);
+    throw new EtcdBackupError('corrupt', `The saved snapshot ${saved.file} failed its check: ${v.reason ?? v.summary} It is kept for ` +
+      `inspection, but not counted as a good backup.`);
   }
-  const sidecar = { ...saved.sidecar, backup: { verified: true, verifiedAt: new Date().toISOString(), plan: plan.path, checks: 'sha256-trailer, bbolt structure' } };
+  const backup = { verified: true, verifiedAt: new Date().toISOString(), plan: plan.path, checks: 'sha256-trailer, bbolt structure' };
+  const sidecar = { ...saved.sidecar, backup };
   await writeSidecar(saved.file, sidecar as SnapshotSidecar);
 }
 
 /** Compress, encrypt and upload the saved file; then write its metadata object beside it. */
-export async function uploadBackup(plan: BackupPlan, store: ObjectStore, saved: SaveResult, name: string, opts: RunOptions = {}): Promise<BackupMetadata> {
+export async function uploadBackup(
+  plan: BackupPlan,
+  store: ObjectStore,
+  saved: SaveResult,
+  name: string,
+  opts: RunOptions = {},
+): Promise<BackupMetadata> {
   const meta = await uploadData(plan, store, saved, name, opts);
   await writeMetadata(store, meta);
   return meta;
@@ -122,30 +132,59 @@ export async function writeMetadata(store: ObjectStore, meta: BackupMetadata): P
 }
 
 /** Stream the saved file through gzip and age into the store; returns the metadata to write. */
-export async function uploadData(plan: BackupPlan, store: ObjectStore, saved: SaveResult, name: string, opts: RunOptions = {}): Promise<BackupMetadata> {
+export async function uploadData(
+  plan: BackupPlan,
+  store: ObjectStore,
+  saved: SaveResult,
+  name: string,
+  opts: RunOptions = {},
+): Promise<BackupMetadata> {
+  const up = await uploadStream(plan, store, createReadStream(saved.file, { highWaterMark: 1024 * 1024 }), name, opts);
+  return checkedMetadata(plan, store, saved, name, up);
+}
+
+interface Uploaded {
+  object: string;
+  plain: { size: number; sha256: string };
+  stored: { size: number; sha256: string };
+}
+
+/** Compress, encrypt and upload `source` as the plan's data object for `name`. */
+async function uploadStream(plan: BackupPlan, store: ObjectStore, source: Readable, name: string, opts: RunOptions): Promise<Uploaded> {
   const object = `${name}${remoteSuffix(plan)}`;
   const plain = tap();
   const stored = tap();
-  const stages: (Readable | Transform)[] = [createReadStream(saved.file, { highWaterMark: 1024 * 1024 }), plain.stream];
+  const stages: (Readable | Transform)[] = [source, plain.stream];
   if (plan.compress === 'gzip') stages.push(createGzip({ level: plan.compressLevel, chunkSize: 256 * 1024 }));
   if (plan.encrypt) stages.push(createEncryptStream(plan.encrypt.recipients));
   stages.push(stored.stream);
   const body = new PassThrough({ highWaterMark: 1024 * 1024 });
-  const feeding = (pipeline as unknown as (streams: NodeJS.ReadWriteStream[]) => Promise<void>)([...stages, body] as unknown as NodeJS.ReadWriteStream[]);
+  const pipe = pipeline as unknown as (streams: NodeJS.ReadWriteStream[]) => Promise<void>;
+  const feeding = pipe([...stages, body] as unknown as NodeJS.ReadWriteStream[]);
   feeding.catch((err) => body.destroy(err as Error));
   await Promise.all([feeding, store.upload(object, body, { signal: opts.signal })]);
-  const p = plain.digest();
-  if (p.sha256 !== saved.sha256 || p.size !== saved.size) {
-    await store.remove(object).catch(() => undefined);
-    throw new EtcdBackupError('corrupt', `${saved.file} changed while it was uploaded (its SHA-256 no longer matches the save's): the upload was removed. Check the disk.`);
+  return { object, plain: plain.digest(), stored: stored.digest() };
+}
+
+/** The metadata for an upload whose plain bytes must be exactly the saved file; else the object is removed. */
+async function checkedMetadata(
+  plan: BackupPlan,
+  store: ObjectStore,
+  saved: SaveResult,
+  name: string,
+  up: Uploaded,
+): Promise<BackupMetadata> {
+  if (up.plain.sha256 !== saved.sha256 || up.plain.size !== saved.size) {
+    await store.remove(up.object).catch(() => undefined);
+    throw new EtcdBackupError('corrupt', `${saved.file} changed while it was uploaded (its SHA-256 no longer matches the save's): the ` +
+      'upload was removed. Check the disk.');
   }
-  const s = stored.digest();
   const sc = saved.sidecar;
   return {
     format: METADATA_FORMAT,
     version: 1,
     name,
-    object,
+    object: up.object,
     cluster: plan.cluster.name,
     clusterId: sc.clusterId,
     members: sc.members,
@@ -155,11 +194,65 @@ export async function uploadData(plan: BackupPlan, store: ObjectStore, saved: Sa
     createdAt: sc.createdAt,
     uploadedAt: new Date().toISOString(),
     plain: { size: saved.size, sha256: saved.sha256, dbSha256: saved.dbSha256 },
-    stored: { size: s.size, sha256: s.sha256 },
+    stored: up.stored,
     compress: plan.compress,
     encryption: plan.encrypt ? { format: 'age-encryption.org/v1', recipients: plan.encrypt.recipients.map(recipientFingerprint) } : null,
     tool: TOOL,
   };
+}
+
+/** The followed `.part` was removed without becoming the snapshot: that save attempt failed (another may follow). */
+class SaveRestarted extends Error {}
+
+/**
+ * Read `part` while the save writes it, until the save has finished and every byte was read.
+ * Fails with the save's error, or SaveRestarted when the file was removed by a failed attempt.
+ */
+export function followSave(part: string, saving: Promise<{ size: number }>): Readable {
+  let fh: fs.FileHandle | undefined;
+  let pos = 0;
+  let finalSize: number | undefined;
+  let failure: unknown;
+  saving.then((r) => (finalSize = r.size), (err) => (failure = err));
+  const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  return new Readable({
+    highWaterMark: 1024 * 1024,
+    async read() {
+      try {
+        while (!fh) {
+          if (failure) throw failure;
+          fh = await fs.open(part, 'r').catch((err: NodeJS.ErrnoException) => {
+            if (err.code === 'ENOENT') return undefined;
+            throw err;
+          });
+          if (!fh) await pause(25);
+        }
+        for (;;) {
+          if (failure) throw failure;
+          if (finalSize !== undefined && pos >= finalSize) {
+            this.push(null);
+            return;
+          }
+          const buf = Buffer.allocUnsafe(1024 * 1024);
+          const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+          if (bytesRead > 0) {
+            pos += bytesRead;
+            this.push(buf.subarray(0, bytesRead));
+            return;
+          }
+          if (finalSize === undefined && (await fh.stat()).nlink === 0) throw new SaveRestarted('the save attempt was abandoned');
+          await pause(15);
+        }
+      } catch (err) {
+        this.destroy(err as Error);
+      }
+    },
+    destroy(err, cb) {
+      const h = fh;
+      fh = undefined;
+      void (h ? h.close().catch(() => undefined) : Promise.resolve()).then(() => cb(err));
+    },
+  });
 }
 
 /** A file name for this run that is not taken yet (runs in the same second wait for the next). */
@@ -170,6 +263,10 @@ async function freshName(plan: BackupPlan, now: () => Date): Promise<string> {
     if (!taken) return name;
     await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
   }
+}
+
+function pruneFailed(where: 'local' | 'remote', err: unknown): PruneReport {
+  return { where, removed: [], kept: [], error: explain(err).message };
 }
 
 function failed(destination: DestinationOutcome['destination'], where: string, err: unknown, started: number): DestinationOutcome {
@@ -193,9 +290,11 @@ export async function runBackup(plan: BackupPlan, opts: RunOptions = {}): Promis
     await runDestinations(plan, opts, now, result, storeReady);
   } finally {
     result.durationSeconds = (Date.now() - t0) / 1000;
-    result.ok = result.destinations.length > 0 && result.destinations.every((d) => d.ok) && result.destinations.length === (plan.remote ? 2 : 1);
+    const want = plan.remote ? 2 : 1;
+    result.ok = result.destinations.length === want && result.destinations.every((d) => d.ok);
     try {
-      await recordRun(plan, { at: startedAt, ok: result.ok, name: result.name, durationSeconds: result.durationSeconds, message: result.message, outcomes: result.destinations });
+      const { ok, name, durationSeconds, message } = result;
+      await recordRun(plan, { at: startedAt, ok, name, durationSeconds, message, outcomes: result.destinations });
     } finally {
       (store as ObjectStore | undefined)?.close();
       await lock.release();
@@ -204,35 +303,59 @@ export async function runBackup(plan: BackupPlan, opts: RunOptions = {}): Promis
   return result;
 }
 
-async function runDestinations(plan: BackupPlan, opts: RunOptions, now: () => Date, result: RunResult, storeReady?: Promise<ObjectStore>): Promise<void> {
+async function runDestinations(
+  plan: BackupPlan,
+  opts: RunOptions,
+  now: () => Date,
+  result: RunResult,
+  storeReady?: Promise<ObjectStore>,
+): Promise<void> {
   const remoteWhere = plan.remote ? `s3://${plan.remote.s3.bucket}/${plan.remote.s3.prefix}` : '';
   const t = Date.now();
   let saved: SaveResult;
+  let streaming: Promise<Uploaded> | undefined;
   try {
     const password = await readPlanPassword(plan);
     await fs.mkdir(plan.local.dir, { recursive: true, mode: 0o700 });
     const name = await freshName(plan, now);
     result.name = name;
-    saved = await saveFromCluster(plan, password !== undefined ? { password } : {}, join(plan.local.dir, `${name}.db`), opts);
+    const target = join(plan.local.dir, `${name}.db`);
+    const saving = saveFromCluster(plan, password !== undefined ? { password } : {}, target, opts);
+    // The copy is compressed, encrypted and uploaded while the snapshot streams to disk.
+    streaming = storeReady?.then(async (store) => {
+      opts.log?.(`Uploading to ${store.where} while saving...`);
+      return uploadStream(plan, store, followSave(`${target}.part`, saving), name, opts);
+    });
+    streaming?.catch(() => undefined);
+    saved = await saving;
     result.file = saved.file;
     result.revision = saved.sidecar.revision;
   } catch (err) {
+    await streaming?.catch(() => undefined);
     const out = failed('local', plan.local.dir, err, t);
     result.destinations.push(out);
     result.message = out.error;
-    if (plan.remote) result.destinations.push({ ...out, destination: 'remote', where: remoteWhere, error: `Nothing was uploaded: ${out.error}` });
+    if (plan.remote) result.destinations.push({ ...out, destination: 'remote', where: remoteWhere, error: `Nothing was uploaded: ` +
+      `${out.error}` });
     return;
   }
-  // The check (native reader, trailer in a worker thread) runs while the copy uploads; the
-  // metadata that makes the remote copy count is written only when both passed.
+  // The check (native reader, trailer in a worker thread) runs while the upload finishes; the
+  // metadata that makes the remote copy count is written only when both passed. When the save
+  // had to start over on another member, the copy is uploaded again from the saved file.
   const uploading = storeReady?.then(async (store) => {
-    opts.log?.(`Uploading to ${store.where}...`);
-    return { store, meta: await uploadData(plan, store, saved, result.name as string, opts) };
+    try {
+      return { store, meta: await checkedMetadata(plan, store, saved, result.name as string, await (streaming as Promise<Uploaded>)) };
+    } catch (err) {
+      if (!(err instanceof SaveRestarted)) throw err;
+      return { store, meta: await uploadData(plan, store, saved, result.name as string, opts) };
+    }
   });
   uploading?.catch(() => undefined);
   try {
     await checkAndMark(saved, plan);
-    result.destinations.push({ destination: 'local', ok: true, where: plan.local.dir, name: basename(saved.file), sizeBytes: saved.size, durationSeconds: (Date.now() - t) / 1000 });
+    const durationSeconds = (Date.now() - t) / 1000;
+    const name = basename(saved.file);
+    result.destinations.push({ destination: 'local', ok: true, where: plan.local.dir, name, sizeBytes: saved.size, durationSeconds });
     opts.log?.(`Saved and checked ${saved.file} (${saved.size} bytes, revision ${saved.sidecar.revision}).`);
   } catch (err) {
     const out = failed('local', plan.local.dir, err, t);
@@ -245,18 +368,20 @@ async function runDestinations(plan: BackupPlan, opts: RunOptions, now: () => Da
     }
     return;
   }
-  result.prune.push(await pruneLocal(plan, { now: now() }).catch((err) => ({ where: 'local' as const, removed: [], kept: [], error: explain(err).message })));
+  result.prune.push(await pruneLocal(plan, { now: now() }).catch((err) => pruneFailed('local', err)));
   if (!uploading) return;
   let store: ObjectStore;
   try {
     const up = await uploading;
     store = up.store;
     await writeMetadata(store, up.meta);
-    result.destinations.push({ destination: 'remote', ok: true, where: store.where, name: up.meta.object, sizeBytes: up.meta.stored.size, durationSeconds: (Date.now() - t) / 1000 });
+    const durationSeconds = (Date.now() - t) / 1000;
+    const sizeBytes = up.meta.stored.size;
+    result.destinations.push({ destination: 'remote', ok: true, where: store.where, name: up.meta.object, sizeBytes, durationSeconds });
     opts.log?.(`Uploaded ${up.meta.object} (${up.meta.stored.size} bytes) and its metadata.`);
   } catch (err) {
     result.destinations.push(failed('remote', remoteWhere, err, t));
     return;
   }
-  result.prune.push(await pruneRemote(plan, store, { now: now() }).catch((err) => ({ where: 'remote' as const, removed: [], kept: [], error: explain(err).message })));
+  result.prune.push(await pruneRemote(plan, store, { now: now() }).catch((err) => pruneFailed('remote', err)));
 }

@@ -73,7 +73,8 @@ function parseWeekdays(text: string): Field {
     if (ia < 0 || ib < 0) throw new CalendarError(`"${item}" is not a weekday (Mon, Tue, ... or a range Mon..Fri).`);
     // systemd's week starts on Monday and its ranges do not wrap (Fri..Mon is refused).
     const mondayFirst = (d: number): number => (d + 6) % 7;
-    if (mondayFirst(ib) < mondayFirst(ia)) throw new CalendarError(`"${item}": a weekday range runs from Monday to Sunday (write Fri..Sun,Mon).`);
+    if (mondayFirst(ib) < mondayFirst(ia)) throw new CalendarError(`"${item}": a weekday range runs from Monday to Sunday (write ` +
+      `Fri..Sun,Mon).`);
     for (let d = mondayFirst(ia); d <= mondayFirst(ib); d++) out.add((d + 1) % 7);
   }
   return [...out];
@@ -136,7 +137,14 @@ const range = (f: Field, min: number, max: number): number[] => f ?? Array.from(
 
 function nextElapse(p: Parsed, after: Date): Date | undefined {
   const get = p.utc
-    ? (d: Date) => ({ y: d.getUTCFullYear(), mo: d.getUTCMonth() + 1, d: d.getUTCDate(), h: d.getUTCHours(), mi: d.getUTCMinutes(), s: d.getUTCSeconds() })
+    ? (d: Date) => ({
+        y: d.getUTCFullYear(),
+        mo: d.getUTCMonth() + 1,
+        d: d.getUTCDate(),
+        h: d.getUTCHours(),
+        mi: d.getUTCMinutes(),
+        s: d.getUTCSeconds(),
+      })
     : (d: Date) => ({ y: d.getFullYear(), mo: d.getMonth() + 1, d: d.getDate(), h: d.getHours(), mi: d.getMinutes(), s: d.getSeconds() });
   const make = (y: number, mo: number, d: number, h: number, mi: number, s: number): Date =>
     p.utc ? new Date(Date.UTC(y, mo - 1, d, h, mi, s)) : new Date(y, mo - 1, d, h, mi, s);

@@ -49,7 +49,8 @@ export function parseCredentials(text: string, source: string): S3Credentials {
   const id = pick?.aws_access_key_id;
   const secret = pick?.aws_secret_access_key;
   if (!id || !secret) {
-    throw new EtcdBackupError('invalidInput', `The S3 credentials file ${source} holds no aws_access_key_id and aws_secret_access_key (in [default], or as AWS_ACCESS_KEY_ID=... lines).`);
+    throw new EtcdBackupError('invalidInput', `The S3 credentials file ${source} holds no aws_access_key_id and aws_secret_access_key ` +
+      `(in [default], or as AWS_ACCESS_KEY_ID=... lines).`);
   }
   return { accessKeyId: id, secretAccessKey: secret, ...(pick.aws_session_token ? { sessionToken: pick.aws_session_token } : {}) };
 }
@@ -74,7 +75,12 @@ interface AwsError {
 }
 
 /** Turn an SDK or socket error into one sentence about this store. */
-export function explainS3(err: unknown, where: string, settings: Pick<S3Settings, 'bucket' | 'timeoutSeconds'>, doing: string): EtcdBackupError {
+export function explainS3(
+  err: unknown,
+  where: string,
+  settings: Pick<S3Settings, 'bucket' | 'timeoutSeconds'>,
+  doing: string,
+): EtcdBackupError {
   if (err instanceof EtcdBackupError) return err;
   const e = (err ?? {}) as AwsError;
   const name = e.name ?? e.Code ?? '';
@@ -83,39 +89,52 @@ export function explainS3(err: unknown, where: string, settings: Pick<S3Settings
   const msg = String(e.message ?? err);
   if (name === 'AbortError' || /aborted/i.test(name)) return new EtcdBackupError('cancelled', `${doing} was cancelled.`, { cause: err });
   if (name === 'NoSuchBucket' || (status === 404 && /bucket/i.test(doing))) {
-    return new EtcdBackupError('notFound', `The bucket "${settings.bucket}" does not exist at ${where}: create it, or fix remote.s3.bucket in the plan.`, { cause: err });
+    return new EtcdBackupError('notFound', `The bucket "${settings.bucket}" does not exist at ${where}: create it, or fix ` +
+      `remote.s3.bucket in the plan.`, { cause: err });
   }
   if (name === 'NoSuchKey' || (status === 404 && name === 'NotFound')) {
     return new EtcdBackupError('notFound', `${doing}: no such object at ${where}.`, { cause: err });
   }
-  if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'InvalidToken', 'ExpiredToken', 'Forbidden'].includes(name) || status === 403) {
-    return new EtcdBackupError('auth', `${where} refused the S3 credentials (${name || `HTTP ${status}`}) while ${doing.toLowerCase()}: check remote.s3.credentialsFile (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) and the bucket policy.`, { cause: err });
+  const refused = ['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'InvalidToken', 'ExpiredToken', 'Forbidden'];
+  if (refused.includes(name) || status === 403) {
+    return new EtcdBackupError('auth', `${where} refused the S3 credentials (${name || `HTTP ${status}`}) while ${doing.toLowerCase()}: ` +
+      `check remote.s3.credentialsFile (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) and the bucket policy.`, { cause: err });
   }
   if (name === 'CredentialsProviderError' || /could not load credentials/i.test(msg)) {
-    return new EtcdBackupError('auth', `No S3 credentials were found: set remote.s3.credentialsFile in the plan, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for the timer.`, { cause: err });
+    return new EtcdBackupError('auth', `No S3 credentials were found: set remote.s3.credentialsFile in the plan, or AWS_ACCESS_KEY_ID ` +
+      `and AWS_SECRET_ACCESS_KEY for the timer.`, { cause: err });
   }
   if (name === 'TimeoutError' || /timed? ?out/i.test(msg) || code === 'ETIMEDOUT') {
-    return new EtcdBackupError('timeout', `${where} did not answer within ${settings.timeoutSeconds} s while ${doing.toLowerCase()}: check that the store is up and not overloaded, or raise remote.s3.timeoutSeconds.`, { cause: err });
+    return new EtcdBackupError('timeout', `${where} did not answer within ${settings.timeoutSeconds} s while ${doing.toLowerCase()}: ` +
+      `check that the store is up and not overloaded, or raise remote.s3.timeoutSeconds.`, { cause: err });
   }
   if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH/.test(`${code} ${msg}`)) {
-    return new EtcdBackupError('unreachable', `The S3 store ${where} cannot be reached (${/ENOTFOUND|EAI_AGAIN/.test(`${code} ${msg}`) ? 'unknown host' : 'connection refused'}): check remote.s3.endpoint and that the store is up.`, { cause: err });
+    return new EtcdBackupError('unreachable', `The S3 store ${where} cannot be reached ` +
+      `(${/ENOTFOUND|EAI_AGAIN/.test(`${code} ${msg}`) ? 'unknown host' : 'connection refused'}): check remote.s3.endpoint and that the ` +
+        `store is up.`, { cause: err });
   }
   if (/ECONNRESET|EPIPE|socket hang up|premature close/i.test(`${code} ${msg}`)) {
-    return new EtcdBackupError('unreachable', `The connection to ${where} broke while ${doing.toLowerCase()} (${code || 'connection reset'}): the store went away or dropped the connection. Check it and run again.`, { cause: err });
+    return new EtcdBackupError('unreachable', `The connection to ${where} broke while ${doing.toLowerCase()} ` +
+      `(${code || 'connection reset'}): the store went away or dropped the connection. Check it and run again.`, { cause: err });
   }
   if (/certificate|self.signed|unable to verify|ssl|tls/i.test(`${code} ${msg}`)) {
-    return new EtcdBackupError('tls', `The TLS handshake with ${where} failed (${msg.split('\n')[0]}): set remote.s3.caFile to the CA that signed the store's certificate.`, { cause: err });
+    return new EtcdBackupError('tls', `The TLS handshake with ${where} failed (${msg.split('\n')[0]}): set remote.s3.caFile to the CA ` +
+      `that signed the store's certificate.`, { cause: err });
   }
   return new EtcdBackupError('internal', `${doing} at ${where} failed: ${name ? `${name}: ` : ''}${msg.split('\n')[0]}.`, { cause: err });
 }
 
-/** Open an S3 store for `settings` (reads the CA and credentials files now). */
-export async function openS3Store(settings: S3Settings): Promise<ObjectStore> {
-  const { s3, storage, http } = loadSdk();
+/** The SDK client for `settings`: path style, checksums when required, CA, credentials, timeouts. */
+type Sdk = ReturnType<typeof loadSdk>;
+
+async function makeClient(settings: S3Settings): Promise<{ client: import('@aws-sdk/client-s3').S3Client; sdk: Sdk }> {
+  const sdk = loadSdk();
+  const { s3, http } = sdk;
   const https = await import('https');
   const httpMod = await import('http');
   const ca = settings.caFile ? await fs.readFile(settings.caFile) : undefined;
-  const credentials = settings.credentialsFile ? parseCredentials(await fs.readFile(settings.credentialsFile, 'utf8'), settings.credentialsFile) : undefined;
+  const credFile = settings.credentialsFile;
+  const credentials = credFile ? parseCredentials(await fs.readFile(credFile, 'utf8'), credFile) : undefined;
   const timeout = settings.timeoutSeconds * 1000;
   const agentOpts = { keepAlive: true, maxSockets: settings.queueSize + 2 };
   const requestHandler = new http.NodeHttpHandler({
@@ -134,6 +153,45 @@ export async function openS3Store(settings: S3Settings): Promise<ObjectStore> {
     maxAttempts: settings.maxAttempts,
     requestHandler,
   });
+  return { client, sdk };
+}
+
+/** lib-storage's Upload: parts of partSizeMiB, queueSize in flight; aborted when the body or the signal fails. */
+async function multipartUpload(
+  storage: Sdk['storage'],
+  client: import('@aws-sdk/client-s3').S3Client,
+  settings: S3Settings,
+  key: string,
+  body: Readable,
+  opts: UploadOptions,
+): Promise<void> {
+  const abortController = new AbortController();
+  const onAbort = (): void => abortController.abort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const up = new storage.Upload({
+    client,
+    params: { Bucket: settings.bucket, Key: key, Body: body, ContentType: opts.contentType ?? 'application/octet-stream' },
+    partSize: settings.partSizeMiB * 1024 * 1024,
+    queueSize: settings.queueSize,
+    leavePartsOnError: false,
+    abortController,
+  });
+  if (opts.onProgress) up.on('httpUploadProgress', (p) => opts.onProgress?.(p.loaded ?? 0));
+  // A body that fails (the compressor, the encryptor, the disk) must stop the upload too.
+  const onBodyError = (): void => abortController.abort();
+  body.once('error', onBodyError);
+  try {
+    await up.done();
+  } finally {
+    body.removeListener('error', onBodyError);
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Open an S3 store for `settings` (reads the CA and credentials files now). */
+export async function openS3Store(settings: S3Settings): Promise<ObjectStore> {
+  const { client, sdk } = await makeClient(settings);
+  const { s3, storage } = sdk;
   const host = settings.endpoint ?? `s3.${settings.region}.amazonaws.com`;
   const where = `s3://${settings.bucket}/${settings.prefix}${settings.endpoint ? ` (${host})` : ''}`;
   const key = (name: string): string => `${settings.prefix}${name}`;
@@ -170,30 +228,12 @@ export async function openS3Store(settings: S3Settings): Promise<ObjectStore> {
       return out;
     },
     async upload(name, body, opts: UploadOptions = {}) {
-      const abortController = new AbortController();
-      const onAbort = (): void => abortController.abort();
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-      const up = new storage.Upload({
-        client,
-        params: { Bucket: settings.bucket, Key: key(name), Body: body, ContentType: opts.contentType ?? 'application/octet-stream' },
-        partSize: settings.partSizeMiB * 1024 * 1024,
-        queueSize: settings.queueSize,
-        leavePartsOnError: false,
-        abortController,
-      });
-      if (opts.onProgress) up.on('httpUploadProgress', (p) => opts.onProgress?.(p.loaded ?? 0));
-      // A body that fails (the compressor, the encryptor, the disk) must stop the upload too.
-      const onBodyError = (): void => abortController.abort();
-      body.once('error', onBodyError);
       try {
-        await up.done();
+        await multipartUpload(storage, client, settings, key(name), body, opts);
       } catch (err) {
         const bodyErr = (body as Readable & { errored?: unknown }).errored;
         if (bodyErr) throw bodyErr;
         throw fail(err, `Uploading ${name}`);
-      } finally {
-        body.removeListener('error', onBodyError);
-        opts.signal?.removeEventListener('abort', onAbort);
       }
     },
     async putSmall(name, body, contentType = 'application/json') {
