@@ -40,14 +40,28 @@ const freePort = () =>
     });
   });
 
-if (!process.argv.includes('--no-build')) execFileSync(process.execPath, [join(root, 'scripts/build.mjs'), '--production'], { cwd: root, stdio: 'ignore' });
+if (!process.argv.includes('--no-build'))
+  execFileSync(process.execPath, [join(root, 'scripts/build.mjs'), '--production'], { cwd: root, stdio: 'ignore' });
 const cli = join(root, 'dist', 'cli.js');
 const dir = mkdtempSync(join(tmpdir(), 'bench-pitr-'));
 const [cp, pp] = [await freePort(), await freePort()];
 const client = `http://127.0.0.1:${cp}`;
 const peer = `http://127.0.0.1:${pp}`;
-const etcd = spawn('/usr/bin/etcd', ['--name=b', `--data-dir=${join(dir, 'etcd')}`, `--listen-client-urls=${client}`, `--advertise-client-urls=${client}`,
-  `--listen-peer-urls=${peer}`, `--initial-advertise-peer-urls=${peer}`, `--initial-cluster=b=${peer}`, '--quota-backend-bytes=8589934592', '--log-level=error'], { stdio: 'ignore' });
+const etcd = spawn(
+  '/usr/bin/etcd',
+  [
+    '--name=b',
+    `--data-dir=${join(dir, 'etcd')}`,
+    `--listen-client-urls=${client}`,
+    `--advertise-client-urls=${client}`,
+    `--listen-peer-urls=${peer}`,
+    `--initial-advertise-peer-urls=${peer}`,
+    `--initial-cluster=b=${peer}`,
+    '--quota-backend-bytes=8589934592',
+    '--log-level=error',
+  ],
+  { stdio: 'ignore' },
+);
 let follower;
 const cleanup = () => {
   follower?.kill('SIGKILL');
@@ -69,7 +83,12 @@ try {
     }
   }
   const plan = join(dir, 'plan.yaml');
-  writeFileSync(plan, `cluster:\n  name: bench\n  endpoints: [${client}]\nlocal:\n  dir: ${join(dir, 'local')}\nfollow: { enabled: true, segmentSeconds: 60, segmentMiB: 16 }\n`, { mode: 0o600 });
+  writeFileSync(
+    plan,
+    `cluster:\n  name: bench\n  endpoints: [${client}]\nlocal:\n  dir: ${join(dir, 'local')}\n` +
+      'follow: { enabled: true, segmentSeconds: 60, segmentMiB: 16 }\n',
+    { mode: 0o600 },
+  );
   execFileSync(process.execPath, [cli, 'backup', 'run', '--config', plan], { stdio: 'ignore' });
   follower = spawn(process.execPath, [cli, 'backup', 'follow', '--config', plan], { stdio: ['ignore', 'ignore', 'pipe'] });
   let flog = '';
@@ -90,17 +109,24 @@ try {
     while (sent < due && inflight < 64) {
       inflight++;
       const k = `/bench/k/${sent++ % 5000}`;
-      kv.put(k).value(value).exec().then(
-        (r) => acked.set(Number(r.header.revision), Date.now()),
-        () => errors++,
-      ).finally(() => inflight--);
+      kv.put(k)
+        .value(value)
+        .exec()
+        .then(
+          (r) => acked.set(Number(r.header.revision), Date.now()),
+          () => errors++,
+        )
+        .finally(() => inflight--);
     }
     await sleep(2);
   }
   while (inflight) await sleep(10);
   const wall = (Date.now() - start) / 1000;
   const lastRev = Math.max(...acked.keys());
-  log(`wrote ${acked.size} puts in ${wall.toFixed(1)} s (${(acked.size / wall).toFixed(0)}/s achieved, ${errors} errors); last revision ${lastRev}`);
+  log(
+    `wrote ${acked.size} puts in ${wall.toFixed(1)} s (${(acked.size / wall).toFixed(0)}/s achieved, ${errors} errors); ` +
+      `last revision ${lastRev}`,
+  );
   // Wait until the follower has received everything, then stop it (it stores the open segment).
   const status = join(dir, 'local', 'changelog', 'follow-status.json');
   for (let i = 0; i < 600; i++) {
@@ -129,12 +155,20 @@ try {
   }
   lags.sort((x, y) => x - y);
   const pct = (p) => lags[Math.min(lags.length - 1, Math.floor(lags.length * p))];
-  log(`follower: peak RSS ${hwm.toFixed(0)} MiB; lag p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, max ${lags[lags.length - 1]} ms over ${lags.length} revisions`);
+  log(
+    `follower: peak RSS ${hwm.toFixed(0)} MiB; lag p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, ` +
+      `max ${lags[lags.length - 1]} ms over ${lags.length} revisions`,
+  );
   // Materialize everything that was recorded.
   const out = join(dir, 'at-last.db');
   const m0 = Date.now();
   const fetched = await new Promise((res) =>
-    execFile('/usr/bin/time', ['-v', process.execPath, cli, 'backup', 'fetch', '--config', plan, '--to-revision', String(lastRev), '-o', out], { maxBuffer: 16 << 20 }, (e, so, se) => res({ e, so, se })),
+    execFile(
+      '/usr/bin/time',
+      ['-v', process.execPath, cli, 'backup', 'fetch', '--config', plan, '--to-revision', String(lastRev), '-o', out],
+      { maxBuffer: 16 << 20 },
+      (e, so, se) => res({ e, so, se }),
+    ),
   );
   const mSec = (Date.now() - m0) / 1000;
   if (fetched.e) throw new Error(`fetch failed: ${fetched.se}`);
@@ -144,8 +178,16 @@ try {
   const rows = [
     ['write load sustained', `${achieved.toFixed(0)} puts/s for ${wall.toFixed(0)} s`, `${rate}/s asked`],
     ['follower peak RSS', `${hwm.toFixed(0)} MiB`, hwm <= 128 ? 'PASS (<= 128 MiB)' : 'MISS (<= 128 MiB)'],
-    ['follower lag p99 / max', `${(pct(0.99) / 1000).toFixed(2)} s / ${(lags[lags.length - 1] / 1000).toFixed(2)} s`, lags[lags.length - 1] < 2000 ? 'PASS (< 2 s)' : 'MISS (< 2 s)'],
-    [`materialize ${events} events`, `${mSec.toFixed(1)} s (${(events / mSec).toFixed(0)} events/s)`, events >= 100000 ? (mSec < 30 ? 'PASS (< 30 s)' : 'MISS (< 30 s)') : 'fewer than 100,000 events'],
+    [
+      'follower lag p99 / max',
+      `${(pct(0.99) / 1000).toFixed(2)} s / ${(lags[lags.length - 1] / 1000).toFixed(2)} s`,
+      lags[lags.length - 1] < 2000 ? 'PASS (< 2 s)' : 'MISS (< 2 s)',
+    ],
+    [
+      `materialize ${events} events`,
+      `${mSec.toFixed(1)} s (${(events / mSec).toFixed(0)} events/s)`,
+      events >= 100000 ? (mSec < 30 ? 'PASS (< 30 s)' : 'MISS (< 30 s)') : 'fewer than 100,000 events',
+    ],
   ];
   for (const r of rows) console.log(r.join(' | '));
   kv.close();

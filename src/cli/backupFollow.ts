@@ -44,7 +44,9 @@ async function pitrStores(
       store = await openPlanStore(plan);
     } catch (err) {
       if (opts.needRemote) throw err;
-      opts.log(`The remote ${plan.remote.s3.bucket} cannot be opened (${explain(err).message}); the change log is kept locally until it can.`);
+      opts.log(
+        `The remote ${plan.remote.s3.bucket} cannot be opened (${explain(err).message}); the change log is kept locally until it can.`,
+      );
     }
   }
   return {
@@ -76,7 +78,10 @@ export const followCommand: CliCommand = {
     const lockFile = join(plan.local.dir, `.etcd-backup-${plan.slug}.follow.lock`);
     const lock = await acquireLock(lockFile, plan.cluster.name).catch((err) => {
       if (explain(err).kind !== 'conflict') throw err;
-      throw new EtcdBackupError('conflict', `Another follower of "${plan.cluster.name}" is running (lock ${lockFile}): this one did nothing. Stop the other one first.`);
+      throw new EtcdBackupError(
+        'conflict',
+        `Another follower of "${plan.cluster.name}" is running (lock ${lockFile}): this one did nothing. Stop the other one first.`,
+      );
     });
     const stores = await pitrStores(plan, { log, needRemote: false }).catch(async (err) => {
       await lock.release();
@@ -95,7 +100,8 @@ export const followCommand: CliCommand = {
         snapshots: stores.snapshots,
         segmentSeconds: plan.follow.segmentSeconds,
         segmentBytes: Math.round(plan.follow.segmentMiB * 1024 * 1024),
-        statusFile: typeof flags['status-file'] === 'string' ? flags['status-file'] : join(changelogDir(plan.local.dir), 'follow-status.json'),
+        statusFile:
+          typeof flags['status-file'] === 'string' ? flags['status-file'] : join(changelogDir(plan.local.dir), 'follow-status.json'),
         signal: abort.signal,
         onLog: logLine,
         collectGarbage: minorGc(),
@@ -130,11 +136,15 @@ export async function fetchPointInTime(args: string[]): Promise<number> {
     process.stdout.write(`${FETCH_PITR_USAGE}\n`);
     return 0;
   }
-  const { flags } = parseFlags(args, { strings: ['config', 'to-revision', 'to-time', 'output', 'write-out', 'identity'], aliases: { o: 'output', w: 'write-out' } });
+  const { flags } = parseFlags(args, {
+    strings: ['config', 'to-revision', 'to-time', 'output', 'write-out', 'identity'],
+    aliases: { o: 'output', w: 'write-out' },
+  });
   const str = (k: string): string | undefined => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
   if (!str('config')) throw new CliUsageError(`give the plan with --config FILE.\n${FETCH_PITR_USAGE}`);
   if (!str('output')) throw new CliUsageError('give the snapshot file to write with -o FILE.');
-  if (Boolean(str('to-revision')) === Boolean(str('to-time'))) throw new CliUsageError('give exactly one of --to-revision N and --to-time TIME.');
+  if (Boolean(str('to-revision')) === Boolean(str('to-time')))
+    throw new CliUsageError('give exactly one of --to-revision N and --to-time TIME.');
   const rev = str('to-revision');
   if (rev !== undefined && !/^\d+$/.test(rev)) throw new CliUsageError(`--to-revision takes a revision number (got "${rev}").`);
   const plan = await loadPlan(str('config') as string);
@@ -162,7 +172,8 @@ export async function fetchPointInTime(args: string[]): Promise<number> {
       const when = r.revisionTime ? ` (recorded ${new Date(r.revisionTime).toISOString()})` : '';
       process.stdout.write(
         `Snapshot of revision ${r.revision}${when} saved at ${r.file}: ${r.keys} keys, from ${r.base.name} (revision ${r.base.revision}) ` +
-          `+ ${r.replayed.revisions} revisions (${r.replayed.events} events) replayed; checks: ${r.checks.map((c) => `${c.what} ${c.ok ? 'ok' : 'FAILED'}`).join(', ')}.\n`,
+          `+ ${r.replayed.revisions} revisions (${r.replayed.events} events) replayed; ` +
+          `checks: ${r.checks.map((c) => `${c.what} ${c.ok ? 'ok' : 'FAILED'}`).join(', ')}.\n`,
       );
     }
     return 0;

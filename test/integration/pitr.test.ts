@@ -32,7 +32,10 @@ interface FollowerProc {
 }
 
 function startFollower(plan: string): FollowerProc {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli.ts'), 'backup', 'follow', '--config', plan], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli.ts'), 'backup', 'follow', '--config', plan], {
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
@@ -50,7 +53,7 @@ async function waitStored(dir: string, revision: number, f: FollowerProc, timeou
   }
 }
 
-describe('point-in-time recovery against the cluster\'s own history (oracle)', function () {
+describe("point-in-time recovery against the cluster's own history (oracle)", function () {
   this.timeout(900_000);
   let c: EtcdTestCluster;
   let conn: EtcdConnection;
@@ -67,7 +70,8 @@ describe('point-in-time recovery against the cluster\'s own history (oracle)', f
       if (!expected.has(r)) expected.set(r, await c.etcdctlOk(['get', '--prefix', '', `--rev=${r}`, '-w', 'json']));
     }
   };
-  const rev = async (): Promise<number> => Number((await conn.client.kv.range({ key: Buffer.from([0]), count_only: true })).header.revision);
+  const rev = async (): Promise<number> =>
+    Number((await conn.client.kv.range({ key: Buffer.from([0]), count_only: true })).header.revision);
   const put = async (k: string, v: string | Buffer, lease = '0'): Promise<number> => {
     const res = await conn.client.kv.put({ key: Buffer.from(k), value: Buffer.from(v), lease });
     times.set(Number(res.header.revision), Date.now());
@@ -76,7 +80,11 @@ describe('point-in-time recovery against the cluster\'s own history (oracle)', f
   const del = async (k: string): Promise<number> => Number((await conn.client.kv.deleteRange({ key: Buffer.from(k) })).header.revision);
   const txn = async (ops: { put?: [string, string]; del?: string }[]): Promise<number> => {
     const res = await conn.client.kv.txn({
-      success: ops.map((o) => (o.put ? { request_put: { key: Buffer.from(o.put[0]), value: Buffer.from(o.put[1]) } } : { request_delete_range: { key: Buffer.from(o.del as string) } })),
+      success: ops.map((o) =>
+        o.put
+          ? { request_put: { key: Buffer.from(o.put[0]), value: Buffer.from(o.put[1]) } }
+          : { request_delete_range: { key: Buffer.from(o.del as string) } },
+      ),
     });
     return Number(res.header.revision);
   };
@@ -87,7 +95,12 @@ describe('point-in-time recovery against the cluster\'s own history (oracle)', f
     dir = await fs.mkdtemp(join(tmpdir(), 'etcd-backup-pitr-test-'));
     plan = join(dir, 'plan.yaml');
     const endpoints = c.endpoints.map((e) => JSON.stringify(e)).join(', ');
-    await fs.writeFile(plan, `cluster:\n  name: pitr\n  endpoints: [${endpoints}]\nlocal:\n  dir: ${join(dir, 'local')}\nfollow: { enabled: true, segmentSeconds: 2, segmentMiB: 0.02 }\n`, { mode: 0o600 });
+    await fs.writeFile(
+      plan,
+      `cluster:\n  name: pitr\n  endpoints: [${endpoints}]\nlocal:\n  dir: ${join(dir, 'local')}\n` +
+        'follow: { enabled: true, segmentSeconds: 2, segmentMiB: 0.02 }\n',
+      { mode: 0o600 },
+    );
     // Some state before the full snapshot.
     for (let i = 0; i < 5; i++) await put(`/base/${i}`, `b${i}`);
     await put('/base/0', 'b0-2');
@@ -151,7 +164,10 @@ describe('point-in-time recovery against the cluster\'s own history (oracle)', f
     await leader.kill();
     await c.waitLeader({ members: c.members.filter((m) => m.running) });
     conn.close();
-    conn = await EtcdConnection.open({ ...c.clusterConfig(), endpoints: c.members.filter((m) => m.running).map((m) => m.clientURL) }, c.secrets());
+    conn = await EtcdConnection.open(
+      { ...c.clusterConfig(), endpoints: c.members.filter((m) => m.running).map((m) => m.clientURL) },
+      c.secrets(),
+    );
     for (let i = 0; i < 6; i++) await put(`/new-leader/${i}`, `n${i}`);
     await leader.start();
     await c.waitHealthy();
@@ -162,7 +178,8 @@ describe('point-in-time recovery against the cluster\'s own history (oracle)', f
     assert.strictEqual(await follower.exited, 0, follower.log().slice(-3000));
     await capture(first, last);
     const segs = await new LocalSegmentStore(join(dir, 'local', 'changelog')).list();
-    for (let i = 1; i < segs.length; i++) assert.strictEqual(segs[i].first, segs[i - 1].last + 1, 'segments follow each other with no gap and no overlap');
+    for (let i = 1; i < segs.length; i++)
+      assert.strictEqual(segs[i].first, segs[i - 1].last + 1, 'segments follow each other with no gap and no overlap');
     assert.ok(segs.length >= 2, `several segments were rolled: ${segs.map((x) => x.name).join(', ')}`);
   });
 

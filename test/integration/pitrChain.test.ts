@@ -31,12 +31,17 @@ describe('point-in-time recovery: a new chain after etcd compacted past the foll
   let log = '';
 
   const startFollower = (): Promise<number | null> => {
-    child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli.ts'), 'backup', 'follow', '--config', plan], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli.ts'), 'backup', 'follow', '--config', plan], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stderr?.on('data', (b: Buffer) => (log += b.toString()));
     return new Promise((r) => child?.on('exit', (code) => r(code)));
   };
-  const rev = async (): Promise<number> => Number((await conn.client.kv.range({ key: Buffer.from([0]), count_only: true })).header.revision);
-  const put = async (k: string, v: string): Promise<void> => void (await conn.client.kv.put({ key: Buffer.from(k), value: Buffer.from(v) }));
+  const rev = async (): Promise<number> =>
+    Number((await conn.client.kv.range({ key: Buffer.from([0]), count_only: true })).header.revision);
+  const put = async (k: string, v: string): Promise<void> =>
+    void (await conn.client.kv.put({ key: Buffer.from(k), value: Buffer.from(v) }));
   const stored = async (): Promise<number> => {
     const segs = await new LocalSegmentStore(join(dir, 'local', 'changelog')).list();
     return segs.length ? segs[segs.length - 1].last : 0;
@@ -61,7 +66,12 @@ describe('point-in-time recovery: a new chain after etcd compacted past the foll
     conn = await EtcdConnection.open(c.clusterConfig(), c.secrets());
     dir = await fs.mkdtemp(join(tmpdir(), 'etcd-backup-pitr-chain-'));
     plan = join(dir, 'plan.yaml');
-    await fs.writeFile(plan, `cluster:\n  name: chain\n  endpoints: [${JSON.stringify(c.endpoints[0])}]\nlocal:\n  dir: ${join(dir, 'local')}\nfollow: { enabled: true, segmentSeconds: 1 }\n`, { mode: 0o600 });
+    await fs.writeFile(
+      plan,
+      `cluster:\n  name: chain\n  endpoints: [${JSON.stringify(c.endpoints[0])}]\n` +
+        `local:\n  dir: ${join(dir, 'local')}\nfollow: { enabled: true, segmentSeconds: 1 }\n`,
+      { mode: 0o600 },
+    );
     await put('/k/0', 'x');
     assert.ok((await runBackup(await loadPlan(plan))).ok);
   });
@@ -79,8 +89,12 @@ describe('point-in-time recovery: a new chain after etcd compacted past the foll
     // A second follower of the same plan refuses to run (it would write overlapping segments).
     await waitStored(await rev());
     const second = await new Promise<{ code: number; err: string }>((done) =>
-      execFile(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli.ts'), 'backup', 'follow', '--config', plan], { cwd: REPO }, (e, _o, err) =>
-        done({ code: e ? ((e as { code?: number }).code ?? 1) : 0, err })),
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', join(REPO, 'src/cli.ts'), 'backup', 'follow', '--config', plan],
+        { cwd: REPO },
+        (e, _o, err) => done({ code: e ? ((e as { code?: number }).code ?? 1) : 0, err }),
+      ),
     );
     assert.strictEqual(second.code, 1);
     assert.match(second.err, /Another follower of "chain" is running/);
@@ -119,12 +133,15 @@ describe('point-in-time recovery: a new chain after etcd compacted past the foll
     const p = await loadPlan(plan);
     const [newest, oldest] = (await listLocal(p)).backups;
     const segments = new PlanSegmentStore(p);
-    assert.deepStrictEqual(await segments.prune(), [], 'nothing goes while the old chain\'s backup is kept');
+    assert.deepStrictEqual(await segments.prune(), [], "nothing goes while the old chain's backup is kept");
     await fs.rm(oldest.file);
     await fs.rm(oldest.sidecarFile);
     const gone = await segments.prune();
     const left = await segments.list();
-    assert.ok(gone.length > 0, 'the old chain\'s segments are pruned');
-    assert.ok(left.length > 0 && left.every((r) => r.last > (newest.revision as number)), `the new chain's segments stay: ${left.map((r) => r.name).join(', ')}`);
+    assert.ok(gone.length > 0, "the old chain's segments are pruned");
+    assert.ok(
+      left.length > 0 && left.every((r) => r.last > (newest.revision as number)),
+      `the new chain's segments stay: ${left.map((r) => r.name).join(', ')}`,
+    );
   });
 });

@@ -45,7 +45,15 @@ describe('point-in-time recovery on a remote (s3rver, aws CLI, age)', function (
     const recipient = execFileSync('age-keygen', ['-y', key]).toString().trim();
     const credentials = join(dir, 's3.credentials');
     await fs.writeFile(credentials, `[default]\naws_access_key_id = ${S3_KEY}\naws_secret_access_key = ${S3_SECRET}\n`, { mode: 0o600 });
-    const s3cfg = { endpoint: s3.endpoint, bucket: 'backups', prefix: 'prod/', region: 'us-east-1', forcePathStyle: true, credentialsFile: credentials, timeoutSeconds: 10 };
+    const s3cfg = {
+      endpoint: s3.endpoint,
+      bucket: 'backups',
+      prefix: 'prod/',
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentialsFile: credentials,
+      timeoutSeconds: 10,
+    };
     plan = join(dir, 'plan.yaml');
     await fs.writeFile(
       plan,
@@ -78,11 +86,15 @@ describe('point-in-time recovery on a remote (s3rver, aws CLI, age)', function (
     const run = await cli(['backup', 'run', '--config', plan]);
     assert.strictEqual(run.code, 0, run.err);
     let log = '';
-    child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli.ts'), 'backup', 'follow', '--config', plan], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli.ts'), 'backup', 'follow', '--config', plan], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stderr?.on('data', (b: Buffer) => (log += b.toString()));
     const exited = new Promise<number | null>((r) => child?.on('exit', (code) => r(code)));
     const lease = (await conn.client.leaseClient.leaseGrant({ TTL: 300 })).ID;
-    for (let i = 0; i < 8; i++) await conn.client.kv.put({ key: Buffer.from(`/r/${i % 3}`), value: Buffer.from(`v${i}`), lease: i % 2 ? lease : '0' });
+    for (let i = 0; i < 8; i++)
+      await conn.client.kv.put({ key: Buffer.from(`/r/${i % 3}`), value: Buffer.from(`v${i}`), lease: i % 2 ? lease : '0' });
     await conn.client.kv.deleteRange({ key: Buffer.from('/r/1') });
     const end = Number((await conn.client.kv.range({ key: Buffer.from([0]), count_only: true })).header.revision);
     const want = await c.etcdctlOk(['get', '--prefix', '', `--rev=${end}`, '-w', 'json']);
@@ -116,6 +128,9 @@ describe('point-in-time recovery on a remote (s3rver, aws CLI, age)', function (
     const got = normalizeGet(await restoredGet(out, end));
     assert.strictEqual(got.revision, String(end));
     assert.deepStrictEqual(got.kvs, normalizeGet(want).kvs);
-    assert.ok(got.kvs.some((kv) => kv.lease !== '0'), 'a key keeps its lease');
+    assert.ok(
+      got.kvs.some((kv) => kv.lease !== '0'),
+      'a key keeps its lease',
+    );
   });
 });

@@ -6,7 +6,9 @@ import { newMemberSlot, startMemberProcess, TestMember } from '../support/etcdRi
 /** `etcdctl get --prefix "" -w json` reduced to what must be equal: header revision, every key's fields, count. */
 export function normalizeGet(out: string): { revision: string; count: number; kvs: Record<string, string>[] } {
   // Lease ids and revisions are int64: read them as text, not as JS numbers.
-  const j = JSON.parse(out.replace(/"(lease|revision|create_revision|mod_revision|version|cluster_id|member_id|raft_term)":(\d+)/g, '"$1":"$2"')) as {
+  const j = JSON.parse(
+    out.replace(/"(lease|revision|create_revision|mod_revision|version|cluster_id|member_id|raft_term)":(\d+)/g, '"$1":"$2"'),
+  ) as {
     header: { revision: string };
     kvs?: Record<string, string>[];
     count?: string | number;
@@ -36,7 +38,19 @@ function run(cmd: string, args: string[], env: Record<string, string> = {}): Pro
 /** Restore a snapshot with etcdctl, start it, and return `etcdctl get --prefix "" --rev=R -w json` on it. */
 export async function restoredGet(file: string, rev: number): Promise<string> {
   const slot = await newMemberSlot({ name: `pitr${rev}` });
-  const r = await run('/usr/bin/etcdctl', ['snapshot', 'restore', file, `--name=${slot.name}`, `--data-dir=${slot.dataDir}`, `--initial-cluster=${slot.name}=${slot.peerURL}`, `--initial-advertise-peer-urls=${slot.peerURL}`], { ETCDCTL_API: '3' });
+  const r = await run(
+    '/usr/bin/etcdctl',
+    [
+      'snapshot',
+      'restore',
+      file,
+      `--name=${slot.name}`,
+      `--data-dir=${slot.dataDir}`,
+      `--initial-cluster=${slot.name}=${slot.peerURL}`,
+      `--initial-advertise-peer-urls=${slot.peerURL}`,
+    ],
+    { ETCDCTL_API: '3' },
+  );
   assert.strictEqual(r.code, 0, `etcdctl snapshot restore failed: ${r.stderr}`);
   let m: TestMember | undefined;
   try {
@@ -52,11 +66,12 @@ export async function restoredGet(file: string, rev: number): Promise<string> {
       ports: slot.ports,
     });
     await m.waitHealthy();
-    const g = await run('/usr/bin/etcdctl', ['--endpoints', slot.clientURL, 'get', '--prefix', '', `--rev=${rev}`, '-w', 'json'], { ETCDCTL_API: '3' });
+    const g = await run('/usr/bin/etcdctl', ['--endpoints', slot.clientURL, 'get', '--prefix', '', `--rev=${rev}`, '-w', 'json'], {
+      ETCDCTL_API: '3',
+    });
     assert.strictEqual(g.code, 0, `etcdctl get on the restored member failed: ${g.stderr}`);
     return g.stdout;
   } finally {
     await m?.remove();
   }
 }
-

@@ -11,7 +11,15 @@ function sample(first = 10, n = 3): { name: string; data: Buffer } {
       revision: r,
       time: 1_700_000_000_000 + r,
       events: [
-        { op: 'put', key: Buffer.from(`/k/${r}`), value: Buffer.from([0, 255, r & 255]), createRevision: r, modRevision: r, version: 1, lease: '7587869876543210123' },
+        {
+          op: 'put',
+          key: Buffer.from(`/k/${r}`),
+          value: Buffer.from([0, 255, r & 255]),
+          createRevision: r,
+          modRevision: r,
+          version: 1,
+          lease: '7587869876543210123',
+        },
         { op: 'delete', key: Buffer.from('/gone'), value: Buffer.alloc(0), createRevision: 0, modRevision: r, version: 0, lease: '0' },
       ],
     });
@@ -35,7 +43,10 @@ describe('change-log segments', function () {
     const { name, data } = sample();
     const flipped = Buffer.from(data);
     flipped[60] ^= 1;
-    assert.throws(() => parseSegment(name, flipped), (e: Error) => e instanceof SegmentCorruptError && e.message.includes(name));
+    assert.throws(
+      () => parseSegment(name, flipped),
+      (e: Error) => e instanceof SegmentCorruptError && e.message.includes(name),
+    );
     assert.throws(() => parseSegment(name, data.subarray(0, data.length - 10)), /cut short/);
     assert.throws(() => parseSegment(segmentName(10, 13), data), /its name says revisions 10 to 13/);
   });
@@ -51,7 +62,10 @@ describe('change-log segments', function () {
       { name: 'b', first: 21, last: 30 },
       { name: 'd', first: 41, last: 50 },
     ];
-    assert.deepStrictEqual(segmentsFor(refs, 15, 25).segments.map((r) => r.name), ['a', 'b']);
+    assert.deepStrictEqual(
+      segmentsFor(refs, 15, 25).segments.map((r) => r.name),
+      ['a', 'b'],
+    );
     assert.deepStrictEqual(segmentsFor(refs, 10, 45).gap, { from: 31, to: 40, before: 'b', after: 'd' });
     assert.deepStrictEqual(segmentsFor(refs, 50, 60).gap, { from: 51, to: 60, before: undefined });
     assert.strictEqual(segmentsFor(refs, 30, 30).gap, undefined);

@@ -30,14 +30,16 @@ export function checkFollow(raw: unknown): { follow: FollowSettings; problems: s
   }
   const f = raw as Record<string, unknown>;
   for (const k of Object.keys(f)) {
-    if (!['enabled', 'segmentSeconds', 'segmentMiB'].includes(k)) problems.push(`follow: unknown field "${k}" (expected enabled, segmentSeconds, segmentMiB).`);
+    if (!['enabled', 'segmentSeconds', 'segmentMiB'].includes(k))
+      problems.push(`follow: unknown field "${k}" (expected enabled, segmentSeconds, segmentMiB).`);
   }
   if (f.enabled !== undefined && typeof f.enabled !== 'boolean') problems.push('follow.enabled must be true or false.');
   else follow.enabled = f.enabled === true;
   const num = (k: 'segmentSeconds' | 'segmentMiB', min: number, max: number): void => {
     const v = f[k];
     if (v === undefined) return;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) problems.push(`follow.${k} must be a number from ${min} to ${max} (got ${JSON.stringify(v)}).`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max)
+      problems.push(`follow.${k} must be a number from ${min} to ${max} (got ${JSON.stringify(v)}).`);
     else follow[k] = v;
   };
   num('segmentSeconds', 1, 86_400);

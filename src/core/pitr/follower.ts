@@ -102,10 +102,14 @@ export function groupRevisions(events: IWatchResponse['events'], time: number): 
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((res) => {
     const t = setTimeout(res, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      res();
-    }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        res();
+      },
+      { once: true },
+    );
   });
 
 /** The follower's state between watches. See the module comment. */
@@ -132,7 +136,14 @@ export class Follower {
   }
 
   constructor(private readonly opts: FollowOptions) {
-    this.status = { pid: process.pid, cluster: opts.cluster.name, startedAt: new Date().toISOString(), updatedAt: '', storedRevision: 0, receivedRevision: 0 };
+    this.status = {
+      pid: process.pid,
+      cluster: opts.cluster.name,
+      startedAt: new Date().toISOString(),
+      updatedAt: '',
+      storedRevision: 0,
+      receivedRevision: 0,
+    };
   }
 
   private log(level: FollowLog['level'], event: FollowLog['event'], message: string, revision?: number): void {
@@ -168,7 +179,10 @@ export class Follower {
 
   private async takeFull(why: string): Promise<FullSnapshotRef> {
     if (!this.opts.snapshots.take) {
-      throw new EtcdBackupError('notFound', `The change log needs a new full snapshot (${why}), and none can be taken here: run a backup, then start the follower again.`);
+      throw new EtcdBackupError(
+        'notFound',
+        `The change log needs a new full snapshot (${why}), and none can be taken here: run a backup, then start the follower again.`,
+      );
     }
     this.log('info', 'newChain', `Taking a full snapshot: ${why}.`);
     return this.opts.snapshots.take();
@@ -177,10 +191,18 @@ export class Follower {
   /** After a compaction: a full snapshot at or after it, taken when none exists. */
   private async newChain(err: CompactedError): Promise<number> {
     await this.exclusive(() => this.flush());
-    const fulls = (await this.opts.snapshots.list()).filter((f) => f.revision + 1 >= err.compactRevision).sort((a, b) => b.revision - a.revision);
+    const fulls = (await this.opts.snapshots.list())
+      .filter((f) => f.revision + 1 >= err.compactRevision)
+      .sort((a, b) => b.revision - a.revision);
     const base = fulls[0] ?? (await this.takeFull(`${err.message} A new chain starts from a new full snapshot`));
     this.chainBase = base.name;
-    this.log('warn', 'newChain', `${err.message} New chain after the full snapshot ${base.name} (revision ${base.revision}); revisions ${err.wanted} to ${base.revision} are covered by that snapshot only.`, base.revision + 1);
+    this.log(
+      'warn',
+      'newChain',
+      `${err.message} New chain after the full snapshot ${base.name} (revision ${base.revision}); ` +
+        `revisions ${err.wanted} to ${base.revision} are covered by that snapshot only.`,
+      base.revision + 1,
+    );
     return base.revision + 1;
   }
 
@@ -191,7 +213,10 @@ export class Follower {
     this.stored = this.next - 1;
     this.status.storedRevision = this.stored;
     this.status.receivedRevision = this.stored;
-    const roller = setInterval(() => void this.exclusive(() => this.rollIfDue()).catch((err) => this.log('error', 'segment', explain(err).message)), 1000);
+    const roller = setInterval(
+      () => void this.exclusive(() => this.rollIfDue()).catch((err) => this.log('error', 'segment', explain(err).message)),
+      1000,
+    );
     let failures = 0;
     try {
       while (!signal?.aborted) {
@@ -261,12 +286,20 @@ export class Follower {
       stream.on('end', () => finish(new EtcdBackupError('unreachable', 'the member ended the watch stream')));
       stream.on('data', (res: IWatchResponse) => {
         lastHeard = Date.now();
-        queue = queue.then(() => this.exclusive(() => this.handle(res, endpoint, start, () => {
-          created = true;
-          onHealthy();
-        }))).catch((err) => finish(err));
+        queue = queue
+          .then(() =>
+            this.exclusive(() =>
+              this.handle(res, endpoint, start, () => {
+                created = true;
+                onHealthy();
+              }),
+            ),
+          )
+          .catch((err) => finish(err));
       });
-      stream.write({ create_request: { key: Buffer.from([0]), range_end: Buffer.from([0]), start_revision: start, progress_notify: true } });
+      stream.write({
+        create_request: { key: Buffer.from([0]), range_end: Buffer.from([0]), start_revision: start, progress_notify: true },
+      });
     });
   }
 
@@ -378,7 +411,8 @@ export class Follower {
     this.lastPrune = Date.now();
     try {
       const gone = await this.opts.segments.prune();
-      if (gone.length) this.log('info', 'segment', `Pruned ${gone.length} segment(s) older than every kept full snapshot: ${gone.join(', ')}.`);
+      if (gone.length)
+        this.log('info', 'segment', `Pruned ${gone.length} segment(s) older than every kept full snapshot: ${gone.join(', ')}.`);
     } catch (err) {
       this.log('warn', 'segment', `Pruning the change log failed: ${explain(err).message}`);
     }
@@ -389,7 +423,9 @@ export class Follower {
     this.lastStatusWrite = Date.now();
     this.status.updatedAt = new Date().toISOString();
     this.status.chainBase = this.chainBase;
-    await writeFileAtomic(this.opts.statusFile, Buffer.from(`${JSON.stringify(this.status, null, 2)}\n`), { replace: true }).catch(() => undefined);
+    await writeFileAtomic(this.opts.statusFile, Buffer.from(`${JSON.stringify(this.status, null, 2)}\n`), { replace: true }).catch(
+      () => undefined,
+    );
   }
 }
 

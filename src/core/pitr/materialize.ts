@@ -76,7 +76,11 @@ class SegmentReader {
       } catch (err) {
         const e = explain(err);
         if (e instanceof SegmentCorruptError || e.kind === 'corrupt') throw new SegmentCorruptError(ref.name, e.message);
-        throw new EtcdBackupError(e.kind, `The change-log segment ${ref.name} (revisions ${ref.first} to ${ref.last}) cannot be read: ${e.message}`, { cause: err });
+        throw new EtcdBackupError(
+          e.kind,
+          `The change-log segment ${ref.name} (revisions ${ref.first} to ${ref.last}) cannot be read: ${e.message}`,
+          { cause: err },
+        );
       }
       s = parseSegment(ref.name, data);
       this.cache.set(ref.name, s);
@@ -111,7 +115,9 @@ export async function revisionAtTime(
 function noCoverage(what: string, refs: SegmentRef[], fulls: FullSnapshotRef[]): EtcdBackupError {
   const lastSeg = refs[refs.length - 1];
   const oldest = [...fulls].sort((a, b) => a.revision - b.revision)[0];
-  const range = oldest ? `from revision ${oldest.revision} (${oldest.name}) to ${lastSeg ? lastSeg.last : oldest.revision}` : 'nothing (no full snapshot)';
+  const range = oldest
+    ? `from revision ${oldest.revision} (${oldest.name}) to ${lastSeg ? lastSeg.last : oldest.revision}`
+    : 'nothing (no full snapshot)';
   return new EtcdBackupError('notFound', `No backup covers ${what}: the backups cover ${range}. Pick a point in that range.`);
 }
 
@@ -180,7 +186,8 @@ function replayTxn(r: RevisionRecord, prev: RevisionRecord | undefined): import(
 function diverged(r: RevisionRecord, got: number): EtcdBackupError {
   return new EtcdBackupError(
     'internal',
-    `The replay of revision ${r.revision} produced revision ${got}: the replayed history differs from the original (a lease may have expired, or a key is missing). Nothing was saved.`,
+    `The replay of revision ${r.revision} produced revision ${got}: the replayed history differs from the original ` +
+      '(a lease may have expired, or a key is missing). Nothing was saved.',
   );
 }
 
@@ -191,7 +198,14 @@ function diverged(r: RevisionRecord, got: number): EtcdBackupError {
  * applies concurrent requests out of order so often (about one in two) that this was slower
  * than one at a time, so the default is 1.
  */
-async function replay(client: Etcd3, revs: RevisionRecord[], startKeys: number, signal?: AbortSignal, onStep?: (m: string) => void, window = 1): Promise<ReplayFigures> {
+async function replay(
+  client: Etcd3,
+  revs: RevisionRecord[],
+  startKeys: number,
+  signal?: AbortSignal,
+  onStep?: (m: string) => void,
+  window = 1,
+): Promise<ReplayFigures> {
   const started = Date.now();
   const hash = createHash('sha256');
   let liveKeys = startKeys;
@@ -211,7 +225,9 @@ async function replay(client: Etcd3, revs: RevisionRecord[], startKeys: number, 
   while (applied < revs.length) {
     if (signal?.aborted) throw new EtcdBackupError('cancelled', 'Cancelled: nothing was saved.');
     const batch = revs.slice(applied, applied + width);
-    const answers = await Promise.all(batch.map((r, k) => client.kv.txn(replayTxn(r, applied + k > 0 ? revs[applied + k - 1] : undefined))));
+    const answers = await Promise.all(
+      batch.map((r, k) => client.kv.txn(replayTxn(r, applied + k > 0 ? revs[applied + k - 1] : undefined))),
+    );
     // The ones that applied form a prefix: a transaction whose predecessor did not apply cannot apply.
     let ok = 0;
     for (let k = 0; k < answers.length; k++) {
@@ -238,7 +254,10 @@ async function historyHash(client: Etcd3, base: number, target: number): Promise
   const stream = await client.watchClient.watch();
   let events = 0;
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new EtcdBackupError('timeout', 'Reading the replayed history back took over 5 minutes.')), 300_000);
+    const timer = setTimeout(
+      () => reject(new EtcdBackupError('timeout', 'Reading the replayed history back took over 5 minutes.')),
+      300_000,
+    );
     stream.on('error', (err: unknown) => reject(err));
     stream.on('data', (res: IWatchResponse) => {
       for (const r of groupRevisions(res.events ?? [], 0)) {
@@ -259,7 +278,13 @@ async function historyHash(client: Etcd3, base: number, target: number): Promise
   return { sha256: hash.digest('hex'), events };
 }
 
-async function grantLeases(t: Throwaway, revs: RevisionRecord[], table: Map<string, LeaseRecord>, unknownTtl: number, warnings: string[]): Promise<{ all: Map<string, number>; granted: Set<string> }> {
+async function grantLeases(
+  t: Throwaway,
+  revs: RevisionRecord[],
+  table: Map<string, LeaseRecord>,
+  unknownTtl: number,
+  warnings: string[],
+): Promise<{ all: Map<string, number>; granted: Set<string> }> {
   const client = t.conn.client;
   const all = new Map<string, number>();
   const existing = await client.leaseClient.leaseLeases();
@@ -298,16 +323,28 @@ async function dropEmptyLeases(client: Etcd3, granted: Set<string>): Promise<num
   return n;
 }
 
-function gapError(gap: { from: number; to: number; before?: string; after?: string }, where: string, target: number, base: FullSnapshotRef): EtcdBackupError {
+function gapError(
+  gap: { from: number; to: number; before?: string; after?: string },
+  where: string,
+  target: number,
+  base: FullSnapshotRef,
+): EtcdBackupError {
   const around = [gap.before && `after ${gap.before}`, gap.after && `before ${gap.after}`].filter(Boolean).join(', ');
   return new EtcdBackupError(
     'notFound',
-    `The change log in ${where} has no segment for revisions ${gap.from} to ${gap.to}${around ? ` (${around})` : ''}: a segment is missing, so revision ${target} cannot be rebuilt from ${base.name} (revision ${base.revision}). Pick a revision before ${gap.from}, or restore a full snapshot.`,
+    `The change log in ${where} has no segment for revisions ${gap.from} to ${gap.to}${around ? ` (${around})` : ''}: ` +
+      `a segment is missing, so revision ${target} cannot be rebuilt from ${base.name} (revision ${base.revision}). ` +
+      `Pick a revision before ${gap.from}, or restore a full snapshot.`,
   );
 }
 
 /** The target revision (and its time when it came from the log), from `toRevision` or `toTime`. */
-async function resolveTarget(opts: MaterializeOptions, refs: SegmentRef[], reader: SegmentReader, fulls: FullSnapshotRef[]): Promise<{ revision: number; time?: number }> {
+async function resolveTarget(
+  opts: MaterializeOptions,
+  refs: SegmentRef[],
+  reader: SegmentReader,
+  fulls: FullSnapshotRef[],
+): Promise<{ revision: number; time?: number }> {
   if (opts.toRevision !== undefined) {
     if (!Number.isSafeInteger(opts.toRevision) || opts.toRevision < 1) {
       throw new EtcdBackupError('invalidInput', `--to-revision must be a positive whole number (got ${opts.toRevision}).`);
@@ -349,7 +386,13 @@ export async function materialize(opts: MaterializeOptions): Promise<Materialize
 type BaseOutcome = Omit<MaterializeResult, 'durationMs' | 'revisionTime'>;
 
 /** Restore `base`, replay, check and save; undefined when the base turns out to be newer than the target. */
-async function fromBase(opts: MaterializeOptions, base: FullSnapshotRef, segs: Segment[], target: number, step: (m: string) => void): Promise<BaseOutcome | undefined> {
+async function fromBase(
+  opts: MaterializeOptions,
+  base: FullSnapshotRef,
+  segs: Segment[],
+  target: number,
+  step: (m: string) => void,
+): Promise<BaseOutcome | undefined> {
   const local = await opts.snapshots.open(base);
   let t: Throwaway | undefined;
   try {
@@ -361,7 +404,16 @@ async function fromBase(opts: MaterializeOptions, base: FullSnapshotRef, segs: S
     const revs = segs.flatMap((s) => s.revisions).filter((r) => r.revision > lastRev && r.revision <= target && (lastRev = r.revision) > 0);
     const firstNeeded = t.revision + 1;
     if (target > t.revision && revs[0]?.revision !== firstNeeded) {
-      throw gapError({ from: firstNeeded, to: (revs[0]?.revision ?? target + 1) - 1, after: segs[0]?.header && `the segment starting at ${segs[0].first}` }, opts.segments.where, target, base);
+      throw gapError(
+        {
+          from: firstNeeded,
+          to: (revs[0]?.revision ?? target + 1) - 1,
+          after: segs[0]?.header && `the segment starting at ${segs[0].first}`,
+        },
+        opts.segments.where,
+        target,
+        base,
+      );
     }
     return await replayAndSave(opts, t, base, segs, revs, target, step);
   } finally {
@@ -393,22 +445,39 @@ async function replayAndSave(
   const short = [...leases.all].filter(([, ttl]) => ttl * 1000 < figures.ms);
   if (short.length) {
     warnings.push(
-      `${short.length} lease(s) have a TTL shorter than the ${(figures.ms / 1000).toFixed(1)} s replay (${short.slice(0, 5).map(([id, ttl]) => `${id}: ${ttl} s`).join(', ')}${short.length > 5 ? ', …' : ''}): ` +
-        'they could have expired during it; they were kept alive, so their keys are as at the target revision. A restored cluster starts every lease\'s full TTL again.',
+      `${short.length} lease(s) have a TTL shorter than the ${(figures.ms / 1000).toFixed(1)} s replay (${short
+        .slice(0, 5)
+        .map(([id, ttl]) => `${id}: ${ttl} s`)
+        .join(', ')}${short.length > 5 ? ', …' : ''}): ` +
+        'they could have expired during it; they were kept alive, so their keys are as at the target revision. ' +
+          "A restored cluster starts every lease's full TTL again.",
     );
   }
   const checks = await checkReplay(client, t.revision, target, figures);
   const failed = checks.filter((c) => !c.ok);
   if (failed.length) {
-    throw new EtcdBackupError('internal', `The replayed member differs from the change log (${failed.map((c) => `${c.what}: ${c.actual}, expected ${c.expected}`).join('; ')}): nothing was saved.`);
+    throw new EtcdBackupError(
+      'internal',
+      `The replayed member differs from the change log (${failed.map((c) => `${c.what}: ${c.actual}, expected ${c.expected}`).join('; ')}` +
+        '): nothing was saved.',
+    );
   }
   step(`Replayed ${figures.revisions} revisions (${figures.events} events) in ${(figures.ms / 1000).toFixed(1)} s; saving ${opts.output}.`);
-  const saved = await saveSnapshot({ name: 'point-in-time', endpoints: [t.clientUrl], timeoutMs: 30_000 }, {}, { endpoint: t.clientUrl, file: opts.output, sidecar: false, signal: opts.signal });
+  const saved = await saveSnapshot(
+    { name: 'point-in-time', endpoints: [t.clientUrl], timeoutMs: 30_000 },
+    {},
+    { endpoint: t.clientUrl, file: opts.output, sidecar: false, signal: opts.signal },
+  );
   return {
     file: saved.file,
     revision: target,
     base: { name: base.name, revision: t.revision },
-    replayed: { revisions: figures.revisions, events: figures.events, segments: segs.map((s) => s.header.first).map(String), ms: figures.ms },
+    replayed: {
+      revisions: figures.revisions,
+      events: figures.events,
+      segments: segs.map((s) => s.header.first).map(String),
+      ms: figures.ms,
+    },
     keys: figures.liveKeys,
     leases: { granted: leases.granted.size, keptAlive: leases.all.size, revoked },
     checks,

@@ -95,7 +95,10 @@ export class PlanSegmentStore implements SegmentStore {
     const stages: (NodeJS.ReadableStream | NodeJS.ReadWriteStream)[] = [await this.opts.store.download(object)];
     if (object.endsWith('.age')) {
       if (!this.opts.identities?.length) {
-        throw new EtcdBackupError('invalidInput', `The change-log segment ${object} is encrypted: give the age key file of one of the plan's recipients with --identity FILE.`);
+        throw new EtcdBackupError(
+          'invalidInput',
+          `The change-log segment ${object} is encrypted: give the age key file of one of the plan's recipients with --identity FILE.`,
+        );
       }
       stages.push(createDecryptStream(this.opts.identities));
     }
@@ -129,7 +132,10 @@ export class PlanSegmentStore implements SegmentStore {
       }
     } catch (err) {
       this.uploaded = undefined;
-      this.opts.onRemoteError?.(`The change log could not be uploaded to ${store.where} (${explain(err).message}); it is kept in ${this.local.dir} and uploaded at the next roll.`);
+      this.opts.onRemoteError?.(
+        `The change log could not be uploaded to ${store.where} (${explain(err).message}); ` +
+          `it is kept in ${this.local.dir} and uploaded at the next roll.`,
+      );
     }
   }
 
@@ -214,9 +220,18 @@ export class PlanFullSnapshots implements FullSnapshots {
   async take(): Promise<FullSnapshotRef> {
     const r = await runBackup(this.plan, { log: this.opts.log });
     if (!r.file || !r.name || !r.revision) {
-      throw new EtcdBackupError('unreachable', `A full snapshot for the new chain could not be taken: ${r.message ?? 'see the run\'s status'}.`);
+      throw new EtcdBackupError(
+        'unreachable',
+        `A full snapshot for the new chain could not be taken: ${r.message ?? "see the run's status"}.`,
+      );
     }
-    if (!r.ok) this.opts.log?.(`The full snapshot ${r.name} is stored locally, but not on every destination: ${r.destinations.filter((d) => !d.ok).map((d) => d.error).join('; ')}`);
+    if (!r.ok)
+      this.opts.log?.(
+        `The full snapshot ${r.name} is stored locally, but not on every destination: ${r.destinations
+          .filter((d) => !d.ok)
+          .map((d) => d.error)
+          .join('; ')}`,
+      );
     return { name: r.name, revision: r.revision, time: Date.now(), path: r.file };
   }
 }

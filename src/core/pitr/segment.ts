@@ -119,7 +119,14 @@ export class SegmentBuilder {
   readonly startedAt = Date.now();
 
   constructor(readonly header: Omit<SegmentHeader, 'format' | 'version' | 'createdAt'> & { createdAt?: string }) {
-    this.push(JSON.stringify({ format: SEGMENT_FORMAT, version: SEGMENT_VERSION, ...header, createdAt: header.createdAt ?? new Date().toISOString() }));
+    this.push(
+      JSON.stringify({
+        format: SEGMENT_FORMAT,
+        version: SEGMENT_VERSION,
+        ...header,
+        createdAt: header.createdAt ?? new Date().toISOString(),
+      }),
+    );
   }
 
   private push(line: string): void {
@@ -159,7 +166,10 @@ export class SegmentBuilder {
   addRevision(r: RevisionRecord): void {
     const expected = this.lastRevision === undefined ? this.header.first : this.lastRevision + 1;
     if (r.revision !== expected) {
-      throw new EtcdBackupError('internal', `Revision ${r.revision} cannot follow ${expected - 1} in a change-log segment: revisions must be consecutive.`);
+      throw new EtcdBackupError(
+        'internal',
+        `Revision ${r.revision} cannot follow ${expected - 1} in a change-log segment: revisions must be consecutive.`,
+      );
     }
     this.push(revisionLine(r));
     this.lastRevision = r.revision;
@@ -173,7 +183,9 @@ export class SegmentBuilder {
       throw new EtcdBackupError('internal', 'An empty change-log segment is never written.');
     }
     const sha256 = this.hash.digest('hex');
-    const end = JSON.stringify({ end: { first: this.header.first, last: this.lastRevision, revisions: this.revisionCount, events: this.eventCount, sha256 } });
+    const end = JSON.stringify({
+      end: { first: this.header.first, last: this.lastRevision, revisions: this.revisionCount, events: this.eventCount, sha256 },
+    });
     return Buffer.concat([...this.chunks, Buffer.from(`${end}\n`, 'utf8')]);
   }
 }
@@ -184,7 +196,11 @@ export class SegmentCorruptError extends EtcdBackupError {
     readonly segment: string,
     reason: string,
   ) {
-    super('corrupt', `The change-log segment ${segment} is corrupt (${reason}): the revisions it holds cannot be replayed. Restore to a revision before it, or from a full snapshot.`);
+    super(
+      'corrupt',
+      `The change-log segment ${segment} is corrupt (${reason}): the revisions it holds cannot be replayed. ` +
+        'Restore to a revision before it, or from a full snapshot.',
+    );
     this.name = 'SegmentCorruptError';
   }
 }
@@ -201,7 +217,15 @@ interface RawEvent {
 
 function decodeEvent(raw: RawEvent): ChangeEvent {
   if (raw.o === 'd') {
-    return { op: 'delete', key: Buffer.from(raw.k, 'base64'), value: Buffer.alloc(0), createRevision: 0, modRevision: raw.m, version: 0, lease: '0' };
+    return {
+      op: 'delete',
+      key: Buffer.from(raw.k, 'base64'),
+      value: Buffer.alloc(0),
+      createRevision: 0,
+      modRevision: raw.m,
+      version: 0,
+      lease: '0',
+    };
   }
   if (raw.o !== 'p') throw new Error(`unknown operation "${String(raw.o)}"`);
   return {
@@ -236,7 +260,11 @@ function parseLines(name: string, text: string): { header: SegmentHeader; body: 
   }
   if (header.format !== SEGMENT_FORMAT) throw new SegmentCorruptError(name, 'its first line is not a segment header');
   if (header.version !== SEGMENT_VERSION) {
-    throw new EtcdBackupError('invalidInput', `The change-log segment ${name} has format version ${header.version}; this etcd-backup reads version ${SEGMENT_VERSION}. Use a newer etcd-backup.`);
+    throw new EtcdBackupError(
+      'invalidInput',
+      `The change-log segment ${name} has format version ${header.version}; ` +
+        `this etcd-backup reads version ${SEGMENT_VERSION}. Use a newer etcd-backup.`,
+    );
   }
   return { header, body: lines.slice(1), end, hashed: Buffer.byteLength(text.slice(0, lastNl + 1), 'utf8') };
 }
@@ -282,11 +310,17 @@ export function parseSegment(name: string, data: Buffer): Segment {
   }
   const last = revisions.length ? revisions[revisions.length - 1].revision : header.first - 1;
   if (end.first !== header.first || end.last !== last || end.revisions !== revisions.length || end.events !== events || !revisions.length) {
-    throw new SegmentCorruptError(name, `its end line says revisions ${String(end.first)} to ${String(end.last)}, its content holds ${header.first} to ${last}`);
+    throw new SegmentCorruptError(
+      name,
+      `its end line says revisions ${String(end.first)} to ${String(end.last)}, its content holds ${header.first} to ${last}`,
+    );
   }
   const fromName = parseSegmentName(name.replace(/^.*\//, ''));
   if (fromName && (fromName.first !== header.first || fromName.last !== last)) {
-    throw new SegmentCorruptError(name, `its name says revisions ${fromName.first} to ${fromName.last}, its content holds ${header.first} to ${last}`);
+    throw new SegmentCorruptError(
+      name,
+      `its name says revisions ${fromName.first} to ${fromName.last}, its content holds ${header.first} to ${last}`,
+    );
   }
   return { header, first: header.first, last, revisions, leases, events, sha256 };
 }

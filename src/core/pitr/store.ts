@@ -71,7 +71,10 @@ export async function writeFileAtomic(path: string, data: Buffer, opts: { replac
       const existing = await fs.readFile(path).catch(() => undefined);
       if (existing) {
         if (existing.equals(data)) return;
-        throw new EtcdBackupError('conflict', `${path} already exists with other content: it is never overwritten. Move it away if it is not this tool's.`);
+        throw new EtcdBackupError(
+          'conflict',
+          `${path} already exists with other content: it is never overwritten. Move it away if it is not this tool's.`,
+        );
       }
     }
     const fh = await fs.open(tmp, 'w', 0o600);
@@ -89,7 +92,9 @@ export async function writeFileAtomic(path: string, data: Buffer, opts: { replac
     if (err instanceof EtcdBackupError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOSPC' || code === 'EDQUOT') {
-      throw new EtcdBackupError('diskFull', `No space left to write ${path}: nothing was written under that name. Free space in ${dir}.`, { cause: err });
+      throw new EtcdBackupError('diskFull', `No space left to write ${path}: nothing was written under that name. Free space in ${dir}.`, {
+        cause: err,
+      });
     }
     throw explain(err);
   }
@@ -123,7 +128,10 @@ export class LocalSegmentStore implements SegmentStore {
     const path = join(this.dir, ref.name);
     const st = await fs.lstat(path).catch(() => undefined);
     if (!st) {
-      throw new EtcdBackupError('notFound', `The change-log segment ${ref.name} (revisions ${ref.first} to ${ref.last}) is missing from ${this.dir}.`);
+      throw new EtcdBackupError(
+        'notFound',
+        `The change-log segment ${ref.name} (revisions ${ref.first} to ${ref.last}) is missing from ${this.dir}.`,
+      );
     }
     if (!st.isFile()) {
       throw new EtcdBackupError('corrupt', `The change-log segment ${path} is not a regular file: it cannot be read as a segment.`);

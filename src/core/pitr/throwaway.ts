@@ -49,7 +49,13 @@ function run(tool: RestoreTool, args: string[], signal?: AbortSignal): Promise<s
     child.on('close', (code) => {
       signal?.removeEventListener('abort', onAbort);
       if (code === 0) resolve(out);
-      else reject(new EtcdBackupError('corrupt', `${tool.kind} could not restore the base snapshot: ${out.trim().split('\n').pop() ?? `exit status ${code}`}`));
+      else
+        reject(
+          new EtcdBackupError(
+            'corrupt',
+            `${tool.kind} could not restore the base snapshot: ${out.trim().split('\n').pop() ?? `exit status ${code}`}`,
+          ),
+        );
     });
   });
 }
@@ -70,7 +76,13 @@ function lastError(out: string): string {
   return ([...lines].reverse().find((l) => /error|fatal|panic/i.test(l)) ?? lines[lines.length - 1] ?? '').slice(0, 300);
 }
 
-async function waitServing(conn: EtcdConnection, child: ChildProcess, output: () => string, timeoutMs: number, signal?: AbortSignal): Promise<{ revision: number; keys: number }> {
+async function waitServing(
+  conn: EtcdConnection,
+  child: ChildProcess,
+  output: () => string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<{ revision: number; keys: number }> {
   const deadline = Date.now() + timeoutMs;
   let lastErr = '';
   for (;;) {
@@ -79,7 +91,10 @@ async function waitServing(conn: EtcdConnection, child: ChildProcess, output: ()
       throw new EtcdBackupError('corrupt', `The etcd started from the base snapshot exited: ${lastError(output())}`);
     }
     if (Date.now() > deadline) {
-      throw new EtcdBackupError('timeout', `The etcd started from the base snapshot did not answer within ${Math.round(timeoutMs / 1000)} s (${lastErr}).`);
+      throw new EtcdBackupError(
+        'timeout',
+        `The etcd started from the base snapshot did not answer within ${Math.round(timeoutMs / 1000)} s (${lastErr}).`,
+      );
     }
     try {
       const res = await conn.client.kv.range({ key: Buffer.from([0]), range_end: Buffer.from([0]), count_only: true });
@@ -115,7 +130,18 @@ export async function startThrowaway(snapshot: string, opts: ThrowawayOptions = 
     const peerUrl = `http://127.0.0.1:${await freePort()}`;
     const clientUrl = `http://127.0.0.1:${await freePort()}`;
     const cluster = `pitr=${peerUrl}`;
-    await run(tool, restoreArgs({ snapshot, name: 'pitr', initialCluster: cluster, initialAdvertisePeerUrls: peerUrl, initialClusterToken: 'etcd-backup-pitr', dataDir }), opts.signal);
+    await run(
+      tool,
+      restoreArgs({
+        snapshot,
+        name: 'pitr',
+        initialCluster: cluster,
+        initialAdvertisePeerUrls: peerUrl,
+        initialClusterToken: 'etcd-backup-pitr',
+        dataDir,
+      }),
+      opts.signal,
+    );
     const args = [
       '--name=pitr',
       `--data-dir=${dataDir}`,
