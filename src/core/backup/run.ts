@@ -19,7 +19,7 @@ import { createGzip } from 'zlib';
 import { fetchClusterOverview } from '../etcd';
 import { EtcdBackupError, explain } from '../errors';
 import { saveSnapshot, SaveResult, suggestSnapshotEndpoints } from '../snapshot/save';
-import { writeSidecar, SnapshotSidecar } from '../snapshot/sidecar';
+import { updateOwnSidecar, SnapshotSidecar } from '../snapshot/sidecar';
 import { verifySnapshot } from '../snapshot/verify';
 import type { ClusterSecrets } from '../types';
 import { createEncryptStream, recipientFingerprint } from './age';
@@ -78,7 +78,13 @@ export function tap(): { stream: Transform; digest(): { size: number; sha256: st
 }
 
 /** Save from the best member that answers; on an unreachable member try the next. */
-async function saveFromCluster(plan: BackupPlan, secrets: ClusterSecrets, file: string, opts: RunOptions): Promise<SaveResult> {
+async function saveFromCluster(
+  plan: BackupPlan,
+  secrets: ClusterSecrets,
+  file: string,
+  opts: RunOptions,
+  onPartFile?: (path: string) => void,
+): Promise<SaveResult> {
   const overview = await fetchClusterOverview(plan.cluster, secrets);
   const choices = suggestSnapshotEndpoints(overview, plan.cluster.endpoints).filter((c) => c.usable);
   if (!choices.length) {
@@ -90,7 +96,7 @@ async function saveFromCluster(plan: BackupPlan, secrets: ClusterSecrets, file: 
   for (const c of choices) {
     opts.log?.(`Saving a snapshot from ${c.endpoint} (${c.reason})...`);
     try {
-      const saveOpts = { endpoint: c.endpoint, file, signal: opts.signal, collectGarbage: opts.collectGarbage };
+      const saveOpts = { endpoint: c.endpoint, file, signal: opts.signal, collectGarbage: opts.collectGarbage, onPartFile };
       return await saveSnapshot(plan.cluster, secrets, saveOpts);
     } catch (err) {
       last = err;
@@ -110,7 +116,7 @@ async function checkAndMark(saved: SaveResult, plan: BackupPlan): Promise<void> 
   }
   const backup = { verified: true, verifiedAt: new Date().toISOString(), plan: plan.path, checks: 'sha256-trailer, bbolt structure' };
   const sidecar = { ...saved.sidecar, backup };
-  await writeSidecar(saved.file, sidecar as SnapshotSidecar);
+  await updateOwnSidecar(saved.file, sidecar as SnapshotSidecar);
 }
 
 /** Compress, encrypt and upload the saved file; then write its metadata object beside it. */
@@ -208,12 +214,19 @@ class SaveRestarted extends Error {}
  * Read `part` while the save writes it, until the save has finished and every byte was read.
  * Fails with the save's error, or SaveRestarted when the file was removed by a failed attempt.
  */
-export function followSave(part: string, saving: Promise<{ size: number }>): Readable {
+export function followSave(part: () => string | undefined, saving: Promise<{ size: number; file: string }>): Readable {
   let fh: fs.FileHandle | undefined;
   let pos = 0;
   let finalSize: number | undefined;
+  let finalFile: string | undefined;
   let failure: unknown;
-  saving.then((r) => (finalSize = r.size), (err) => (failure = err));
+  saving.then(
+    (r) => {
+      finalSize = r.size;
+      finalFile = r.file;
+    },
+    (err) => (failure = err),
+  );
   const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
   return new Readable({
     highWaterMark: 1024 * 1024,
@@ -221,7 +234,9 @@ export function followSave(part: string, saving: Promise<{ size: number }>): Rea
       try {
         while (!fh) {
           if (failure) throw failure;
-          fh = await fs.open(part, 'r').catch((err: NodeJS.ErrnoException) => {
+          // Once the save is done its temp file has the final name: read that (a small save can end before the reader starts).
+          const path = finalFile ?? part();
+          fh = path === undefined ? undefined : await fs.open(path, 'r').catch((err: NodeJS.ErrnoException) => {
             if (err.code === 'ENOENT') return undefined;
             throw err;
           });
@@ -320,11 +335,13 @@ async function runDestinations(
     const name = await freshName(plan, now);
     result.name = name;
     const target = join(plan.local.dir, `${name}.db`);
-    const saving = saveFromCluster(plan, password !== undefined ? { password } : {}, target, opts);
+    // The save streams into a temp file of its own (`<name>.<pid>-<random>.part`); the upload follows it.
+    let partFile: string | undefined;
+    const saving = saveFromCluster(plan, password !== undefined ? { password } : {}, target, opts, (p) => (partFile = p));
     // The copy is compressed, encrypted and uploaded while the snapshot streams to disk.
     streaming = storeReady?.then(async (store) => {
       opts.log?.(`Uploading to ${store.where} while saving...`);
-      return uploadStream(plan, store, followSave(`${target}.part`, saving), name, opts);
+      return uploadStream(plan, store, followSave(() => partFile, saving), name, opts);
     });
     streaming?.catch(() => undefined);
     saved = await saving;

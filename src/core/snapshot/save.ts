@@ -52,6 +52,8 @@ export interface SaveOptions {
   now?: Date;
   /** Write the sidecar (default true). */
   sidecar?: boolean;
+  /** Told the temp file's name once it exists (a reader may follow it while the stream writes it). */
+  onPartFile?: (path: string) => void;
   /**
    * Called after every 8 MiB received. The CLI passes V8's `gc` here: without
    * it, the garbage 32 KiB message buffers pile up to V8's external-memory threshold (about
@@ -435,6 +437,7 @@ export async function saveSnapshot(cfg: ClusterConfig, secrets: ClusterSecrets, 
     try {
       fh = await createExclusive(names.part);
       partCreated = true;
+      opts.onPartFile?.(names.part);
     } catch (err) {
       throw folderError(err, names.dir);
     }

@@ -14,7 +14,7 @@
  */
 import { promises as fs, Stats } from 'fs';
 import { basename } from 'path';
-import { explain } from '../errors';
+import { EtcdBackupError, explain } from '../errors';
 import { createExclusive, linkNoReplace, readSmallRegularFile, tempNameFor } from './files';
 import type { MemberInfo } from '../types';
 
@@ -103,6 +103,42 @@ export function sidecarTakenMessage(snapshot: string, sidecarPath: string): stri
 /** Write the sidecar next to `snapshot` (see {@link placeSidecar}); never replaces a file. Returns its path. */
 export async function writeSidecar(snapshot: string, sidecar: SnapshotSidecar): Promise<string> {
   return (await placeSidecar(snapshot, sidecar)).path;
+}
+
+/**
+ * Add to the sidecar this tool wrote beside `snapshot` (e.g. a backup run marks it checked):
+ * only a file that reads as our sidecar of this very snapshot (same format, name and SHA-256)
+ * is replaced, through an exclusive 0600 temp file and an atomic rename. Anything else under
+ * that name is left alone and refused with a sentence.
+ */
+export async function updateOwnSidecar(snapshot: string, sidecar: SnapshotSidecar): Promise<string> {
+  const target = sidecarPathFor(snapshot);
+  const text = await readSmallRegularFile(target, 1024 * 1024, 'The sidecar').catch(() => undefined);
+  let current: Partial<SnapshotSidecar> | undefined;
+  try {
+    current = text === undefined ? undefined : (JSON.parse(text) as Partial<SnapshotSidecar>);
+  } catch {
+    current = undefined;
+  }
+  const ours = current?.format === SIDECAR_FORMAT && current.file?.name === sidecar.file?.name && current.sha256 === sidecar.sha256;
+  if (!ours) {
+    throw new EtcdBackupError('conflict', `${target} is not the sidecar this tool wrote for ${basename(snapshot)}: it was left as it is.`);
+  }
+  const tmp = tempNameFor(target, 'tmp', { hidden: true });
+  let fh: fs.FileHandle | undefined;
+  try {
+    fh = await createExclusive(tmp);
+    await fh.writeFile(`${JSON.stringify(sidecar, null, 2)}\n`);
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
+    await fs.rename(tmp, target);
+    return target;
+  } catch (err) {
+    await fh?.close().catch(() => undefined);
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
+    throw explain(err);
+  }
 }
 
 /** A sidecar's members and figures as read back; tolerant of older or hand-written files. */
