@@ -14,6 +14,7 @@ import { registerReplaceMemberCommand } from './commands/replaceMember';
 import { registerTakeSnapshotCommand } from './commands/takeSnapshot';
 import { registerSnapshotCommands } from './commands/snapshots';
 import { registerImportClusterCommand } from './commands/importCluster';
+import { registerBackupCommands } from './commands/backups';
 import { registerEditorFeatures } from './editor';
 import { isEtcd3Loaded } from './core/etcd';
 
@@ -50,6 +51,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     registerSnapshotCommands(context, deps);
     registerRestoreFeatures(context, deps);
     registerImportClusterCommand(context, deps);
+    registerBackupCommands(context, deps);
     registerEditorFeatures(context, { log });
 
     registerCommand(context, log, 'etcdBackup.showLogs', () => log.show());

@@ -165,6 +165,15 @@ export class Settings implements vscode.Disposable {
     return { etcdutl: get('etcdutlPath'), etcdctl: get('etcdctlPath'), etcd: get('etcdPath') };
   }
 
+  /**
+   * The backup plan files to show (machine-scoped `etcdBackup.backupPlans`): only the user's
+   * (machine's) value counts. Undefined when unset: the caller scans the default folder.
+   */
+  backupPlanPaths(): string[] | undefined {
+    const v = vscode.workspace.getConfiguration(SECTION).inspect<unknown>('backupPlans')?.globalValue;
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && x.trim() !== '').map((x) => x.trim()) : undefined;
+  }
+
   /** The etcdctl to show in copied commands (default `etcdctl`, found on PATH). */
   etcdctlPath(): string {
     return this.toolPaths().etcdctl ?? 'etcdctl';
