@@ -15,6 +15,7 @@ import { registerTakeSnapshotCommand } from './commands/takeSnapshot';
 import { registerSnapshotCommands } from './commands/snapshots';
 import { registerImportClusterCommand } from './commands/importCluster';
 import { registerBackupCommands } from './commands/backups';
+import { registerScheduleCommands } from './commands/scheduleBackups';
 import { registerEditorFeatures } from './editor';
 import { isEtcd3Loaded } from './core/etcd';
 
@@ -52,6 +53,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     registerRestoreFeatures(context, deps);
     registerImportClusterCommand(context, deps);
     registerBackupCommands(context, deps);
+    registerScheduleCommands(context, deps);
     registerEditorFeatures(context, { log });
 
     registerCommand(context, log, 'etcdBackup.showLogs', () => log.show());

@@ -19,6 +19,11 @@ export function passwordKey(clusterName: string): string {
   return `etcdBackup.password:${clusterName.toLowerCase()}`;
 }
 
+/** Key of a cluster's backup S3 access key in the secret storage. */
+export function s3CredentialsKey(clusterName: string): string {
+  return `etcdBackup.s3:${clusterName.toLowerCase()}`;
+}
+
 /**
  * Reads cluster configurations from settings, validates them with src/core, and tells
  * listeners when they change (only when `affectsConfiguration` says so). Writes clusters back
@@ -147,6 +152,21 @@ export class Settings implements vscode.Disposable {
 
   async deletePassword(name: string): Promise<void> {
     await this.secrets?.delete(passwordKey(name));
+  }
+
+  /** The S3 access key a backup plan of this cluster uploads with, kept in the secret storage. */
+  async s3Credentials(name: string): Promise<{ accessKeyId: string; secretAccessKey: string } | undefined> {
+    const raw = this.secrets ? await this.secrets.get(s3CredentialsKey(name)) : undefined;
+    try {
+      const v = raw ? (JSON.parse(raw) as { accessKeyId?: unknown; secretAccessKey?: unknown }) : undefined;
+      return typeof v?.accessKeyId === 'string' && typeof v.secretAccessKey === 'string' ? { accessKeyId: v.accessKeyId, secretAccessKey: v.secretAccessKey } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async setS3Credentials(name: string, creds: { accessKeyId: string; secretAccessKey: string }): Promise<void> {
+    await this.secrets?.store(s3CredentialsKey(name), JSON.stringify(creds));
   }
 
   /** Seconds between automatic refreshes of the tree while it is visible; 0 turns them off. */
