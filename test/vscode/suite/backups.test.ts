@@ -8,7 +8,7 @@
  */
 import * as assert from 'assert';
 import { execFileSync } from 'child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import * as vscode from 'vscode';
@@ -29,6 +29,8 @@ describe('Backups node and Run Backup Now (VS Code)', function () {
   let root: string;
   let restore: (() => Promise<void>) | undefined;
   const plans = { good: '', failing: '', open: '' };
+  let key = '';
+  let runName = '';
 
   function writePlan(file: string, mode: number, s3cfg: Record<string, unknown>, recipient: string, credentials: string): string {
     const dir = join(root, `${file}.local`);
@@ -61,7 +63,7 @@ describe('Backups node and Run Backup Now (VS Code)', function () {
     root = mkdtempSync(join(tmpdir(), 'etcd-backup-vscode-bk-'));
     [c, s3] = await Promise.all([startCluster({ members: 1, name: 'vs-bk' }), startS3(['backups'])]);
     for (let i = 0; i < 20; i++) await c.etcdctlOk(['put', `/registry/pods/p${i}`, `value ${i}`]);
-    const key = join(root, 'key.txt');
+    key = join(root, 'key.txt');
     execFileSync('age-keygen', ['-o', key], { stdio: 'ignore' });
     const recipient = execFileSync('age-keygen', ['-y', key]).toString().trim();
     const credentials = join(root, 's3.credentials');
@@ -91,6 +93,8 @@ describe('Backups node and Run Backup Now (VS Code)', function () {
     assert.ok(pkg.contributes.menus.commandPalette.some((x) => x.command === 'etcdBackup.runBackupNow' && x.when === 'false'));
     for (const state of ['fresh', 'late', 'stale']) assert.ok(treeMenuCommands(`backups:${state}`).includes('etcdBackup.runBackupNow'), state);
     assert.ok(!treeMenuCommands('backups:invalid').includes('etcdBackup.runBackupNow'));
+    for (const where of ['local', 'remote']) assert.ok(treeMenuCommands(`backup:${where}:good`).includes('etcdBackup.restoreSnapshot'), where);
+    assert.ok(!treeMenuCommands('backup:remote:bad').includes('etcdBackup.restoreSnapshot'));
   });
 
   it('shows one Backups node per plan: the plan line, stale before any run, and the engine sentence for a plan open to others', async () => {
@@ -108,6 +112,7 @@ describe('Backups node and Run Backup Now (VS Code)', function () {
   it('Run Backup Now puts an encrypted object in the bucket; the node turns fresh and lists the local and the remote copy', async () => {
     const r = (await vscode.commands.executeCommand('etcdBackup.runBackupNow', plans.good)) as RunResult | undefined;
     assert.ok(r?.ok, `the run failed: ${api.lastCommandError('etcdBackup.runBackupNow')}`);
+    runName = r.name as string;
     assert.deepStrictEqual(await awsKeys(s3.endpoint, 'backups', 'good/'), [`good/${r.name}.db.gz.age`, `good/${r.name}.meta.json`]);
     const node = await nodeOf(plans.good);
     assert.strictEqual(node?.contextValue, 'backups:fresh');
@@ -144,5 +149,31 @@ describe('Backups node and Run Backup Now (VS Code)', function () {
     assert.deepStrictEqual(seen.slice(-2), ['backups:late', 'backups:stale']);
     const node = await nodeOf(plans.good);
     assert.match(node?.description ?? '', /^stale · (local|remote): \d+ s ago/);
+  });
+
+  it('Restore Snapshot… takes a remote backup: refused in one sentence without the identity; with it, fetched to a 0600 temp file that equals the local copy', async () => {
+    assert.ok(runName, 'the run test ran first');
+    const m = c.members[0];
+    const restoreAnswers = {
+      members: [{ name: m.name, peerURLs: [m.peerURL], clientURLs: [m.clientURL] }],
+      token: 'etcd-restore-backups-test',
+      localMember: null,
+      manifestPath: null,
+      openRunbook: false,
+      runbookPath: join(root, 'runbook.md'),
+    };
+    const target = { plan: plans.good, backup: runName };
+    const refused = await vscode.commands.executeCommand('etcdBackup.restoreSnapshot', target, restoreAnswers);
+    assert.strictEqual(refused, undefined);
+    assert.match(api.lastCommandError('etcdBackup.restoreSnapshot') ?? '', /is encrypted: give the age identity file/);
+    const r = (await vscode.commands.executeCommand('etcdBackup.restoreSnapshot', target, { ...restoreAnswers, identityFile: key })) as
+      { snapshot: string; runbookPath: string } | undefined;
+    assert.ok(r, api.lastCommandError('etcdBackup.restoreSnapshot'));
+    assert.notStrictEqual(r.snapshot, join(root, 'good.local', `${runName}.db`));
+    assert.strictEqual(statSync(r.snapshot).mode & 0o777, 0o600);
+    assert.strictEqual(statSync(join(r.snapshot, '..')).mode & 0o777, 0o700);
+    assert.ok(readFileSync(r.snapshot).equals(readFileSync(join(root, 'good.local', `${runName}.db`))), 'the fetched file is the local copy byte for byte');
+    assert.ok(existsSync(r.runbookPath));
+    rmSync(join(r.snapshot, '..'), { recursive: true, force: true });
   });
 });
