@@ -16,6 +16,7 @@ import { registerSnapshotCommands } from './commands/snapshots';
 import { registerImportClusterCommand } from './commands/importCluster';
 import { registerBackupCommands } from './commands/backups';
 import { registerScheduleCommands } from './commands/scheduleBackups';
+import { registerInstallCliCommand } from './commands/installCli';
 import { registerEditorFeatures } from './editor';
 import { isEtcd3Loaded } from './core/etcd';
 
@@ -54,6 +55,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     registerImportClusterCommand(context, deps);
     registerBackupCommands(context, deps);
     registerScheduleCommands(context, deps);
+    registerInstallCliCommand(context, deps);
     registerEditorFeatures(context, { log });
 
     registerCommand(context, log, 'etcdBackup.showLogs', () => log.show());
