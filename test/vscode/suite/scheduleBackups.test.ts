@@ -137,4 +137,23 @@ describe('Schedule Backups (VS Code)', function () {
     await vscode.commands.executeCommand('etcdBackup.editBackupPlan', files().plan);
     assert.strictEqual(vscode.window.activeTextEditor?.document.uri.fsPath, files().plan);
   });
+
+  it('Install the CLI on This Machine: the installed etcd-backup runs `backup status` with a PATH that holds no node', async () => {
+    const prefix = join(root, 'prefix');
+    const r = (await vscode.commands.executeCommand('etcdBackup.installCli', { prefix })) as { dir: string; bin: string; version: string; copied: boolean } | undefined;
+    assert.ok(r, api.lastCommandError('etcdBackup.installCli'));
+    assert.strictEqual(r.bin, join(prefix, 'usr/local/bin/etcd-backup'));
+    assert.strictEqual(r.dir, join(prefix, 'opt/etcd-backup', r.version));
+    for (const f of ['bin/node', 'dist/cli.js', 'dist/proto/rpc.proto']) assert.ok(existsSync(join(r.dir, f)), f);
+    assert.ok(!readFileSync(r.bin, 'utf8').includes('.vscode-test') && !readFileSync(r.bin, 'utf8').includes('code-server'), 'the wrapper points into VS Code');
+    const out = await new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
+      execFile(r.bin, ['backup', 'status', '--config', files().plan], { cwd: '/', env: { PATH: join(root, 'empty-path'), HOME: root } }, (err, stdout, stderr) =>
+        done({ code: err ? Number((err as { code?: number }).code ?? -1) : 0, stdout, stderr })),
+    );
+    assert.strictEqual(out.code, 0, `${out.stderr}${out.stdout}`);
+    assert.match(out.stdout, new RegExp(`Cluster ${NAME}: schedule "daily"`));
+    // Again: the version folder is kept as it is, the wrapper rewritten.
+    const again = (await vscode.commands.executeCommand('etcdBackup.installCli', { prefix })) as { copied: boolean } | undefined;
+    assert.strictEqual(again?.copied, false);
+  });
 });
