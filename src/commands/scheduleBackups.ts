@@ -12,6 +12,7 @@
  *
  * "Edit Backup Plan" (`etcdBackup.editBackupPlan`, on a Backups node) opens the plan file.
  */
+import { execFile } from 'child_process';
 import { promises as fs } from 'fs';
 import { dirname, join } from 'path';
 import * as vscode from 'vscode';
@@ -173,15 +174,19 @@ export async function scheduleBackups(deps: CommandDeps, target: unknown, answer
   const cluster = target instanceof ClusterNode ? target.cluster : await resolveCluster(target, deps, 'Schedule backups of which cluster?');
   const { plan, files } = await compose(cluster, deps, answers);
   const preview = await showDiff(files, cluster.name);
-  const cliMissing = !(answers?.cli) && !(await fs.access(INSTALLED_CLI).then(() => true, () => false));
+  const cliProblem = answers?.cli ? undefined : await installedCliProblem(deps);
   let ok: boolean;
   if (answers) ok = answers.confirm === true;
   else {
-    const button = 'Write Files';
+    const write = 'Write Files';
+    const install = 'Install the CLI and Write Files';
     const detail = `${files.map((f) => f.path).join('\n')}\n\nThe plan and secrets files are written with mode 0600.` +
-      (cliMissing ? ` The CLI is not installed at ${INSTALLED_CLI}: the timer fails until it is.` : '') +
+      (cliProblem ? ` ${cliProblem}` : '') +
       ' Then enable the timer: systemctl daemon-reload && systemctl enable --now ' + files[files.length - 1].path.split('/').pop();
-    ok = (await vscode.window.showWarningMessage(`Write the backup plan of "${cluster.name}" and its units, as the diff shows?`, { modal: true, detail }, button)) === button;
+    const buttons = cliProblem ? [install, write] : [write];
+    const choice = await vscode.window.showWarningMessage(`Write the backup plan of "${cluster.name}" and its units, as the diff shows?`, { modal: true, detail }, ...buttons);
+    ok = choice === write || choice === install;
+    if (choice === install) await vscode.commands.executeCommand('etcdBackup.installCli', { confirm: true });
   }
   if (!ok) return { planFile: plan.path, written: [], preview };
   const f = await keptCredentials(answers, files);
@@ -191,6 +196,20 @@ export async function scheduleBackups(deps: CommandDeps, target: unknown, answer
   await deps.tree.refresh(cluster.name).catch(() => undefined);
   deps.log.info(`Schedule Backups: wrote ${written.join(', ')}`);
   return { planFile: plan.path, written, preview };
+}
+
+/** A sentence when the installed CLI the units run is missing or older than this extension; undefined when it is fine. */
+async function installedCliProblem(deps: CommandDeps): Promise<string | undefined> {
+  const mine = String(vscode.extensions.getExtension('etcd-backup.etcd-backup')?.packageJSON?.version ?? '0.0.0');
+  const theirs = await new Promise<string | undefined>((done) =>
+    execFile(INSTALLED_CLI, ['--version'], { timeout: 15_000 }, (err, out) => done(err ? undefined : /(\d+\.\d+\.\d+)/.exec(String(out))?.[1])),
+  );
+  if (!theirs) return `The CLI is not installed at ${INSTALLED_CLI}: the timer fails until it is.`;
+  const n = (v: string): number[] => v.split('.').map(Number);
+  const [a, b] = [n(theirs), n(mine)];
+  const older = a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
+  deps.log.debug(`installed CLI ${theirs}, extension ${mine}`);
+  return older < 0 ? `The CLI at ${INSTALLED_CLI} is ${theirs}, older than this extension (${mine}).` : undefined;
 }
 
 /** The access key the credentials file holds (to keep in the secret storage), if any. */
