@@ -22,7 +22,8 @@ function planPathOf(target: unknown, answers: RunBackupAnswers | undefined): str
   if (target instanceof BackupsNode) return target.entry.path;
   if (typeof target === 'string') return target;
   if (answers?.plan) return answers.plan;
-  throw new EtcdBackupError('invalidInput', 'Run Backup Now works on a Backups node of the Clusters view (or pass { plan: "/path/to/plan.yaml" }).');
+  throw new EtcdBackupError('invalidInput', 'Run Backup Now works on a Backups node of the Clusters view ' +
+    '(or pass { plan: "/path/to/plan.yaml" }).');
 }
 
 export async function runBackupNow(deps: CommandDeps, target: unknown, answers: RunBackupAnswers | undefined): Promise<RunResult> {
@@ -36,10 +37,12 @@ export async function runBackupNow(deps: CommandDeps, target: unknown, answers: 
   await deps.tree.refresh(clusterName).catch(() => undefined);
   if (!result.ok) {
     const failed = result.destinations.filter((d) => !d.ok);
-    const sentence = result.message ?? failed.map((d) => `${d.destination === 'local' ? 'Here' : d.where}: ${d.error ?? 'failed.'}`).join(' ');
+    const each = (d: (typeof failed)[number]): string => `${d.destination === 'local' ? 'Here' : d.where}: ${d.error ?? 'failed.'}`;
+    const sentence = result.message ?? failed.map(each).join(' ');
     throw new EtcdBackupError(failed[0]?.errorKind ?? 'internal', `The backup of "${plan.cluster.name}" failed. ${sentence}`);
   }
-  deps.log.info(`Backup ${result.name} of ${plan.cluster.name}: ${result.destinations.map((d) => d.where).join(', ')} (${result.durationSeconds.toFixed(1)} s)`);
+  const wheres = result.destinations.map((d) => d.where).join(', ');
+  deps.log.info(`Backup ${result.name} of ${plan.cluster.name}: ${wheres} (${result.durationSeconds.toFixed(1)} s)`);
   return result;
 }
 

@@ -49,8 +49,8 @@ async function findNode(): Promise<string> {
     const v = await nodeVersion(c);
     if (v !== undefined && v >= 20) return fs.realpath(c);
   }
-  throw new EtcdBackupError('notFound', 'No Node.js 20 or newer was found to copy (VS Code\'s own runtime is Electron here): install nodejs 20+ ' +
-    'and run the command again.');
+  throw new EtcdBackupError('notFound', 'No Node.js 20 or newer was found to copy (VS Code\'s own runtime is Electron here): ' +
+    'install nodejs 20+ and run the command again.');
 }
 
 async function copyInstall(src: string, node: string, target: string): Promise<void> {
@@ -69,7 +69,11 @@ async function copyInstall(src: string, node: string, target: string): Promise<v
   }
 }
 
-export async function installCli(context: vscode.ExtensionContext, deps: CommandDeps, answers: InstallCliAnswers | undefined): Promise<InstallCliResult> {
+export async function installCli(
+  context: vscode.ExtensionContext,
+  deps: CommandDeps,
+  answers: InstallCliAnswers | undefined,
+): Promise<InstallCliResult> {
   const version = String((context.extension.packageJSON as { version?: string }).version ?? '0.0.0');
   const root = answers?.prefix ?? '/';
   const dir = join(root, 'opt', 'etcd-backup', version);
@@ -77,9 +81,12 @@ export async function installCli(context: vscode.ExtensionContext, deps: Command
   const node = await findNode();
   if (!answers) {
     const button = 'Install';
-    const detail = `${dir}: a Node.js runtime (${node}), cli.js, the protos and the native module.\n${bin}: runs them.\n\nThe backup timers run ` +
+    const detail = `${dir}: a Node.js runtime (${node}), cli.js, the protos and the native module.\n${bin}: runs them.\n\n` +
+      'The backup timers run ' +
       `${bin}, so they keep working when VS Code is closed, updated or removed.`;
-    if ((await vscode.window.showInformationMessage(`Install etcd-backup ${version} on this machine?`, { modal: true, detail }, button)) !== button) {
+    const question = `Install etcd-backup ${version} on this machine?`;
+    const choice = await vscode.window.showInformationMessage(question, { modal: true, detail }, button);
+    if (choice !== button) {
       return { version, dir, bin, node, copied: false };
     }
   } else if (answers.confirm === false) {

@@ -22,11 +22,16 @@ export interface RemoteBackupAnswers {
 /** A remote backup named without a tree node (tests, links): `{ plan: "/etc/etcd-backup/prod.yaml", backup: "prod-2026…" }`. */
 function namedBackup(target: unknown): { plan: string; backup: string } | undefined {
   const t = target as { plan?: unknown; backup?: unknown } | undefined;
-  return t && typeof t === 'object' && typeof t.plan === 'string' && typeof t.backup === 'string' ? { plan: t.plan, backup: t.backup } : undefined;
+  if (!t || typeof t !== 'object' || typeof t.plan !== 'string' || typeof t.backup !== 'string') return undefined;
+  return { plan: t.plan, backup: t.backup };
 }
 
 /** The snapshot file for a backup node (fetching a remote one); undefined for any other target. */
-export async function snapshotOfBackup(target: unknown, answers: RemoteBackupAnswers | undefined, deps: CommandDeps): Promise<string | undefined> {
+export async function snapshotOfBackup(
+  target: unknown,
+  answers: RemoteBackupAnswers | undefined,
+  deps: CommandDeps,
+): Promise<string | undefined> {
   const named = namedBackup(target);
   if (!(target instanceof BackupNode) && !named) return undefined;
   const core = await import('../core/backup');
@@ -53,7 +58,9 @@ export async function snapshotOfBackup(target: unknown, answers: RemoteBackupAns
       openLabel: 'Decrypt with This Identity',
     }))?.[0]?.fsPath;
     if (!file) {
-      if (answers) throw new EtcdBackupError('invalidInput', `${name} is encrypted: give the age identity file that decrypts it ({ identityFile }).`);
+      if (answers) {
+        throw new EtcdBackupError('invalidInput', `${name} is encrypted: give the age identity file that decrypts it ({ identityFile }).`);
+      }
       cancelled();
     }
     identities = core.parseIdentities(await fs.readFile(file, 'utf8'), file);

@@ -77,11 +77,15 @@ async function ask(answers: ScheduleAnswers | undefined, key: keyof ScheduleAnsw
 }
 
 /** The form: what the plan says. */
-async function form(cluster: ClusterConfig, deps: CommandDeps, answers: ScheduleAnswers | undefined): Promise<Required<Omit<ScheduleAnswers, 'confirm' | 'cli' | 'planFile' | 'unitDir'>>> {
+type FormValues = Required<Omit<ScheduleAnswers, 'confirm' | 'cli' | 'planFile' | 'unitDir'>>;
+
+async function form(cluster: ClusterConfig, deps: CommandDeps, answers: ScheduleAnswers | undefined): Promise<FormValues> {
   const slug = cluster.name.replace(/[^A-Za-z0-9._-]+/g, '-');
   const title = `Schedule Backups of "${cluster.name}"`;
-  const schedule = await ask(answers, 'schedule', { title, prompt: 'When to back up: a systemd OnCalendar expression', value: '*-*-* 00/6:00:00' });
-  const localDir = await ask(answers, 'localDir', { title, prompt: 'Local backup folder (absolute path)', value: `/var/backups/etcd/${slug}` });
+  const schedule = await ask(answers, 'schedule', { title, prompt: 'When to back up: a systemd OnCalendar expression',
+    value: '*-*-* 00/6:00:00' });
+  const localDir = await ask(answers, 'localDir', { title, prompt: 'Local backup folder (absolute path)',
+    value: `/var/backups/etcd/${slug}` });
   const keep = Number(await ask(answers, 'keep', { title, prompt: 'How many local backups to keep', value: '5' }));
   const bucket = (await ask(answers, 'bucket', { title, prompt: 'S3 bucket for remote copies (leave empty for none)', value: '' })).trim();
   const saved = await deps.settings.s3Credentials(cluster.name);
@@ -90,18 +94,25 @@ async function form(cluster: ClusterConfig, deps: CommandDeps, answers: Schedule
     endpoint = (await ask(answers, 'endpoint', { title, prompt: 'S3 endpoint URL (empty for AWS)', value: '' })).trim();
     prefix = await ask(answers, 'prefix', { title, prompt: 'Key prefix in the bucket', value: `${slug}/` });
     remoteKeep = Number(await ask(answers, 'remoteKeep', { title, prompt: 'How many remote backups to keep', value: '14' }));
-    accessKeyId = await ask(answers, 'accessKeyId', { title, prompt: 'S3 access key ID (kept in VS Code\'s secret storage)', value: saved?.accessKeyId ?? '' });
-    secretAccessKey = await ask(answers, 'secretAccessKey', { title, prompt: 'S3 secret access key', password: true, value: saved?.secretAccessKey ?? '' });
+    accessKeyId = await ask(answers, 'accessKeyId', { title, prompt: 'S3 access key ID (kept in VS Code\'s secret storage)',
+      value: saved?.accessKeyId ?? '' });
+    secretAccessKey = await ask(answers, 'secretAccessKey', { title, prompt: 'S3 secret access key', password: true,
+      value: saved?.secretAccessKey ?? '' });
   }
   const recipientsText = answers
     ? (answers.recipients ?? []).join(' ')
-    : await ask(undefined, 'recipients', { title, prompt: 'age recipients that encrypt the remote copies (age1…, space-separated)', value: '' });
+    : await ask(undefined, 'recipients', { title, prompt: 'age recipients that encrypt the remote copies (age1…, space-separated)',
+      value: '' });
   const recipients = recipientsText.split(/[\s,]+/).filter(Boolean);
   return { schedule, localDir, keep, bucket, endpoint, prefix, remoteKeep, accessKeyId, secretAccessKey, recipients };
 }
 
 /** The plan's YAML and the secrets files it names; the engine checks the plan before anything is shown. */
-async function compose(cluster: ClusterConfig, deps: CommandDeps, answers: ScheduleAnswers | undefined): Promise<{ plan: BackupPlan; files: PlannedFile[] }> {
+async function compose(
+  cluster: ClusterConfig,
+  deps: CommandDeps,
+  answers: ScheduleAnswers | undefined,
+): Promise<{ plan: BackupPlan; files: PlannedFile[] }> {
   const f = await form(cluster, deps, answers);
   const slug = cluster.name.replace(/[^A-Za-z0-9._-]+/g, '-');
   const planFile = answers?.planFile ?? join(DEFAULT_PLAN_DIR, `${slug}.yaml`);
@@ -131,7 +142,9 @@ async function compose(cluster: ClusterConfig, deps: CommandDeps, answers: Sched
   const { parsePlan, planUnits } = await import('../core/backup');
   const { plan, problems } = parsePlan(text, planFile);
   if (!plan) throw new EtcdBackupError('invalidInput', problems.join(' '));
-  if (f.bucket && (!f.accessKeyId || !f.secretAccessKey)) throw new EtcdBackupError('invalidInput', 'Give the S3 access key ID and secret: the timer has no other way to reach the bucket.');
+  if (f.bucket && (!f.accessKeyId || !f.secretAccessKey)) {
+    throw new EtcdBackupError('invalidInput', 'Give the S3 access key ID and secret: the timer has no other way to reach the bucket.');
+  }
   files.unshift({ path: planFile, text, mode: 0o600, shown: text });
   const units = planUnits(plan, answers?.cli ?? [INSTALLED_CLI]);
   const unitDir = answers?.unitDir ?? '/etc/systemd/system';
@@ -184,7 +197,8 @@ export async function scheduleBackups(deps: CommandDeps, target: unknown, answer
       (cliProblem ? ` ${cliProblem}` : '') +
       ' Then enable the timer: systemctl daemon-reload && systemctl enable --now ' + files[files.length - 1].path.split('/').pop();
     const buttons = cliProblem ? [install, write] : [write];
-    const choice = await vscode.window.showWarningMessage(`Write the backup plan of "${cluster.name}" and its units, as the diff shows?`, { modal: true, detail }, ...buttons);
+    const question = `Write the backup plan of "${cluster.name}" and its units, as the diff shows?`;
+    const choice = await vscode.window.showWarningMessage(question, { modal: true, detail }, ...buttons);
     ok = choice === write || choice === install;
     if (choice === install) await vscode.commands.executeCommand('etcdBackup.installCli', { confirm: true });
   }
@@ -202,7 +216,8 @@ export async function scheduleBackups(deps: CommandDeps, target: unknown, answer
 async function installedCliProblem(deps: CommandDeps): Promise<string | undefined> {
   const mine = String(vscode.extensions.getExtension('etcd-backup.etcd-backup')?.packageJSON?.version ?? '0.0.0');
   const theirs = await new Promise<string | undefined>((done) =>
-    execFile(INSTALLED_CLI, ['--version'], { timeout: 15_000 }, (err, out) => done(err ? undefined : /(\d+\.\d+\.\d+)/.exec(String(out))?.[1])),
+    execFile(INSTALLED_CLI, ['--version'], { timeout: 15_000 }, (err, out) =>
+      done(err ? undefined : /(\d+\.\d+\.\d+)/.exec(String(out))?.[1])),
   );
   if (!theirs) return `The CLI is not installed at ${INSTALLED_CLI}: the timer fails until it is.`;
   const n = (v: string): number[] => v.split('.').map(Number);
@@ -213,7 +228,10 @@ async function installedCliProblem(deps: CommandDeps): Promise<string | undefine
 }
 
 /** The access key the credentials file holds (to keep in the secret storage), if any. */
-async function keptCredentials(answers: ScheduleAnswers | undefined, files: PlannedFile[]): Promise<{ accessKeyId: string; secretAccessKey: string } | undefined> {
+async function keptCredentials(
+  answers: ScheduleAnswers | undefined,
+  files: PlannedFile[],
+): Promise<{ accessKeyId: string; secretAccessKey: string } | undefined> {
   const cred = files.find((x) => x.path.endsWith('.s3.credentials'));
   if (!cred) return undefined;
   const id = /aws_access_key_id = (.*)/.exec(cred.text)?.[1] ?? answers?.accessKeyId ?? '';
@@ -225,12 +243,16 @@ async function keptCredentials(answers: ScheduleAnswers | undefined, files: Plan
 async function addToPlanList(planFile: string): Promise<void> {
   const cfg = vscode.workspace.getConfiguration(SECTION);
   const list = cfg.inspect<unknown>('backupPlans')?.globalValue;
-  if (Array.isArray(list) && !list.includes(planFile)) await cfg.update('backupPlans', [...list, planFile], vscode.ConfigurationTarget.Global);
+  if (Array.isArray(list) && !list.includes(planFile)) {
+    await cfg.update('backupPlans', [...list, planFile], vscode.ConfigurationTarget.Global);
+  }
 }
 
 export function registerScheduleCommands(context: vscode.ExtensionContext, deps: CommandDeps): void {
   context.subscriptions.push(
-    vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, { provideTextDocumentContent: (uri) => previews.get(uri.toString()) ?? '' }),
+    vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, {
+      provideTextDocumentContent: (uri) => previews.get(uri.toString()) ?? '',
+    }),
   );
   const register = commandRegistrar(context, deps.log);
   register<ScheduleAnswers>('etcdBackup.scheduleBackups', (target, answers) => scheduleBackups(deps, target, answers));

@@ -155,7 +155,9 @@ export class BackupsNode extends Node {
     const md = new vscode.MarkdownString(undefined, true);
     md.appendText(`Plan ${plan.path}\n\n${line}\n\n${this.ageText()}, ${next}\n`);
     for (const d of r.destinations) {
-      const age = d.lastSuccessAgeMs === undefined ? 'no good backup yet' : `last good backup ${this.formatDuration(d.lastSuccessAgeMs)} ago`;
+      const age = d.lastSuccessAgeMs === undefined
+        ? 'no good backup yet'
+        : `last good backup ${this.formatDuration(d.lastSuccessAgeMs)} ago`;
       md.appendText(`\n${d.destination}: ${age}${d.stale ? ' (stale)' : ''}\n`);
     }
     const fail = this.failure;
@@ -166,7 +168,8 @@ export class BackupsNode extends Node {
   override async children(): Promise<Node[]> {
     const plan = this.plan;
     if (!plan) {
-      return [new MessageNode(this, { id: 'problem', message: this.entry.problem ?? 'The plan cannot be read.', kind: 'planProblem', icon: 'warning', color: 'charts.yellow' })];
+      const message = this.entry.problem ?? 'The plan cannot be read.';
+      return [new MessageNode(this, { id: 'problem', message, kind: 'planProblem', icon: 'warning', color: 'charts.yellow' })];
     }
     const out: Node[] = [];
     const fail = this.failure;
@@ -186,8 +189,10 @@ export class BackupsNode extends Node {
         store.close();
       }
     }
-    if (local instanceof Error) out.push(new MessageNode(this, { id: 'localError', message: `${plan.local.dir}: ${local.message}`, kind: 'backupListError', icon: 'warning', color: 'charts.yellow' }));
-    if (remote instanceof Error) out.push(new MessageNode(this, { id: 'remoteError', message: remote.message, kind: 'backupListError', icon: 'warning', color: 'charts.yellow' }));
+    const listError = (id: string, message: string): MessageNode =>
+      new MessageNode(this, { id, message, kind: 'backupListError', icon: 'warning', color: 'charts.yellow' });
+    if (local instanceof Error) out.push(listError('localError', `${plan.local.dir}: ${local.message}`));
+    if (remote instanceof Error) out.push(listError('remoteError', remote.message));
     const all: (LocalBackup | RemoteBackup)[] = [...(local instanceof Error ? [] : local), ...(remote instanceof Error ? [] : remote)];
     all.sort((a, b) => b.time.getTime() - a.time.getTime() || a.where.localeCompare(b.where));
     for (const b of all) out.push(new BackupNode(this, b));
@@ -224,7 +229,8 @@ export class BackupNode extends Node {
     item.contextValue = this.contextValue;
     if (this.resourceUri) item.resourceUri = this.resourceUri;
     const where = b.where === 'local' ? 'local' : `s3://${this.parent.plan?.remote?.s3.bucket}/${this.parent.plan?.remote?.s3.prefix}`;
-    item.description = `${b.where} · ${b.time.toLocaleString()} · ${humanizeBytes(b.size)}${b.revision !== undefined ? ` · rev ${b.revision}` : ''}` +
+    const rev = b.revision !== undefined ? ` · rev ${b.revision}` : '';
+    item.description = `${b.where} · ${b.time.toLocaleString()} · ${humanizeBytes(b.size)}${rev}` +
       `${b.good ? '' : ' · not checked'}`;
     const icon = b.where === 'local' ? 'database' : 'cloud';
     item.iconPath = new vscode.ThemeIcon(b.good ? icon : 'warning', b.good ? undefined : new vscode.ThemeColor('charts.yellow'));
@@ -241,6 +247,9 @@ export async function backupsNodesFor(parent: Node, clusterName: string, setting
   if (entries.length === 0) return [];
   const { statusReport, formatDuration } = await import('../core/backup');
   return Promise.all(
-    entries.map(async (e) => new BackupsNode(parent, e, e.plan ? await statusReport(e.plan).catch(() => undefined) : undefined, formatDuration)),
+    entries.map(async (e) => {
+      const report = e.plan ? await statusReport(e.plan).catch(() => undefined) : undefined;
+      return new BackupsNode(parent, e, report, formatDuration);
+    }),
   );
 }
