@@ -43,8 +43,8 @@ describe('Backups node and Run Backup Now (VS Code)', function () {
       `  dir: ${dir}`,
       '  keep: { last: 5 }',
       'remote:',
-      `  s3: ${JSON.stringify({ bucket: 'backups', prefix: `${file}/`, region: 'us-east-1', forcePathStyle: true, credentialsFile: credentials,
-        timeoutSeconds: 5, maxAttempts: 1, ...s3cfg })}`,
+      `  s3: ${JSON.stringify({ bucket: 'backups', prefix: `${file}/`, region: 'us-east-1', forcePathStyle: true,
+        credentialsFile: credentials, timeoutSeconds: 5, maxAttempts: 1, ...s3cfg })}`,
       '  keep: { last: 14 }',
       'compress: gzip',
       `encrypt: { recipients: [${recipient}] }`,
@@ -56,7 +56,8 @@ describe('Backups node and Run Backup Now (VS Code)', function () {
 
   const backupsNodes = async (): Promise<DumpedNode[]> =>
     ((await api.clustersTree.dump(false)).find((n) => n.label === NAME)?.children ?? []).filter((n) => n.label === 'Backups');
-  const nodeOf = async (plan: string): Promise<DumpedNode | undefined> => (await backupsNodes()).find((n) => n.id.endsWith(`backups:${plan}`));
+  const nodeOf = async (plan: string): Promise<DumpedNode | undefined> =>
+    (await backupsNodes()).find((n) => n.id.endsWith(`backups:${plan}`));
 
   before(async () => {
     api = (await activateExtension()).api;
@@ -85,24 +86,32 @@ describe('Backups node and Run Backup Now (VS Code)', function () {
 
   it('is declared with a category and icon, hidden from the palette, offered on a usable Backups node only', () => {
     const pkg = vscode.extensions.getExtension('etcd-backup.etcd-backup')?.packageJSON as {
-      contributes: { commands: { command: string; category?: string; icon?: string }[]; menus: Record<string, { command: string; when?: string }[]> };
+      contributes: {
+        commands: { command: string; category?: string; icon?: string }[];
+        menus: Record<string, { command: string; when?: string }[]>;
+      };
     };
     const decl = pkg.contributes.commands.find((x) => x.command === 'etcdBackup.runBackupNow');
     assert.strictEqual(decl?.category, 'etcd');
     assert.match(decl?.icon ?? '', /^\$\(.+\)$/);
     assert.ok(pkg.contributes.menus.commandPalette.some((x) => x.command === 'etcdBackup.runBackupNow' && x.when === 'false'));
-    for (const state of ['fresh', 'late', 'stale']) assert.ok(treeMenuCommands(`backups:${state}`).includes('etcdBackup.runBackupNow'), state);
+    for (const state of ['fresh', 'late', 'stale']) {
+      assert.ok(treeMenuCommands(`backups:${state}`).includes('etcdBackup.runBackupNow'), state);
+    }
     assert.ok(!treeMenuCommands('backups:invalid').includes('etcdBackup.runBackupNow'));
-    for (const where of ['local', 'remote']) assert.ok(treeMenuCommands(`backup:${where}:good`).includes('etcdBackup.restoreSnapshot'), where);
+    for (const where of ['local', 'remote']) {
+      assert.ok(treeMenuCommands(`backup:${where}:good`).includes('etcdBackup.restoreSnapshot'), where);
+    }
     assert.ok(!treeMenuCommands('backup:remote:bad').includes('etcdBackup.restoreSnapshot'));
   });
 
-  it('shows one Backups node per plan: the plan line, stale before any run, and the engine sentence for a plan open to others', async () => {
-    const nodes = await waitFor(async () => ((await backupsNodes()).length === 3 ? backupsNodes() : undefined), 30_000, 'three Backups nodes');
+  it('shows one Backups node per plan: the plan line, stale before any run, the engine sentence for a plan open to others', async () => {
+    const nodes = await waitFor(async () => ((await backupsNodes()).length === 3 ? backupsNodes() : undefined), 30_000, 'three nodes');
     const good = nodes.find((n) => n.id.endsWith(`backups:${plans.good}`));
     assert.strictEqual(good?.contextValue, 'backups:stale');
     assert.strictEqual(good?.color, 'charts.red');
-    assert.match(good?.description ?? '', /^stale · local: none yet · next .+ · every 20 s · keep 5 here, 14 in s3:\/\/backups\/good\/ · encrypted$/);
+    assert.match(good?.description ?? '', /^stale · local: none yet · next .+ · every 20 s · /);
+    assert.match(good?.description ?? '', / · keep 5 here, 14 in s3:\/\/backups\/good\/ · encrypted$/);
     assert.deepStrictEqual(good?.children?.map((x) => x.contextValue), ['message:noBackups']);
     const open = nodes.find((n) => n.id.endsWith(`backups:${plans.open}`));
     assert.strictEqual(open?.contextValue, 'backups:invalid');
@@ -151,7 +160,7 @@ describe('Backups node and Run Backup Now (VS Code)', function () {
     assert.match(node?.description ?? '', /^stale · (local|remote): \d+ s ago/);
   });
 
-  it('Restore Snapshot… takes a remote backup: refused in one sentence without the identity; with it, fetched to a 0600 temp file that equals the local copy', async () => {
+  it('Restore Snapshot… takes a remote backup: refused without the identity; with it, fetched to a 0600 temp file', async () => {
     assert.ok(runName, 'the run test ran first');
     const m = c.members[0];
     const restoreAnswers = {
@@ -172,7 +181,8 @@ describe('Backups node and Run Backup Now (VS Code)', function () {
     assert.notStrictEqual(r.snapshot, join(root, 'good.local', `${runName}.db`));
     assert.strictEqual(statSync(r.snapshot).mode & 0o777, 0o600);
     assert.strictEqual(statSync(join(r.snapshot, '..')).mode & 0o777, 0o700);
-    assert.ok(readFileSync(r.snapshot).equals(readFileSync(join(root, 'good.local', `${runName}.db`))), 'the fetched file is the local copy byte for byte');
+    const local = readFileSync(join(root, 'good.local', `${runName}.db`));
+    assert.ok(readFileSync(r.snapshot).equals(local), 'the fetched file is the local copy byte for byte');
     assert.ok(existsSync(r.runbookPath));
     rmSync(join(r.snapshot, '..'), { recursive: true, force: true });
   });
