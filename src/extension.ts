@@ -15,6 +15,9 @@ import { registerTakeSnapshotCommand } from './commands/takeSnapshot';
 import { registerSnapshotCommands } from './commands/snapshots';
 import { registerImportClusterCommand } from './commands/importCluster';
 import { registerV2StoreCommands } from './commands/v2store';
+import { registerBackupCommands } from './commands/backups';
+import { registerScheduleCommands } from './commands/scheduleBackups';
+import { registerInstallCliCommand } from './commands/installCli';
 import { registerEditorFeatures } from './editor';
 import { isEtcd3Loaded } from './core/etcd';
 
@@ -52,6 +55,9 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     registerRestoreFeatures(context, deps);
     registerImportClusterCommand(context, deps);
     registerV2StoreCommands(context, deps);
+    registerBackupCommands(context, deps);
+    registerScheduleCommands(context, deps);
+    registerInstallCliCommand(context, deps);
     registerEditorFeatures(context, { log });
 
     registerCommand(context, log, 'etcdBackup.showLogs', () => log.show());

@@ -19,6 +19,11 @@ export function passwordKey(clusterName: string): string {
   return `etcdBackup.password:${clusterName.toLowerCase()}`;
 }
 
+/** Key of a cluster's backup S3 access key in the secret storage. */
+export function s3CredentialsKey(clusterName: string): string {
+  return `etcdBackup.s3:${clusterName.toLowerCase()}`;
+}
+
 /**
  * Reads cluster configurations from settings, validates them with src/core, and tells
  * listeners when they change (only when `affectsConfiguration` says so). Writes clusters back
@@ -149,6 +154,21 @@ export class Settings implements vscode.Disposable {
     await this.secrets?.delete(passwordKey(name));
   }
 
+  /** The S3 access key a backup plan of this cluster uploads with, kept in the secret storage. */
+  async s3Credentials(name: string): Promise<{ accessKeyId: string; secretAccessKey: string } | undefined> {
+    const raw = this.secrets ? await this.secrets.get(s3CredentialsKey(name)) : undefined;
+    try {
+      const v = raw ? (JSON.parse(raw) as { accessKeyId?: unknown; secretAccessKey?: unknown }) : undefined;
+      return typeof v?.accessKeyId === 'string' && typeof v.secretAccessKey === 'string' ? { accessKeyId: v.accessKeyId, secretAccessKey: v.secretAccessKey } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async setS3Credentials(name: string, creds: { accessKeyId: string; secretAccessKey: string }): Promise<void> {
+    await this.secrets?.store(s3CredentialsKey(name), JSON.stringify(creds));
+  }
+
   /** Seconds between automatic refreshes of the tree while it is visible; 0 turns them off. */
   refreshIntervalSeconds(): number {
     // Bounded in core: a huge value would overflow the timer and refresh every millisecond.
@@ -163,6 +183,15 @@ export class Settings implements vscode.Disposable {
     const cfg = vscode.workspace.getConfiguration(SECTION);
     const get = (key: string): string | undefined => cfg.inspect<string>(key)?.globalValue || undefined;
     return { etcdutl: get('etcdutlPath'), etcdctl: get('etcdctlPath'), etcd: get('etcdPath') };
+  }
+
+  /**
+   * The backup plan files to show (machine-scoped `etcdBackup.backupPlans`): only the user's
+   * (machine's) value counts. Undefined when unset: the caller scans the default folder.
+   */
+  backupPlanPaths(): string[] | undefined {
+    const v = vscode.workspace.getConfiguration(SECTION).inspect<unknown>('backupPlans')?.globalValue;
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && x.trim() !== '').map((x) => x.trim()) : undefined;
   }
 
   /** The etcdctl to show in copied commands (default `etcdctl`, found on PATH). */

@@ -21,6 +21,7 @@ import type { ClusterConfig } from '../core/types';
 import { clusterNodeOf } from '../views/clustersView';
 import { Node } from '../views/nodes';
 import { cancelled, CommandDeps, commandRegistrar, pickSnapshot, showWithLogs, withCancellableProgress } from './common';
+import { snapshotOfBackup } from './remoteBackup';
 import { findEtcdFiles, offerEtcdFileEdit, pickEtcdFile } from './offerFileEdits';
 import type { FileEditOutcome } from './offerFileEdits';
 import { restoreWarning } from './v2store';
@@ -39,6 +40,8 @@ function clusterOf(arg: unknown, deps: CommandDeps): ClusterConfig | undefined {
 // Restore Snapshot…
 
 export interface RestoreSnapshotAnswers {
+  /** The age identity file, when restoring an encrypted remote backup. */
+  identityFile?: string;
   /** The snapshot (when not invoked on a node). */
   snapshot?: string;
   /** The members of the restored cluster (default: proposed from the sidecar / snapshot). */
@@ -506,7 +509,8 @@ async function restoreSnapshot(
     lines.push(s);
     deps.log.info(`[restore] ${s}`);
   };
-  const snapshot = await pickSnapshot(arg, answers, 'Restore which snapshot?');
+  // A backup node of a plan: its local file, or the remote object fetched to a 0600 temp file first.
+  const snapshot = (await snapshotOfBackup(arg, answers, deps)) ?? (await pickSnapshot(arg, answers, 'Restore which snapshot?'));
   const cluster = clusterOf(arg, deps);
   // The tool first: without one there is nothing to restore with (one sentence on what to install).
   const tool = await (await import('../core/tools')).findRestoreTool(deps.settings.toolPaths());

@@ -6,6 +6,7 @@ import { summaryOf } from '../hints';
 import { v2DataAtRisk, v2Summary, v2Warning, V2_WAY_OUT } from '../core/v2store';
 import type { Log } from '../log';
 import type { Settings } from '../settings';
+import { backupsNodesFor } from './backupNodes';
 import { MessageNode, Node } from './nodes';
 import { setSnapshotStatusListener, SnapshotsFolderNode } from './snapshotNodes';
 
@@ -90,7 +91,7 @@ export class ClusterNode extends Node {
   override async children(): Promise<Node[]> {
     try {
       const o = await this.provider.overview(this.cluster.name);
-      return this.provider.childrenOf(this, o);
+      return [...this.provider.childrenOf(this, o), ...(await this.provider.backupsOf(this))];
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       return [new MessageNode(this, { id: 'failed', message: msg, kind: 'clusterError', icon: 'error', color: 'charts.red' })];
@@ -313,6 +314,16 @@ export class ClustersProvider implements vscode.TreeDataProvider<Node>, vscode.D
     const e = this.entries.get(clusterName.toLowerCase());
     if (e?.snapshots) {
       this.emitter.fire(e.snapshots);
+    }
+  }
+
+  /** The cluster's Backups nodes (one per plan naming it); a failure to read them becomes one message. */
+  async backupsOf(node: ClusterNode): Promise<Node[]> {
+    try {
+      return await backupsNodesFor(node, node.cluster.name, this.settings.backupPlanPaths());
+    } catch (err) {
+      const message = `Backup plans: ${err instanceof Error ? err.message : String(err)}`;
+      return [new MessageNode(node, { id: 'backups-error', message, kind: 'backupListError', icon: 'warning', color: 'charts.yellow' })];
     }
   }
 

@@ -11,7 +11,8 @@ import { tmpdir } from 'os';
 import { join, resolve } from 'path';
 import { allocatePort } from './etcdRig';
 
-const REPO = resolve(__dirname, '../..');
+// The bundled VS Code suites run from out/test/runs/…: the driver names the repository then.
+const REPO = process.env.ETCD_BACKUP_REPO || resolve(__dirname, '../..');
 export const S3_KEY = 'S3RVER';
 export const S3_SECRET = 'S3RVER';
 export const AWS_BIN = '/usr/bin/aws';
