@@ -10,7 +10,7 @@
 //                                           checks that export `vsix = true`
 // Options: --grep <regexp> (suites and UI checks), --suites <dir> (run the *.test.ts of another
 //          folder instead of test/vscode/suite or test/vscode/vsix), --no-ui, --no-build,
-//          --timeout <seconds> (per phase, default 150), --env KEY=VALUE (to the extension host;
+//          --timeout <seconds> (per phase, default 900: the suites start real etcd clusters and s3rver), --env KEY=VALUE (to the extension host;
 //          repeatable), --setting key=<json> (user setting; repeatable), --update-screenshots
 //          (UI checks may refresh the README images in media/). Env ETCD_BACKUP_VSCODE_SETTINGS
 //          (a JSON object) adds user settings too.

@@ -5,7 +5,7 @@ const USAGE = 'Options: --vsix --no-ui --no-build --grep <re> --suites <dir> --t
 
 /** Parse argv (and ETCD_BACKUP_VSCODE_SETTINGS); exits with status 2 on a bad option. */
 export function parseOptions(argv, env = process.env) {
-  const opt = { vsix: false, ui: true, build: true, updateScreenshots: false, grep: undefined, suites: undefined, timeout: 150, env: {}, settings: {} };
+  const opt = { vsix: false, ui: true, build: true, updateScreenshots: false, grep: undefined, suites: undefined, timeout: 900, env: {}, settings: {} };
   const fail = (msg) => {
     console.error(msg);
     process.exit(2);
