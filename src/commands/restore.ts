@@ -22,6 +22,8 @@ import { clusterNodeOf } from '../views/clustersView';
 import { Node } from '../views/nodes';
 import { cancelled, CommandDeps, commandRegistrar, pickSnapshot, showWithLogs, withCancellableProgress } from './common';
 import { findEtcdFiles, offerEtcdFileEdit, pickEtcdFile } from './offerFileEdits';
+import { writeAnswerOf } from '../editor/confirmWrite';
+import type { WriteAnswer } from '../editor/confirmWrite';
 import type { FileEditOutcome } from './offerFileEdits';
 
 /** The cluster a tree node belongs to (for TLS files in the runbook's verify commands). */
@@ -60,8 +62,10 @@ export interface RestoreSnapshotAnswers {
   runbookPath?: string;
   /** Open the runbook (default true). */
   openRunbook?: boolean;
-  /** The manifest / env file to point at the restored dir (opened with the edit applied, unsaved); `null`: skip. */
+  /** The manifest / env file to point at the restored dir (shown as a diff); `null`: skip. */
   manifestPath?: string | null;
+  /** The answer to the "Write" confirmation of that edit (default false: shown, not written). */
+  writeManifest?: WriteAnswer;
   /** Confirm the restore (the modal). Default true with answers. */
   confirm?: boolean;
 }
@@ -74,9 +78,9 @@ export interface RestoreSnapshotResult {
   localMember?: string;
   restored?: RestoreMemberResult;
   runbookPath: string;
-  /** The manifest / env file opened with the data dir edit applied (unsaved). */
+  /** The manifest / env file the data dir edit was proposed for (written when confirmed). */
   manifestEdited?: string;
-  /** That edit: the document's text after it, what changed. */
+  /** That edit: the proposed text, what changed, whether it was written. */
   manifestEdit?: FileEditOutcome;
   /** The step log as shown. */
   log: string[];
@@ -448,18 +452,20 @@ async function offerManifestEdit(
     file = await pickEtcdFile(
       `Point etcd.yaml at the restored dir ${restored.dataDir}?`,
       candidates,
-      `The file that starts ${localMember}: its --data-dir (and the etcd-data hostPath) become ${restored.dataDir}; opened with the change, unsaved`,
+      `The file that starts ${localMember}: its --data-dir (and the etcd-data hostPath) become ${restored.dataDir}; shown as a diff, written when you confirm`,
     );
   }
   if (!file) return {};
   const dir = restored.dataDir;
   const { setDataDir } = await import('../core/etcdFiles');
-  const manifestEdit = await offerEtcdFileEdit(file, [(p) => setDataDir(p, dir)], { save: false, log: deps.log, interactive: !answers });
+  const write = answers ? writeAnswerOf(answers.writeManifest) : undefined;
+  const manifestEdit = await offerEtcdFileEdit(file, [(p) => setDataDir(p, dir)], { write, memberName: localMember, log: deps.log, interactive: !answers });
   if (manifestEdit.error) {
     note(`${file} was not changed: ${manifestEdit.error}`);
     return { manifestEdit };
   }
-  note(manifestEdit.changed ? `Opened ${file} with ${manifestEdit.changes.join('; ')}: review and save it.` : `${file} already points at ${dir}.`);
+  if (!manifestEdit.changed) note(`${file} already points at ${dir}.`);
+  else note(manifestEdit.saved ? `Wrote ${file}: ${manifestEdit.changes.join('; ')}.` : `${file} was not written (declined): make the change by hand: ${manifestEdit.changes.join('; ')}.`);
   return { manifestEdited: file, manifestEdit };
 }
 
@@ -477,7 +483,7 @@ function announceRestored(
   if (!interactive) return;
   const watch =
     runtime === 'static-pod'
-      ? 'Save the manifest (and move it back into /etc/kubernetes/manifests if you moved it out): the kubelet restarts etcd. ' +
+      ? 'Once the manifest points at the restored dir (and is back in /etc/kubernetes/manifests if you moved it out), the kubelet restarts etcd. ' +
         'Watch it with `crictl ps | grep etcd` and `kubectl -n kube-system get pod -l component=etcd`.'
       : 'Start etcd (systemctl start etcd) once every member is restored.';
   const actions = runtime === 'static-pod' ? ['Watch in Terminal'] : [];

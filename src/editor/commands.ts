@@ -1,7 +1,7 @@
 /**
  * The edit commands behind the CodeLenses (also in the palette, on the active editor):
  * "Move Data Dir…" and "Set initial-cluster-state…". The edits come from core (minimal text
- * edits) and are applied to the open document, unsaved, so the user sees them and saves.
+ * edits); they are shown as a diff and written only after the user confirms (confirmWrite.ts).
  *
  * Reusable (e.g. after a restore): `moveDataDirIn(uri, dir)`, `setInitialClusterStateIn(uri,
  * state)` and `applyEtcdFileEdit(uri, result, basedOn)`.
@@ -14,15 +14,20 @@ import { ETCD_FILE_PATTERNS } from '../core/etcdFileNames';
 import { EtcdBackupError } from '../core/errors';
 import { cancelled } from '../commands/common';
 import { EtcdDocumentModel, EtcdDocumentState } from './model';
-import { workspaceEditOf } from './quickFixes';
+import { confirmFileWrite, writeAnswerOf } from './confirmWrite';
+import type { WriteAnswer } from './confirmWrite';
 
 export type { InitialClusterState };
 
 /** What an edit command did. */
 export interface EtcdFileEditOutcome {
   uri: vscode.Uri;
-  /** Were edits applied (false: the file already said so). */
+  /** Was the change written to disk (false: the file already said so, or the user declined). */
   applied: boolean;
+  /** The user declined the write (the file is unchanged). */
+  declined?: boolean;
+  /** The text proposed (when there was a change). */
+  proposed?: string;
   /** One line per changed value. */
   changes: string[];
 }
@@ -63,38 +68,43 @@ async function stateOf(model: EtcdDocumentModel | undefined, uri: vscode.Uri): P
 
 /**
  * The editor's one edit path (the CodeLens commands and the offers after Replace Member and
- * Restore): apply a core edit result to a file's document (opened if needed), unsaved. `basedOn` is the
- * text the edits were computed from: when the document no longer holds exactly that text the
- * edit is refused (offsets would land elsewhere). Throws the result's error when it is not ok.
+ * Restore): a core edit result on a file is shown as a diff and written to disk only after a
+ * modal "Write" (`write`: the test's answer), never applied to an editor buffer. `basedOn` is
+ * the text the edits were computed from: when the document no longer holds exactly that text
+ * the edit is refused (offsets would land elsewhere), as it is when the document has unsaved
+ * changes. Throws the result's error when it is not ok.
  */
-export async function applyEtcdFileEdit(target: vscode.Uri | vscode.TextDocument, result: EditResult, basedOn?: string): Promise<EtcdFileEditOutcome> {
+export async function applyEtcdFileEdit(target: vscode.Uri | vscode.TextDocument, result: EditResult, basedOn?: string, write?: WriteAnswer): Promise<EtcdFileEditOutcome> {
   if (!result.ok) throw new EtcdBackupError('invalidInput', result.error);
   const document = target instanceof vscode.Uri ? await vscode.workspace.openTextDocument(target) : target;
+  const base = path.basename(document.uri.fsPath);
   if (basedOn !== undefined && document.getText() !== basedOn) {
-    throw new EtcdBackupError('conflict', `${path.basename(document.uri.fsPath)} changed while the edit was prepared; try again.`);
+    throw new EtcdBackupError('conflict', `${base} changed while the edit was prepared; try again.`);
   }
   if (!result.edits.length) return { uri: document.uri, applied: false, changes: [] };
-  const ok = await vscode.workspace.applyEdit(workspaceEditOf(document, result.edits));
-  if (!ok) {
-    const base = path.basename(document.uri.fsPath);
-    throw new EtcdBackupError('conflict', `${base} could not be changed in the editor (is it read-only?); make the change by hand: ${result.changes.join('; ')}.`);
+  if (document.uri.scheme !== 'file') {
+    throw new EtcdBackupError('invalidInput', `${base} is not a file on this machine; save it first, then try again.`);
   }
-  return { uri: document.uri, applied: true, changes: result.changes };
+  const { applyEdits } = await import('../core/etcdFiles');
+  const current = document.getText();
+  const proposed = applyEdits(current, result.edits);
+  const written = await confirmFileWrite({ file: document.uri.fsPath, current, proposed, changes: result.changes, answer: write });
+  return { uri: document.uri, applied: written, declined: !written, changes: result.changes, proposed };
 }
 
 /**
- * Point the file at another data dir (a directory on the node), in its document (opened when
- * needed, left unsaved). Without a model the document is parsed afresh.
+ * Point the file at another data dir (a directory on the node): shown as a diff, written on
+ * "Write". Without a model the document is parsed afresh.
  */
-export async function moveDataDirIn(uri: vscode.Uri, dir: string, model?: EtcdDocumentModel): Promise<EtcdFileEditOutcome> {
+export async function moveDataDirIn(uri: vscode.Uri, dir: string, model?: EtcdDocumentModel, write?: WriteAnswer): Promise<EtcdFileEditOutcome> {
   const { document, state } = await stateOf(model, uri);
-  return applyEtcdFileEdit(document, state.core.setDataDir(state.parsed, dir, { related: state.related }), state.parsed.text);
+  return applyEtcdFileEdit(document, state.core.setDataDir(state.parsed, dir, { related: state.related }), state.parsed.text, write);
 }
 
-/** Set initial-cluster-state (added when absent), in the file's document (opened when needed, left unsaved). */
-export async function setInitialClusterStateIn(uri: vscode.Uri, value: InitialClusterState, model?: EtcdDocumentModel): Promise<EtcdFileEditOutcome> {
+/** Set initial-cluster-state (added when absent): shown as a diff, written on "Write". */
+export async function setInitialClusterStateIn(uri: vscode.Uri, value: InitialClusterState, model?: EtcdDocumentModel, write?: WriteAnswer): Promise<EtcdFileEditOutcome> {
   const { document, state } = await stateOf(model, uri);
-  return applyEtcdFileEdit(document, state.core.setInitialClusterState(state.parsed, value, { related: state.related }), state.parsed.text);
+  return applyEtcdFileEdit(document, state.core.setInitialClusterState(state.parsed, value, { related: state.related }), state.parsed.text, write);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -107,6 +117,8 @@ export interface MoveDataDirAnswers {
   pick?: number | 'browse';
   /** What the folder dialog answers for "browse". */
   browsed?: string;
+  /** The answer to the "Write" confirmation (see WriteAnswer; absent with answers: declined). */
+  write?: WriteAnswer;
 }
 
 export interface MoveDataDirResult extends EtcdFileEditOutcome {
@@ -170,11 +182,11 @@ export async function moveDataDirCommand(model: EtcdDocumentModel, arg: unknown,
       if (!dir) throw new EtcdBackupError('invalidInput', `No offered data dir number ${pick}: ${offered.length} were offered.`);
     }
   }
-  const outcome = await moveDataDirIn(uri, dir, model);
+  const outcome = await moveDataDirIn(uri, dir, model, answers ? writeAnswerOf(answers.write) : undefined);
   return { ...outcome, dir, offered };
 }
 
-export async function setInitialClusterStateCommand(model: EtcdDocumentModel, arg: unknown, value: unknown): Promise<EtcdFileEditOutcome> {
+export async function setInitialClusterStateCommand(model: EtcdDocumentModel, arg: unknown, value: unknown, write?: WriteAnswer): Promise<EtcdFileEditOutcome> {
   const uri = targetUri(arg);
   let state: InitialClusterState | undefined = value === 'new' || value === 'existing' ? value : undefined;
   if (value !== undefined && !state) throw new EtcdBackupError('invalidInput', `initial-cluster-state is "new" or "existing", not "${String(value)}".`);
@@ -189,5 +201,5 @@ export async function setInitialClusterStateCommand(model: EtcdDocumentModel, ar
     if (!chosen) cancelled();
     state = chosen.label as InitialClusterState;
   }
-  return setInitialClusterStateIn(uri, state, model);
+  return setInitialClusterStateIn(uri, state, model, write);
 }
