@@ -11,6 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { EtcdBackupError } from '../core/errors';
+import { lostQuorum } from '../core/clusterStatus';
 import { checkMemberName, checkPeerUrl, parseInitialCluster, validatePlan } from '../core/restore/plan';
 import type { RestorePlan, PlannedMember } from '../core/restore/plan';
 import type { RestoreMemberResult, RestoreStep, TrialRestoreResult } from '../core/restore/restore';
@@ -34,6 +35,19 @@ function clusterOf(arg: unknown, deps: CommandDeps): ClusterConfig | undefined {
   }
   const name = typeof arg === 'object' && arg !== null ? (arg as { cluster?: unknown }).cluster : undefined;
   return typeof name === 'string' ? deps.settings.cluster(name) : undefined;
+}
+
+/**
+ * Where the snapshot dialog opens: the snapshot dir of the cluster it was invoked on; from the
+ * palette, that of the first cluster the tree saw lose quorum (the one that needs a restore).
+ */
+function snapshotDirFor(arg: unknown, deps: CommandDeps): string | undefined {
+  const c = clusterOf(arg, deps);
+  if (c) return c.snapshotDir;
+  return deps.settings.clusters().clusters.find((x) => {
+    const o = deps.tree.cached(x.name);
+    return x.snapshotDir && o && lostQuorum(o);
+  })?.snapshotDir;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -508,7 +522,7 @@ async function restoreSnapshot(
     lines.push(s);
     deps.log.info(`[restore] ${s}`);
   };
-  const snapshot = await pickSnapshot(arg, answers, 'Restore which snapshot?');
+  const snapshot = await pickSnapshot(arg, answers, 'Restore which snapshot?', snapshotDirFor(arg, deps));
   const cluster = clusterOf(arg, deps);
   // The tool first: without one there is nothing to restore with (one sentence on what to install).
   const tool = await (await import('../core/tools')).findRestoreTool(deps.settings.toolPaths());
