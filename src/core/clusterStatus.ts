@@ -306,6 +306,17 @@ export function lostQuorum(o: ClusterOverview): { answering: number; voters: num
   return voters.length && answering < needed ? { answering, voters: voters.length, needed } : undefined;
 }
 
+/**
+ * The member behind `endpoint` has no leader (its status says so, or the cluster lost quorum or
+ * reports none): a snapshot from it may be behind the cluster's data.
+ */
+export function withoutLeader(o: ClusterOverview, endpoint: string): boolean {
+  if (!o.reachable) return false;
+  const probe = o.probes.find((p) => p.endpoint === endpoint && p.status);
+  if (probe?.status?.leaderId === '0') return true;
+  return Boolean(lostQuorum(o)) || !o.leaderId;
+}
+
 export function clusterSummary(o: ClusterOverview, words: HintWords = plainHintWords): string {
   if (!o.reachable) {
     return `unreachable: ${o.error?.reason ?? 'no endpoint answered'}`;
