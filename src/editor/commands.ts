@@ -14,7 +14,7 @@ import { ETCD_FILE_PATTERNS } from '../core/etcdFileNames';
 import { EtcdBackupError } from '../core/errors';
 import { cancelled } from '../commands/common';
 import { EtcdDocumentModel, EtcdDocumentState } from './model';
-import { confirmFileWrite, writeAnswerOf } from './confirmWrite';
+import { confirmFileWrite, syncFromDisk, writeAnswerOf } from './confirmWrite';
 import type { WriteAnswer } from './confirmWrite';
 
 export type { InitialClusterState };
@@ -44,6 +44,7 @@ function targetUri(arg: unknown): vscode.Uri {
 
 async function stateOf(model: EtcdDocumentModel | undefined, uri: vscode.Uri): Promise<{ document: vscode.TextDocument; state: EtcdDocumentState }> {
   const document = await vscode.workspace.openTextDocument(uri);
+  await syncFromDisk(document);
   let state: EtcdDocumentState | undefined;
   if (model) {
     state = await model.get(document);
@@ -117,6 +118,8 @@ export interface MoveDataDirAnswers {
   pick?: number | 'browse';
   /** What the folder dialog answers for "browse". */
   browsed?: string;
+  /** A path typed into the quick pick (it must be absolute; it need not exist yet). */
+  typed?: string;
   /** The answer to the "Write" confirmation (see WriteAnswer; absent with answers: declined). */
   write?: WriteAnswer;
 }
@@ -125,6 +128,60 @@ export interface MoveDataDirResult extends EtcdFileEditOutcome {
   dir: string;
   /** The data dirs the quick pick offered, in order (restored ones first). */
   offered: string[];
+}
+
+/**
+ * A directory typed into the quick pick: absolute (it usually does not exist yet: the manifest's
+ * hostPath is DirectoryOrCreate), normalized. A sentence when it cannot be used.
+ */
+export function typedDataDir(value: string): { dir: string } | { error: string } {
+  const v = value.trim();
+  if (!v) return { error: 'Type the new data dir, e.g. /var/lib/etcd-from-backup.' };
+  if (!path.posix.isAbsolute(v)) return { error: `"${v}" is not an absolute path: type one starting with /, e.g. /var/lib/etcd-from-backup.` };
+  if (/[\n\r\0]/.test(v)) return { error: 'The path holds a line break or a NUL: type it again.' };
+  const dir = path.posix.normalize(v).replace(/(.)\/+$/, '$1');
+  return { dir };
+}
+
+type DirItem = vscode.QuickPickItem & { index: number | 'browse' | 'typed' };
+
+/** The quick pick of data dirs; a typed absolute path is offered first ("Use …"), so Enter takes it. */
+function askDataDir(candidates: DataDirCandidate[], current: string | undefined): Promise<{ pick: number | 'browse' } | { dir: string } | undefined> {
+  const fixed: DirItem[] = candidates.map((c, index) => ({ label: `$(${c.newer && !c.movedAside ? 'history' : 'folder'}) ${c.path}`, description: describe(c), index }));
+  fixed.push({ label: '$(folder-opened) Browse…', description: 'choose a directory on this machine', index: 'browse' });
+  const qp = vscode.window.createQuickPick<DirItem>();
+  qp.title = `Move the data dir${current ? ` (now ${current})` : ''} to…`;
+  qp.placeholder = candidates.length ? 'etcd data dirs beside the current one, restored ones first, or type an absolute path' : 'Type an absolute path (it may not exist yet), or browse';
+  qp.ignoreFocusOut = true;
+  qp.items = fixed;
+  qp.onDidChangeValue((value) => {
+    const t = typedDataDir(value);
+    let typed: DirItem[] = [];
+    if (value.trim()) {
+      typed = [
+        'dir' in t
+          ? { label: `$(edit) Use ${t.dir}`, description: 'typed (created by the kubelet or you when it does not exist)', index: 'typed', alwaysShow: true }
+          : { label: `$(warning) ${t.error}`, index: 'typed', alwaysShow: true },
+      ];
+    }
+    qp.items = [...typed, ...fixed];
+  });
+  return new Promise((resolve) => {
+    let done = false;
+    qp.onDidAccept(() => {
+      const [chosen] = qp.selectedItems;
+      const t = typedDataDir(qp.value);
+      if (!chosen || (chosen.index === 'typed' && !('dir' in t))) return; // a typed path that cannot be used: keep asking
+      done = true;
+      resolve(chosen.index === 'typed' && 'dir' in t ? { dir: t.dir } : { pick: chosen.index as number | 'browse' });
+      qp.hide();
+    });
+    qp.onDidHide(() => {
+      if (!done) resolve(undefined);
+      qp.dispose();
+    });
+    qp.show();
+  });
 }
 
 function ago(ms: number): string {
@@ -147,22 +204,25 @@ export async function moveDataDirCommand(model: EtcdDocumentModel, arg: unknown,
   const candidates = current ? await state.core.dataDirCandidates(current) : [];
   const offered = candidates.map((c) => c.path);
   let dir = answers?.dir;
+  if (!dir && answers?.typed !== undefined) {
+    const t = typedDataDir(answers.typed);
+    if ('error' in t) throw new EtcdBackupError('invalidInput', t.error);
+    dir = t.dir;
+  }
   if (!dir) {
     let pick: number | 'browse' | undefined = answers?.pick;
     if (pick === undefined && answers) throw new EtcdBackupError('invalidInput', 'No data dir given: pass { dir } or { pick }.');
     if (pick === undefined) {
-      type Item = vscode.QuickPickItem & { index: number | 'browse' };
-      const items: Item[] = candidates.map((c, index) => ({ label: `$(${c.newer && !c.movedAside ? 'history' : 'folder'}) ${c.path}`, description: describe(c), index }));
-      items.push({ label: '$(folder-opened) Browse…', description: 'choose a directory on this machine', index: 'browse' });
-      const chosen = await vscode.window.showQuickPick(items, {
-        title: `Move the data dir${current ? ` (now ${current})` : ''} to…`,
-        placeHolder: candidates.length ? 'etcd data dirs beside the current one, restored ones first' : 'No other etcd data dir beside the current one: browse for one',
-        ignoreFocusOut: true,
-      });
+      const chosen = await askDataDir(candidates, current);
       if (!chosen) cancelled();
-      pick = chosen.index;
+      if ('dir' in chosen) dir = chosen.dir;
+      else pick = chosen.pick;
     }
-    if (pick === 'browse') {
+    if (dir) {
+      // typed into the quick pick
+    } else if (pick === undefined) {
+      cancelled();
+    } else if (pick === 'browse') {
       if (answers) {
         dir = answers.browsed;
       } else {

@@ -94,7 +94,17 @@ async function documentCaughtUp(file: string, text: string): Promise<void> {
   if (!doc || doc.isDirty) return;
   await vscode.window.showTextDocument(doc, { preview: false });
   await vscode.commands.executeCommand('workbench.action.files.revert');
-  await caughtUp(file, text, 2000);
+  await caughtUp(file, text, 5000);
+}
+
+/**
+ * Before an edit is computed from an open document: one that is not dirty but no longer holds
+ * what is on disk (written outside the editor, not reloaded yet) is brought up to date first.
+ */
+export async function syncFromDisk(document: vscode.TextDocument): Promise<void> {
+  if (document.uri.scheme !== 'file' || document.isDirty) return;
+  const onDisk = await fs.readFile(document.uri.fsPath, 'utf8').catch(() => undefined);
+  if (onDisk !== undefined && onDisk !== document.getText()) await documentCaughtUp(document.uri.fsPath, onDisk);
 }
 
 /**

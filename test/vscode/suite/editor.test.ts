@@ -256,6 +256,19 @@ describe('editor: CodeLenses, diagnostics and quick fixes on etcd files', functi
     });
   });
 
+  describe('"Move data dir…" takes a typed absolute path', () => {
+    it('a typed absolute dir that does not exist yet is used (normalized); a relative one is refused with a sentence', async () => {
+      const doc = await open('etcd.env', env);
+      const r = await vscode.commands.executeCommand<{ dir: string; applied: boolean }>('etcdBackup.moveDataDir', doc.uri, { typed: ' /var/lib/etcd-from-backup/ ', write: true });
+      assert.strictEqual(r?.dir, '/var/lib/etcd-from-backup');
+      assert.strictEqual(readFileSync(doc.uri.fsPath, 'utf8'), env.replace('ETCD_DATA_DIR=/data/etcd.data', 'ETCD_DATA_DIR=/var/lib/etcd-from-backup'));
+      const { api } = await activateExtension();
+      const refused = await vscode.commands.executeCommand('etcdBackup.moveDataDir', doc.uri, { typed: 'var/lib/etcd', write: true });
+      assert.strictEqual(refused, undefined);
+      assert.match(String(api.lastCommandError('etcdBackup.moveDataDir')), /"var\/lib\/etcd" is not an absolute path: type one starting with \//);
+    });
+  });
+
   describe('with files.autoSave on, nothing reaches disk before "Write"', () => {
     let restore: () => Promise<void>;
     before(async () => {
