@@ -137,6 +137,19 @@ describe('Clusters tree with a real etcd cluster', function () {
     assert.strictEqual((await clusterNode()).contextValue, 'cluster:reachable:healthy');
   });
 
+  it('Endpoint Status and Endpoint Health open read-only documents, not dirty Untitled ones', async () => {
+    for (const id of ['etcdBackup.endpointStatus', 'etcdBackup.endpointHealth']) {
+      const r = (await vscode.commands.executeCommand(id, NAME, { show: true })) as { uri?: vscode.Uri; text: string };
+      assert.ok(r?.uri, `${id} returned the document it opened`);
+      assert.notStrictEqual(r.uri.scheme, 'untitled');
+      const doc = await vscode.workspace.openTextDocument(r.uri);
+      assert.strictEqual(doc.getText(), r.text);
+      assert.strictEqual(doc.isDirty, false, id);
+      assert.ok(!vscode.workspace.textDocuments.some((d) => d.isUntitled && d.isDirty), 'no dirty Untitled document');
+    }
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
   it('Endpoint Status and Endpoint Health return etcdctl-style tables', async () => {
     const status = (await vscode.commands.executeCommand('etcdBackup.endpointStatus', NAME, { show: false })) as { statuses: unknown[]; text: string };
     assert.strictEqual(status.statuses.length, 3);
