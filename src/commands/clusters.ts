@@ -322,10 +322,27 @@ function rowsOf(o: ClusterOverview): { answered: EndpointProbe[]; failed: Endpoi
   return { answered: [...byMember.values()], failed };
 }
 
-async function showReport(text: string, answers: ShowAnswers | undefined): Promise<void> {
-  if (answers?.show === false) return;
-  const doc = await vscode.workspace.openTextDocument({ content: text, language: 'plaintext' });
+/** Endpoint Status / Health open as read-only documents (never dirty Untitled ones that ask to be saved). */
+const TEXT_REPORT_SCHEME = 'etcd-backup-text';
+const textReports = new Map<string, string>();
+let textReportCounter = 0;
+
+function registerTextReports(context: vscode.ExtensionContext): void {
+  context.subscriptions.push(
+    vscode.workspace.registerTextDocumentContentProvider(TEXT_REPORT_SCHEME, { provideTextDocumentContent: (uri) => textReports.get(uri.toString()) ?? '' }),
+    vscode.workspace.onDidCloseTextDocument((d) => {
+      if (d.uri.scheme === TEXT_REPORT_SCHEME) textReports.delete(d.uri.toString());
+    }),
+  );
+}
+
+async function showReport(text: string, answers: ShowAnswers | undefined, title: string): Promise<vscode.Uri | undefined> {
+  if (answers?.show === false) return undefined;
+  const uri = vscode.Uri.from({ scheme: TEXT_REPORT_SCHEME, path: `/${title.replace(/[\\/:*?"<>|]/g, '_')}.txt`, query: String(++textReportCounter) });
+  textReports.set(uri.toString(), text);
+  const doc = await vscode.workspace.openTextDocument(uri);
   await vscode.window.showTextDocument(doc, { preview: true });
+  return uri;
 }
 
 function header(cluster: ClusterConfig, what: string, settings: Settings, args: string[]): string {
@@ -337,6 +354,8 @@ export interface HealthResult {
   cluster: string;
   health: EndpointHealth[];
   text: string;
+  /** The read-only document shown. */
+  uri?: vscode.Uri;
 }
 
 export interface StatusResult {
@@ -344,6 +363,8 @@ export interface StatusResult {
   statuses: EndpointStatus[];
   failures: { endpoint: string; error: string }[];
   text: string;
+  /** The read-only document shown. */
+  uri?: vscode.Uri;
 }
 
 async function endpointHealthCommand(arg: unknown, answers: ShowAnswers | undefined, deps: CommandDeps): Promise<HealthResult> {
@@ -355,13 +376,13 @@ async function endpointHealthCommand(arg: unknown, answers: ShowAnswers | undefi
     ...failed.map((p) => ({ endpoint: p.endpoint, healthy: false, tookMs: 0, error: p.statusError?.message, errorKind: p.statusError?.kind })),
   ];
   const text = `${header(cluster, 'Endpoint health', deps.settings, ['endpoint', 'health', '-w', 'table'])}${formatEndpointHealth(health, true)}\n\n${formatEndpointHealth(health)}\n`;
-  await showReport(text, answers);
+  const uri = await showReport(text, answers, `Endpoint Health of ${cluster.name}`);
   const ok = health.filter((h) => h.healthy).length;
   if (!answers) {
     const msg = `${cluster.name}: ${ok}/${health.length} endpoints healthy.`;
     void (ok === health.length ? vscode.window.showInformationMessage(msg) : vscode.window.showWarningMessage(msg));
   }
-  return { cluster: cluster.name, health, text };
+  return { cluster: cluster.name, health, text, ...(uri ? { uri } : {}) };
 }
 
 async function endpointStatusCommand(arg: unknown, answers: ShowAnswers | undefined, deps: CommandDeps): Promise<StatusResult> {
@@ -376,8 +397,8 @@ async function endpointStatusCommand(arg: unknown, answers: ShowAnswers | undefi
   const text =
     `${header(cluster, 'Endpoint status', deps.settings, ['endpoint', 'status', '-w', 'table'])}${formatEndpointStatusTable(statuses, failures)}\n\n` +
     `# Members (etcdctl member list -w table)\n${formatMemberTable(o.members)}\n`;
-  await showReport(text, answers);
-  return { cluster: cluster.name, statuses, failures, text };
+  const uri = await showReport(text, answers, `Endpoint Status of ${cluster.name}`);
+  return { cluster: cluster.name, statuses, failures, text, ...(uri ? { uri } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -386,6 +407,7 @@ async function endpointStatusCommand(arg: unknown, answers: ShowAnswers | undefi
 export function registerClusterCommands(context: vscode.ExtensionContext, deps: CommandDeps): void {
   const { tree } = deps;
   const command = commandRegistrar(context, deps.log);
+  registerTextReports(context);
 
   command('etcdBackup.refresh', async (target) => {
     const overviews = await tree.refresh(target instanceof Node || typeof target === 'string' ? target : undefined);

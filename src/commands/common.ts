@@ -80,8 +80,8 @@ export function snapshotFileOf(target: unknown): string | undefined {
   return undefined;
 }
 
-/** The snapshot file to work on: from the target, the answers' `snapshot`, or an open dialog. */
-export async function pickSnapshot(target: unknown, answers: { snapshot?: string } | undefined, title: string): Promise<string> {
+/** The snapshot file to work on: from the target, the answers' `snapshot`, or an open dialog (opened in `near` when given). */
+export async function pickSnapshot(target: unknown, answers: { snapshot?: string } | undefined, title: string, near?: string): Promise<string> {
   const file = snapshotFileOf(target) ?? answers?.snapshot;
   if (file) return file;
   if (answers) throw new EtcdBackupError('invalidInput', 'No snapshot file given: pass { snapshot: "/path/to/file.db" }.');
@@ -89,6 +89,7 @@ export async function pickSnapshot(target: unknown, answers: { snapshot?: string
     title,
     canSelectMany: false,
     openLabel: 'Use This Snapshot',
+    ...(near ? { defaultUri: vscode.Uri.file(near) } : {}),
     filters: { 'etcd snapshots': ['db'], 'All files': ['*'] },
   });
   return picked?.[0]?.fsPath ?? cancelled();

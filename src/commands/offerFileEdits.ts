@@ -1,9 +1,8 @@
 /**
  * Writing into a member's own files after Replace Member and Restore: find the candidates (open
  * editors, workspace files named like etcd's, kubeadm's manifest), let the user pick one (or a
- * file from a dialog), and apply src/core/etcdFiles edits to it as a WorkspaceEdit in the editor,
- * visible and undoable, saved only when the user chose to. A file the editor cannot open is
- * written through `replaceFileContent` (temp file + rename, mode kept), only on "Write and Save".
+ * file from a dialog), and show src/core/etcdFiles edits to it as a diff, written through
+ * `replaceFileContent` (temp file + rename, mode and owner kept) only after a modal "Write".
  */
 import { promises as fs } from 'fs';
 import * as path from 'path';
@@ -12,9 +11,10 @@ import { editSequence, fileProblem, rankCandidates } from '../core/etcdFileCandi
 import { ETCD_FILE_EXTENSIONS, ETCD_FILE_GLOB, KUBEADM_MANIFEST, looksLikeEtcdFileName } from '../core/etcdFileNames';
 import type { RankedCandidate } from '../core/etcdFileCandidates';
 import { EtcdBackupError, explain } from '../core/errors';
-import { parseEtcdFile, replaceFileContent } from '../core/etcdFiles';
+import { parseEtcdFile } from '../core/etcdFiles';
 import type { EditResult, ParsedEtcdFile } from '../core/etcdFiles';
-import { applyEtcdFileEdit } from '../editor/commands';
+import { confirmFileWrite, refuseDirty } from '../editor/confirmWrite';
+import type { WriteAnswer } from '../editor/confirmWrite';
 import type { Log } from '../log';
 
 /** Files larger than this are not etcd's (and not read while looking for candidates). */
@@ -92,72 +92,67 @@ export interface FileEditOutcome {
   file: string;
   /** The edit changed the text (false: the file already said so). */
   changed: boolean;
-  /** The document's text after the edit. */
+  /** The proposed text (the file's text after the edit, written or not). */
   text: string;
   /** What changed, one line each. */
   changes: string[];
+  /** Written to disk (only after the user's "Write"). */
   saved: boolean;
-  /** `editor`: a WorkspaceEdit on the open document; `file`: written in place (the editor could not open it). */
-  via: 'editor' | 'file';
+  /** Shown as a diff and confirmed before anything is written. */
+  via: 'diff';
+  /** The file starts another member than the one the edit is for (the warning shown). */
+  mismatch?: string;
   /** Why the file was not changed (see offerEtcdFileEdit), one sentence. */
   error?: string;
 }
 
 export type EditStep = (p: ParsedEtcdFile) => EditResult;
 
-/**
- * Apply `steps` to `file` as one change. In the editor (opened and shown, undoable), saved only
- * when `save`; a file the editor cannot open is written in place only when `save`.
- */
-export async function applyEditSteps(file: string, steps: readonly EditStep[], opts: { save?: boolean; show?: boolean } = {}): Promise<FileEditOutcome> {
-  const base = path.basename(file);
-  let doc: vscode.TextDocument | undefined;
-  let openError: unknown;
+async function readForEdit(file: string): Promise<string> {
   try {
-    doc = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
+    const st = await fs.stat(file);
+    if (!st.isFile()) throw new EtcdBackupError('invalidInput', `${file} is not a regular file; choose etcd's own file.`);
+    return await fs.readFile(file, 'utf8');
   } catch (err) {
-    openError = err;
-  }
-  const compute = (text: string): { edit?: { offset: number; length: number; newText: string }; text: string; changes: string[] } => {
-    const parsed = parseEtcdFile(text, base);
-    const problem = fileProblem(parsed, file, 'edit');
-    if (problem) throw new EtcdBackupError('invalidInput', problem);
-    const r = editSequence(parsed, steps);
-    if (!r.ok) throw new EtcdBackupError('invalidInput', `${base} was not changed: ${r.error}`);
-    return r;
-  };
-  if (doc) {
-    const r = compute(doc.getText());
-    // The editor's one edit path: refused when the document changed since the edit was computed.
-    const applied = await applyEtcdFileEdit(doc, { ok: true, edits: r.edit ? [r.edit] : [], changes: r.changes }, doc.getText());
-    if (opts.show !== false) await vscode.window.showTextDocument(doc, { preview: false });
-    let saved = false;
-    if (opts.save && doc.isDirty) {
-      saved = await doc.save();
-      if (!saved) {
-        throw new EtcdBackupError('permission', `${file} is changed in the editor but could not be saved: save it as a user who may write it (e.g. with sudo), or copy the change.`);
-      }
-    }
-    return { file, changed: applied.applied, text: doc.getText(), changes: r.changes, saved, via: 'editor' };
-  }
-  // The editor cannot open it (too large, not text): read it ourselves, and write only on the user's say-so.
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
+    if (err instanceof EtcdBackupError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new EtcdBackupError(
       code === 'EACCES' || code === 'EPERM' ? 'permission' : 'notFound',
-      code === 'EACCES' || code === 'EPERM' ? `Cannot read ${file}: permission denied; open VS Code as a user who may read it (root on a kubeadm node).` : `Cannot open ${file}: ${code === 'ENOENT' ? 'it does not exist' : String(openError ?? err)}; choose another file.`,
+      code === 'EACCES' || code === 'EPERM' ? `Cannot read ${file}: permission denied; open VS Code as a user who may read it (root on a kubeadm node).` : `Cannot open ${file}: ${code === 'ENOENT' ? 'it does not exist' : String(err)}; choose another file.`,
       { cause: err },
     );
   }
-  const r = compute(text);
-  if (!opts.save) {
-    throw new EtcdBackupError('invalidInput', `${base} cannot be opened in the editor; choose "Write and Save" to write it in place (a temp file renamed over it, mode kept).`);
-  }
-  if (r.edit) await replaceFileContent(file, r.text);
-  return { file, changed: Boolean(r.edit), text: r.text, changes: r.changes, saved: Boolean(r.edit), via: 'file' };
+}
+
+/** The warning when the file starts another member than `memberName`. */
+function mismatchOf(file: string, text: string, memberName: string | undefined): string | undefined {
+  if (!memberName) return undefined;
+  const [c] = rankCandidates([{ path: file, text }], { memberName });
+  if (!c?.memberName || c.memberName === memberName) return undefined;
+  return `${path.basename(file)} starts member ${c.memberName}, not ${memberName}: this edit is for ${memberName}. Write it only if this file is to start ${memberName}.`;
+}
+
+/**
+ * Apply `steps` to `file` as one change, computed from the file on disk: shown as a diff and
+ * written (core's writer: temp file renamed over it, mode and owner kept) only after the modal
+ * "Write" (`write`: the test's answer). No editor buffer is changed; a file with unsaved
+ * changes in the editor is refused. `memberName`: the member the edit is for (a file that
+ * starts another member gets a warning naming both).
+ */
+export async function applyEditSteps(file: string, steps: readonly EditStep[], opts: { write?: WriteAnswer; memberName?: string } = {}): Promise<FileEditOutcome> {
+  const base = path.basename(file);
+  refuseDirty(file);
+  const text = await readForEdit(file);
+  const parsed = parseEtcdFile(text, base);
+  const problem = fileProblem(parsed, file, 'edit');
+  if (problem) throw new EtcdBackupError('invalidInput', problem);
+  const r = editSequence(parsed, steps);
+  if (!r.ok) throw new EtcdBackupError('invalidInput', `${base} was not changed: ${r.error}`);
+  const mismatch = mismatchOf(file, text, opts.memberName);
+  const out: FileEditOutcome = { file, changed: Boolean(r.edit), text: r.text, changes: r.changes, saved: false, via: 'diff', ...(mismatch ? { mismatch } : {}) };
+  if (!r.edit) return out;
+  out.saved = await confirmFileWrite({ file, current: text, proposed: r.text, changes: r.changes, warning: mismatch, answer: opts.write });
+  return out;
 }
 
 /**
@@ -168,14 +163,16 @@ export async function applyEditSteps(file: string, steps: readonly EditStep[], o
 export async function offerEtcdFileEdit(
   file: string,
   steps: readonly EditStep[],
-  opts: { save?: boolean; log: Log; interactive: boolean },
+  opts: { write?: WriteAnswer; memberName?: string; log: Log; interactive: boolean },
 ): Promise<FileEditOutcome> {
   try {
-    return await applyEditSteps(file, steps, { save: opts.save });
+    const r = await applyEditSteps(file, steps, { write: opts.write, memberName: opts.memberName });
+    if (r.mismatch) opts.log.warn(`${file}: ${r.mismatch}`);
+    return r;
   } catch (err) {
     const e = explain(err);
     opts.log.warn(`${file}: ${e.message}`);
     if (opts.interactive) void vscode.window.showErrorMessage(e.message, 'Show Logs').then((c) => c && opts.log.show(true));
-    return { file, changed: false, text: '', changes: [], saved: false, via: 'editor', error: e.message };
+    return { file, changed: false, text: '', changes: [], saved: false, via: 'diff', error: e.message };
   }
 }

@@ -17,6 +17,8 @@ import type { ClusterConfig } from '../core/types';
 import { cancelled, CommandDeps, commandRegistrar, confirmQuorumLoss, quorumDetail, withCancellableProgress } from './common';
 import { resolveMember } from './members';
 import { findEtcdFiles, offerEtcdFileEdit, pickEtcdFile } from './offerFileEdits';
+import { writeAnswerOf } from '../editor/confirmWrite';
+import type { WriteAnswer } from '../editor/confirmWrite';
 import type { FileEditOutcome } from './offerFileEdits';
 
 export interface ReplaceMemberAnswers {
@@ -39,8 +41,8 @@ export interface ReplaceMemberAnswers {
   show?: boolean;
   /** The new member's etcd.env / config / unit / manifest to write the start settings into; `null` or absent: skip. */
   memberFile?: string | null;
-  /** Save the file after the edit (default false: opened with the change, unsaved). */
-  saveMemberFile?: boolean;
+  /** The answer to the "Write" confirmation of that file's edit (default false: shown, not written). */
+  saveMemberFile?: WriteAnswer;
 }
 
 export interface ReplaceMemberCommandResult {
@@ -52,7 +54,7 @@ export interface ReplaceMemberCommandResult {
   envText?: string;
   movedAside?: string;
   promoted?: boolean;
-  /** The member's file, with the start settings written in (in the editor). */
+  /** The member's file: the start settings proposed (a diff) and written when confirmed. */
   memberFile?: FileEditOutcome;
 }
 
@@ -242,14 +244,14 @@ async function replaceMemberCommand(arg: unknown, answers: ReplaceMemberAnswers 
 /**
  * "Write to etcd.env / manifest…": pick the new member's file (candidates whose --name / ETCD_NAME
  * is its name first), then set initial-cluster-state existing, initial-cluster, and name /
- * initial-advertise-peer-urls where they differ, as one edit shown in the editor; saved only on
- * "Write and Save".
+ * initial-advertise-peer-urls where they differ, as one edit shown as a diff; written only on the
+ * modal "Write" (a file that starts another member gets a warning naming it).
  */
 async function offerMemberFileEdit(result: ReplaceMemberResult, answers: ReplaceMemberAnswers | undefined, deps: CommandDeps): Promise<FileEditOutcome | undefined> {
   const { memberStartSteps, startSettingsOfEnv } = await import('../core/etcdFileCandidates');
   const steps = memberStartSteps(startSettingsOfEnv(result.env));
   let file = answers ? (answers.memberFile ?? undefined) : undefined;
-  let save = answers?.saveMemberFile === true;
+  const save = answers ? writeAnswerOf(answers.saveMemberFile) : undefined;
   if (!answers) {
     const candidates = await findEtcdFiles({ memberName: result.added.name });
     file = await pickEtcdFile(
@@ -257,20 +259,10 @@ async function offerMemberFileEdit(result: ReplaceMemberResult, answers: Replace
       candidates,
       `The file that starts ${result.added.name}: it gets initial-cluster-state existing and the new initial-cluster`,
     );
-    if (!file) return undefined;
-    const how = await vscode.window.showQuickPick(
-      [
-        { label: '$(eye) Open with the Change', detail: 'The edit is applied in the editor, unsaved: review it, then save.', save: false },
-        { label: '$(save) Write and Save', detail: 'The edit is applied in the editor and saved (undo still takes it back).', save: true },
-      ],
-      { title: path.basename(file), ignoreFocusOut: true },
-    );
-    if (!how) return undefined;
-    save = how.save;
   }
   if (!file) return undefined;
-  const r = await offerEtcdFileEdit(file, steps, { save, log: deps.log, interactive: !answers });
-  if (!r.error) deps.log.info(`[replace] ${file}: ${r.changed ? r.changes.join('; ') : 'already had the start settings'}${r.saved ? ' (saved)' : r.changed ? ' (unsaved, in the editor)' : ''}`);
+  const r = await offerEtcdFileEdit(file, steps, { write: save, memberName: result.added.name, log: deps.log, interactive: !answers });
+  if (!r.error) deps.log.info(`[replace] ${file}: ${r.changed ? r.changes.join('; ') : 'already had the start settings'}${r.saved ? ' (written)' : r.changed ? ' (not written: declined)' : ''}`);
   return r;
 }
 

@@ -11,6 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { EtcdBackupError } from '../core/errors';
+import { lostQuorum } from '../core/clusterStatus';
 import { checkMemberName, checkPeerUrl, parseInitialCluster, validatePlan } from '../core/restore/plan';
 import type { RestorePlan, PlannedMember } from '../core/restore/plan';
 import type { RestoreMemberResult, RestoreStep, TrialRestoreResult } from '../core/restore/restore';
@@ -23,6 +24,8 @@ import { Node } from '../views/nodes';
 import { cancelled, CommandDeps, commandRegistrar, pickSnapshot, showWithLogs, withCancellableProgress } from './common';
 import { snapshotOfBackup } from './remoteBackup';
 import { findEtcdFiles, offerEtcdFileEdit, pickEtcdFile } from './offerFileEdits';
+import { writeAnswerOf } from '../editor/confirmWrite';
+import type { WriteAnswer } from '../editor/confirmWrite';
 import type { FileEditOutcome } from './offerFileEdits';
 import { restoreWarning } from './v2store';
 
@@ -34,6 +37,19 @@ function clusterOf(arg: unknown, deps: CommandDeps): ClusterConfig | undefined {
   }
   const name = typeof arg === 'object' && arg !== null ? (arg as { cluster?: unknown }).cluster : undefined;
   return typeof name === 'string' ? deps.settings.cluster(name) : undefined;
+}
+
+/**
+ * Where the snapshot dialog opens: the snapshot dir of the cluster it was invoked on; from the
+ * palette, that of the first cluster the tree saw lose quorum (the one that needs a restore).
+ */
+function snapshotDirFor(arg: unknown, deps: CommandDeps): string | undefined {
+  const c = clusterOf(arg, deps);
+  if (c) return c.snapshotDir;
+  return deps.settings.clusters().clusters.find((x) => {
+    const o = deps.tree.cached(x.name);
+    return x.snapshotDir && o && lostQuorum(o);
+  })?.snapshotDir;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -64,8 +80,10 @@ export interface RestoreSnapshotAnswers {
   runbookPath?: string;
   /** Open the runbook (default true). */
   openRunbook?: boolean;
-  /** The manifest / env file to point at the restored dir (opened with the edit applied, unsaved); `null`: skip. */
+  /** The manifest / env file to point at the restored dir (shown as a diff); `null`: skip. */
   manifestPath?: string | null;
+  /** The answer to the "Write" confirmation of that edit (default false: shown, not written). */
+  writeManifest?: WriteAnswer;
   /** Confirm the restore (the modal). Default true with answers. */
   confirm?: boolean;
 }
@@ -78,9 +96,9 @@ export interface RestoreSnapshotResult {
   localMember?: string;
   restored?: RestoreMemberResult;
   runbookPath: string;
-  /** The manifest / env file opened with the data dir edit applied (unsaved). */
+  /** The manifest / env file the data dir edit was proposed for (written when confirmed). */
   manifestEdited?: string;
-  /** That edit: the document's text after it, what changed. */
+  /** That edit: the proposed text, what changed, whether it was written. */
   manifestEdit?: FileEditOutcome;
   /** The step log as shown. */
   log: string[];
@@ -455,18 +473,20 @@ async function offerManifestEdit(
     file = await pickEtcdFile(
       `Point etcd.yaml at the restored dir ${restored.dataDir}?`,
       candidates,
-      `The file that starts ${localMember}: its --data-dir (and the etcd-data hostPath) become ${restored.dataDir}; opened with the change, unsaved`,
+      `The file that starts ${localMember}: its --data-dir (and the etcd-data hostPath) become ${restored.dataDir}; shown as a diff, written when you confirm`,
     );
   }
   if (!file) return {};
   const dir = restored.dataDir;
   const { setDataDir } = await import('../core/etcdFiles');
-  const manifestEdit = await offerEtcdFileEdit(file, [(p) => setDataDir(p, dir)], { save: false, log: deps.log, interactive: !answers });
+  const write = answers ? writeAnswerOf(answers.writeManifest) : undefined;
+  const manifestEdit = await offerEtcdFileEdit(file, [(p) => setDataDir(p, dir)], { write, memberName: localMember, log: deps.log, interactive: !answers });
   if (manifestEdit.error) {
     note(`${file} was not changed: ${manifestEdit.error}`);
     return { manifestEdit };
   }
-  note(manifestEdit.changed ? `Opened ${file} with ${manifestEdit.changes.join('; ')}: review and save it.` : `${file} already points at ${dir}.`);
+  if (!manifestEdit.changed) note(`${file} already points at ${dir}.`);
+  else note(manifestEdit.saved ? `Wrote ${file}: ${manifestEdit.changes.join('; ')}.` : `${file} was not written (declined): make the change by hand: ${manifestEdit.changes.join('; ')}.`);
   return { manifestEdited: file, manifestEdit };
 }
 
@@ -484,7 +504,7 @@ function announceRestored(
   if (!interactive) return;
   const watch =
     runtime === 'static-pod'
-      ? 'Save the manifest (and move it back into /etc/kubernetes/manifests if you moved it out): the kubelet restarts etcd. ' +
+      ? 'Once the manifest points at the restored dir (and is back in /etc/kubernetes/manifests if you moved it out), the kubelet restarts etcd. ' +
         'Watch it with `crictl ps | grep etcd` and `kubectl -n kube-system get pod -l component=etcd`.'
       : 'Start etcd (systemctl start etcd) once every member is restored.';
   const actions = runtime === 'static-pod' ? ['Watch in Terminal'] : [];
@@ -510,7 +530,7 @@ async function restoreSnapshot(
     deps.log.info(`[restore] ${s}`);
   };
   // A backup node of a plan: its local file, or the remote object fetched to a 0600 temp file first.
-  const snapshot = (await snapshotOfBackup(arg, answers, deps)) ?? (await pickSnapshot(arg, answers, 'Restore which snapshot?'));
+  const snapshot = (await snapshotOfBackup(arg, answers, deps)) ?? (await pickSnapshot(arg, answers, 'Restore which snapshot?', snapshotDirFor(arg, deps)));
   const cluster = clusterOf(arg, deps);
   // The tool first: without one there is nothing to restore with (one sentence on what to install).
   const tool = await (await import('../core/tools')).findRestoreTool(deps.settings.toolPaths());

@@ -141,29 +141,62 @@ export interface CompareAnswers {
   other?: string;
   prefixDepth?: number | 'auto';
   preview?: boolean;
+  /** Read the comparison newer → older (the explicit swap; default older → newer by revision). */
+  newerFirst?: boolean;
 }
 
-async function compare(arg: unknown, answers: CompareAnswers | undefined, docs: ReportDocuments, deps: CommandDeps): Promise<{ uri: vscode.Uri; markdown: string; diff: SnapshotDiff }> {
-  const a = await pickSnapshot(arg, answers, 'Compare which snapshot (the older one)?');
+export interface CompareResult {
+  uri: vscode.Uri;
+  markdown: string;
+  diff: SnapshotDiff;
+  /** How the report reads. */
+  order: 'older → newer' | 'newer → older';
+}
+
+function compareTitle(diff: SnapshotDiff, newerFirst: boolean): string {
+  return `${path.basename(diff.a.path)} → ${path.basename(diff.b.path)} (${newerFirst ? 'newer → older' : 'older → newer'})`;
+}
+
+async function compare(arg: unknown, answers: CompareAnswers | undefined, docs: ReportDocuments, deps: CommandDeps): Promise<CompareResult> {
+  const a = await pickSnapshot(arg, answers, 'Compare which snapshot?');
   let b = answers?.other;
   if (!b) {
     if (answers) throw new EtcdBackupError('invalidInput', 'No second snapshot given: pass { other: "/path/to/file.db" }.');
     const siblings = (await fs.readdir(path.dirname(a)).catch(() => [] as string[])).filter((n) => n.endsWith('.db') && path.join(path.dirname(a), n) !== a).sort().reverse();
     const items: (vscode.QuickPickItem & { file?: string })[] = [...siblings.map((n) => ({ label: n, description: path.dirname(a), file: path.join(path.dirname(a), n) })), { label: '$(folder-opened) Another file…' }];
-    const pick = await vscode.window.showQuickPick(items, { title: `Compare ${path.basename(a)} with…`, placeHolder: 'The newer snapshot' });
+    const pick = await vscode.window.showQuickPick(items, {
+      title: `Compare ${path.basename(a)} with…`,
+      placeHolder: 'The other snapshot, older or newer: the report reads older → newer by revision',
+    });
     if (!pick) cancelled();
     b = pick.file ?? (await pickSnapshot(undefined, undefined, 'Compare with which snapshot?'));
   }
   const other = b;
-  const diff = await withCancellableProgress(`Comparing ${path.basename(a)} with ${path.basename(other)}…`, async ({ signal }) => {
+  const given = await withCancellableProgress(`Comparing ${path.basename(a)} with ${path.basename(other)}…`, async ({ signal }) => {
     const { diffSnapshots } = await import('../core/snapshot/inspect');
     return diffSnapshots(a, other, { signal, prefixDepth: answers?.prefixDepth });
   });
-  const markdown = diffMarkdown(diff);
-  const uri = docs.add(`${path.basename(a)} vs ${path.basename(other)}`, markdown);
-  deps.log.info(`Compared ${a} with ${other}: ${diff.added} added, ${diff.removed} removed, ${diff.changed} changed`);
-  await openReport(uri, answers?.preview, deps.log);
-  return { uri, markdown, diff };
+  const { orderDiff } = await import('../core/snapshot/diffOrder');
+  const show = async (newerFirst: boolean): Promise<CompareResult> => {
+    const { diff } = orderDiff(given, newerFirst);
+    const markdown = diffMarkdown(diff);
+    const uri = docs.add(compareTitle(diff, newerFirst), markdown);
+    deps.log.info(`Compared ${diff.a.path} (revision ${diff.a.revision}) → ${diff.b.path} (revision ${diff.b.revision}): ${diff.added} added, ${diff.removed} removed, ${diff.changed} changed`);
+    await openReport(uri, answers?.preview, deps.log);
+    return { uri, markdown, diff, order: newerFirst ? 'newer → older' : 'older → newer' };
+  };
+  const first = await show(answers?.newerFirst === true);
+  if (!answers) offerSwap(first, show);
+  return first;
+}
+
+/** "Swap": the same comparison read the other way, in a new report. */
+function offerSwap(shown: CompareResult, show: (newerFirst: boolean) => Promise<CompareResult>): void {
+  const { a, b } = shown.diff;
+  const other = shown.order === 'older → newer' ? 'newer → older' : 'older → newer';
+  void vscode.window.showInformationMessage(`Compared ${shown.order}: revision ${a.revision} → ${b.revision}.`, `Swap (${other})`).then((c) => {
+    if (c) void show(other === 'newer → older').then((r) => offerSwap(r, show));
+  });
 }
 
 export interface SearchAnswers {

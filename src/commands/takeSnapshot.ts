@@ -40,6 +40,8 @@ export interface TakeSnapshotResult {
   tookMs: number;
   /** What the v2 API answered before the save (its keys are not in the snapshot). */
   v2Store?: V2StoreCheck;
+  /** Said when the member had no leader (its data may be behind). */
+  warning?: string;
 }
 
 async function pickEndpoint(cluster: ClusterConfig, deps: CommandDeps, answers: TakeSnapshotAnswers | undefined): Promise<string> {
@@ -92,6 +94,13 @@ async function takeSnapshot(arg: unknown, answers: TakeSnapshotAnswers | undefin
   const fromMember = arg instanceof MemberNode ? arg : undefined;
   const cluster = await resolveCluster(fromMember ? fromMember.cluster.name : arg, deps, 'Take a snapshot of which cluster?');
   const endpoint = answers?.endpoint ?? fromMember?.member.endpoint ?? (await pickEndpoint(cluster, deps, answers));
+  const seen = deps.tree.cached(cluster.name);
+  const { withoutLeader } = await import('../core/clusterStatus');
+  const warning = seen && withoutLeader(seen, endpoint) ? `${endpoint} has no leader (quorum lost or an election under way): the snapshot may be behind the cluster's data.` : undefined;
+  if (warning) {
+    deps.log.warn(warning);
+    if (!answers) void vscode.window.showWarningMessage(warning);
+  }
   const dir = await pickFolder(cluster, deps, answers);
   if (dir && !cluster.snapshotDir && answers?.rememberDir !== false) {
     // The tree lists (and watches) the cluster's snapshot folder: keep the one just chosen.
@@ -141,6 +150,7 @@ async function takeSnapshot(arg: unknown, answers: TakeSnapshotAnswers | undefin
     revision: result.sidecar.revision,
     tookMs: result.tookMs,
     v2Store,
+    ...(warning ? { warning } : {}),
   };
 }
 

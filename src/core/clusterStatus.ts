@@ -300,11 +300,36 @@ export function memberLabel(m: Pick<MemberOverview, 'name' | 'id'>): string {
  * "unreachable: connection refused". The size is the leader's database (the largest one when
  * there is no leader).
  */
+/**
+ * A reachable cluster whose voting members (learners do not vote) answer fewer than a quorum:
+ * no write and no linearizable read can succeed. Undefined when quorum holds (or nothing is known).
+ */
+export function lostQuorum(o: ClusterOverview): { answering: number; voters: number; needed: number } | undefined {
+  if (!o.reachable) return undefined;
+  const voters = o.members.filter((m) => !m.isLearner);
+  const answering = voters.filter((m) => m.reachable).length;
+  const needed = quorumOf(voters.length);
+  return voters.length && answering < needed ? { answering, voters: voters.length, needed } : undefined;
+}
+
+/**
+ * The member behind `endpoint` has no leader (its status says so, or the cluster lost quorum or
+ * reports none): a snapshot from it may be behind the cluster's data.
+ */
+export function withoutLeader(o: ClusterOverview, endpoint: string): boolean {
+  if (!o.reachable) return false;
+  const probe = o.probes.find((p) => p.endpoint === endpoint && p.status);
+  if (probe?.status?.leaderId === '0') return true;
+  return Boolean(lostQuorum(o)) || !o.leaderId;
+}
+
 export function clusterSummary(o: ClusterOverview, words: HintWords = plainHintWords): string {
   if (!o.reachable) {
     return `unreachable: ${o.error?.reason ?? 'no endpoint answered'}`;
   }
   const parts: string[] = [];
+  const q = lostQuorum(o);
+  if (q) parts.push(`quorum lost (${q.answering} of ${q.voters} needed ${q.needed})`);
   parts.push(`${o.members.filter((m) => m.healthy).length}/${o.members.length} healthy`);
   if (o.members.some((m) => m.error?.reason === 'NOSPACE alarm')) {
     // The cluster refuses writes until the alarm is disarmed: say the way out.

@@ -1,7 +1,7 @@
 /**
  * The edit commands behind the CodeLenses (also in the palette, on the active editor):
  * "Move Data Dir…" and "Set initial-cluster-state…". The edits come from core (minimal text
- * edits) and are applied to the open document, unsaved, so the user sees them and saves.
+ * edits); they are shown as a diff and written only after the user confirms (confirmWrite.ts).
  *
  * Reusable (e.g. after a restore): `moveDataDirIn(uri, dir)`, `setInitialClusterStateIn(uri,
  * state)` and `applyEtcdFileEdit(uri, result, basedOn)`.
@@ -14,15 +14,20 @@ import { ETCD_FILE_PATTERNS } from '../core/etcdFileNames';
 import { EtcdBackupError } from '../core/errors';
 import { cancelled } from '../commands/common';
 import { EtcdDocumentModel, EtcdDocumentState } from './model';
-import { workspaceEditOf } from './quickFixes';
+import { confirmFileWrite, syncFromDisk, writeAnswerOf } from './confirmWrite';
+import type { WriteAnswer } from './confirmWrite';
 
 export type { InitialClusterState };
 
 /** What an edit command did. */
 export interface EtcdFileEditOutcome {
   uri: vscode.Uri;
-  /** Were edits applied (false: the file already said so). */
+  /** Was the change written to disk (false: the file already said so, or the user declined). */
   applied: boolean;
+  /** The user declined the write (the file is unchanged). */
+  declined?: boolean;
+  /** The text proposed (when there was a change). */
+  proposed?: string;
   /** One line per changed value. */
   changes: string[];
 }
@@ -39,6 +44,7 @@ function targetUri(arg: unknown): vscode.Uri {
 
 async function stateOf(model: EtcdDocumentModel | undefined, uri: vscode.Uri): Promise<{ document: vscode.TextDocument; state: EtcdDocumentState }> {
   const document = await vscode.workspace.openTextDocument(uri);
+  await syncFromDisk(document);
   let state: EtcdDocumentState | undefined;
   if (model) {
     state = await model.get(document);
@@ -63,38 +69,43 @@ async function stateOf(model: EtcdDocumentModel | undefined, uri: vscode.Uri): P
 
 /**
  * The editor's one edit path (the CodeLens commands and the offers after Replace Member and
- * Restore): apply a core edit result to a file's document (opened if needed), unsaved. `basedOn` is the
- * text the edits were computed from: when the document no longer holds exactly that text the
- * edit is refused (offsets would land elsewhere). Throws the result's error when it is not ok.
+ * Restore): a core edit result on a file is shown as a diff and written to disk only after a
+ * modal "Write" (`write`: the test's answer), never applied to an editor buffer. `basedOn` is
+ * the text the edits were computed from: when the document no longer holds exactly that text
+ * the edit is refused (offsets would land elsewhere), as it is when the document has unsaved
+ * changes. Throws the result's error when it is not ok.
  */
-export async function applyEtcdFileEdit(target: vscode.Uri | vscode.TextDocument, result: EditResult, basedOn?: string): Promise<EtcdFileEditOutcome> {
+export async function applyEtcdFileEdit(target: vscode.Uri | vscode.TextDocument, result: EditResult, basedOn?: string, write?: WriteAnswer): Promise<EtcdFileEditOutcome> {
   if (!result.ok) throw new EtcdBackupError('invalidInput', result.error);
   const document = target instanceof vscode.Uri ? await vscode.workspace.openTextDocument(target) : target;
+  const base = path.basename(document.uri.fsPath);
   if (basedOn !== undefined && document.getText() !== basedOn) {
-    throw new EtcdBackupError('conflict', `${path.basename(document.uri.fsPath)} changed while the edit was prepared; try again.`);
+    throw new EtcdBackupError('conflict', `${base} changed while the edit was prepared; try again.`);
   }
   if (!result.edits.length) return { uri: document.uri, applied: false, changes: [] };
-  const ok = await vscode.workspace.applyEdit(workspaceEditOf(document, result.edits));
-  if (!ok) {
-    const base = path.basename(document.uri.fsPath);
-    throw new EtcdBackupError('conflict', `${base} could not be changed in the editor (is it read-only?); make the change by hand: ${result.changes.join('; ')}.`);
+  if (document.uri.scheme !== 'file') {
+    throw new EtcdBackupError('invalidInput', `${base} is not a file on this machine; save it first, then try again.`);
   }
-  return { uri: document.uri, applied: true, changes: result.changes };
+  const { applyEdits } = await import('../core/etcdFiles');
+  const current = document.getText();
+  const proposed = applyEdits(current, result.edits);
+  const written = await confirmFileWrite({ file: document.uri.fsPath, current, proposed, changes: result.changes, answer: write });
+  return { uri: document.uri, applied: written, declined: !written, changes: result.changes, proposed };
 }
 
 /**
- * Point the file at another data dir (a directory on the node), in its document (opened when
- * needed, left unsaved). Without a model the document is parsed afresh.
+ * Point the file at another data dir (a directory on the node): shown as a diff, written on
+ * "Write". Without a model the document is parsed afresh.
  */
-export async function moveDataDirIn(uri: vscode.Uri, dir: string, model?: EtcdDocumentModel): Promise<EtcdFileEditOutcome> {
+export async function moveDataDirIn(uri: vscode.Uri, dir: string, model?: EtcdDocumentModel, write?: WriteAnswer): Promise<EtcdFileEditOutcome> {
   const { document, state } = await stateOf(model, uri);
-  return applyEtcdFileEdit(document, state.core.setDataDir(state.parsed, dir, { related: state.related }), state.parsed.text);
+  return applyEtcdFileEdit(document, state.core.setDataDir(state.parsed, dir, { related: state.related }), state.parsed.text, write);
 }
 
-/** Set initial-cluster-state (added when absent), in the file's document (opened when needed, left unsaved). */
-export async function setInitialClusterStateIn(uri: vscode.Uri, value: InitialClusterState, model?: EtcdDocumentModel): Promise<EtcdFileEditOutcome> {
+/** Set initial-cluster-state (added when absent): shown as a diff, written on "Write". */
+export async function setInitialClusterStateIn(uri: vscode.Uri, value: InitialClusterState, model?: EtcdDocumentModel, write?: WriteAnswer): Promise<EtcdFileEditOutcome> {
   const { document, state } = await stateOf(model, uri);
-  return applyEtcdFileEdit(document, state.core.setInitialClusterState(state.parsed, value, { related: state.related }), state.parsed.text);
+  return applyEtcdFileEdit(document, state.core.setInitialClusterState(state.parsed, value, { related: state.related }), state.parsed.text, write);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -107,12 +118,70 @@ export interface MoveDataDirAnswers {
   pick?: number | 'browse';
   /** What the folder dialog answers for "browse". */
   browsed?: string;
+  /** A path typed into the quick pick (it must be absolute; it need not exist yet). */
+  typed?: string;
+  /** The answer to the "Write" confirmation (see WriteAnswer; absent with answers: declined). */
+  write?: WriteAnswer;
 }
 
 export interface MoveDataDirResult extends EtcdFileEditOutcome {
   dir: string;
   /** The data dirs the quick pick offered, in order (restored ones first). */
   offered: string[];
+}
+
+/**
+ * A directory typed into the quick pick: absolute (it usually does not exist yet: the manifest's
+ * hostPath is DirectoryOrCreate), normalized. A sentence when it cannot be used.
+ */
+export function typedDataDir(value: string): { dir: string } | { error: string } {
+  const v = value.trim();
+  if (!v) return { error: 'Type the new data dir, e.g. /var/lib/etcd-from-backup.' };
+  if (!path.posix.isAbsolute(v)) return { error: `"${v}" is not an absolute path: type one starting with /, e.g. /var/lib/etcd-from-backup.` };
+  if (/[\n\r\0]/.test(v)) return { error: 'The path holds a line break or a NUL: type it again.' };
+  const dir = path.posix.normalize(v).replace(/(.)\/+$/, '$1');
+  return { dir };
+}
+
+type DirItem = vscode.QuickPickItem & { index: number | 'browse' | 'typed' };
+
+/** The quick pick of data dirs; a typed absolute path is offered first ("Use …"), so Enter takes it. */
+function askDataDir(candidates: DataDirCandidate[], current: string | undefined): Promise<{ pick: number | 'browse' } | { dir: string } | undefined> {
+  const fixed: DirItem[] = candidates.map((c, index) => ({ label: `$(${c.newer && !c.movedAside ? 'history' : 'folder'}) ${c.path}`, description: describe(c), index }));
+  fixed.push({ label: '$(folder-opened) Browse…', description: 'choose a directory on this machine', index: 'browse' });
+  const qp = vscode.window.createQuickPick<DirItem>();
+  qp.title = `Move the data dir${current ? ` (now ${current})` : ''} to…`;
+  qp.placeholder = candidates.length ? 'etcd data dirs beside the current one, restored ones first, or type an absolute path' : 'Type an absolute path (it may not exist yet), or browse';
+  qp.ignoreFocusOut = true;
+  qp.items = fixed;
+  qp.onDidChangeValue((value) => {
+    const t = typedDataDir(value);
+    let typed: DirItem[] = [];
+    if (value.trim()) {
+      typed = [
+        'dir' in t
+          ? { label: `$(edit) Use ${t.dir}`, description: 'typed (created by the kubelet or you when it does not exist)', index: 'typed', alwaysShow: true }
+          : { label: `$(warning) ${t.error}`, index: 'typed', alwaysShow: true },
+      ];
+    }
+    qp.items = [...typed, ...fixed];
+  });
+  return new Promise((resolve) => {
+    let done = false;
+    qp.onDidAccept(() => {
+      const [chosen] = qp.selectedItems;
+      const t = typedDataDir(qp.value);
+      if (!chosen || (chosen.index === 'typed' && !('dir' in t))) return; // a typed path that cannot be used: keep asking
+      done = true;
+      resolve(chosen.index === 'typed' && 'dir' in t ? { dir: t.dir } : { pick: chosen.index as number | 'browse' });
+      qp.hide();
+    });
+    qp.onDidHide(() => {
+      if (!done) resolve(undefined);
+      qp.dispose();
+    });
+    qp.show();
+  });
 }
 
 function ago(ms: number): string {
@@ -135,22 +204,25 @@ export async function moveDataDirCommand(model: EtcdDocumentModel, arg: unknown,
   const candidates = current ? await state.core.dataDirCandidates(current) : [];
   const offered = candidates.map((c) => c.path);
   let dir = answers?.dir;
+  if (!dir && answers?.typed !== undefined) {
+    const t = typedDataDir(answers.typed);
+    if ('error' in t) throw new EtcdBackupError('invalidInput', t.error);
+    dir = t.dir;
+  }
   if (!dir) {
     let pick: number | 'browse' | undefined = answers?.pick;
     if (pick === undefined && answers) throw new EtcdBackupError('invalidInput', 'No data dir given: pass { dir } or { pick }.');
     if (pick === undefined) {
-      type Item = vscode.QuickPickItem & { index: number | 'browse' };
-      const items: Item[] = candidates.map((c, index) => ({ label: `$(${c.newer && !c.movedAside ? 'history' : 'folder'}) ${c.path}`, description: describe(c), index }));
-      items.push({ label: '$(folder-opened) Browse…', description: 'choose a directory on this machine', index: 'browse' });
-      const chosen = await vscode.window.showQuickPick(items, {
-        title: `Move the data dir${current ? ` (now ${current})` : ''} to…`,
-        placeHolder: candidates.length ? 'etcd data dirs beside the current one, restored ones first' : 'No other etcd data dir beside the current one: browse for one',
-        ignoreFocusOut: true,
-      });
+      const chosen = await askDataDir(candidates, current);
       if (!chosen) cancelled();
-      pick = chosen.index;
+      if ('dir' in chosen) dir = chosen.dir;
+      else pick = chosen.pick;
     }
-    if (pick === 'browse') {
+    if (dir) {
+      // typed into the quick pick
+    } else if (pick === undefined) {
+      cancelled();
+    } else if (pick === 'browse') {
       if (answers) {
         dir = answers.browsed;
       } else {
@@ -170,11 +242,11 @@ export async function moveDataDirCommand(model: EtcdDocumentModel, arg: unknown,
       if (!dir) throw new EtcdBackupError('invalidInput', `No offered data dir number ${pick}: ${offered.length} were offered.`);
     }
   }
-  const outcome = await moveDataDirIn(uri, dir, model);
+  const outcome = await moveDataDirIn(uri, dir, model, answers ? writeAnswerOf(answers.write) : undefined);
   return { ...outcome, dir, offered };
 }
 
-export async function setInitialClusterStateCommand(model: EtcdDocumentModel, arg: unknown, value: unknown): Promise<EtcdFileEditOutcome> {
+export async function setInitialClusterStateCommand(model: EtcdDocumentModel, arg: unknown, value: unknown, write?: WriteAnswer): Promise<EtcdFileEditOutcome> {
   const uri = targetUri(arg);
   let state: InitialClusterState | undefined = value === 'new' || value === 'existing' ? value : undefined;
   if (value !== undefined && !state) throw new EtcdBackupError('invalidInput', `initial-cluster-state is "new" or "existing", not "${String(value)}".`);
@@ -189,5 +261,5 @@ export async function setInitialClusterStateCommand(model: EtcdDocumentModel, ar
     if (!chosen) cancelled();
     state = chosen.label as InitialClusterState;
   }
-  return setInitialClusterStateIn(uri, state, model);
+  return setInitialClusterStateIn(uri, state, model, write);
 }

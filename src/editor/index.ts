@@ -9,6 +9,7 @@ import { registerCommand } from '../commands/run';
 import type { Log } from '../log';
 import { EtcdCodeLensProvider, MOVE_DATA_DIR, SET_INITIAL_CLUSTER_STATE } from './codeLens';
 import { InitialClusterState, MoveDataDirAnswers, moveDataDirCommand, moveDataDirIn, setInitialClusterStateCommand, setInitialClusterStateIn, EtcdFileEditOutcome } from './commands';
+import { registerProposedDocuments, writeAnswerOf } from './confirmWrite';
 import { EtcdDiagnostics } from './diagnostics';
 import { ETCD_FILE_SELECTOR, EtcdDocumentModel } from './model';
 import { EtcdQuickFixProvider } from './quickFixes';
@@ -24,9 +25,9 @@ export interface EditorDeps {
 /** What other features use: the same edits as the CodeLenses, on any etcd file's document. */
 export interface EditorFeatures {
   model: EtcdDocumentModel;
-  /** Point the file at another data dir on the node (applied to the open document, unsaved). */
+  /** Point the file at another data dir on the node (a diff, written on "Write"). */
   moveDataDir(uri: vscode.Uri, dir: string): Promise<EtcdFileEditOutcome>;
-  /** Set initial-cluster-state, adding it when absent (applied to the open document, unsaved). */
+  /** Set initial-cluster-state, adding it when absent (a diff, written on "Write"). */
   setInitialClusterState(uri: vscode.Uri, state: InitialClusterState): Promise<EtcdFileEditOutcome>;
 }
 
@@ -35,17 +36,22 @@ const ACTIVE_KEY = 'etcdBackup.editableEtcdFile';
 
 function report(log: Log, what: string, outcome: EtcdFileEditOutcome, answered: boolean): void {
   const file = outcome.uri.fsPath;
+  if (outcome.declined) {
+    log.info(`${what}: not written to ${file} (declined)`);
+    return;
+  }
   if (!outcome.applied) {
     log.info(`${what}: ${file} already says so; nothing changed`);
     if (!answered) vscode.window.setStatusBarMessage(`etcd: ${what}: nothing to change`, 5000);
     return;
   }
-  log.info(`${what} in ${file} (unsaved):\n  ${outcome.changes.join('\n  ')}`);
-  if (!answered) vscode.window.setStatusBarMessage(`etcd: ${outcome.changes.join('; ')} (unsaved)`, 8000);
+  log.info(`${what}: written to ${file}:\n  ${outcome.changes.join('\n  ')}`);
+  if (!answered) vscode.window.setStatusBarMessage(`etcd: ${outcome.changes.join('; ')} (written)`, 8000);
 }
 
 export function registerEditorFeatures(context: vscode.ExtensionContext, deps: EditorDeps): EditorFeatures {
   const { log } = deps;
+  registerProposedDocuments(context);
   const model = new EtcdDocumentModel();
   const diagnostics = new EtcdDiagnostics(model, log);
   const lenses = new EtcdCodeLensProvider(model);
@@ -95,7 +101,8 @@ export function registerEditorFeatures(context: vscode.ExtensionContext, deps: E
     return r;
   });
   registerCommand(context, log, SET_INITIAL_CLUSTER_STATE, async (arg?: unknown, state?: unknown, answers?: unknown) => {
-    const r = await setInitialClusterStateCommand(model, arg, state);
+    const write = answers && typeof answers === 'object' ? writeAnswerOf((answers as { write?: unknown }).write) : undefined;
+    const r = await setInitialClusterStateCommand(model, arg, state, write);
     report(log, 'initial-cluster-state', r, Boolean(answers));
     return r;
   });

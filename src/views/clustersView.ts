@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { ClusterOverview, goDuration, humanizeBytes, MemberOverview, memberSummary } from '../core/clusterStatus';
+import { ClusterOverview, goDuration, humanizeBytes, MemberOverview, memberSummary, lostQuorum } from '../core/clusterStatus';
 import type { ClusterConfig } from '../core/types';
 import type { EtcdService } from '../etcdService';
 import { summaryOf } from '../hints';
@@ -47,11 +47,12 @@ export class ClusterNode extends Node {
   get overview(): ClusterOverview | undefined {
     return this.provider.cached(this.cluster.name);
   }
-  /** `cluster:loading`, `cluster:unreachable`, `cluster:reachable:healthy`, `cluster:reachable:degraded`. */
+  /** `cluster:loading`, `cluster:unreachable`, `cluster:quorumLost`, `cluster:reachable:healthy`, `cluster:reachable:degraded`. */
   get contextValue(): string {
     const o = this.overview;
     if (!o) return 'cluster:loading';
     if (!o.reachable) return 'cluster:unreachable';
+    if (lostQuorum(o)) return 'cluster:quorumLost';
     return `cluster:reachable:${o.members.length > 0 && o.members.every((m) => m.healthy) ? 'healthy' : 'degraded'}`;
   }
   toTreeItem(): vscode.TreeItem {
@@ -65,10 +66,13 @@ export class ClusterNode extends Node {
     } else {
       item.description = summaryOf(o);
       const state = this.contextValue;
-      item.iconPath = new vscode.ThemeIcon(
-        state === 'cluster:unreachable' ? 'debug-disconnect' : 'server-environment',
-        new vscode.ThemeColor(state === 'cluster:unreachable' ? 'charts.red' : state.endsWith('healthy') ? 'charts.green' : 'charts.yellow'),
-      );
+      item.iconPath =
+        state === 'cluster:quorumLost'
+          ? new vscode.ThemeIcon('flame', new vscode.ThemeColor('charts.red'))
+          : new vscode.ThemeIcon(
+              state === 'cluster:unreachable' ? 'debug-disconnect' : 'server-environment',
+              new vscode.ThemeColor(state === 'cluster:unreachable' ? 'charts.red' : state.endsWith('healthy') ? 'charts.green' : 'charts.yellow'),
+            );
     }
     const tls = this.cluster.tls;
     item.tooltip = table([

@@ -3,7 +3,7 @@
  * unreachable states (shown in the tree instead of a pop-up).
  *
  * `contextValue` grammar, matched by the menus in package.json with `viewItem =~ /.../`:
- * - `cluster:loading`, `cluster:unreachable`, `cluster:reachable:<healthy|degraded>`
+ * - `cluster:loading`, `cluster:unreachable`, `cluster:quorumLost`, `cluster:reachable:<healthy|degraded>`
  * - `member:<leader|follower|learner>:<healthy|unhealthy|unreachable|unstarted>`
  * - `snapshots:<folder|noFolder>` (the Snapshots folder of a cluster)
  * - `snapshot:<reading|ok|corrupt|unreadable>` (only `reading` and `ok` offer Restore)

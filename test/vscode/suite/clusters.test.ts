@@ -13,7 +13,7 @@ import * as vscode from 'vscode';
 import type { DumpedNode } from '../../../src/views/clustersView';
 import type { ExtensionApi } from '../../../src/extension';
 import { EtcdTestCluster, startCluster } from '../../support/etcdRig';
-import { activateExtension, setSettings, waitFor } from '../support';
+import { activateExtension, setSettings, treeMenuCommands, waitFor } from '../support';
 
 const NAME = 'vscode-real';
 
@@ -106,6 +106,48 @@ describe('Clusters tree with a real etcd cluster', function () {
     }
     await vscode.commands.executeCommand('etcdBackup.refresh', NAME);
     assert.match((await clusterNode()).description ?? '', /^3\/3 healthy/);
+  });
+
+  it('two of three members down: "quorum lost (1 of 3 needed 2)", a red flame, cluster:quorumLost with Restore Snapshot… first and no Take Snapshot / Compact / Add Member', async () => {
+    const node = await clusterNode();
+    const victims = (node.children ?? []).filter((c) => c.contextValue?.startsWith('member:')).slice(0, 2).map((c) => cluster.member(c.label));
+    for (const v of victims) await v.kill();
+    try {
+      const refreshed = (await vscode.commands.executeCommand('etcdBackup.refresh', NAME)) as { summary: string }[];
+      assert.match(refreshed[0].summary, /^quorum lost \(1 of 3 needed 2\) · /);
+      const after = await clusterNode();
+      assert.strictEqual(after.contextValue, 'cluster:quorumLost');
+      assert.strictEqual(after.icon, 'flame');
+      assert.strictEqual(after.color, 'charts.red');
+      assert.match(after.description ?? '', /^quorum lost \(1 of 3 needed 2\)/);
+      const menu = treeMenuCommands('cluster:quorumLost');
+      assert.strictEqual(menu[0], 'etcdBackup.restoreSnapshot', menu.join(', '));
+      for (const c of ['etcdBackup.takeSnapshot', 'etcdBackup.reclaimSpace', 'etcdBackup.addMember']) assert.ok(!menu.includes(c), `${c} offered: ${menu.join(', ')}`);
+      // A snapshot from the member left (it has no leader) is taken, with a warning.
+      const left = cluster.members.find((m) => !victims.includes(m));
+      const snap = (await vscode.commands.executeCommand('etcdBackup.takeSnapshot', NAME, { endpoint: left?.clientURL })) as { warning?: string; file: string };
+      assert.match(snap?.warning ?? '', /has no leader .*: the snapshot may be behind/);
+      // A degraded cluster that keeps quorum is not offered Restore from its node.
+      assert.ok(!treeMenuCommands('cluster:reachable:degraded').includes('etcdBackup.restoreSnapshot'));
+    } finally {
+      for (const v of victims) await v.start();
+      await cluster.waitHealthy();
+    }
+    await vscode.commands.executeCommand('etcdBackup.refresh', NAME);
+    assert.strictEqual((await clusterNode()).contextValue, 'cluster:reachable:healthy');
+  });
+
+  it('Endpoint Status and Endpoint Health open read-only documents, not dirty Untitled ones', async () => {
+    for (const id of ['etcdBackup.endpointStatus', 'etcdBackup.endpointHealth']) {
+      const r = (await vscode.commands.executeCommand(id, NAME, { show: true })) as { uri?: vscode.Uri; text: string };
+      assert.ok(r?.uri, `${id} returned the document it opened`);
+      assert.notStrictEqual(r.uri.scheme, 'untitled');
+      const doc = await vscode.workspace.openTextDocument(r.uri);
+      assert.strictEqual(doc.getText(), r.text);
+      assert.strictEqual(doc.isDirty, false, id);
+      assert.ok(!vscode.workspace.textDocuments.some((d) => d.isUntitled && d.isDirty), 'no dirty Untitled document');
+    }
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
   it('Endpoint Status and Endpoint Health return etcdctl-style tables', async () => {

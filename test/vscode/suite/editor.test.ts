@@ -10,13 +10,15 @@
  * selectors match by path pattern, wherever the file is), so other suites see no new files.
  */
 import * as assert from 'assert';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import * as vscode from 'vscode';
 import { EtcdDocumentModel } from '../../../src/editor/model';
 import { EtcdQuickFixProvider } from '../../../src/editor/quickFixes';
-import { activateExtension, waitFor, workspaceFolder } from '../support';
+import { applyEditSteps } from '../../../src/commands/offerFileEdits';
+import { setInitialClusterState } from '../../../src/core/etcdFiles';
+import { activateExtension, setSettings, waitFor, workspaceFolder } from '../support';
 
 type LensSummary = { title: string; line: number; command: string; args: unknown[] };
 
@@ -183,11 +185,11 @@ describe('editor: CodeLenses, diagnostics and quick fixes on etcd files', functi
       const doc = await open('etcd.env', env);
       const lens = (await lensesOf(doc.uri)).find((l) => l.title === 'Set initial-cluster-state: existing');
       assert.ok(lens);
-      const r = await vscode.commands.executeCommand<{ applied: boolean; changes: string[] }>(lens.command, ...lens.args);
+      const r = await vscode.commands.executeCommand<{ applied: boolean; changes: string[] }>(lens.command, ...lens.args, { write: true });
       assert.strictEqual(r?.applied, true);
-      assert.strictEqual(doc.getText(), env.replace('ETCD_INITIAL_CLUSTER_STATE="new"', 'ETCD_INITIAL_CLUSTER_STATE="existing"'));
+      assert.strictEqual(readFileSync(doc.uri.fsPath, 'utf8'), env.replace('ETCD_INITIAL_CLUSTER_STATE="new"', 'ETCD_INITIAL_CLUSTER_STATE="existing"'));
       assert.deepStrictEqual(changedBytes(env, doc.getText()).slice(1), ['new', 'existing']);
-      assert.ok(doc.isDirty, 'the edit is left unsaved for the user to review');
+      assert.ok(!doc.isDirty, 'written to disk on "Write", no buffer left dirty');
       // The hint it answered goes away, and the lens now offers "new".
       await waitFor(() => etcdDiagnostics(doc.uri, 'initial-cluster-state-new').length === 0, 10_000, 'the hint to clear');
       assert.deepStrictEqual((await lensesOf(doc.uri)).filter((l) => l.command === 'etcdBackup.setInitialClusterState').map((l) => l.title), ['Set initial-cluster-state: new']);
@@ -198,7 +200,7 @@ describe('editor: CodeLenses, diagnostics and quick fixes on etcd files', functi
       const doc = await open('etcd.yaml', manifest);
       const lens = (await lensesOf(doc.uri)).find((l) => l.title === 'Set initial-cluster-state: existing');
       assert.ok(lens);
-      await vscode.commands.executeCommand(lens.command, ...lens.args);
+      await vscode.commands.executeCommand(lens.command, ...lens.args, { write: true });
       const last = '    - --trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt\n';
       assert.strictEqual(doc.getText(), manifest.replace(last, `${last}    - --initial-cluster-state=existing\n`));
       await doc.save();
@@ -223,7 +225,7 @@ describe('editor: CodeLenses, diagnostics and quick fixes on etcd files', functi
       const lens = (await lensesOf(doc.uri)).find((l) => l.title === 'Move data dir…');
       assert.ok(lens);
       // The quick pick answered by the test: take the first offered item.
-      const r = await vscode.commands.executeCommand<{ dir: string; offered: string[]; applied: boolean; changes: string[] }>(lens.command, ...lens.args, { pick: 0 });
+      const r = await vscode.commands.executeCommand<{ dir: string; offered: string[]; applied: boolean; changes: string[] }>(lens.command, ...lens.args, { pick: 0, write: true });
       assert.ok(r, 'the command returned nothing (see the log)');
       assert.deepStrictEqual(r.offered, [restored, aside]);
       assert.strictEqual(r.dir, restored);
@@ -241,16 +243,105 @@ describe('editor: CodeLenses, diagnostics and quick fixes on etcd files', functi
       const doc = await open('etcd.env', env);
       const lens = (await lensesOf(doc.uri)).find((l) => l.title === 'Move data dir…');
       assert.ok(lens);
-      const r = await vscode.commands.executeCommand<{ dir: string; applied: boolean }>(lens.command, ...lens.args, { pick: 'browse', browsed: '/srv/etcd-restored' });
+      const r = await vscode.commands.executeCommand<{ dir: string; applied: boolean }>(lens.command, ...lens.args, { pick: 'browse', browsed: '/srv/etcd-restored', write: true });
       assert.strictEqual(r?.dir, '/srv/etcd-restored');
       assert.strictEqual(doc.getText(), env.replace('ETCD_DATA_DIR=/data/etcd.data', 'ETCD_DATA_DIR=/srv/etcd-restored'));
       // Palette: no argument, the active editor's document.
       await vscode.window.showTextDocument(doc);
-      await vscode.commands.executeCommand('etcdBackup.moveDataDir', undefined, { dir: '/srv/etcd-b' });
+      await vscode.commands.executeCommand('etcdBackup.moveDataDir', undefined, { dir: '/srv/etcd-b', write: true });
       assert.strictEqual(doc.getText(), env.replace('ETCD_DATA_DIR=/data/etcd.data', 'ETCD_DATA_DIR=/srv/etcd-b'));
-      await vscode.commands.executeCommand('etcdBackup.setInitialClusterState', undefined, 'existing');
+      await vscode.commands.executeCommand('etcdBackup.setInitialClusterState', undefined, 'existing', { write: true });
       assert.strictEqual(doc.getText(), env.replace('ETCD_DATA_DIR=/data/etcd.data', 'ETCD_DATA_DIR=/srv/etcd-b').replace('"new"', '"existing"'));
       await doc.save();
+    });
+  });
+
+  describe('"Move data dir…" takes a typed absolute path', () => {
+    it('a typed absolute dir that does not exist yet is used (normalized); a relative one is refused with a sentence', async () => {
+      const doc = await open('etcd.env', env);
+      const r = await vscode.commands.executeCommand<{ dir: string; applied: boolean }>('etcdBackup.moveDataDir', doc.uri, { typed: ' /var/lib/etcd-from-backup/ ', write: true });
+      assert.strictEqual(r?.dir, '/var/lib/etcd-from-backup');
+      assert.strictEqual(readFileSync(doc.uri.fsPath, 'utf8'), env.replace('ETCD_DATA_DIR=/data/etcd.data', 'ETCD_DATA_DIR=/var/lib/etcd-from-backup'));
+      const { api } = await activateExtension();
+      const refused = await vscode.commands.executeCommand('etcdBackup.moveDataDir', doc.uri, { typed: 'var/lib/etcd', write: true });
+      assert.strictEqual(refused, undefined);
+      assert.match(String(api.lastCommandError('etcdBackup.moveDataDir')), /"var\/lib\/etcd" is not an absolute path: type one starting with \//);
+    });
+  });
+
+  describe('with files.autoSave on, nothing reaches disk before "Write"', () => {
+    let restore: () => Promise<void>;
+    before(async () => {
+      restore = await setSettings({ 'files.autoSave': 'afterDelay', 'files.autoSaveDelay': 100 });
+    });
+    after(async () => restore());
+
+    /** The diff of the file against the proposed (read-only) text, when it is open. */
+    function proposedDiff(file: string): vscode.TabInputTextDiff | undefined {
+      for (const g of vscode.window.tabGroups.all) {
+        for (const t of g.tabs) {
+          if (t.input instanceof vscode.TabInputTextDiff && t.input.original.fsPath === file && t.input.modified.scheme === 'etcd-backup-proposed') return t.input;
+        }
+      }
+      return undefined;
+    }
+
+    it('Set initial-cluster-state shows a diff; declining leaves the file byte-identical (mode kept), accepting writes it', async () => {
+      const doc = await open('etcd.env', env);
+      const file = doc.uri.fsPath;
+      chmodSync(file, 0o600);
+      await vscode.window.showTextDocument(doc);
+      const before = readFileSync(file);
+      const expected = env.replace('ETCD_INITIAL_CLUSTER_STATE="new"', 'ETCD_INITIAL_CLUSTER_STATE="existing"');
+      let seen: { onDisk: string; dirty: boolean; proposed?: string } | undefined;
+      const declined = await vscode.commands.executeCommand<{ applied: boolean; declined?: boolean }>('etcdBackup.setInitialClusterState', doc.uri, 'existing', {
+        write: async () => {
+          // Longer than the auto-save delay: an edit in a buffer would have been flushed by now.
+          await new Promise((r) => setTimeout(r, 1000));
+          const diff = proposedDiff(file);
+          const proposed = diff ? (await vscode.workspace.openTextDocument(diff.modified)).getText() : undefined;
+          seen = { onDisk: readFileSync(file, 'utf8'), dirty: vscode.workspace.textDocuments.some((d) => d.isDirty), proposed };
+          return false;
+        },
+      });
+      assert.deepStrictEqual(seen, { onDisk: env, dirty: false, proposed: expected });
+      assert.strictEqual(declined?.applied, false);
+      assert.strictEqual(declined?.declined, true);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.ok(readFileSync(file).equals(before), 'declined: byte-identical');
+      assert.strictEqual(doc.getText(), env);
+      assert.ok(!doc.isDirty);
+      assert.strictEqual(proposedDiff(file), undefined, 'the diff is closed once answered');
+      const accepted = await vscode.commands.executeCommand<{ applied: boolean }>('etcdBackup.setInitialClusterState', doc.uri, 'existing', { write: true });
+      assert.strictEqual(accepted?.applied, true);
+      assert.strictEqual(readFileSync(file, 'utf8'), expected);
+      assert.strictEqual(statSync(file).mode & 0o777, 0o600, 'mode kept');
+      await waitFor(() => doc.getText() === expected, 5000, 'the open document to show what was written');
+      assert.ok(!doc.isDirty);
+    });
+
+    it('offering another member\'s file (etcd.env of etcd1 for demo-m3) warns, naming both', async () => {
+      const doc = await open('etcd.env', env.replace(/^ETCD_NAME=.*$/m, 'ETCD_NAME=etcd1'));
+      const r = await applyEditSteps(doc.uri.fsPath, [(p) => setInitialClusterState(p, 'existing')], { write: false, memberName: 'demo-m3' });
+      assert.match(r.mismatch ?? '', /starts member etcd1, not demo-m3/);
+      assert.strictEqual(r.saved, false);
+      assert.strictEqual(readFileSync(doc.uri.fsPath, 'utf8'), doc.getText());
+    });
+
+    it('an etcd file with unsaved changes in the editor is refused, not written under the user', async () => {
+      await setSettings({ 'files.autoSave': 'off' });
+      try {
+        const doc = await open('etcd.env', env);
+        const editor = await vscode.window.showTextDocument(doc);
+        await editor.edit((b) => b.insert(new vscode.Position(0, 0), '# mine\n'));
+        const r = await vscode.commands.executeCommand('etcdBackup.setInitialClusterState', doc.uri, 'existing', { write: true });
+        assert.strictEqual(r, undefined, 'refused');
+        assert.strictEqual(readFileSync(doc.uri.fsPath, 'utf8'), env);
+        assert.ok(doc.getText().startsWith('# mine\n'));
+        await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+      } finally {
+        await setSettings({ 'files.autoSave': 'afterDelay' });
+      }
     });
   });
 
@@ -372,7 +463,7 @@ describe('editor: CodeLenses, diagnostics and quick fixes on etcd files', functi
       assert.deepStrictEqual(await quickFixes(doc.uri, diags[0].range), []);
       // The commands refuse too, leaving the text as it was.
       const before = doc.getText();
-      const r = await vscode.commands.executeCommand('etcdBackup.setInitialClusterState', doc.uri, 'existing');
+      const r = await vscode.commands.executeCommand('etcdBackup.setInitialClusterState', doc.uri, 'existing', { write: true });
       assert.strictEqual(r, undefined);
       assert.strictEqual(doc.getText(), before);
     });

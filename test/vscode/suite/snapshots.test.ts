@@ -129,6 +129,34 @@ describe('snapshot reader (VS Code)', function () {
     assert.match(cmp.markdown, /`\/registry\/pods` \| 5 \| 0 \| 0 \|/);
   });
 
+  it('Compare Snapshots started from the newer one reads older → newer: a deleted key is Removed, a new one Added; the swap reads the other way', async () => {
+    const dir = join(root, 'compare-order');
+    mkdirSync(dir);
+    await c.etcdctlOk(['put', '/registry/secrets/ns/doomed', 'old']);
+    const older = join(dir, '20260124_215814_snapshot.db');
+    await c.etcdctlOk(['snapshot', 'save', older]);
+    await c.etcdctlOk(['del', '/registry/secrets/ns/doomed']);
+    await c.etcdctlOk(['put', '/registry/configmaps/ns/fresh', 'new']);
+    const newer = join(dir, '20260124_220348_snapshot.db');
+    await c.etcdctlOk(['snapshot', 'save', newer]);
+    type Cmp = { uri: vscode.Uri; order: string; markdown: string; diff: { a: { path: string; revision: number }; b: { path: string; revision: number }; added: number; removed: number; samples: { added: string[]; removed: string[] } } };
+    const r = (await vscode.commands.executeCommand('etcdBackup.compareSnapshots', { file: newer }, { other: older, preview: false })) as Cmp;
+    assert.strictEqual(r.order, 'older → newer');
+    assert.strictEqual(r.diff.a.path, older);
+    assert.ok(r.diff.a.revision < r.diff.b.revision, `${r.diff.a.revision} < ${r.diff.b.revision}`);
+    assert.deepStrictEqual(r.diff.samples.added, ['/registry/configmaps/ns/fresh']);
+    assert.deepStrictEqual(r.diff.samples.removed, ['/registry/secrets/ns/doomed']);
+    assert.match(r.markdown, /## Added \(first 1\)\n\n- `\/registry\/configmaps\/ns\/fresh`/);
+    assert.match(r.markdown, /## Removed \(first 1\)\n\n- `\/registry\/secrets\/ns\/doomed`/);
+    assert.ok(decodeURIComponent(r.uri.path).includes('(older → newer)'), r.uri.path);
+    // The explicit swap: newer → older, the same keys the other way.
+    const s = (await vscode.commands.executeCommand('etcdBackup.compareSnapshots', { file: older }, { other: newer, preview: false, newerFirst: true })) as Cmp;
+    assert.strictEqual(s.order, 'newer → older');
+    assert.strictEqual(s.diff.a.path, newer);
+    assert.deepStrictEqual(s.diff.samples.added, ['/registry/secrets/ns/doomed']);
+    assert.deepStrictEqual(s.diff.samples.removed, ['/registry/configmaps/ns/fresh']);
+  });
+
   it('a corrupt or truncated snapshot is snapshot:corrupt, and its menu offers no Restore or Trial Restore', async () => {
     const { api } = await activateExtension();
     const dir = join(root, 'damaged');
