@@ -104,15 +104,18 @@ export interface ProgressScope {
 
 /** Run `work` under a cancellable progress notification; Cancel aborts its signal (core stops on it). */
 export function withCancellableProgress<T>(title: string, work: (scope: ProgressScope) => Promise<T>): Thenable<T> {
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
-    const ac = new AbortController();
-    const sub = token.onCancellationRequested(() => ac.abort());
-    try {
-      return await work({ signal: ac.signal, report: (message, increment) => progress.report({ message, increment }) });
-    } finally {
-      sub.dispose();
-    }
-  });
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title, cancellable: true },
+    async (progress, token) => {
+      const ac = new AbortController();
+      const sub = token.onCancellationRequested(() => ac.abort());
+      try {
+        return await work({ signal: ac.signal, report: (message, increment) => progress.report({ message, increment }) });
+      } finally {
+        sub.dispose();
+      }
+    },
+  );
 }
 
 /** "Quorum now: … After removal: …", for the confirmations of Remove and Replace Member. */

@@ -40,7 +40,9 @@ export async function findEtcdFiles(opts: { memberName?: string; preferred?: rea
   for (const d of vscode.workspace.textDocuments) {
     if (d.uri.scheme === 'file' && looksLikeEtcdFileName(d.fileName)) files.set(d.uri.fsPath, d.getText());
   }
-  const found = vscode.workspace.workspaceFolders?.length ? await vscode.workspace.findFiles(ETCD_FILE_GLOB, '**/node_modules/**', 200) : [];
+  const found = vscode.workspace.workspaceFolders?.length
+    ? await vscode.workspace.findFiles(ETCD_FILE_GLOB, '**/node_modules/**', 200)
+    : [];
   const extra = [KUBEADM_MANIFEST, ...(opts.preferred ?? [])];
   for (const p of [...found.map((u) => u.fsPath), ...extra]) {
     if (files.has(p)) continue;
@@ -54,15 +56,28 @@ export async function findEtcdFiles(opts: { memberName?: string; preferred?: rea
 }
 
 function candidateDetail(c: RankedCandidate): string {
-  const kind = c.kind === 'manifest' ? 'static pod manifest' : c.kind === 'env' ? 'env file' : c.kind === 'config' ? 'etcd config file' : 'systemd unit';
-  return [kind, c.memberName ? `name ${c.memberName}` : undefined, c.dataDir ? `data dir ${c.dataDir}` : undefined].filter(Boolean).join(' · ');
+  const kind =
+    c.kind === 'manifest'
+      ? 'static pod manifest'
+      : c.kind === 'env'
+        ? 'env file'
+        : c.kind === 'config'
+          ? 'etcd config file'
+          : 'systemd unit';
+  return [kind, c.memberName ? `name ${c.memberName}` : undefined, c.dataDir ? `data dir ${c.dataDir}` : undefined]
+    .filter(Boolean)
+    .join(' · ');
 }
 
 /**
  * Ask which file to write (the ranked candidates, "Choose a file…", "Not now"). Undefined when
  * the user declines.
  */
-export async function pickEtcdFile(title: string, candidates: readonly RankedCandidate[], placeHolder: string): Promise<string | undefined> {
+export async function pickEtcdFile(
+  title: string,
+  candidates: readonly RankedCandidate[],
+  placeHolder: string,
+): Promise<string | undefined> {
   type Item = vscode.QuickPickItem & { file?: string; choose?: boolean };
   const items: Item[] = [
     ...candidates.map((c) => ({
@@ -71,7 +86,11 @@ export async function pickEtcdFile(title: string, candidates: readonly RankedCan
       detail: candidateDetail(c),
       file: c.path,
     })),
-    { label: '$(folder-opened) Choose a file…', detail: 'etcd.env, an etcd config file, a systemd unit or a static pod manifest', choose: true },
+    {
+      label: '$(folder-opened) Choose a file…',
+      detail: 'etcd.env, an etcd config file, a systemd unit or a static pod manifest',
+      choose: true,
+    },
     { label: '$(close) Not now', detail: 'Change the file by hand later' },
   ];
   const pick = await vscode.window.showQuickPick(items, { title, placeHolder, ignoreFocusOut: true });
@@ -109,7 +128,11 @@ export type EditStep = (p: ParsedEtcdFile) => EditResult;
  * Apply `steps` to `file` as one change. In the editor (opened and shown, undoable), saved only
  * when `save`; a file the editor cannot open is written in place only when `save`.
  */
-export async function applyEditSteps(file: string, steps: readonly EditStep[], opts: { save?: boolean; show?: boolean } = {}): Promise<FileEditOutcome> {
+export async function applyEditSteps(
+  file: string,
+  steps: readonly EditStep[],
+  opts: { save?: boolean; show?: boolean } = {},
+): Promise<FileEditOutcome> {
   const base = path.basename(file);
   let doc: vscode.TextDocument | undefined;
   let openError: unknown;
@@ -135,7 +158,10 @@ export async function applyEditSteps(file: string, steps: readonly EditStep[], o
     if (opts.save && doc.isDirty) {
       saved = await doc.save();
       if (!saved) {
-        throw new EtcdBackupError('permission', `${file} is changed in the editor but could not be saved: save it as a user who may write it (e.g. with sudo), or copy the change.`);
+        throw new EtcdBackupError(
+          'permission',
+          `${file} is changed in the editor but could not be saved: save it as a user who may write it (e.g. with sudo), or copy the change.`,
+        );
       }
     }
     return { file, changed: applied.applied, text: doc.getText(), changes: r.changes, saved, via: 'editor' };
@@ -148,13 +174,18 @@ export async function applyEditSteps(file: string, steps: readonly EditStep[], o
     const code = (err as NodeJS.ErrnoException).code;
     throw new EtcdBackupError(
       code === 'EACCES' || code === 'EPERM' ? 'permission' : 'notFound',
-      code === 'EACCES' || code === 'EPERM' ? `Cannot read ${file}: permission denied; open VS Code as a user who may read it (root on a kubeadm node).` : `Cannot open ${file}: ${code === 'ENOENT' ? 'it does not exist' : String(openError ?? err)}; choose another file.`,
+      code === 'EACCES' || code === 'EPERM'
+        ? `Cannot read ${file}: permission denied; open VS Code as a user who may read it (root on a kubeadm node).`
+        : `Cannot open ${file}: ${code === 'ENOENT' ? 'it does not exist' : String(openError ?? err)}; choose another file.`,
       { cause: err },
     );
   }
   const r = compute(text);
   if (!opts.save) {
-    throw new EtcdBackupError('invalidInput', `${base} cannot be opened in the editor; choose "Write and Save" to write it in place (a temp file renamed over it, mode kept).`);
+    throw new EtcdBackupError(
+      'invalidInput',
+      `${base} cannot be opened in the editor; choose "Write and Save" to write it in place (a temp file renamed over it, mode kept).`,
+    );
   }
   if (r.edit) await replaceFileContent(file, r.text);
   return { file, changed: Boolean(r.edit), text: r.text, changes: r.changes, saved: Boolean(r.edit), via: 'file' };

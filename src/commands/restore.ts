@@ -89,7 +89,7 @@ async function editMembers(initial: PlannedMember[], from: string): Promise<Plan
   const askMember = async (m: PlannedMember | undefined, index: number): Promise<PlannedMember | undefined> => {
     const name = await vscode.window.showInputBox({
       title: m ? `Member ${index + 1}: name` : 'New member: name',
-      prompt: 'The member\'s --name (ETCD_NAME)',
+      prompt: "The member's --name (ETCD_NAME)",
       value: m?.name ?? '',
       ignoreFocusOut: true,
       validateInput: (v) => {
@@ -106,7 +106,10 @@ async function editMembers(initial: PlannedMember[], from: string): Promise<Plan
       value: m?.peerURLs.join(',') ?? '',
       ignoreFocusOut: true,
       validateInput: (v) => {
-        const list = v.split(',').map((x) => x.trim()).filter(Boolean);
+        const list = v
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean);
         if (!list.length) return 'Give at least one peer URL.';
         for (const u of list) {
           const c = checkPeerUrl(u);
@@ -116,17 +119,34 @@ async function editMembers(initial: PlannedMember[], from: string): Promise<Plan
       },
     });
     if (urls === undefined) return undefined;
-    return { ...m, name: name.trim(), peerURLs: urls.split(',').map((x) => x.trim()).filter(Boolean) };
+    return {
+      ...m,
+      name: name.trim(),
+      peerURLs: urls
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    };
   };
   for (;;) {
     const problems = validatePlan({ members, initialClusterToken: 'x' });
     type Item = vscode.QuickPickItem & { action: 'accept' | 'edit' | 'add' | 'remove'; index?: number };
     const items: Item[] = [];
     if (!problems.length) {
-      items.push({ label: '$(check) Use these members', description: `${members.length} member${members.length === 1 ? '' : 's'}`, action: 'accept' });
+      items.push({
+        label: '$(check) Use these members',
+        description: `${members.length} member${members.length === 1 ? '' : 's'}`,
+        action: 'accept',
+      });
     }
     members.forEach((m, i) =>
-      items.push({ label: `$(server) ${m.name || '(no name)'}`, description: m.peerURLs.join(', ') || '(no peer URL)', detail: 'Edit name and peer URLs', action: 'edit', index: i }),
+      items.push({
+        label: `$(server) ${m.name || '(no name)'}`,
+        description: m.peerURLs.join(', ') || '(no peer URL)',
+        detail: 'Edit name and peer URLs',
+        action: 'edit',
+        index: i,
+      }),
     );
     items.push({ label: '$(add) Add a member…', action: 'add' });
     if (members.length) {
@@ -163,7 +183,12 @@ async function kubeletManifest(): Promise<string | undefined> {
 
 /** Write the runbook beside the snapshot (or in the temp dir when that folder is read-only). */
 async function writeRunbook(text: string, snapshot: string, wanted: string | undefined, stamp: string): Promise<string> {
-  const candidates = wanted ? [wanted] : [path.join(path.dirname(snapshot), `${path.basename(snapshot).replace(/\.db$/i, '')}.restore-runbook-${stamp}.md`), path.join(os.tmpdir(), `etcd-restore-runbook-${stamp}.md`)];
+  const candidates = wanted
+    ? [wanted]
+    : [
+        path.join(path.dirname(snapshot), `${path.basename(snapshot).replace(/\.db$/i, '')}.restore-runbook-${stamp}.md`),
+        path.join(os.tmpdir(), `etcd-restore-runbook-${stamp}.md`),
+      ];
   let lastErr: unknown;
   for (const c of candidates) {
     try {
@@ -294,14 +319,21 @@ async function chooseLocalMember(
           ...members.map((m) => ({
             label: `${here.includes(m.name) ? '$(home) ' : '$(server) '}${m.name}`,
             description: m.peerURLs.join(', '),
-            detail: here.includes(m.name) ? 'This machine (its peer URL is one of this machine\'s addresses): restore here' : 'Restore this member here',
+            detail: here.includes(m.name)
+              ? "This machine (its peer URL is one of this machine's addresses): restore here"
+              : 'Restore this member here',
             name: m.name as string | undefined,
           })),
-          { label: '$(book) None here', description: 'only write the runbook for the members\' machines', detail: undefined, name: undefined },
+          {
+            label: '$(book) None here',
+            description: "only write the runbook for the members' machines",
+            detail: undefined,
+            name: undefined,
+          },
         ].sort((a, b) => Number(isHere(b.name)) - Number(isHere(a.name))),
         {
           title: 'Which member is this machine?',
-          placeHolder: here.length ? `This machine looks like ${here.join(', ')}` : 'No member\'s peer URL is an address of this machine',
+          placeHolder: here.length ? `This machine looks like ${here.join(', ')}` : "No member's peer URL is an address of this machine",
           ignoreFocusOut: true,
         },
       );
@@ -310,7 +342,10 @@ async function chooseLocalMember(
     }
   }
   if (localMember !== undefined && !members.some((m) => m.name === localMember)) {
-    throw new EtcdBackupError('invalidInput', `member name not in --initial-cluster: "${localMember}" is not one of ${members.map((m) => `"${m.name}"`).join(', ')}.`);
+    throw new EtcdBackupError(
+      'invalidInput',
+      `member name not in --initial-cluster: "${localMember}" is not one of ${members.map((m) => `"${m.name}"`).join(', ')}.`,
+    );
   }
   return localMember;
 }
@@ -322,7 +357,9 @@ async function chooseDirs(
   preset: RestorePreset | undefined,
 ): Promise<{ dataDir: string; oldDataDir?: string }> {
   const sources = await import('../core/restore/sources');
-  const suggestion = await sources.suggestDataDirs(preset?.oldDataDir ?? (typeof answers?.oldDataDir === 'string' ? answers.oldDataDir : undefined));
+  const suggestion = await sources.suggestDataDirs(
+    preset?.oldDataDir ?? (typeof answers?.oldDataDir === 'string' ? answers.oldDataDir : undefined),
+  );
   const oldDataDir = answers?.oldDataDir === null ? undefined : (answers?.oldDataDir ?? suggestion.oldDataDir);
   if (answers) return { dataDir: answers.dataDir ?? suggestion.dataDir, oldDataDir };
   const aside = oldDataDir ? `${oldDataDir} is moved aside to ${oldDataDir}.old-<time>` : '';
@@ -333,7 +370,15 @@ async function chooseDirs(
         detail: `${aside ? `${aside}; ` : ''}then point --data-dir / the etcd-data hostPath at the new directory (offered at the end).`,
         dir: suggestion.dataDir,
       },
-      ...(oldDataDir ? [{ label: `$(history) In place: ${oldDataDir}`, detail: `${aside} and the restored data takes its path; the manifest needs no edit.`, dir: oldDataDir }] : []),
+      ...(oldDataDir
+        ? [
+            {
+              label: `$(history) In place: ${oldDataDir}`,
+              detail: `${aside} and the restored data takes its path; the manifest needs no edit.`,
+              dir: oldDataDir,
+            },
+          ]
+        : []),
       { label: '$(edit) Another directory…', detail: 'Type the path', dir: '' },
     ],
     { title: `Restore ${localMember} on this machine into…`, ignoreFocusOut: true },
@@ -382,7 +427,11 @@ async function restoreHere(
     (r.v2Lines.length ? `\n\n${r.v2Lines.join('\n')}` : '');
   const confirmed = answers
     ? answers.confirm !== false
-    : (await vscode.window.showWarningMessage(`Restore member "${r.localMember}" from ${path.basename(r.snapshot)} into ${dataDir}?`, { modal: true, detail }, 'Restore')) === 'Restore';
+    : (await vscode.window.showWarningMessage(
+        `Restore member "${r.localMember}" from ${path.basename(r.snapshot)} into ${dataDir}?`,
+        { modal: true, detail },
+        'Restore',
+      )) === 'Restore';
   if (!confirmed) cancelled();
   return withCancellableProgress(`Restoring ${r.localMember}`, ({ signal, report }) =>
     core.restoreMember({
@@ -412,7 +461,10 @@ async function runbookStep(
   const { buildRunbook, timestamp } = await import('../core/restore/runbook');
   const { dataDir, oldDataDir } = dirs;
   const setup: Record<string, { dataDir: string; oldDataDir?: string; runtime: EtcdRuntime }> = {};
-  const fallback = { dataDir: dataDir ?? (r.runtime === 'static-pod' ? '/var/lib/etcd-from-backup' : '/var/lib/etcd'), oldDataDir: oldDataDir ?? '/var/lib/etcd' };
+  const fallback = {
+    dataDir: dataDir ?? (r.runtime === 'static-pod' ? '/var/lib/etcd-from-backup' : '/var/lib/etcd'),
+    oldDataDir: oldDataDir ?? '/var/lib/etcd',
+  };
   const othersDir = dataDir && oldDataDir && dataDir !== oldDataDir ? { dataDir, oldDataDir } : fallback;
   for (const m of r.plan.members) {
     setup[m.name] = { ...othersDir, runtime: r.runtime };
@@ -463,7 +515,11 @@ async function offerManifestEdit(
     note(`${file} was not changed: ${manifestEdit.error}`);
     return { manifestEdit };
   }
-  note(manifestEdit.changed ? `Opened ${file} with ${manifestEdit.changes.join('; ')}: review and save it.` : `${file} already points at ${dir}.`);
+  note(
+    manifestEdit.changed
+      ? `Opened ${file} with ${manifestEdit.changes.join('; ')}: review and save it.`
+      : `${file} already points at ${dir}.`,
+  );
   return { manifestEdited: file, manifestEdit };
 }
 
@@ -514,7 +570,8 @@ async function restoreSnapshot(
   const { plan, from } = await chooseMembers(snapshot, answers, preset, note);
   const bump = await chooseBump(tool, answers);
   const localMember = await chooseLocalMember(plan.members, answers, preset);
-  const manifestHere = answers?.manifestPath === null ? undefined : (answers?.manifestPath ?? preset?.manifestPath ?? (await kubeletManifest()));
+  const manifestHere =
+    answers?.manifestPath === null ? undefined : (answers?.manifestPath ?? preset?.manifestPath ?? (await kubeletManifest()));
   const runtime: EtcdRuntime = answers?.runtime ?? (manifestHere && /\.ya?ml$/i.test(manifestHere) ? 'static-pod' : 'systemd');
   let restored: RestoreMemberResult | undefined;
   let dirs: { dataDir?: string; oldDataDir?: string } = {};
@@ -522,12 +579,21 @@ async function restoreSnapshot(
     const chosen = await chooseDirs(localMember, answers, preset);
     dirs = chosen;
     // A snapshot cannot hold v2 keys: said in the confirmation and the log (src/commands/v2store.ts).
-    const v2Lines = await restoreWarning({ cluster, tree: deps.tree, memberFiles: [manifestHere], dataDirs: [chosen.dataDir, chosen.oldDataDir], oldDataDir: chosen.oldDataDir });
+    const v2Lines = await restoreWarning({
+      cluster,
+      tree: deps.tree,
+      memberFiles: [manifestHere],
+      dataDirs: [chosen.dataDir, chosen.oldDataDir],
+      oldDataDir: chosen.oldDataDir,
+    });
     v2Lines.forEach((l) => note(`Warning: ${l}`));
     restored = await restoreHere({ snapshot, plan, localMember, tool, skipHashCheck, bump, v2Lines }, chosen, answers, note);
   }
   const runbookPath = await runbookStep({ snapshot, plan, tool, skipHashCheck, bump, check, cluster, runtime }, dirs, answers, note);
-  const edit = restored && dirs.oldDataDir !== restored.dataDir ? await offerManifestEdit(restored, localMember, manifestHere, answers, deps, note) : {};
+  const edit =
+    restored && dirs.oldDataDir !== restored.dataDir
+      ? await offerManifestEdit(restored, localMember, manifestHere, answers, deps, note)
+      : {};
   if (restored) announceRestored(restored, localMember, runtime, !answers, note);
   return { snapshot, plan, source: from, localMember, restored, runbookPath, ...edit, log: lines };
 }
@@ -535,7 +601,10 @@ async function restoreSnapshot(
 async function fileSha256(file: string): Promise<string> {
   const h = createHash('sha256');
   await new Promise<void>((resolve, reject) => {
-    createReadStream(file).on('data', (b) => h.update(b)).on('error', reject).on('end', () => resolve());
+    createReadStream(file)
+      .on('data', (b) => h.update(b))
+      .on('error', reject)
+      .on('end', () => resolve());
   });
   return h.digest('hex');
 }
@@ -614,8 +683,12 @@ async function trialRestoreCommand(arg: unknown, answers: TrialAnswers | undefin
 /** Register the restore features: Restore Snapshot, Restore for Member (the CodeLens), Trial Restore. */
 export function registerRestoreFeatures(context: vscode.ExtensionContext, deps: CommandDeps): void {
   const command = commandRegistrar(context, deps.log);
-  command<RestoreSnapshotAnswers>('etcdBackup.restoreSnapshot', (target, answers) => restoreSnapshot(target, answers, deps), { loneAnswers: true });
+  command<RestoreSnapshotAnswers>('etcdBackup.restoreSnapshot', (target, answers) => restoreSnapshot(target, answers, deps), {
+    loneAnswers: true,
+  });
   // The CodeLens passes a plain { uri, name, peerURL, initialCluster, dataDir } target: never answers alone.
-  command<RestoreSnapshotAnswers>('etcdBackup.restoreSnapshotForMember', (target, answers) => restoreSnapshotForMember(target, answers, deps));
+  command<RestoreSnapshotAnswers>('etcdBackup.restoreSnapshotForMember', (target, answers) =>
+    restoreSnapshotForMember(target, answers, deps),
+  );
   command<TrialAnswers>('etcdBackup.trialRestore', (target, answers) => trialRestoreCommand(target, answers, deps));
 }

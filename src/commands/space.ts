@@ -42,7 +42,11 @@ async function reclaimSpaceCommand(arg: unknown, answers: ReclaimAnswers | undef
   ].join('\n');
   const ok = answers
     ? answers.confirm === true
-    : (await vscode.window.showWarningMessage(`Compact and defragment cluster "${cluster.name}"?`, { modal: true, detail }, 'Compact and Defragment')) === 'Compact and Defragment';
+    : (await vscode.window.showWarningMessage(
+        `Compact and defragment cluster "${cluster.name}"?`,
+        { modal: true, detail },
+        'Compact and Defragment',
+      )) === 'Compact and Defragment';
   if (!ok) {
     return { cluster: cluster.name, done: false };
   }
@@ -74,11 +78,15 @@ async function reclaimSpaceCommand(arg: unknown, answers: ReclaimAnswers | undef
   const message = `${cluster.name}: ${sizeLines(result).join(', ')} (total ${humanizeBytes(total('before'))} -> ${humanizeBytes(total('after'))}).${skipped}${alarms}`;
   deps.log.info(message);
   if (!answers) {
-    void (result.alarmsAfter.length || result.skipped.length ? vscode.window.showWarningMessage(message) : vscode.window.showInformationMessage(message));
+    void (result.alarmsAfter.length || result.skipped.length
+      ? vscode.window.showWarningMessage(message)
+      : vscode.window.showInformationMessage(message));
   }
   return { cluster: cluster.name, done: true, result, message };
 }
 
 export function registerSpaceCommands(context: vscode.ExtensionContext, deps: CommandDeps): void {
-  commandRegistrar(context, deps.log)<ReclaimAnswers>('etcdBackup.reclaimSpace', (target, answers) => reclaimSpaceCommand(target, answers, deps));
+  commandRegistrar(context, deps.log)<ReclaimAnswers>('etcdBackup.reclaimSpace', (target, answers) =>
+    reclaimSpaceCommand(target, answers, deps),
+  );
 }

@@ -38,7 +38,10 @@ const KIND_ORDER: Record<EtcdFileKind, number> = { manifest: 0, env: 1, config: 
  * that are not etcd's or cannot be edited (YAML that does not parse, no etcd container, etcd run
  * through a shell script, two etcd containers) are left out.
  */
-export function rankCandidates(files: readonly CandidateFile[], opts: { memberName?: string; preferred?: readonly string[] } = {}): RankedCandidate[] {
+export function rankCandidates(
+  files: readonly CandidateFile[],
+  opts: { memberName?: string; preferred?: readonly string[] } = {},
+): RankedCandidate[] {
   const seen = new Set<string>();
   const out: RankedCandidate[] = [];
   for (const f of files) {
@@ -127,7 +130,11 @@ export interface MemberStartSettings {
 
 /** From ReplaceMemberResult.env: ETCD_NAME, ETCD_INITIAL_CLUSTER, ETCD_INITIAL_ADVERTISE_PEER_URLS. */
 export function startSettingsOfEnv(env: Readonly<Record<string, string>>): MemberStartSettings {
-  return { name: env.ETCD_NAME || undefined, initialCluster: env.ETCD_INITIAL_CLUSTER || undefined, initialAdvertisePeerUrls: env.ETCD_INITIAL_ADVERTISE_PEER_URLS || undefined };
+  return {
+    name: env.ETCD_NAME || undefined,
+    initialCluster: env.ETCD_INITIAL_CLUSTER || undefined,
+    initialAdvertisePeerUrls: env.ETCD_INITIAL_ADVERTISE_PEER_URLS || undefined,
+  };
 }
 
 /**
@@ -145,7 +152,12 @@ export function memberStartSteps(s: MemberStartSettings): ((p: ParsedEtcdFile) =
 
 /** A cluster name from a member name: characters settings refuse become "-", then made unique ("-2", "-3" ...). */
 export function uniqueClusterName(wanted: string, existing: readonly string[]): string {
-  let base = wanted.trim().replace(/[^A-Za-z0-9 ._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 60) || 'etcd';
+  let base =
+    wanted
+      .trim()
+      .replace(/[^A-Za-z0-9 ._-]+/g, '-')
+      .replace(/^[^A-Za-z0-9]+/, '')
+      .slice(0, 60) || 'etcd';
   if (clusterNameProblem(base, [])) base = 'etcd';
   const taken = new Set(existing.map((e) => e.trim().toLowerCase()));
   if (!taken.has(base.toLowerCase())) return base;

@@ -89,7 +89,9 @@ export async function findTool(kind: ToolKind, paths: ToolPaths = {}, timeoutMs 
   if (configured) {
     path = await findExecutable(configured, paths.envPath ?? process.env.PATH ?? '');
     if (!path) {
-      throw new EtcdBackupError('toolMissing', `The ${kind} path "${configured}" is not an executable file.`, { hint: { kind: 'toolPath', tools: [kind], configured: true } });
+      throw new EtcdBackupError('toolMissing', `The ${kind} path "${configured}" is not an executable file.`, {
+        hint: { kind: 'toolPath', tools: [kind], configured: true },
+      });
     }
   } else {
     path = await findExecutable(kind, paths.envPath ?? process.env.PATH ?? '');
@@ -102,7 +104,11 @@ export async function findTool(kind: ToolKind, paths: ToolPaths = {}, timeoutMs 
     // etcd answers `--version`; etcdctl and etcdutl answer `version`.
     out = await runVersion(path, kind === 'etcd' ? ['--version'] : ['version'], timeoutMs);
   } catch (err) {
-    throw new EtcdBackupError('toolMissing', `${path} did not answer "${kind === 'etcd' ? '--version' : 'version'}" (${err instanceof Error ? err.message : String(err)}): check that it is a working ${kind} binary for this machine.`, { cause: err });
+    throw new EtcdBackupError(
+      'toolMissing',
+      `${path} did not answer "${kind === 'etcd' ? '--version' : 'version'}" (${err instanceof Error ? err.message : String(err)}): check that it is a working ${kind} binary for this machine.`,
+      { cause: err },
+    );
   }
   const v = parseToolVersion(out);
   return { kind, path, version: v.version, versionLine: v.line, fromSetting: Boolean(configured) };
@@ -146,7 +152,8 @@ export async function findRestoreTool(paths: ToolPaths = {}): Promise<RestoreToo
 
 /** The etcd server binary (for trial restores): the setting, PATH, then /usr/bin/etcd. */
 export async function findEtcdServer(paths: ToolPaths = {}): Promise<FoundTool> {
-  const found = (await findTool('etcd', paths)) ?? (paths.etcd ? undefined : await findTool('etcd', { etcd: '/usr/bin/etcd' }).catch(() => undefined));
+  const found =
+    (await findTool('etcd', paths)) ?? (paths.etcd ? undefined : await findTool('etcd', { etcd: '/usr/bin/etcd' }).catch(() => undefined));
   if (!found) {
     throw new EtcdBackupError('toolMissing', INSTALL_ETCD, { hint: { kind: 'toolPath', tools: ['etcd'] } });
   }
@@ -176,7 +183,10 @@ export interface RestoreFlags {
  * Flags the tool cannot take, as one sentence, or undefined when all is well. Call before
  * touching anything.
  */
-export function restoreFlagProblem(tool: Pick<RestoreTool, 'kind' | 'version' | 'path'>, flags: Pick<RestoreFlags, 'bumpRevision' | 'markCompacted'>): string | undefined {
+export function restoreFlagProblem(
+  tool: Pick<RestoreTool, 'kind' | 'version' | 'path'>,
+  flags: Pick<RestoreFlags, 'bumpRevision' | 'markCompacted'>,
+): string | undefined {
   const bump = flags.bumpRevision !== undefined && flags.bumpRevision !== 0;
   if (bump && (!Number.isSafeInteger(flags.bumpRevision) || (flags.bumpRevision as number) < 0)) {
     return `--bump-revision must be a positive whole number (got ${flags.bumpRevision}); 1000000000 is the usual choice for Kubernetes.`;

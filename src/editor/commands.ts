@@ -37,7 +37,10 @@ function targetUri(arg: unknown): vscode.Uri {
   throw new EtcdBackupError('invalidInput', 'Open an etcd static pod manifest, env file, config file or systemd unit first.');
 }
 
-async function stateOf(model: EtcdDocumentModel | undefined, uri: vscode.Uri): Promise<{ document: vscode.TextDocument; state: EtcdDocumentState }> {
+async function stateOf(
+  model: EtcdDocumentModel | undefined,
+  uri: vscode.Uri,
+): Promise<{ document: vscode.TextDocument; state: EtcdDocumentState }> {
   const document = await vscode.workspace.openTextDocument(uri);
   let state: EtcdDocumentState | undefined;
   if (model) {
@@ -67,7 +70,11 @@ async function stateOf(model: EtcdDocumentModel | undefined, uri: vscode.Uri): P
  * text the edits were computed from: when the document no longer holds exactly that text the
  * edit is refused (offsets would land elsewhere). Throws the result's error when it is not ok.
  */
-export async function applyEtcdFileEdit(target: vscode.Uri | vscode.TextDocument, result: EditResult, basedOn?: string): Promise<EtcdFileEditOutcome> {
+export async function applyEtcdFileEdit(
+  target: vscode.Uri | vscode.TextDocument,
+  result: EditResult,
+  basedOn?: string,
+): Promise<EtcdFileEditOutcome> {
   if (!result.ok) throw new EtcdBackupError('invalidInput', result.error);
   const document = target instanceof vscode.Uri ? await vscode.workspace.openTextDocument(target) : target;
   if (basedOn !== undefined && document.getText() !== basedOn) {
@@ -77,7 +84,10 @@ export async function applyEtcdFileEdit(target: vscode.Uri | vscode.TextDocument
   const ok = await vscode.workspace.applyEdit(workspaceEditOf(document, result.edits));
   if (!ok) {
     const base = path.basename(document.uri.fsPath);
-    throw new EtcdBackupError('conflict', `${base} could not be changed in the editor (is it read-only?); make the change by hand: ${result.changes.join('; ')}.`);
+    throw new EtcdBackupError(
+      'conflict',
+      `${base} could not be changed in the editor (is it read-only?); make the change by hand: ${result.changes.join('; ')}.`,
+    );
   }
   return { uri: document.uri, applied: true, changes: result.changes };
 }
@@ -92,7 +102,11 @@ export async function moveDataDirIn(uri: vscode.Uri, dir: string, model?: EtcdDo
 }
 
 /** Set initial-cluster-state (added when absent), in the file's document (opened when needed, left unsaved). */
-export async function setInitialClusterStateIn(uri: vscode.Uri, value: InitialClusterState, model?: EtcdDocumentModel): Promise<EtcdFileEditOutcome> {
+export async function setInitialClusterStateIn(
+  uri: vscode.Uri,
+  value: InitialClusterState,
+  model?: EtcdDocumentModel,
+): Promise<EtcdFileEditOutcome> {
   const { document, state } = await stateOf(model, uri);
   return applyEtcdFileEdit(document, state.core.setInitialClusterState(state.parsed, value, { related: state.related }), state.parsed.text);
 }
@@ -128,7 +142,11 @@ function describe(c: DataDirCandidate): string {
   return c.newer ? `restored? newer than the current data dir · ${ago(c.mtimeMs)}` : `older · ${ago(c.mtimeMs)}`;
 }
 
-export async function moveDataDirCommand(model: EtcdDocumentModel, arg: unknown, answers: MoveDataDirAnswers | undefined): Promise<MoveDataDirResult> {
+export async function moveDataDirCommand(
+  model: EtcdDocumentModel,
+  arg: unknown,
+  answers: MoveDataDirAnswers | undefined,
+): Promise<MoveDataDirResult> {
   const uri = targetUri(arg);
   const { state } = await stateOf(model, uri);
   const current = state.core.memberOfFile(state.parsed, state.related).dataDir;
@@ -140,11 +158,17 @@ export async function moveDataDirCommand(model: EtcdDocumentModel, arg: unknown,
     if (pick === undefined && answers) throw new EtcdBackupError('invalidInput', 'No data dir given: pass { dir } or { pick }.');
     if (pick === undefined) {
       type Item = vscode.QuickPickItem & { index: number | 'browse' };
-      const items: Item[] = candidates.map((c, index) => ({ label: `$(${c.newer && !c.movedAside ? 'history' : 'folder'}) ${c.path}`, description: describe(c), index }));
+      const items: Item[] = candidates.map((c, index) => ({
+        label: `$(${c.newer && !c.movedAside ? 'history' : 'folder'}) ${c.path}`,
+        description: describe(c),
+        index,
+      }));
       items.push({ label: '$(folder-opened) Browse…', description: 'choose a directory on this machine', index: 'browse' });
       const chosen = await vscode.window.showQuickPick(items, {
         title: `Move the data dir${current ? ` (now ${current})` : ''} to…`,
-        placeHolder: candidates.length ? 'etcd data dirs beside the current one, restored ones first' : 'No other etcd data dir beside the current one: browse for one',
+        placeHolder: candidates.length
+          ? 'etcd data dirs beside the current one, restored ones first'
+          : 'No other etcd data dir beside the current one: browse for one',
         ignoreFocusOut: true,
       });
       if (!chosen) cancelled();
@@ -177,7 +201,8 @@ export async function moveDataDirCommand(model: EtcdDocumentModel, arg: unknown,
 export async function setInitialClusterStateCommand(model: EtcdDocumentModel, arg: unknown, value: unknown): Promise<EtcdFileEditOutcome> {
   const uri = targetUri(arg);
   let state: InitialClusterState | undefined = value === 'new' || value === 'existing' ? value : undefined;
-  if (value !== undefined && !state) throw new EtcdBackupError('invalidInput', `initial-cluster-state is "new" or "existing", not "${String(value)}".`);
+  if (value !== undefined && !state)
+    throw new EtcdBackupError('invalidInput', `initial-cluster-state is "new" or "existing", not "${String(value)}".`);
   if (!state) {
     const chosen = await vscode.window.showQuickPick(
       [

@@ -22,7 +22,10 @@ export const METADATA_FORMAT = 'etcd-backup/backup-metadata';
 
 /** `20261201T060000Z` for a date. */
 export function stampOf(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 export function parseStamp(s: string): Date | undefined {

@@ -83,8 +83,11 @@ async function saveFromCluster(plan: BackupPlan, secrets: ClusterSecrets, file: 
   const choices = suggestSnapshotEndpoints(overview, plan.cluster.endpoints).filter((c) => c.usable);
   if (!choices.length) {
     const why = overview.error?.message ?? 'no member answered';
-    throw new EtcdBackupError('unreachable', `No member of "${plan.cluster.name}" can stream a snapshot (${why.replace(/\.$/, '')}): ` +
-      `nothing was saved. Check the cluster and the plan's endpoints.`);
+    throw new EtcdBackupError(
+      'unreachable',
+      `No member of "${plan.cluster.name}" can stream a snapshot (${why.replace(/\.$/, '')}): ` +
+        `nothing was saved. Check the cluster and the plan's endpoints.`,
+    );
   }
   let last: unknown;
   for (const c of choices) {
@@ -105,8 +108,11 @@ async function saveFromCluster(plan: BackupPlan, secrets: ClusterSecrets, file: 
 async function checkAndMark(saved: SaveResult, plan: BackupPlan): Promise<void> {
   const v = await verifySnapshot(saved.file);
   if (!v.ok) {
-    throw new EtcdBackupError('corrupt', `The saved snapshot ${saved.file} failed its check: ${v.reason ?? v.summary} It is kept for ` +
-      `inspection, but not counted as a good backup.`);
+    throw new EtcdBackupError(
+      'corrupt',
+      `The saved snapshot ${saved.file} failed its check: ${v.reason ?? v.summary} It is kept for ` +
+        `inspection, but not counted as a good backup.`,
+    );
   }
   const backup = { verified: true, verifiedAt: new Date().toISOString(), plan: plan.path, checks: 'sha256-trailer, bbolt structure' };
   const sidecar = { ...saved.sidecar, backup };
@@ -176,8 +182,11 @@ async function checkedMetadata(
 ): Promise<BackupMetadata> {
   if (up.plain.sha256 !== saved.sha256 || up.plain.size !== saved.size) {
     await store.remove(up.object).catch(() => undefined);
-    throw new EtcdBackupError('corrupt', `${saved.file} changed while it was uploaded (its SHA-256 no longer matches the save's): the ` +
-      'upload was removed. Check the disk.');
+    throw new EtcdBackupError(
+      'corrupt',
+      `${saved.file} changed while it was uploaded (its SHA-256 no longer matches the save's): the ` +
+        'upload was removed. Check the disk.',
+    );
   }
   const sc = saved.sidecar;
   return {
@@ -213,7 +222,10 @@ export function followSave(part: string, saving: Promise<{ size: number }>): Rea
   let pos = 0;
   let finalSize: number | undefined;
   let failure: unknown;
-  saving.then((r) => (finalSize = r.size), (err) => (failure = err));
+  saving.then(
+    (r) => (finalSize = r.size),
+    (err) => (failure = err),
+  );
   const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
   return new Readable({
     highWaterMark: 1024 * 1024,
@@ -259,7 +271,10 @@ export function followSave(part: string, saving: Promise<{ size: number }>): Rea
 async function freshName(plan: BackupPlan, now: () => Date): Promise<string> {
   for (;;) {
     const name = backupName(plan, now());
-    const taken = await fs.lstat(join(plan.local.dir, `${name}.db`)).then(() => true, () => false);
+    const taken = await fs.lstat(join(plan.local.dir, `${name}.db`)).then(
+      () => true,
+      () => false,
+    );
     if (!taken) return name;
     await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
   }
@@ -286,7 +301,10 @@ export async function runBackup(plan: BackupPlan, opts: RunOptions = {}): Promis
     // The store is opened and checked while the snapshot streams.
     const storeReady = plan.remote ? (opts.openStore ?? openPlanStore)(plan).then(async (s) => (await s.check(opts.signal), s)) : undefined;
     storeReady?.catch(() => undefined);
-    storeReady?.then((s) => (store = s), () => undefined);
+    storeReady?.then(
+      (s) => (store = s),
+      () => undefined,
+    );
     await runDestinations(plan, opts, now, result, storeReady);
   } finally {
     result.durationSeconds = (Date.now() - t0) / 1000;
@@ -335,8 +353,8 @@ async function runDestinations(
     const out = failed('local', plan.local.dir, err, t);
     result.destinations.push(out);
     result.message = out.error;
-    if (plan.remote) result.destinations.push({ ...out, destination: 'remote', where: remoteWhere, error: `Nothing was uploaded: ` +
-      `${out.error}` });
+    if (plan.remote)
+      result.destinations.push({ ...out, destination: 'remote', where: remoteWhere, error: `Nothing was uploaded: ` + `${out.error}` });
     return;
   }
   // The check (native reader, trailer in a worker thread) runs while the upload finishes; the

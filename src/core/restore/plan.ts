@@ -109,7 +109,9 @@ export function parseInitialCluster(text: string): { members: PlannedMember[]; p
     .map((x) => x.trim())
     .filter(Boolean);
   if (!items.length) {
-    problems.push('--initial-cluster is empty: give every member as name=peerURL, separated by commas, e.g. n1=https://10.0.0.11:2380,n2=https://10.0.0.12:2380.');
+    problems.push(
+      '--initial-cluster is empty: give every member as name=peerURL, separated by commas, e.g. n1=https://10.0.0.11:2380,n2=https://10.0.0.12:2380.',
+    );
   }
   for (const item of items) {
     const eq = item.indexOf('=');
@@ -168,7 +170,9 @@ export function validatePlan(plan: Pick<RestorePlan, 'members' | 'initialCluster
     const label = m.name.trim() ? `"${m.name}"` : `number ${i + 1}${m.peerURLs.length ? ` (${m.peerURLs.join(', ')})` : ''}`;
     const nameProblem = checkMemberName(m.name);
     if (nameProblem === 'empty') {
-      problems.push(`Member ${label} has no name: give it the --name it runs with (members added but never started have none in the snapshot).`);
+      problems.push(
+        `Member ${label} has no name: give it the --name it runs with (members added but never started have none in the snapshot).`,
+      );
     } else if (nameProblem) {
       problems.push(`Member name ${nameProblem}: use letters, digits, "-", "_" and ".".`);
     }
@@ -233,14 +237,16 @@ export function checkMemberFlags(f: MemberRestoreFlags): string[] {
   }
   const parsed = parseInitialCluster(f.initialCluster);
   problems.push(...parsed.problems);
-  const planProblems = validatePlan({ members: parsed.members, initialClusterToken: f.initialClusterToken }).filter((p) => !p.startsWith('The plan has no member'));
+  const planProblems = validatePlan({ members: parsed.members, initialClusterToken: f.initialClusterToken }).filter(
+    (p) => !p.startsWith('The plan has no member'),
+  );
   problems.push(...planProblems.map((p) => p.replace(/^Member /, 'In --initial-cluster, member ')));
   const advertised = f.initialAdvertisePeerUrls
     .split(',')
     .map((x) => x.trim())
     .filter(Boolean);
   if (!advertised.length) {
-    problems.push('--initial-advertise-peer-urls is empty: give this member\'s peer URL, e.g. https://10.0.0.11:2380.');
+    problems.push("--initial-advertise-peer-urls is empty: give this member's peer URL, e.g. https://10.0.0.11:2380.");
   }
   const advNorm: string[] = [];
   for (const a of advertised) {

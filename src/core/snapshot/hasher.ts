@@ -160,7 +160,10 @@ export class RunHasher {
   constructor(path?: string) {
     if (path) {
       try {
-        const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, backlog: this.backlog.buffer, nativeCrc: nativeCrc32cPath() } });
+        const w = new Worker(WORKER_SOURCE, {
+          eval: true,
+          workerData: { path, backlog: this.backlog.buffer, nativeCrc: nativeCrc32cPath() },
+        });
         w.unref();
         w.on('message', (m: { id: number; crc?: number; error?: string }) => {
           const p = this.waiting.get(m.id);
