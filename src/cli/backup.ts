@@ -312,7 +312,8 @@ const schedule = command(scheduleSpec, async (values) => {
     : undefined;
   if (!values.write) {
     out(
-      `# ${units.serviceName}\n${units.service}\n# ${units.timerName}\n${units.timer}${followSvc ? `\n# ${followSvc.name}\n${followSvc.text}` : ''}`,
+      `# ${units.serviceName}\n${units.service}\n# ` +
+        `${units.timerName}\n${units.timer}${followSvc ? `\n# ${followSvc.name}\n${followSvc.text}` : ''}`,
     );
     return 0;
   }

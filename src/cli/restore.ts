@@ -99,7 +99,8 @@ export const restoreCommand: CliCommand = {
     }
     if (!str('initial-cluster-token')) {
       throw new CliUsageError(
-        `missing --initial-cluster-token: give every member of the restored cluster the same new token, e.g. --initial-cluster-token ${newClusterToken()}.`,
+        `missing --initial-cluster-token: give every member of the restored cluster ` +
+          `the same new token, e.g. --initial-cluster-token ${newClusterToken()}.`,
       );
     }
     let bumpRevision: number | undefined;
@@ -141,7 +142,8 @@ export const restoreCommand: CliCommand = {
       );
     } else {
       process.stdout.write(
-        `Restored member "${str('name')}" into ${r.dataDir} (owner ${r.owner.uid}:${r.owner.gid}, mode 0700)${r.movedAside ? `; the old data dir is ${r.movedAside}` : ''}.\n`,
+        `Restored member "${str('name')}" into ${r.dataDir} (owner ${r.owner.uid}:${r.owner.gid}, ` +
+          `mode 0700)${r.movedAside ? `; the old data dir is ${r.movedAside}` : ''}.\n`,
       );
     }
     return 0;

@@ -193,7 +193,11 @@ export const inspectCommand: CliCommand = {
         const lines = [
           formatStatus(s, 'table'),
           '',
-          `Cluster version ${r.clusterVersion ?? '?'}; consistent index ${r.consistentIndex ?? '?'}${r.term ? `; term ${r.term}` : ''}${r.compactRevision !== undefined ? `; compacted at ${r.compactRevision}` : ''}; ${r.leases} leases; ${s.freePages} free pages (${humanBytes(s.freePages * s.pageSize)}).`,
+          `Cluster version ${r.clusterVersion ?? '?'}; consistent index ` +
+            `${r.consistentIndex ?? '?'}${r.term ? `; term ${r.term}` : ''}${r.compactRevision !== undefined ? `; compacted at ${r.compactRevision}` : ''}; ` +
+            `` +
+            `` +
+            `${r.leases} leases; ${s.freePages} free pages (${humanBytes(s.freePages * s.pageSize)}).`,
           '',
           `Members stored in the snapshot (${r.members.length}):`,
           textTable(
@@ -202,7 +206,8 @@ export const inspectCommand: CliCommand = {
             [true, true, true, true, true],
           ),
           '',
-          `Keyspace at revision ${s.revision}: ${k.liveKeys} live keys (${humanBytes(k.liveBytes)}), ${k.revisions} revisions kept (${humanBytes(k.revisionBytes)}), ${k.deletedKeys} deleted keys awaiting compaction.`,
+          `Keyspace at revision ${s.revision}: ${k.liveKeys} live keys (${humanBytes(k.liveBytes)}), ${k.revisions} ` +
+            `revisions kept (${humanBytes(k.revisionBytes)}), ${k.deletedKeys} deleted keys awaiting compaction.`,
           textTable(
             ['prefix', 'live keys', 'live bytes', 'revisions', 'bytes kept'],
             k.prefixes
@@ -288,11 +293,14 @@ export const keysCommand: CliCommand = {
         let text = '';
         if (v?.kind === 'text' || v?.kind === 'json') text = (v.text ?? '') + (v.truncated ? ' …' : '');
         else if (v?.kind === 'k8s-protobuf')
-          text = `[k8s protobuf ${v.k8s?.apiVersion ?? '?'} ${v.k8s?.kind ?? '?'}${v.k8s?.namespace ? ` ${v.k8s.namespace}/` : ' '}${v.k8s?.name ?? ''}, ${k.valueSize} bytes]`;
+          text =
+            `[k8s protobuf ${v.k8s?.apiVersion ?? '?'} ` +
+            `${v.k8s?.kind ?? '?'}${v.k8s?.namespace ? ` ${v.k8s.namespace}/` : ' '}${v.k8s?.name ?? ''}, ${k.valueSize} bytes]`;
         else if (v?.kind === 'binary') text = `[binary, ${k.valueSize} bytes: ${v.hex}${v.truncated ? '…' : ''}]`;
         else if (v?.kind === 'empty') text = '[empty]';
         process.stdout.write(
-          `${k.key}\n  rev ${k.modRevision} (created ${k.createRevision}, version ${k.version}${k.lease ? `, lease ${k.lease}` : ''}): ${text}\n`,
+          `${k.key}\n  rev ${k.modRevision} (created ${k.createRevision}, ` +
+            `version ${k.version}${k.lease ? `, lease ${k.lease}` : ''}): ${text}\n`,
         );
       }
       process.stderr.write(`${r.keys.length} of ${r.matched} matching keys shown.\n`);
@@ -334,7 +342,8 @@ export const diffCommand: CliCommand = {
       else if (w === 'markdown') process.stdout.write(diffMarkdown(d));
       else {
         const lines = [
-          `${d.a.path} (revision ${d.a.revision}, ${d.a.liveKeys} keys) -> ${d.b.path} (revision ${d.b.revision}, ${d.b.liveKeys} keys): ${d.added} added, ${d.removed} removed, ${d.changed} changed, ${d.unchanged} unchanged.`,
+          `${d.a.path} (revision ${d.a.revision}, ${d.a.liveKeys} keys) -> ${d.b.path} (revision ${d.b.revision}, ` +
+            `${d.b.liveKeys} keys): ${d.added} added, ${d.removed} removed, ${d.changed} changed, ${d.unchanged} unchanged.`,
           textTable(
             ['prefix', 'added', 'removed', 'changed', 'bytes'],
             d.prefixes.map((p) => [

@@ -107,7 +107,8 @@ async function readText(file: string): Promise<string> {
     if (code === 'EACCES' || code === 'EPERM') {
       throw new EtcdBackupError(
         'permission',
-        `Cannot read ${file}: permission denied; run VS Code as a user who may read it (root on a kubeadm node), or copy the file somewhere readable.`,
+        `Cannot read ${file}: permission denied; run VS Code as a user who may ` +
+          `read it (root on a kubeadm node), or copy the file somewhere readable.`,
         { cause: err },
       );
     }
@@ -138,7 +139,8 @@ function noClusterProblem(warnings: readonly string[]): string {
 /** What to do when the TLS files the file names are not on this machine. */
 function missingTlsHint(warnings: readonly string[]): string {
   return warnings.some((w) => /^(caFile|certFile|keyFile) .* does not exist on this machine\.$/.test(w))
-    ? 'Without these files the connection test fails: run VS Code where they are (the control-plane node, e.g. through Remote-SSH), copy them here, or pick others with "Edit" when the test fails.'
+    ? 'Without these files the connection test fails: run VS Code where they are (the control-plane ' +
+        'node, e.g. through Remote-SSH), copy them here, or pick others with "Edit" when the test fails.'
     : '';
 }
 
@@ -212,7 +214,8 @@ async function askChoices(
     (await vscode.window.showInputBox({
       title: `${title} (2/3)`,
       prompt:
-        "Client URLs of the members, separated by commas (from the file; add the other members' to reach the cluster when this one is down)",
+        'Client URLs of the members, separated by commas (from the file; ' +
+        "add the other members' to reach the cluster when this one is down)",
       value: endpointsText,
       ignoreFocusOut: true,
       validateInput: (v) => {

@@ -245,7 +245,8 @@ async function removeMember(arg: unknown, answers: RemoveMemberAnswers | undefin
       )) === 'Remove Member';
   if (!first) return result;
   const consequence =
-    'Without quorum the cluster serves no writes (Kubernetes stops working) until enough members are back, or until you restore from a snapshot.';
+    'Without quorum the cluster serves no writes (Kubernetes stops working) ' +
+    'until enough members are back, or until you restore from a snapshot.';
   if (!(await confirmQuorumLoss(quorum, { member: label, cluster: cluster.name, consequence }, answers))) return result;
   const after = await deps.etcd.withConnection(cluster, (c) => c.memberRemove(member.id));
   deps.log.info(`Removed member ${label} from "${cluster.name}". ${quorum.sentence}`);

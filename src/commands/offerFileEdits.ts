@@ -160,7 +160,8 @@ export async function applyEditSteps(
       if (!saved) {
         throw new EtcdBackupError(
           'permission',
-          `${file} is changed in the editor but could not be saved: save it as a user who may write it (e.g. with sudo), or copy the change.`,
+          `${file} is changed in the editor but could not be saved: save it ` +
+            `as a user who may write it (e.g. with sudo), or copy the change.`,
         );
       }
     }

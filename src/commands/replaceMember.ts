@@ -59,7 +59,8 @@ export interface ReplaceMemberCommandResult {
 /** The start settings as an etcd.env text with the flags as comments. */
 export function startSettingsText(cluster: string, r: ReplaceMemberResult): string {
   return [
-    `# Member ${r.removed.name || r.removed.id} (${r.removed.id}) of "${cluster}" was replaced by ${r.added.name} (${r.added.id})${r.added.isLearner ? ', a learner' : ''}.`,
+    `# Member ${r.removed.name || r.removed.id} (${r.removed.id}) of "${cluster}" was ` +
+      `replaced by ${r.added.name} (${r.added.id})${r.added.isLearner ? ', a learner' : ''}.`,
     '# Start the new member with an EMPTY data dir and these settings (etcd.env, or the flags of',
     '# its unit / static pod manifest; not both: etcd refuses a variable shadowed by a flag):',
     '',
@@ -147,7 +148,8 @@ async function confirmReplacement(
 ): Promise<boolean> {
   const { label, cluster, quorum, replacement: r } = what;
   const detail =
-    `${quorumDetail(quorum)}\n${quorum.sentence}\n\nThen ${r.name.trim()} (${r.urls.join(', ')}) is added${r.asLearner ? ' as a learner' : ''}; ` +
+    `${quorumDetail(quorum)}\n${quorum.sentence}\n\nThen ${r.name.trim()} ` +
+    `(${r.urls.join(', ')}) is added${r.asLearner ? ' as a learner' : ''}; ` +
     'start it with an empty data dir and ETCD_INITIAL_CLUSTER_STATE=existing.';
   const first = answers
     ? answers.confirm === true
@@ -155,7 +157,8 @@ async function confirmReplacement(
       'Replace Member';
   if (!first) return false;
   const consequence =
-    'Without quorum the cluster serves no writes, and the replacement cannot be added until enough members are back: restoring from a snapshot may be the way instead.';
+    'Without quorum the cluster serves no writes, and the replacement cannot be added ' +
+    'until enough members are back: restoring from a snapshot may be the way instead.';
   return confirmQuorumLoss(quorum, { member: label, cluster, consequence }, answers);
 }
 
@@ -281,7 +284,9 @@ async function replaceMemberCommand(
   out.memberFile = await offerMemberFileEdit(result, answers, deps);
   if (result.added.isLearner) out.promoted = await promoteWhenAsked(cluster, result, answers, deps);
   if (!answers) {
-    const message = `Replaced ${label} by ${result.added.name} (${result.added.id}). Start it with ETCD_INITIAL_CLUSTER_STATE=existing and an empty data dir.`;
+    const message =
+      `Replaced ${label} by ${result.added.name} (${result.added.id}). Start ` +
+      `it with ETCD_INITIAL_CLUSTER_STATE=existing and an empty data dir.`;
     void vscode.window.showInformationMessage(message, 'Copy Settings').then(async (c) => {
       if (c)
         await vscode.env.clipboard.writeText(
@@ -331,7 +336,8 @@ async function offerMemberFileEdit(
   const r = await offerEtcdFileEdit(file, steps, { save, log: deps.log, interactive: !answers });
   if (!r.error)
     deps.log.info(
-      `[replace] ${file}: ${r.changed ? r.changes.join('; ') : 'already had the start settings'}${r.saved ? ' (saved)' : r.changed ? ' (unsaved, in the editor)' : ''}`,
+      `[replace] ${file}: ` +
+        `${r.changed ? r.changes.join('; ') : 'already had the start settings'}${r.saved ? ' (saved)' : r.changed ? ' (unsaved, in the editor)' : ''}`,
     );
   return r;
 }

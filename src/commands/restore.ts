@@ -422,7 +422,8 @@ async function restoreHere(
   const { dataDir, oldDataDir } = dirs;
   const detail =
     'Stop etcd on this machine first (systemctl stop etcd, or move /etc/kubernetes/manifests/etcd.yaml out of the manifests folder).\n\n' +
-    `${oldDataDir ? `${oldDataDir} will be moved aside to ${oldDataDir}.old-<time> (never deleted). ` : ''}The restored dir gets the owner of the old one and mode 0700.` +
+    `${oldDataDir ? `${oldDataDir} will be moved aside to ${oldDataDir}.old-<time> (never deleted). ` : ''}The ` +
+    `restored dir gets the owner of the old one and mode 0700.` +
     `\n\n--initial-cluster ${flags.initialCluster}\n--initial-cluster-token ${r.plan.initialClusterToken}` +
     (r.v2Lines.length ? `\n\n${r.v2Lines.join('\n')}` : '');
   const confirmed = answers
@@ -504,7 +505,8 @@ async function offerManifestEdit(
     file = await pickEtcdFile(
       `Point etcd.yaml at the restored dir ${restored.dataDir}?`,
       candidates,
-      `The file that starts ${localMember}: its --data-dir (and the etcd-data hostPath) become ${restored.dataDir}; opened with the change, unsaved`,
+      `The file that starts ${localMember}: its --data-dir (and the etcd-data ` +
+        `hostPath) become ${restored.dataDir}; opened with the change, unsaved`,
     );
   }
   if (!file) return {};

@@ -96,7 +96,8 @@ async function showReport(
   const markdown = reportMarkdown(report, { title: path.basename(file), fileTime: st?.mtime });
   const uri = docs.add(`${path.basename(file)} report`, markdown);
   deps.log.info(
-    `Snapshot report for ${file}: revision ${report.status.revision}, ${report.keyspace.liveKeys} live keys, ${report.members.length} members`,
+    `Snapshot report for ${file}: revision ${report.status.revision}, ` +
+      `${report.keyspace.liveKeys} live keys, ${report.members.length} members`,
   );
   await openReport(uri, answers?.preview, deps.log);
   return { uri, markdown, report };
@@ -131,7 +132,8 @@ async function verify(
   const st = await fs.stat(file).catch(() => undefined);
   if (st) rememberStatus(file, st.size, st.mtime, r.status ? { status: r.status } : { error: r.reason ?? 'corrupt', kind: r.kind });
   deps.log.info(
-    `Verify ${file}: ${r.ok ? 'OK' : 'FAILED'} — ${r.ok ? r.summary : r.reason}${r.problems.length ? `\n  ${r.problems.join('\n  ')}` : ''}`,
+    `Verify ${file}: ${r.ok ? 'OK' : 'FAILED'} — ` +
+      `${r.ok ? r.summary : r.reason}${r.problems.length ? `\n  ${r.problems.join('\n  ')}` : ''}`,
   );
   if (!answers) {
     if (r.ok) {
@@ -249,7 +251,8 @@ async function searchKeys(
   const out = [
     `# ${markdownEscape(path.basename(file))}: ${markdownEscape(what)}`,
     '',
-    `${found.matched} live key${found.matched === 1 ? '' : 's'} at the snapshot's revision${found.keys.length < found.matched ? `; the first ${found.keys.length} shown` : ''}.`,
+    `${found.matched} live key${found.matched === 1 ? '' : 's'} at the snapshot's ` +
+      `revision${found.keys.length < found.matched ? `; the first ${found.keys.length} shown` : ''}.`,
     '',
   ];
   for (const k of found.keys) {
@@ -257,7 +260,8 @@ async function searchKeys(
     out.push(
       `## ${markdownEscape(k.key)}`,
       '',
-      `revision ${k.modRevision} (created ${k.createRevision}, version ${k.version})${k.lease ? `, lease ${k.lease}` : ''}, ${k.valueSize} bytes${v ? `, ${v.kind}` : ''}`,
+      `revision ${k.modRevision} (created ${k.createRevision}, version ` +
+        `${k.version})${k.lease ? `, lease ${k.lease}` : ''}, ${k.valueSize} bytes${v ? `, ${v.kind}` : ''}`,
       '',
     );
     if (v?.kind === 'text' || v?.kind === 'json') {
@@ -265,7 +269,8 @@ async function searchKeys(
       out.push(`${fence}${v.kind === 'json' ? 'json' : 'text'}`, v.text ?? '', fence, ...(v.truncated ? ['', '_(shortened)_'] : []), '');
     } else if (v?.kind === 'k8s-protobuf') {
       out.push(
-        `Kubernetes protobuf: **${markdownEscape(`${v.k8s?.apiVersion ?? '?'} ${v.k8s?.kind ?? '?'}`)}** ${markdownEscape(`${v.k8s?.namespace ? `${v.k8s.namespace}/` : ''}${v.k8s?.name ?? ''}`)}`,
+        `Kubernetes protobuf: **${markdownEscape(`${v.k8s?.apiVersion ?? '?'} ${v.k8s?.kind ?? '?'}`)}** ` +
+          `${markdownEscape(`${v.k8s?.namespace ? `${v.k8s.namespace}/` : ''}${v.k8s?.name ?? ''}`)}`,
         '',
       );
       if (v.strings?.length) out.push('```text', v.strings.join('\n'), '```', '');

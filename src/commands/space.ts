@@ -34,9 +34,12 @@ async function reclaimSpaceCommand(arg: unknown, answers: ReclaimAnswers | undef
   const nospace = cached?.members.some((m) => m.error?.reason === 'NOSPACE alarm');
   const detail = [
     'This will:',
-    '1. Compact the keyspace at the current revision: history older than it is dropped (watchers and reads of older revisions get "compacted").',
-    '2. Defragment each reachable member in turn, followers first and the leader last. Each member serves no requests while its defrag runs (up to minutes on a large database).',
-    `3. Disarm every active alarm${nospace ? ' (a NOSPACE alarm is active: the cluster refuses writes until it is disarmed)' : ''}, then check that none is left.`,
+    '1. Compact the keyspace at the current revision: history older than ' +
+      'it is dropped (watchers and reads of older revisions get "compacted").',
+    '2. Defragment each reachable member in turn, followers first and the leader last. Each ' +
+      'member serves no requests while its defrag runs (up to minutes on a large database).',
+    `3. Disarm every active alarm${nospace ? ' (a NOSPACE alarm is active: the cluster refuses writes until it is disarmed)' : ''}, ` +
+      `then check that none is left.`,
     '',
     'Cancel stops between steps; a defrag already running finishes.',
   ].join('\n');
@@ -75,7 +78,9 @@ async function reclaimSpaceCommand(arg: unknown, answers: ReclaimAnswers | undef
     : result.disarmed.length
       ? ` Disarmed ${result.disarmed.map((a) => a.alarm).join(', ')}: the cluster accepts writes again.`
       : '';
-  const message = `${cluster.name}: ${sizeLines(result).join(', ')} (total ${humanizeBytes(total('before'))} -> ${humanizeBytes(total('after'))}).${skipped}${alarms}`;
+  const message =
+    `${cluster.name}: ${sizeLines(result).join(', ')} (total ` +
+    `${humanizeBytes(total('before'))} -> ${humanizeBytes(total('after'))}).${skipped}${alarms}`;
   deps.log.info(message);
   if (!answers) {
     void (result.alarmsAfter.length || result.skipped.length

@@ -136,7 +136,8 @@ async function takeSnapshot(arg: unknown, answers: TakeSnapshotAnswers | undefin
     });
   });
   deps.log.info(
-    `Snapshot saved at ${result.file} (${result.size} bytes, sha256 ${result.sha256}, revision ${result.sidecar.revision}, ${result.tookMs} ms)`,
+    `Snapshot saved at ${result.file} (${result.size} bytes, sha256 ` +
+      `${result.sha256}, revision ${result.sidecar.revision}, ${result.tookMs} ms)`,
   );
   if (result.sidecarError) {
     deps.log.warn(result.sidecarError);
@@ -145,7 +146,8 @@ async function takeSnapshot(arg: unknown, answers: TakeSnapshotAnswers | undefin
   deps.tree.refreshSnapshots(cluster.name);
   void vscode.window
     .showInformationMessage(
-      `Snapshot saved: ${path.basename(result.file)} (${core.formatBytes(result.size)}, SHA-256 checked, revision ${result.sidecar.revision}).`,
+      `Snapshot saved: ${path.basename(result.file)} (${core.formatBytes(result.size)}, ` +
+        `SHA-256 checked, revision ${result.sidecar.revision}).`,
       'Reveal in Folder',
     )
     .then((choice) => {

@@ -541,7 +541,9 @@ export function quorumAfterRemoval(members: QuorumMember[], id: string): QuorumC
       before,
       after,
       losesQuorum: false,
-      sentence: `${name} is a learner (it does not vote): removing it leaves quorum at ${after.quorum} of ${plural(after.voters, 'voting member')}.`,
+      sentence:
+        `${name} is a learner (it does not vote): removing it leaves quorum ` +
+        `at ${after.quorum} of ${plural(after.voters, 'voting member')}.`,
     };
   }
   if (after.voters === 0) {
@@ -549,16 +551,24 @@ export function quorumAfterRemoval(members: QuorumMember[], id: string): QuorumC
       before,
       after,
       losesQuorum: true,
-      sentence: `${name} is the only voting member: removing it leaves a cluster with no voting member, which cannot work. Restore from a snapshot instead.`,
+      sentence:
+        `${name} is the only voting member: removing it leaves a cluster with ` +
+        `no voting member, which cannot work. Restore from a snapshot instead.`,
     };
   }
   const losesQuorum = !after.hasQuorum;
-  const head = `Removing ${name} leaves ${plural(after.voters, 'voting member')}; quorum becomes ${after.quorum} (was ${before.quorum} of ${before.voters}).`;
+  const head =
+    `Removing ${name} leaves ${plural(after.voters, 'voting member')}; quorum ` +
+    `becomes ${after.quorum} (was ${before.quorum} of ${before.voters}).`;
   let tail: string;
   if (losesQuorum) {
-    tail = ` Only ${after.healthyVoters} of them ${after.healthyVoters === 1 ? 'is' : 'are'} healthy: the cluster will LOSE QUORUM and stop serving writes until enough members are back.`;
+    tail =
+      ` Only ${after.healthyVoters} of them ${after.healthyVoters === 1 ? 'is' : 'are'} healthy: ` +
+      `the cluster will LOSE QUORUM and stop serving writes until enough members are back.`;
   } else if (after.tolerance === 0) {
-    tail = ` ${after.healthyVoters} of them ${after.healthyVoters === 1 ? 'is' : 'are'} healthy, so the cluster will tolerate no further failure until the replacement has joined.`;
+    tail =
+      ` ${after.healthyVoters} of them ${after.healthyVoters === 1 ? 'is' : 'are'} healthy, ` +
+      `so the cluster will tolerate no further failure until the replacement has joined.`;
   } else {
     tail = ` ${after.healthyVoters} of them are healthy; the cluster tolerates ${plural(after.tolerance, 'more failure')}.`;
   }
@@ -582,7 +592,9 @@ export function quorumAfterAdd(members: QuorumMember[], isLearner: boolean): Quo
     };
   }
   const losesQuorum = !after.hasQuorum;
-  const head = `Adding a voting member makes quorum ${after.quorum} of ${after.voters}; until its process has joined, ${after.healthyVoters} ${after.healthyVoters === 1 ? 'is' : 'are'} healthy.`;
+  const head =
+    `Adding a voting member makes quorum ${after.quorum} of ${after.voters}; until its process ` +
+    `has joined, ${after.healthyVoters} ${after.healthyVoters === 1 ? 'is' : 'are'} healthy.`;
   const tail = losesQuorum
     ? ' The cluster will LOSE QUORUM until the new member starts: add it as a learner instead, or start it right away.'
     : after.tolerance === 0

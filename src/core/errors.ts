@@ -157,7 +157,8 @@ export function explain(err: unknown, where?: string): EtcdBackupError {
   ) {
     return new EtcdBackupError(
       'tls',
-      `TLS handshake with${at || ' the endpoint'} failed (${firstLine(msg)}). Check the CA, client certificate and key, and that the URL scheme is https.`,
+      `TLS handshake with${at || ' the endpoint'} failed (${firstLine(msg)}). ` +
+        `Check the CA, client certificate and key, and that the URL scheme is https.`,
       { cause: err },
     );
   }
@@ -216,7 +217,8 @@ export function explain(err: unknown, where?: string): EtcdBackupError {
   ) {
     return new EtcdBackupError(
       'unreachable',
-      `Cannot connect to${at || ' etcd'} (connection refused or host unreachable). Check that etcd is running and the endpoint URL and port are right.`,
+      `Cannot connect to${at || ' etcd'} (connection refused or host unreachable). ` +
+        `Check that etcd is running and the endpoint URL and port are right.`,
       { cause: err },
     );
   }

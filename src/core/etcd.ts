@@ -159,7 +159,8 @@ function toMember(m: { ID?: string; name?: string; peerURLs?: string[]; clientUR
 }
 
 const UNHEALTHY_CLUSTER =
-  'etcd refused the membership change: not every voting member has been connected for the last 5 seconds (etcd checks this before any membership change). Bring the down members back, wait a few seconds, and try again.';
+  'etcd refused the membership change: not every voting member has been connected for the last 5 seconds (etcd ' +
+  'checks this before any membership change). Bring the down members back, wait a few seconds, and try again.';
 
 /** What `member add` answers: the new member and the member list after it. */
 export interface MemberAddResult {
@@ -292,7 +293,8 @@ export class EtcdConnection {
         // The change may still have been applied: say so rather than guess.
         throw new EtcdBackupError(
           'timeout',
-          `${what}: no answer from ${endpoint} before the deadline; the change may or may not have been made. Refresh and check the member list before trying again.`,
+          `${what}: no answer from ${endpoint} before the deadline; the change may or ` +
+            `may not have been made. Refresh and check the member list before trying again.`,
           { cause: err },
         );
       }
@@ -362,7 +364,8 @@ export class EtcdConnection {
       if (text.includes('not enough started members')) {
         throw new EtcdBackupError(
           'noQuorum',
-          'etcd refused to add a voting member: too few members are started to keep quorum with it. Bring the down members back first, or add the new member as a learner.',
+          'etcd refused to add a voting member: too few members are started to keep quorum ' +
+            'with it. Bring the down members back first, or add the new member as a learner.',
           { cause: err },
         );
       }
@@ -392,7 +395,8 @@ export class EtcdConnection {
       if (text.includes('not enough started members')) {
         throw new EtcdBackupError(
           'noQuorum',
-          `etcd refused to remove member ${id}: too few of the remaining members are started to keep quorum. Bring a down member back first.`,
+          `etcd refused to remove member ${id}: too few of the remaining ` +
+            `members are started to keep quorum. Bring a down member back first.`,
           { cause: err },
         );
       }
@@ -413,7 +417,10 @@ export class EtcdConnection {
       if (text.includes('not in sync with leader') || text.includes('in sync with leader')) {
         throw new EtcdBackupError(
           'conflict',
-          `Learner ${id} has not caught up with the leader yet (etcd: "can only promote a learner member which is in sync with leader"). Check that its etcd process is running, started with --initial-cluster-state existing, and try again once it has replicated the data.`,
+          `Learner ${id} has not caught up with the leader yet (etcd: "can ` +
+            `only promote a learner member which is in sync with leader"). Check ` +
+            `that its etcd process is running, started with --initial-cluster-state ` +
+            `existing, and try again once it has replicated the data.`,
           { cause: err },
         );
       }

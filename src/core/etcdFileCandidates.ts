@@ -87,14 +87,23 @@ export function fileProblem(parsed: ParsedEtcdFile, filePath: string, action = '
         .replace(/^The YAML does not parse:\s*/, '')
         .replace(/\s*at line \d+, column \d+:?\s*\.?$/, '')
         .replace(/[.:]+$/, '');
-      return `${what}: its YAML does not parse at line ${lineNumber(parsed.text, fatal.range.start)} (${detail}); fix that line and ${again}.`;
+      return (
+        `${what}: its YAML does not parse at line ` +
+        `${lineNumber(parsed.text, fatal.range.start)} (${detail}); fix that line and ${again}.`
+      );
     }
     case 'no-etcd-container':
       return `${what}: the Pod has no container that runs etcd; choose etcd's own static pod manifest (kubeadm: ${KUBEADM_MANIFEST}).`;
     case 'not-a-pod':
-      return `${what}: it is YAML but not a Pod; choose etcd's static pod manifest (kind: Pod, kubeadm: ${KUBEADM_MANIFEST}) or an etcd config file.`;
+      return (
+        `${what}: it is YAML but not a Pod; choose etcd's static pod manifest ` +
+        `(kind: Pod, kubeadm: ${KUBEADM_MANIFEST}) or an etcd config file.`
+      );
     case 'not-an-etcd-file':
-      return `${what}: it is not an etcd file; choose etcd's static pod manifest (etcd.yaml), an etcd.env with ETCD_* variables, an etcd config file or the systemd unit that runs etcd.`;
+      return (
+        `${what}: it is not an etcd file; choose etcd's static pod manifest (etcd.yaml), an ` +
+        `etcd.env with ETCD_* variables, an etcd config file or the systemd unit that runs etcd.`
+      );
     default:
       return `${what}: ${fatal.message.replace(/\.$/, '')}; fix it and ${again}.`;
   }

@@ -126,7 +126,9 @@ export function planReclaim(o: ClusterOverview): ReclaimPlan {
     return {
       targets: [],
       skipped,
-      refusal: `Cluster "${o.cluster}" has no quorum (${q.healthyVoters} of ${q.voters} voting members answer, ${q.quorum} needed): compaction needs a leader; bring members back (or restore from a snapshot) first.`,
+      refusal:
+        `Cluster "${o.cluster}" has no quorum (${q.healthyVoters} of ${q.voters} voting members answer, ` +
+        `${q.quorum} needed): compaction needs a leader; bring members back (or restore from a snapshot) first.`,
     };
   }
   const rank = (m: MemberOverview): number => (m.id === o.leaderId ? 1 : 0);
@@ -202,7 +204,8 @@ class ReclaimRun {
     this.report(
       'compact',
       'running',
-      `Compacting at the current revision on ${memberLabel(leader)} (waits until the old revisions are removed; up to ${COMPACT_DEADLINE_MS / 60_000} min)`,
+      `Compacting at the current revision on ${memberLabel(leader)} (waits until ` +
+        `the old revisions are removed; up to ${COMPACT_DEADLINE_MS / 60_000} min)`,
     );
     let revision = 0;
     try {

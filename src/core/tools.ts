@@ -47,11 +47,13 @@ export interface ToolPaths {
 
 /** The one sentence shown when no restore tool is there (with the hint to give its path, worded by the front end). */
 export const INSTALL_RESTORE_TOOL =
-  'Neither etcdutl nor etcdctl (3.4/3.5) was found: install it (`apt-get install etcd-client` on Debian/Ubuntu gives etcdctl 3.4; or copy `etcdutl` from the etcd release tarball, https://github.com/etcd-io/etcd/releases, to /usr/local/bin).';
+  'Neither etcdutl nor etcdctl (3.4/3.5) was found: install it (`apt-get install etcd-client` on Debian/Ubuntu gives etcdctl ' +
+  '3.4; or copy `etcdutl` from the etcd release tarball, https://github.com/etcd-io/etcd/releases, to /usr/local/bin).';
 
 /** The one sentence shown when no etcd server binary is there (trial restore needs one). */
 export const INSTALL_ETCD =
-  'The etcd server binary was not found: install it (`apt-get install etcd-server` on Debian/Ubuntu, or `etcd` from the etcd release tarball, https://github.com/etcd-io/etcd/releases).';
+  'The etcd server binary was not found: install it (`apt-get install etcd-server` on Debian/Ubuntu, ' +
+  'or `etcd` from the etcd release tarball, https://github.com/etcd-io/etcd/releases).';
 
 /** `3.4.23` from `etcdctl version: 3.4.23`, `etcdutl version: 3.5.12`, `etcd Version: 3.4.23`. */
 export function parseToolVersion(output: string): { version?: string; line?: string } {
@@ -106,7 +108,8 @@ export async function findTool(kind: ToolKind, paths: ToolPaths = {}, timeoutMs 
   } catch (err) {
     throw new EtcdBackupError(
       'toolMissing',
-      `${path} did not answer "${kind === 'etcd' ? '--version' : 'version'}" (${err instanceof Error ? err.message : String(err)}): check that it is a working ${kind} binary for this machine.`,
+      `${path} did not answer "${kind === 'etcd' ? '--version' : 'version'}" ` +
+        `(${err instanceof Error ? err.message : String(err)}): check that it is a working ${kind} binary for this machine.`,
       { cause: err },
     );
   }
@@ -141,7 +144,8 @@ export async function findRestoreTool(paths: ToolPaths = {}): Promise<RestoreToo
     if (etcdctl.version && compareVersions(etcdctl.version, '3.6.0') >= 0) {
       throw new EtcdBackupError(
         'toolMissing',
-        `${etcdctl.path} is etcdctl ${etcdctl.version}, which no longer restores snapshots (etcd 3.6 moved that to etcdutl): install etcdutl from the etcd ${etcdctl.version} release tarball (https://github.com/etcd-io/etcd/releases).`,
+        `${etcdctl.path} is etcdctl ${etcdctl.version}, which no longer restores snapshots (etcd 3.6 moved that to etcdutl): ` +
+          `install etcdutl from the etcd ${etcdctl.version} release tarball (https://github.com/etcd-io/etcd/releases).`,
         { hint: { kind: 'toolPath', tools: ['etcdutl'] } },
       );
     }
@@ -195,13 +199,19 @@ export function restoreFlagProblem(
     return '--mark-compacted goes with --bump-revision: give both (e.g. --bump-revision 1000000000 --mark-compacted), or neither.';
   }
   if (bump && !flags.markCompacted) {
-    return '--bump-revision goes with --mark-compacted (etcdutl requires both, so that watchers see the old revisions as compacted): add --mark-compacted.';
+    return (
+      '--bump-revision goes with --mark-compacted (etcdutl requires both, so ' +
+      'that watchers see the old revisions as compacted): add --mark-compacted.'
+    );
   }
   if (bump) {
     const ok = tool.kind === 'etcdutl' && tool.version !== undefined && compareVersions(tool.version, BUMP_REVISION_SINCE) >= 0;
     if (!ok) {
       const what = tool.kind === 'etcdutl' ? `etcdutl ${tool.version ?? '(unknown version)'}` : `etcdctl ${tool.version ?? ''}`.trim();
-      return `${what} at ${tool.path} cannot bump the revision (--bump-revision/--mark-compacted need etcdutl ${BUMP_REVISION_SINCE} or later): install a newer etcdutl, or restore without them.`;
+      return (
+        `${what} at ${tool.path} cannot bump the revision (--bump-revision/--mark-compacted need ` +
+        `etcdutl ${BUMP_REVISION_SINCE} or later): install a newer etcdutl, or restore without them.`
+      );
     }
   }
   return undefined;
@@ -241,4 +251,5 @@ export function restoreArgs(flags: RestoreFlags): string[] {
 
 /** The caveat shown wherever `--skip-hash-check` is offered. */
 export const SKIP_HASH_CHECK_CAVEAT =
-  'A member/snap/db copied out of a data dir has no SHA-256 trailer, so nothing proves it is intact, and it may miss the latest writes that were still only in the WAL.';
+  'A member/snap/db copied out of a data dir has no SHA-256 trailer, so nothing proves ' +
+  'it is intact, and it may miss the latest writes that were still only in the WAL.';

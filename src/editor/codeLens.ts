@@ -32,7 +32,9 @@ export function lensesOf(document: vscode.TextDocument, state: EtcdDocumentState
           title: l.title,
           command: RESTORE_FOR_MEMBER,
           arguments: [{ uri: document.uri, ...member }],
-          tooltip: `Restore a snapshot for ${member.name ?? 'this member'}${member.dataDir ? `; its data dir ${member.dataDir} is moved aside` : ''}`,
+          tooltip:
+            `Restore a snapshot for ` +
+            `${member.name ?? 'this member'}${member.dataDir ? `; its data dir ${member.dataDir} is moved aside` : ''}`,
         });
       case 'moveDataDir':
         return new vscode.CodeLens(range, {

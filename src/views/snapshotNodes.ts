@@ -128,7 +128,8 @@ export class SnapshotFileNode extends Node {
       item.iconPath = new vscode.ThemeIcon('database');
       md.appendMarkdown('| | |\n|---|---|\n');
       md.appendMarkdown(
-        `| **Hash** | \`${s.hashHex}\` |\n| **Revision** | ${s.revision} |\n| **Total keys** | ${s.totalKey} |\n| **Total size** | ${humanSize(s.totalSize)} (${s.totalSize} bytes) |\n`,
+        `| **Hash** | \`${s.hashHex}\` |\n| **Revision** | ${s.revision} |\n| **Total keys** | ` +
+          `${s.totalKey} |\n| **Total size** | ${humanSize(s.totalSize)} (${s.totalSize} bytes) |\n`,
       );
       if (s.version) md.appendMarkdown(`| **Storage version** | ${s.version} |\n`);
       if (s.clusterVersion) md.appendMarkdown(`| **Cluster version** | ${s.clusterVersion} |\n`);

@@ -130,7 +130,8 @@ export function explainS3(
     return new EtcdBackupError(
       'unreachable',
       `The S3 store ${where} cannot be reached ` +
-        `(${/ENOTFOUND|EAI_AGAIN/.test(`${code} ${msg}`) ? 'unknown host' : 'connection refused'}): check remote.s3.endpoint and that the ` +
+        `(${/ENOTFOUND|EAI_AGAIN/.test(`${code} ${msg}`) ? 'unknown host' : 'connection refused'}): ` +
+        `check remote.s3.endpoint and that the ` +
         `store is up.`,
       { cause: err },
     );

@@ -104,7 +104,9 @@ export function readEnvLines(
       bad.push({
         code: 'not-key-value',
         range: { start: s, end: contentEnd },
-        message: `"${trimmed.length > 40 ? `${trimmed.slice(0, 40)}…` : trimmed}" is not KEY=VALUE: systemd ignores this line ("Ignoring invalid environment assignment").`,
+        message:
+          `"${trimmed.length > 40 ? `${trimmed.slice(0, 40)}…` : trimmed}" is not ` +
+          `KEY=VALUE: systemd ignores this line ("Ignoring invalid environment assignment").`,
       });
       ls = next;
       continue;

@@ -62,7 +62,8 @@ export function clusterFromEtcdFile(parsed: ParsedEtcdFile, filePath: string, op
   if (!endpoints.length) {
     warnings.push(
       parsed.kind === 'systemd' && parsed.environmentFiles.length && !(opts.related ?? []).length
-        ? `${where} names no client URL itself; import ${parsed.environmentFiles.map((f) => f.path).join(', ')} (its EnvironmentFile=) instead.`
+        ? `${where} names no client URL itself; import ` +
+            `${parsed.environmentFiles.map((f) => f.path).join(', ')} (its EnvironmentFile=) instead.`
         : `${where} names no client URL (--advertise-client-urls or --listen-client-urls), so there is no endpoint to connect to.`,
     );
     return { warnings };
@@ -94,7 +95,8 @@ export function clusterFromEtcdFile(parsed: ParsedEtcdFile, filePath: string, op
       tls.keyFile = key;
       if (eff.clientCertAuth) {
         warnings.push(
-          `No healthcheck-client.crt/.key beside the CA; the server pair (${posix.basename(cert)}) is used as the client certificate (kubeadm's server certificates allow client auth).`,
+          `No healthcheck-client.crt/.key beside the CA; the server pair (${posix.basename(cert)}) ` +
+            `is used as the client certificate (kubeadm's server certificates allow client auth).`,
         );
       }
     } else if (eff.clientCertAuth) {

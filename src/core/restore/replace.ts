@@ -194,7 +194,8 @@ export async function replaceMember(conn: MemberApi, opts: ReplaceMemberOptions)
   report(
     'add',
     'done',
-    `Added ${name} as ${addResult.member.id}${opts.asLearner ? ' (learner)' : ''}: start it with ETCD_INITIAL_CLUSTER_STATE=existing and an empty data dir`,
+    `Added ${name} as ${addResult.member.id}${opts.asLearner ? ' (learner)' : ''}: ` +
+      `start it with ETCD_INITIAL_CLUSTER_STATE=existing and an empty data dir`,
   );
   report(
     'done',
@@ -247,7 +248,8 @@ export async function promoteWhenCaughtUp(
       if (Date.now() + delay > deadline) {
         throw new EtcdBackupError(
           'timeout',
-          `Learner ${memberId} had not caught up after ${Math.round((Date.now() - started) / 1000)} s (${attempt} attempts): check that its etcd runs with ETCD_INITIAL_CLUSTER_STATE=existing and can reach its peers.`,
+          `Learner ${memberId} had not caught up after ${Math.round((Date.now() - started) / 1000)} s (${attempt} ` +
+            `attempts): check that its etcd runs with ETCD_INITIAL_CLUSTER_STATE=existing and can reach its peers.`,
           { cause: err, hint: { kind: 'promoteLearner', memberId } },
         );
       }

@@ -63,7 +63,8 @@ export function toolFailure(
   if (lower.includes('missing hash')) {
     return new EtcdBackupError(
       'corrupt',
-      `${name} refused the file: it has no SHA-256 trailer ("snapshot missing hash"). If it is a member/snap/db copied out of a data dir, restore with --skip-hash-check (${SKIP_HASH_CHECK_CAVEAT})`,
+      `${name} refused the file: it has no SHA-256 trailer ("snapshot missing hash"). If it is a ` +
+        `member/snap/db copied out of a data dir, restore with --skip-hash-check (${SKIP_HASH_CHECK_CAVEAT})`,
     );
   }
   if (lower.includes('expected sha256') || lower.includes('hash mismatch')) {
@@ -75,7 +76,8 @@ export function toolFailure(
   if (lower.includes('unknown flag') || lower.includes('unknown command')) {
     return new EtcdBackupError(
       'toolMissing',
-      `${tool.path} does not understand this restore (${text}): etcdctl 3.6 has no "snapshot restore" and etcdctl 3.4 no --bump-revision; use etcdutl.`,
+      `${tool.path} does not understand this restore (${text}): etcdctl 3.6 has ` +
+        `no "snapshot restore" and etcdctl 3.4 no --bump-revision; use etcdutl.`,
     );
   }
   if (lower.includes('already exists') || (lower.includes('data-dir') && lower.includes('exist'))) {

@@ -131,7 +131,8 @@ export function buildRunbook(input: RunbookInput): string {
   out.push(`# ${title}`, '');
   out.push(`Generated ${generatedAt.toISOString()} by etcd Backup & Restore.`, '');
   out.push(
-    'Every member is restored from the **same** snapshot file: restore makes a new logical cluster (new cluster and member ids), and members restored from different files, or restored separately, become split one-member clusters.',
+    'Every member is restored from the **same** snapshot file: restore makes a new logical cluster (new cluster and ' +
+      'member ids), and members restored from different files, or restored separately, become split one-member clusters.',
     '',
   );
   out.push('| | |', '|---|---|');
@@ -158,12 +159,16 @@ export function buildRunbook(input: RunbookInput): string {
   out.push('3. Restore every member before expecting the cluster to answer: a restored member waits for a quorum of its peers.');
   if (input.skipHashCheck) {
     out.push(
-      '4. This file has no SHA-256 trailer (a `member/snap/db` copied out of a data dir), so the restore skips the hash check: nothing proves the file is intact, and it may miss writes that were still only in the WAL.',
+      '4. This file has no SHA-256 trailer (a `member/snap/db` copied out of a data dir), so the restore skips ' +
+        'the hash check: nothing proves the file is intact, and it may miss writes that were still only in the WAL.',
     );
   }
   if (input.bumpRevision) {
     out.push(
-      `${input.skipHashCheck ? '5' : '4'}. The restore raises the revision by ${input.bumpRevision} and marks the old revisions compacted (\`--bump-revision --mark-compacted\`, etcdutl 3.5.10+), so Kubernetes watchers re-list instead of seeing revisions go backwards. \`etcdctl\` 3.4 cannot do this.`,
+      `${input.skipHashCheck ? '5' : '4'}. The restore raises the revision by ` +
+        `${input.bumpRevision} and marks the old revisions compacted (\`--bump-revision ` +
+        `--mark-compacted\`, etcdutl 3.5.10+), so Kubernetes watchers re-list ` +
+        `instead of seeing revisions go backwards. \`etcdctl\` 3.4 cannot do this.`,
     );
   }
   out.push('');
@@ -189,7 +194,8 @@ export function buildRunbook(input: RunbookInput): string {
     const inv = restoreInvocations(flags);
     out.push(`## Member ${code(m.name)} on ${hostOf(m.peerURLs[0])}`, '');
     out.push(
-      `Peer URL${m.peerURLs.length > 1 ? 's' : ''}: ${m.peerURLs.map(code).join(', ')}; restored data dir: ${code(setup.dataDir)}${oldDir !== setup.dataDir ? ` (the old one is ${code(oldDir)})` : ''}.`,
+      `Peer URL${m.peerURLs.length > 1 ? 's' : ''}: ${m.peerURLs.map(code).join(', ')}; restored data ` +
+        `dir: ${code(setup.dataDir)}${oldDir !== setup.dataDir ? ` (the old one is ${code(oldDir)})` : ''}.`,
       '',
     );
     const b: string[] = [];
@@ -209,7 +215,8 @@ export function buildRunbook(input: RunbookInput): string {
       `${oldDir} is still in use (a process holds a lock on its database): stop etcd first, then run this block again`,
     );
     b.push(
-      `if [ -e ${db} ] && ! flock -n ${db} true; then echo ${busy} >&2; elif [ -e ${shellQuote(oldDir)} ]; then mv ${shellQuote(oldDir)} ${shellQuote(aside)}; fi`,
+      `if [ -e ${db} ] && ! flock -n ${db} true; then echo ${busy} >&2; elif [ -e ` +
+        `${shellQuote(oldDir)} ]; then mv ${shellQuote(oldDir)} ${shellQuote(aside)}; fi`,
     );
     if (oldDir !== setup.dataDir) {
       b.push(`#    the restore target must not exist or be empty: ${setup.dataDir}`);
@@ -281,7 +288,8 @@ export function buildRunbook(input: RunbookInput): string {
   );
   out.push('```', '');
   out.push(
-    `Every member should be listed with its new id, one of them the leader, and the same revision. Once the cluster is healthy, the old data dirs (\`*.old-${stamp}\`) can be removed. Take a fresh snapshot.`,
+    `Every member should be listed with its new id, one of them the leader, and the same revision. Once ` +
+      `the cluster is healthy, the old data dirs (\`*.old-${stamp}\`) can be removed. Take a fresh snapshot.`,
     '',
   );
   return out.join('\n');

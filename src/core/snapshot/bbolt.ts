@@ -291,7 +291,8 @@ export class BoltFile {
     const dbSize = meta.pgid * pageSize;
     if (size < dbSize) {
       throw new SnapshotCorruptError(
-        `${path} is truncated: it has ${size} bytes but its database needs ${dbSize} (${meta.pgid} pages of ${pageSize} bytes). Take or copy the snapshot again.`,
+        `${path} is truncated: it has ${size} bytes but its database needs ${dbSize} ` +
+          `(${meta.pgid} pages of ${pageSize} bytes). Take or copy the snapshot again.`,
         [`file size ${size}, meta page ${meta.page}: pgid ${meta.pgid} × page size ${pageSize} = ${dbSize}`],
       );
     }
@@ -696,7 +697,8 @@ class TreeWalker {
       if (i === 0) {
         if (this.prevKeyLen >= 0 && cmp(this.prevKey, 0, this.prevKeyLen, buf, kOff, ks) >= 0) {
           this.problem(
-            `${where}: first key ${keyHex(buf, kOff, ks)} is not after the last key of the page before (${keyHex(this.prevKey, 0, this.prevKeyLen)})`,
+            `${where}: first key ${keyHex(buf, kOff, ks)} is not after the last ` +
+              `key of the page before (${keyHex(this.prevKey, 0, this.prevKeyLen)})`,
           );
           if (stopEarly) return;
         }
@@ -982,7 +984,8 @@ export function corruptError(path: string, problems: string[], problemCount: num
   const n = problemCount;
   const first = problems[0] ?? 'unknown problem';
   return new SnapshotCorruptError(
-    `${path} is corrupt: its bbolt integrity check found ${n} problem${n === 1 ? '' : 's'} (${first}${n > 1 ? '; …' : ''}). Take or copy the snapshot again.`,
+    `${path} is corrupt: its bbolt integrity check found ${n} problem${n === 1 ? '' : 's'} ` +
+      `(${first}${n > 1 ? '; …' : ''}). Take or copy the snapshot again.`,
     problems,
     problemCount,
   );

@@ -107,7 +107,8 @@ export function reportMarkdown(
     out.push('| ID | Name | Peer URLs | Client URLs | Learner |', '| --- | --- | --- | --- | --- |');
     for (const m of r.members)
       out.push(
-        `| ${code(m.id)} | ${md(m.name || '(not started)')} | ${md(m.peerURLs.join(', '))} | ${md(m.clientURLs.join(', '))} | ${m.isLearner ? 'yes' : 'no'} |`,
+        `| ${code(m.id)} | ${md(m.name || '(not started)')} | ${md(m.peerURLs.join(', '))} ` +
+          `| ${md(m.clientURLs.join(', '))} | ${m.isLearner ? 'yes' : 'no'} |`,
       );
   } else {
     out.push('None recorded.');
@@ -118,7 +119,10 @@ export function reportMarkdown(
     '',
     '## Keyspace',
     '',
-    `${k.liveKeys} live keys (${humanBytes(k.liveBytes)} of keys and values) at revision ${s.revision}; ${k.revisions} revisions kept (${humanBytes(k.revisionBytes)}), ${k.tombstones} tombstones, ${k.deletedKeys} deleted keys not yet compacted away, ${k.keysWithLease} keys on a lease. Revisions ${k.oldestRevision}–${k.newestRevision}.`,
+    `${k.liveKeys} live keys (${humanBytes(k.liveBytes)} of keys and values) at revision ` +
+      `${s.revision}; ${k.revisions} revisions kept (${humanBytes(k.revisionBytes)}), ` +
+      `${k.tombstones} tombstones, ${k.deletedKeys} deleted keys not yet compacted away, ` +
+      `${k.keysWithLease} keys on a lease. Revisions ${k.oldestRevision}–${k.newestRevision}.`,
     '',
     `By prefix (${k.prefixDepth === 'auto' ? 'Kubernetes resources' : `first ${k.prefixDepth} segments`}), largest first:`,
     '',
@@ -142,7 +146,8 @@ export function diffMarkdown(d: SnapshotDiff): string {
   const out = [
     `# Snapshot comparison`,
     '',
-    `From ${code(d.a.path)} (revision ${d.a.revision}, ${d.a.liveKeys} live keys) to ${code(d.b.path)} (revision ${d.b.revision}, ${d.b.liveKeys} live keys):`,
+    `From ${code(d.a.path)} (revision ${d.a.revision}, ${d.a.liveKeys} live keys) ` +
+      `to ${code(d.b.path)} (revision ${d.b.revision}, ${d.b.liveKeys} live keys):`,
     '',
     `**${d.added} added, ${d.removed} removed, ${d.changed} changed**, ${d.unchanged} unchanged.`,
     '',
@@ -150,7 +155,8 @@ export function diffMarkdown(d: SnapshotDiff): string {
     '| --- | ---: | ---: | ---: | ---: |',
     ...d.prefixes.map(
       (p) =>
-        `| ${code(p.prefix)} | ${p.added} | ${p.removed} | ${p.changed} | ${p.bytesDelta >= 0 ? '+' : '-'}${humanBytes(Math.abs(p.bytesDelta))} |`,
+        `| ${code(p.prefix)} | ${p.added} | ${p.removed} | ${p.changed} | ` +
+        `${p.bytesDelta >= 0 ? '+' : '-'}${humanBytes(Math.abs(p.bytesDelta))} |`,
     ),
     '',
   ];
