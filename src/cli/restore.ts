@@ -138,7 +138,18 @@ export const restoreCommand: CliCommand = {
     });
     if (json) {
       process.stdout.write(
-        `${JSON.stringify({ dataDir: r.dataDir, movedAside: r.movedAside ?? null, tool: r.tool, owner: r.owner, sha256: r.snapshot.sha256 ?? null, steps: r.steps }, null, 2)}\n`,
+        `${JSON.stringify(
+          {
+            dataDir: r.dataDir,
+            movedAside: r.movedAside ?? null,
+            tool: r.tool,
+            owner: r.owner,
+            sha256: r.snapshot.sha256 ?? null,
+            steps: r.steps,
+          },
+          null,
+          2,
+        )}\n`,
       );
     } else {
       process.stdout.write(

@@ -194,9 +194,8 @@ export const inspectCommand: CliCommand = {
           formatStatus(s, 'table'),
           '',
           `Cluster version ${r.clusterVersion ?? '?'}; consistent index ` +
-            `${r.consistentIndex ?? '?'}${r.term ? `; term ${r.term}` : ''}${r.compactRevision !== undefined ? `; compacted at ${r.compactRevision}` : ''}; ` +
-            `` +
-            `` +
+            `${r.consistentIndex ?? '?'}${r.term ? `; term ${r.term}` : ''}` +
+            `${r.compactRevision !== undefined ? `; compacted at ${r.compactRevision}` : ''}; ` +
             `${r.leases} leases; ${s.freePages} free pages (${humanBytes(s.freePages * s.pageSize)}).`,
           '',
           `Members stored in the snapshot (${r.members.length}):`,

@@ -409,7 +409,8 @@ async function endpointHealthCommand(arg: unknown, answers: ShowAnswers | undefi
       errorKind: p.statusError?.kind,
     })),
   ];
-  const text = `${header(cluster, 'Endpoint health', deps.settings, ['endpoint', 'health', '-w', 'table'])}${formatEndpointHealth(health, true)}\n\n${formatEndpointHealth(health)}\n`;
+  const head = header(cluster, 'Endpoint health', deps.settings, ['endpoint', 'health', '-w', 'table']);
+  const text = `${head}${formatEndpointHealth(health, true)}\n\n${formatEndpointHealth(health)}\n`;
   await showReport(text, answers);
   const ok = health.filter((h) => h.healthy).length;
   if (!answers) {
@@ -429,7 +430,8 @@ async function endpointStatusCommand(arg: unknown, answers: ShowAnswers | undefi
   const statuses = answered.map((p) => p.status as EndpointStatus);
   const failures = failed.map((p) => ({ endpoint: p.endpoint, error: p.statusError?.message ?? 'no answer' }));
   const text =
-    `${header(cluster, 'Endpoint status', deps.settings, ['endpoint', 'status', '-w', 'table'])}${formatEndpointStatusTable(statuses, failures)}\n\n` +
+    `${header(cluster, 'Endpoint status', deps.settings, ['endpoint', 'status', '-w', 'table'])}` +
+    `${formatEndpointStatusTable(statuses, failures)}\n\n` +
     `# Members (etcdctl member list -w table)\n${formatMemberTable(o.members)}\n`;
   await showReport(text, answers);
   return { cluster: cluster.name, statuses, failures, text };

@@ -337,7 +337,8 @@ async function offerMemberFileEdit(
   if (!r.error)
     deps.log.info(
       `[replace] ${file}: ` +
-        `${r.changed ? r.changes.join('; ') : 'already had the start settings'}${r.saved ? ' (saved)' : r.changed ? ' (unsaved, in the editor)' : ''}`,
+        `${r.changed ? r.changes.join('; ') : 'already had the start settings'}` +
+        `${r.saved ? ' (saved)' : r.changed ? ' (unsaved, in the editor)' : ''}`,
     );
   return r;
 }

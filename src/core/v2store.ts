@@ -333,9 +333,10 @@ function onResponse(endpoint: string, res: http.IncomingMessage, finish: (r: One
 
 /**
  * Ask the cluster's v2 API how many keys its v2 store holds: every endpoint at once, the first
- * listing wins (the v2 store is replicated: one member's answer is the cluster's). 404 from every endpoint is `off`; anything else that keeps the answer away is
- * `notRun` with the reason, never a count of 0. With v2 auth on (separate from v3's), the
- * cluster's user and password are tried once; refused again, it is `notRun`. Never throws.
+ * listing wins (the v2 store is replicated: one member's answer is the cluster's). 404 from every
+ * endpoint is `off`; anything else that keeps the answer away is `notRun` with the reason, never
+ * a count of 0. With v2 auth on (separate from v3's), the cluster's user and password are tried
+ * once; refused again, it is `notRun`. Never throws.
  */
 export async function checkV2Store(cfg: ClusterConfig, secrets: ClusterSecrets = {}, opts: CheckV2Options = {}): Promise<V2StoreCheck> {
   const endpoints = opts.endpoints ?? cfg.endpoints;

@@ -193,7 +193,8 @@ export async function listRemote(
       good: Boolean(data) && data?.size === meta.stored.size,
     });
   }
-  const foreign = objects.map((o) => o.name).filter((n) => !claimed.has(n) && !n.startsWith(`${plan.slug}-changes-`)); // change-log segments
+  // Change-log segments (`<slug>-changes-…`) belong to the plan too.
+  const foreign = objects.map((o) => o.name).filter((n) => !claimed.has(n) && !n.startsWith(`${plan.slug}-changes-`));
   backups.sort((a, b) => b.time.getTime() - a.time.getTime());
   return { backups, foreign };
 }

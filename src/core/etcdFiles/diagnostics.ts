@@ -118,7 +118,11 @@ function manifestChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[]): void {
           message:
             `--data-dir ${dd.value} is on the "${v.name}" volume, which is not a hostPath ` +
             `volume${v.sourceKind ? ` (${v.sourceKind})` : ''}: ` +
-            `${v.sourceKind === 'emptyDir' ? 'its data is deleted with the Pod, and the member comes back empty' : "a static pod's data belongs in a directory on the node"}.`,
+            `${
+              v.sourceKind === 'emptyDir'
+                ? 'its data is deleted with the Pod, and the member comes back empty'
+                : "a static pod's data belongs in a directory on the node"
+            }.`,
         });
       }
       if (v?.hostPath !== undefined && m.mount === dataMount && !m.mount.subPath) {

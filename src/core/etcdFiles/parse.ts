@@ -26,7 +26,7 @@ function empty(text: string, kind: EtcdFileKind, fileName?: string): ParsedEtcdF
 /** Text that looks like a Kubernetes object or an etcd config file even when the YAML is broken. */
 const POD_HINT = /^[ \t]*kind:[ \t]*["']?Pod["']?[ \t]*(#.*)?\r?$/m;
 const CONFIG_HINT =
-  /^(data-dir|name|initial-cluster(-state|-token)?|listen-client-urls|advertise-client-urls|listen-peer-urls|initial-advertise-peer-urls)[ \t]*:/m;
+  /^(data-dir|name|initial-(cluster(-state|-token)?|advertise-peer-urls)|(listen|advertise)-client-urls|listen-peer-urls)[ \t]*:/m;
 
 /**
  * Read an etcd file. Never throws: a file it cannot read comes back with `kind: 'unknown'` (or

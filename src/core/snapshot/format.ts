@@ -97,7 +97,8 @@ export function reportMarkdown(
   if (r.authEnabled !== undefined)
     rows.push([
       'Auth',
-      `${r.authEnabled ? 'enabled' : 'disabled'}${r.users.length ? `; users: ${r.users.join(', ')}` : ''}${r.roles.length ? `; roles: ${r.roles.join(', ')}` : ''}`,
+      `${r.authEnabled ? 'enabled' : 'disabled'}` +
+        `${r.users.length ? `; users: ${r.users.join(', ')}` : ''}${r.roles.length ? `; roles: ${r.roles.join(', ')}` : ''}`,
     ]);
   if (opts.fileTime) rows.push(['File time', opts.fileTime.toISOString()]);
   for (const [k, v] of rows)

@@ -82,7 +82,8 @@ export interface SaveResult {
 /** `<YYYYMMDD_HHMMSS>_snapshot.db` in local time, as `date +%Y%m%d_%H%M%S` names it in the runbook. */
 export function snapshotFileName(now: Date = new Date()): string {
   const p = (n: number): string => String(n).padStart(2, '0');
-  return `${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}_${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}_snapshot.db`;
+  const day = `${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}`;
+  return `${day}_${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}_snapshot.db`;
 }
 
 /** Bytes in binary units, as a person reads them: "512 B", "3.4 MiB", "1.02 GiB". */
