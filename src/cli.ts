@@ -43,7 +43,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   const commands = await load();
   if (!command || command === '--help' || command === '-h') {
-    process.stdout.write(`Commands of "${group}":\n${Object.entries(commands).map(([n, c]) => `  ${group} ${n}  ${c.summary}`).join('\n')}\n`);
+    process.stdout.write(
+      `Commands of "${group}":\n${Object.entries(commands)
+        .map(([n, c]) => `  ${group} ${n}  ${c.summary}`)
+        .join('\n')}\n`,
+    );
     return command ? 0 : 2;
   }
   const cmd = commands[command];

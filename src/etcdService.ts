@@ -32,7 +32,8 @@ export class EtcdService {
     const o = wordOverview(await fetchClusterOverview(cluster, secrets));
     if (!o.reachable && o.error?.kind === 'auth' && cluster.username && secrets.password === undefined) {
       // Say what is really missing: settings hold the user, the secret storage has no password.
-      const message = `No password is saved for user "${cluster.username}" of cluster "${cluster.name}": run "etcd: Edit Cluster…" to enter it.`;
+      const message =
+        `No password is saved for user "${cluster.username}" of cluster ` + `"${cluster.name}": run "etcd: Edit Cluster…" to enter it.`;
       o.error = { ...o.error, message, reason: 'no password saved' };
       o.endpointErrors = [{ endpoint: '', error: o.error }];
     }

@@ -66,7 +66,15 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     );
     registerEnvironmentCommand(context, deps);
     log.info('etcd Backup & Restore activated');
-    return { isEtcd3Loaded, lastCommandError: (id) => lastCommandErrors.get(id), clustersTree: { dump: (x) => tree.dump(x), refresh: (c) => tree.refresh(c), onDidChange: (l, t, d) => tree.onDidChangeTreeData((n) => l.call(t, (n as { id?: string } | undefined)?.id), undefined, d) } };
+    return {
+      isEtcd3Loaded,
+      lastCommandError: (id) => lastCommandErrors.get(id),
+      clustersTree: {
+        dump: (x) => tree.dump(x),
+        refresh: (c) => tree.refresh(c),
+        onDidChange: (l, t, d) => tree.onDidChangeTreeData((n) => l.call(t, (n as { id?: string } | undefined)?.id), undefined, d),
+      },
+    };
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     log.error('Activation failed:', err instanceof Error ? (err.stack ?? msg) : msg);

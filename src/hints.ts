@@ -15,7 +15,9 @@ export const vscodeHintWords: HintWords = (hint) => {
       return hint.configured ? `fix the setting ${settings} or clear it to use ${hint.tools.join(' / ')} from PATH` : `or set ${settings}`;
     }
     case 'reclaimSpace':
-      return hint.brief ? 'run Compact and Defragment…' : 'run "etcd: Compact and Defragment…" on the cluster (compacts, defragments each member, disarms the alarm)';
+      return hint.brief
+        ? 'run Compact and Defragment…'
+        : 'run "etcd: Compact and Defragment…" on the cluster (compacts, defragments each member, disarms the alarm)';
     case 'listMembers':
       return 'refresh the tree and pick one from the list';
     case 'promoteLearner':
@@ -35,7 +37,8 @@ export function summaryOf(o: ClusterOverview): string {
 
 /** The overview with every error's hint worded for VS Code (the tree, its tooltips and the commands show these). */
 export function wordOverview(o: ClusterOverview): ClusterOverview {
-  const word = (e: ProbeError | undefined): ProbeError | undefined => (e?.hint ? { ...e, message: withHint(e.message, e.hint, vscodeHintWords), hint: undefined } : e);
+  const word = (e: ProbeError | undefined): ProbeError | undefined =>
+    e?.hint ? { ...e, message: withHint(e.message, e.hint, vscodeHintWords), hint: undefined } : e;
   return {
     ...o,
     error: word(o.error),
@@ -43,4 +46,3 @@ export function wordOverview(o: ClusterOverview): ClusterOverview {
     endpointErrors: o.endpointErrors.map((x) => (x.error.hint ? { ...x, error: word(x.error) as ProbeError } : x)),
   };
 }
-

@@ -81,7 +81,14 @@ export class Settings implements vscode.Disposable {
   /** Which list holds the cluster (user first, as `clusters()` reads them). */
   sourceOf(name: string): ClusterSource | undefined {
     const has = (list: unknown[]): boolean =>
-      list.some((c) => typeof c === 'object' && c !== null && String((c as { name?: unknown }).name ?? '').trim().toLowerCase() === name.toLowerCase());
+      list.some(
+        (c) =>
+          typeof c === 'object' &&
+          c !== null &&
+          String((c as { name?: unknown }).name ?? '')
+            .trim()
+            .toLowerCase() === name.toLowerCase(),
+      );
     if (has(this.raw('user'))) return 'user';
     if (has(this.raw('workspace'))) return 'workspace';
     return undefined;
@@ -103,7 +110,14 @@ export class Settings implements vscode.Disposable {
     const list = [...this.raw(source)];
     const entry = toSettingsEntry(cluster);
     const at = opts.replaces
-      ? list.findIndex((c) => typeof c === 'object' && c !== null && String((c as { name?: unknown }).name ?? '').trim().toLowerCase() === opts.replaces?.toLowerCase())
+      ? list.findIndex(
+          (c) =>
+            typeof c === 'object' &&
+            c !== null &&
+            String((c as { name?: unknown }).name ?? '')
+              .trim()
+              .toLowerCase() === opts.replaces?.toLowerCase(),
+        )
       : -1;
     if (at >= 0) {
       const old = list[at] as Record<string, unknown>;
@@ -135,7 +149,14 @@ export class Settings implements vscode.Disposable {
       return false;
     }
     const list = this.raw(source).filter(
-      (c) => !(typeof c === 'object' && c !== null && String((c as { name?: unknown }).name ?? '').trim().toLowerCase() === name.toLowerCase()),
+      (c) =>
+        !(
+          typeof c === 'object' &&
+          c !== null &&
+          String((c as { name?: unknown }).name ?? '')
+            .trim()
+            .toLowerCase() === name.toLowerCase()
+        ),
     );
     await vscode.workspace.getConfiguration(SECTION).update(KEY[source], list, TARGET[source]);
     await this.deletePassword(name);
@@ -159,7 +180,9 @@ export class Settings implements vscode.Disposable {
     const raw = this.secrets ? await this.secrets.get(s3CredentialsKey(name)) : undefined;
     try {
       const v = raw ? (JSON.parse(raw) as { accessKeyId?: unknown; secretAccessKey?: unknown }) : undefined;
-      return typeof v?.accessKeyId === 'string' && typeof v.secretAccessKey === 'string' ? { accessKeyId: v.accessKeyId, secretAccessKey: v.secretAccessKey } : undefined;
+      return typeof v?.accessKeyId === 'string' && typeof v.secretAccessKey === 'string'
+        ? { accessKeyId: v.accessKeyId, secretAccessKey: v.secretAccessKey }
+        : undefined;
     } catch {
       return undefined;
     }

@@ -61,8 +61,9 @@ export function parseCommand(spec: CommandSpec, args: string[]): { values: Parse
   const p = spec.positionals ?? { usage: '', min: 0, max: 0 };
   if (parsed.positionals.length < p.min || parsed.positionals.length > p.max) {
     throw new CliUsageError(
-      p.max === 0 ? `unexpected argument "${parsed.positionals[0]}". Run \`etcd-backup ${spec.name} --help\`.` : `expected ${p.usage}. ` +
-        `Run \`etcd-backup ${spec.name} --help\`.`,
+      p.max === 0
+        ? `unexpected argument "${parsed.positionals[0]}". Run \`etcd-backup ${spec.name} --help\`.`
+        : `expected ${p.usage}. ` + `Run \`etcd-backup ${spec.name} --help\`.`,
     );
   }
   for (const [n, o] of Object.entries(spec.options)) {

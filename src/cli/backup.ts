@@ -89,8 +89,11 @@ const run = command(runSpec, async (values) => {
       if (pr.removed.length) err(`Pruned ${pr.removed.length} ${pr.where} backup(s): ${pr.removed.map((x) => x.name).join(', ')}.`);
       if (pr.error) err(`Prune of ${pr.where} stopped: ${pr.error}`);
     }
-    if (!r.ok) err(`etcd-backup backup run: the backup of "${p.cluster.name}" did not reach every destination (see above); recorded in ` +
-      `${p.statusFile}.`);
+    if (!r.ok)
+      err(
+        `etcd-backup backup run: the backup of "${p.cluster.name}" did not reach every destination (see above); recorded in ` +
+          `${p.statusFile}.`,
+      );
     return r.ok ? 0 : 1;
   } finally {
     process.removeListener('SIGINT', onSignal);
@@ -100,7 +103,7 @@ const run = command(runSpec, async (values) => {
 
 const listSpec: CommandSpec = {
   name: 'backup list',
-  summary: 'the plan\'s local and remote backups, newest first, with size, revision, age and where',
+  summary: "the plan's local and remote backups, newest first, with size, revision, age and where",
   options: { config: CONFIG, 'write-out': WRITE_OUT, local: { type: 'boolean', help: 'only the local folder (no network)' } },
 };
 
@@ -124,7 +127,8 @@ const list = command(listSpec, async (values) => {
   }
   const rows = [...local.backups, ...(remote?.backups ?? [])].sort((a, b) => b.time.getTime() - a.time.getTime());
   if (asJson) {
-    const backups = rows.map((b) => ({ ...b, time: b.time.toISOString(), revision: b.revision ?? null }))
+    const backups = rows
+      .map((b) => ({ ...b, time: b.time.toISOString(), revision: b.revision ?? null }))
       .map(({ name, where, time, size, revision, good }) => ({ name, where, time, size, revision, good }));
     const foreign = { local: local.foreign, remote: remote?.foreign ?? [] };
     out(JSON.stringify({ backups, foreign, remoteError: remoteError ?? null }, null, 2));
@@ -133,8 +137,11 @@ const list = command(listSpec, async (values) => {
     for (const b of rows) {
       out([b.name, b.where, b.size, b.revision ?? '-', ago(Date.now() - b.time.getTime()), b.good ? 'yes' : 'no'].join('\t'));
     }
-    if (local.foreign.length || remote?.foreign.length) err(`Not listed (not made by this plan, never touched): ` +
-      `${[...local.foreign, ...(remote?.foreign ?? [])].length} file(s)/object(s).`);
+    if (local.foreign.length || remote?.foreign.length)
+      err(
+        `Not listed (not made by this plan, never touched): ` +
+          `${[...local.foreign, ...(remote?.foreign ?? [])].length} file(s)/object(s).`,
+      );
   }
   if (remoteError) err(`etcd-backup backup list: the remote backups could not be listed: ${remoteError}`);
   return remoteError ? 1 : 0;
@@ -142,10 +149,13 @@ const list = command(listSpec, async (values) => {
 
 const statusSpec: CommandSpec = {
   name: 'backup status',
-  summary: 'last success, last failure, consecutive failures, next run; exit 1 when a destination\'s newest good backup is stale',
-  options: { config: CONFIG, 'write-out': WRITE_OUT, now: { type: 'string', value: 'TIME', help: 'judge staleness at this time (ISO ' +
-    '8601) instead of now' } },
-  description: 'Stale means older than twice the schedule\'s interval, or none at all: usable as a monitoring check on its own.',
+  summary: "last success, last failure, consecutive failures, next run; exit 1 when a destination's newest good backup is stale",
+  options: {
+    config: CONFIG,
+    'write-out': WRITE_OUT,
+    now: { type: 'string', value: 'TIME', help: 'judge staleness at this time (ISO ' + '8601) instead of now' },
+  },
+  description: "Stale means older than twice the schedule's interval, or none at all: usable as a monitoring check on its own.",
 };
 
 const status = command(statusSpec, async (values) => {
@@ -160,24 +170,31 @@ const status = command(statusSpec, async (values) => {
     const report = { cluster: p.cluster.name, schedule: p.schedule, intervalSeconds: r.intervalMs / 1000, nextRun };
     out(JSON.stringify({ ...report, stale: r.stale, lastRun: r.status?.lastRun ?? null, destinations: r.destinations }, null, 2));
   } else {
-    out(`Cluster ${p.cluster.name}: schedule "${p.schedule}" (every ${formatDuration(r.intervalMs)} at most), next run ` +
-      `${r.nextRun?.toISOString() ?? 'never'}.`);
+    out(
+      `Cluster ${p.cluster.name}: schedule "${p.schedule}" (every ${formatDuration(r.intervalMs)} at most), next run ` +
+        `${r.nextRun?.toISOString() ?? 'never'}.`,
+    );
     for (const d of r.destinations) {
       const s = d.status;
-      out(`${d.destination}: last success ` +
-        `${s?.lastSuccess ? `${s.lastSuccess.at} (${ago(d.lastSuccessAgeMs)}, ${s.lastSuccess.name})` : 'never'}; consecutive failures ` +
-          `${s?.consecutiveFailures ?? 0}${d.stale ? '; STALE' : ''}`);
+      out(
+        `${d.destination}: last success ` +
+          `${s?.lastSuccess ? `${s.lastSuccess.at} (${ago(d.lastSuccessAgeMs)}, ${s.lastSuccess.name})` : 'never'}; consecutive failures ` +
+          `${s?.consecutiveFailures ?? 0}${d.stale ? '; STALE' : ''}`,
+      );
       if (s?.lastFailure) out(`  last failure ${s.lastFailure.at}: ${s.lastFailure.message}`);
     }
   }
-  if (r.stale) err(`etcd-backup backup status: "${p.cluster.name}" has a destination without a good backup in the last ` +
-    `${formatDuration(2 * r.intervalMs)}.`);
+  if (r.stale)
+    err(
+      `etcd-backup backup status: "${p.cluster.name}" has a destination without a good backup in the last ` +
+        `${formatDuration(2 * r.intervalMs)}.`,
+    );
   return r.stale ? 1 : 0;
 });
 
 const pruneSpec: CommandSpec = {
   name: 'backup prune',
-  summary: 'remove the backups the plan\'s keep rules let go (what run prunes), local and remote',
+  summary: "remove the backups the plan's keep rules let go (what run prunes), local and remote",
   options: {
     config: CONFIG,
     'write-out': WRITE_OUT,
@@ -229,7 +246,7 @@ const fetchSpec: CommandSpec = {
     config: CONFIG,
     latest: { type: 'boolean', help: 'the newest good backup' },
     name: { type: 'string', value: 'NAME', help: 'this backup (a name from `backup list`)' },
-    identity: { type: 'string', short: 'i', value: 'FILE', help: 'age key file (age-keygen) of one of the plan\'s recipients' },
+    identity: { type: 'string', short: 'i', value: 'FILE', help: "age key file (age-keygen) of one of the plan's recipients" },
     output: { type: 'string', short: 'o', value: 'FILE', help: 'where to write the snapshot (never overwritten)', required: true },
     from: { type: 'string', value: 'WHERE', help: 'local, remote or auto (default: local when it holds the backup)' },
     'write-out': WRITE_OUT,
@@ -273,12 +290,15 @@ const scheduleSpec: CommandSpec = {
 /** ExecStart's words for this CLI: node and the bundled script, or an executable as given. */
 function cliCommand(given: string | undefined): string[] {
   const script = given ?? process.argv[1];
-  if (!script || !isAbsolute(resolve(script))) throw new EtcdBackupError('invalidInput', 'Cannot tell where this CLI lives: give --cli ' +
-    'PATH.');
+  if (!script || !isAbsolute(resolve(script)))
+    throw new EtcdBackupError('invalidInput', 'Cannot tell where this CLI lives: give --cli ' + 'PATH.');
   const abs = realpathSync(resolve(script));
   if (/\.(c|m)?js$/.test(abs)) return [process.execPath, abs];
-  if (/\.ts$/.test(abs)) throw new EtcdBackupError('invalidInput', `${abs} is the TypeScript source: build the CLI (npm run build) and ` +
-    `give --cli dist/cli.js.`);
+  if (/\.ts$/.test(abs))
+    throw new EtcdBackupError(
+      'invalidInput',
+      `${abs} is the TypeScript source: build the CLI (npm run build) and ` + `give --cli dist/cli.js.`,
+    );
   return [abs];
 }
 
@@ -287,9 +307,14 @@ const schedule = command(scheduleSpec, async (values) => {
   const { planUnits, writeUnits, systemdRuns } = await import('../core/backup/units');
   const units = planUnits(p, cliCommand(values.cli as string | undefined));
   // The change-log follower's service, when the plan enables it (src/core/pitr/units.ts).
-  const followSvc = p.follow.enabled ? (await import('../core/pitr/units')).followUnit(p, cliCommand(values.cli as string | undefined)) : undefined;
+  const followSvc = p.follow.enabled
+    ? (await import('../core/pitr/units')).followUnit(p, cliCommand(values.cli as string | undefined))
+    : undefined;
   if (!values.write) {
-    out(`# ${units.serviceName}\n${units.service}\n# ${units.timerName}\n${units.timer}${followSvc ? `\n# ${followSvc.name}\n${followSvc.text}` : ''}`);
+    out(
+      `# ${units.serviceName}\n${units.service}\n# ` +
+        `${units.timerName}\n${units.timer}${followSvc ? `\n# ${followSvc.name}\n${followSvc.text}` : ''}`,
+    );
     return 0;
   }
   const dir = String(values['unit-dir'] ?? '/etc/systemd/system');

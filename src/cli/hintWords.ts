@@ -13,7 +13,8 @@ export const cliHintWords: HintWords = (hint) => {
     case 'reclaimSpace':
       return hint.brief
         ? 'compact and defragment'
-        : 'compact and defragment the cluster, then disarm the alarm (etcdctl compact <revision>; etcdctl defrag on each member; etcdctl alarm disarm)';
+        : 'compact and defragment the cluster, then disarm the alarm (etcdctl ' +
+            'compact <revision>; etcdctl defrag on each member; etcdctl alarm disarm)';
     case 'listMembers':
       return 'list the members again (etcdctl member list)';
     case 'promoteLearner':

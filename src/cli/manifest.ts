@@ -3,7 +3,15 @@
  * files and systemd units, printed as a unified diff or written in place with `--write`.
  */
 import { isAbsolute } from 'path';
-import { applyEdits, diagnoseEtcdFile, parseEtcdFile, replaceFileContent, setDataDir, setInitialClusterState, unifiedDiff } from '../core/etcdFiles';
+import {
+  applyEdits,
+  diagnoseEtcdFile,
+  parseEtcdFile,
+  replaceFileContent,
+  setDataDir,
+  setInitialClusterState,
+  unifiedDiff,
+} from '../core/etcdFiles';
 import type { EditResult, ParsedEtcdFile } from '../core/etcdFiles';
 import { configFileOf, configFileSentence, UnreadableFile } from '../core/etcdFiles/editGuards';
 import { readRegularFile } from '../core/fsSafe';
@@ -11,7 +19,7 @@ import { CliCommand, CliUsageError, parseFlags } from './types';
 
 /** The short reason a related file could not be read, for a sentence that names it. */
 function reasonOf(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code ?? ((err as { cause?: NodeJS.ErrnoException }).cause?.code);
+  const code = (err as NodeJS.ErrnoException).code ?? (err as { cause?: NodeJS.ErrnoException }).cause?.code;
   if (code === 'ENOENT') return 'it does not exist on this machine';
   if (code === 'EACCES' || code === 'EPERM') return 'no permission to read it';
   return (err as Error).message.replace(/\.$/, '');
@@ -63,15 +71,26 @@ async function load(file: string, unit?: string): Promise<Loaded> {
 function configTarget(l: Loaded): { file: string; parsed: ParsedEtcdFile } | { error: string } | undefined {
   if (!l.config) return undefined;
   const why = configFileSentence(l.parsed, l.related) ?? '';
-  if (!l.config.parsed) return { error: `${why.replace(/ \(etcd-backup manifest[^)]*\)/, '')} It cannot be read here ` +
-    `(${l.config.reason ?? 'unknown'}), so nothing was changed.` };
-  if (l.config.parsed.kind !== 'config') return { error: `${why.replace(/ \(etcd-backup manifest[^)]*\)/, '')} It does not read as ` +
-    `etcd's config file, so nothing was changed.` };
+  if (!l.config.parsed)
+    return {
+      error:
+        `${why.replace(/ \(etcd-backup manifest[^)]*\)/, '')} It cannot be read here ` +
+        `(${l.config.reason ?? 'unknown'}), so nothing was changed.`,
+    };
+  if (l.config.parsed.kind !== 'config')
+    return {
+      error: `${why.replace(/ \(etcd-backup manifest[^)]*\)/, '')} It does not read as ` + `etcd's config file, so nothing was changed.`,
+    };
   return { file: l.config.path, parsed: l.config.parsed };
 }
 
-const KIND_NAMES: Record<string, string> = { manifest: 'static pod ' +
-  'manifest', env: 'env file', config: 'etcd config file', systemd: 'systemd unit', unknown: 'file' };
+const KIND_NAMES: Record<string, string> = {
+  manifest: 'static pod ' + 'manifest',
+  env: 'env file',
+  config: 'etcd config file',
+  systemd: 'systemd unit',
+  unknown: 'file',
+};
 
 function refuse(error: string | undefined): number {
   process.stderr.write(`etcd-backup manifest: ${error ?? 'nothing was changed.'}\n`);
@@ -79,8 +98,11 @@ function refuse(error: string | undefined): number {
 }
 
 async function finish(file: string, parsed: ParsedEtcdFile, r: EditResult, write: boolean, startedFrom?: string): Promise<number> {
-  if (startedFrom) process.stderr.write(`${startedFrom} starts etcd with the config file ${file}, and etcd then ignores every other ` +
-    `flag and variable: ${file} is the file to change.\n`);
+  if (startedFrom)
+    process.stderr.write(
+      `${startedFrom} starts etcd with the config file ${file}, and etcd then ignores every other ` +
+        `flag and variable: ${file} is the file to change.\n`,
+    );
   if (!r.ok) {
     process.stderr.write(`etcd-backup manifest: ${r.error}\n`);
     return 1;
@@ -93,8 +115,9 @@ async function finish(file: string, parsed: ParsedEtcdFile, r: EditResult, write
   const check = parseEtcdFile(next, file);
   if (check.kind !== parsed.kind || check.problems.some((p) => p.fatal)) {
     // never write a file that no longer reads as the same kind of etcd file
-    process.stderr.write(`etcd-backup manifest: the edit would leave ${file} unreadable; nothing was changed. Please report this ` +
-      `with the file.\n`);
+    process.stderr.write(
+      `etcd-backup manifest: the edit would leave ${file} unreadable; nothing was changed. Please report this ` + `with the file.\n`,
+    );
     return 1;
   }
   process.stdout.write(unifiedDiff(parsed.text, next, file));
@@ -122,8 +145,11 @@ export const setDataDirCommand: CliCommand = {
       return 0;
     }
     const { positionals, flags } = parseFlags(args, { booleans: ['write', 'keep-container-path'], strings: ['unit'] });
-    if (positionals.length !== 2) throw new CliUsageError(`give the file and the new data dir, e.g. etcd-backup manifest ` +
-      `set-data-dir /etc/kubernetes/manifests/etcd.yaml /var/lib/etcd-restored.\n${SET_DATA_DIR_USAGE}`);
+    if (positionals.length !== 2)
+      throw new CliUsageError(
+        `give the file and the new data dir, e.g. etcd-backup manifest ` +
+          `set-data-dir /etc/kubernetes/manifests/etcd.yaml /var/lib/etcd-restored.\n${SET_DATA_DIR_USAGE}`,
+      );
     const [file, dir] = positionals;
     const l = await load(file, flags.unit as string | undefined);
     const { parsed, related, unreadable } = l;
@@ -192,10 +218,14 @@ export const checkCommand: CliCommand = {
     const [file] = positionals;
     const { parsed, related, unreadable, config } = await load(file, flags.unit as string | undefined);
     const diags = diagnoseEtcdFile(parsed, { related });
-    for (const u of unreadable) process.stdout.write(`${file}: note: ${u.path}, which etcd's unit reads, cannot be read here ` +
-      `(${u.reason}); what it sets was not checked.\n`);
-    if (config && !config.parsed) process.stdout.write(`${file}: note: the config file ${config.path} cannot be read here ` +
-      `(${config.reason}); its settings were not checked.\n`);
+    for (const u of unreadable)
+      process.stdout.write(
+        `${file}: note: ${u.path}, which etcd's unit reads, cannot be read here ` + `(${u.reason}); what it sets was not checked.\n`,
+      );
+    if (config && !config.parsed)
+      process.stdout.write(
+        `${file}: note: the config file ${config.path} cannot be read here ` + `(${config.reason}); its settings were not checked.\n`,
+      );
     for (const d of diags) {
       const p = position(parsed.text, d.range.start);
       process.stdout.write(`${file}:${p.line}:${p.col}: ${d.severity}: ${d.message} [${d.code}]\n`);
@@ -203,9 +233,11 @@ export const checkCommand: CliCommand = {
     }
     const errors = diags.filter((d) => d.severity === 'error').length;
     const warnings = diags.filter((d) => d.severity === 'warning').length;
-    process.stderr.write(`${file} (${KIND_NAMES[parsed.kind]}): ${errors} error${errors === 1 ? '' : 's'}, ${warnings} ` +
-      `warning${warnings === 1 ? '' : 's'}, ${diags.length - errors - warnings} ` +
-        `note${diags.length - errors - warnings === 1 ? '' : 's'}.\n`);
+    process.stderr.write(
+      `${file} (${KIND_NAMES[parsed.kind]}): ${errors} error${errors === 1 ? '' : 's'}, ${warnings} ` +
+        `warning${warnings === 1 ? '' : 's'}, ${diags.length - errors - warnings} ` +
+        `note${diags.length - errors - warnings === 1 ? '' : 's'}.\n`,
+    );
     return errors ? 1 : 0;
   },
 };
@@ -215,4 +247,3 @@ export const manifestCommands: Record<string, CliCommand> = {
   'set-initial-cluster-state': setInitialClusterStateCommand,
   check: checkCommand,
 };
-

@@ -65,14 +65,27 @@ function stepLine(s: RestoreStep | TrialStep): string {
 }
 
 export const restoreCommand: CliCommand = {
-  summary: 'restore one member\'s data dir from a snapshot (etcdutl / etcdctl 3.4), safely',
+  summary: "restore one member's data dir from a snapshot (etcdutl / etcdctl 3.4), safely",
   async run(args: string[]): Promise<number> {
     if (args.includes('--help') || args.includes('-h')) {
       process.stdout.write(`${RESTORE_USAGE}\n`);
       return 0;
     }
     const { positionals, flags } = parseFlags(args, {
-      strings: ['name', 'initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token', 'data-dir', 'old-data-dir', 'owner', 'bump-revision', 'etcdutl', 'etcdctl', 'write-out', 'etcd-file'],
+      strings: [
+        'name',
+        'initial-cluster',
+        'initial-advertise-peer-urls',
+        'initial-cluster-token',
+        'data-dir',
+        'old-data-dir',
+        'owner',
+        'bump-revision',
+        'etcdutl',
+        'etcdctl',
+        'write-out',
+        'etcd-file',
+      ],
       booleans: ['skip-hash-check', 'mark-compacted'],
       aliases: { w: 'write-out' },
     });
@@ -85,7 +98,10 @@ export const restoreCommand: CliCommand = {
       throw new CliUsageError(`missing ${missing.map((m) => `--${m}`).join(', ')}.\n${RESTORE_USAGE}`);
     }
     if (!str('initial-cluster-token')) {
-      throw new CliUsageError(`missing --initial-cluster-token: give every member of the restored cluster the same new token, e.g. --initial-cluster-token ${newClusterToken()}.`);
+      throw new CliUsageError(
+        `missing --initial-cluster-token: give every member of the restored cluster ` +
+          `the same new token, e.g. --initial-cluster-token ${newClusterToken()}.`,
+      );
     }
     let bumpRevision: number | undefined;
     if (str('bump-revision') !== undefined) {
@@ -121,16 +137,35 @@ export const restoreCommand: CliCommand = {
       },
     });
     if (json) {
-      process.stdout.write(`${JSON.stringify({ dataDir: r.dataDir, movedAside: r.movedAside ?? null, tool: r.tool, owner: r.owner, sha256: r.snapshot.sha256 ?? null, steps: r.steps }, null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify(
+          {
+            dataDir: r.dataDir,
+            movedAside: r.movedAside ?? null,
+            tool: r.tool,
+            owner: r.owner,
+            sha256: r.snapshot.sha256 ?? null,
+            steps: r.steps,
+          },
+          null,
+          2,
+        )}\n`,
+      );
     } else {
-      process.stdout.write(`Restored member "${str('name')}" into ${r.dataDir} (owner ${r.owner.uid}:${r.owner.gid}, mode 0700)${r.movedAside ? `; the old data dir is ${r.movedAside}` : ''}.\n`);
+      process.stdout.write(
+        `Restored member "${str('name')}" into ${r.dataDir} (owner ${r.owner.uid}:${r.owner.gid}, ` +
+          `mode 0700)${r.movedAside ? `; the old data dir is ${r.movedAside}` : ''}.\n`,
+      );
     }
     return 0;
   },
 };
 
 /** The trial restore for `snapshot verify --trial-restore`; prints the steps and the verdict. */
-export async function runTrialRestore(file: string, opts: { json?: boolean; skipHashCheck?: boolean; etcdutl?: string; etcdctl?: string; etcd?: string } = {}): Promise<{ code: number; result: TrialRestoreResult }> {
+export async function runTrialRestore(
+  file: string,
+  opts: { json?: boolean; skipHashCheck?: boolean; etcdutl?: string; etcdctl?: string; etcd?: string } = {},
+): Promise<{ code: number; result: TrialRestoreResult }> {
   const ac = new AbortController();
   const onSig = (): void => ac.abort();
   process.once('SIGINT', onSig);

@@ -122,7 +122,10 @@ async function parseSaveArgs(args: string[]): Promise<SaveRequest> {
   if (positionals.length !== 1) {
     throw new CliUsageError(`give exactly one file or folder to save to.\n${USAGE}`);
   }
-  const list = (str('endpoints') ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+  const list = (str('endpoints') ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
   if (!list.length) {
     throw new CliUsageError('give the member to snapshot with --endpoints, e.g. --endpoints https://10.0.0.11:2379.');
   }

@@ -44,7 +44,11 @@ a file without one (a raw member/snap/db copy) then exits 1, saying the check di
 export const statusCommand: CliCommand = {
   summary: 'hash, revision, total keys and size of a snapshot file (as etcdctl snapshot status)',
   async run(args) {
-    const { positionals, flags } = parseFlags(args, { strings: ['write-out'], booleans: ['check-hash', 'help'], aliases: { w: 'write-out', h: 'help' } });
+    const { positionals, flags } = parseFlags(args, {
+      strings: ['write-out'],
+      booleans: ['check-hash', 'help'],
+      aliases: { w: 'write-out', h: 'help' },
+    });
     if (flags.help) {
       process.stdout.write(`${STATUS_USAGE}\n`);
       return 0;
@@ -161,7 +165,11 @@ function depthFlag(flags: Record<string, string | boolean>): number | 'auto' {
 export const inspectCommand: CliCommand = {
   summary: 'members, cluster version and the keyspace by prefix inside a snapshot',
   async run(args) {
-    const { positionals, flags } = parseFlags(args, { strings: ['write-out', 'prefix-depth', 'top'], booleans: ['help'], aliases: { w: 'write-out', h: 'help' } });
+    const { positionals, flags } = parseFlags(args, {
+      strings: ['write-out', 'prefix-depth', 'top'],
+      booleans: ['help'],
+      aliases: { w: 'write-out', h: 'help' },
+    });
     if (flags.help) {
       process.stdout.write(`${INSPECT_USAGE}\n`);
       return 0;
@@ -185,7 +193,10 @@ export const inspectCommand: CliCommand = {
         const lines = [
           formatStatus(s, 'table'),
           '',
-          `Cluster version ${r.clusterVersion ?? '?'}; consistent index ${r.consistentIndex ?? '?'}${r.term ? `; term ${r.term}` : ''}${r.compactRevision !== undefined ? `; compacted at ${r.compactRevision}` : ''}; ${r.leases} leases; ${s.freePages} free pages (${humanBytes(s.freePages * s.pageSize)}).`,
+          `Cluster version ${r.clusterVersion ?? '?'}; consistent index ` +
+            `${r.consistentIndex ?? '?'}${r.term ? `; term ${r.term}` : ''}` +
+            `${r.compactRevision !== undefined ? `; compacted at ${r.compactRevision}` : ''}; ` +
+            `${r.leases} leases; ${s.freePages} free pages (${humanBytes(s.freePages * s.pageSize)}).`,
           '',
           `Members stored in the snapshot (${r.members.length}):`,
           textTable(
@@ -194,16 +205,27 @@ export const inspectCommand: CliCommand = {
             [true, true, true, true, true],
           ),
           '',
-          `Keyspace at revision ${s.revision}: ${k.liveKeys} live keys (${humanBytes(k.liveBytes)}), ${k.revisions} revisions kept (${humanBytes(k.revisionBytes)}), ${k.deletedKeys} deleted keys awaiting compaction.`,
+          `Keyspace at revision ${s.revision}: ${k.liveKeys} live keys (${humanBytes(k.liveBytes)}), ${k.revisions} ` +
+            `revisions kept (${humanBytes(k.revisionBytes)}), ${k.deletedKeys} deleted keys awaiting compaction.`,
           textTable(
             ['prefix', 'live keys', 'live bytes', 'revisions', 'bytes kept'],
-            k.prefixes.slice(0, top).map((p) => [p.prefix, String(p.liveKeys), humanBytes(p.liveBytes), String(p.revisions), humanBytes(p.revisionBytes)]),
+            k.prefixes
+              .slice(0, top)
+              .map((p) => [p.prefix, String(p.liveKeys), humanBytes(p.liveBytes), String(p.revisions), humanBytes(p.revisionBytes)]),
             [true],
           ),
         ];
         if (k.prefixes.length > top) lines.push(`(${k.prefixes.length - top} more prefixes: --top N, or -w json)`);
         if (k.largest.length) {
-          lines.push('', 'Largest keys:', textTable(['key', 'bytes', 'revisions'], k.largest.slice(0, Math.min(top, 10)).map((l) => [l.key, humanBytes(l.bytes), String(l.revisions)]), [true]));
+          lines.push(
+            '',
+            'Largest keys:',
+            textTable(
+              ['key', 'bytes', 'revisions'],
+              k.largest.slice(0, Math.min(top, 10)).map((l) => [l.key, humanBytes(l.bytes), String(l.revisions)]),
+              [true],
+            ),
+          );
         }
         process.stdout.write(`${lines.join('\n')}\n`);
       }
@@ -269,10 +291,16 @@ export const keysCommand: CliCommand = {
         const v = k.value;
         let text = '';
         if (v?.kind === 'text' || v?.kind === 'json') text = (v.text ?? '') + (v.truncated ? ' …' : '');
-        else if (v?.kind === 'k8s-protobuf') text = `[k8s protobuf ${v.k8s?.apiVersion ?? '?'} ${v.k8s?.kind ?? '?'}${v.k8s?.namespace ? ` ${v.k8s.namespace}/` : ' '}${v.k8s?.name ?? ''}, ${k.valueSize} bytes]`;
+        else if (v?.kind === 'k8s-protobuf')
+          text =
+            `[k8s protobuf ${v.k8s?.apiVersion ?? '?'} ` +
+            `${v.k8s?.kind ?? '?'}${v.k8s?.namespace ? ` ${v.k8s.namespace}/` : ' '}${v.k8s?.name ?? ''}, ${k.valueSize} bytes]`;
         else if (v?.kind === 'binary') text = `[binary, ${k.valueSize} bytes: ${v.hex}${v.truncated ? '…' : ''}]`;
         else if (v?.kind === 'empty') text = '[empty]';
-        process.stdout.write(`${k.key}\n  rev ${k.modRevision} (created ${k.createRevision}, version ${k.version}${k.lease ? `, lease ${k.lease}` : ''}): ${text}\n`);
+        process.stdout.write(
+          `${k.key}\n  rev ${k.modRevision} (created ${k.createRevision}, ` +
+            `version ${k.version}${k.lease ? `, lease ${k.lease}` : ''}): ${text}\n`,
+        );
       }
       process.stderr.write(`${r.keys.length} of ${r.matched} matching keys shown.\n`);
       return 0;
@@ -292,7 +320,11 @@ revision; changed means the value differs), summed up by prefix.`;
 export const diffCommand: CliCommand = {
   summary: 'keys added, removed and changed between two snapshots, by prefix',
   async run(args) {
-    const { positionals, flags } = parseFlags(args, { strings: ['write-out', 'prefix-depth', 'limit'], booleans: ['help'], aliases: { w: 'write-out', h: 'help' } });
+    const { positionals, flags } = parseFlags(args, {
+      strings: ['write-out', 'prefix-depth', 'limit'],
+      booleans: ['help'],
+      aliases: { w: 'write-out', h: 'help' },
+    });
     if (flags.help) {
       process.stdout.write(`${DIFF_USAGE}\n`);
       return 0;
@@ -309,10 +341,17 @@ export const diffCommand: CliCommand = {
       else if (w === 'markdown') process.stdout.write(diffMarkdown(d));
       else {
         const lines = [
-          `${d.a.path} (revision ${d.a.revision}, ${d.a.liveKeys} keys) -> ${d.b.path} (revision ${d.b.revision}, ${d.b.liveKeys} keys): ${d.added} added, ${d.removed} removed, ${d.changed} changed, ${d.unchanged} unchanged.`,
+          `${d.a.path} (revision ${d.a.revision}, ${d.a.liveKeys} keys) -> ${d.b.path} (revision ${d.b.revision}, ` +
+            `${d.b.liveKeys} keys): ${d.added} added, ${d.removed} removed, ${d.changed} changed, ${d.unchanged} unchanged.`,
           textTable(
             ['prefix', 'added', 'removed', 'changed', 'bytes'],
-            d.prefixes.map((p) => [p.prefix, String(p.added), String(p.removed), String(p.changed), `${p.bytesDelta >= 0 ? '+' : '-'}${humanBytes(Math.abs(p.bytesDelta))}`]),
+            d.prefixes.map((p) => [
+              p.prefix,
+              String(p.added),
+              String(p.removed),
+              String(p.changed),
+              `${p.bytesDelta >= 0 ? '+' : '-'}${humanBytes(Math.abs(p.bytesDelta))}`,
+            ]),
             [true],
           ),
         ];

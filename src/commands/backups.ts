@@ -22,8 +22,10 @@ function planPathOf(target: unknown, answers: RunBackupAnswers | undefined): str
   if (target instanceof BackupsNode) return target.entry.path;
   if (typeof target === 'string') return target;
   if (answers?.plan) return answers.plan;
-  throw new EtcdBackupError('invalidInput', 'Run Backup Now works on a Backups node of the Clusters view ' +
-    '(or pass { plan: "/path/to/plan.yaml" }).');
+  throw new EtcdBackupError(
+    'invalidInput',
+    'Run Backup Now works on a Backups node of the Clusters view ' + '(or pass { plan: "/path/to/plan.yaml" }).',
+  );
 }
 
 export async function runBackupNow(deps: CommandDeps, target: unknown, answers: RunBackupAnswers | undefined): Promise<RunResult> {

@@ -25,7 +25,12 @@ export async function resolveCluster(arg: unknown, deps: CommandDeps, placeHolde
     const n = clusterNodeOf(arg);
     if (n) return deps.settings.cluster(n.cluster.name) ?? n.cluster;
   }
-  const name = typeof arg === 'string' ? arg : typeof arg === 'object' && arg !== null && typeof (arg as { cluster?: unknown }).cluster === 'string' ? (arg as { cluster: string }).cluster : undefined;
+  const name =
+    typeof arg === 'string'
+      ? arg
+      : typeof arg === 'object' && arg !== null && typeof (arg as { cluster?: unknown }).cluster === 'string'
+        ? (arg as { cluster: string }).cluster
+        : undefined;
   if (name !== undefined) {
     const c = deps.settings.cluster(name);
     if (!c) {
@@ -137,8 +142,18 @@ function clusterOfDraft(d: Draft): ClusterConfig {
   if (parsed.problems.length) {
     throw new EtcdBackupError('invalidInput', `Endpoints: ${parsed.problems.join(' ')}`);
   }
-  const tls = d.caFile || d.certFile || d.keyFile || d.insecureSkipVerify ? { caFile: d.caFile, certFile: d.certFile, keyFile: d.keyFile, insecureSkipVerify: d.insecureSkipVerify } : undefined;
-  const v = validateCluster({ name: d.name, endpoints: parsed.endpoints, tls, username: d.username, snapshotDir: d.snapshotDir, timeoutMs: d.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+  const tls =
+    d.caFile || d.certFile || d.keyFile || d.insecureSkipVerify
+      ? { caFile: d.caFile, certFile: d.certFile, keyFile: d.keyFile, insecureSkipVerify: d.insecureSkipVerify }
+      : undefined;
+  const v = validateCluster({
+    name: d.name,
+    endpoints: parsed.endpoints,
+    tls,
+    username: d.username,
+    snapshotDir: d.snapshotDir,
+    timeoutMs: d.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+  });
   if (!v.cluster) {
     throw new EtcdBackupError('invalidInput', v.problems.join(' '));
   }
@@ -151,7 +166,13 @@ async function input(title: string, step: string, opts: vscode.InputBoxOptions):
 }
 
 /** Pick a file (or folder) with the native dialog, keep the current one, or none. */
-async function pickPath(title: string, step: string, what: string, current: string | undefined, opts: { folder?: boolean; required?: boolean; near?: string }): Promise<string | undefined> {
+async function pickPath(
+  title: string,
+  step: string,
+  what: string,
+  current: string | undefined,
+  opts: { folder?: boolean; required?: boolean; near?: string },
+): Promise<string | undefined> {
   type Item = vscode.QuickPickItem & { action: 'choose' | 'keep' | 'none' | 'type' };
   const items: Item[] = [];
   if (current) items.push({ label: `$(check) Keep ${current}`, action: 'keep' });
@@ -201,9 +222,14 @@ async function askDraft(title: string, d: Draft, deps: CommandDeps, editing?: st
   if (https) {
     const near = '/etc/kubernetes/pki/etcd';
     out.caFile = await pickPath(title, `3/${total}`, 'CA certificate (--cacert)', d.caFile, { near });
-    out.certFile = await pickPath(title, `4/${total}`, 'client certificate (--cert)', d.certFile, { near: out.caFile ? path.dirname(out.caFile) : near });
+    out.certFile = await pickPath(title, `4/${total}`, 'client certificate (--cert)', d.certFile, {
+      near: out.caFile ? path.dirname(out.caFile) : near,
+    });
     out.keyFile = out.certFile
-      ? await pickPath(title, `4/${total}`, 'client key (--key)', d.keyFile ?? out.certFile.replace(/\.(crt|pem)$/, '.key'), { required: true, near: path.dirname(out.certFile) })
+      ? await pickPath(title, `4/${total}`, 'client key (--key)', d.keyFile ?? out.certFile.replace(/\.(crt|pem)$/, '.key'), {
+          required: true,
+          near: path.dirname(out.certFile),
+        })
       : undefined;
   } else {
     out.caFile = out.certFile = out.keyFile = undefined;
@@ -220,7 +246,9 @@ async function askDraft(title: string, d: Draft, deps: CommandDeps, editing?: st
     const hasOld = editing ? (await deps.settings.password(editing)) !== undefined : false;
     const pw = await vscode.window.showInputBox({
       title: `${title} (5/${total})`,
-      prompt: hasOld ? `Password of ${out.username} (kept in the secret storage); leave empty to keep the saved one` : `Password of ${out.username} (kept in the secret storage, never in settings)`,
+      prompt: hasOld
+        ? `Password of ${out.username} (kept in the secret storage); leave empty to keep the saved one`
+        : `Password of ${out.username} (kept in the secret storage, never in settings)`,
       password: true,
       ignoreFocusOut: true,
     });
@@ -232,7 +260,12 @@ async function askDraft(title: string, d: Draft, deps: CommandDeps, editing?: st
 }
 
 /** Try the cluster with the deadline; say what happened in one sentence. */
-export async function testConnection(cluster: ClusterConfig, password: string | undefined, deps: CommandDeps, withUi: boolean): Promise<ConnectionTest> {
+export async function testConnection(
+  cluster: ClusterConfig,
+  password: string | undefined,
+  deps: CommandDeps,
+  withUi: boolean,
+): Promise<ConnectionTest> {
   const run = async (): Promise<ConnectionTest> => {
     const o = await deps.etcd.overview(cluster, password);
     if (o.reachable) {
@@ -241,10 +274,19 @@ export async function testConnection(cluster: ClusterConfig, password: string | 
     return { ok: false, kind: o.error?.kind, message: o.error?.message ?? 'No endpoint answered.', summary: summaryOf(o) };
   };
   if (!withUi) return run();
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Connecting to ${cluster.endpoints.join(', ')}…` }, run);
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Connecting to ${cluster.endpoints.join(', ')}…` },
+    run,
+  );
 }
 
-export async function saveFlow(title: string, initial: Draft, deps: CommandDeps, answers: ClusterAnswers | undefined, editing?: string): Promise<SaveResult> {
+export async function saveFlow(
+  title: string,
+  initial: Draft,
+  deps: CommandDeps,
+  answers: ClusterAnswers | undefined,
+  editing?: string,
+): Promise<SaveResult> {
   let draft = answers ? mergeAnswers(initial, answers) : initial;
   for (;;) {
     if (!answers) {
@@ -266,7 +308,12 @@ export async function saveFlow(title: string, initial: Draft, deps: CommandDeps,
         if (answers) {
           choice = answers.onTestFailure === 'save' ? 'Save Anyway' : undefined;
         } else {
-          choice = await vscode.window.showWarningMessage(`Could not connect to "${cluster.name}": ${test.message}`, { modal: true }, 'Save Anyway', 'Edit');
+          choice = await vscode.window.showWarningMessage(
+            `Could not connect to "${cluster.name}": ${test.message}`,
+            { modal: true },
+            'Save Anyway',
+            'Edit',
+          );
         }
         if (choice === 'Edit') {
           continue;
@@ -318,7 +365,9 @@ function rowsOf(o: ClusterOverview): { answered: EndpointProbe[]; failed: Endpoi
     if (p.status && !byMember.has(p.status.memberId)) byMember.set(p.status.memberId, p);
   }
   const answeredIds = new Set(byMember.keys());
-  const failed = o.probes.filter((p) => p.statusError && (p.configured || !o.members.some((m) => m.clientURLs.includes(p.endpoint) && answeredIds.has(m.id))));
+  const failed = o.probes.filter(
+    (p) => p.statusError && (p.configured || !o.members.some((m) => m.clientURLs.includes(p.endpoint) && answeredIds.has(m.id))),
+  );
   return { answered: [...byMember.values()], failed };
 }
 
@@ -329,7 +378,9 @@ let textReportCounter = 0;
 
 function registerTextReports(context: vscode.ExtensionContext): void {
   context.subscriptions.push(
-    vscode.workspace.registerTextDocumentContentProvider(TEXT_REPORT_SCHEME, { provideTextDocumentContent: (uri) => textReports.get(uri.toString()) ?? '' }),
+    vscode.workspace.registerTextDocumentContentProvider(TEXT_REPORT_SCHEME, {
+      provideTextDocumentContent: (uri) => textReports.get(uri.toString()) ?? '',
+    }),
     vscode.workspace.onDidCloseTextDocument((d) => {
       if (d.uri.scheme === TEXT_REPORT_SCHEME) textReports.delete(d.uri.toString());
     }),
@@ -338,7 +389,11 @@ function registerTextReports(context: vscode.ExtensionContext): void {
 
 async function showReport(text: string, answers: ShowAnswers | undefined, title: string): Promise<vscode.Uri | undefined> {
   if (answers?.show === false) return undefined;
-  const uri = vscode.Uri.from({ scheme: TEXT_REPORT_SCHEME, path: `/${title.replace(/[\\/:*?"<>|]/g, '_')}.txt`, query: String(++textReportCounter) });
+  const uri = vscode.Uri.from({
+    scheme: TEXT_REPORT_SCHEME,
+    path: `/${title.replace(/[\\/:*?"<>|]/g, '_')}.txt`,
+    query: String(++textReportCounter),
+  });
   textReports.set(uri.toString(), text);
   const doc = await vscode.workspace.openTextDocument(uri);
   await vscode.window.showTextDocument(doc, { preview: true });
@@ -373,9 +428,16 @@ async function endpointHealthCommand(arg: unknown, answers: ShowAnswers | undefi
   const { answered, failed } = rowsOf(o);
   const health: EndpointHealth[] = [
     ...answered.map((p) => p.health ?? { endpoint: p.endpoint, healthy: false, tookMs: 0, error: 'no answer' }),
-    ...failed.map((p) => ({ endpoint: p.endpoint, healthy: false, tookMs: 0, error: p.statusError?.message, errorKind: p.statusError?.kind })),
+    ...failed.map((p) => ({
+      endpoint: p.endpoint,
+      healthy: false,
+      tookMs: 0,
+      error: p.statusError?.message,
+      errorKind: p.statusError?.kind,
+    })),
   ];
-  const text = `${header(cluster, 'Endpoint health', deps.settings, ['endpoint', 'health', '-w', 'table'])}${formatEndpointHealth(health, true)}\n\n${formatEndpointHealth(health)}\n`;
+  const head = header(cluster, 'Endpoint health', deps.settings, ['endpoint', 'health', '-w', 'table']);
+  const text = `${head}${formatEndpointHealth(health, true)}\n\n${formatEndpointHealth(health)}\n`;
   const uri = await showReport(text, answers, `Endpoint Health of ${cluster.name}`);
   const ok = health.filter((h) => h.healthy).length;
   if (!answers) {
@@ -394,8 +456,9 @@ async function endpointStatusCommand(arg: unknown, answers: ShowAnswers | undefi
   const { answered, failed } = rowsOf(o);
   const statuses = answered.map((p) => p.status as EndpointStatus);
   const failures = failed.map((p) => ({ endpoint: p.endpoint, error: p.statusError?.message ?? 'no answer' }));
+  const head = header(cluster, 'Endpoint status', deps.settings, ['endpoint', 'status', '-w', 'table']);
   const text =
-    `${header(cluster, 'Endpoint status', deps.settings, ['endpoint', 'status', '-w', 'table'])}${formatEndpointStatusTable(statuses, failures)}\n\n` +
+    `${head}${formatEndpointStatusTable(statuses, failures)}\n\n` +
     `# Members (etcdctl member list -w table)\n${formatMemberTable(o.members)}\n`;
   const uri = await showReport(text, answers, `Endpoint Status of ${cluster.name}`);
   return { cluster: cluster.name, statuses, failures, text, ...(uri ? { uri } : {}) };
@@ -418,7 +481,9 @@ export function registerClusterCommands(context: vscode.ExtensionContext, deps: 
     const [o] = await tree.refresh(cluster.name);
     return o;
   });
-  command<ClusterAnswers>('etcdBackup.addCluster', (_target, answers) => saveFlow('Add etcd Cluster', draftOf(undefined), deps, answers), { loneAnswers: true });
+  command<ClusterAnswers>('etcdBackup.addCluster', (_target, answers) => saveFlow('Add etcd Cluster', draftOf(undefined), deps, answers), {
+    loneAnswers: true,
+  });
   command<ClusterAnswers>('etcdBackup.editCluster', async (target, answers) => {
     const cluster = await resolveCluster(target, deps, 'Edit which cluster?');
     return saveFlow(`Edit ${cluster.name}`, draftOf(cluster), deps, answers, cluster.name);
@@ -429,11 +494,17 @@ export function registerClusterCommands(context: vscode.ExtensionContext, deps: 
   command<{ args?: string[] }>('etcdBackup.copyEtcdctlCommand', (target, answers) => copyEtcdctlCommand(target, answers, deps));
 }
 
-async function removeClusterCommand(target: unknown, answers: { confirm?: boolean } | undefined, deps: CommandDeps): Promise<{ removed: boolean; cluster: string }> {
+async function removeClusterCommand(
+  target: unknown,
+  answers: { confirm?: boolean } | undefined,
+  deps: CommandDeps,
+): Promise<{ removed: boolean; cluster: string }> {
   const cluster = await resolveCluster(target, deps, 'Remove which cluster from the settings?');
   const keep = cluster.snapshotDir ? ` Its snapshots in ${cluster.snapshotDir} stay where they are.` : '';
   const question = `Remove cluster "${cluster.name}" from the settings? etcd itself is not touched.${keep}`;
-  const ok = answers ? answers.confirm === true : (await vscode.window.showWarningMessage(question, { modal: true }, 'Remove')) === 'Remove';
+  const ok = answers
+    ? answers.confirm === true
+    : (await vscode.window.showWarningMessage(question, { modal: true }, 'Remove')) === 'Remove';
   if (!ok) {
     return { removed: false, cluster: cluster.name };
   }
@@ -450,7 +521,9 @@ async function copyEtcdctlCommand(target: unknown, answers: { args?: string[] } 
   await vscode.env.clipboard.writeText(cmd.shell);
   if (!answers) {
     const note = cluster.username ? ` etcdctl will ask for the password of ${cluster.username}.` : '';
-    void vscode.window.showInformationMessage(`Copied the etcdctl command for "${cluster.name}" (add a sub-command such as "member list -w table").${note}`);
+    void vscode.window.showInformationMessage(
+      `Copied the etcdctl command for "${cluster.name}" (add a sub-command such as "member list -w table").${note}`,
+    );
   }
   return cmd.shell;
 }

@@ -81,7 +81,12 @@ export function snapshotFileOf(target: unknown): string | undefined {
 }
 
 /** The snapshot file to work on: from the target, the answers' `snapshot`, or an open dialog (opened in `near` when given). */
-export async function pickSnapshot(target: unknown, answers: { snapshot?: string } | undefined, title: string, near?: string): Promise<string> {
+export async function pickSnapshot(
+  target: unknown,
+  answers: { snapshot?: string } | undefined,
+  title: string,
+  near?: string,
+): Promise<string> {
   const file = snapshotFileOf(target) ?? answers?.snapshot;
   if (file) return file;
   if (answers) throw new EtcdBackupError('invalidInput', 'No snapshot file given: pass { snapshot: "/path/to/file.db" }.');
@@ -105,15 +110,18 @@ export interface ProgressScope {
 
 /** Run `work` under a cancellable progress notification; Cancel aborts its signal (core stops on it). */
 export function withCancellableProgress<T>(title: string, work: (scope: ProgressScope) => Promise<T>): Thenable<T> {
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
-    const ac = new AbortController();
-    const sub = token.onCancellationRequested(() => ac.abort());
-    try {
-      return await work({ signal: ac.signal, report: (message, increment) => progress.report({ message, increment }) });
-    } finally {
-      sub.dispose();
-    }
-  });
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title, cancellable: true },
+    async (progress, token) => {
+      const ac = new AbortController();
+      const sub = token.onCancellationRequested(() => ac.abort());
+      try {
+        return await work({ signal: ac.signal, report: (message, increment) => progress.report({ message, increment }) });
+      } finally {
+        sub.dispose();
+      }
+    },
+  );
 }
 
 /** "Quorum now: … After removal: …", for the confirmations of Remove and Replace Member. */

@@ -22,7 +22,12 @@ export function registerEnvironmentCommand(context: vscode.ExtensionContext, dep
     const tools = report.tools.filter((t) => t.name !== 'etcd');
     const found = tools.filter((t) => t.path).map((t) => t.name);
     const summary = report.etcd3.loaded
-      ? `etcd3 loaded its protos. ${found.length ? `Found ${found.join(' and ')}.` : 'Neither etcdctl nor etcdutl is on PATH: install etcd-client (etcdctl) or etcdutl, or set their paths in the settings.'}`
+      ? `etcd3 loaded its protos. ` +
+        `${
+          found.length
+            ? `Found ${found.join(' and ')}.`
+            : 'Neither etcdctl nor etcdutl is on PATH: install etcd-client (etcdctl) or etcdutl, or set their paths in the settings.'
+        }`
       : (report.etcd3.problem ?? 'etcd3 did not load. Reinstall the extension.');
     showWithLogs(log, summary);
     return report;

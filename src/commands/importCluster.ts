@@ -57,7 +57,8 @@ async function exists(p: string): Promise<boolean> {
 /** The file to import: the Uri / path given, the answers' file, the active editor's etcd file, or a dialog. */
 async function resolveFile(arg: unknown, answers: ImportAnswers | undefined): Promise<string> {
   if (arg instanceof vscode.Uri) {
-    if (arg.scheme !== 'file') throw new EtcdBackupError('invalidInput', `${arg.toString()} is not a file on this machine; save it to disk, then import it.`);
+    if (arg.scheme !== 'file')
+      throw new EtcdBackupError('invalidInput', `${arg.toString()} is not a file on this machine; save it to disk, then import it.`);
     return arg.fsPath;
   }
   if (typeof arg === 'string' && arg) return arg;
@@ -67,8 +68,17 @@ async function resolveFile(arg: unknown, answers: ImportAnswers | undefined): Pr
   if (active && active.uri.scheme === 'file' && parseEtcdFile(active.getText(), path.basename(active.fileName)).kind !== 'unknown') {
     const pick = await vscode.window.showQuickPick(
       [
-        { label: `$(file) ${path.basename(active.fileName)}`, description: active.fileName, detail: 'The file in the active editor', file: active.fileName },
-        { label: '$(folder-opened) Choose another file…', detail: 'A static pod manifest, etcd.env, etcd config file or systemd unit', file: undefined },
+        {
+          label: `$(file) ${path.basename(active.fileName)}`,
+          description: active.fileName,
+          detail: 'The file in the active editor',
+          file: active.fileName,
+        },
+        {
+          label: '$(folder-opened) Choose another file…',
+          detail: 'A static pod manifest, etcd.env, etcd config file or systemd unit',
+          file: undefined,
+        },
       ],
       { title: 'Import Cluster from etcd File', ignoreFocusOut: true },
     );
@@ -95,10 +105,16 @@ async function readText(file: string): Promise<string> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM') {
-      throw new EtcdBackupError('permission', `Cannot read ${file}: permission denied; run VS Code as a user who may read it (root on a kubeadm node), or copy the file somewhere readable.`, { cause: err });
+      throw new EtcdBackupError(
+        'permission',
+        `Cannot read ${file}: permission denied; run VS Code as a user who may ` +
+          `read it (root on a kubeadm node), or copy the file somewhere readable.`,
+        { cause: err },
+      );
     }
     if (code === 'ENOENT') throw new EtcdBackupError('notFound', `${file} does not exist; choose the etcd file to import.`, { cause: err });
-    if (code === 'EISDIR') throw new EtcdBackupError('invalidInput', `${file} is a folder; choose the etcd file in it (e.g. etcd.yaml).`, { cause: err });
+    if (code === 'EISDIR')
+      throw new EtcdBackupError('invalidInput', `${file} is a folder; choose the etcd file in it (e.g. etcd.yaml).`, { cause: err });
     throw err;
   }
 }
@@ -123,7 +139,8 @@ function noClusterProblem(warnings: readonly string[]): string {
 /** What to do when the TLS files the file names are not on this machine. */
 function missingTlsHint(warnings: readonly string[]): string {
   return warnings.some((w) => /^(caFile|certFile|keyFile) .* does not exist on this machine\.$/.test(w))
-    ? 'Without these files the connection test fails: run VS Code where they are (the control-plane node, e.g. through Remote-SSH), copy them here, or pick others with "Edit" when the test fails.'
+    ? 'Without these files the connection test fails: run VS Code where they are (the control-plane ' +
+        'node, e.g. through Remote-SSH), copy them here, or pick others with "Edit" when the test fails.'
     : '';
 }
 
@@ -151,14 +168,33 @@ interface ImportChoices {
   snapshotDir?: string;
 }
 
-async function askChoices(base: string, draft: ClusterConfig, warnings: readonly string[], existing: readonly string[], answers: ImportAnswers | undefined): Promise<ImportChoices> {
+async function askChoices(
+  base: string,
+  draft: ClusterConfig,
+  warnings: readonly string[],
+  existing: readonly string[],
+  answers: ImportAnswers | undefined,
+): Promise<ImportChoices> {
   const name = answers?.name ?? uniqueClusterName(draft.name, existing);
-  const endpointsText = answers?.endpoints === undefined ? draft.endpoints.join(', ') : Array.isArray(answers.endpoints) ? answers.endpoints.join(', ') : answers.endpoints;
-  if (answers) return { name, endpointsText, snapshotDir: answers.snapshotDir === null ? undefined : (answers.snapshotDir ?? defaultSnapshotDir(name)) };
+  const endpointsText =
+    answers?.endpoints === undefined
+      ? draft.endpoints.join(', ')
+      : Array.isArray(answers.endpoints)
+        ? answers.endpoints.join(', ')
+        : answers.endpoints;
+  if (answers)
+    return {
+      name,
+      endpointsText,
+      snapshotDir: answers.snapshotDir === null ? undefined : (answers.snapshotDir ?? defaultSnapshotDir(name)),
+    };
   if (warnings.length) {
     const go = await vscode.window.showWarningMessage(
       `Importing ${base}: ${warnings.length === 1 ? 'one thing' : `${warnings.length} things`} to know before connecting.`,
-      { modal: true, detail: [...warnings.map((w) => `• ${w}`), ...(missingTlsHint(warnings) ? ['', missingTlsHint(warnings)] : [])].join('\n') },
+      {
+        modal: true,
+        detail: [...warnings.map((w) => `• ${w}`), ...(missingTlsHint(warnings) ? ['', missingTlsHint(warnings)] : [])].join('\n'),
+      },
       'Continue',
     );
     if (go !== 'Continue') cancelled();
@@ -177,7 +213,9 @@ async function askChoices(base: string, draft: ClusterConfig, warnings: readonly
   const chosenEndpoints =
     (await vscode.window.showInputBox({
       title: `${title} (2/3)`,
-      prompt: 'Client URLs of the members, separated by commas (from the file; add the other members\' to reach the cluster when this one is down)',
+      prompt:
+        'Client URLs of the members, separated by commas (from the file; ' +
+        "add the other members' to reach the cluster when this one is down)",
       value: endpointsText,
       ignoreFocusOut: true,
       validateInput: (v) => {
@@ -187,7 +225,7 @@ async function askChoices(base: string, draft: ClusterConfig, warnings: readonly
     })) ?? cancelled();
   const dir = await vscode.window.showInputBox({
     title: `${title} (3/3)`,
-    prompt: 'Folder for this cluster\'s snapshots (created when the first snapshot is taken); leave empty for none',
+    prompt: "Folder for this cluster's snapshots (created when the first snapshot is taken); leave empty for none",
     value: defaultSnapshotDir(chosenName),
     ignoreFocusOut: true,
     validateInput: (v) => (v.trim() && !path.isAbsolute(v.trim()) ? 'Give an absolute path, e.g. /var/backups/etcd/prod.' : undefined),
@@ -196,17 +234,32 @@ async function askChoices(base: string, draft: ClusterConfig, warnings: readonly
 }
 
 /** The validated cluster, or the sentence that says what is wrong. */
-function clusterOfChoices(c: ImportChoices, draft: ClusterConfig, existing: readonly string[], timeoutMs: number | undefined): { cluster?: ClusterConfig; problem?: string } {
+function clusterOfChoices(
+  c: ImportChoices,
+  draft: ClusterConfig,
+  existing: readonly string[],
+  timeoutMs: number | undefined,
+): { cluster?: ClusterConfig; problem?: string } {
   const nameProblem = clusterNameProblem(c.name, existing);
   if (nameProblem) return { problem: nameProblem };
   const eps = parseEndpointList(c.endpointsText);
   if (eps.problems.length) return { problem: `Endpoints: ${eps.problems.join(' ')}` };
-  const v = validateCluster({ name: c.name.trim(), endpoints: eps.endpoints, tls: draft.tls, snapshotDir: c.snapshotDir, timeoutMs: timeoutMs ?? DEFAULT_TIMEOUT_MS });
+  const v = validateCluster({
+    name: c.name.trim(),
+    endpoints: eps.endpoints,
+    tls: draft.tls,
+    snapshotDir: c.snapshotDir,
+    timeoutMs: timeoutMs ?? DEFAULT_TIMEOUT_MS,
+  });
   return v.cluster ? { cluster: v.cluster } : { problem: v.problems.join(' ') };
 }
 
 /** After a failed connection test: save anyway, open the full form ("edit"), or not. */
-async function onFailedTest(cluster: ClusterConfig, test: ConnectionTest, answers: ImportAnswers | undefined): Promise<'save' | 'edit' | 'cancel'> {
+async function onFailedTest(
+  cluster: ClusterConfig,
+  test: ConnectionTest,
+  answers: ImportAnswers | undefined,
+): Promise<'save' | 'edit' | 'cancel'> {
   if (answers) return answers.onTestFailure === 'save' ? 'save' : 'cancel';
   const choice = await vscode.window.showWarningMessage(
     `Could not connect to "${cluster.name}": ${test.message}`,
@@ -248,7 +301,9 @@ async function importClusterCommand(arg: unknown, answers: ImportAnswers | undef
   const source = await deps.settings.saveCluster(cluster, { source: 'user' });
   deps.log.info(`Imported cluster "${cluster.name}" from ${file} into ${source} settings.`);
   if (!answers) {
-    void vscode.window.showInformationMessage(test?.ok ? `Imported from ${base}. ${test.message}` : `Imported cluster "${cluster.name}" from ${base}.`);
+    void vscode.window.showInformationMessage(
+      test?.ok ? `Imported from ${base}. ${test.message}` : `Imported cluster "${cluster.name}" from ${base}.`,
+    );
   }
   await deps.tree.refresh(cluster.name).catch(() => undefined);
   return { saved: true, file, cluster, warnings, test, source };

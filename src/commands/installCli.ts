@@ -49,8 +49,10 @@ async function findNode(): Promise<string> {
     const v = await nodeVersion(c);
     if (v !== undefined && v >= 20) return fs.realpath(c);
   }
-  throw new EtcdBackupError('notFound', 'No Node.js 20 or newer was found to copy (VS Code\'s own runtime is Electron here): ' +
-    'install nodejs 20+ and run the command again.');
+  throw new EtcdBackupError(
+    'notFound',
+    "No Node.js 20 or newer was found to copy (VS Code's own runtime is Electron here): " + 'install nodejs 20+ and run the command again.',
+  );
 }
 
 async function copyInstall(src: string, node: string, target: string): Promise<void> {
@@ -81,7 +83,8 @@ export async function installCli(
   const node = await findNode();
   if (!answers) {
     const button = 'Install';
-    const detail = `${dir}: a Node.js runtime (${node}), cli.js, the protos and the native module.\n${bin}: runs them.\n\n` +
+    const detail =
+      `${dir}: a Node.js runtime (${node}), cli.js, the protos and the native module.\n${bin}: runs them.\n\n` +
       'The backup timers run ' +
       `${bin}, so they keep working when VS Code is closed, updated or removed.`;
     const question = `Install etcd-backup ${version} on this machine?`;
@@ -94,12 +97,16 @@ export async function installCli(
   }
   const src = join(context.extensionPath, 'dist');
   try {
-    const exists = await fs.stat(dir).then(() => true, () => false);
+    const exists = await fs.stat(dir).then(
+      () => true,
+      () => false,
+    );
     await fs.mkdir(join(root, 'opt', 'etcd-backup'), { recursive: true, mode: 0o755 });
     if (!exists) await copyInstall(src, node, dir);
     await fs.mkdir(join(root, 'usr', 'local', 'bin'), { recursive: true, mode: 0o755 });
     const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-    const wrapper = `#!/bin/sh\n# etcd-backup ${version}, installed by VS Code's "Install the CLI on This Machine"\n` +
+    const wrapper =
+      `#!/bin/sh\n# etcd-backup ${version}, installed by VS Code's "Install the CLI on This Machine"\n` +
       `exec ${q(join(dir, 'bin', 'node'))} ${q(join(dir, 'dist', 'cli.js'))} "$@"\n`;
     const { writeFileAtomic } = await import('../core/backup');
     await writeFileAtomic(bin, wrapper, 0o755);

@@ -38,7 +38,8 @@ export async function resolveMember(
     }
     return { cluster: arg.cluster, member: m, members: o.members };
   }
-  const spec = typeof arg === 'object' && arg !== null && !(arg instanceof Node) ? (arg as { cluster?: string; member?: string }) : undefined;
+  const spec =
+    typeof arg === 'object' && arg !== null && !(arg instanceof Node) ? (arg as { cluster?: string; member?: string }) : undefined;
   const cluster = await resolveCluster(arg instanceof Node ? clusterNodeOf(arg) : spec?.cluster, deps, 'Which cluster?');
   const [o] = await deps.tree.refresh(cluster.name);
   if (!o.reachable) {
@@ -48,7 +49,10 @@ export async function resolveMember(
     const want = spec.member.toLowerCase().replace(/^0x/, '');
     const m = o.members.find((x) => x.id === want || x.name.toLowerCase() === want);
     if (!m) {
-      throw new EtcdBackupError('notFound', `Cluster "${cluster.name}" has no member "${spec.member}". Refresh the tree and pick one from the list.`);
+      throw new EtcdBackupError(
+        'notFound',
+        `Cluster "${cluster.name}" has no member "${spec.member}". Refresh the tree and pick one from the list.`,
+      );
     }
     return { cluster, member: m, members: o.members };
   }
@@ -57,7 +61,12 @@ export async function resolveMember(
     throw new EtcdBackupError('notFound', `Cluster "${cluster.name}" has no member this applies to.`);
   }
   const pick = await vscode.window.showQuickPick(
-    candidates.map((m) => ({ label: memberLabel(m), description: `${m.id} · ${memberSummary(m)}`, detail: m.peerURLs.join(', '), member: m })),
+    candidates.map((m) => ({
+      label: memberLabel(m),
+      description: `${m.id} · ${memberSummary(m)}`,
+      detail: m.peerURLs.join(', '),
+      member: m,
+    })),
     { placeHolder, ignoreFocusOut: true },
   );
   const member = pick?.member ?? cancelled();
@@ -87,7 +96,7 @@ export interface AddMemberResult {
 
 function parsePeerUrls(v: string | string[]): { urls: string[]; problem?: string } {
   const list = (Array.isArray(v) ? v : v.split(/[\s,]+/)).map((x) => x.trim()).filter(Boolean);
-  if (!list.length) return { urls: [], problem: 'Give the new member\'s peer URL, e.g. https://10.0.0.14:2380.' };
+  if (!list.length) return { urls: [], problem: "Give the new member's peer URL, e.g. https://10.0.0.14:2380." };
   const urls: string[] = [];
   for (const raw of list) {
     if (!/^https?:\/\//i.test(raw)) return { urls, problem: `"${raw}" needs a scheme: give e.g. https://10.0.0.14:2380.` };
@@ -132,7 +141,11 @@ async function addMember(arg: unknown, answers: AddMemberAnswers | undefined, de
       prompt: 'Name of the new member (its --name / ETCD_NAME)',
       ignoreFocusOut: true,
       validateInput: (v) =>
-        !v.trim() ? 'Give the new member a name.' : o.members.some((m) => m.name === v.trim()) ? `A member named "${v.trim()}" already exists.` : undefined,
+        !v.trim()
+          ? 'Give the new member a name.'
+          : o.members.some((m) => m.name === v.trim())
+            ? `A member named "${v.trim()}" already exists.`
+            : undefined,
     });
     if (name === undefined) cancelled();
     peer = await vscode.window.showInputBox({
@@ -165,7 +178,11 @@ async function addMember(arg: unknown, answers: AddMemberAnswers | undefined, de
   if (quorum.losesQuorum) {
     const ok = answers
       ? answers.confirmQuorumLoss === true
-      : (await vscode.window.showWarningMessage(`Add ${memberName} as a voting member? ${quorum.sentence}`, { modal: true }, 'Add and Lose Quorum Until It Starts')) !== undefined;
+      : (await vscode.window.showWarningMessage(
+          `Add ${memberName} as a voting member? ${quorum.sentence}`,
+          { modal: true },
+          'Add and Lose Quorum Until It Starts',
+        )) !== undefined;
     if (!ok) {
       return { added: false, cluster: cluster.name, quorum };
     }
@@ -173,16 +190,25 @@ async function addMember(arg: unknown, answers: AddMemberAnswers | undefined, de
   const res = await deps.etcd.withConnection(cluster, (c) => c.memberAdd(parsed.urls, { isLearner }));
   const env = memberStartEnv(res.members, res.member, memberName);
   const text = startText(cluster.name, res.member.id, env, isLearner);
-  deps.log.info(`Added member ${res.member.id} (${memberName}, ${parsed.urls.join(',')}) to "${cluster.name}"${isLearner ? ' as a learner' : ''}.`);
+  deps.log.info(
+    `Added member ${res.member.id} (${memberName}, ${parsed.urls.join(',')}) to "${cluster.name}"${isLearner ? ' as a learner' : ''}.`,
+  );
   await deps.tree.refresh(cluster.name).catch(() => undefined);
   if (answers?.show !== false) {
     const doc = await vscode.workspace.openTextDocument({ content: text, language: 'properties' });
     await vscode.window.showTextDocument(doc, { preview: false });
   }
   if (!answers) {
-    void vscode.window.showInformationMessage(`Added ${memberName} (${res.member.id}). Start it with ETCD_INITIAL_CLUSTER_STATE=existing.`, 'Copy Settings').then(async (c) => {
-      if (c) await vscode.env.clipboard.writeText(Object.entries(env).map(([k, v]) => `${k}="${v}"`).join('\n'));
-    });
+    void vscode.window
+      .showInformationMessage(`Added ${memberName} (${res.member.id}). Start it with ETCD_INITIAL_CLUSTER_STATE=existing.`, 'Copy Settings')
+      .then(async (c) => {
+        if (c)
+          await vscode.env.clipboard.writeText(
+            Object.entries(env)
+              .map(([k, v]) => `${k}="${v}"`)
+              .join('\n'),
+          );
+      });
   }
   return { added: true, cluster: cluster.name, member: res.member, members: res.members, env, quorum, text };
 }
@@ -211,11 +237,16 @@ async function removeMember(arg: unknown, answers: RemoveMemberAnswers | undefin
     ? answers.confirm === true
     : (await vscode.window.showWarningMessage(
         `Remove member ${label} from cluster "${cluster.name}"?`,
-        { modal: true, detail: `${quorum.sentence}\n\n${quorumDetail(quorum)}\n\nThe member's process stops serving; its data dir is not touched.` },
+        {
+          modal: true,
+          detail: `${quorum.sentence}\n\n${quorumDetail(quorum)}\n\nThe member's process stops serving; its data dir is not touched.`,
+        },
         'Remove Member',
       )) === 'Remove Member';
   if (!first) return result;
-  const consequence = 'Without quorum the cluster serves no writes (Kubernetes stops working) until enough members are back, or until you restore from a snapshot.';
+  const consequence =
+    'Without quorum the cluster serves no writes (Kubernetes stops working) ' +
+    'until enough members are back, or until you restore from a snapshot.';
   if (!(await confirmQuorumLoss(quorum, { member: label, cluster: cluster.name, consequence }, answers))) return result;
   const after = await deps.etcd.withConnection(cluster, (c) => c.memberRemove(member.id));
   deps.log.info(`Removed member ${label} from "${cluster.name}". ${quorum.sentence}`);
@@ -226,7 +257,10 @@ async function removeMember(arg: unknown, answers: RemoveMemberAnswers | undefin
   return { ...result, removed: true, members: after };
 }
 
-async function promoteLearner(arg: unknown, deps: CommandDeps): Promise<{ promoted: boolean; cluster: string; member: string; members: MemberInfo[] }> {
+async function promoteLearner(
+  arg: unknown,
+  deps: CommandDeps,
+): Promise<{ promoted: boolean; cluster: string; member: string; members: MemberInfo[] }> {
   const { cluster, member } = await resolveMember(arg, deps, 'Promote which learner?', (m) => m.isLearner);
   if (!member.isLearner) {
     throw new EtcdBackupError('invalidInput', `${memberLabel(member)} is already a voting member: only learners can be promoted.`);
@@ -254,7 +288,11 @@ export function registerMemberCommands(context: vscode.ExtensionContext, deps: C
   command<{ which?: 'client' | 'peer' | 'both' }>('etcdBackup.copyMemberUrls', (target, answers) => copyMemberUrls(target, answers, deps));
 }
 
-async function copyMemberUrls(target: unknown, answers: { which?: 'client' | 'peer' | 'both' } | undefined, deps: CommandDeps): Promise<string> {
+async function copyMemberUrls(
+  target: unknown,
+  answers: { which?: 'client' | 'peer' | 'both' } | undefined,
+  deps: CommandDeps,
+): Promise<string> {
   const { member } = await resolveMember(target, deps, 'Copy the URLs of which member?', undefined, false);
   let which = answers?.which;
   if (!which) {

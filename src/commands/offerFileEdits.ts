@@ -40,7 +40,9 @@ export async function findEtcdFiles(opts: { memberName?: string; preferred?: rea
   for (const d of vscode.workspace.textDocuments) {
     if (d.uri.scheme === 'file' && looksLikeEtcdFileName(d.fileName)) files.set(d.uri.fsPath, d.getText());
   }
-  const found = vscode.workspace.workspaceFolders?.length ? await vscode.workspace.findFiles(ETCD_FILE_GLOB, '**/node_modules/**', 200) : [];
+  const found = vscode.workspace.workspaceFolders?.length
+    ? await vscode.workspace.findFiles(ETCD_FILE_GLOB, '**/node_modules/**', 200)
+    : [];
   const extra = [KUBEADM_MANIFEST, ...(opts.preferred ?? [])];
   for (const p of [...found.map((u) => u.fsPath), ...extra]) {
     if (files.has(p)) continue;
@@ -54,15 +56,28 @@ export async function findEtcdFiles(opts: { memberName?: string; preferred?: rea
 }
 
 function candidateDetail(c: RankedCandidate): string {
-  const kind = c.kind === 'manifest' ? 'static pod manifest' : c.kind === 'env' ? 'env file' : c.kind === 'config' ? 'etcd config file' : 'systemd unit';
-  return [kind, c.memberName ? `name ${c.memberName}` : undefined, c.dataDir ? `data dir ${c.dataDir}` : undefined].filter(Boolean).join(' · ');
+  const kind =
+    c.kind === 'manifest'
+      ? 'static pod manifest'
+      : c.kind === 'env'
+        ? 'env file'
+        : c.kind === 'config'
+          ? 'etcd config file'
+          : 'systemd unit';
+  return [kind, c.memberName ? `name ${c.memberName}` : undefined, c.dataDir ? `data dir ${c.dataDir}` : undefined]
+    .filter(Boolean)
+    .join(' · ');
 }
 
 /**
  * Ask which file to write (the ranked candidates, "Choose a file…", "Not now"). Undefined when
  * the user declines.
  */
-export async function pickEtcdFile(title: string, candidates: readonly RankedCandidate[], placeHolder: string): Promise<string | undefined> {
+export async function pickEtcdFile(
+  title: string,
+  candidates: readonly RankedCandidate[],
+  placeHolder: string,
+): Promise<string | undefined> {
   type Item = vscode.QuickPickItem & { file?: string; choose?: boolean };
   const items: Item[] = [
     ...candidates.map((c) => ({
@@ -71,7 +86,11 @@ export async function pickEtcdFile(title: string, candidates: readonly RankedCan
       detail: candidateDetail(c),
       file: c.path,
     })),
-    { label: '$(folder-opened) Choose a file…', detail: 'etcd.env, an etcd config file, a systemd unit or a static pod manifest', choose: true },
+    {
+      label: '$(folder-opened) Choose a file…',
+      detail: 'etcd.env, an etcd config file, a systemd unit or a static pod manifest',
+      choose: true,
+    },
     { label: '$(close) Not now', detail: 'Change the file by hand later' },
   ];
   const pick = await vscode.window.showQuickPick(items, { title, placeHolder, ignoreFocusOut: true });
@@ -118,7 +137,9 @@ async function readForEdit(file: string): Promise<string> {
     const code = (err as NodeJS.ErrnoException).code;
     throw new EtcdBackupError(
       code === 'EACCES' || code === 'EPERM' ? 'permission' : 'notFound',
-      code === 'EACCES' || code === 'EPERM' ? `Cannot read ${file}: permission denied; open VS Code as a user who may read it (root on a kubeadm node).` : `Cannot open ${file}: ${code === 'ENOENT' ? 'it does not exist' : String(err)}; choose another file.`,
+      code === 'EACCES' || code === 'EPERM'
+        ? `Cannot read ${file}: permission denied; open VS Code as a user who may read it (root on a kubeadm node).`
+        : `Cannot open ${file}: ${code === 'ENOENT' ? 'it does not exist' : String(err)}; choose another file.`,
       { cause: err },
     );
   }
@@ -129,7 +150,10 @@ function mismatchOf(file: string, text: string, memberName: string | undefined):
   if (!memberName) return undefined;
   const [c] = rankCandidates([{ path: file, text }], { memberName });
   if (!c?.memberName || c.memberName === memberName) return undefined;
-  return `${path.basename(file)} starts member ${c.memberName}, not ${memberName}: this edit is for ${memberName}. Write it only if this file is to start ${memberName}.`;
+  return (
+    `${path.basename(file)} starts member ${c.memberName}, not ${memberName}: this edit is for ${memberName}. Write it only if this ` +
+    `file is to start ${memberName}.`
+  );
 }
 
 /**
@@ -139,7 +163,11 @@ function mismatchOf(file: string, text: string, memberName: string | undefined):
  * changes in the editor is refused. `memberName`: the member the edit is for (a file that
  * starts another member gets a warning naming both).
  */
-export async function applyEditSteps(file: string, steps: readonly EditStep[], opts: { write?: WriteAnswer; memberName?: string } = {}): Promise<FileEditOutcome> {
+export async function applyEditSteps(
+  file: string,
+  steps: readonly EditStep[],
+  opts: { write?: WriteAnswer; memberName?: string } = {},
+): Promise<FileEditOutcome> {
   const base = path.basename(file);
   refuseDirty(file);
   const text = await readForEdit(file);
@@ -149,7 +177,15 @@ export async function applyEditSteps(file: string, steps: readonly EditStep[], o
   const r = editSequence(parsed, steps);
   if (!r.ok) throw new EtcdBackupError('invalidInput', `${base} was not changed: ${r.error}`);
   const mismatch = mismatchOf(file, text, opts.memberName);
-  const out: FileEditOutcome = { file, changed: Boolean(r.edit), text: r.text, changes: r.changes, saved: false, via: 'diff', ...(mismatch ? { mismatch } : {}) };
+  const out: FileEditOutcome = {
+    file,
+    changed: Boolean(r.edit),
+    text: r.text,
+    changes: r.changes,
+    saved: false,
+    via: 'diff',
+    ...(mismatch ? { mismatch } : {}),
+  };
   if (!r.edit) return out;
   out.saved = await confirmFileWrite({ file, current: text, proposed: r.text, changes: r.changes, warning: mismatch, answer: opts.write });
   return out;

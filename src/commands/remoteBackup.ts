@@ -52,11 +52,15 @@ export async function snapshotOfBackup(
   if (!plan) throw new EtcdBackupError('invalidInput', 'The plan of this backup cannot be read: fix it first.');
   let identities: AgeIdentity[] | undefined;
   if (encrypted) {
-    const file = answers ? answers.identityFile : (await vscode.window.showOpenDialog({
-      title: `${name} is encrypted: choose the age identity file that decrypts it`,
-      canSelectMany: false,
-      openLabel: 'Decrypt with This Identity',
-    }))?.[0]?.fsPath;
+    const file = answers
+      ? answers.identityFile
+      : (
+          await vscode.window.showOpenDialog({
+            title: `${name} is encrypted: choose the age identity file that decrypts it`,
+            canSelectMany: false,
+            openLabel: 'Decrypt with This Identity',
+          })
+        )?.[0]?.fsPath;
     if (!file) {
       if (answers) {
         throw new EtcdBackupError('invalidInput', `${name} is encrypted: give the age identity file that decrypts it ({ identityFile }).`);

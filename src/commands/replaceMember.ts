@@ -61,7 +61,8 @@ export interface ReplaceMemberCommandResult {
 /** The start settings as an etcd.env text with the flags as comments. */
 export function startSettingsText(cluster: string, r: ReplaceMemberResult): string {
   return [
-    `# Member ${r.removed.name || r.removed.id} (${r.removed.id}) of "${cluster}" was replaced by ${r.added.name} (${r.added.id})${r.added.isLearner ? ', a learner' : ''}.`,
+    `# Member ${r.removed.name || r.removed.id} (${r.removed.id}) of "${cluster}" was replaced by ${r.added.name} ` +
+      `(${r.added.id})${r.added.isLearner ? ', a learner' : ''}.`,
     '# Start the new member with an EMPTY data dir and these settings (etcd.env, or the flags of',
     '# its unit / static pod manifest; not both: etcd refuses a variable shadowed by a flag):',
     '',
@@ -69,7 +70,9 @@ export function startSettingsText(cluster: string, r: ReplaceMemberResult): stri
     '',
     '# As flags:',
     ...r.flags.map((f) => `#   ${f}`),
-    ...(r.added.isLearner ? ['', '# It is a learner: promote it once it has caught up (Promote Learner, or etcd-backup offers to wait and promote).'] : []),
+    ...(r.added.isLearner
+      ? ['', '# It is a learner: promote it once it has caught up (Promote Learner, or etcd-backup offers to wait and promote).']
+      : []),
     '',
   ].join('\n');
 }
@@ -81,15 +84,21 @@ interface Replacement {
   asLearner: boolean;
 }
 
-async function askReplacement(member: MemberOverview, members: MemberOverview[], title: string, answers: ReplaceMemberAnswers | undefined): Promise<Replacement> {
+async function askReplacement(
+  member: MemberOverview,
+  members: MemberOverview[],
+  title: string,
+  answers: ReplaceMemberAnswers | undefined,
+): Promise<Replacement> {
   if (answers) {
-    const urls = answers.peerURLs !== undefined ? (Array.isArray(answers.peerURLs) ? answers.peerURLs : answers.peerURLs.split(',')) : member.peerURLs;
+    const urls =
+      answers.peerURLs !== undefined ? (Array.isArray(answers.peerURLs) ? answers.peerURLs : answers.peerURLs.split(',')) : member.peerURLs;
     return { name: answers.name ?? member.name, urls: urls.map((x) => x.trim()).filter(Boolean), asLearner: answers.asLearner ?? false };
   }
   const name =
     (await vscode.window.showInputBox({
       title: `${title} (1/3)`,
-      prompt: 'Name of the replacement (its --name / ETCD_NAME); the failed member\'s name is fine',
+      prompt: "Name of the replacement (its --name / ETCD_NAME); the failed member's name is fine",
       value: member.name,
       ignoreFocusOut: true,
       validateInput: (v) => {
@@ -104,16 +113,30 @@ async function askReplacement(member: MemberOverview, members: MemberOverview[],
     value: member.peerURLs.join(','),
     ignoreFocusOut: true,
     validateInput: (v) => {
-      const list = v.split(',').map((x) => x.trim()).filter(Boolean);
+      const list = v
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
       if (!list.length) return 'Give at least one peer URL, e.g. https://10.0.0.13:2380.';
       return list.map((x) => checkPeerUrl(x).problem).find(Boolean);
     },
   });
-  const urls = (u ?? cancelled()).split(',').map((x) => x.trim()).filter(Boolean);
+  const urls = (u ?? cancelled())
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
   const pick = await vscode.window.showQuickPick(
     [
-      { label: 'As a voting member', detail: 'etcdctl member add: it counts towards quorum at once and syncs when started.', learner: false },
-      { label: 'As a learner, promoted once caught up', detail: 'It does not vote until it has replicated the data; etcd-backup can wait and promote it.', learner: true },
+      {
+        label: 'As a voting member',
+        detail: 'etcdctl member add: it counts towards quorum at once and syncs when started.',
+        learner: false,
+      },
+      {
+        label: 'As a learner, promoted once caught up',
+        detail: 'It does not vote until it has replicated the data; etcd-backup can wait and promote it.',
+        learner: true,
+      },
     ],
     { title: `${title} (3/3)`, ignoreFocusOut: true },
   );
@@ -127,14 +150,17 @@ async function confirmReplacement(
 ): Promise<boolean> {
   const { label, cluster, quorum, replacement: r } = what;
   const detail =
-    `${quorumDetail(quorum)}\n${quorum.sentence}\n\nThen ${r.name.trim()} (${r.urls.join(', ')}) is added${r.asLearner ? ' as a learner' : ''}; ` +
+    `${quorumDetail(quorum)}\n${quorum.sentence}\n\nThen ${r.name.trim()} (${r.urls.join(', ')}) is ` +
+    `added${r.asLearner ? ' as a learner' : ''}; ` +
     'start it with an empty data dir and ETCD_INITIAL_CLUSTER_STATE=existing.';
   const first = answers
     ? answers.confirm === true
-    : (await vscode.window.showWarningMessage(`Replace member ${label} of "${cluster}"?`, { modal: true, detail }, 'Replace Member')) === 'Replace Member';
+    : (await vscode.window.showWarningMessage(`Replace member ${label} of "${cluster}"?`, { modal: true, detail }, 'Replace Member')) ===
+      'Replace Member';
   if (!first) return false;
   const consequence =
-    'Without quorum the cluster serves no writes, and the replacement cannot be added until enough members are back: restoring from a snapshot may be the way instead.';
+    'Without quorum the cluster serves no writes, and the replacement cannot be added until enough members are back: restoring from a ' +
+    'snapshot may be the way instead.';
   return confirmQuorumLoss(quorum, { member: label, cluster, consequence }, answers);
 }
 
@@ -147,16 +173,24 @@ async function failedDataDir(member: MemberOverview, answers: ReplaceMemberAnswe
     [
       {
         label: '$(folder) Move its data dir aside…',
-        detail: here ? 'Its peer URL is this machine: pick the data dir (it goes to <dir>.old-<time>).' : 'Only if the failed member ran on this machine.',
+        detail: here
+          ? 'Its peer URL is this machine: pick the data dir (it goes to <dir>.old-<time>).'
+          : 'Only if the failed member ran on this machine.',
         move: true,
       },
-      { label: '$(close) Not on this machine', detail: 'Move it aside on its machine yourself: mv /var/lib/etcd /var/lib/etcd.old', move: false },
+      {
+        label: '$(close) Not on this machine',
+        detail: 'Move it aside on its machine yourself: mv /var/lib/etcd /var/lib/etcd.old',
+        move: false,
+      },
     ],
     { title: `Data dir of ${memberLabel(member)}: the replacement must start with an empty one`, ignoreFocusOut: true },
   );
   if (!pick?.move) return undefined;
   const validateInput = (v: string): string | undefined => (path.isAbsolute(v.trim()) ? undefined : 'Give an absolute path.');
-  return (await vscode.window.showInputBox({ title: 'Failed member\'s data dir', value: '/var/lib/etcd', ignoreFocusOut: true, validateInput }))?.trim();
+  return (
+    await vscode.window.showInputBox({ title: "Failed member's data dir", value: '/var/lib/etcd', ignoreFocusOut: true, validateInput })
+  )?.trim();
 }
 
 /** Move the failed member's data dir aside (never deleted); refused while an etcd process still uses it. */
@@ -167,7 +201,10 @@ async function moveFailedDataDirAside(dir: string, deps: CommandDeps): Promise<s
   const { holders } = await dataDirUsers(dir);
   if (holders.length) {
     const who = holders.map((h) => `pid ${h.pid}: ${h.command.slice(0, 80)}`).join('; ');
-    throw new EtcdBackupError('conflict', `The member was replaced, but ${dir} is still in use (${who}): stop it, then move the dir aside (mv ${dir} ${dir}.old).`);
+    throw new EtcdBackupError(
+      'conflict',
+      `The member was replaced, but ${dir} is still in use (${who}): stop it, then move the dir aside (mv ${dir} ${dir}.old).`,
+    );
   }
   const moved = await moveAside(dir);
   deps.log.info(`[replace] ${dir} ${moved ? `moved aside to ${moved}` : 'does not exist: nothing to move'}`);
@@ -175,16 +212,28 @@ async function moveFailedDataDirAside(dir: string, deps: CommandDeps): Promise<s
 }
 
 /** A learner replacement: wait until it has caught up and promote it, when asked. */
-async function promoteWhenAsked(cluster: ClusterConfig, result: ReplaceMemberResult, answers: ReplaceMemberAnswers | undefined, deps: CommandDeps): Promise<boolean | undefined> {
+async function promoteWhenAsked(
+  cluster: ClusterConfig,
+  result: ReplaceMemberResult,
+  answers: ReplaceMemberAnswers | undefined,
+  deps: CommandDeps,
+): Promise<boolean | undefined> {
   const name = result.added.name;
   const promote = answers
     ? answers.promote === true
-    : (await vscode.window.showInformationMessage(`${name} was added as a learner. Start it, then promote it once it has caught up.`, 'Wait and Promote')) === 'Wait and Promote';
+    : (await vscode.window.showInformationMessage(
+        `${name} was added as a learner. Start it, then promote it once it has caught up.`,
+        'Wait and Promote',
+      )) === 'Wait and Promote';
   if (!promote) return undefined;
   const { promoteWhenCaughtUp } = await import('../core/restore/replace');
   const r = await withCancellableProgress(`Waiting for ${name} to catch up`, ({ signal, report }) =>
     deps.etcd.withConnection(cluster, (conn) =>
-      promoteWhenCaughtUp(conn, result.added.id, { signal, deadlineMs: answers?.promoteDeadlineMs, onAttempt: (n, e) => report(`attempt ${n}: ${e}`) }),
+      promoteWhenCaughtUp(conn, result.added.id, {
+        signal,
+        deadlineMs: answers?.promoteDeadlineMs,
+        onAttempt: (n, e) => report(`attempt ${n}: ${e}`),
+      }),
     ),
   );
   deps.log.info(`[replace] promoted ${name} after ${r.attempts} attempt(s)`);
@@ -193,7 +242,11 @@ async function promoteWhenAsked(cluster: ClusterConfig, result: ReplaceMemberRes
 }
 
 /** The runbook's repair while quorum holds: confirm, remove and add, then the member's files and data dir. */
-async function replaceMemberCommand(arg: unknown, answers: ReplaceMemberAnswers | undefined, deps: CommandDeps): Promise<ReplaceMemberCommandResult> {
+async function replaceMemberCommand(
+  arg: unknown,
+  answers: ReplaceMemberAnswers | undefined,
+  deps: CommandDeps,
+): Promise<ReplaceMemberCommandResult> {
   const { cluster, member, members } = await resolveMember(arg, deps, 'Replace which member?');
   const quorum = quorumAfterRemoval(members, member.id);
   const label = `${memberLabel(member)} (${member.id})`;
@@ -233,9 +286,16 @@ async function replaceMemberCommand(arg: unknown, answers: ReplaceMemberAnswers 
   out.memberFile = await offerMemberFileEdit(result, answers, deps);
   if (result.added.isLearner) out.promoted = await promoteWhenAsked(cluster, result, answers, deps);
   if (!answers) {
-    const message = `Replaced ${label} by ${result.added.name} (${result.added.id}). Start it with ETCD_INITIAL_CLUSTER_STATE=existing and an empty data dir.`;
+    const message =
+      `Replaced ${label} by ${result.added.name} (${result.added.id}). Start it with ETCD_INITIAL_CLUSTER_STATE=existing ` +
+      `and an empty data dir.`;
     void vscode.window.showInformationMessage(message, 'Copy Settings').then(async (c) => {
-      if (c) await vscode.env.clipboard.writeText(Object.entries(result.env).map(([k, v]) => `${k}="${v}"`).join('\n'));
+      if (c)
+        await vscode.env.clipboard.writeText(
+          Object.entries(result.env)
+            .map(([k, v]) => `${k}="${v}"`)
+            .join('\n'),
+        );
     });
   }
   return out;
@@ -247,7 +307,11 @@ async function replaceMemberCommand(arg: unknown, answers: ReplaceMemberAnswers 
  * initial-advertise-peer-urls where they differ, as one edit shown as a diff; written only on the
  * modal "Write" (a file that starts another member gets a warning naming it).
  */
-async function offerMemberFileEdit(result: ReplaceMemberResult, answers: ReplaceMemberAnswers | undefined, deps: CommandDeps): Promise<FileEditOutcome | undefined> {
+async function offerMemberFileEdit(
+  result: ReplaceMemberResult,
+  answers: ReplaceMemberAnswers | undefined,
+  deps: CommandDeps,
+): Promise<FileEditOutcome | undefined> {
   const { memberStartSteps, startSettingsOfEnv } = await import('../core/etcdFileCandidates');
   const steps = memberStartSteps(startSettingsOfEnv(result.env));
   let file = answers ? (answers.memberFile ?? undefined) : undefined;
@@ -262,10 +326,16 @@ async function offerMemberFileEdit(result: ReplaceMemberResult, answers: Replace
   }
   if (!file) return undefined;
   const r = await offerEtcdFileEdit(file, steps, { write: save, memberName: result.added.name, log: deps.log, interactive: !answers });
-  if (!r.error) deps.log.info(`[replace] ${file}: ${r.changed ? r.changes.join('; ') : 'already had the start settings'}${r.saved ? ' (written)' : r.changed ? ' (not written: declined)' : ''}`);
+  if (!r.error)
+    deps.log.info(
+      `[replace] ${file}: ${r.changed ? r.changes.join('; ') : 'already had the start settings'}` +
+        `${r.saved ? ' (written)' : r.changed ? ' (not written: declined)' : ''}`,
+    );
   return r;
 }
 
 export function registerReplaceMemberCommand(context: vscode.ExtensionContext, deps: CommandDeps): void {
-  commandRegistrar(context, deps.log)<ReplaceMemberAnswers>('etcdBackup.replaceMember', (target, answers) => replaceMemberCommand(target, answers, deps));
+  commandRegistrar(context, deps.log)<ReplaceMemberAnswers>('etcdBackup.replaceMember', (target, answers) =>
+    replaceMemberCommand(target, answers, deps),
+  );
 }

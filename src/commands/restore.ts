@@ -110,7 +110,7 @@ async function editMembers(initial: PlannedMember[], from: string): Promise<Plan
   const askMember = async (m: PlannedMember | undefined, index: number): Promise<PlannedMember | undefined> => {
     const name = await vscode.window.showInputBox({
       title: m ? `Member ${index + 1}: name` : 'New member: name',
-      prompt: 'The member\'s --name (ETCD_NAME)',
+      prompt: "The member's --name (ETCD_NAME)",
       value: m?.name ?? '',
       ignoreFocusOut: true,
       validateInput: (v) => {
@@ -127,7 +127,10 @@ async function editMembers(initial: PlannedMember[], from: string): Promise<Plan
       value: m?.peerURLs.join(',') ?? '',
       ignoreFocusOut: true,
       validateInput: (v) => {
-        const list = v.split(',').map((x) => x.trim()).filter(Boolean);
+        const list = v
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean);
         if (!list.length) return 'Give at least one peer URL.';
         for (const u of list) {
           const c = checkPeerUrl(u);
@@ -137,17 +140,34 @@ async function editMembers(initial: PlannedMember[], from: string): Promise<Plan
       },
     });
     if (urls === undefined) return undefined;
-    return { ...m, name: name.trim(), peerURLs: urls.split(',').map((x) => x.trim()).filter(Boolean) };
+    return {
+      ...m,
+      name: name.trim(),
+      peerURLs: urls
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    };
   };
   for (;;) {
     const problems = validatePlan({ members, initialClusterToken: 'x' });
     type Item = vscode.QuickPickItem & { action: 'accept' | 'edit' | 'add' | 'remove'; index?: number };
     const items: Item[] = [];
     if (!problems.length) {
-      items.push({ label: '$(check) Use these members', description: `${members.length} member${members.length === 1 ? '' : 's'}`, action: 'accept' });
+      items.push({
+        label: '$(check) Use these members',
+        description: `${members.length} member${members.length === 1 ? '' : 's'}`,
+        action: 'accept',
+      });
     }
     members.forEach((m, i) =>
-      items.push({ label: `$(server) ${m.name || '(no name)'}`, description: m.peerURLs.join(', ') || '(no peer URL)', detail: 'Edit name and peer URLs', action: 'edit', index: i }),
+      items.push({
+        label: `$(server) ${m.name || '(no name)'}`,
+        description: m.peerURLs.join(', ') || '(no peer URL)',
+        detail: 'Edit name and peer URLs',
+        action: 'edit',
+        index: i,
+      }),
     );
     items.push({ label: '$(add) Add a member…', action: 'add' });
     if (members.length) {
@@ -184,7 +204,12 @@ async function kubeletManifest(): Promise<string | undefined> {
 
 /** Write the runbook beside the snapshot (or in the temp dir when that folder is read-only). */
 async function writeRunbook(text: string, snapshot: string, wanted: string | undefined, stamp: string): Promise<string> {
-  const candidates = wanted ? [wanted] : [path.join(path.dirname(snapshot), `${path.basename(snapshot).replace(/\.db$/i, '')}.restore-runbook-${stamp}.md`), path.join(os.tmpdir(), `etcd-restore-runbook-${stamp}.md`)];
+  const candidates = wanted
+    ? [wanted]
+    : [
+        path.join(path.dirname(snapshot), `${path.basename(snapshot).replace(/\.db$/i, '')}.restore-runbook-${stamp}.md`),
+        path.join(os.tmpdir(), `etcd-restore-runbook-${stamp}.md`),
+      ];
   let lastErr: unknown;
   for (const c of candidates) {
     try {
@@ -315,14 +340,21 @@ async function chooseLocalMember(
           ...members.map((m) => ({
             label: `${here.includes(m.name) ? '$(home) ' : '$(server) '}${m.name}`,
             description: m.peerURLs.join(', '),
-            detail: here.includes(m.name) ? 'This machine (its peer URL is one of this machine\'s addresses): restore here' : 'Restore this member here',
+            detail: here.includes(m.name)
+              ? "This machine (its peer URL is one of this machine's addresses): restore here"
+              : 'Restore this member here',
             name: m.name as string | undefined,
           })),
-          { label: '$(book) None here', description: 'only write the runbook for the members\' machines', detail: undefined, name: undefined },
+          {
+            label: '$(book) None here',
+            description: "only write the runbook for the members' machines",
+            detail: undefined,
+            name: undefined,
+          },
         ].sort((a, b) => Number(isHere(b.name)) - Number(isHere(a.name))),
         {
           title: 'Which member is this machine?',
-          placeHolder: here.length ? `This machine looks like ${here.join(', ')}` : 'No member\'s peer URL is an address of this machine',
+          placeHolder: here.length ? `This machine looks like ${here.join(', ')}` : "No member's peer URL is an address of this machine",
           ignoreFocusOut: true,
         },
       );
@@ -331,7 +363,10 @@ async function chooseLocalMember(
     }
   }
   if (localMember !== undefined && !members.some((m) => m.name === localMember)) {
-    throw new EtcdBackupError('invalidInput', `member name not in --initial-cluster: "${localMember}" is not one of ${members.map((m) => `"${m.name}"`).join(', ')}.`);
+    throw new EtcdBackupError(
+      'invalidInput',
+      `member name not in --initial-cluster: "${localMember}" is not one of ${members.map((m) => `"${m.name}"`).join(', ')}.`,
+    );
   }
   return localMember;
 }
@@ -343,7 +378,9 @@ async function chooseDirs(
   preset: RestorePreset | undefined,
 ): Promise<{ dataDir: string; oldDataDir?: string }> {
   const sources = await import('../core/restore/sources');
-  const suggestion = await sources.suggestDataDirs(preset?.oldDataDir ?? (typeof answers?.oldDataDir === 'string' ? answers.oldDataDir : undefined));
+  const suggestion = await sources.suggestDataDirs(
+    preset?.oldDataDir ?? (typeof answers?.oldDataDir === 'string' ? answers.oldDataDir : undefined),
+  );
   const oldDataDir = answers?.oldDataDir === null ? undefined : (answers?.oldDataDir ?? suggestion.oldDataDir);
   if (answers) return { dataDir: answers.dataDir ?? suggestion.dataDir, oldDataDir };
   const aside = oldDataDir ? `${oldDataDir} is moved aside to ${oldDataDir}.old-<time>` : '';
@@ -354,7 +391,15 @@ async function chooseDirs(
         detail: `${aside ? `${aside}; ` : ''}then point --data-dir / the etcd-data hostPath at the new directory (offered at the end).`,
         dir: suggestion.dataDir,
       },
-      ...(oldDataDir ? [{ label: `$(history) In place: ${oldDataDir}`, detail: `${aside} and the restored data takes its path; the manifest needs no edit.`, dir: oldDataDir }] : []),
+      ...(oldDataDir
+        ? [
+            {
+              label: `$(history) In place: ${oldDataDir}`,
+              detail: `${aside} and the restored data takes its path; the manifest needs no edit.`,
+              dir: oldDataDir,
+            },
+          ]
+        : []),
       { label: '$(edit) Another directory…', detail: 'Type the path', dir: '' },
     ],
     { title: `Restore ${localMember} on this machine into…`, ignoreFocusOut: true },
@@ -398,12 +443,17 @@ async function restoreHere(
   const { dataDir, oldDataDir } = dirs;
   const detail =
     'Stop etcd on this machine first (systemctl stop etcd, or move /etc/kubernetes/manifests/etcd.yaml out of the manifests folder).\n\n' +
-    `${oldDataDir ? `${oldDataDir} will be moved aside to ${oldDataDir}.old-<time> (never deleted). ` : ''}The restored dir gets the owner of the old one and mode 0700.` +
+    `${oldDataDir ? `${oldDataDir} will be moved aside to ${oldDataDir}.old-<time> (never deleted). ` : ''}The restored dir gets the ` +
+    `owner of the old one and mode 0700.` +
     `\n\n--initial-cluster ${flags.initialCluster}\n--initial-cluster-token ${r.plan.initialClusterToken}` +
     (r.v2Lines.length ? `\n\n${r.v2Lines.join('\n')}` : '');
   const confirmed = answers
     ? answers.confirm !== false
-    : (await vscode.window.showWarningMessage(`Restore member "${r.localMember}" from ${path.basename(r.snapshot)} into ${dataDir}?`, { modal: true, detail }, 'Restore')) === 'Restore';
+    : (await vscode.window.showWarningMessage(
+        `Restore member "${r.localMember}" from ${path.basename(r.snapshot)} into ${dataDir}?`,
+        { modal: true, detail },
+        'Restore',
+      )) === 'Restore';
   if (!confirmed) cancelled();
   return withCancellableProgress(`Restoring ${r.localMember}`, ({ signal, report }) =>
     core.restoreMember({
@@ -433,7 +483,10 @@ async function runbookStep(
   const { buildRunbook, timestamp } = await import('../core/restore/runbook');
   const { dataDir, oldDataDir } = dirs;
   const setup: Record<string, { dataDir: string; oldDataDir?: string; runtime: EtcdRuntime }> = {};
-  const fallback = { dataDir: dataDir ?? (r.runtime === 'static-pod' ? '/var/lib/etcd-from-backup' : '/var/lib/etcd'), oldDataDir: oldDataDir ?? '/var/lib/etcd' };
+  const fallback = {
+    dataDir: dataDir ?? (r.runtime === 'static-pod' ? '/var/lib/etcd-from-backup' : '/var/lib/etcd'),
+    oldDataDir: oldDataDir ?? '/var/lib/etcd',
+  };
   const othersDir = dataDir && oldDataDir && dataDir !== oldDataDir ? { dataDir, oldDataDir } : fallback;
   for (const m of r.plan.members) {
     setup[m.name] = { ...othersDir, runtime: r.runtime };
@@ -473,20 +526,31 @@ async function offerManifestEdit(
     file = await pickEtcdFile(
       `Point etcd.yaml at the restored dir ${restored.dataDir}?`,
       candidates,
-      `The file that starts ${localMember}: its --data-dir (and the etcd-data hostPath) become ${restored.dataDir}; shown as a diff, written when you confirm`,
+      `The file that starts ${localMember}: its --data-dir (and the etcd-data hostPath) become ${restored.dataDir}; shown as a diff, ` +
+        `written when you confirm`,
     );
   }
   if (!file) return {};
   const dir = restored.dataDir;
   const { setDataDir } = await import('../core/etcdFiles');
   const write = answers ? writeAnswerOf(answers.writeManifest) : undefined;
-  const manifestEdit = await offerEtcdFileEdit(file, [(p) => setDataDir(p, dir)], { write, memberName: localMember, log: deps.log, interactive: !answers });
+  const manifestEdit = await offerEtcdFileEdit(file, [(p) => setDataDir(p, dir)], {
+    write,
+    memberName: localMember,
+    log: deps.log,
+    interactive: !answers,
+  });
   if (manifestEdit.error) {
     note(`${file} was not changed: ${manifestEdit.error}`);
     return { manifestEdit };
   }
   if (!manifestEdit.changed) note(`${file} already points at ${dir}.`);
-  else note(manifestEdit.saved ? `Wrote ${file}: ${manifestEdit.changes.join('; ')}.` : `${file} was not written (declined): make the change by hand: ${manifestEdit.changes.join('; ')}.`);
+  else
+    note(
+      manifestEdit.saved
+        ? `Wrote ${file}: ${manifestEdit.changes.join('; ')}.`
+        : `${file} was not written (declined): make the change by hand: ${manifestEdit.changes.join('; ')}.`,
+    );
   return { manifestEdited: file, manifestEdit };
 }
 
@@ -504,7 +568,8 @@ function announceRestored(
   if (!interactive) return;
   const watch =
     runtime === 'static-pod'
-      ? 'Once the manifest points at the restored dir (and is back in /etc/kubernetes/manifests if you moved it out), the kubelet restarts etcd. ' +
+      ? 'Once the manifest points at the restored dir (and is back in /etc/kubernetes/manifests if you moved it out), the kubelet ' +
+        'restarts etcd. ' +
         'Watch it with `crictl ps | grep etcd` and `kubectl -n kube-system get pod -l component=etcd`.'
       : 'Start etcd (systemctl start etcd) once every member is restored.';
   const actions = runtime === 'static-pod' ? ['Watch in Terminal'] : [];
@@ -530,7 +595,9 @@ async function restoreSnapshot(
     deps.log.info(`[restore] ${s}`);
   };
   // A backup node of a plan: its local file, or the remote object fetched to a 0600 temp file first.
-  const snapshot = (await snapshotOfBackup(arg, answers, deps)) ?? (await pickSnapshot(arg, answers, 'Restore which snapshot?', snapshotDirFor(arg, deps)));
+  const snapshot =
+    (await snapshotOfBackup(arg, answers, deps)) ??
+    (await pickSnapshot(arg, answers, 'Restore which snapshot?', snapshotDirFor(arg, deps)));
   const cluster = clusterOf(arg, deps);
   // The tool first: without one there is nothing to restore with (one sentence on what to install).
   const tool = await (await import('../core/tools')).findRestoreTool(deps.settings.toolPaths());
@@ -538,7 +605,8 @@ async function restoreSnapshot(
   const { plan, from } = await chooseMembers(snapshot, answers, preset, note);
   const bump = await chooseBump(tool, answers);
   const localMember = await chooseLocalMember(plan.members, answers, preset);
-  const manifestHere = answers?.manifestPath === null ? undefined : (answers?.manifestPath ?? preset?.manifestPath ?? (await kubeletManifest()));
+  const manifestHere =
+    answers?.manifestPath === null ? undefined : (answers?.manifestPath ?? preset?.manifestPath ?? (await kubeletManifest()));
   const runtime: EtcdRuntime = answers?.runtime ?? (manifestHere && /\.ya?ml$/i.test(manifestHere) ? 'static-pod' : 'systemd');
   let restored: RestoreMemberResult | undefined;
   let dirs: { dataDir?: string; oldDataDir?: string } = {};
@@ -546,12 +614,21 @@ async function restoreSnapshot(
     const chosen = await chooseDirs(localMember, answers, preset);
     dirs = chosen;
     // A snapshot cannot hold v2 keys: said in the confirmation and the log (src/commands/v2store.ts).
-    const v2Lines = await restoreWarning({ cluster, tree: deps.tree, memberFiles: [manifestHere], dataDirs: [chosen.dataDir, chosen.oldDataDir], oldDataDir: chosen.oldDataDir });
+    const v2Lines = await restoreWarning({
+      cluster,
+      tree: deps.tree,
+      memberFiles: [manifestHere],
+      dataDirs: [chosen.dataDir, chosen.oldDataDir],
+      oldDataDir: chosen.oldDataDir,
+    });
     v2Lines.forEach((l) => note(`Warning: ${l}`));
     restored = await restoreHere({ snapshot, plan, localMember, tool, skipHashCheck, bump, v2Lines }, chosen, answers, note);
   }
   const runbookPath = await runbookStep({ snapshot, plan, tool, skipHashCheck, bump, check, cluster, runtime }, dirs, answers, note);
-  const edit = restored && dirs.oldDataDir !== restored.dataDir ? await offerManifestEdit(restored, localMember, manifestHere, answers, deps, note) : {};
+  const edit =
+    restored && dirs.oldDataDir !== restored.dataDir
+      ? await offerManifestEdit(restored, localMember, manifestHere, answers, deps, note)
+      : {};
   if (restored) announceRestored(restored, localMember, runtime, !answers, note);
   return { snapshot, plan, source: from, localMember, restored, runbookPath, ...edit, log: lines };
 }
@@ -559,7 +636,10 @@ async function restoreSnapshot(
 async function fileSha256(file: string): Promise<string> {
   const h = createHash('sha256');
   await new Promise<void>((resolve, reject) => {
-    createReadStream(file).on('data', (b) => h.update(b)).on('error', reject).on('end', () => resolve());
+    createReadStream(file)
+      .on('data', (b) => h.update(b))
+      .on('error', reject)
+      .on('end', () => resolve());
   });
   return h.digest('hex');
 }
@@ -638,8 +718,12 @@ async function trialRestoreCommand(arg: unknown, answers: TrialAnswers | undefin
 /** Register the restore features: Restore Snapshot, Restore for Member (the CodeLens), Trial Restore. */
 export function registerRestoreFeatures(context: vscode.ExtensionContext, deps: CommandDeps): void {
   const command = commandRegistrar(context, deps.log);
-  command<RestoreSnapshotAnswers>('etcdBackup.restoreSnapshot', (target, answers) => restoreSnapshot(target, answers, deps), { loneAnswers: true });
+  command<RestoreSnapshotAnswers>('etcdBackup.restoreSnapshot', (target, answers) => restoreSnapshot(target, answers, deps), {
+    loneAnswers: true,
+  });
   // The CodeLens passes a plain { uri, name, peerURL, initialCluster, dataDir } target: never answers alone.
-  command<RestoreSnapshotAnswers>('etcdBackup.restoreSnapshotForMember', (target, answers) => restoreSnapshotForMember(target, answers, deps));
+  command<RestoreSnapshotAnswers>('etcdBackup.restoreSnapshotForMember', (target, answers) =>
+    restoreSnapshotForMember(target, answers, deps),
+  );
   command<TrialAnswers>('etcdBackup.trialRestore', (target, answers) => trialRestoreCommand(target, answers, deps));
 }

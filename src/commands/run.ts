@@ -10,12 +10,7 @@ export const lastCommandErrors = new Map<string, string>();
  * The one wrapper around every command handler: the whole error goes to the log, the user
  * sees one sentence they can act on, with a "Show Logs" button.
  */
-export function registerCommand(
-  context: vscode.ExtensionContext,
-  log: Log,
-  id: string,
-  handler: (...args: any[]) => unknown,
-): void {
+export function registerCommand(context: vscode.ExtensionContext, log: Log, id: string, handler: (...args: any[]) => unknown): void {
   context.subscriptions.push(
     vscode.commands.registerCommand(id, async (...args: unknown[]) => {
       try {

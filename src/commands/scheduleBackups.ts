@@ -82,27 +82,47 @@ type FormValues = Required<Omit<ScheduleAnswers, 'confirm' | 'cli' | 'planFile' 
 async function form(cluster: ClusterConfig, deps: CommandDeps, answers: ScheduleAnswers | undefined): Promise<FormValues> {
   const slug = cluster.name.replace(/[^A-Za-z0-9._-]+/g, '-');
   const title = `Schedule Backups of "${cluster.name}"`;
-  const schedule = await ask(answers, 'schedule', { title, prompt: 'When to back up: a systemd OnCalendar expression',
-    value: '*-*-* 00/6:00:00' });
-  const localDir = await ask(answers, 'localDir', { title, prompt: 'Local backup folder (absolute path)',
-    value: `/var/backups/etcd/${slug}` });
+  const schedule = await ask(answers, 'schedule', {
+    title,
+    prompt: 'When to back up: a systemd OnCalendar expression',
+    value: '*-*-* 00/6:00:00',
+  });
+  const localDir = await ask(answers, 'localDir', {
+    title,
+    prompt: 'Local backup folder (absolute path)',
+    value: `/var/backups/etcd/${slug}`,
+  });
   const keep = Number(await ask(answers, 'keep', { title, prompt: 'How many local backups to keep', value: '5' }));
   const bucket = (await ask(answers, 'bucket', { title, prompt: 'S3 bucket for remote copies (leave empty for none)', value: '' })).trim();
   const saved = await deps.settings.s3Credentials(cluster.name);
-  let endpoint = '', prefix = '', accessKeyId = '', secretAccessKey = '', remoteKeep = 14;
+  let endpoint = '',
+    prefix = '',
+    accessKeyId = '',
+    secretAccessKey = '',
+    remoteKeep = 14;
   if (bucket) {
     endpoint = (await ask(answers, 'endpoint', { title, prompt: 'S3 endpoint URL (empty for AWS)', value: '' })).trim();
     prefix = await ask(answers, 'prefix', { title, prompt: 'Key prefix in the bucket', value: `${slug}/` });
     remoteKeep = Number(await ask(answers, 'remoteKeep', { title, prompt: 'How many remote backups to keep', value: '14' }));
-    accessKeyId = await ask(answers, 'accessKeyId', { title, prompt: 'S3 access key ID (kept in VS Code\'s secret storage)',
-      value: saved?.accessKeyId ?? '' });
-    secretAccessKey = await ask(answers, 'secretAccessKey', { title, prompt: 'S3 secret access key', password: true,
-      value: saved?.secretAccessKey ?? '' });
+    accessKeyId = await ask(answers, 'accessKeyId', {
+      title,
+      prompt: "S3 access key ID (kept in VS Code's secret storage)",
+      value: saved?.accessKeyId ?? '',
+    });
+    secretAccessKey = await ask(answers, 'secretAccessKey', {
+      title,
+      prompt: 'S3 secret access key',
+      password: true,
+      value: saved?.secretAccessKey ?? '',
+    });
   }
   const recipientsText = answers
     ? (answers.recipients ?? []).join(' ')
-    : await ask(undefined, 'recipients', { title, prompt: 'age recipients that encrypt the remote copies (age1…, space-separated)',
-      value: '' });
+    : await ask(undefined, 'recipients', {
+        title,
+        prompt: 'age recipients that encrypt the remote copies (age1…, space-separated)',
+        value: '',
+      });
   const recipients = recipientsText.split(/[\s,]+/).filter(Boolean);
   return { schedule, localDir, keep, bucket, endpoint, prefix, remoteKeep, accessKeyId, secretAccessKey, recipients };
 }
@@ -193,9 +213,11 @@ export async function scheduleBackups(deps: CommandDeps, target: unknown, answer
   else {
     const write = 'Write Files';
     const install = 'Install the CLI and Write Files';
-    const detail = `${files.map((f) => f.path).join('\n')}\n\nThe plan and secrets files are written with mode 0600.` +
+    const detail =
+      `${files.map((f) => f.path).join('\n')}\n\nThe plan and secrets files are written with mode 0600.` +
       (cliProblem ? ` ${cliProblem}` : '') +
-      ' Then enable the timer: systemctl daemon-reload && systemctl enable --now ' + files[files.length - 1].path.split('/').pop();
+      ' Then enable the timer: systemctl daemon-reload && systemctl enable --now ' +
+      files[files.length - 1].path.split('/').pop();
     const buttons = cliProblem ? [install, write] : [write];
     const question = `Write the backup plan of "${cluster.name}" and its units, as the diff shows?`;
     const choice = await vscode.window.showWarningMessage(question, { modal: true, detail }, ...buttons);
@@ -217,7 +239,8 @@ async function installedCliProblem(deps: CommandDeps): Promise<string | undefine
   const mine = String(vscode.extensions.getExtension('etcd-backup.etcd-backup')?.packageJSON?.version ?? '0.0.0');
   const theirs = await new Promise<string | undefined>((done) =>
     execFile(INSTALLED_CLI, ['--version'], { timeout: 15_000 }, (err, out) =>
-      done(err ? undefined : /(\d+\.\d+\.\d+)/.exec(String(out))?.[1])),
+      done(err ? undefined : /(\d+\.\d+\.\d+)/.exec(String(out))?.[1]),
+    ),
   );
   if (!theirs) return `The CLI is not installed at ${INSTALLED_CLI}: the timer fails until it is.`;
   const n = (v: string): number[] => v.split('.').map(Number);

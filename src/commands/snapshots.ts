@@ -33,7 +33,11 @@ class ReportDocuments implements vscode.TextDocumentContentProvider, vscode.Disp
 
   /** A new read-only Markdown document named after `title`. */
   add(title: string, markdown: string): vscode.Uri {
-    const uri = vscode.Uri.from({ scheme: REPORT_SCHEME, path: `/${title.replace(/[\\/:*?"<>|]/g, '_')}.md`, query: String(++this.counter) });
+    const uri = vscode.Uri.from({
+      scheme: REPORT_SCHEME,
+      path: `/${title.replace(/[\\/:*?"<>|]/g, '_')}.md`,
+      query: String(++this.counter),
+    });
     this.docs.set(uri.toString(), markdown);
     return uri;
   }
@@ -72,7 +76,12 @@ export interface ReportResult {
   report: SnapshotReport;
 }
 
-async function showReport(arg: unknown, answers: ReportAnswers | undefined, docs: ReportDocuments, deps: CommandDeps): Promise<ReportResult> {
+async function showReport(
+  arg: unknown,
+  answers: ReportAnswers | undefined,
+  docs: ReportDocuments,
+  deps: CommandDeps,
+): Promise<ReportResult> {
   const file = await pickSnapshot(arg, answers, 'Report on which snapshot?');
   const st = await fs.stat(file).catch(() => undefined);
   const report = await withCancellableProgress(`Reading ${path.basename(file)}…`, async ({ signal, report: say }) => {
@@ -86,7 +95,10 @@ async function showReport(arg: unknown, answers: ReportAnswers | undefined, docs
   if (st) rememberStatus(file, st.size, st.mtime, { status: report.status });
   const markdown = reportMarkdown(report, { title: path.basename(file), fileTime: st?.mtime });
   const uri = docs.add(`${path.basename(file)} report`, markdown);
-  deps.log.info(`Snapshot report for ${file}: revision ${report.status.revision}, ${report.keyspace.liveKeys} live keys, ${report.members.length} members`);
+  deps.log.info(
+    `Snapshot report for ${file}: revision ${report.status.revision}, ${report.keyspace.liveKeys} live keys, ${report.members.length} ` +
+      `members`,
+  );
   await openReport(uri, answers?.preview, deps.log);
   return { uri, markdown, report };
 }
@@ -119,7 +131,10 @@ async function verify(
   });
   const st = await fs.stat(file).catch(() => undefined);
   if (st) rememberStatus(file, st.size, st.mtime, r.status ? { status: r.status } : { error: r.reason ?? 'corrupt', kind: r.kind });
-  deps.log.info(`Verify ${file}: ${r.ok ? 'OK' : 'FAILED'} — ${r.ok ? r.summary : r.reason}${r.problems.length ? `\n  ${r.problems.join('\n  ')}` : ''}`);
+  deps.log.info(
+    `Verify ${file}: ${r.ok ? 'OK' : 'FAILED'} — ` +
+      `${r.ok ? r.summary : r.reason}${r.problems.length ? `\n  ${r.problems.join('\n  ')}` : ''}`,
+  );
   if (!answers) {
     if (r.ok) {
       void vscode.window.showInformationMessage(`${path.basename(file)} is sound: ${r.summary}.`);
@@ -157,13 +172,24 @@ function compareTitle(diff: SnapshotDiff, newerFirst: boolean): string {
   return `${path.basename(diff.a.path)} → ${path.basename(diff.b.path)} (${newerFirst ? 'newer → older' : 'older → newer'})`;
 }
 
-async function compare(arg: unknown, answers: CompareAnswers | undefined, docs: ReportDocuments, deps: CommandDeps): Promise<CompareResult> {
+async function compare(
+  arg: unknown,
+  answers: CompareAnswers | undefined,
+  docs: ReportDocuments,
+  deps: CommandDeps,
+): Promise<CompareResult> {
   const a = await pickSnapshot(arg, answers, 'Compare which snapshot?');
   let b = answers?.other;
   if (!b) {
     if (answers) throw new EtcdBackupError('invalidInput', 'No second snapshot given: pass { other: "/path/to/file.db" }.');
-    const siblings = (await fs.readdir(path.dirname(a)).catch(() => [] as string[])).filter((n) => n.endsWith('.db') && path.join(path.dirname(a), n) !== a).sort().reverse();
-    const items: (vscode.QuickPickItem & { file?: string })[] = [...siblings.map((n) => ({ label: n, description: path.dirname(a), file: path.join(path.dirname(a), n) })), { label: '$(folder-opened) Another file…' }];
+    const siblings = (await fs.readdir(path.dirname(a)).catch(() => [] as string[]))
+      .filter((n) => n.endsWith('.db') && path.join(path.dirname(a), n) !== a)
+      .sort()
+      .reverse();
+    const items: (vscode.QuickPickItem & { file?: string })[] = [
+      ...siblings.map((n) => ({ label: n, description: path.dirname(a), file: path.join(path.dirname(a), n) })),
+      { label: '$(folder-opened) Another file…' },
+    ];
     const pick = await vscode.window.showQuickPick(items, {
       title: `Compare ${path.basename(a)} with…`,
       placeHolder: 'The other snapshot, older or newer: the report reads older → newer by revision',
@@ -181,7 +207,10 @@ async function compare(arg: unknown, answers: CompareAnswers | undefined, docs: 
     const { diff } = orderDiff(given, newerFirst);
     const markdown = diffMarkdown(diff);
     const uri = docs.add(compareTitle(diff, newerFirst), markdown);
-    deps.log.info(`Compared ${diff.a.path} (revision ${diff.a.revision}) → ${diff.b.path} (revision ${diff.b.revision}): ${diff.added} added, ${diff.removed} removed, ${diff.changed} changed`);
+    deps.log.info(
+      `Compared ${diff.a.path} (revision ${diff.a.revision}) → ${diff.b.path} (revision ${diff.b.revision}): ${diff.added} added, ` +
+        `${diff.removed} removed, ${diff.changed} changed`,
+    );
     await openReport(uri, answers?.preview, deps.log);
     return { uri, markdown, diff, order: newerFirst ? 'newer → older' : 'older → newer' };
   };
@@ -194,9 +223,11 @@ async function compare(arg: unknown, answers: CompareAnswers | undefined, docs: 
 function offerSwap(shown: CompareResult, show: (newerFirst: boolean) => Promise<CompareResult>): void {
   const { a, b } = shown.diff;
   const other = shown.order === 'older → newer' ? 'newer → older' : 'older → newer';
-  void vscode.window.showInformationMessage(`Compared ${shown.order}: revision ${a.revision} → ${b.revision}.`, `Swap (${other})`).then((c) => {
-    if (c) void show(other === 'newer → older').then((r) => offerSwap(r, show));
-  });
+  void vscode.window
+    .showInformationMessage(`Compared ${shown.order}: revision ${a.revision} → ${b.revision}.`, `Swap (${other})`)
+    .then((c) => {
+      if (c) void show(other === 'newer → older').then((r) => offerSwap(r, show));
+    });
 }
 
 export interface SearchAnswers {
@@ -214,7 +245,12 @@ function markdownEscape(s: string): string {
 }
 
 /** The keys and values of a snapshot, listed and searched, as a read-only Markdown page. */
-async function searchKeys(arg: unknown, answers: SearchAnswers | undefined, docs: ReportDocuments, deps: CommandDeps): Promise<{ uri: vscode.Uri; markdown: string; matched: number; keys: string[] }> {
+async function searchKeys(
+  arg: unknown,
+  answers: SearchAnswers | undefined,
+  docs: ReportDocuments,
+  deps: CommandDeps,
+): Promise<{ uri: vscode.Uri; markdown: string; matched: number; keys: string[] }> {
   const file = await pickSnapshot(arg, answers, 'Search which snapshot?');
   let prefix = answers?.prefix;
   let text = answers?.text;
@@ -234,21 +270,44 @@ async function searchKeys(arg: unknown, answers: SearchAnswers | undefined, docs
     const { listKeys } = await import('../core/snapshot/inspect');
     if (!text) return listKeys(file, { signal, prefix, limit });
     // Text: keys containing it, then values containing it (each at the snapshot's revision).
-    const [byKey, byValue] = [await listKeys(file, { signal, prefix, keyContains: text, limit }), await listKeys(file, { signal, prefix, valueContains: text, limit })];
+    const [byKey, byValue] = [
+      await listKeys(file, { signal, prefix, keyContains: text, limit }),
+      await listKeys(file, { signal, prefix, valueContains: text, limit }),
+    ];
     const seen = new Set(byKey.keys.map((k) => k.key));
     const keys = [...byKey.keys, ...byValue.keys.filter((k) => !seen.has(k.key))].sort((a, b) => (a.key < b.key ? -1 : 1)).slice(0, limit);
     return { matched: byKey.matched + byValue.keys.filter((k) => !seen.has(k.key)).length, keys };
   });
-  const what = text ? `keys or values containing "${text}"${prefix ? ` under ${prefix}` : ''}` : prefix ? `keys under ${prefix}` : 'every key';
-  const out = [`# ${markdownEscape(path.basename(file))}: ${markdownEscape(what)}`, '', `${found.matched} live key${found.matched === 1 ? '' : 's'} at the snapshot's revision${found.keys.length < found.matched ? `; the first ${found.keys.length} shown` : ''}.`, ''];
+  const what = text
+    ? `keys or values containing "${text}"${prefix ? ` under ${prefix}` : ''}`
+    : prefix
+      ? `keys under ${prefix}`
+      : 'every key';
+  const out = [
+    `# ${markdownEscape(path.basename(file))}: ${markdownEscape(what)}`,
+    '',
+    `${found.matched} live key${found.matched === 1 ? '' : 's'} at the snapshot's ` +
+      `revision${found.keys.length < found.matched ? `; the first ${found.keys.length} shown` : ''}.`,
+    '',
+  ];
   for (const k of found.keys) {
     const v = k.value;
-    out.push(`## ${markdownEscape(k.key)}`, '', `revision ${k.modRevision} (created ${k.createRevision}, version ${k.version})${k.lease ? `, lease ${k.lease}` : ''}, ${k.valueSize} bytes${v ? `, ${v.kind}` : ''}`, '');
+    out.push(
+      `## ${markdownEscape(k.key)}`,
+      '',
+      `revision ${k.modRevision} (created ${k.createRevision}, version ${k.version})${k.lease ? `, lease ${k.lease}` : ''}, ` +
+        `${k.valueSize} bytes${v ? `, ${v.kind}` : ''}`,
+      '',
+    );
     if (v?.kind === 'text' || v?.kind === 'json') {
       const fence = v.text?.includes('```') ? '~~~~' : '```';
       out.push(`${fence}${v.kind === 'json' ? 'json' : 'text'}`, v.text ?? '', fence, ...(v.truncated ? ['', '_(shortened)_'] : []), '');
     } else if (v?.kind === 'k8s-protobuf') {
-      out.push(`Kubernetes protobuf: **${markdownEscape(`${v.k8s?.apiVersion ?? '?'} ${v.k8s?.kind ?? '?'}`)}** ${markdownEscape(`${v.k8s?.namespace ? `${v.k8s.namespace}/` : ''}${v.k8s?.name ?? ''}`)}`, '');
+      out.push(
+        `Kubernetes protobuf: **${markdownEscape(`${v.k8s?.apiVersion ?? '?'} ${v.k8s?.kind ?? '?'}`)}** ` +
+          `${markdownEscape(`${v.k8s?.namespace ? `${v.k8s.namespace}/` : ''}${v.k8s?.name ?? ''}`)}`,
+        '',
+      );
       if (v.strings?.length) out.push('```text', v.strings.join('\n'), '```', '');
     } else if (v?.kind === 'binary') {
       out.push('```text', `${v.hex}${v.truncated ? ' …' : ''}`, '```', '');

@@ -34,15 +34,22 @@ async function reclaimSpaceCommand(arg: unknown, answers: ReclaimAnswers | undef
   const nospace = cached?.members.some((m) => m.error?.reason === 'NOSPACE alarm');
   const detail = [
     'This will:',
-    '1. Compact the keyspace at the current revision: history older than it is dropped (watchers and reads of older revisions get "compacted").',
-    '2. Defragment each reachable member in turn, followers first and the leader last. Each member serves no requests while its defrag runs (up to minutes on a large database).',
-    `3. Disarm every active alarm${nospace ? ' (a NOSPACE alarm is active: the cluster refuses writes until it is disarmed)' : ''}, then check that none is left.`,
+    '1. Compact the keyspace at the current revision: history older than ' +
+      'it is dropped (watchers and reads of older revisions get "compacted").',
+    '2. Defragment each reachable member in turn, followers first and the leader last. Each ' +
+      'member serves no requests while its defrag runs (up to minutes on a large database).',
+    `3. Disarm every active alarm${nospace ? ' (a NOSPACE alarm is active: the cluster refuses writes until it is disarmed)' : ''}, ` +
+      `then check that none is left.`,
     '',
     'Cancel stops between steps; a defrag already running finishes.',
   ].join('\n');
   const ok = answers
     ? answers.confirm === true
-    : (await vscode.window.showWarningMessage(`Compact and defragment cluster "${cluster.name}"?`, { modal: true, detail }, 'Compact and Defragment')) === 'Compact and Defragment';
+    : (await vscode.window.showWarningMessage(
+        `Compact and defragment cluster "${cluster.name}"?`,
+        { modal: true, detail },
+        'Compact and Defragment',
+      )) === 'Compact and Defragment';
   if (!ok) {
     return { cluster: cluster.name, done: false };
   }
@@ -71,14 +78,20 @@ async function reclaimSpaceCommand(arg: unknown, answers: ReclaimAnswers | undef
     : result.disarmed.length
       ? ` Disarmed ${result.disarmed.map((a) => a.alarm).join(', ')}: the cluster accepts writes again.`
       : '';
-  const message = `${cluster.name}: ${sizeLines(result).join(', ')} (total ${humanizeBytes(total('before'))} -> ${humanizeBytes(total('after'))}).${skipped}${alarms}`;
+  const message =
+    `${cluster.name}: ${sizeLines(result).join(', ')} (total ` +
+    `${humanizeBytes(total('before'))} -> ${humanizeBytes(total('after'))}).${skipped}${alarms}`;
   deps.log.info(message);
   if (!answers) {
-    void (result.alarmsAfter.length || result.skipped.length ? vscode.window.showWarningMessage(message) : vscode.window.showInformationMessage(message));
+    void (result.alarmsAfter.length || result.skipped.length
+      ? vscode.window.showWarningMessage(message)
+      : vscode.window.showInformationMessage(message));
   }
   return { cluster: cluster.name, done: true, result, message };
 }
 
 export function registerSpaceCommands(context: vscode.ExtensionContext, deps: CommandDeps): void {
-  commandRegistrar(context, deps.log)<ReclaimAnswers>('etcdBackup.reclaimSpace', (target, answers) => reclaimSpaceCommand(target, answers, deps));
+  commandRegistrar(context, deps.log)<ReclaimAnswers>('etcdBackup.reclaimSpace', (target, answers) =>
+    reclaimSpaceCommand(target, answers, deps),
+  );
 }

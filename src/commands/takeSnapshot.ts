@@ -48,7 +48,10 @@ async function pickEndpoint(cluster: ClusterConfig, deps: CommandDeps, answers: 
   const { suggestSnapshotEndpoints } = await import('../core/snapshot/save');
   const [o] = await deps.tree.refresh(cluster.name);
   if (!o.reachable) {
-    throw new EtcdBackupError(o.error?.kind ?? 'unreachable', o.error?.message ?? `No endpoint of "${cluster.name}" answered: nothing to snapshot from.`);
+    throw new EtcdBackupError(
+      o.error?.kind ?? 'unreachable',
+      o.error?.message ?? `No endpoint of "${cluster.name}" answered: nothing to snapshot from.`,
+    );
   }
   const choices = suggestSnapshotEndpoints(o, cluster.endpoints);
   if (answers?.endpoint) {
@@ -56,7 +59,10 @@ async function pickEndpoint(cluster: ClusterConfig, deps: CommandDeps, answers: 
   }
   const usable = choices.filter((c) => c.usable);
   if (!usable.length) {
-    throw new EtcdBackupError('unreachable', `No member of "${cluster.name}" answered: nothing to snapshot from. Check the members and try again.`);
+    throw new EtcdBackupError(
+      'unreachable',
+      `No member of "${cluster.name}" answered: nothing to snapshot from. Check the members and try again.`,
+    );
   }
   if (answers || usable.length === 1) {
     return usable[0].endpoint;
@@ -68,17 +74,28 @@ async function pickEndpoint(cluster: ClusterConfig, deps: CommandDeps, answers: 
       detail: `${c.reason}${c.suggested ? ' (suggested)' : ''}`,
       endpoint: c.endpoint,
     })),
-    { title: `Take Snapshot of ${cluster.name}`, placeHolder: 'Stream the snapshot from which member? (etcd snapshots one member at a time)', ignoreFocusOut: true },
+    {
+      title: `Take Snapshot of ${cluster.name}`,
+      placeHolder: 'Stream the snapshot from which member? (etcd snapshots one member at a time)',
+      ignoreFocusOut: true,
+    },
   );
   return pick?.endpoint ?? cancelled();
 }
 
-async function pickFolder(cluster: ClusterConfig, deps: CommandDeps, answers: TakeSnapshotAnswers | undefined): Promise<string | undefined> {
+async function pickFolder(
+  cluster: ClusterConfig,
+  deps: CommandDeps,
+  answers: TakeSnapshotAnswers | undefined,
+): Promise<string | undefined> {
   if (answers?.file) return undefined;
   if (answers?.dir) return answers.dir;
   if (cluster.snapshotDir) return cluster.snapshotDir;
   if (answers) {
-    throw new EtcdBackupError('invalidInput', `Cluster "${cluster.name}" has no snapshot folder: give one (dir), or set it with "etcd: Edit Cluster…".`);
+    throw new EtcdBackupError(
+      'invalidInput',
+      `Cluster "${cluster.name}" has no snapshot folder: give one (dir), or set it with "etcd: Edit Cluster…".`,
+    );
   }
   const picked = await vscode.window.showOpenDialog({
     title: `Folder for the snapshots of ${cluster.name}`,
@@ -96,7 +113,10 @@ async function takeSnapshot(arg: unknown, answers: TakeSnapshotAnswers | undefin
   const endpoint = answers?.endpoint ?? fromMember?.member.endpoint ?? (await pickEndpoint(cluster, deps, answers));
   const seen = deps.tree.cached(cluster.name);
   const { withoutLeader } = await import('../core/clusterStatus');
-  const warning = seen && withoutLeader(seen, endpoint) ? `${endpoint} has no leader (quorum lost or an election under way): the snapshot may be behind the cluster's data.` : undefined;
+  const warning =
+    seen && withoutLeader(seen, endpoint)
+      ? `${endpoint} has no leader (quorum lost or an election under way): the snapshot may be behind the cluster's data.`
+      : undefined;
   if (warning) {
     deps.log.warn(warning);
     if (!answers) void vscode.window.showWarningMessage(warning);
@@ -127,14 +147,21 @@ async function takeSnapshot(arg: unknown, answers: TakeSnapshotAnswers | undefin
       },
     });
   });
-  deps.log.info(`Snapshot saved at ${result.file} (${result.size} bytes, sha256 ${result.sha256}, revision ${result.sidecar.revision}, ${result.tookMs} ms)`);
+  deps.log.info(
+    `Snapshot saved at ${result.file} (${result.size} bytes, sha256 ` +
+      `${result.sha256}, revision ${result.sidecar.revision}, ${result.tookMs} ms)`,
+  );
   if (result.sidecarError) {
     deps.log.warn(result.sidecarError);
     void vscode.window.showWarningMessage(result.sidecarError);
   }
   deps.tree.refreshSnapshots(cluster.name);
   void vscode.window
-    .showInformationMessage(`Snapshot saved: ${path.basename(result.file)} (${core.formatBytes(result.size)}, SHA-256 checked, revision ${result.sidecar.revision}).`, 'Reveal in Folder')
+    .showInformationMessage(
+      `Snapshot saved: ${path.basename(result.file)} (${core.formatBytes(result.size)}, ` +
+        `SHA-256 checked, revision ${result.sidecar.revision}).`,
+      'Reveal in Folder',
+    )
     .then((choice) => {
       if (choice === 'Reveal in Folder') {
         void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(result.file));
@@ -155,5 +182,7 @@ async function takeSnapshot(arg: unknown, answers: TakeSnapshotAnswers | undefin
 }
 
 export function registerTakeSnapshotCommand(context: vscode.ExtensionContext, deps: CommandDeps): void {
-  commandRegistrar(context, deps.log)<TakeSnapshotAnswers>('etcdBackup.takeSnapshot', (target, answers) => takeSnapshot(target, answers, deps));
+  commandRegistrar(context, deps.log)<TakeSnapshotAnswers>('etcdBackup.takeSnapshot', (target, answers) =>
+    takeSnapshot(target, answers, deps),
+  );
 }

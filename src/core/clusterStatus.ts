@@ -120,7 +120,8 @@ export function shortReason(kind: ErrorKind, message = '', causeText = ''): stri
 
 /** Turn any caught error (already passed through `explain`) into a {@link ProbeError}. */
 export function toProbeError(err: { kind: ErrorKind; message: string; cause?: unknown }): ProbeError {
-  const cause = err.cause instanceof Error ? `${err.cause.message} ${(err.cause as { details?: string }).details ?? ''}` : String(err.cause ?? '');
+  const cause =
+    err.cause instanceof Error ? `${err.cause.message} ${(err.cause as { details?: string }).details ?? ''}` : String(err.cause ?? '');
   return { kind: err.kind, message: err.message, reason: shortReason(err.kind, err.message, cause) };
 }
 
@@ -157,12 +158,21 @@ function answeredMemberError(s: EndpointStatus, h: EndpointHealth | undefined): 
   if (s.errors.length) {
     const reports = `The member reports: ${s.errors.join('; ')}.`;
     return s.errors.some((e) => e.includes('NOSPACE'))
-      ? { kind: 'diskFull', message: `${reports} Its database reached the space quota and the cluster refuses writes.`, reason: 'NOSPACE alarm', hint: { kind: 'reclaimSpace' } }
+      ? {
+          kind: 'diskFull',
+          message: `${reports} Its database reached the space quota and the cluster refuses writes.`,
+          reason: 'NOSPACE alarm',
+          hint: { kind: 'reclaimSpace' },
+        }
       : { kind: 'internal', message: reports, reason: 'member errors' };
   }
   if (h && !h.healthy) {
     const kind = h.errorKind ?? 'internal';
-    return { kind, message: h.error ?? 'The health check failed.', reason: kind === 'internal' ? 'unhealthy' : shortReason(kind, h.error ?? '') };
+    return {
+      kind,
+      message: h.error ?? 'The health check failed.',
+      reason: kind === 'internal' ? 'unhealthy' : shortReason(kind, h.error ?? ''),
+    };
   }
   return undefined;
 }
@@ -170,9 +180,21 @@ function answeredMemberError(s: EndpointStatus, h: EndpointHealth | undefined): 
 /** One member: matched to the status that names its id (a configured endpoint's first), else why nobody answered for it. */
 function memberOverview(m: MemberInfo, probes: readonly EndpointProbe[], leaderId: string | undefined): MemberOverview {
   const started = Boolean(m.name) || m.clientURLs.length > 0;
-  const answered = probes.filter((p) => p.status && p.status.memberId === m.id).sort((a, b) => Number(b.configured) - Number(a.configured))[0];
+  const answered = probes
+    .filter((p) => p.status && p.status.memberId === m.id)
+    .sort((a, b) => Number(b.configured) - Number(a.configured))[0];
   const role: MemberRole = m.isLearner ? 'learner' : leaderId === m.id ? 'leader' : 'follower';
-  const base: MemberOverview = { id: m.id, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, role, isLearner: m.isLearner, started, reachable: false, healthy: false };
+  const base: MemberOverview = {
+    id: m.id,
+    name: m.name,
+    peerURLs: m.peerURLs,
+    clientURLs: m.clientURLs,
+    role,
+    isLearner: m.isLearner,
+    started,
+    reachable: false,
+    healthy: false,
+  };
   if (answered?.status) {
     const s = answered.status;
     const h = answered.health;
@@ -213,16 +235,31 @@ export function assembleOverview(input: OverviewInput): ClusterOverview {
   const probes = input.probes;
   const statuses = probes.map((p) => p.status).filter((s): s is EndpointStatus => Boolean(s));
   const leaderId = pickLeader(statuses);
-  const endpointErrors = probes.filter((p) => p.configured && p.statusError).map((p) => ({ endpoint: p.endpoint, error: p.statusError as ProbeError }));
+  const endpointErrors = probes
+    .filter((p) => p.configured && p.statusError)
+    .map((p) => ({ endpoint: p.endpoint, error: p.statusError as ProbeError }));
   const common = { cluster: input.cluster, clusterId: input.clusterId, probes, fetchedAt: input.fetchedAt, tookMs: input.tookMs };
   if (!input.members) {
     // The first endpoint's own sentence reads better than the member list's summary of all.
     const first = probes.find((p) => p.configured && p.statusError)?.statusError;
     const error = first ?? input.membersError ?? { kind: 'unreachable', message: 'No endpoint answered.', reason: 'connection refused' };
-    return { ...common, reachable: false, error, endpointErrors: endpointErrors.length ? endpointErrors : [{ endpoint: '', error }], leaderId, members: [] };
+    return {
+      ...common,
+      reachable: false,
+      error,
+      endpointErrors: endpointErrors.length ? endpointErrors : [{ endpoint: '', error }],
+      leaderId,
+      members: [],
+    };
   }
   const members = input.members.map((m) => memberOverview(m, probes, leaderId));
-  return { ...common, reachable: true, endpointErrors, leaderId: leaderId && members.some((m) => m.id === leaderId) ? leaderId : undefined, members };
+  return {
+    ...common,
+    reachable: true,
+    endpointErrors,
+    leaderId: leaderId && members.some((m) => m.id === leaderId) ? leaderId : undefined,
+    members,
+  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -390,7 +427,18 @@ function renderTable(header: string[], rows: string[][], alignRight: boolean[]):
  * "Failed to get the status of endpoint ... (reason)".
  */
 export function formatEndpointStatusTable(statuses: EndpointStatus[], failures: { endpoint: string; error: string }[] = []): string {
-  const header = ['ENDPOINT', 'ID', 'VERSION', 'DB SIZE', 'IS LEADER', 'IS LEARNER', 'RAFT TERM', 'RAFT INDEX', 'RAFT APPLIED INDEX', 'ERRORS'];
+  const header = [
+    'ENDPOINT',
+    'ID',
+    'VERSION',
+    'DB SIZE',
+    'IS LEADER',
+    'IS LEARNER',
+    'RAFT TERM',
+    'RAFT INDEX',
+    'RAFT APPLIED INDEX',
+    'ERRORS',
+  ];
   const rows = statuses.map((s) => [
     s.endpoint,
     s.memberId,
@@ -404,7 +452,11 @@ export function formatEndpointStatusTable(statuses: EndpointStatus[], failures: 
     s.errors.join(', '),
   ]);
   // etcdctl's tablewriter right-aligns every cell (it takes the columns for numbers).
-  const table = renderTable(header, rows, header.map(() => true));
+  const table = renderTable(
+    header,
+    rows,
+    header.map(() => true),
+  );
   const failed = failures.map((f) => `Failed to get the status of endpoint ${f.endpoint} (${f.error})`);
   return [table, ...failed].join('\n');
 }
@@ -437,7 +489,11 @@ export function formatMemberTable(members: Pick<MemberInfo, 'id' | 'name' | 'pee
     m.clientURLs.join(','),
     String(m.isLearner),
   ]);
-  return renderTable(['ID', 'STATUS', 'NAME', 'PEER ADDRS', 'CLIENT ADDRS', 'IS LEARNER'], rows, rows.length ? rows[0].map(() => true) : [true, true, true, true, true, true]);
+  return renderTable(
+    ['ID', 'STATUS', 'NAME', 'PEER ADDRS', 'CLIENT ADDRS', 'IS LEARNER'],
+    rows,
+    rows.length ? rows[0].map(() => true) : [true, true, true, true, true, true],
+  );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -480,7 +536,13 @@ export function quorumState(members: QuorumMember[]): QuorumState {
   const voters = members.filter((m) => !m.isLearner);
   const healthyVoters = voters.filter((m) => m.healthy !== false).length;
   const quorum = quorumOf(voters.length);
-  return { voters: voters.length, quorum, healthyVoters, tolerance: healthyVoters - quorum, hasQuorum: voters.length > 0 && healthyVoters >= quorum };
+  return {
+    voters: voters.length,
+    quorum,
+    healthyVoters,
+    tolerance: healthyVoters - quorum,
+    hasQuorum: voters.length > 0 && healthyVoters >= quorum,
+  };
 }
 
 function plural(n: number, one: string, many = `${one}s`): string {
@@ -504,19 +566,34 @@ export function quorumAfterRemoval(members: QuorumMember[], id: string): QuorumC
       before,
       after,
       losesQuorum: false,
-      sentence: `${name} is a learner (it does not vote): removing it leaves quorum at ${after.quorum} of ${plural(after.voters, 'voting member')}.`,
+      sentence:
+        `${name} is a learner (it does not vote): removing it leaves quorum ` +
+        `at ${after.quorum} of ${plural(after.voters, 'voting member')}.`,
     };
   }
   if (after.voters === 0) {
-    return { before, after, losesQuorum: true, sentence: `${name} is the only voting member: removing it leaves a cluster with no voting member, which cannot work. Restore from a snapshot instead.` };
+    return {
+      before,
+      after,
+      losesQuorum: true,
+      sentence:
+        `${name} is the only voting member: removing it leaves a cluster with ` +
+        `no voting member, which cannot work. Restore from a snapshot instead.`,
+    };
   }
   const losesQuorum = !after.hasQuorum;
-  const head = `Removing ${name} leaves ${plural(after.voters, 'voting member')}; quorum becomes ${after.quorum} (was ${before.quorum} of ${before.voters}).`;
+  const head =
+    `Removing ${name} leaves ${plural(after.voters, 'voting member')}; quorum ` +
+    `becomes ${after.quorum} (was ${before.quorum} of ${before.voters}).`;
   let tail: string;
   if (losesQuorum) {
-    tail = ` Only ${after.healthyVoters} of them ${after.healthyVoters === 1 ? 'is' : 'are'} healthy: the cluster will LOSE QUORUM and stop serving writes until enough members are back.`;
+    tail =
+      ` Only ${after.healthyVoters} of them ${after.healthyVoters === 1 ? 'is' : 'are'} healthy: ` +
+      `the cluster will LOSE QUORUM and stop serving writes until enough members are back.`;
   } else if (after.tolerance === 0) {
-    tail = ` ${after.healthyVoters} of them ${after.healthyVoters === 1 ? 'is' : 'are'} healthy, so the cluster will tolerate no further failure until the replacement has joined.`;
+    tail =
+      ` ${after.healthyVoters} of them ${after.healthyVoters === 1 ? 'is' : 'are'} healthy, ` +
+      `so the cluster will tolerate no further failure until the replacement has joined.`;
   } else {
     tail = ` ${after.healthyVoters} of them are healthy; the cluster tolerates ${plural(after.tolerance, 'more failure')}.`;
   }
@@ -532,10 +609,17 @@ export function quorumAfterAdd(members: QuorumMember[], isLearner: boolean): Quo
   const before = quorumState(members);
   const after = quorumState([...members, { id: 'new', isLearner, healthy: false }]);
   if (isLearner) {
-    return { before, after, losesQuorum: false, sentence: `A learner does not vote: quorum stays ${before.quorum} of ${plural(before.voters, 'voting member')} until you promote it.` };
+    return {
+      before,
+      after,
+      losesQuorum: false,
+      sentence: `A learner does not vote: quorum stays ${before.quorum} of ${plural(before.voters, 'voting member')} until you promote it.`,
+    };
   }
   const losesQuorum = !after.hasQuorum;
-  const head = `Adding a voting member makes quorum ${after.quorum} of ${after.voters}; until its process has joined, ${after.healthyVoters} ${after.healthyVoters === 1 ? 'is' : 'are'} healthy.`;
+  const head =
+    `Adding a voting member makes quorum ${after.quorum} of ${after.voters}; until its process ` +
+    `has joined, ${after.healthyVoters} ${after.healthyVoters === 1 ? 'is' : 'are'} healthy.`;
   const tail = losesQuorum
     ? ' The cluster will LOSE QUORUM until the new member starts: add it as a learner instead, or start it right away.'
     : after.tolerance === 0
@@ -562,7 +646,11 @@ export function initialClusterAfterAdd(members: Pick<MemberInfo, 'id' | 'name' |
 }
 
 /** The variables a member added with `member add` must be started with (etcdctl prints these). */
-export function memberStartEnv(members: Pick<MemberInfo, 'id' | 'name' | 'peerURLs'>[], newMember: Pick<MemberInfo, 'id' | 'peerURLs'>, newName: string): Record<string, string> {
+export function memberStartEnv(
+  members: Pick<MemberInfo, 'id' | 'name' | 'peerURLs'>[],
+  newMember: Pick<MemberInfo, 'id' | 'peerURLs'>,
+  newName: string,
+): Record<string, string> {
   return {
     ETCD_NAME: newName,
     ETCD_INITIAL_CLUSTER: initialClusterAfterAdd(members, newMember.id, newName),

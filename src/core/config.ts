@@ -228,7 +228,9 @@ export function clusterNameProblem(name: string, existing: readonly string[], ex
     return 'Give the cluster a name, e.g. "prod" or "kubeadm-cp".';
   }
   if (!NAME_RE.test(n)) {
-    return 'A cluster name may use letters, digits, spaces, ".", "_" and "-", starts with a letter or digit, and has at most 63 characters.';
+    return (
+      'A cluster name may use letters, digits, spaces, ".", "_" and "-", ' + 'starts with a letter or digit, and has at most 63 characters.'
+    );
   }
   if (existing.some((e) => e.toLowerCase() === n.toLowerCase() && e.toLowerCase() !== except?.toLowerCase())) {
     return `A cluster named "${n}" already exists. Choose another name, or edit that one.`;

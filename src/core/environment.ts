@@ -37,7 +37,12 @@ export interface EnvironmentReport {
 
 /** Find an executable on PATH (or check an explicit path). */
 export async function findExecutable(nameOrPath: string, envPath = process.env.PATH ?? ''): Promise<string | undefined> {
-  const candidates = nameOrPath.includes('/') ? [nameOrPath] : envPath.split(delimiter).filter(Boolean).map((d) => join(d, nameOrPath));
+  const candidates = nameOrPath.includes('/')
+    ? [nameOrPath]
+    : envPath
+        .split(delimiter)
+        .filter(Boolean)
+        .map((d) => join(d, nameOrPath));
   for (const c of candidates) {
     try {
       const st = await fs.stat(c);
@@ -72,9 +77,7 @@ export async function inspectTool(name: string, configuredPath?: string, timeout
   if (!path) {
     return {
       name,
-      problem: configuredPath
-        ? `${configuredPath} is not an executable file. Fix the path in the settings.`
-        : `${name} is not on PATH.`,
+      problem: configuredPath ? `${configuredPath} is not an executable file. Fix the path in the settings.` : `${name} is not on PATH.`,
     };
   }
   try {
@@ -144,11 +147,19 @@ export async function checkEnvironment(paths: { etcdctl?: string; etcdutl?: stri
 export function formatEnvironment(r: EnvironmentReport): string[] {
   const lines = [
     `Node ${r.node} on ${r.platform}`,
-    r.etcd3.loaded ? `etcd3: loaded, protos parsed from ${r.etcd3.protoFile ?? 'rpc.proto'} (${r.etcd3.clients.join(', ')})` : `etcd3: ${r.etcd3.problem}`,
+    r.etcd3.loaded
+      ? `etcd3: loaded, protos parsed from ${r.etcd3.protoFile ?? 'rpc.proto'} (${r.etcd3.clients.join(', ')})`
+      : `etcd3: ${r.etcd3.problem}`,
   ];
-  lines.push(r.snapshotHash.native ? `snapshot hash: hardware CRC-32C (${r.snapshotHash.binding})` : 'snapshot hash: CRC-32C in JavaScript (no @node-rs/crc32 binding for this platform; same results, slower on large files)');
+  lines.push(
+    r.snapshotHash.native
+      ? `snapshot hash: hardware CRC-32C (${r.snapshotHash.binding})`
+      : 'snapshot hash: CRC-32C in JavaScript (no @node-rs/crc32 binding for this platform; same results, slower on large files)',
+  );
   for (const t of r.tools) {
-    lines.push(t.path ? `${t.name}: ${t.path}${t.version ? ` (${t.version})` : ''}${t.problem ? ` - ${t.problem}` : ''}` : `${t.name}: ${t.problem}`);
+    lines.push(
+      t.path ? `${t.name}: ${t.path}${t.version ? ` (${t.version})` : ''}${t.problem ? ` - ${t.problem}` : ''}` : `${t.name}: ${t.problem}`,
+    );
   }
   return lines;
 }

@@ -40,7 +40,9 @@ export type HintWords = (hint: Hint) => string;
 export const plainHintWords: HintWords = (hint) => {
   switch (hint.kind) {
     case 'toolPath':
-      return hint.configured ? `fix the configured path of ${hint.tools.join(' / ')}, or clear it to use the one on PATH` : `or give the path to ${hint.tools.join(' / ')}`;
+      return hint.configured
+        ? `fix the configured path of ${hint.tools.join(' / ')}, or clear it to use the one on PATH`
+        : `or give the path to ${hint.tools.join(' / ')}`;
     case 'reclaimSpace':
       return hint.brief ? 'compact and defragment' : 'compact and defragment the cluster, then disarm the alarm';
     case 'listMembers':
@@ -125,10 +127,18 @@ export function explain(err: unknown, where?: string): EtcdBackupError {
   }
   if (sys === 'EACCES' || sys === 'EPERM') {
     const path = (err as NodeJS.ErrnoException).path;
-    return new EtcdBackupError('permission', `Permission denied${path ? ` on ${path}` : ''}. Run VS Code as a user that can read it, or fix its owner and mode.`, { cause: err });
+    return new EtcdBackupError(
+      'permission',
+      `Permission denied${path ? ` on ${path}` : ''}. Run VS Code as a user that can read it, or fix its owner and mode.`,
+      { cause: err },
+    );
   }
   if (sys === 'ENOSPC' || sys === 'EFBIG' || lower.includes('enospc')) {
-    return new EtcdBackupError('diskFull', 'The disk is full (or the file-size limit was reached). Free space or choose another folder, then try again.', { cause: err });
+    return new EtcdBackupError(
+      'diskFull',
+      'The disk is full (or the file-size limit was reached). Free space or choose another folder, then try again.',
+      { cause: err },
+    );
   }
   if (typeof sys === 'string' && ERRNO_HINTS[sys]) {
     // ENAMETOOLONG, EROFS, ENOTEMPTY, EXDEV, ELOOP, ...: one sentence each, never the raw text.
@@ -145,7 +155,12 @@ export function explain(err: unknown, where?: string): EtcdBackupError {
     lower.includes('wrong version number') ||
     lower.includes('pem')
   ) {
-    return new EtcdBackupError('tls', `TLS handshake with${at || ' the endpoint'} failed (${firstLine(msg)}). Check the CA, client certificate and key, and that the URL scheme is https.`, { cause: err });
+    return new EtcdBackupError(
+      'tls',
+      `TLS handshake with${at || ' the endpoint'} failed (${firstLine(msg)}). ` +
+        `Check the CA, client certificate and key, and that the URL scheme is https.`,
+      { cause: err },
+    );
   }
   if (
     code === GRPC.UNAUTHENTICATED ||
@@ -155,19 +170,38 @@ export function explain(err: unknown, where?: string): EtcdBackupError {
     lower.includes('user name not found') ||
     lower.includes('invalid username or password')
   ) {
-    return new EtcdBackupError('auth', `etcd refused the credentials${at ? ` at${at}` : ''}. Check the user name and password.`, { cause: err });
+    return new EtcdBackupError('auth', `etcd refused the credentials${at ? ` at${at}` : ''}. Check the user name and password.`, {
+      cause: err,
+    });
   }
   if (code === GRPC.PERMISSION_DENIED || lower.includes('permission denied')) {
-    return new EtcdBackupError('permission', `etcd denied the request${at ? ` at${at}` : ''}: the user lacks the role it needs (snapshots and member changes need root).`, { cause: err });
+    return new EtcdBackupError(
+      'permission',
+      `etcd denied the request${at ? ` at${at}` : ''}: the user lacks the role it needs (snapshots and member changes need root).`,
+      { cause: err },
+    );
   }
   if (code === GRPC.DEADLINE_EXCEEDED || lower.includes('deadline') || lower.includes('timed out') || lower.includes('timeout')) {
-    return new EtcdBackupError('timeout', `No answer from${at || ' etcd'} before the deadline. Check that the member is up and reachable, or raise the cluster's timeout.`, { cause: err });
+    return new EtcdBackupError(
+      'timeout',
+      `No answer from${at || ' etcd'} before the deadline. Check that the member is up and reachable, or raise the cluster's timeout.`,
+      { cause: err },
+    );
   }
   if (code === GRPC.CANCELLED || lower.includes('cancelled') || lower.includes('canceled')) {
     return cancelledError(err);
   }
-  if (lower.includes('no leader') || lower.includes('leader changed') || lower.includes('not enough started members') || lower.includes('quorum')) {
-    return new EtcdBackupError('noQuorum', `The cluster has no leader (quorum is lost)${at ? ` at${at}` : ''}: bring back a majority of members, or restore from a snapshot.`, { cause: err });
+  if (
+    lower.includes('no leader') ||
+    lower.includes('leader changed') ||
+    lower.includes('not enough started members') ||
+    lower.includes('quorum')
+  ) {
+    return new EtcdBackupError(
+      'noQuorum',
+      `The cluster has no leader (quorum is lost)${at ? ` at${at}` : ''}: bring back a majority of members, or restore from a snapshot.`,
+      { cause: err },
+    );
   }
   if (
     code === GRPC.UNAVAILABLE ||
@@ -181,7 +215,12 @@ export function explain(err: unknown, where?: string): EtcdBackupError {
     lower.includes('unavailable') ||
     lower.includes('enotfound')
   ) {
-    return new EtcdBackupError('unreachable', `Cannot connect to${at || ' etcd'} (connection refused or host unreachable). Check that etcd is running and the endpoint URL and port are right.`, { cause: err });
+    return new EtcdBackupError(
+      'unreachable',
+      `Cannot connect to${at || ' etcd'} (connection refused or host unreachable). ` +
+        `Check that etcd is running and the endpoint URL and port are right.`,
+      { cause: err },
+    );
   }
   return new EtcdBackupError('internal', firstLine(msg) || 'Unexpected error.', { cause: err });
 }
@@ -218,21 +257,61 @@ export const ERRNO_HINTS: Readonly<Record<string, ErrnoHint>> = {
   ENOENT: { kind: 'notFound', what: 'it does not exist', todo: 'Check the path' },
   ENOTDIR: { kind: 'invalidInput', what: 'a part of the path is a file, not a folder', todo: 'Check the path' },
   EISDIR: { kind: 'invalidInput', what: 'it is a folder where a file was expected', todo: 'Give the path of a file' },
-  ENAMETOOLONG: { kind: 'invalidInput', what: 'the path is too long (a name may have at most 255 bytes, a path 4095)', todo: 'Choose a shorter path' },
-  ELOOP: { kind: 'invalidInput', what: 'it goes through too many symbolic links (a loop)', todo: 'Check the symbolic links on the path (ls -l, readlink -f)' },
-  EACCES: { kind: 'permission', what: 'permission denied', todo: 'Run as root (sudo) or as the owner of the folder, or fix its owner and mode' },
-  EPERM: { kind: 'permission', what: 'the operation is not permitted', todo: 'Run as root (sudo); check for the immutable attribute (lsattr)' },
-  EROFS: { kind: 'permission', what: 'the file system is mounted read-only', todo: 'Remount it read-write (mount -o remount,rw) or choose a folder on a writable disk' },
+  ENAMETOOLONG: {
+    kind: 'invalidInput',
+    what: 'the path is too long (a name may have at most 255 bytes, a path 4095)',
+    todo: 'Choose a shorter path',
+  },
+  ELOOP: {
+    kind: 'invalidInput',
+    what: 'it goes through too many symbolic links (a loop)',
+    todo: 'Check the symbolic links on the path (ls -l, readlink -f)',
+  },
+  EACCES: {
+    kind: 'permission',
+    what: 'permission denied',
+    todo: 'Run as root (sudo) or as the owner of the folder, or fix its owner and mode',
+  },
+  EPERM: {
+    kind: 'permission',
+    what: 'the operation is not permitted',
+    todo: 'Run as root (sudo); check for the immutable attribute (lsattr)',
+  },
+  EROFS: {
+    kind: 'permission',
+    what: 'the file system is mounted read-only',
+    todo: 'Remount it read-write (mount -o remount,rw) or choose a folder on a writable disk',
+  },
   ENOSPC: { kind: 'diskFull', what: 'the disk is full', todo: 'Free space or choose a folder on another disk, then try again' },
   EDQUOT: { kind: 'diskFull', what: 'the disk quota is used up', todo: 'Free space or raise the quota, then try again' },
   EFBIG: { kind: 'diskFull', what: 'the file-size limit was reached', todo: 'Raise the limit (ulimit -f) or choose another disk' },
-  EEXIST: { kind: 'conflict', what: 'something already exists under that name', todo: 'Choose a new name, or move what is there aside first' },
-  ENOTEMPTY: { kind: 'conflict', what: 'a folder is already there and is not empty', todo: 'Choose a new or empty folder, or move what is there aside first' },
-  EBUSY: { kind: 'conflict', what: 'it is in use (a mount point, or held by a process)', todo: 'Stop what uses it, or choose a folder that is not a mount point' },
-  EXDEV: { kind: 'conflict', what: 'it would move across file systems, which a rename cannot do', todo: 'Choose a path on the same disk as the target' },
+  EEXIST: {
+    kind: 'conflict',
+    what: 'something already exists under that name',
+    todo: 'Choose a new name, or move what is there aside first',
+  },
+  ENOTEMPTY: {
+    kind: 'conflict',
+    what: 'a folder is already there and is not empty',
+    todo: 'Choose a new or empty folder, or move what is there aside first',
+  },
+  EBUSY: {
+    kind: 'conflict',
+    what: 'it is in use (a mount point, or held by a process)',
+    todo: 'Stop what uses it, or choose a folder that is not a mount point',
+  },
+  EXDEV: {
+    kind: 'conflict',
+    what: 'it would move across file systems, which a rename cannot do',
+    todo: 'Choose a path on the same disk as the target',
+  },
   EMFILE: { kind: 'internal', what: 'this process has too many open files', todo: 'Raise the open-file limit (ulimit -n) and try again' },
   ENFILE: { kind: 'internal', what: 'the system has too many open files', todo: 'Close programs or raise fs.file-max, then try again' },
-  EIO: { kind: 'internal', what: 'the disk reported an input/output error', todo: 'Check the disk (dmesg, smartctl) before trusting anything on it' },
+  EIO: {
+    kind: 'internal',
+    what: 'the disk reported an input/output error',
+    todo: 'Check the disk (dmesg, smartctl) before trusting anything on it',
+  },
   ETXTBSY: { kind: 'conflict', what: 'the file is a program that is running', todo: 'Stop it first' },
   EINVAL: { kind: 'invalidInput', what: 'the operation is not valid here (e.g. moving a folder into itself)', todo: 'Check the paths' },
 };

@@ -45,13 +45,25 @@ async function readTlsFile(path: string, what: string, cluster: string): Promise
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new EtcdBackupError('notFound', `The ${what} ${path} of cluster "${cluster}" does not exist. Fix the path in the cluster's settings.`, { cause: err });
+      throw new EtcdBackupError(
+        'notFound',
+        `The ${what} ${path} of cluster "${cluster}" does not exist. Fix the path in the cluster's settings.`,
+        { cause: err },
+      );
     }
     if (code === 'EACCES' || code === 'EPERM') {
-      throw new EtcdBackupError('permission', `Cannot read the ${what} ${path} of cluster "${cluster}" (permission denied). Run as a user that can read it.`, { cause: err });
+      throw new EtcdBackupError(
+        'permission',
+        `Cannot read the ${what} ${path} of cluster "${cluster}" (permission denied). Run as a user that can read it.`,
+        { cause: err },
+      );
     }
     if (code === 'EISDIR') {
-      throw new EtcdBackupError('invalidInput', `The ${what} ${path} of cluster "${cluster}" is a folder, not a file. Pick the file in the cluster's settings.`, { cause: err });
+      throw new EtcdBackupError(
+        'invalidInput',
+        `The ${what} ${path} of cluster "${cluster}" is a folder, not a file. Pick the file in the cluster's settings.`,
+        { cause: err },
+      );
     }
     throw explain(err);
   }
@@ -100,7 +112,8 @@ export function createClient(cfg: ClusterConfig, options: IOptions): Etcd3 {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
   const original = grpc.credentials.createSsl;
-  grpc.credentials.createSsl = (root, key, cert, verify) => original(root, key, cert, { ...verify, rejectUnauthorized: false, checkServerIdentity: () => undefined });
+  grpc.credentials.createSsl = (root, key, cert, verify) =>
+    original(root, key, cert, { ...verify, rejectUnauthorized: false, checkServerIdentity: () => undefined });
   try {
     return new Client(options);
   } finally {
@@ -122,7 +135,13 @@ export function withDeadline<T>(promise: Promise<T>, ms: number, where: string):
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new EtcdBackupError('timeout', `No answer from ${where} within ${ms} ms. Check that the member is up and reachable, or raise the cluster's timeout.`)),
+      () =>
+        reject(
+          new EtcdBackupError(
+            'timeout',
+            `No answer from ${where} within ${ms} ms. Check that the member is up and reachable, or raise the cluster's timeout.`,
+          ),
+        ),
       ms,
     );
   });
@@ -140,7 +159,8 @@ function toMember(m: { ID?: string; name?: string; peerURLs?: string[]; clientUR
 }
 
 const UNHEALTHY_CLUSTER =
-  'etcd refused the membership change: not every voting member has been connected for the last 5 seconds (etcd checks this before any membership change). Bring the down members back, wait a few seconds, and try again.';
+  'etcd refused the membership change: not every voting member has been connected for the last 5 seconds (etcd ' +
+  'checks this before any membership change). Bring the down members back, wait a few seconds, and try again.';
 
 /** What `member add` answers: the new member and the member list after it. */
 export interface MemberAddResult {
@@ -243,7 +263,9 @@ export class EtcdConnection {
               const first = errors[0];
               reject(
                 errors.length > 1
-                  ? new EtcdBackupError(first.kind, `${what}: no endpoint of cluster "${this.config.name}" answered. ${first.message}`, { cause: first })
+                  ? new EtcdBackupError(first.kind, `${what}: no endpoint of cluster "${this.config.name}" answered. ${first.message}`, {
+                      cause: first,
+                    })
                   : first,
               );
             }
@@ -269,7 +291,12 @@ export class EtcdConnection {
       const e = explain(err, endpoint);
       if (e.kind === 'timeout') {
         // The change may still have been applied: say so rather than guess.
-        throw new EtcdBackupError('timeout', `${what}: no answer from ${endpoint} before the deadline; the change may or may not have been made. Refresh and check the member list before trying again.`, { cause: err });
+        throw new EtcdBackupError(
+          'timeout',
+          `${what}: no answer from ${endpoint} before the deadline; the change may or ` +
+            `may not have been made. Refresh and check the member list before trying again.`,
+          { cause: err },
+        );
       }
       if (isConnectionError(e) && !causeText(err).includes('etcdserver:')) {
         this.preferred = undefined;
@@ -300,7 +327,10 @@ export class EtcdConnection {
     for (const raw of peerURLs) {
       const n = normalizeEndpoint(raw);
       if (n.error || !/^https?:\/\//.test(raw.trim())) {
-        throw new EtcdBackupError('invalidInput', `The peer URL ${n.error ?? `"${raw}" needs a scheme`}: give e.g. https://10.0.0.14:2380.`);
+        throw new EtcdBackupError(
+          'invalidInput',
+          `The peer URL ${n.error ?? `"${raw}" needs a scheme`}: give e.g. https://10.0.0.14:2380.`,
+        );
       }
       urls.push(n.url as string);
     }
@@ -315,10 +345,16 @@ export class EtcdConnection {
     } catch (err) {
       const text = causeText(err);
       if (text.includes('peer urls already exists') || text.includes('peerurl exists') || text.includes('member id already exist')) {
-        throw new EtcdBackupError('conflict', `A member with peer URL ${urls.join(', ')} already exists. Remove it first, or use another URL.`, { cause: err });
+        throw new EtcdBackupError(
+          'conflict',
+          `A member with peer URL ${urls.join(', ')} already exists. Remove it first, or use another URL.`,
+          { cause: err },
+        );
       }
       if (text.includes('too many learner')) {
-        throw new EtcdBackupError('conflict', 'The cluster already has a learner (etcd allows one): promote or remove it first.', { cause: err });
+        throw new EtcdBackupError('conflict', 'The cluster already has a learner (etcd allows one): promote or remove it first.', {
+          cause: err,
+        });
       }
       if (text.includes('unhealthy cluster')) {
         // etcd's strict reconfiguration check: every voting member must have been connected
@@ -326,7 +362,12 @@ export class EtcdConnection {
         throw new EtcdBackupError('conflict', UNHEALTHY_CLUSTER, { cause: err });
       }
       if (text.includes('not enough started members')) {
-        throw new EtcdBackupError('noQuorum', 'etcd refused to add a voting member: too few members are started to keep quorum with it. Bring the down members back first, or add the new member as a learner.', { cause: err });
+        throw new EtcdBackupError(
+          'noQuorum',
+          'etcd refused to add a voting member: too few members are started to keep quorum ' +
+            'with it. Bring the down members back first, or add the new member as a learner.',
+          { cause: err },
+        );
       }
       throw err;
     }
@@ -343,13 +384,21 @@ export class EtcdConnection {
     } catch (err) {
       const text = causeText(err);
       if (text.includes('member not found')) {
-        throw new EtcdBackupError('notFound', `Member ${id} is not in cluster "${this.config.name}" (already removed?).`, { cause: err, hint: { kind: 'listMembers' } });
+        throw new EtcdBackupError('notFound', `Member ${id} is not in cluster "${this.config.name}" (already removed?).`, {
+          cause: err,
+          hint: { kind: 'listMembers' },
+        });
       }
       if (text.includes('unhealthy cluster')) {
         throw new EtcdBackupError('conflict', UNHEALTHY_CLUSTER, { cause: err });
       }
       if (text.includes('not enough started members')) {
-        throw new EtcdBackupError('noQuorum', `etcd refused to remove member ${id}: too few of the remaining members are started to keep quorum. Bring a down member back first.`, { cause: err });
+        throw new EtcdBackupError(
+          'noQuorum',
+          `etcd refused to remove member ${id}: too few of the remaining ` +
+            `members are started to keep quorum. Bring a down member back first.`,
+          { cause: err },
+        );
       }
       throw err;
     }
@@ -368,7 +417,10 @@ export class EtcdConnection {
       if (text.includes('not in sync with leader') || text.includes('in sync with leader')) {
         throw new EtcdBackupError(
           'conflict',
-          `Learner ${id} has not caught up with the leader yet (etcd: "can only promote a learner member which is in sync with leader"). Check that its etcd process is running, started with --initial-cluster-state existing, and try again once it has replicated the data.`,
+          `Learner ${id} has not caught up with the leader yet (etcd: "can ` +
+            `only promote a learner member which is in sync with leader"). Check ` +
+            `that its etcd process is running, started with --initial-cluster-state ` +
+            `existing, and try again once it has replicated the data.`,
           { cause: err },
         );
       }
@@ -379,7 +431,10 @@ export class EtcdConnection {
         throw new EtcdBackupError('invalidInput', `Member ${id} is not a learner: only learners can be promoted.`, { cause: err });
       }
       if (text.includes('member not found')) {
-        throw new EtcdBackupError('notFound', `Member ${id} is not in cluster "${this.config.name}".`, { cause: err, hint: { kind: 'listMembers' } });
+        throw new EtcdBackupError('notFound', `Member ${id} is not in cluster "${this.config.name}".`, {
+          cause: err,
+          hint: { kind: 'listMembers' },
+        });
       }
       throw err;
     }
@@ -388,7 +443,10 @@ export class EtcdConnection {
   private checkHexId(hexId: string): string {
     const id = hexId.trim().toLowerCase().replace(/^0x/, '');
     if (!/^[0-9a-f]{1,16}$/.test(id)) {
-      throw new EtcdBackupError('invalidInput', `"${hexId}" is not a member id: give the hex id etcdctl member list prints, e.g. 8e9e05c52164694d.`);
+      throw new EtcdBackupError(
+        'invalidInput',
+        `"${hexId}" is not a member id: give the hex id etcdctl member list prints, e.g. 8e9e05c52164694d.`,
+      );
     }
     return id;
   }
@@ -452,7 +510,9 @@ export class EtcdConnection {
         endpoint,
       );
       const tookMs = performance.now() - started;
-      const alarms = await withDeadline(c.maintenance.alarm({ action: 0 } as never), this.timeoutMs + 1000, endpoint).catch(() => undefined);
+      const alarms = await withDeadline(c.maintenance.alarm({ action: 0 } as never), this.timeoutMs + 1000, endpoint).catch(
+        () => undefined,
+      );
       const active = alarms?.alarms ?? [];
       if (active.length) {
         const text = active.map((a) => `memberID:${toHexId(a.memberID)} alarm:${a.alarm}`).join(' ');
@@ -547,7 +607,13 @@ export class EtcdConnection {
 
 /** Errors that say "this endpoint did not answer" rather than "etcd answered no". */
 function isConnectionError(e: EtcdBackupError): boolean {
-  return e.kind === 'unreachable' || e.kind === 'timeout' || e.kind === 'tls' || e.kind === 'notFound' || (e.kind === 'permission' && /Cannot read/.test(e.message));
+  return (
+    e.kind === 'unreachable' ||
+    e.kind === 'timeout' ||
+    e.kind === 'tls' ||
+    e.kind === 'notFound' ||
+    (e.kind === 'permission' && /Cannot read/.test(e.message))
+  );
 }
 
 function rank(order: string[], kind: string): number {

@@ -38,7 +38,10 @@ const KIND_ORDER: Record<EtcdFileKind, number> = { manifest: 0, env: 1, config: 
  * that are not etcd's or cannot be edited (YAML that does not parse, no etcd container, etcd run
  * through a shell script, two etcd containers) are left out.
  */
-export function rankCandidates(files: readonly CandidateFile[], opts: { memberName?: string; preferred?: readonly string[] } = {}): RankedCandidate[] {
+export function rankCandidates(
+  files: readonly CandidateFile[],
+  opts: { memberName?: string; preferred?: readonly string[] } = {},
+): RankedCandidate[] {
   const seen = new Set<string>();
   const out: RankedCandidate[] = [];
   for (const f of files) {
@@ -84,14 +87,23 @@ export function fileProblem(parsed: ParsedEtcdFile, filePath: string, action = '
         .replace(/^The YAML does not parse:\s*/, '')
         .replace(/\s*at line \d+, column \d+:?\s*\.?$/, '')
         .replace(/[.:]+$/, '');
-      return `${what}: its YAML does not parse at line ${lineNumber(parsed.text, fatal.range.start)} (${detail}); fix that line and ${again}.`;
+      return (
+        `${what}: its YAML does not parse at line ` +
+        `${lineNumber(parsed.text, fatal.range.start)} (${detail}); fix that line and ${again}.`
+      );
     }
     case 'no-etcd-container':
       return `${what}: the Pod has no container that runs etcd; choose etcd's own static pod manifest (kubeadm: ${KUBEADM_MANIFEST}).`;
     case 'not-a-pod':
-      return `${what}: it is YAML but not a Pod; choose etcd's static pod manifest (kind: Pod, kubeadm: ${KUBEADM_MANIFEST}) or an etcd config file.`;
+      return (
+        `${what}: it is YAML but not a Pod; choose etcd's static pod manifest ` +
+        `(kind: Pod, kubeadm: ${KUBEADM_MANIFEST}) or an etcd config file.`
+      );
     case 'not-an-etcd-file':
-      return `${what}: it is not an etcd file; choose etcd's static pod manifest (etcd.yaml), an etcd.env with ETCD_* variables, an etcd config file or the systemd unit that runs etcd.`;
+      return (
+        `${what}: it is not an etcd file; choose etcd's static pod manifest (etcd.yaml), an ` +
+        `etcd.env with ETCD_* variables, an etcd config file or the systemd unit that runs etcd.`
+      );
     default:
       return `${what}: ${fatal.message.replace(/\.$/, '')}; fix it and ${again}.`;
   }
@@ -127,7 +139,11 @@ export interface MemberStartSettings {
 
 /** From ReplaceMemberResult.env: ETCD_NAME, ETCD_INITIAL_CLUSTER, ETCD_INITIAL_ADVERTISE_PEER_URLS. */
 export function startSettingsOfEnv(env: Readonly<Record<string, string>>): MemberStartSettings {
-  return { name: env.ETCD_NAME || undefined, initialCluster: env.ETCD_INITIAL_CLUSTER || undefined, initialAdvertisePeerUrls: env.ETCD_INITIAL_ADVERTISE_PEER_URLS || undefined };
+  return {
+    name: env.ETCD_NAME || undefined,
+    initialCluster: env.ETCD_INITIAL_CLUSTER || undefined,
+    initialAdvertisePeerUrls: env.ETCD_INITIAL_ADVERTISE_PEER_URLS || undefined,
+  };
 }
 
 /**
@@ -145,7 +161,12 @@ export function memberStartSteps(s: MemberStartSettings): ((p: ParsedEtcdFile) =
 
 /** A cluster name from a member name: characters settings refuse become "-", then made unique ("-2", "-3" ...). */
 export function uniqueClusterName(wanted: string, existing: readonly string[]): string {
-  let base = wanted.trim().replace(/[^A-Za-z0-9 ._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 60) || 'etcd';
+  let base =
+    wanted
+      .trim()
+      .replace(/[^A-Za-z0-9 ._-]+/g, '-')
+      .replace(/^[^A-Za-z0-9]+/, '')
+      .slice(0, 60) || 'etcd';
   if (clusterNameProblem(base, [])) base = 'etcd';
   const taken = new Set(existing.map((e) => e.trim().toLowerCase()));
   if (!taken.has(base.toLowerCase())) return base;

@@ -34,13 +34,13 @@ function mibOf(n: number): string {
 export function readErrorOf(path: string, err: unknown): EtcdBackupError {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return new EtcdBackupError('notFound', `${path} does not exist.`, { cause: err });
-  if (code === 'ENOTDIR') return new EtcdBackupError('notFound', `${path} does not exist (a part of the path is not a ` +
-    `directory).`, { cause: err });
+  if (code === 'ENOTDIR')
+    return new EtcdBackupError('notFound', `${path} does not exist (a part of the path is not a ` + `directory).`, { cause: err });
   if (code === 'EISDIR') return new EtcdBackupError('invalidInput', `${path} is a directory; give a file.`, { cause: err });
-  if (code === 'EACCES' || code === 'EPERM') return new EtcdBackupError('permission', `No permission to read ${path} (run as root, ` +
-    `e.g. with sudo).`, { cause: err });
-  if (code === 'ENAMETOOLONG') return new EtcdBackupError('invalidInput', `The path ${path.slice(0, 80)}… is too long for the file ` +
-    `system.`, { cause: err });
+  if (code === 'EACCES' || code === 'EPERM')
+    return new EtcdBackupError('permission', `No permission to read ${path} (run as root, ` + `e.g. with sudo).`, { cause: err });
+  if (code === 'ENAMETOOLONG')
+    return new EtcdBackupError('invalidInput', `The path ${path.slice(0, 80)}… is too long for the file ` + `system.`, { cause: err });
   if (code === 'ELOOP') return new EtcdBackupError('invalidInput', `${path} is a loop of symbolic links.`, { cause: err });
   if (code === 'EIO') return new EtcdBackupError('internal', `The disk could not read ${path} (I/O error).`, { cause: err });
   if (err instanceof EtcdBackupError) return err;
@@ -61,8 +61,10 @@ export async function readRegularFile(path: string, maxBytes = MAX_ETCD_FILE_BYT
   }
   if (!st.isFile()) throw new EtcdBackupError('invalidInput', `${path} is ${what(st)}, not a regular file; give the file itself.`);
   if (st.size > maxBytes) {
-    throw new EtcdBackupError('invalidInput', `${path} is ${mibOf(st.size)}; no etcd manifest, env, config or unit file is over ` +
-      `${mibOf(maxBytes)}. Give the right file.`);
+    throw new EtcdBackupError(
+      'invalidInput',
+      `${path} is ${mibOf(st.size)}; no etcd manifest, env, config or unit file is over ` + `${mibOf(maxBytes)}. Give the right file.`,
+    );
   }
   let fh;
   try {
@@ -82,8 +84,10 @@ export async function readRegularFile(path: string, maxBytes = MAX_ETCD_FILE_BYT
       if (n >= buf.length) break;
     }
     if (n > maxBytes) {
-      throw new EtcdBackupError('invalidInput', `${path} is over ${mibOf(maxBytes)}; no etcd manifest, env, config or unit file is ` +
-        `that large. Give the right file.`);
+      throw new EtcdBackupError(
+        'invalidInput',
+        `${path} is over ${mibOf(maxBytes)}; no etcd manifest, env, config or unit file is ` + `that large. Give the right file.`,
+      );
     }
     return buf.subarray(0, n).toString('utf8');
   } catch (err) {

@@ -40,7 +40,12 @@ function protoAlarm(name: string): 'None' | 'Nospace' | 'Corrupt' {
 }
 
 /** Endpoints to ask for cluster-wide answers (alarms): the configured ones, in order. */
-async function firstAnswer<T>(conn: Pick<SpaceApi, 'endpointClient' | 'timeoutMs' | 'config'>, endpoints: string[], what: string, fn: (c: import('etcd3').Etcd3, endpoint: string) => Promise<T>): Promise<T> {
+async function firstAnswer<T>(
+  conn: Pick<SpaceApi, 'endpointClient' | 'timeoutMs' | 'config'>,
+  endpoints: string[],
+  what: string,
+  fn: (c: import('etcd3').Etcd3, endpoint: string) => Promise<T>,
+): Promise<T> {
   let last: EtcdBackupError | undefined;
   for (const ep of endpoints) {
     try {
@@ -54,11 +59,18 @@ async function firstAnswer<T>(conn: Pick<SpaceApi, 'endpointClient' | 'timeoutMs
       }
     }
   }
-  throw new EtcdBackupError(last?.kind ?? 'unreachable', `${what}: ${last?.message ?? `no endpoint of cluster "${conn.config.name}" answered.`}`, { cause: last });
+  throw new EtcdBackupError(
+    last?.kind ?? 'unreachable',
+    `${what}: ${last?.message ?? `no endpoint of cluster "${conn.config.name}" answered.`}`,
+    { cause: last },
+  );
 }
 
 /** `etcdctl alarm list`: the active alarms of the cluster (the same answer from every member). */
-export async function listAlarms(conn: Pick<SpaceApi, 'endpointClient' | 'timeoutMs' | 'config'>, endpoints = conn.config.endpoints): Promise<AlarmInfo[]> {
+export async function listAlarms(
+  conn: Pick<SpaceApi, 'endpointClient' | 'timeoutMs' | 'config'>,
+  endpoints = conn.config.endpoints,
+): Promise<AlarmInfo[]> {
   return firstAnswer(conn, endpoints, 'Listing alarms failed', async (c) => {
     const res = await c.maintenance.alarm({ action: 'Get', memberID: 0, alarm: 'None' }, { deadline: Date.now() + conn.timeoutMs });
     return (res.alarms ?? []).map((a) => ({ memberId: toHexId(a.memberID), alarm: alarmName(a.alarm as string) }));
@@ -101,7 +113,11 @@ export interface ReclaimPlan {
  */
 export function planReclaim(o: ClusterOverview): ReclaimPlan {
   if (!o.reachable) {
-    return { targets: [], skipped: [], refusal: `Cannot reclaim space: ${o.error?.message ?? `no endpoint of cluster "${o.cluster}" answered.`}` };
+    return {
+      targets: [],
+      skipped: [],
+      refusal: `Cannot reclaim space: ${o.error?.message ?? `no endpoint of cluster "${o.cluster}" answered.`}`,
+    };
   }
   const q = quorumState(o.members.map((m) => ({ id: m.id, isLearner: m.isLearner, healthy: m.reachable })));
   const reachable = o.members.filter((m) => m.reachable && m.endpoint);
@@ -110,7 +126,9 @@ export function planReclaim(o: ClusterOverview): ReclaimPlan {
     return {
       targets: [],
       skipped,
-      refusal: `Cluster "${o.cluster}" has no quorum (${q.healthyVoters} of ${q.voters} voting members answer, ${q.quorum} needed): compaction needs a leader; bring members back (or restore from a snapshot) first.`,
+      refusal:
+        `Cluster "${o.cluster}" has no quorum (${q.healthyVoters} of ${q.voters} voting members answer, ` +
+        `${q.quorum} needed): compaction needs a leader; bring members back (or restore from a snapshot) first.`,
     };
   }
   const rank = (m: MemberOverview): number => (m.id === o.leaderId ? 1 : 0);
@@ -183,15 +201,28 @@ class ReclaimRun {
   async compact(leader: MemberOverview, result: ReclaimResult): Promise<void> {
     const { conn } = this;
     const ep = leader.endpoint as string;
-    this.report('compact', 'running', `Compacting at the current revision on ${memberLabel(leader)} (waits until the old revisions are removed; up to ${COMPACT_DEADLINE_MS / 60_000} min)`);
+    this.report(
+      'compact',
+      'running',
+      `Compacting at the current revision on ${memberLabel(leader)} (waits until ` +
+        `the old revisions are removed; up to ${COMPACT_DEADLINE_MS / 60_000} min)`,
+    );
     let revision = 0;
     try {
       const c = await conn.endpointClient(ep);
-      const res = await withDeadline(c.kv.range({ key: Buffer.from([0]), limit: 1, keys_only: true }, { deadline: Date.now() + conn.timeoutMs }), conn.timeoutMs + 1000, ep);
+      const res = await withDeadline(
+        c.kv.range({ key: Buffer.from([0]), limit: 1, keys_only: true }, { deadline: Date.now() + conn.timeoutMs }),
+        conn.timeoutMs + 1000,
+        ep,
+      );
       revision = Number(res.header.revision);
       result.compactedRevision = revision;
       try {
-        await withDeadline(c.kv.compact({ revision, physical: true }, { deadline: Date.now() + COMPACT_DEADLINE_MS }), COMPACT_DEADLINE_MS + 1000, ep);
+        await withDeadline(
+          c.kv.compact({ revision, physical: true }, { deadline: Date.now() + COMPACT_DEADLINE_MS }),
+          COMPACT_DEADLINE_MS + 1000,
+          ep,
+        );
         this.report('compact', 'done', `Compacted at revision ${revision}: history older than it is gone`);
       } catch (err) {
         if (!/required revision has been compacted/i.test(causeText(err))) {
@@ -217,7 +248,12 @@ class ReclaimRun {
       return this.fail('defrag', err, (msg) => `Reading the db size of ${label} before its defrag failed: ${msg}`, m.id);
     }
     const deadline = Math.round(defragMs / 60_000);
-    this.report('defrag', 'running', `Defragmenting ${label} (${m.role}, ${humanizeBytes(before.dbSize)}); it serves no requests until done (deadline ${deadline} min)`, m.id);
+    this.report(
+      'defrag',
+      'running',
+      `Defragmenting ${label} (${m.role}, ${humanizeBytes(before.dbSize)}); it serves no requests until done (deadline ${deadline} min)`,
+      m.id,
+    );
     try {
       const c = await this.conn.endpointClient(ep);
       await withDeadline(c.maintenance.defragment({ deadline: Date.now() + defragMs }), defragMs + 1000, ep);
@@ -228,7 +264,12 @@ class ReclaimRun {
       (s) => ({ dbSize: s.dbSize, dbSizeInUse: s.dbSizeInUse }),
       () => undefined,
     );
-    this.report('defrag', 'done', `Defragmented ${label}: ${humanizeBytes(before.dbSize)} -> ${after ? humanizeBytes(after.dbSize) : '(size not read)'}`, m.id);
+    this.report(
+      'defrag',
+      'done',
+      `Defragmented ${label}: ${humanizeBytes(before.dbSize)} -> ${after ? humanizeBytes(after.dbSize) : '(size not read)'}`,
+      m.id,
+    );
     return { id: m.id, name: m.name, endpoint: ep, role: m.role, before, after };
   }
 
@@ -243,7 +284,10 @@ class ReclaimRun {
     try {
       for (const a of current) {
         await firstAnswer(this.conn, endpoints, `Disarming ${a.alarm} on ${a.memberId} failed`, (c) =>
-          c.maintenance.alarm({ action: 'Deactivate', memberID: fromHexId(a.memberId), alarm: protoAlarm(a.alarm) }, { deadline: Date.now() + this.conn.timeoutMs }),
+          c.maintenance.alarm(
+            { action: 'Deactivate', memberID: fromHexId(a.memberId), alarm: protoAlarm(a.alarm) },
+            { deadline: Date.now() + this.conn.timeoutMs },
+          ),
         );
         result.disarmed.push(a);
       }

@@ -47,11 +47,13 @@ export interface ToolPaths {
 
 /** The one sentence shown when no restore tool is there (with the hint to give its path, worded by the front end). */
 export const INSTALL_RESTORE_TOOL =
-  'Neither etcdutl nor etcdctl (3.4/3.5) was found: install it (`apt-get install etcd-client` on Debian/Ubuntu gives etcdctl 3.4; or copy `etcdutl` from the etcd release tarball, https://github.com/etcd-io/etcd/releases, to /usr/local/bin).';
+  'Neither etcdutl nor etcdctl (3.4/3.5) was found: install it (`apt-get install etcd-client` on Debian/Ubuntu gives etcdctl ' +
+  '3.4; or copy `etcdutl` from the etcd release tarball, https://github.com/etcd-io/etcd/releases, to /usr/local/bin).';
 
 /** The one sentence shown when no etcd server binary is there (trial restore needs one). */
 export const INSTALL_ETCD =
-  'The etcd server binary was not found: install it (`apt-get install etcd-server` on Debian/Ubuntu, or `etcd` from the etcd release tarball, https://github.com/etcd-io/etcd/releases).';
+  'The etcd server binary was not found: install it (`apt-get install etcd-server` on Debian/Ubuntu, ' +
+  'or `etcd` from the etcd release tarball, https://github.com/etcd-io/etcd/releases).';
 
 /** `3.4.23` from `etcdctl version: 3.4.23`, `etcdutl version: 3.5.12`, `etcd Version: 3.4.23`. */
 export function parseToolVersion(output: string): { version?: string; line?: string } {
@@ -89,7 +91,9 @@ export async function findTool(kind: ToolKind, paths: ToolPaths = {}, timeoutMs 
   if (configured) {
     path = await findExecutable(configured, paths.envPath ?? process.env.PATH ?? '');
     if (!path) {
-      throw new EtcdBackupError('toolMissing', `The ${kind} path "${configured}" is not an executable file.`, { hint: { kind: 'toolPath', tools: [kind], configured: true } });
+      throw new EtcdBackupError('toolMissing', `The ${kind} path "${configured}" is not an executable file.`, {
+        hint: { kind: 'toolPath', tools: [kind], configured: true },
+      });
     }
   } else {
     path = await findExecutable(kind, paths.envPath ?? process.env.PATH ?? '');
@@ -102,7 +106,12 @@ export async function findTool(kind: ToolKind, paths: ToolPaths = {}, timeoutMs 
     // etcd answers `--version`; etcdctl and etcdutl answer `version`.
     out = await runVersion(path, kind === 'etcd' ? ['--version'] : ['version'], timeoutMs);
   } catch (err) {
-    throw new EtcdBackupError('toolMissing', `${path} did not answer "${kind === 'etcd' ? '--version' : 'version'}" (${err instanceof Error ? err.message : String(err)}): check that it is a working ${kind} binary for this machine.`, { cause: err });
+    throw new EtcdBackupError(
+      'toolMissing',
+      `${path} did not answer "${kind === 'etcd' ? '--version' : 'version'}" ` +
+        `(${err instanceof Error ? err.message : String(err)}): check that it is a working ${kind} binary for this machine.`,
+      { cause: err },
+    );
   }
   const v = parseToolVersion(out);
   return { kind, path, version: v.version, versionLine: v.line, fromSetting: Boolean(configured) };
@@ -135,7 +144,8 @@ export async function findRestoreTool(paths: ToolPaths = {}): Promise<RestoreToo
     if (etcdctl.version && compareVersions(etcdctl.version, '3.6.0') >= 0) {
       throw new EtcdBackupError(
         'toolMissing',
-        `${etcdctl.path} is etcdctl ${etcdctl.version}, which no longer restores snapshots (etcd 3.6 moved that to etcdutl): install etcdutl from the etcd ${etcdctl.version} release tarball (https://github.com/etcd-io/etcd/releases).`,
+        `${etcdctl.path} is etcdctl ${etcdctl.version}, which no longer restores snapshots (etcd 3.6 moved that to etcdutl): ` +
+          `install etcdutl from the etcd ${etcdctl.version} release tarball (https://github.com/etcd-io/etcd/releases).`,
         { hint: { kind: 'toolPath', tools: ['etcdutl'] } },
       );
     }
@@ -146,7 +156,8 @@ export async function findRestoreTool(paths: ToolPaths = {}): Promise<RestoreToo
 
 /** The etcd server binary (for trial restores): the setting, PATH, then /usr/bin/etcd. */
 export async function findEtcdServer(paths: ToolPaths = {}): Promise<FoundTool> {
-  const found = (await findTool('etcd', paths)) ?? (paths.etcd ? undefined : await findTool('etcd', { etcd: '/usr/bin/etcd' }).catch(() => undefined));
+  const found =
+    (await findTool('etcd', paths)) ?? (paths.etcd ? undefined : await findTool('etcd', { etcd: '/usr/bin/etcd' }).catch(() => undefined));
   if (!found) {
     throw new EtcdBackupError('toolMissing', INSTALL_ETCD, { hint: { kind: 'toolPath', tools: ['etcd'] } });
   }
@@ -176,7 +187,10 @@ export interface RestoreFlags {
  * Flags the tool cannot take, as one sentence, or undefined when all is well. Call before
  * touching anything.
  */
-export function restoreFlagProblem(tool: Pick<RestoreTool, 'kind' | 'version' | 'path'>, flags: Pick<RestoreFlags, 'bumpRevision' | 'markCompacted'>): string | undefined {
+export function restoreFlagProblem(
+  tool: Pick<RestoreTool, 'kind' | 'version' | 'path'>,
+  flags: Pick<RestoreFlags, 'bumpRevision' | 'markCompacted'>,
+): string | undefined {
   const bump = flags.bumpRevision !== undefined && flags.bumpRevision !== 0;
   if (bump && (!Number.isSafeInteger(flags.bumpRevision) || (flags.bumpRevision as number) < 0)) {
     return `--bump-revision must be a positive whole number (got ${flags.bumpRevision}); 1000000000 is the usual choice for Kubernetes.`;
@@ -185,13 +199,19 @@ export function restoreFlagProblem(tool: Pick<RestoreTool, 'kind' | 'version' | 
     return '--mark-compacted goes with --bump-revision: give both (e.g. --bump-revision 1000000000 --mark-compacted), or neither.';
   }
   if (bump && !flags.markCompacted) {
-    return '--bump-revision goes with --mark-compacted (etcdutl requires both, so that watchers see the old revisions as compacted): add --mark-compacted.';
+    return (
+      '--bump-revision goes with --mark-compacted (etcdutl requires both, so ' +
+      'that watchers see the old revisions as compacted): add --mark-compacted.'
+    );
   }
   if (bump) {
     const ok = tool.kind === 'etcdutl' && tool.version !== undefined && compareVersions(tool.version, BUMP_REVISION_SINCE) >= 0;
     if (!ok) {
       const what = tool.kind === 'etcdutl' ? `etcdutl ${tool.version ?? '(unknown version)'}` : `etcdctl ${tool.version ?? ''}`.trim();
-      return `${what} at ${tool.path} cannot bump the revision (--bump-revision/--mark-compacted need etcdutl ${BUMP_REVISION_SINCE} or later): install a newer etcdutl, or restore without them.`;
+      return (
+        `${what} at ${tool.path} cannot bump the revision (--bump-revision/--mark-compacted need ` +
+        `etcdutl ${BUMP_REVISION_SINCE} or later): install a newer etcdutl, or restore without them.`
+      );
     }
   }
   return undefined;
@@ -231,4 +251,5 @@ export function restoreArgs(flags: RestoreFlags): string[] {
 
 /** The caveat shown wherever `--skip-hash-check` is offered. */
 export const SKIP_HASH_CHECK_CAVEAT =
-  'A member/snap/db copied out of a data dir has no SHA-256 trailer, so nothing proves it is intact, and it may miss the latest writes that were still only in the WAL.';
+  'A member/snap/db copied out of a data dir has no SHA-256 trailer, so nothing proves ' +
+  'it is intact, and it may miss the latest writes that were still only in the WAL.';

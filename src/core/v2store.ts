@@ -333,9 +333,10 @@ function onResponse(endpoint: string, res: http.IncomingMessage, finish: (r: One
 
 /**
  * Ask the cluster's v2 API how many keys its v2 store holds: every endpoint at once, the first
- * listing wins (the v2 store is replicated: one member's answer is the cluster's). 404 from every endpoint is `off`; anything else that keeps the answer away is
- * `notRun` with the reason, never a count of 0. With v2 auth on (separate from v3's), the
- * cluster's user and password are tried once; refused again, it is `notRun`. Never throws.
+ * listing wins (the v2 store is replicated: one member's answer is the cluster's). 404 from every
+ * endpoint is `off`; anything else that keeps the answer away is `notRun` with the reason, never
+ * a count of 0. With v2 auth on (separate from v3's), the cluster's user and password are tried
+ * once; refused again, it is `notRun`. Never throws.
  */
 export async function checkV2Store(cfg: ClusterConfig, secrets: ClusterSecrets = {}, opts: CheckV2Options = {}): Promise<V2StoreCheck> {
   const endpoints = opts.endpoints ?? cfg.endpoints;
@@ -360,7 +361,7 @@ export async function checkV2Store(cfg: ClusterConfig, secrets: ClusterSecrets =
     let r = await askOne(endpoint, tls, undefined, o);
     if (r.state === 'auth' && basic) r = await askOne(endpoint, tls, basic, o);
     if (r.state !== 'auth') return r;
-    const refused = basic ? ', and it refused the cluster\'s user' : '';
+    const refused = basic ? ", and it refused the cluster's user" : '';
     return {
       state: 'notRun',
       kind: 'auth',
@@ -409,7 +410,7 @@ export function v2BackupCommand(dataDir: string = DATA_DIR_PLACEHOLDER, backupDi
 /** How the keys come back from such a backup, and the other way out, in one sentence. */
 export const V2_WAY_OUT =
   'etcd started on the backup dir with --force-new-cluster --enable-v2 serves those keys again; ' +
-  'or copy them into the v3 store (then snapshots hold them) with etcdctl 3.4\'s ' +
+  "or copy them into the v3 store (then snapshots hold them) with etcdctl 3.4's " +
   '"ETCDCTL_API=3 etcdctl migrate --data-dir <dir>" on a stopped member ' +
   '(keys whose names start with _ are not copied; the application must then read them through the v3 API).';
 
@@ -459,11 +460,7 @@ export function v2SaveWarning(c: V2StoreCheck | undefined, opts: { dataDir?: str
   }
   const w = v2Warning(c);
   if (!w) return [];
-  return [
-    w,
-    `Keep them with (on the member's machine): ${v2BackupCommand(opts.dataDir, opts.backupDir)}`,
-    V2_WAY_OUT,
-  ];
+  return [w, `Keep them with (on the member's machine): ${v2BackupCommand(opts.dataDir, opts.backupDir)}`, V2_WAY_OUT];
 }
 
 /**

@@ -21,22 +21,37 @@ export function lensesOf(document: vscode.TextDocument, state: EtcdDocumentState
     const range = rangeOf(document, { start: l.range.start, end: l.range.start });
     switch (l.action) {
       case 'addCluster':
-        return new vscode.CodeLens(range, { title: l.title, command: IMPORT_CLUSTER, arguments: [document.uri], tooltip: 'Add the cluster this file describes to the Clusters view' });
+        return new vscode.CodeLens(range, {
+          title: l.title,
+          command: IMPORT_CLUSTER,
+          arguments: [document.uri],
+          tooltip: 'Add the cluster this file describes to the Clusters view',
+        });
       case 'restoreForMember':
         return new vscode.CodeLens(range, {
           title: l.title,
           command: RESTORE_FOR_MEMBER,
           arguments: [{ uri: document.uri, ...member }],
-          tooltip: `Restore a snapshot for ${member.name ?? 'this member'}${member.dataDir ? `; its data dir ${member.dataDir} is moved aside` : ''}`,
+          tooltip:
+            `Restore a snapshot for ` +
+            `${member.name ?? 'this member'}${member.dataDir ? `; its data dir ${member.dataDir} is moved aside` : ''}`,
         });
       case 'moveDataDir':
-        return new vscode.CodeLens(range, { title: l.title, command: MOVE_DATA_DIR, arguments: [document.uri], tooltip: 'Point etcd at another data dir (a restored one is offered first)' });
+        return new vscode.CodeLens(range, {
+          title: l.title,
+          command: MOVE_DATA_DIR,
+          arguments: [document.uri],
+          tooltip: 'Point etcd at another data dir (a restored one is offered first)',
+        });
       case 'setInitialClusterState':
         return new vscode.CodeLens(range, {
           title: l.title,
           command: SET_INITIAL_CLUSTER_STATE,
           arguments: [document.uri, l.state],
-          tooltip: l.state === 'existing' ? 'A member joining a running cluster starts with existing' : 'Every member of a new or restored cluster starts with new',
+          tooltip:
+            l.state === 'existing'
+              ? 'A member joining a running cluster starts with existing'
+              : 'Every member of a new or restored cluster starts with new',
         });
     }
   });

@@ -42,7 +42,10 @@ function targetUri(arg: unknown): vscode.Uri {
   throw new EtcdBackupError('invalidInput', 'Open an etcd static pod manifest, env file, config file or systemd unit first.');
 }
 
-async function stateOf(model: EtcdDocumentModel | undefined, uri: vscode.Uri): Promise<{ document: vscode.TextDocument; state: EtcdDocumentState }> {
+async function stateOf(
+  model: EtcdDocumentModel | undefined,
+  uri: vscode.Uri,
+): Promise<{ document: vscode.TextDocument; state: EtcdDocumentState }> {
   const document = await vscode.workspace.openTextDocument(uri);
   await syncFromDisk(document);
   let state: EtcdDocumentState | undefined;
@@ -75,7 +78,12 @@ async function stateOf(model: EtcdDocumentModel | undefined, uri: vscode.Uri): P
  * the edit is refused (offsets would land elsewhere), as it is when the document has unsaved
  * changes. Throws the result's error when it is not ok.
  */
-export async function applyEtcdFileEdit(target: vscode.Uri | vscode.TextDocument, result: EditResult, basedOn?: string, write?: WriteAnswer): Promise<EtcdFileEditOutcome> {
+export async function applyEtcdFileEdit(
+  target: vscode.Uri | vscode.TextDocument,
+  result: EditResult,
+  basedOn?: string,
+  write?: WriteAnswer,
+): Promise<EtcdFileEditOutcome> {
   if (!result.ok) throw new EtcdBackupError('invalidInput', result.error);
   const document = target instanceof vscode.Uri ? await vscode.workspace.openTextDocument(target) : target;
   const base = path.basename(document.uri.fsPath);
@@ -97,15 +105,30 @@ export async function applyEtcdFileEdit(target: vscode.Uri | vscode.TextDocument
  * Point the file at another data dir (a directory on the node): shown as a diff, written on
  * "Write". Without a model the document is parsed afresh.
  */
-export async function moveDataDirIn(uri: vscode.Uri, dir: string, model?: EtcdDocumentModel, write?: WriteAnswer): Promise<EtcdFileEditOutcome> {
+export async function moveDataDirIn(
+  uri: vscode.Uri,
+  dir: string,
+  model?: EtcdDocumentModel,
+  write?: WriteAnswer,
+): Promise<EtcdFileEditOutcome> {
   const { document, state } = await stateOf(model, uri);
   return applyEtcdFileEdit(document, state.core.setDataDir(state.parsed, dir, { related: state.related }), state.parsed.text, write);
 }
 
 /** Set initial-cluster-state (added when absent): shown as a diff, written on "Write". */
-export async function setInitialClusterStateIn(uri: vscode.Uri, value: InitialClusterState, model?: EtcdDocumentModel, write?: WriteAnswer): Promise<EtcdFileEditOutcome> {
+export async function setInitialClusterStateIn(
+  uri: vscode.Uri,
+  value: InitialClusterState,
+  model?: EtcdDocumentModel,
+  write?: WriteAnswer,
+): Promise<EtcdFileEditOutcome> {
   const { document, state } = await stateOf(model, uri);
-  return applyEtcdFileEdit(document, state.core.setInitialClusterState(state.parsed, value, { related: state.related }), state.parsed.text, write);
+  return applyEtcdFileEdit(
+    document,
+    state.core.setInitialClusterState(state.parsed, value, { related: state.related }),
+    state.parsed.text,
+    write,
+  );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -137,7 +160,8 @@ export interface MoveDataDirResult extends EtcdFileEditOutcome {
 export function typedDataDir(value: string): { dir: string } | { error: string } {
   const v = value.trim();
   if (!v) return { error: 'Type the new data dir, e.g. /var/lib/etcd-from-backup.' };
-  if (!path.posix.isAbsolute(v)) return { error: `"${v}" is not an absolute path: type one starting with /, e.g. /var/lib/etcd-from-backup.` };
+  if (!path.posix.isAbsolute(v))
+    return { error: `"${v}" is not an absolute path: type one starting with /, e.g. /var/lib/etcd-from-backup.` };
   if (/[\n\r\0]/.test(v)) return { error: 'The path holds a line break or a NUL: type it again.' };
   const dir = path.posix.normalize(v).replace(/(.)\/+$/, '$1');
   return { dir };
@@ -146,12 +170,21 @@ export function typedDataDir(value: string): { dir: string } | { error: string }
 type DirItem = vscode.QuickPickItem & { index: number | 'browse' | 'typed' };
 
 /** The quick pick of data dirs; a typed absolute path is offered first ("Use …"), so Enter takes it. */
-function askDataDir(candidates: DataDirCandidate[], current: string | undefined): Promise<{ pick: number | 'browse' } | { dir: string } | undefined> {
-  const fixed: DirItem[] = candidates.map((c, index) => ({ label: `$(${c.newer && !c.movedAside ? 'history' : 'folder'}) ${c.path}`, description: describe(c), index }));
+function askDataDir(
+  candidates: DataDirCandidate[],
+  current: string | undefined,
+): Promise<{ pick: number | 'browse' } | { dir: string } | undefined> {
+  const fixed: DirItem[] = candidates.map((c, index) => ({
+    label: `$(${c.newer && !c.movedAside ? 'history' : 'folder'}) ${c.path}`,
+    description: describe(c),
+    index,
+  }));
   fixed.push({ label: '$(folder-opened) Browse…', description: 'choose a directory on this machine', index: 'browse' });
   const qp = vscode.window.createQuickPick<DirItem>();
   qp.title = `Move the data dir${current ? ` (now ${current})` : ''} to…`;
-  qp.placeholder = candidates.length ? 'etcd data dirs beside the current one, restored ones first, or type an absolute path' : 'Type an absolute path (it may not exist yet), or browse';
+  qp.placeholder = candidates.length
+    ? 'etcd data dirs beside the current one, restored ones first, or type an absolute path'
+    : 'Type an absolute path (it may not exist yet), or browse';
   qp.ignoreFocusOut = true;
   qp.items = fixed;
   qp.onDidChangeValue((value) => {
@@ -160,7 +193,12 @@ function askDataDir(candidates: DataDirCandidate[], current: string | undefined)
     if (value.trim()) {
       typed = [
         'dir' in t
-          ? { label: `$(edit) Use ${t.dir}`, description: 'typed (created by the kubelet or you when it does not exist)', index: 'typed', alwaysShow: true }
+          ? {
+              label: `$(edit) Use ${t.dir}`,
+              description: 'typed (created by the kubelet or you when it does not exist)',
+              index: 'typed',
+              alwaysShow: true,
+            }
           : { label: `$(warning) ${t.error}`, index: 'typed', alwaysShow: true },
       ];
     }
@@ -197,7 +235,11 @@ function describe(c: DataDirCandidate): string {
   return c.newer ? `restored? newer than the current data dir · ${ago(c.mtimeMs)}` : `older · ${ago(c.mtimeMs)}`;
 }
 
-export async function moveDataDirCommand(model: EtcdDocumentModel, arg: unknown, answers: MoveDataDirAnswers | undefined): Promise<MoveDataDirResult> {
+export async function moveDataDirCommand(
+  model: EtcdDocumentModel,
+  arg: unknown,
+  answers: MoveDataDirAnswers | undefined,
+): Promise<MoveDataDirResult> {
   const uri = targetUri(arg);
   const { state } = await stateOf(model, uri);
   const current = state.core.memberOfFile(state.parsed, state.related).dataDir;
@@ -246,10 +288,16 @@ export async function moveDataDirCommand(model: EtcdDocumentModel, arg: unknown,
   return { ...outcome, dir, offered };
 }
 
-export async function setInitialClusterStateCommand(model: EtcdDocumentModel, arg: unknown, value: unknown, write?: WriteAnswer): Promise<EtcdFileEditOutcome> {
+export async function setInitialClusterStateCommand(
+  model: EtcdDocumentModel,
+  arg: unknown,
+  value: unknown,
+  write?: WriteAnswer,
+): Promise<EtcdFileEditOutcome> {
   const uri = targetUri(arg);
   let state: InitialClusterState | undefined = value === 'new' || value === 'existing' ? value : undefined;
-  if (value !== undefined && !state) throw new EtcdBackupError('invalidInput', `initial-cluster-state is "new" or "existing", not "${String(value)}".`);
+  if (value !== undefined && !state)
+    throw new EtcdBackupError('invalidInput', `initial-cluster-state is "new" or "existing", not "${String(value)}".`);
   if (!state) {
     const chosen = await vscode.window.showQuickPick(
       [

@@ -118,17 +118,30 @@ export async function confirmFileWrite(req: ConfirmWriteRequest): Promise<boolea
   proposals.set(key, req.proposed);
   const proposedUri = vscode.Uri.from({ scheme: PROPOSED_SCHEME, path: key });
   try {
-    await vscode.commands.executeCommand('vscode.diff', vscode.Uri.file(req.file), proposedUri, `${base}: on disk ↔ proposed (not written yet)`, { preview: true });
+    await vscode.commands.executeCommand(
+      'vscode.diff',
+      vscode.Uri.file(req.file),
+      proposedUri,
+      `${base}: on disk ↔ proposed (not written yet)`,
+      { preview: true },
+    );
     let write = typeof req.answer === 'function' ? await req.answer() : req.answer;
     if (write === undefined) {
-      const detail = [req.warning, `Changes:\n  ${req.changes.join('\n  ')}`, 'etcd (or the kubelet) may act on the file as soon as it is written.'].filter(Boolean).join('\n\n');
+      const detail = [
+        req.warning,
+        `Changes:\n  ${req.changes.join('\n  ')}`,
+        'etcd (or the kubelet) may act on the file as soon as it is written.',
+      ]
+        .filter(Boolean)
+        .join('\n\n');
       const choice = await vscode.window.showWarningMessage(`Write the change to ${req.file}?`, { modal: true, detail }, 'Write');
       write = choice === 'Write';
     }
     if (!write) return false;
     refuseDirty(req.file);
     const now = await fs.readFile(req.file, 'utf8');
-    if (now !== req.current) throw new EtcdBackupError('conflict', `${base} changed on disk while the change was shown; nothing was written: try again.`);
+    if (now !== req.current)
+      throw new EtcdBackupError('conflict', `${base} changed on disk while the change was shown; nothing was written: try again.`);
     const { replaceFileContent } = await import('../core/etcdFiles');
     await replaceFileContent(req.file, req.proposed);
     await documentCaughtUp(req.file, req.proposed);

@@ -77,7 +77,11 @@ export class EtcdDiagnostics implements vscode.Disposable {
         if (document.isClosed || document.version !== version) return;
         this.collection.set(document.uri, state?.relevant ? state.diagnostics.map((d) => toDiagnostic(document, d)) : []);
       },
-      (err) => this.log.error(`etcd diagnostics for ${document.uri.fsPath} failed:`, err instanceof Error ? (err.stack ?? err.message) : String(err)),
+      (err) =>
+        this.log.error(
+          `etcd diagnostics for ${document.uri.fsPath} failed:`,
+          err instanceof Error ? (err.stack ?? err.message) : String(err),
+        ),
     );
   }
 

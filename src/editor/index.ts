@@ -8,7 +8,15 @@ import { commandRegistrar } from '../commands/common';
 import { registerCommand } from '../commands/run';
 import type { Log } from '../log';
 import { EtcdCodeLensProvider, MOVE_DATA_DIR, SET_INITIAL_CLUSTER_STATE } from './codeLens';
-import { InitialClusterState, MoveDataDirAnswers, moveDataDirCommand, moveDataDirIn, setInitialClusterStateCommand, setInitialClusterStateIn, EtcdFileEditOutcome } from './commands';
+import {
+  InitialClusterState,
+  MoveDataDirAnswers,
+  moveDataDirCommand,
+  moveDataDirIn,
+  setInitialClusterStateCommand,
+  setInitialClusterStateIn,
+  EtcdFileEditOutcome,
+} from './commands';
 import { registerProposedDocuments, writeAnswerOf } from './confirmWrite';
 import { EtcdDiagnostics } from './diagnostics';
 import { ETCD_FILE_SELECTOR, EtcdDocumentModel } from './model';
@@ -62,7 +70,9 @@ export function registerEditorFeatures(context: vscode.ExtensionContext, deps: E
     lenses,
     fixes,
     vscode.languages.registerCodeLensProvider(ETCD_FILE_SELECTOR, lenses),
-    vscode.languages.registerCodeActionsProvider(ETCD_FILE_SELECTOR, fixes, { providedCodeActionKinds: EtcdQuickFixProvider.providedCodeActionKinds }),
+    vscode.languages.registerCodeActionsProvider(ETCD_FILE_SELECTOR, fixes, {
+      providedCodeActionKinds: EtcdQuickFixProvider.providedCodeActionKinds,
+    }),
     // A unit and its env file read each other: after a save, recompute what the others show.
     vscode.workspace.onDidSaveTextDocument((saved) => {
       if (!model.matches(saved)) return;

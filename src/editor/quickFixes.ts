@@ -26,7 +26,12 @@ export class EtcdQuickFixProvider implements vscode.CodeActionProvider, vscode.D
 
   constructor(private readonly model: EtcdDocumentModel) {}
 
-  async provideCodeActions(document: vscode.TextDocument, _range: vscode.Range | vscode.Selection, context: vscode.CodeActionContext, token: vscode.CancellationToken): Promise<vscode.CodeAction[]> {
+  async provideCodeActions(
+    document: vscode.TextDocument,
+    _range: vscode.Range | vscode.Selection,
+    context: vscode.CodeActionContext,
+    token: vscode.CancellationToken,
+  ): Promise<vscode.CodeAction[]> {
     const ours = context.diagnostics.filter((d) => d.source === DIAGNOSTIC_SOURCE);
     if (!ours.length) return [];
     if (context.only && !vscode.CodeActionKind.QuickFix.intersects(context.only)) return [];

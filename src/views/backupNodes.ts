@@ -33,7 +33,10 @@ export interface PlanEntry {
 export async function planPaths(setting: string[] | undefined): Promise<string[]> {
   if (setting) return setting;
   const names = await fs.readdir(DEFAULT_PLAN_DIR).catch(() => [] as string[]);
-  return names.filter((n) => /\.ya?ml$/.test(n)).sort().map((n) => join(DEFAULT_PLAN_DIR, n));
+  return names
+    .filter((n) => /\.ya?ml$/.test(n))
+    .sort()
+    .map((n) => join(DEFAULT_PLAN_DIR, n));
 }
 
 /** Read every plan file (the engine checks each; a broken one becomes a sentence). */
@@ -155,9 +158,8 @@ export class BackupsNode extends Node {
     const md = new vscode.MarkdownString(undefined, true);
     md.appendText(`Plan ${plan.path}\n\n${line}\n\n${this.ageText()}, ${next}\n`);
     for (const d of r.destinations) {
-      const age = d.lastSuccessAgeMs === undefined
-        ? 'no good backup yet'
-        : `last good backup ${this.formatDuration(d.lastSuccessAgeMs)} ago`;
+      const age =
+        d.lastSuccessAgeMs === undefined ? 'no good backup yet' : `last good backup ${this.formatDuration(d.lastSuccessAgeMs)} ago`;
       md.appendText(`\n${d.destination}: ${age}${d.stale ? ' (stale)' : ''}\n`);
     }
     const fail = this.failure;
@@ -174,18 +176,32 @@ export class BackupsNode extends Node {
     const out: Node[] = [];
     const fail = this.failure;
     if (fail) {
-      out.push(new MessageNode(this, { id: 'failure', message: fail.message, kind: 'backupFailure', icon: 'error', color: 'charts.red',
-        description: `${fail.destination}, ${new Date(fail.at).toLocaleString()}` }));
+      out.push(
+        new MessageNode(this, {
+          id: 'failure',
+          message: fail.message,
+          kind: 'backupFailure',
+          icon: 'error',
+          color: 'charts.red',
+          description: `${fail.destination}, ${new Date(fail.at).toLocaleString()}`,
+        }),
+      );
     }
     const { listLocal, listRemote, openPlanStore } = await import('../core/backup');
-    const local = await listLocal(plan).then((x) => x.backups, (err: Error) => err);
+    const local = await listLocal(plan).then(
+      (x) => x.backups,
+      (err: Error) => err,
+    );
     let remote: RemoteBackup[] | Error = [];
     if (plan.remote) {
       // The AWS SDK is loaded here, on expand.
       const store = await openPlanStore(plan).catch((err: Error) => err);
       if (store instanceof Error) remote = store;
       else {
-        remote = await listRemote(plan, store).then((x) => x.backups, (err: Error) => err);
+        remote = await listRemote(plan, store).then(
+          (x) => x.backups,
+          (err: Error) => err,
+        );
         store.close();
       }
     }
@@ -230,8 +246,7 @@ export class BackupNode extends Node {
     if (this.resourceUri) item.resourceUri = this.resourceUri;
     const where = b.where === 'local' ? 'local' : `s3://${this.parent.plan?.remote?.s3.bucket}/${this.parent.plan?.remote?.s3.prefix}`;
     const rev = b.revision !== undefined ? ` · rev ${b.revision}` : '';
-    item.description = `${b.where} · ${b.time.toLocaleString()} · ${humanizeBytes(b.size)}${rev}` +
-      `${b.good ? '' : ' · not checked'}`;
+    item.description = `${b.where} · ${b.time.toLocaleString()} · ${humanizeBytes(b.size)}${rev}` + `${b.good ? '' : ' · not checked'}`;
     const icon = b.where === 'local' ? 'database' : 'cloud';
     item.iconPath = new vscode.ThemeIcon(b.good ? icon : 'warning', b.good ? undefined : new vscode.ThemeColor('charts.yellow'));
     item.tooltip = `${b.name} (${where}${b.where === 'local' ? `: ${b.file}` : `${b.object ?? b.metadataObject}`})`;

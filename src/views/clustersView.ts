@@ -71,7 +71,9 @@ export class ClusterNode extends Node {
           ? new vscode.ThemeIcon('flame', new vscode.ThemeColor('charts.red'))
           : new vscode.ThemeIcon(
               state === 'cluster:unreachable' ? 'debug-disconnect' : 'server-environment',
-              new vscode.ThemeColor(state === 'cluster:unreachable' ? 'charts.red' : state.endsWith('healthy') ? 'charts.green' : 'charts.yellow'),
+              new vscode.ThemeColor(
+                state === 'cluster:unreachable' ? 'charts.red' : state.endsWith('healthy') ? 'charts.green' : 'charts.yellow',
+              ),
             );
     }
     const tls = this.cluster.tls;
@@ -154,7 +156,13 @@ export class MemberNode extends Node {
     item.description = `${memberSummary(m)} · ${m.id}`;
     const icon = memberIcon(m);
     item.iconPath = new vscode.ThemeIcon(icon.id, new vscode.ThemeColor(icon.color));
-    const health = !m.started ? 'not started' : !m.reachable ? 'unreachable' : m.healthy ? `healthy${m.tookMs !== undefined ? ` (took ${goDuration(m.tookMs)})` : ''}` : 'unhealthy';
+    const health = !m.started
+      ? 'not started'
+      : !m.reachable
+        ? 'unreachable'
+        : m.healthy
+          ? `healthy${m.tookMs !== undefined ? ` (took ${goDuration(m.tookMs)})` : ''}`
+          : 'unhealthy';
     item.tooltip = table([
       ['Name', m.name || '(not started)'],
       ['ID', m.id],
@@ -340,17 +348,39 @@ export class ClustersProvider implements vscode.TreeDataProvider<Node>, vscode.D
         seen.add(x.error.message);
         const message = x.endpoint ? `${x.error.reason}: ${x.endpoint}` : x.error.reason;
         const detail = x.error.message;
-        out.push(new MessageNode(node, { id: `error:${i}`, message, kind: 'clusterError', icon: 'error', color: 'charts.red', detail, description: detail }));
+        out.push(
+          new MessageNode(node, {
+            id: `error:${i}`,
+            message,
+            kind: 'clusterError',
+            icon: 'error',
+            color: 'charts.red',
+            detail,
+            description: detail,
+          }),
+        );
       });
     } else {
       if (v2DataAtRisk(o.v2Store)) {
         // Keys a snapshot will not hold: a warning row, with "Copy v2 Backup Command" on it.
         const text = v2Warning(o.v2Store) ?? '';
         const detail = `${text} ${V2_WAY_OUT}`;
-        out.push(new MessageNode(node, { id: 'v2store', message: v2Summary(o.v2Store), kind: 'v2Store', icon: 'warning', color: 'charts.yellow', detail }));
+        out.push(
+          new MessageNode(node, {
+            id: 'v2store',
+            message: v2Summary(o.v2Store),
+            kind: 'v2Store',
+            icon: 'warning',
+            color: 'charts.yellow',
+            detail,
+          }),
+        );
       }
       // By name, members that have not started yet last.
-      const sorted = [...o.members].sort((a, b) => (a.name ? 0 : 1) - (b.name ? 0 : 1) || a.name.localeCompare(b.name, undefined, { numeric: true }) || a.id.localeCompare(b.id));
+      const sorted = [...o.members].sort(
+        (a, b) =>
+          (a.name ? 0 : 1) - (b.name ? 0 : 1) || a.name.localeCompare(b.name, undefined, { numeric: true }) || a.id.localeCompare(b.id),
+      );
       for (const m of sorted) {
         out.push(new MemberNode(node, m));
       }
@@ -361,7 +391,17 @@ export class ClustersProvider implements vscode.TreeDataProvider<Node>, vscode.D
         .forEach((x, i) => {
           const detail = x.error.message;
           const message = `${x.error.reason}: ${x.endpoint}`;
-          out.push(new MessageNode(node, { id: `endpoint-error:${i}`, message, kind: 'endpointError', icon: 'warning', color: 'charts.yellow', detail, description: detail }));
+          out.push(
+            new MessageNode(node, {
+              id: `endpoint-error:${i}`,
+              message,
+              kind: 'endpointError',
+              icon: 'warning',
+              color: 'charts.yellow',
+              detail,
+              description: detail,
+            }),
+          );
         });
     }
     const e = this.entries.get(node.cluster.name.toLowerCase());
@@ -393,7 +433,11 @@ export class ClustersProvider implements vscode.TreeDataProvider<Node>, vscode.D
       }
     }
     const { problems } = this.settings.clusters();
-    problems.forEach((p, i) => nodes.push(new MessageNode(undefined, { id: `problem:${i}`, message: p, kind: 'settingsProblem', icon: 'warning', color: 'charts.yellow' })));
+    problems.forEach((p, i) =>
+      nodes.push(
+        new MessageNode(undefined, { id: `problem:${i}`, message: p, kind: 'settingsProblem', icon: 'warning', color: 'charts.yellow' }),
+      ),
+    );
     // No nodes at all: return [] so the view shows its welcome content.
     return nodes;
   }

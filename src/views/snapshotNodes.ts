@@ -127,7 +127,10 @@ export class SnapshotFileNode extends Node {
       const s = st.status;
       item.iconPath = new vscode.ThemeIcon('database');
       md.appendMarkdown('| | |\n|---|---|\n');
-      md.appendMarkdown(`| **Hash** | \`${s.hashHex}\` |\n| **Revision** | ${s.revision} |\n| **Total keys** | ${s.totalKey} |\n| **Total size** | ${humanSize(s.totalSize)} (${s.totalSize} bytes) |\n`);
+      md.appendMarkdown(
+        `| **Hash** | \`${s.hashHex}\` |\n| **Revision** | ${s.revision} |\n| **Total keys** | ` +
+          `${s.totalKey} |\n| **Total size** | ${humanSize(s.totalSize)} (${s.totalSize} bytes) |\n`,
+      );
       if (s.version) md.appendMarkdown(`| **Storage version** | ${s.version} |\n`);
       if (s.clusterVersion) md.appendMarkdown(`| **Cluster version** | ${s.clusterVersion} |\n`);
       md.appendMarkdown(`| **SHA-256 trailer** | ${s.hasHashTrailer ? 'present' : 'none'} |\n`);
@@ -179,8 +182,11 @@ export async function snapshotChildren(parent: Node, cluster: ClusterConfig): Pr
     names = await fs.readdir(cluster.snapshotDir);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const text = code === 'ENOENT' ? `${cluster.snapshotDir} does not exist yet.` : `Cannot read ${cluster.snapshotDir} (${code ?? 'error'}).`;
-    return [new MessageNode(parent, { id: 'unreadable', message: text, kind: 'snapshotDir', icon: code === 'ENOENT' ? 'info' : 'warning' })];
+    const text =
+      code === 'ENOENT' ? `${cluster.snapshotDir} does not exist yet.` : `Cannot read ${cluster.snapshotDir} (${code ?? 'error'}).`;
+    return [
+      new MessageNode(parent, { id: 'unreadable', message: text, kind: 'snapshotDir', icon: code === 'ENOENT' ? 'info' : 'warning' }),
+    ];
   }
   const files = await Promise.all(
     names

@@ -79,7 +79,7 @@ function convertBits(data: Uint8Array | number[], from: number, to: number, pad:
   }
   if (pad) {
     if (bits > 0) out.push((acc << (to - bits)) & maxv);
-  } else if (bits >= from || ((acc << (to - bits)) & maxv)) {
+  } else if (bits >= from || (acc << (to - bits)) & maxv) {
     return undefined;
   }
   return out;
@@ -180,14 +180,18 @@ export function parseIdentities(text: string, source = 'the identity file'): Age
     if (!line || line.startsWith('#')) continue;
     const d = bech32Decode(line);
     if (!d || d.hrp !== 'age-secret-key-' || d.data.length !== 32 || line !== line.toUpperCase()) {
-      throw new EtcdBackupError('invalidInput', `Line ${i + 1} of ${source} is not an age X25519 identity (AGE-SECRET-KEY-1...): give ` +
-        `the key file age-keygen wrote.`);
+      throw new EtcdBackupError(
+        'invalidInput',
+        `Line ${i + 1} of ${source} is not an age X25519 identity (AGE-SECRET-KEY-1...): give ` + `the key file age-keygen wrote.`,
+      );
     }
     out.push(identityFromScalar(d.data));
   }
   if (!out.length) {
-    throw new EtcdBackupError('invalidInput', `${source} holds no age identity (no AGE-SECRET-KEY-1... line): give the key file ` +
-      `age-keygen wrote.`);
+    throw new EtcdBackupError(
+      'invalidInput',
+      `${source} holds no age identity (no AGE-SECRET-KEY-1... line): give the key file ` + `age-keygen wrote.`,
+    );
   }
   return out;
 }
@@ -197,8 +201,10 @@ export function generateIdentity(now = new Date()): { identity: AgeIdentity; key
   const scalar = randomBytes(32);
   const identity = identityFromScalar(scalar);
   const secret = bech32Encode('age-secret-key-', scalar).toUpperCase();
-  return { identity, keyFile: `# created: ${now.toISOString().replace(/\.\d+Z$/, 'Z')}\n# public key: ` +
-    `${identity.recipient.text}\n${secret}\n` };
+  return {
+    identity,
+    keyFile: `# created: ${now.toISOString().replace(/\.\d+Z$/, 'Z')}\n# public key: ` + `${identity.recipient.text}\n${secret}\n`,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -277,7 +283,9 @@ export function buildHeader(recipients: AgeRecipient[], fileKey: Buffer): Buffer
     throw new EtcdBackupError('invalidInput', 'No age recipient: give at least one public key (age1...) to encrypt to.');
   }
   const head = `${AGE_VERSION_LINE}\n${recipients.map((r) => wrapFor(r, fileKey)).join('')}---`;
-  const mac = createHmac('sha256', hkdf(fileKey, Buffer.alloc(0), 'header')).update(head).digest();
+  const mac = createHmac('sha256', hkdf(fileKey, Buffer.alloc(0), 'header'))
+    .update(head)
+    .digest();
   return Buffer.from(`${head} ${b64(mac)}\n`);
 }
 
@@ -288,8 +296,10 @@ interface Stanza {
 }
 
 function corrupt(detail: string): EtcdBackupError {
-  return new EtcdBackupError('corrupt', `The encrypted backup is damaged or was changed (${detail}): it cannot be trusted. Fetch another ` +
-    `backup.`);
+  return new EtcdBackupError(
+    'corrupt',
+    `The encrypted backup is damaged or was changed (${detail}): it cannot be trusted. Fetch another ` + `backup.`,
+  );
 }
 
 /** Parse a complete header; `macInput` is everything up to and including `---`. */
@@ -298,7 +308,7 @@ function parseHeader(text: string): { stanzas: Stanza[]; mac: Buffer; macInput: 
   if (lines[0] !== AGE_VERSION_LINE) throw corrupt('not an age-encryption.org/v1 header');
   const stanzas: Stanza[] = [];
   let i = 1;
-  for (; i < lines.length && lines[i].startsWith('-> '); ) {
+  for (; i < lines.length && lines[i].startsWith('-> ');) {
     const args = lines[i].slice(3).split(' ');
     if (args.some((a) => !a)) throw corrupt('malformed stanza line');
     const bodyLines: string[] = [];
@@ -325,8 +335,10 @@ function parseHeader(text: string): { stanzas: Stanza[]; mac: Buffer; macInput: 
 function unwrap(stanzas: Stanza[], identities: AgeIdentity[]): Buffer {
   const types = new Set(stanzas.map((s) => s.type));
   if (types.has('scrypt')) {
-    throw new EtcdBackupError('invalidInput', 'This age file is protected by a passphrase (scrypt), not by a key: decrypt it with `age ' +
-      '-d` and a passphrase.');
+    throw new EtcdBackupError(
+      'invalidInput',
+      'This age file is protected by a passphrase (scrypt), not by a key: decrypt it with `age ' + '-d` and a passphrase.',
+    );
   }
   for (const s of stanzas) {
     if (s.type !== 'X25519') continue;
@@ -341,8 +353,11 @@ function unwrap(stanzas: Stanza[], identities: AgeIdentity[]): Buffer {
     }
   }
   const mine = identities.map((i) => i.recipient.text).join(', ');
-  throw new EtcdBackupError('auth', `None of the given age identities can open this backup (they are for ${mine}; the backup's metadata ` +
-    `lists its recipients' fingerprints). Give the key that belongs to one of the plan's recipients.`);
+  throw new EtcdBackupError(
+    'auth',
+    `None of the given age identities can open this backup (they are for ${mine}; the backup's metadata ` +
+      `lists its recipients' fingerprints). Give the key that belongs to one of the plan's recipients.`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -427,8 +442,10 @@ export function createDecryptStream(identities: AgeIdentity[]): Transform {
   const readHeader = (): boolean => {
     const all = queue.peekAll();
     if (all.length >= 5 && all.subarray(0, 5).toString() === '-----') {
-      throw new EtcdBackupError('invalidInput', 'This is an ASCII-armored age file: decrypt it with `age -d`, or store backups in the ' +
-        'binary format.');
+      throw new EtcdBackupError(
+        'invalidInput',
+        'This is an ASCII-armored age file: decrypt it with `age -d`, or store backups in the ' + 'binary format.',
+      );
     }
     const end = all.indexOf('\n--- ');
     if (end < 0) {
@@ -440,7 +457,9 @@ export function createDecryptStream(identities: AgeIdentity[]): Transform {
     if (nl + 1 + NONCE_SIZE > all.length) return false;
     const { stanzas, mac, macInput } = parseHeader(all.subarray(0, nl).toString('latin1'));
     const fileKey = unwrap(stanzas, identities);
-    const want = createHmac('sha256', hkdf(fileKey, Buffer.alloc(0), 'header')).update(Buffer.from(macInput, 'latin1')).digest();
+    const want = createHmac('sha256', hkdf(fileKey, Buffer.alloc(0), 'header'))
+      .update(Buffer.from(macInput, 'latin1'))
+      .digest();
     if (!timingSafeEqual(want, mac)) throw corrupt('the header MAC does not match');
     queue.take(nl + 1);
     key = hkdf(fileKey, queue.take(NONCE_SIZE), 'payload');

@@ -22,7 +22,10 @@ export const METADATA_FORMAT = 'etcd-backup/backup-metadata';
 
 /** `20261201T060000Z` for a date. */
 export function stampOf(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 export function parseStamp(s: string): Date | undefined {
@@ -190,7 +193,8 @@ export async function listRemote(
       good: Boolean(data) && data?.size === meta.stored.size,
     });
   }
-  const foreign = objects.map((o) => o.name).filter((n) => !claimed.has(n) && !n.startsWith(`${plan.slug}-changes-`)); // change-log segments
+  // Change-log segments (`<slug>-changes-…`) belong to the plan too.
+  const foreign = objects.map((o) => o.name).filter((n) => !claimed.has(n) && !n.startsWith(`${plan.slug}-changes-`));
   backups.sort((a, b) => b.time.getTime() - a.time.getTime());
   return { backups, foreign };
 }

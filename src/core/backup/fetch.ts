@@ -52,9 +52,12 @@ async function pick(plan: BackupPlan, opts: FetchOptions, store: ObjectStore | u
     const want = stripSuffix(opts.name);
     const found = all.find((b) => b.name === want);
     if (!found) {
-      throw new EtcdBackupError('notFound', `No backup named ${want} in ` +
-        `${[opts.from !== 'remote' ? plan.local.dir : '', store?.where ?? ''].filter(Boolean).join(' or ')}: run \`etcd-backup backup ` +
-          `list\` for the names.`);
+      throw new EtcdBackupError(
+        'notFound',
+        `No backup named ${want} in ` +
+          `${[opts.from !== 'remote' ? plan.local.dir : '', store?.where ?? ''].filter(Boolean).join(' or ')}: run \`etcd-backup backup ` +
+          `list\` for the names.`,
+      );
     }
     return found;
   }
@@ -65,9 +68,12 @@ async function pick(plan: BackupPlan, opts: FetchOptions, store: ObjectStore | u
 
 function checkSum(what: string, got: { size: number; sha256: string }, want: { size: number; sha256: string }, name: string): void {
   if (got.sha256 !== want.sha256 || got.size !== want.size) {
-    throw new EtcdBackupError('corrupt', `The ${what} of ${name} does not match its recorded SHA-256 (got ${got.sha256.slice(0, 16)}..., ` +
-      `${got.size} bytes; recorded ${want.sha256.slice(0, 16)}..., ${want.size} bytes): it was changed or damaged, so it was not ` +
-        `written. Fetch another backup.`);
+    throw new EtcdBackupError(
+      'corrupt',
+      `The ${what} of ${name} does not match its recorded SHA-256 (got ${got.sha256.slice(0, 16)}..., ` +
+        `${got.size} bytes; recorded ${want.sha256.slice(0, 16)}..., ${want.size} bytes): it was changed or damaged, so it was not ` +
+        `written. Fetch another backup.`,
+    );
   }
 }
 
@@ -79,11 +85,14 @@ async function fetchRemote(
   opts: FetchOptions,
 ): Promise<{ size: number; sha256: string }> {
   const m = b.metadata;
-  if (!b.object) throw new EtcdBackupError('notFound', `The data object of ${b.name} is missing at ${store.where} (only its metadata is ` +
-    `there).`);
+  if (!b.object)
+    throw new EtcdBackupError('notFound', `The data object of ${b.name} is missing at ${store.where} (only its metadata is ` + `there).`);
   if (m.encryption && !opts.identities?.length) {
-    throw new EtcdBackupError('invalidInput', `${b.object} is encrypted: give the age key file of one of its recipients with --identity ` +
-      `FILE (fingerprints ${m.encryption.recipients.join(', ')}).`);
+    throw new EtcdBackupError(
+      'invalidInput',
+      `${b.object} is encrypted: give the age key file of one of its recipients with --identity ` +
+        `FILE (fingerprints ${m.encryption.recipients.join(', ')}).`,
+    );
   }
   if (m.encryption && opts.identities) {
     const fps = new Set(m.encryption.recipients);
@@ -102,8 +111,11 @@ async function fetchRemote(
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'Z_DATA_ERROR' || e.code === 'Z_BUF_ERROR') {
-      throw new EtcdBackupError('corrupt', `${b.object} does not decompress (${e.message}): it was changed or damaged. Fetch another ` +
-        `backup.`, { cause: err });
+      throw new EtcdBackupError(
+        'corrupt',
+        `${b.object} does not decompress (${e.message}): it was changed or damaged. Fetch another ` + `backup.`,
+        { cause: err },
+      );
     }
     throw explain(err);
   }
@@ -128,7 +140,12 @@ async function fetchLocal(b: LocalBackup, part: string, opts: FetchOptions): Pro
 export async function fetchBackup(plan: BackupPlan, opts: FetchOptions): Promise<FetchResult> {
   const out = resolve(opts.out);
   const part = `${out}.part`;
-  if (await fs.lstat(out).then(() => true, () => false)) {
+  if (
+    await fs.lstat(out).then(
+      () => true,
+      () => false,
+    )
+  ) {
     throw new EtcdBackupError('conflict', `${out} already exists: fetch never overwrites a file. Choose another -o path.`);
   }
   const store = plan.remote && opts.from !== 'local' ? await (opts.openStore ?? openPlanStore)(plan) : undefined;
@@ -137,9 +154,16 @@ export async function fetchBackup(plan: BackupPlan, opts: FetchOptions): Promise
     if (opts.from === 'remote' && !store) throw new EtcdBackupError('invalidInput', 'The plan has no remote destination to fetch from.');
     const b = await pick(plan, opts, store);
     opts.log?.(`Fetching ${b.name} from ${b.where === 'local' ? b.file : `${store?.where}${(b as RemoteBackup).object ?? ''}`}...`);
-    if (await fs.lstat(part).then(() => true, () => false)) {
-      throw new EtcdBackupError('conflict', `${part} already exists: another fetch is writing it, or an earlier one was killed. Remove ` +
-        `it if no fetch is running.`);
+    if (
+      await fs.lstat(part).then(
+        () => true,
+        () => false,
+      )
+    ) {
+      throw new EtcdBackupError(
+        'conflict',
+        `${part} already exists: another fetch is writing it, or an earlier one was killed. Remove ` + `it if no fetch is running.`,
+      );
     }
     partMade = true;
     const got = b.where === 'remote' ? await fetchRemote(b, plan, store as ObjectStore, part, opts) : await fetchLocal(b, part, opts);
@@ -148,8 +172,8 @@ export async function fetchBackup(plan: BackupPlan, opts: FetchOptions): Promise
     const fh = await fs.open(part, 'r');
     await fh.sync().finally(() => fh.close());
     await fs.link(part, out).catch((err) => {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new EtcdBackupError('conflict', `${out} appeared while fetching: ` +
-        `nothing was overwritten.`);
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+        throw new EtcdBackupError('conflict', `${out} appeared while fetching: ` + `nothing was overwritten.`);
       throw err;
     });
     await fs.rm(part, { force: true });

@@ -45,8 +45,10 @@ function isStale(info: LockInfo | undefined): boolean {
 
 function busy(file: string, info: LockInfo | undefined, cluster: string): EtcdBackupError {
   const who = info ? `process ${info.pid} on ${info.host}, started ${info.startedAt}` : 'another process';
-  return new EtcdBackupError('conflict', `Another backup run of "${cluster}" is in progress (${who}; lock ${file}): this run did ` +
-    `nothing. Wait for it to finish.`);
+  return new EtcdBackupError(
+    'conflict',
+    `Another backup run of "${cluster}" is in progress (${who}; lock ${file}): this run did ` + `nothing. Wait for it to finish.`,
+  );
 }
 
 /** Take the plan's lock or throw EtcdBackupError 'conflict' saying who holds it. */

@@ -156,16 +156,18 @@ function checkS3(c: Checker, v: unknown): S3Settings | undefined {
   }
   const bucket = typeof v.bucket === 'string' ? v.bucket : '';
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
-    c.add(`remote.s3.bucket must be an S3 bucket name (3 to 63 lowercase letters, digits, "." and "-"), not ` +
-      `${JSON.stringify(v.bucket ?? '')}.`);
+    c.add(
+      `remote.s3.bucket must be an S3 bucket name (3 to 63 lowercase letters, digits, "." and "-"), not ` +
+        `${JSON.stringify(v.bucket ?? '')}.`,
+    );
   }
   const prefix = v.prefix === undefined || v.prefix === null ? '' : v.prefix;
   if (typeof prefix !== 'string' || prefix.startsWith('/') || prefix.includes('//')) {
     c.add(`remote.s3.prefix must be a key prefix such as "prod/" (no leading "/"), not ${JSON.stringify(v.prefix)}.`);
   }
   const region = v.region === undefined ? 'us-east-1' : v.region;
-  if (typeof region !== 'string' || !/^[a-z0-9-]+$/.test(region)) c.add(`remote.s3.region must be a region name such as us-east-1, not ` +
-    `${JSON.stringify(v.region)}.`);
+  if (typeof region !== 'string' || !/^[a-z0-9-]+$/.test(region))
+    c.add(`remote.s3.region must be a region name such as us-east-1, not ` + `${JSON.stringify(v.region)}.`);
   if (v.forcePathStyle !== undefined && typeof v.forcePathStyle !== 'boolean') c.add('remote.s3.forcePathStyle must be true or false.');
   return {
     endpoint,
@@ -185,8 +187,11 @@ function checkS3(c: Checker, v: unknown): S3Settings | undefined {
 function checkEncrypt(c: Checker, v: unknown, hasRemote: boolean): BackupPlan['encrypt'] {
   if (v === 'none') return undefined;
   if (v === undefined || v === null) {
-    if (hasRemote) c.add('encrypt is missing: copies that leave the node are encrypted; add encrypt.recipients (age public keys), or ' +
-      'write "encrypt: none" to upload plain copies.');
+    if (hasRemote)
+      c.add(
+        'encrypt is missing: copies that leave the node are encrypted; add encrypt.recipients (age public keys), or ' +
+          'write "encrypt: none" to upload plain copies.',
+      );
     return undefined;
   }
   if (!isObj(v)) {
@@ -212,7 +217,7 @@ function checkEncrypt(c: Checker, v: unknown, hasRemote: boolean): BackupPlan['e
 
 function checkCluster(c: Checker, v: unknown): { cluster?: ClusterConfig; passwordFile?: string } {
   if (!isObj(v)) {
-    c.add('cluster is missing: give the cluster\'s name and endpoints (the shape of an etcdBackup.clusters entry).');
+    c.add("cluster is missing: give the cluster's name and endpoints (the shape of an etcdBackup.clusters entry).");
     return {};
   }
   c.known(v, 'cluster', ['name', 'endpoints', 'tls', 'username', 'passwordFile', 'timeoutMs']);
@@ -251,8 +256,10 @@ export function parsePlan(text: string, path = ''): { plan?: BackupPlan; problem
   try {
     parseCalendar(String(schedule));
   } catch (err) {
-    c.add(`schedule ${JSON.stringify(schedule)} is not a calendar expression this tool reads: ` +
-      `${err instanceof CalendarError ? err.message : String(err)}`);
+    c.add(
+      `schedule ${JSON.stringify(schedule)} is not a calendar expression this tool reads: ` +
+        `${err instanceof CalendarError ? err.message : String(err)}`,
+    );
   }
   let local: BackupPlan['local'] | undefined;
   if (!isObj(raw.local)) c.add('local is missing: give local.dir, the folder for the plain snapshots kept on this node.');
@@ -275,8 +282,8 @@ export function parsePlan(text: string, path = ''): { plan?: BackupPlan; problem
   const compressLevel = c.int(raw.compressLevel, 'compressLevel', 1, 9, 1);
   const encrypt = checkEncrypt(c, raw.encrypt, Boolean(remote));
   const metricsFile = c.path(raw.metricsFile, 'metricsFile');
-  if (metricsFile && !metricsFile.endsWith('.prom')) c.add('metricsFile must end in .prom (node_exporter\'s textfile collector reads ' +
-    'only those).');
+  if (metricsFile && !metricsFile.endsWith('.prom'))
+    c.add("metricsFile must end in .prom (node_exporter's textfile collector reads " + 'only those).');
   const statusFile = c.path(raw.statusFile, 'statusFile');
   const lockFile = c.path(raw.lockFile, 'lockFile');
   const follow = checkFollow(raw.follow);
@@ -318,8 +325,10 @@ export async function checkPrivateFile(path: string, what: string): Promise<stri
   }
   if (!st.isFile()) return `${what} ${path} is not a regular file.`;
   if (st.mode & 0o077) {
-    return `${what} ${path} has mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}: it must not be open to group or others. Run: ` +
-      `chmod 600 ${path}`;
+    return (
+      `${what} ${path} has mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}: it must not be open to group or others. Run: ` +
+      `chmod 600 ${path}`
+    );
   }
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
   if (uid !== undefined && st.uid !== uid && st.uid !== 0) {
@@ -330,9 +339,16 @@ export async function checkPrivateFile(path: string, what: string): Promise<stri
 
 /** Raised when a plan cannot be used; `problems` holds one sentence each. */
 export class PlanError extends EtcdBackupError {
-  constructor(public readonly problems: string[], public readonly planPath: string) {
-    super('invalidInput', problems.length === 1 ? problems[0] : `The plan ${planPath} has ${problems.length} ` +
-      `problems:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  constructor(
+    public readonly problems: string[],
+    public readonly planPath: string,
+  ) {
+    super(
+      'invalidInput',
+      problems.length === 1
+        ? problems[0]
+        : `The plan ${planPath} has ${problems.length} ` + `problems:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
   }
 }
 

@@ -89,8 +89,11 @@ async function saveFromCluster(
   const choices = suggestSnapshotEndpoints(overview, plan.cluster.endpoints).filter((c) => c.usable);
   if (!choices.length) {
     const why = overview.error?.message ?? 'no member answered';
-    throw new EtcdBackupError('unreachable', `No member of "${plan.cluster.name}" can stream a snapshot (${why.replace(/\.$/, '')}): ` +
-      `nothing was saved. Check the cluster and the plan's endpoints.`);
+    throw new EtcdBackupError(
+      'unreachable',
+      `No member of "${plan.cluster.name}" can stream a snapshot (${why.replace(/\.$/, '')}): ` +
+        `nothing was saved. Check the cluster and the plan's endpoints.`,
+    );
   }
   let last: unknown;
   for (const c of choices) {
@@ -111,8 +114,11 @@ async function saveFromCluster(
 async function checkAndMark(saved: SaveResult, plan: BackupPlan): Promise<void> {
   const v = await verifySnapshot(saved.file);
   if (!v.ok) {
-    throw new EtcdBackupError('corrupt', `The saved snapshot ${saved.file} failed its check: ${v.reason ?? v.summary} It is kept for ` +
-      `inspection, but not counted as a good backup.`);
+    throw new EtcdBackupError(
+      'corrupt',
+      `The saved snapshot ${saved.file} failed its check: ${v.reason ?? v.summary} It is kept for ` +
+        `inspection, but not counted as a good backup.`,
+    );
   }
   const backup = { verified: true, verifiedAt: new Date().toISOString(), plan: plan.path, checks: 'sha256-trailer, bbolt structure' };
   const sidecar = { ...saved.sidecar, backup };
@@ -182,8 +188,11 @@ async function checkedMetadata(
 ): Promise<BackupMetadata> {
   if (up.plain.sha256 !== saved.sha256 || up.plain.size !== saved.size) {
     await store.remove(up.object).catch(() => undefined);
-    throw new EtcdBackupError('corrupt', `${saved.file} changed while it was uploaded (its SHA-256 no longer matches the save's): the ` +
-      'upload was removed. Check the disk.');
+    throw new EtcdBackupError(
+      'corrupt',
+      `${saved.file} changed while it was uploaded (its SHA-256 no longer matches the save's): the ` +
+        'upload was removed. Check the disk.',
+    );
   }
   const sc = saved.sidecar;
   return {
@@ -236,10 +245,13 @@ export function followSave(part: () => string | undefined, saving: Promise<{ siz
           if (failure) throw failure;
           // Once the save is done its temp file has the final name: read that (a small save can end before the reader starts).
           const path = finalFile ?? part();
-          fh = path === undefined ? undefined : await fs.open(path, 'r').catch((err: NodeJS.ErrnoException) => {
-            if (err.code === 'ENOENT') return undefined;
-            throw err;
-          });
+          fh =
+            path === undefined
+              ? undefined
+              : await fs.open(path, 'r').catch((err: NodeJS.ErrnoException) => {
+                  if (err.code === 'ENOENT') return undefined;
+                  throw err;
+                });
           if (!fh) await pause(25);
         }
         for (;;) {
@@ -274,7 +286,10 @@ export function followSave(part: () => string | undefined, saving: Promise<{ siz
 async function freshName(plan: BackupPlan, now: () => Date): Promise<string> {
   for (;;) {
     const name = backupName(plan, now());
-    const taken = await fs.lstat(join(plan.local.dir, `${name}.db`)).then(() => true, () => false);
+    const taken = await fs.lstat(join(plan.local.dir, `${name}.db`)).then(
+      () => true,
+      () => false,
+    );
     if (!taken) return name;
     await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
   }
@@ -301,7 +316,10 @@ export async function runBackup(plan: BackupPlan, opts: RunOptions = {}): Promis
     // The store is opened and checked while the snapshot streams.
     const storeReady = plan.remote ? (opts.openStore ?? openPlanStore)(plan).then(async (s) => (await s.check(opts.signal), s)) : undefined;
     storeReady?.catch(() => undefined);
-    storeReady?.then((s) => (store = s), () => undefined);
+    storeReady?.then(
+      (s) => (store = s),
+      () => undefined,
+    );
     await runDestinations(plan, opts, now, result, storeReady);
   } finally {
     result.durationSeconds = (Date.now() - t0) / 1000;
@@ -341,7 +359,13 @@ async function runDestinations(
     // The copy is compressed, encrypted and uploaded while the snapshot streams to disk.
     streaming = storeReady?.then(async (store) => {
       opts.log?.(`Uploading to ${store.where} while saving...`);
-      return uploadStream(plan, store, followSave(() => partFile, saving), name, opts);
+      return uploadStream(
+        plan,
+        store,
+        followSave(() => partFile, saving),
+        name,
+        opts,
+      );
     });
     streaming?.catch(() => undefined);
     saved = await saving;
@@ -352,8 +376,8 @@ async function runDestinations(
     const out = failed('local', plan.local.dir, err, t);
     result.destinations.push(out);
     result.message = out.error;
-    if (plan.remote) result.destinations.push({ ...out, destination: 'remote', where: remoteWhere, error: `Nothing was uploaded: ` +
-      `${out.error}` });
+    if (plan.remote)
+      result.destinations.push({ ...out, destination: 'remote', where: remoteWhere, error: `Nothing was uploaded: ` + `${out.error}` });
     return;
   }
   // The check (native reader, trailer in a worker thread) runs while the upload finishes; the

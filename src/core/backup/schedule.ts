@@ -73,8 +73,8 @@ function parseWeekdays(text: string): Field {
     if (ia < 0 || ib < 0) throw new CalendarError(`"${item}" is not a weekday (Mon, Tue, ... or a range Mon..Fri).`);
     // systemd's week starts on Monday and its ranges do not wrap (Fri..Mon is refused).
     const mondayFirst = (d: number): number => (d + 6) % 7;
-    if (mondayFirst(ib) < mondayFirst(ia)) throw new CalendarError(`"${item}": a weekday range runs from Monday to Sunday (write ` +
-      `Fri..Sun,Mon).`);
+    if (mondayFirst(ib) < mondayFirst(ia))
+      throw new CalendarError(`"${item}": a weekday range runs from Monday to Sunday (write ` + `Fri..Sun,Mon).`);
     for (let d = mondayFirst(ia); d <= mondayFirst(ib); d++) out.add((d + 1) % 7);
   }
   return [...out];

@@ -102,8 +102,11 @@ export async function recordRun(
       cur.lastSuccess = { at, name: o.name, sizeBytes: o.sizeBytes ?? 0, durationSeconds: o.durationSeconds };
       cur.consecutiveFailures = 0;
     } else {
-      cur.lastFailure = { at, message: o?.error ?? run.message ?? 'The run stopped before this ' +
-        'destination.', kind: o?.errorKind ?? 'internal' };
+      cur.lastFailure = {
+        at,
+        message: o?.error ?? run.message ?? 'The run stopped before this ' + 'destination.',
+        kind: o?.errorKind ?? 'internal',
+      };
       cur.consecutiveFailures = (cur.consecutiveFailures ?? 0) + 1;
     }
     status.destinations[d] = cur;
@@ -120,15 +123,27 @@ function label(v: string): string {
 /** node_exporter textfile format for a status. */
 export function metricsText(plan: BackupPlan, status: PlanStatus): string {
   const rows: [string, string, (d: DestinationStatus) => number][] = [
-    ['etcd_backup_last_success_timestamp_seconds', 'Unix time of the last backup that reached the destination (0: none ' +
-      'yet).', (d) => (d.lastSuccess ? Date.parse(d.lastSuccess.at) / 1000 : 0)],
-    ['etcd_backup_last_duration_seconds', 'Seconds the last successful backup to the destination ' +
-      'took.', (d) => d.lastSuccess?.durationSeconds ?? 0],
-    ['etcd_backup_last_size_bytes', 'Size of the last successful backup at the destination, as ' +
-      'stored.', (d) => d.lastSuccess?.sizeBytes ?? 0],
+    [
+      'etcd_backup_last_success_timestamp_seconds',
+      'Unix time of the last backup that reached the destination (0: none ' + 'yet).',
+      (d) => (d.lastSuccess ? Date.parse(d.lastSuccess.at) / 1000 : 0),
+    ],
+    [
+      'etcd_backup_last_duration_seconds',
+      'Seconds the last successful backup to the destination ' + 'took.',
+      (d) => d.lastSuccess?.durationSeconds ?? 0,
+    ],
+    [
+      'etcd_backup_last_size_bytes',
+      'Size of the last successful backup at the destination, as ' + 'stored.',
+      (d) => d.lastSuccess?.sizeBytes ?? 0,
+    ],
     ['etcd_backup_consecutive_failures', 'Runs in a row that did not put a backup at the destination.', (d) => d.consecutiveFailures ?? 0],
-    ['etcd_backup_last_failure_timestamp_seconds', 'Unix time of the last run that failed for the destination (0: ' +
-      'none).', (d) => (d.lastFailure ? Date.parse(d.lastFailure.at) / 1000 : 0)],
+    [
+      'etcd_backup_last_failure_timestamp_seconds',
+      'Unix time of the last run that failed for the destination (0: ' + 'none).',
+      (d) => (d.lastFailure ? Date.parse(d.lastFailure.at) / 1000 : 0),
+    ],
   ];
   const out: string[] = [];
   for (const [name, help, get] of rows) {

@@ -49,8 +49,11 @@ export function parseCredentials(text: string, source: string): S3Credentials {
   const id = pick?.aws_access_key_id;
   const secret = pick?.aws_secret_access_key;
   if (!id || !secret) {
-    throw new EtcdBackupError('invalidInput', `The S3 credentials file ${source} holds no aws_access_key_id and aws_secret_access_key ` +
-      `(in [default], or as AWS_ACCESS_KEY_ID=... lines).`);
+    throw new EtcdBackupError(
+      'invalidInput',
+      `The S3 credentials file ${source} holds no aws_access_key_id and aws_secret_access_key ` +
+        `(in [default], or as AWS_ACCESS_KEY_ID=... lines).`,
+    );
   }
   return { accessKeyId: id, secretAccessKey: secret, ...(pick.aws_session_token ? { sessionToken: pick.aws_session_token } : {}) };
 }
@@ -84,42 +87,70 @@ export function explainS3(
   if (err instanceof EtcdBackupError) return err;
   const e = (err ?? {}) as AwsError;
   const name = e.name ?? e.Code ?? '';
-  const code = e.code ?? ((e.cause as AwsError | undefined)?.code ?? '');
+  const code = e.code ?? (e.cause as AwsError | undefined)?.code ?? '';
   const status = e.$metadata?.httpStatusCode;
   const msg = String(e.message ?? err);
   if (name === 'AbortError' || /aborted/i.test(name)) return new EtcdBackupError('cancelled', `${doing} was cancelled.`, { cause: err });
   if (name === 'NoSuchBucket' || (status === 404 && /bucket/i.test(doing))) {
-    return new EtcdBackupError('notFound', `The bucket "${settings.bucket}" does not exist at ${where}: create it, or fix ` +
-      `remote.s3.bucket in the plan.`, { cause: err });
+    return new EtcdBackupError(
+      'notFound',
+      `The bucket "${settings.bucket}" does not exist at ${where}: create it, or fix ` + `remote.s3.bucket in the plan.`,
+      { cause: err },
+    );
   }
   if (name === 'NoSuchKey' || (status === 404 && name === 'NotFound')) {
     return new EtcdBackupError('notFound', `${doing}: no such object at ${where}.`, { cause: err });
   }
   const refused = ['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'InvalidToken', 'ExpiredToken', 'Forbidden'];
   if (refused.includes(name) || status === 403) {
-    return new EtcdBackupError('auth', `${where} refused the S3 credentials (${name || `HTTP ${status}`}) while ${doing.toLowerCase()}: ` +
-      `check remote.s3.credentialsFile (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) and the bucket policy.`, { cause: err });
+    return new EtcdBackupError(
+      'auth',
+      `${where} refused the S3 credentials (${name || `HTTP ${status}`}) while ${doing.toLowerCase()}: ` +
+        `check remote.s3.credentialsFile (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) and the bucket policy.`,
+      { cause: err },
+    );
   }
   if (name === 'CredentialsProviderError' || /could not load credentials/i.test(msg)) {
-    return new EtcdBackupError('auth', `No S3 credentials were found: set remote.s3.credentialsFile in the plan, or AWS_ACCESS_KEY_ID ` +
-      `and AWS_SECRET_ACCESS_KEY for the timer.`, { cause: err });
+    return new EtcdBackupError(
+      'auth',
+      `No S3 credentials were found: set remote.s3.credentialsFile in the plan, or AWS_ACCESS_KEY_ID ` +
+        `and AWS_SECRET_ACCESS_KEY for the timer.`,
+      { cause: err },
+    );
   }
   if (name === 'TimeoutError' || /timed? ?out/i.test(msg) || code === 'ETIMEDOUT') {
-    return new EtcdBackupError('timeout', `${where} did not answer within ${settings.timeoutSeconds} s while ${doing.toLowerCase()}: ` +
-      `check that the store is up and not overloaded, or raise remote.s3.timeoutSeconds.`, { cause: err });
+    return new EtcdBackupError(
+      'timeout',
+      `${where} did not answer within ${settings.timeoutSeconds} s while ${doing.toLowerCase()}: ` +
+        `check that the store is up and not overloaded, or raise remote.s3.timeoutSeconds.`,
+      { cause: err },
+    );
   }
   if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH/.test(`${code} ${msg}`)) {
-    return new EtcdBackupError('unreachable', `The S3 store ${where} cannot be reached ` +
-      `(${/ENOTFOUND|EAI_AGAIN/.test(`${code} ${msg}`) ? 'unknown host' : 'connection refused'}): check remote.s3.endpoint and that the ` +
-        `store is up.`, { cause: err });
+    return new EtcdBackupError(
+      'unreachable',
+      `The S3 store ${where} cannot be reached ` +
+        `(${/ENOTFOUND|EAI_AGAIN/.test(`${code} ${msg}`) ? 'unknown host' : 'connection refused'}): ` +
+        `check remote.s3.endpoint and that the ` +
+        `store is up.`,
+      { cause: err },
+    );
   }
   if (/ECONNRESET|EPIPE|socket hang up|premature close/i.test(`${code} ${msg}`)) {
-    return new EtcdBackupError('unreachable', `The connection to ${where} broke while ${doing.toLowerCase()} ` +
-      `(${code || 'connection reset'}): the store went away or dropped the connection. Check it and run again.`, { cause: err });
+    return new EtcdBackupError(
+      'unreachable',
+      `The connection to ${where} broke while ${doing.toLowerCase()} ` +
+        `(${code || 'connection reset'}): the store went away or dropped the connection. Check it and run again.`,
+      { cause: err },
+    );
   }
   if (/certificate|self.signed|unable to verify|ssl|tls/i.test(`${code} ${msg}`)) {
-    return new EtcdBackupError('tls', `The TLS handshake with ${where} failed (${msg.split('\n')[0]}): set remote.s3.caFile to the CA ` +
-      `that signed the store's certificate.`, { cause: err });
+    return new EtcdBackupError(
+      'tls',
+      `The TLS handshake with ${where} failed (${msg.split('\n')[0]}): set remote.s3.caFile to the CA ` +
+        `that signed the store's certificate.`,
+      { cause: err },
+    );
   }
   return new EtcdBackupError('internal', `${doing} at ${where} failed: ${name ? `${name}: ` : ''}${msg.split('\n')[0]}.`, { cause: err });
 }

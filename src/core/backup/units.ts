@@ -83,5 +83,8 @@ export async function writeUnits(units: PlanUnits, dir: string): Promise<string[
 
 /** True when systemd is the init system here (so `systemctl` can load the units). */
 export async function systemdRuns(): Promise<boolean> {
-  return fs.stat('/run/systemd/system').then((s) => s.isDirectory(), () => false);
+  return fs.stat('/run/systemd/system').then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 }

@@ -23,7 +23,16 @@ function closestOf(name: string, candidates: readonly string[]): string | undefi
 }
 
 /** Flags that name files etcd opens at start. */
-const FILE_FLAGS = ['cert-file', 'key-file', 'trusted-ca-file', 'peer-cert-file', 'peer-key-file', 'peer-trusted-ca-file', 'client-crl-file', 'peer-crl-file'];
+const FILE_FLAGS = [
+  'cert-file',
+  'key-file',
+  'trusted-ca-file',
+  'peer-cert-file',
+  'peer-key-file',
+  'peer-trusted-ca-file',
+  'client-crl-file',
+  'peer-crl-file',
+];
 
 function fixOf(title: string, edits: (TextEdit | undefined)[] | undefined): DiagnosticFix | undefined {
   const list = (edits ?? []).filter((e): e is TextEdit => Boolean(e));
@@ -66,7 +75,8 @@ function manifestChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[]): void {
         range: m.nameRange ?? m.range,
         severity: 'error',
         code: 'volume-not-defined',
-        message: `The mount at ${m.mountPath} names the volume "${m.name}", which the Pod does not define: the kubelet refuses to ` +
+        message:
+          `The mount at ${m.mountPath} names the volume "${m.name}", which the Pod does not define: the kubelet refuses to ` +
           `start the Pod.`,
       });
     }
@@ -80,10 +90,12 @@ function manifestChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[]): void {
         range: dd.valueRange,
         severity: 'error',
         code: 'data-dir-not-mounted',
-        message: `--data-dir ${dd.value} is not inside any volume mount: etcd keeps its data in the container's own file system, ` +
+        message:
+          `--data-dir ${dd.value} is not inside any volume mount: etcd keeps its data in the container's own file system, ` +
           `which is lost whenever the Pod is recreated; the member then starts empty and cannot rejoin its cluster.`,
-        fix: dataMount?.mountPath ? setFix(parsed, dd, dataMount.mountPath, `Set --data-dir to ${dataMount.mountPath} (where the ` +
-          `etcd-data volume is mounted)`) : undefined,
+        fix: dataMount?.mountPath
+          ? setFix(parsed, dd, dataMount.mountPath, `Set --data-dir to ${dataMount.mountPath} (where the ` + `etcd-data volume is mounted)`)
+          : undefined,
       });
     } else {
       if (dataMount && m.mount !== dataMount && dataMount.mountPath) {
@@ -91,7 +103,8 @@ function manifestChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[]): void {
           range: dd.valueRange,
           severity: 'warning',
           code: 'data-dir-mount-mismatch',
-          message: `--data-dir ${dd.value} is on the "${m.mount.name}" volume, not on etcd-data (mounted at ${dataMount.mountPath}): ` +
+          message:
+            `--data-dir ${dd.value} is on the "${m.mount.name}" volume, not on etcd-data (mounted at ${dataMount.mountPath}): ` +
             `etcd writes its data where backups and restores of the etcd-data volume do not look.`,
           fix: setFix(parsed, dd, dataMount.mountPath, `Set --data-dir to ${dataMount.mountPath}`),
         });
@@ -102,9 +115,14 @@ function manifestChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[]): void {
           range: dd.valueRange,
           severity: 'warning',
           code: 'data-dir-not-host-path',
-          message: `--data-dir ${dd.value} is on the "${v.name}" volume, which is not a hostPath ` +
+          message:
+            `--data-dir ${dd.value} is on the "${v.name}" volume, which is not a hostPath ` +
             `volume${v.sourceKind ? ` (${v.sourceKind})` : ''}: ` +
-              `${v.sourceKind === 'emptyDir' ? "its data is deleted with the Pod, and the member comes back empty" : "a static pod's data belongs in a directory on the node"}.`,
+            `${
+              v.sourceKind === 'emptyDir'
+                ? 'its data is deleted with the Pod, and the member comes back empty'
+                : "a static pod's data belongs in a directory on the node"
+            }.`,
         });
       }
       if (v?.hostPath !== undefined && m.mount === dataMount && !m.mount.subPath) {
@@ -117,9 +135,10 @@ function manifestChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[]): void {
             range: v.hostPathRange ?? v.range,
             severity: 'info',
             code: 'data-dir-host-path-differs',
-            message: `The etcd-data volume's hostPath (${host}) differs from --data-dir and its mount (${inside}): etcd sees the ` +
+            message:
+              `The etcd-data volume's hostPath (${host}) differs from --data-dir and its mount (${inside}): etcd sees the ` +
               `node's ${host} as ${inside}. It starts, but tools on the node that read --data-dir (backups, restores, etcdutl) look ` +
-                `in ${inside}.`,
+              `in ${inside}.`,
             fix: r.ok ? fixOf(`Use ${host} for --data-dir, the mount and the hostPath`, r.edits) : undefined,
           });
         }
@@ -159,9 +178,16 @@ function memberChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[]): void {
   const members = parseInitialCluster(ic.value).members;
   if (name && members.length) {
     const mine = members.find((m) => m.name === name.value);
-    const advUrls = adv ? adv.value.split(',').map((u) => u.trim()).filter(Boolean) : [];
+    const advUrls = adv
+      ? adv.value
+          .split(',')
+          .map((u) => u.trim())
+          .filter(Boolean)
+      : [];
     if (!mine) {
-      const byUrl = advUrls.length ? members.find((m) => m.peerURLs.some((u) => advUrls.some((a) => normUrl(a) === normUrl(u)))) : undefined;
+      const byUrl = advUrls.length
+        ? members.find((m) => m.peerURLs.some((u) => advUrls.some((a) => normUrl(a) === normUrl(u))))
+        : undefined;
       let fix: DiagnosticFix | undefined;
       if (byUrl) {
         const items = ic.value.split(',').map((item) => {
@@ -170,14 +196,19 @@ function memberChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[]): void {
         });
         fix = setFix(parsed, ic, items.join(','), `Rename "${byUrl.name}" to "${name.value}" in ${ic.key}`);
       } else if (advUrls.length) {
-        fix = setFix(parsed, ic, `${ic.value},${advUrls.map((u) => `${name.value}=${u}`).join(',')}`, `Add ` +
-          `${name.value}=${advUrls.join(',')} to ${ic.key}`);
+        fix = setFix(
+          parsed,
+          ic,
+          `${ic.value},${advUrls.map((u) => `${name.value}=${u}`).join(',')}`,
+          `Add ` + `${name.value}=${advUrls.join(',')} to ${ic.key}`,
+        );
       }
       out.push({
         range: ic.valueRange,
         severity: 'error',
         code: 'initial-cluster-missing-name',
-        message: `${ic.key} has no member named "${name.value}" (${name.key}): with an empty data dir (a new member, or after a ` +
+        message:
+          `${ic.key} has no member named "${name.value}" (${name.key}): with an empty data dir (a new member, or after a ` +
           `restore) etcd exits at start ("couldn't find local name "${name.value}" in the initial cluster configuration").`,
         fix,
       });
@@ -200,9 +231,10 @@ function memberChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[]): void {
           range: ic.valueRange,
           severity: 'error',
           code: 'initial-cluster-url-mismatch',
-          message: `${ic.key} gives ${name.value}=${mine.peerURLs.join(',')}, but ${adv?.key} is ${advUrls.join(',')}: with an empty ` +
+          message:
+            `${ic.key} gives ${name.value}=${mine.peerURLs.join(',')}, but ${adv?.key} is ${advUrls.join(',')}: with an empty ` +
             `data dir etcd exits at start ("--initial-cluster has ${name.value}=${mine.peerURLs[0]} but missing from ` +
-              `--initial-advertise-peer-urls").`,
+            `--initial-advertise-peer-urls").`,
           fix: setFix(parsed, ic, items.join(','), `Use ${advUrls.join(',')} for ${name.value} in ${ic.key}`),
         });
       }
@@ -216,9 +248,10 @@ function memberChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[]): void {
       range: state.valueRange,
       severity: 'hint',
       code: 'initial-cluster-state-new',
-      message: `${state.key} is "new" and ${ic.key} lists ${others.length} other member${others.length === 1 ? '' : 's'}: a member ` +
+      message:
+        `${state.key} is "new" and ${ic.key} lists ${others.length} other member${others.length === 1 ? '' : 's'}: a member ` +
         `that joins a running cluster (after member add or a replacement) must start with "existing", or it fails with "cluster ID ` +
-          `mismatch" / "member count is unequal". Keep "new" only when every member of a new or restored cluster starts together.`,
+        `mismatch" / "member count is unequal". Keep "new" only when every member of a new or restored cluster starts together.`,
       fix: r.ok ? fixOf(`Set ${state.key} to existing`, r.edits) : undefined,
     });
   }
@@ -236,14 +269,20 @@ function duplicateChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[]): void {
     if (g.length < 2) continue;
     const last = g[g.length - 1];
     for (const s of g.slice(0, -1)) {
-      const who = parsed.kind === 'manifest' && s.form === 'env' ? 'the kubelet keeps the last ' +
-        'one' : parsed.kind === 'env' || s.form === 'env' ? 'systemd keeps the last ' +
-          'one' : parsed.kind === 'config' ? 'the YAML reader keeps the last one' : 'etcd uses the last one';
+      const who =
+        parsed.kind === 'manifest' && s.form === 'env'
+          ? 'the kubelet keeps the last ' + 'one'
+          : parsed.kind === 'env' || s.form === 'env'
+            ? 'systemd keeps the last ' + 'one'
+            : parsed.kind === 'config'
+              ? 'the YAML reader keeps the last one'
+              : 'etcd uses the last one';
       out.push({
         range: s.entryRange,
         severity: 'warning',
         code: 'duplicate-setting',
-        message: `${s.key} is given ${g.length} times; ${who} (${last.value}) and ignores this ` +
+        message:
+          `${s.key} is given ${g.length} times; ${who} (${last.value}) and ignores this ` +
           `one${s.value === last.value ? '' : ` (${s.value})`}.`,
         fix: fixOf(`Remove this ${s.key}`, removeEntryEdits(parsed, s)),
       });
@@ -266,8 +305,9 @@ function configKeyReleases(key: string): EtcdMinor[] {
 
 /** "etcd 3.5 (the image registry.k8s.io/etcd:3.5.15-0)" or "etcd 3.4, 3.5 or 3.6". */
 function releaseWords(parsed: ParsedEtcdFile): string {
-  return parsed.etcdVersion ? `etcd ${parsed.etcdVersion} ` +
-    `(${parsed.etcdVersionSource ?? 'the release this file names'})` : `etcd ${releaseList(ETCD_MINORS)}`;
+  return parsed.etcdVersion
+    ? `etcd ${parsed.etcdVersion} ` + `(${parsed.etcdVersionSource ?? 'the release this file names'})`
+    : `etcd ${releaseList(ETCD_MINORS)}`;
 }
 
 function unknownChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[]): void {
@@ -280,7 +320,15 @@ function unknownChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[]): void {
     if (v ? releases.includes(v) : releases.length) continue;
     const nested = s.form === 'config' && s.key.includes('.');
     const guess = releases.length ? undefined : nested ? closestOf(s.key.replace(/^.*\./, ''), TRANSPORT_KEYS) : closestFlag(s.name);
-    const guessKey = guess ? (s.form === 'env' ? envNameOf(guess) : s.form === 'config' ? (nested ? s.key.replace(/[^.]+$/, guess) : guess) : `--${guess}`) : undefined;
+    const guessKey = guess
+      ? s.form === 'env'
+        ? envNameOf(guess)
+        : s.form === 'config'
+          ? nested
+            ? s.key.replace(/[^.]+$/, guess)
+            : guess
+          : `--${guess}`
+      : undefined;
     const rename = guess ? renameKeyEdit(parsed, s, guess) : undefined;
     const known = releases.length ? ` (it is one of etcd ${releaseList(releases)})` : '';
     const what =
@@ -302,14 +350,21 @@ function unknownChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[]): void {
 function conflictChecks(parsed: ParsedEtcdFile, related: readonly ParsedEtcdFile[], out: EtcdDiagnostic[]): void {
   const conflict = (env: EtcdSetting, flag: string): string =>
     `${env.key} is set and the command line also passes --${env.name}${flag}: etcd exits at start ("conflicting environment variable ` +
-      `"${env.key}" is shadowed by corresponding command-line flag").`;
-  const commandFlags = (p: ParsedEtcdFile): EtcdSetting[] => p.settings.filter((s) => s.form !== 'env' && (p.kind === 'systemd' || p.kind === 'manifest'));
+    `"${env.key}" is shadowed by corresponding command-line flag").`;
+  const commandFlags = (p: ParsedEtcdFile): EtcdSetting[] =>
+    p.settings.filter((s) => s.form !== 'env' && (p.kind === 'systemd' || p.kind === 'manifest'));
   if (parsed.kind === 'systemd' || parsed.kind === 'manifest') {
     const flags = new Set(commandFlags(parsed).map((s) => s.name));
     const from = parsed.kind === 'manifest' ? 'env' : 'Environment=';
     for (const s of parsed.settings.filter((x) => x.form === 'env' && flags.has(x.name))) {
       const message = conflict(s, parsed.kind === 'manifest' ? '' : ' (ExecStart=)');
-      out.push({ range: s.entryRange, severity: 'error', code: 'env-flag-conflict', message, fix: fixOf(`Remove ${s.key} from ${from}`, removeEntryEdits(parsed, s)) });
+      out.push({
+        range: s.entryRange,
+        severity: 'error',
+        code: 'env-flag-conflict',
+        message,
+        fix: fixOf(`Remove ${s.key} from ${from}`, removeEntryEdits(parsed, s)),
+      });
     }
   }
   if (parsed.kind === 'systemd') {
@@ -321,7 +376,8 @@ function conflictChecks(parsed: ParsedEtcdFile, related: readonly ParsedEtcdFile
           range: f.entryRange,
           severity: 'error',
           code: 'env-flag-conflict',
-          message: `${f.key} is passed here and ${env.key} is set in ${r.fileName ?? 'the env file'}: etcd exits at start ` +
+          message:
+            `${f.key} is passed here and ${env.key} is set in ${r.fileName ?? 'the env file'}: etcd exits at start ` +
             `("conflicting environment variable "${env.key}" is shadowed by corresponding command-line flag").`,
           fix: fixOf(`Remove ${f.key} (keep ${env.key} of the env file)`, removeEntryEdits(parsed, f)),
         });
@@ -332,8 +388,13 @@ function conflictChecks(parsed: ParsedEtcdFile, related: readonly ParsedEtcdFile
     for (const r of related.filter((x) => x.kind === 'systemd' || x.kind === 'manifest')) {
       const flags = new Set(commandFlags(r).map((s) => s.name));
       for (const s of parsed.settings.filter((x) => flags.has(x.name))) {
-        out.push({ range: s.entryRange, severity: 'error', code: 'env-flag-conflict', message: conflict(s, ` ` +
-          `(${r.fileName ?? 'the unit'})`), fix: fixOf(`Remove ${s.key} (the unit's --${s.name} wins)`, removeEntryEdits(parsed, s)) });
+        out.push({
+          range: s.entryRange,
+          severity: 'error',
+          code: 'env-flag-conflict',
+          message: conflict(s, ` ` + `(${r.fileName ?? 'the unit'})`),
+          fix: fixOf(`Remove ${s.key} (the unit's --${s.name} wins)`, removeEntryEdits(parsed, s)),
+        });
       }
     }
   }
@@ -344,12 +405,16 @@ function configFileChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[]): void {
   if (!cf || parsed.kind === 'config') return;
   const others = parsed.settings.filter((s) => s.name !== 'config-file' && s.key !== 'ETCD_UNSUPPORTED_ARCH');
   if (!others.length) return;
-  const names = others.slice(0, 3).map((s) => s.key).join(', ');
+  const names = others
+    .slice(0, 3)
+    .map((s) => s.key)
+    .join(', ');
   out.push({
     range: cf.entryRange,
     severity: 'warning',
     code: 'config-file-overrides',
-    message: `${cf.key} is given: etcd reads its settings only from ${cf.value} and ignores the ${others.length} other ` +
+    message:
+      `${cf.key} is given: etcd reads its settings only from ${cf.value} and ignores the ${others.length} other ` +
       `setting${others.length === 1 ? '' : 's'} here (${names}${others.length > 3 ? ', …' : ''}).`,
   });
 }

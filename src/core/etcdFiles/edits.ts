@@ -40,11 +40,22 @@ function fail(error: string): EditResult {
  * `which` selects). Otherwise the edit is refused: a file whose command line already ends oddly
  * (an unclosed quote, a flag still waiting for its value) is left for a person to fix.
  */
-function verified(parsed: ParsedEtcdFile, r: EditResult, name: string, value: string, which: (s: EtcdSetting) => boolean, extra?: (q: ParsedEtcdFile) => string | undefined): EditResult {
+function verified(
+  parsed: ParsedEtcdFile,
+  r: EditResult,
+  name: string,
+  value: string,
+  which: (s: EtcdSetting) => boolean,
+  extra?: (q: ParsedEtcdFile) => string | undefined,
+): EditResult {
   if (!r.ok || !r.edits.length) return r;
   const q = parseEtcdFile(applyEdits(parsed.text, r.edits), parsed.fileName);
   const before = new Set(parsed.problems.map((p) => `${p.code} ${p.message}`));
-  const rest = (p: ParsedEtcdFile): string => p.settings.filter((s) => s.name !== name).map((s) => `${s.name}=${s.value}`).join('\n');
+  const rest = (p: ParsedEtcdFile): string =>
+    p.settings
+      .filter((s) => s.name !== name)
+      .map((s) => `${s.name}=${s.value}`)
+      .join('\n');
   const target = q.settings.filter((s) => s.name === name && which(s));
   const why =
     q.kind !== parsed.kind
@@ -94,7 +105,12 @@ export function replaceValueEdit(parsed: ParsedEtcdFile, s: EtcdSetting, value: 
   if (s.form === 'flag') {
     return { error: `${s.key} is a bare flag; give it a value by hand (${s.key}=${value}).` };
   }
-  if (s.form === 'config' && !s.exactValue && s.quote === 'none' && parsed.text.slice(s.valueRange.start, s.valueRange.end).trim().startsWith('[')) {
+  if (
+    s.form === 'config' &&
+    !s.exactValue &&
+    s.quote === 'none' &&
+    parsed.text.slice(s.valueRange.start, s.valueRange.end).trim().startsWith('[')
+  ) {
     return { error: `${s.key} holds a list; edit it by hand.` };
   }
   const holder = holderRange(s);
@@ -125,7 +141,11 @@ export function removeEntryEdits(parsed: ParsedEtcdFile, s: EtcdSetting): TextEd
       return [{ offset: ls, length: nextLineStart(t, end) - ls, newText: '' }];
     }
   }
-  if (/^[ \t]*$/.test(before) && (/^[ \t]*(#.*)?$/.test(after) || unitContinued) && !(parsed.kind === 'systemd' && s.source === 'command' && !unitContinued)) {
+  if (
+    /^[ \t]*$/.test(before) &&
+    (/^[ \t]*(#.*)?$/.test(after) || unitContinued) &&
+    !(parsed.kind === 'systemd' && s.source === 'command' && !unitContinued)
+  ) {
     const nl = nextLineStart(t, end);
     return [{ offset: ls, length: nl - ls, newText: '' }];
   }
@@ -226,8 +246,16 @@ export function addSettingEdits(parsed: ParsedEtcdFile, name: string, value: str
 }
 
 function where(parsed: ParsedEtcdFile): string {
-  return parsed.fileName ?? (parsed.kind === 'manifest' ? 'the ' +
-    'manifest' : parsed.kind === 'env' ? 'the env file' : parsed.kind === 'config' ? 'the config file' : 'the unit');
+  return (
+    parsed.fileName ??
+    (parsed.kind === 'manifest'
+      ? 'the ' + 'manifest'
+      : parsed.kind === 'env'
+        ? 'the env file'
+        : parsed.kind === 'config'
+          ? 'the config file'
+          : 'the unit')
+  );
 }
 
 function label(parsed: ParsedEtcdFile, name: string): string {
@@ -269,21 +297,27 @@ export function setSetting(parsed: ParsedEtcdFile, name: string, value: string, 
   if (parsed.kind === 'systemd') {
     const inEnv = related.filter((r) => r.kind === 'env' && settingsNamed(r, name).length);
     if (inEnv.length) {
-      return fail(`${envNameOf(name)} is set in ${where(inEnv[0])}, which the unit reads (EnvironmentFile=): change it there (etcd ` +
-        `refuses a flag that an environment variable also sets).`);
+      return fail(
+        `${envNameOf(name)} is set in ${where(inEnv[0])}, which the unit reads (EnvironmentFile=): change it there (etcd ` +
+          `refuses a flag that an environment variable also sets).`,
+      );
     }
     const unknown = parsed.environmentFiles.filter((f) => !related.some((r) => r.fileName === f.path));
     if (unknown.length) {
-      return fail(`The unit reads its settings from ${unknown.map((f) => f.path).join(', ')} (EnvironmentFile=): set ` +
-        `${envNameOf(name)} there, or pass that file so it can be checked (adding --${name} here would make etcd refuse to start if ` +
-          `the file also sets it).`);
+      return fail(
+        `The unit reads its settings from ${unknown.map((f) => f.path).join(', ')} (EnvironmentFile=): set ` +
+          `${envNameOf(name)} there, or pass that file so it can be checked (adding --${name} here would make etcd refuse to start if ` +
+          `the file also sets it).`,
+      );
     }
   }
   if (parsed.kind === 'env') {
     const inUnit = related.filter((r) => r.kind === 'systemd' && r.settings.some((s) => s.name === name && s.source === 'command'));
     if (inUnit.length) {
-      return fail(`The unit ${where(inUnit[0])} passes --${name} on its command line: change it there (etcd refuses ` +
-        `${envNameOf(name)} when the flag is also given).`);
+      return fail(
+        `The unit ${where(inUnit[0])} passes --${name} on its command line: change it there (etcd refuses ` +
+          `${envNameOf(name)} when the flag is also given).`,
+      );
     }
   }
   const add = addSettingEdits(parsed, name, value);
@@ -338,15 +372,29 @@ function podDataDir(parsed: ParsedEtcdFile, opts: EditOptions): { dd?: EtcdSetti
   if (!cf) {
     const dd = lastSetting(parsed, 'data-dir');
     if (dd) return { dd, fromConfig: false };
-    return { fromConfig: false, error: 'The etcd container has no --data-dir flag or ETCD_DATA_DIR variable: etcd would use ' +
-      '"<name>.etcd" inside the container. Add --data-dir and an etcd-data hostPath volume mounted there first.' };
+    return {
+      fromConfig: false,
+      error:
+        'The etcd container has no --data-dir flag or ETCD_DATA_DIR variable: etcd would use ' +
+        '"<name>.etcd" inside the container. Add --data-dir and an etcd-data hostPath volume mounted there first.',
+    };
   }
   const dd = opts.configFile ? lastSetting(opts.configFile, 'data-dir') : undefined;
   if (dd?.value) return { dd, fromConfig: true };
-  if (opts.configFile) return { fromConfig: true, error: `${cf.hostPath ?? cf.path} (${cf.setting.key}) sets no data-dir: etcd would ` +
-    `use "<name>.etcd" inside the container. Set data-dir there first.` };
-  return { fromConfig: true, error: `${configFileSentence(parsed, opts.related) ?? ''} Its data-dir is not known here: read it where ` +
-    `that file can be read, so the hostPath of the volume holding it can be moved.`.trim() };
+  if (opts.configFile)
+    return {
+      fromConfig: true,
+      error:
+        `${cf.hostPath ?? cf.path} (${cf.setting.key}) sets no data-dir: etcd would ` +
+        `use "<name>.etcd" inside the container. Set data-dir there first.`,
+    };
+  return {
+    fromConfig: true,
+    error: (
+      `${configFileSentence(parsed, opts.related) ?? ''} Its data-dir is not known here: read it where ` +
+      'that file can be read, so the hostPath of the volume holding it can be moved.'
+    ).trim(),
+  };
 }
 
 /** Why the volume holding the data dir cannot simply be pointed elsewhere, or undefined. */
@@ -354,17 +402,24 @@ function dataVolumeBlocker(parsed: ParsedEtcdFile, target: string, mount: Volume
   if (mount.subPath) return `The mount at ${mount.mountPath} uses subPath "${mount.subPath}": change it by hand.`;
   if (!mount.mountPathRange) return `The mount of "${mount.name}" has no mountPath to change.`;
   const users = parsed.volumeMounts.filter((x) => x.name === volume.name);
-  if (users.length > 1) return `The volume "${volume.name}" is mounted ${users.length} times; pointing it at ${target} would move ` +
-    `the others too. Change it by hand.`;
+  if (users.length > 1)
+    return (
+      `The volume "${volume.name}" is mounted ${users.length} times; pointing it at ${target} would move ` +
+      `the others too. Change it by hand.`
+    );
   const shared = (parsed.otherMounts ?? []).filter((x) => x.name === volume.name);
   if (shared.length) {
-    return `The volume "${volume.name}" that holds the data dir is also mounted by the container "${shared[0].container}" (at ` +
-      `${shared[0].mountPath}); pointing it at ${target} would move it for that container too. Change it by hand.`;
+    return (
+      `The volume "${volume.name}" that holds the data dir is also mounted by the container "${shared[0].container}" (at ` +
+      `${shared[0].mountPath}); pointing it at ${target} would move it for that container too. Change it by hand.`
+    );
   }
   const others = parsed.settings.filter((s) => s.name !== 'data-dir' && s.value.startsWith('/') && isInside(s.value, mount.mountPath));
   if (others.length) {
-    return `The mount at ${mount.mountPath} also holds ${others[0].key} (${others[0].value}); moving it to ${target} would move that ` +
-      `too. Give the data dir its own volume first.`;
+    return (
+      `The mount at ${mount.mountPath} also holds ${others[0].key} (${others[0].value}); moving it to ${target} would move that ` +
+      `too. Give the data dir its own volume first.`
+    );
   }
   return undefined;
 }
@@ -375,14 +430,18 @@ function manifestDataDir(parsed: ParsedEtcdFile, target: string, opts: EditOptio
   const dd = found.dd;
   const m = mountFor(parsed, dd.value);
   if (!m) {
-    return fail(`The data dir ${dd.value} (${dd.key}) is not inside any volume mount of the etcd container, so no node directory ` +
-      `holds it. Add a hostPath volume mounted at ${dd.value} first.`);
+    return fail(
+      `The data dir ${dd.value} (${dd.key}) is not inside any volume mount of the etcd container, so no node directory ` +
+        `holds it. Add a hostPath volume mounted at ${dd.value} first.`,
+    );
   }
   const { mount, volume } = m;
   if (!volume) return fail(`The mount at ${mount.mountPath} names the volume "${mount.name}", which the Pod does not define.`);
   if (volume.hostPath === undefined || !volume.hostPathRange) {
-    return fail(`The data dir is on the "${volume.name}" volume, which is not a hostPath ` +
-      `volume${volume.sourceKind ? ` (${volume.sourceKind})` : ''}: only a hostPath volume can be pointed at a directory on the node.`);
+    return fail(
+      `The data dir is on the "${volume.name}" volume, which is not a hostPath ` +
+        `volume${volume.sourceKind ? ` (${volume.sourceKind})` : ''}: only a hostPath volume can be pointed at a directory on the node.`,
+    );
   }
   const blocked = dataVolumeBlocker(parsed, target, mount, volume);
   if (blocked) return fail(blocked);
@@ -391,8 +450,10 @@ function manifestDataDir(parsed: ParsedEtcdFile, target: string, opts: EditOptio
   // with a config file, etcd's data-dir stays as the file gives it: only the node's side moves
   const keep = Boolean(opts.keepContainerPath) || found.fromConfig;
   if (keep && dd.value.replace(/(.)\/+$/, '$1') !== mount.mountPath.replace(/(.)\/+$/, '$1')) {
-    return fail(`--data-dir ${dd.value} is below the mount at ${mount.mountPath}, so changing only the hostPath cannot make ` +
-      `${target} the data dir. Move the flag, the mount and the hostPath together instead.`);
+    return fail(
+      `--data-dir ${dd.value} is below the mount at ${mount.mountPath}, so changing only the hostPath cannot make ` +
+        `${target} the data dir. Move the flag, the mount and the hostPath together instead.`,
+    );
   }
   for (const s of keep ? [] : settingsNamed(parsed, 'data-dir')) {
     const r = replaceValueEdit(parsed, s, target);
@@ -402,9 +463,17 @@ function manifestDataDir(parsed: ParsedEtcdFile, target: string, opts: EditOptio
       changes.push(`${s.key}: ${s.value} -> ${target}`);
     }
   }
-  const yamlEdit = (range: TextRange, quote: ValueQuote | undefined, old: string, inFlow: boolean | undefined): { edit?: TextEdit; error?: string } => {
+  const yamlEdit = (
+    range: TextRange,
+    quote: ValueQuote | undefined,
+    old: string,
+    inFlow: boolean | undefined,
+  ): { edit?: TextEdit; error?: string } => {
     if (old === target) return {};
-    const full = quote && quote !== 'none' && parsed.text[range.start - 1] === (quote === 'double' ? '"' : "'") ? { start: range.start - 1, end: range.end + 1 } : range;
+    const full =
+      quote && quote !== 'none' && parsed.text[range.start - 1] === (quote === 'double' ? '"' : "'")
+        ? { start: range.start - 1, end: range.end + 1 }
+        : range;
     const rendered = renderValue(target, quote ?? 'none', inFlow ? 'yaml-flow' : 'yaml-block');
     if (rendered === undefined) return { error: `"${target}" cannot be written in this manifest.` };
     const e = minimalEdit(full.start, parsed.text.slice(full.start, full.end), rendered);
@@ -424,13 +493,12 @@ function manifestDataDir(parsed: ParsedEtcdFile, target: string, opts: EditOptio
   }
   const nodeDir = (q: ParsedEtcdFile): string | undefined =>
     found.fromConfig ? hostPathOf(q, dd.value) : effectiveSettings(q).hostDataDir;
-  const check = (q: ParsedEtcdFile): string | undefined => (nodeDir(q) !== target ? `the node directory mounted at the data dir ` +
-    `would not be ${target}` : undefined);
+  const check = (q: ParsedEtcdFile): string | undefined =>
+    nodeDir(q) !== target ? `the node directory mounted at the data dir ` + `would not be ${target}` : undefined;
   const result: EditResult = { ok: true, edits, changes };
   if (found.fromConfig) return verified(parsed, result, 'config-file', lastSetting(parsed, 'config-file')?.value ?? '', () => true, check);
   return verified(parsed, result, 'data-dir', keep ? dd.value : target, () => true, check);
 }
-
 
 /** Apply an edit result to its text (for the CLI and tests). */
 export function applyEditResult(parsed: ParsedEtcdFile, r: EditResult): string {

@@ -24,7 +24,11 @@ export interface EnvAssignment {
  * Read a value starting at `pos` up to `end` (the line's end). Returns the value, its range and
  * where the assignment ends (after a closing quote), or an error sentence.
  */
-export function readEnvValue(text: string, pos: number, end: number): { value: string; valueRange: TextRange; exact: boolean; quote: ValueQuote; end: number; error?: string } {
+export function readEnvValue(
+  text: string,
+  pos: number,
+  end: number,
+): { value: string; valueRange: TextRange; exact: boolean; quote: ValueQuote; end: number; error?: string } {
   const c = text[pos];
   if (c === '"' || c === "'") {
     let value = '';
@@ -41,13 +45,33 @@ export function readEnvValue(text: string, pos: number, end: number): { value: s
       value += ch;
     }
     if (i >= end) {
-      return { value, valueRange: { start: pos, end }, exact: false, quote: c === '"' ? 'double' : 'single', end, error: `the ${c === '"' ? 'double' : 'single'} quote is not closed on this line` };
+      return {
+        value,
+        valueRange: { start: pos, end },
+        exact: false,
+        quote: c === '"' ? 'double' : 'single',
+        end,
+        error: `the ${c === '"' ? 'double' : 'single'} quote is not closed on this line`,
+      };
     }
     const rest = text.slice(i + 1, end);
     if (rest.trim() && !/^[ \t]+#/.test(rest)) {
-      return { value, valueRange: { start: pos + 1, end: i }, exact, quote: c === '"' ? 'double' : 'single', end: i + 1, error: `"${rest.trim()}" follows the closing quote` };
+      return {
+        value,
+        valueRange: { start: pos + 1, end: i },
+        exact,
+        quote: c === '"' ? 'double' : 'single',
+        end: i + 1,
+        error: `"${rest.trim()}" follows the closing quote`,
+      };
     }
-    return { value, valueRange: exact ? { start: pos + 1, end: i } : { start: pos, end: i + 1 }, exact, quote: c === '"' ? 'double' : 'single', end: i + 1 };
+    return {
+      value,
+      valueRange: exact ? { start: pos + 1, end: i } : { start: pos, end: i + 1 },
+      exact,
+      quote: c === '"' ? 'double' : 'single',
+      end: i + 1,
+    };
   }
   let e = end;
   while (e > pos && (text[e - 1] === ' ' || text[e - 1] === '\t')) e--;
@@ -55,7 +79,11 @@ export function readEnvValue(text: string, pos: number, end: number): { value: s
 }
 
 /** Every assignment of an env text, and the lines that are not `KEY=VALUE`. */
-export function readEnvLines(text: string, from = 0, to = text.length): { assignments: EnvAssignment[]; bad: { range: TextRange; message: string; code: string }[] } {
+export function readEnvLines(
+  text: string,
+  from = 0,
+  to = text.length,
+): { assignments: EnvAssignment[]; bad: { range: TextRange; message: string; code: string }[] } {
   const assignments: EnvAssignment[] = [];
   const bad: { range: TextRange; message: string; code: string }[] = [];
   let ls = from === 0 && text.charCodeAt(0) === 0xfeff ? 1 : from; // a UTF-8 byte order mark
@@ -73,7 +101,13 @@ export function readEnvLines(text: string, from = 0, to = text.length): { assign
     const m = ASSIGN.exec(line);
     if (!m) {
       const s = ls + (line.length - line.trimStart().length);
-      bad.push({ code: 'not-key-value', range: { start: s, end: contentEnd }, message: `"${trimmed.length > 40 ? `${trimmed.slice(0, 40)}…` : trimmed}" is not KEY=VALUE: systemd ignores this line ("Ignoring invalid environment assignment").` });
+      bad.push({
+        code: 'not-key-value',
+        range: { start: s, end: contentEnd },
+        message:
+          `"${trimmed.length > 40 ? `${trimmed.slice(0, 40)}…` : trimmed}" is not ` +
+          `KEY=VALUE: systemd ignores this line ("Ignoring invalid environment assignment").`,
+      });
       ls = next;
       continue;
     }
@@ -81,10 +115,18 @@ export function readEnvLines(text: string, from = 0, to = text.length): { assign
     const valueStart = ls + m[0].length;
     const v = readEnvValue(text, valueStart, contentEnd);
     if (v.error) {
-      bad.push({ code: 'bad-quoting', range: { start: ls + m[1].length, end: contentEnd }, message: `${m[3]}: ${v.error}; the value is not what it looks like.` });
+      bad.push({
+        code: 'bad-quoting',
+        range: { start: ls + m[1].length, end: contentEnd },
+        message: `${m[3]}: ${v.error}; the value is not what it looks like.`,
+      });
     }
     if (v.quote === 'none' && v.value.endsWith('\\')) {
-      bad.push({ code: 'continued-line', range: v.valueRange, message: `${m[3]} ends with a backslash: systemd joins the next line to this value.` });
+      bad.push({
+        code: 'continued-line',
+        range: v.valueRange,
+        message: `${m[3]} ends with a backslash: systemd joins the next line to this value.`,
+      });
     }
     assignments.push({
       key: m[3],

@@ -104,7 +104,10 @@ export function envNameOf(flag: string): string {
 
 /** `ETCD_DATA_DIR` -> `data-dir` (no check that the flag exists). */
 export function flagNameOfEnv(env: string): string {
-  return env.replace(/^ETCD_/, '').toLowerCase().replace(/_/g, '-');
+  return env
+    .replace(/^ETCD_/, '')
+    .toLowerCase()
+    .replace(/_/g, '-');
 }
 
 /**

@@ -62,7 +62,8 @@ export function clusterFromEtcdFile(parsed: ParsedEtcdFile, filePath: string, op
   if (!endpoints.length) {
     warnings.push(
       parsed.kind === 'systemd' && parsed.environmentFiles.length && !(opts.related ?? []).length
-        ? `${where} names no client URL itself; import ${parsed.environmentFiles.map((f) => f.path).join(', ')} (its EnvironmentFile=) instead.`
+        ? `${where} names no client URL itself; import ` +
+            `${parsed.environmentFiles.map((f) => f.path).join(', ')} (its EnvironmentFile=) instead.`
         : `${where} names no client URL (--advertise-client-urls or --listen-client-urls), so there is no endpoint to connect to.`,
     );
     return { warnings };
@@ -93,10 +94,15 @@ export function clusterFromEtcdFile(parsed: ParsedEtcdFile, filePath: string, op
       tls.certFile = cert;
       tls.keyFile = key;
       if (eff.clientCertAuth) {
-        warnings.push(`No healthcheck-client.crt/.key beside the CA; the server pair (${posix.basename(cert)}) is used as the client certificate (kubeadm's server certificates allow client auth).`);
+        warnings.push(
+          `No healthcheck-client.crt/.key beside the CA; the server pair (${posix.basename(cert)}) ` +
+            `is used as the client certificate (kubeadm's server certificates allow client auth).`,
+        );
       }
     } else if (eff.clientCertAuth) {
-      warnings.push('etcd requires client certificates (--client-cert-auth), but no certificate pair was found: choose one before connecting.');
+      warnings.push(
+        'etcd requires client certificates (--client-cert-auth), but no certificate pair was found: choose one before connecting.',
+      );
     }
   }
   for (const [k, p] of Object.entries(tls) as [keyof TlsFiles, string][]) {
@@ -106,7 +112,8 @@ export function clusterFromEtcdFile(parsed: ParsedEtcdFile, filePath: string, op
   const cluster: ClusterConfig = { name: eff.name || posix.basename(where).replace(/\.[^.]+$/, '') || 'etcd', endpoints };
   if (https && Object.keys(tls).length) cluster.tls = tls;
   if (!https && Object.keys(tls).length) warnings.push('The client URLs are http://, so the TLS files are not used.');
-  if (https && !tls.caFile) warnings.push('The client URLs are https:// but no --trusted-ca-file is set: choose the CA that signed the server certificates.');
+  if (https && !tls.caFile)
+    warnings.push('The client URLs are https:// but no --trusted-ca-file is set: choose the CA that signed the server certificates.');
   if (!eff.name) warnings.push(`${where} sets no --name; the cluster is named "${cluster.name}".`);
   return { cluster, warnings };
 }

@@ -13,9 +13,29 @@ const SHORT_WITH_VALUE = new Set(['v', 'e', 'p', 'u', 'w', 'h', 'l', 'm', 'c', '
 const SHORT_BOOLEAN = new Set(['d', 'i', 't', 'P', 'q']);
 /** Long boolean options (the rest take a value). */
 const LONG_BOOLEAN = new Set([
-  'rm', 'detach', 'interactive', 'tty', 'privileged', 'init', 'read-only', 'publish-all', 'no-healthcheck',
-  'oom-kill-disable', 'disable-content-trust', 'replace', 'rmi', 'sig-proxy', 'help', 'quiet', 'no-hosts', 'http-proxy',
-  'env-host', 'systemd', 'read-only-tmpfs', 'rootfs', 'tls-verify',
+  'rm',
+  'detach',
+  'interactive',
+  'tty',
+  'privileged',
+  'init',
+  'read-only',
+  'publish-all',
+  'no-healthcheck',
+  'oom-kill-disable',
+  'disable-content-trust',
+  'replace',
+  'rmi',
+  'sig-proxy',
+  'help',
+  'quiet',
+  'no-hosts',
+  'http-proxy',
+  'env-host',
+  'systemd',
+  'read-only-tmpfs',
+  'rootfs',
+  'tls-verify',
 ]);
 
 function basename(p: string): string {

@@ -25,7 +25,8 @@ function empty(text: string, kind: EtcdFileKind, fileName?: string): ParsedEtcdF
 
 /** Text that looks like a Kubernetes object or an etcd config file even when the YAML is broken. */
 const POD_HINT = /^[ \t]*kind:[ \t]*["']?Pod["']?[ \t]*(#.*)?\r?$/m;
-const CONFIG_HINT = /^(data-dir|name|initial-cluster(-state|-token)?|listen-client-urls|advertise-client-urls|listen-peer-urls|initial-advertise-peer-urls)[ \t]*:/m;
+const CONFIG_HINT =
+  /^(data-dir|name|initial-(cluster(-state|-token)?|advertise-peer-urls)|(listen|advertise)-client-urls|listen-peer-urls)[ \t]*:/m;
 
 /**
  * Read an etcd file. Never throws: a file it cannot read comes back with `kind: 'unknown'` (or
@@ -98,7 +99,8 @@ function tooLarge(text: string, base: string, fileName?: string): ParsedEtcdFile
     range: { start: 0, end: 0 },
     severity: 'error',
     fatal: true,
-    message: `${base || 'This file'} has ${text.length} characters; no etcd manifest, env, config or unit file is over ` +
+    message:
+      `${base || 'This file'} has ${text.length} characters; no etcd manifest, env, config or unit file is over ` +
       `${MAX_ETCD_FILE_CHARS / 1024 / 1024} MiB, so it is not read. Give the right file.`,
   });
   return out;

@@ -34,7 +34,8 @@ export function isInside(path: string, dir: string): boolean {
 export function mountFor(parsed: ParsedEtcdFile, containerPath: string): { mount: VolumeMount; volume?: PodVolume } | undefined {
   let best: VolumeMount | undefined;
   for (const m of parsed.volumeMounts) {
-    if (m.mountPath && isInside(containerPath, m.mountPath) && (!best || normDir(m.mountPath).length > normDir(best.mountPath).length)) best = m;
+    if (m.mountPath && isInside(containerPath, m.mountPath) && (!best || normDir(m.mountPath).length > normDir(best.mountPath).length))
+      best = m;
   }
   if (!best) return undefined;
   return { mount: best, volume: parsed.volumes.find((v) => v.name === best.name) };
@@ -55,7 +56,12 @@ export function hostPathOf(parsed: ParsedEtcdFile, path: string): string | undef
 }
 
 function urls(v: string | undefined): string[] {
-  return v ? v.split(',').map((u) => u.trim()).filter(Boolean) : [];
+  return v
+    ? v
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean)
+    : [];
 }
 
 /**
@@ -130,7 +136,8 @@ export function etcdFileAnchors(parsed: ParsedEtcdFile): EtcdFileAnchors {
   const dd = lastSetting(parsed, 'data-dir');
   const st = lastSetting(parsed, 'initial-cluster-state');
   const lastFlag = [...parsed.settings].reverse().find((s) => parsed.kind !== 'systemd' || s.source === 'command');
-  const fallback = lastFlag?.entryRange ?? parsed.flagList?.executableRange ?? (parsed.kind === 'env' || parsed.kind === 'config' ? top : undefined);
+  const fallback =
+    lastFlag?.entryRange ?? parsed.flagList?.executableRange ?? (parsed.kind === 'env' || parsed.kind === 'config' ? top : undefined);
   return {
     top,
     ...(dd ? { dataDir: dd.entryRange } : {}),

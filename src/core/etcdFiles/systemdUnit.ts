@@ -100,7 +100,13 @@ function words(text: string, chars: { c: string; at: number }[], dollars = false
     let quote: Word['quote'] = 'none';
     if (src === value) {
       inner = range;
-    } else if (!escapes && quoteKinds === 1 && (src[0] === '"' || src[0] === "'") && src[src.length - 1] === src[0] && src.slice(1, -1) === value) {
+    } else if (
+      !escapes &&
+      quoteKinds === 1 &&
+      (src[0] === '"' || src[0] === "'") &&
+      src[src.length - 1] === src[0] &&
+      src.slice(1, -1) === value
+    ) {
       inner = { start: range.start + 1, end: range.end - 1 };
       quote = src[0] === '"' ? 'double' : 'single';
     } else if (src[0] === '"' || src[0] === "'") {
@@ -186,8 +192,12 @@ export function readUnit(text: string, out: ParsedEtcdFile): void {
   const [exe, ...rest] = exec.words;
   for (const w of rest) {
     if (/\$/.test(w.value)) {
-      out.problems.push({ code: 'not-expanded', range: w.range, severity: 'warning', message: `${w.value} is expanded by systemd ` +
-        `when etcd starts: the flags in it are not analysed or edited.` });
+      out.problems.push({
+        code: 'not-expanded',
+        range: w.range,
+        severity: 'warning',
+        message: `${w.value} is expanded by systemd ` + `when etcd starts: the flags in it are not analysed or edited.`,
+      });
     }
   }
   const flagWords = rest.filter((w) => !/^\$\{?[A-Za-z_]/.test(w.value));
@@ -221,7 +231,8 @@ function launcherProblems(text: string, out: ParsedEtcdFile, envWords: LauncherR
       code: 'container-env',
       range: envWords[0].word.range,
       severity: 'info',
-      message: `The container gets ${releaseList(envKeys, 'and')} from -e on this line: change ` +
+      message:
+        `The container gets ${releaseList(envKeys, 'and')} from -e on this line: change ` +
         `${envKeys.length === 1 ? 'it' : 'them'} there by hand (not edited).`,
     });
   }
@@ -233,11 +244,13 @@ function launcherProblems(text: string, out: ParsedEtcdFile, envWords: LauncherR
       range: l.range,
       severity: 'info',
       blocksEdits: true,
-      message: `etcd runs through a shell script here (${l.program} -c): the flags inside the script are not checked, and the script ` +
+      message:
+        `etcd runs through a shell script here (${l.program} -c): the flags inside the script are not checked, and the script ` +
         `is not edited.${
-        vars.length && files.length ? ` It passes ${releaseList(vars, 'and')} from ${releaseList(files, 'and')} (EnvironmentFile=): ` +
-          `change them there.` : ' Edit the script by hand.'
-      }`,
+          vars.length && files.length
+            ? ` It passes ${releaseList(vars, 'and')} from ${releaseList(files, 'and')} (EnvironmentFile=): ` + `change them there.`
+            : ' Edit the script by hand.'
+        }`,
     });
   } else if (l.kind === 'other') {
     const etcdVars = out.settings.filter((s) => s.source === 'environment').map((s) => s.key);
@@ -246,7 +259,8 @@ function launcherProblems(text: string, out: ParsedEtcdFile, envWords: LauncherR
       code: 'not-etcd-command',
       range: l.range,
       severity: 'info',
-      message: `ExecStart= runs ${l.program}, not etcd: its arguments are not ` +
+      message:
+        `ExecStart= runs ${l.program}, not etcd: its arguments are not ` +
         `checked.${etcdVars.length ? ` The ETCD_* variables of Environment= are passed to it.` : ''}`,
     });
   }

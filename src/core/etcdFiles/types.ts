@@ -122,7 +122,10 @@ export interface ParseProblem {
    * shell script, two containers run etcd, ...).
    */
   blocksEdits?: boolean;
-  /** Stable id: `yaml-error`, `not-a-pod`, `no-etcd-container`, `not-an-etcd-file`, `not-key-value`, `stray-argument`, `shell-command`, `not-expanded`, `not-a-string`, `one-word-command`. */
+  /**
+   * Stable id: `yaml-error`, `not-a-pod`, `no-etcd-container`, `not-an-etcd-file`, `not-key-value`, `stray-argument`,
+   * `shell-command`, `not-expanded`, `not-a-string`, `one-word-command`.
+   */
   code: string;
 }
 

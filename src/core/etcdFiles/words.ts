@@ -24,11 +24,7 @@ export interface Word {
  * Settings from the words after the executable. etcd (Go's `flag` package) stops at the first
  * word that is not a flag and then refuses it; such words come back as problems.
  */
-export function settingsFromWords(
-  words: Word[],
-  extra: Pick<EtcdSetting, 'source' | 'list'>,
-  problems: ParseProblem[],
-): EtcdSetting[] {
+export function settingsFromWords(words: Word[], extra: Pick<EtcdSetting, 'source' | 'list'>, problems: ParseProblem[]): EtcdSetting[] {
   const out: EtcdSetting[] = [];
   for (let i = 0; i < words.length; i++) {
     const w = words[i];

@@ -20,12 +20,16 @@ function modeText(mode: number): string {
 function replaceBlocker(path: string, st: { isFile(): boolean; mode: number; nlink: number }): string | undefined {
   if (!st.isFile()) return `${path} is not a regular file; nothing was written.`;
   if ((st.mode & 0o222) === 0) {
-    return `${path} is read-only (mode ${modeText(st.mode)}); nothing was written. If it should be edited, make it writable first ` +
-      `(chmod u+w ${path}).`;
+    return (
+      `${path} is read-only (mode ${modeText(st.mode)}); nothing was written. If it should be edited, make it writable first ` +
+      `(chmod u+w ${path}).`
+    );
   }
   if (st.nlink > 1) {
-    return `${path} has ${st.nlink} hard links; writing it through a new file would leave the other ${st.nlink - 1} with the old ` +
-      `text, so nothing was written. Edit it in place by hand, or remove the other links first.`;
+    return (
+      `${path} has ${st.nlink} hard links; writing it through a new file would leave the other ${st.nlink - 1} with the old ` +
+      `text, so nothing was written. Edit it in place by hand, or remove the other links first.`
+    );
   }
   return undefined;
 }

@@ -6,7 +6,16 @@
 import { Document, isMap, isScalar, isSeq, parseAllDocuments, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import { etcdMinorOf, flagNameOfEnv } from './flags';
 import { readShellScript, runsEtcd, shellScriptOf, ShellScriptInfo } from './shellScript';
-import type { EtcdSetting, FlagListInfo, OtherContainerMount, ParsedEtcdFile, ParseProblem, PodVolume, TextRange, ValueQuote } from './types';
+import type {
+  EtcdSetting,
+  FlagListInfo,
+  OtherContainerMount,
+  ParsedEtcdFile,
+  ParseProblem,
+  PodVolume,
+  TextRange,
+  ValueQuote,
+} from './types';
 import type { VolumeMount } from './types';
 import { lineStart } from './text';
 import { settingsFromWords, Word } from './words';
@@ -72,8 +81,13 @@ function yamlProblems(docs: Document.Parsed[], problems: ParseProblem[]): void {
   for (const d of docs) {
     for (const e of d.errors) {
       const [s, t] = e.pos;
-      problems.push({ code: 'yaml-error', range: { start: s, end: Math.max(t, s) }, severity: 'error', message: `The YAML does not ` +
-        `parse: ${firstLine(e.message)}`, fatal: true });
+      problems.push({
+        code: 'yaml-error',
+        range: { start: s, end: Math.max(t, s) },
+        severity: 'error',
+        message: `The YAML does not ` + `parse: ${firstLine(e.message)}`,
+        fatal: true,
+      });
     }
     for (const w of d.warnings) {
       const [s, t] = w.pos;
@@ -83,7 +97,10 @@ function yamlProblems(docs: Document.Parsed[], problems: ParseProblem[]): void {
 }
 
 function firstLine(m: string): string {
-  const l = m.split('\n')[0].trim().replace(/ at line \d+, column \d+:?$/, '');
+  const l = m
+    .split('\n')[0]
+    .trim()
+    .replace(/ at line \d+, column \d+:?$/, '');
   return /[.!?]$/.test(l) ? l : `${l}.`;
 }
 
@@ -91,8 +108,13 @@ export function parseYamlDocs(text: string): { docs: Document.Parsed[]; problems
   const problems: ParseProblem[] = [];
   const docs = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: false }) as unknown as Document.Parsed[] | { errors: unknown[] };
   if (!Array.isArray(docs)) {
-    problems.push({ code: 'yaml-error', range: { start: 0, end: text.length }, severity: 'error', message: 'The YAML does not ' +
-      'parse.', fatal: true });
+    problems.push({
+      code: 'yaml-error',
+      range: { start: 0, end: text.length },
+      severity: 'error',
+      message: 'The YAML does not ' + 'parse.',
+      fatal: true,
+    });
     return { docs: [], problems };
   }
   yamlProblems(docs, problems);
@@ -146,7 +168,13 @@ export function readManifest(text: string, docs: Document.Parsed[], out: ParsedE
   const pods = docs.map((doc, index) => ({ doc, index })).filter((d) => isPodDoc(d.doc));
   if (!pods.length) {
     if (!out.problems.some((p) => p.severity === 'error')) {
-      out.problems.push({ code: 'not-a-pod', range: { start: 0, end: Math.min(text.length, lineEndOfFirst(text)) }, severity: 'error', message: 'This YAML is not a Pod: a static pod manifest for etcd has "kind: Pod" and a container that runs etcd.', fatal: true });
+      out.problems.push({
+        code: 'not-a-pod',
+        range: { start: 0, end: Math.min(text.length, lineEndOfFirst(text)) },
+        severity: 'error',
+        message: 'This YAML is not a Pod: a static pod manifest for etcd has "kind: Pod" and a container that runs etcd.',
+        fatal: true,
+      });
     }
     return;
   }
@@ -156,9 +184,16 @@ export function readManifest(text: string, docs: Document.Parsed[], out: ParsedE
   if (!first) {
     for (const p of scratch) out.problems.push(p);
     const where = rangeOf(get(get(pods[0].doc.contents, 'spec'), 'containers')) ?? { start: 0, end: lineEndOfFirst(text) };
-    out.problems.push({ code: 'no-etcd-container', range: where, severity: 'error', message: 'The Pod has no container that runs ' +
-      'etcd (a container whose command or args start with etcd, or a shell script that runs etcd), so there is nothing to check or ' +
-        'edit.', fatal: true });
+    out.problems.push({
+      code: 'no-etcd-container',
+      range: where,
+      severity: 'error',
+      message:
+        'The Pod has no container that runs ' +
+        'etcd (a container whose command or args start with etcd, or a shell script that runs etcd), so there is nothing to check or ' +
+        'edit.',
+      fatal: true,
+    });
     return;
   }
   // the problems of the container that is analysed, not of others that were tried
@@ -185,14 +220,17 @@ export function readManifest(text: string, docs: Document.Parsed[], out: ParsedE
   if (first.script) out.problems.push(shellProblem(text, first, out));
   if (found.length > 1) {
     const docsUsed = new Set(found.map((f) => f.doc));
-    const who = docsUsed.size > 1 ? `${docsUsed.size} Pods in this file run ` +
-      `etcd` : `${found.length} containers of the Pod run etcd (${found.map((f) => f.name || '(no name)').join(', ')})`;
+    const who =
+      docsUsed.size > 1
+        ? `${docsUsed.size} Pods in this file run ` + `etcd`
+        : `${found.length} containers of the Pod run etcd (${found.map((f) => f.name || '(no name)').join(', ')})`;
     out.problems.push({
       code: 'several-etcd-containers',
       range: itemRange(text, found[1].container),
       severity: 'warning',
       blocksEdits: true,
-      message: `${who}: only the first${first.name ? ` ("${first.name}")` : ''} is checked, and edits are refused (they could land ` +
+      message:
+        `${who}: only the first${first.name ? ` ("${first.name}")` : ''} is checked, and edits are refused (they could land ` +
         `in the wrong one); edit the file by hand.`,
     });
   }
@@ -210,15 +248,18 @@ function shellProblem(text: string, ec: EtcdContainer, out: ParsedEtcdFile): Par
     return host && host !== f ? `${f} (on the node: ${host})` : f;
   });
   const range = rangeOf(get(ec.container, 'command')) ?? rangeOf(get(ec.container, 'args')) ?? itemRange(text, ec.container);
-  const reads = sourced.length ? ` It reads ${sourced.join(', ')} (source): change etcd's settings ` +
-    `there.` : info.variables.length ? ` It passes ${info.variables.join(', ')}: change them where they are ` +
-      `set.` : ' Edit the script by hand.';
+  const reads = sourced.length
+    ? ` It reads ${sourced.join(', ')} (source): change etcd's settings ` + `there.`
+    : info.variables.length
+      ? ` It passes ${info.variables.join(', ')}: change them where they are ` + `set.`
+      : ' Edit the script by hand.';
   return {
     code: 'shell-command',
     range,
     severity: 'info',
     blocksEdits: true,
-    message: `etcd runs through a shell script here (${ec.shell ?? 'sh'} -c): the flags inside the script are not checked, and this ` +
+    message:
+      `etcd runs through a shell script here (${ec.shell ?? 'sh'} -c): the flags inside the script are not checked, and this ` +
       `Pod is not edited.${reads}`,
   };
 }
@@ -237,7 +278,14 @@ function otherContainerMounts(text: string, ec: EtcdContainer): OtherContainerMo
     for (const c of (list as YAMLSeq).items) {
       if (c === ec.container || !isMap(c)) continue;
       const tmp: ParsedEtcdFile = {
-        kind: 'manifest', text, eol: '\n', settings: [], volumes: [], volumeMounts: [], environmentFiles: [], problems: [],
+        kind: 'manifest',
+        text,
+        eol: '\n',
+        settings: [],
+        volumes: [],
+        volumeMounts: [],
+        environmentFiles: [],
+        problems: [],
       };
       readMounts(text, get(c, 'volumeMounts'), tmp);
       for (const m of tmp.volumeMounts) out.push({ ...m, container: str(get(c, 'name')) ?? '' });
@@ -292,7 +340,12 @@ function etcdCommand(text: string, c: AnyNode, problems: ParseProblem[]): { sett
   let exe: AnyNode;
   if (cmdItems && runsEtcd(firstStr?.split(/\s+/)[0])) {
     if (firstStr && /\s/.test(firstStr.trim())) {
-      problems.push({ code: 'one-word-command', range: rangeOf(first) ?? { start: 0, end: 0 }, severity: 'warning', message: `"${firstStr}" is one word to the kubelet: etcd is not found under that name. Give each flag as its own item.` });
+      problems.push({
+        code: 'one-word-command',
+        range: rangeOf(first) ?? { start: 0, end: 0 },
+        severity: 'warning',
+        message: `"${firstStr}" is one word to the kubelet: etcd is not found under that name. Give each flag as its own item.`,
+      });
     }
     exe = first;
     flagItems = cmdItems.slice(1).map((node) => ({ node, list: 'command' as const, seq: command as YAMLSeq }));
@@ -300,7 +353,12 @@ function etcdCommand(text: string, c: AnyNode, problems: ParseProblem[]): { sett
   } else if (!cmdItems && argItems && runsEtcd(firstStr)) {
     exe = first;
     flagItems = argItems.slice(1).map((node) => ({ node, list: 'args' as const, seq: args as YAMLSeq }));
-  } else if (!cmdItems && argItems && (str(get(c, 'name')) === 'etcd' || /(^|\/)etcd(:|@|$)/.test(str(get(c, 'image')) ?? '')) && /^--?[a-z]/.test(firstStr ?? '')) {
+  } else if (
+    !cmdItems &&
+    argItems &&
+    (str(get(c, 'name')) === 'etcd' || /(^|\/)etcd(:|@|$)/.test(str(get(c, 'image')) ?? '')) &&
+    /^--?[a-z]/.test(firstStr ?? '')
+  ) {
     flagItems = argItems.map((node) => ({ node, list: 'args' as const, seq: args as YAMLSeq }));
   } else {
     return undefined;
@@ -312,8 +370,12 @@ function etcdCommand(text: string, c: AnyNode, problems: ParseProblem[]): { sett
     const words: Word[] = [];
     for (const f of items) {
       if (!isScalar(f.node)) {
-        problems.push({ code: 'not-a-string', range: rangeOf(f.node) ?? { start: 0, end: 0 }, severity: 'error', message: `An item ` +
-          `of ${list} is not a string: the kubelet refuses the Pod.` });
+        problems.push({
+          code: 'not-a-string',
+          range: rangeOf(f.node) ?? { start: 0, end: 0 },
+          severity: 'error',
+          message: `An item ` + `of ${list} is not a string: the kubelet refuses the Pod.`,
+        });
         continue;
       }
       words.push(scalarWord(text, f.node, Boolean(f.seq.flow)));
@@ -379,7 +441,9 @@ function readVolumes(text: string, volumes: AnyNode, out: ParsedEtcdFile): void 
     out.volumes.push({
       name: name.value ?? '',
       nameRange: name.range,
-      ...(path.value !== undefined ? { hostPath: path.value, hostPathRange: path.range, hostPathQuote: path.quote, ...(path.inFlow ? { hostPathInFlow: true } : {}) } : {}),
+      ...(path.value !== undefined
+        ? { hostPath: path.value, hostPathRange: path.range, hostPathQuote: path.quote, ...(path.inFlow ? { hostPathInFlow: true } : {}) }
+        : {}),
       ...(str(get(hp, 'type')) ? { hostPathType: str(get(hp, 'type')) } : {}),
       ...(kind ? { sourceKind: kind } : {}),
       range: itemRange(text, v),
@@ -446,7 +510,12 @@ export function readConfig(text: string, doc: Document.Parsed, out: ParsedEtcdFi
         out.settings.push({
           name,
           key: fullKey,
-          value: valueNode === null || valueNode === undefined ? '' : isScalar(valueNode) ? '' : JSON.stringify((valueNode as { toJSON(): unknown }).toJSON()),
+          value:
+            valueNode === null || valueNode === undefined
+              ? ''
+              : isScalar(valueNode)
+                ? ''
+                : JSON.stringify((valueNode as { toJSON(): unknown }).toJSON()),
           valueRange: r,
           exactValue: false,
           entryRange: { start: keyRange.start, end: r.end },
@@ -462,6 +531,10 @@ export function readConfig(text: string, doc: Document.Parsed, out: ParsedEtcdFi
   if (last) {
     const lastEnd = rangeOf(last.value)?.end ?? rangeOf(last.key)?.end ?? 0;
     const keyStart = rangeOf(last.key)?.start ?? 0;
-    out.flagList = { flow: Boolean(map.flow), insertAfter: lastEnd, indent: map.flow ? undefined : text.slice(lineStart(text, keyStart), keyStart) };
+    out.flagList = {
+      flow: Boolean(map.flow),
+      insertAfter: lastEnd,
+      indent: map.flow ? undefined : text.slice(lineStart(text, keyStart), keyStart),
+    };
   }
 }

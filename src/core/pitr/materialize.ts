@@ -450,7 +450,7 @@ async function replayAndSave(
         .map(([id, ttl]) => `${id}: ${ttl} s`)
         .join(', ')}${short.length > 5 ? ', …' : ''}): ` +
         'they could have expired during it; they were kept alive, so their keys are as at the target revision. ' +
-          "A restored cluster starts every lease's full TTL again.",
+        "A restored cluster starts every lease's full TTL again.",
     );
   }
   const checks = await checkReplay(client, t.revision, target, figures);

@@ -109,7 +109,10 @@ export function parseInitialCluster(text: string): { members: PlannedMember[]; p
     .map((x) => x.trim())
     .filter(Boolean);
   if (!items.length) {
-    problems.push('--initial-cluster is empty: give every member as name=peerURL, separated by commas, e.g. n1=https://10.0.0.11:2380,n2=https://10.0.0.12:2380.');
+    problems.push(
+      '--initial-cluster is empty: give every member as name=peerURL, separated ' +
+        'by commas, e.g. n1=https://10.0.0.11:2380,n2=https://10.0.0.12:2380.',
+    );
   }
   for (const item of items) {
     const eq = item.indexOf('=');
@@ -133,10 +136,16 @@ export function parseInitialCluster(text: string): { members: PlannedMember[]; p
 /** Token rules: not empty, no whitespace or control characters, no `,` or `=`. */
 export function checkClusterToken(token: string): string | undefined {
   if (!token.trim()) {
-    return 'The --initial-cluster-token is empty: give a new token, e.g. etcd-restore-20260124-a1b2c3 (every member of the restored cluster gets the same one).';
+    return (
+      'The --initial-cluster-token is empty: give a new token, e.g. ' +
+      'etcd-restore-20260124-a1b2c3 (every member of the restored cluster gets the same one).'
+    );
   }
   if (/[\s\x00-\x1f\x7f,=]/.test(token)) {
-    return `The --initial-cluster-token "${token}" contains spaces, commas, "=" or control characters: use letters, digits, "-", "_" and ".".`;
+    return (
+      `The --initial-cluster-token "${token}" contains spaces, commas, ` +
+      `"=" or control characters: use letters, digits, "-", "_" and ".".`
+    );
   }
   return undefined;
 }
@@ -168,7 +177,9 @@ export function validatePlan(plan: Pick<RestorePlan, 'members' | 'initialCluster
     const label = m.name.trim() ? `"${m.name}"` : `number ${i + 1}${m.peerURLs.length ? ` (${m.peerURLs.join(', ')})` : ''}`;
     const nameProblem = checkMemberName(m.name);
     if (nameProblem === 'empty') {
-      problems.push(`Member ${label} has no name: give it the --name it runs with (members added but never started have none in the snapshot).`);
+      problems.push(
+        `Member ${label} has no name: give it the --name it runs with (members added but never started have none in the snapshot).`,
+      );
     } else if (nameProblem) {
       problems.push(`Member name ${nameProblem}: use letters, digits, "-", "_" and ".".`);
     }
@@ -233,14 +244,16 @@ export function checkMemberFlags(f: MemberRestoreFlags): string[] {
   }
   const parsed = parseInitialCluster(f.initialCluster);
   problems.push(...parsed.problems);
-  const planProblems = validatePlan({ members: parsed.members, initialClusterToken: f.initialClusterToken }).filter((p) => !p.startsWith('The plan has no member'));
+  const planProblems = validatePlan({ members: parsed.members, initialClusterToken: f.initialClusterToken }).filter(
+    (p) => !p.startsWith('The plan has no member'),
+  );
   problems.push(...planProblems.map((p) => p.replace(/^Member /, 'In --initial-cluster, member ')));
   const advertised = f.initialAdvertisePeerUrls
     .split(',')
     .map((x) => x.trim())
     .filter(Boolean);
   if (!advertised.length) {
-    problems.push('--initial-advertise-peer-urls is empty: give this member\'s peer URL, e.g. https://10.0.0.11:2380.');
+    problems.push("--initial-advertise-peer-urls is empty: give this member's peer URL, e.g. https://10.0.0.11:2380.");
   }
   const advNorm: string[] = [];
   for (const a of advertised) {
@@ -255,14 +268,16 @@ export function checkMemberFlags(f: MemberRestoreFlags): string[] {
     const me = parsed.members.find((m) => m.name === f.name);
     if (!me) {
       problems.push(
-        `member name not in --initial-cluster: "${f.name}" is not one of ${parsed.members.map((m) => `"${m.name}"`).join(', ')}. Use this member's name exactly as it appears there, or add it to --initial-cluster.`,
+        `member name not in --initial-cluster: "${f.name}" is not one of ${parsed.members.map((m) => `"${m.name}"`).join(', ')}. ` +
+          `Use this member's name exactly as it appears there, or add it to --initial-cluster.`,
       );
     } else if (advertised.length && advNorm.length === advertised.length && me.peerURLs.every((u) => checkPeerUrl(u).url)) {
       const inCluster = me.peerURLs.map((u) => checkPeerUrl(u).url ?? u).sort();
       const adv = [...advNorm].sort();
       if (inCluster.join(',') !== adv.join(',')) {
         problems.push(
-          `--initial-cluster gives "${f.name}" the peer URL(s) ${me.peerURLs.join(', ')} but --initial-advertise-peer-urls is ${advertised.join(', ')}: they must be the same (etcd refuses the restore otherwise).`,
+          `--initial-cluster gives "${f.name}" the peer URL(s) ${me.peerURLs.join(', ')} but --initial-advertise-peer-urls ` +
+            `is ${advertised.join(', ')}: they must be the same (etcd refuses the restore otherwise).`,
         );
       }
     }

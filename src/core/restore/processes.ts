@@ -76,7 +76,9 @@ export async function etcdProcessesUsing(dir: string, procRoot = '/proc'): Promi
   await Promise.all(
     pids.map(async (pid) => {
       try {
-        const argv = (await fs.readFile(join(procRoot, pid, 'cmdline'), 'utf8')).split('\0').filter((x, i, a) => x !== '' || i < a.length - 1);
+        const argv = (await fs.readFile(join(procRoot, pid, 'cmdline'), 'utf8'))
+          .split('\0')
+          .filter((x, i, a) => x !== '' || i < a.length - 1);
         if (!argv.length || (argv[0].split('/').pop() ?? '') !== 'etcd') return;
         const env = parseEnv(await fs.readFile(join(procRoot, pid, 'environ'), 'utf8').catch(() => ''));
         let dataDir = dataDirOf(argv, env);
@@ -160,7 +162,10 @@ async function holdsOf(procRoot: string, pid: string, inodes: Map<string, string
   const holds: string[] = [];
   const base = join(procRoot, pid);
   const key = (st: { dev: number; ino: number }): string => `${st.dev}:${st.ino}`;
-  for (const [link, what] of [['cwd', 'its working directory'], ['root', 'its root directory']] as const) {
+  for (const [link, what] of [
+    ['cwd', 'its working directory'],
+    ['root', 'its root directory'],
+  ] as const) {
     const denied = (e: NodeJS.ErrnoException): boolean => e.code === 'EACCES' || e.code === 'EPERM';
     const st = await fs.stat(join(base, link)).catch((e: NodeJS.ErrnoException) => (denied(e) ? Promise.reject(e) : undefined));
     if (st && inodes.has(key(st))) holds.push(`${what} ${inodes.get(key(st))}`);

@@ -57,14 +57,19 @@ export interface ReplaceMemberResult {
 }
 
 /** The quorum before and after removing `memberId`, on a fresh overview (health included). */
-export async function replacementQuorum(conn: Pick<MemberApi, 'clusterOverview'>, memberId: string): Promise<{ quorum: QuorumChange; members: MemberInfo[] }> {
+export async function replacementQuorum(
+  conn: Pick<MemberApi, 'clusterOverview'>,
+  memberId: string,
+): Promise<{ quorum: QuorumChange; members: MemberInfo[] }> {
   const o = await conn.clusterOverview();
   if (!o.reachable) {
     throw new EtcdBackupError(o.error?.kind ?? 'unreachable', o.error?.message ?? `No endpoint of cluster "${o.cluster}" answered.`);
   }
   const id = memberId.toLowerCase().replace(/^0x/, '');
   if (!o.members.some((m) => m.id === id)) {
-    throw new EtcdBackupError('notFound', `Member ${id} is not in cluster "${o.cluster}" (already removed?).`, { hint: { kind: 'listMembers' } });
+    throw new EtcdBackupError('notFound', `Member ${id} is not in cluster "${o.cluster}" (already removed?).`, {
+      hint: { kind: 'listMembers' },
+    });
   }
   return {
     quorum: quorumAfterRemoval(
@@ -77,7 +82,13 @@ export async function replacementQuorum(conn: Pick<MemberApi, 'clusterOverview'>
 
 /** `ETCD_*` settings as `--flags` (what a static pod manifest or unit takes). */
 export function envToFlags(env: Record<string, string>): string[] {
-  return Object.entries(env).map(([k, v]) => `--${k.replace(/^ETCD_/, '').toLowerCase().replace(/_/g, '-')}=${v}`);
+  return Object.entries(env).map(
+    ([k, v]) =>
+      `--${k
+        .replace(/^ETCD_/, '')
+        .toLowerCase()
+        .replace(/_/g, '-')}=${v}`,
+  );
 }
 
 /**
@@ -96,7 +107,12 @@ export async function replaceMember(conn: MemberApi, opts: ReplaceMemberOptions)
   const name = opts.name.trim();
   const nameProblem = checkMemberName(name);
   if (nameProblem) {
-    throw new EtcdBackupError('invalidInput', nameProblem === 'empty' ? 'Give the replacement member a name (its --name / ETCD_NAME).' : `The member name ${nameProblem}: use letters, digits, "-", "_" and ".".`);
+    throw new EtcdBackupError(
+      'invalidInput',
+      nameProblem === 'empty'
+        ? 'Give the replacement member a name (its --name / ETCD_NAME).'
+        : `The member name ${nameProblem}: use letters, digits, "-", "_" and ".".`,
+    );
   }
   const urls: string[] = [];
   for (const raw of opts.peerURLs) {
@@ -117,9 +133,14 @@ export async function replaceMember(conn: MemberApi, opts: ReplaceMemberOptions)
   if (clash) {
     throw new EtcdBackupError('conflict', `Member ${clash.id} is already named "${name}": give the replacement another name.`);
   }
-  const urlClash = members.find((m) => m.id !== id && m.peerURLs.some((u) => urls.some((x) => checkPeerUrl(u).url === checkPeerUrl(x).url)));
+  const urlClash = members.find(
+    (m) => m.id !== id && m.peerURLs.some((u) => urls.some((x) => checkPeerUrl(u).url === checkPeerUrl(x).url)),
+  );
   if (urlClash) {
-    throw new EtcdBackupError('conflict', `Member "${urlClash.name || urlClash.id}" already uses the peer URL ${urls.join(', ')}: give the replacement its own.`);
+    throw new EtcdBackupError(
+      'conflict',
+      `Member "${urlClash.name || urlClash.id}" already uses the peer URL ${urls.join(', ')}: give the replacement its own.`,
+    );
   }
   if (quorum.losesQuorum && !opts.confirmQuorumLoss) {
     throw new EtcdBackupError('noQuorum', `${quorum.sentence} Refused without a second confirmation.`);
@@ -163,11 +184,26 @@ export async function replaceMember(conn: MemberApi, opts: ReplaceMemberOptions)
   } catch (err) {
     const e = explain(err);
     report('add', 'failed', e.message);
-    throw new EtcdBackupError(e.kind, `${e.message} (Member ${removed.name || id} was already removed; add the replacement again with Add Member.)`, { cause: err });
+    throw new EtcdBackupError(
+      e.kind,
+      `${e.message} (Member ${removed.name || id} was already removed; add the replacement again with Add Member.)`,
+      { cause: err },
+    );
   }
   const env = memberStartEnv(addResult.members, addResult.member, name);
-  report('add', 'done', `Added ${name} as ${addResult.member.id}${opts.asLearner ? ' (learner)' : ''}: start it with ETCD_INITIAL_CLUSTER_STATE=existing and an empty data dir`);
-  report('done', 'done', `Start the new member with: ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  report(
+    'add',
+    'done',
+    `Added ${name} as ${addResult.member.id}${opts.asLearner ? ' (learner)' : ''}: ` +
+      `start it with ETCD_INITIAL_CLUSTER_STATE=existing and an empty data dir`,
+  );
+  report(
+    'done',
+    'done',
+    `Start the new member with: ${Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`,
+  );
   return { removed, added: { ...addResult.member, name }, members: addResult.members, quorum, env, flags: envToFlags(env), steps };
 }
 
@@ -185,7 +221,11 @@ export interface PromoteOptions {
  * Promote a learner once it has caught up: try, and while etcd answers "not in sync with
  * leader", wait (with backoff) and try again, until it succeeds or the deadline passes.
  */
-export async function promoteWhenCaughtUp(conn: Pick<MemberApi, 'memberPromote'>, memberId: string, opts: PromoteOptions = {}): Promise<{ members: MemberInfo[]; attempts: number; tookMs: number }> {
+export async function promoteWhenCaughtUp(
+  conn: Pick<MemberApi, 'memberPromote'>,
+  memberId: string,
+  opts: PromoteOptions = {},
+): Promise<{ members: MemberInfo[]; attempts: number; tookMs: number }> {
   const started = Date.now();
   const deadline = started + (opts.deadlineMs ?? 5 * 60_000);
   let delay = opts.initialDelayMs ?? 500;
@@ -208,7 +248,8 @@ export async function promoteWhenCaughtUp(conn: Pick<MemberApi, 'memberPromote'>
       if (Date.now() + delay > deadline) {
         throw new EtcdBackupError(
           'timeout',
-          `Learner ${memberId} had not caught up after ${Math.round((Date.now() - started) / 1000)} s (${attempt} attempts): check that its etcd runs with ETCD_INITIAL_CLUSTER_STATE=existing and can reach its peers.`,
+          `Learner ${memberId} had not caught up after ${Math.round((Date.now() - started) / 1000)} s (${attempt} ` +
+            `attempts): check that its etcd runs with ETCD_INITIAL_CLUSTER_STATE=existing and can reach its peers.`,
           { cause: err, hint: { kind: 'promoteLearner', memberId } },
         );
       }
@@ -217,7 +258,6 @@ export async function promoteWhenCaughtUp(conn: Pick<MemberApi, 'memberPromote'>
     }
   }
 }
-
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

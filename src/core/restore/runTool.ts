@@ -46,7 +46,12 @@ export function runTool(tool: RestoreTool, args: string[], signal?: AbortSignal)
 }
 
 /** The tool's failure as a sentence (its own last error line kept). */
-export function toolFailure(tool: Pick<RestoreTool, 'kind' | 'path'>, output: string, code: number | null, sig: NodeJS.Signals | null = null): EtcdBackupError {
+export function toolFailure(
+  tool: Pick<RestoreTool, 'kind' | 'path'>,
+  output: string,
+  code: number | null,
+  sig: NodeJS.Signals | null = null,
+): EtcdBackupError {
   const lines = output
     .split('\n')
     .map((l) => l.trim())
@@ -56,15 +61,26 @@ export function toolFailure(tool: Pick<RestoreTool, 'kind' | 'path'>, output: st
   const lower = output.toLowerCase();
   const name = `${tool.kind} snapshot restore`;
   if (lower.includes('missing hash')) {
-    return new EtcdBackupError('corrupt', `${name} refused the file: it has no SHA-256 trailer ("snapshot missing hash"). If it is a member/snap/db copied out of a data dir, restore with --skip-hash-check (${SKIP_HASH_CHECK_CAVEAT})`);
+    return new EtcdBackupError(
+      'corrupt',
+      `${name} refused the file: it has no SHA-256 trailer ("snapshot missing hash"). If it is a ` +
+        `member/snap/db copied out of a data dir, restore with --skip-hash-check (${SKIP_HASH_CHECK_CAVEAT})`,
+    );
   }
   if (lower.includes('expected sha256') || lower.includes('hash mismatch')) {
-    return new EtcdBackupError('corrupt', `${name} refused the file: its SHA-256 does not match the trailer (${text}). The file is damaged: take or copy the snapshot again.`);
+    return new EtcdBackupError(
+      'corrupt',
+      `${name} refused the file: its SHA-256 does not match the trailer (${text}). The file is damaged: take or copy the snapshot again.`,
+    );
   }
   if (lower.includes('unknown flag') || lower.includes('unknown command')) {
-    return new EtcdBackupError('toolMissing', `${tool.path} does not understand this restore (${text}): etcdctl 3.6 has no "snapshot restore" and etcdctl 3.4 no --bump-revision; use etcdutl.`);
+    return new EtcdBackupError(
+      'toolMissing',
+      `${tool.path} does not understand this restore (${text}): etcdctl 3.6 has ` +
+        `no "snapshot restore" and etcdctl 3.4 no --bump-revision; use etcdutl.`,
+    );
   }
-  if (lower.includes('already exists') || lower.includes('data-dir') && lower.includes('exist')) {
+  if (lower.includes('already exists') || (lower.includes('data-dir') && lower.includes('exist'))) {
     return new EtcdBackupError('conflict', `${name} found its target already there (${text}).`);
   }
   const how = sig ? `was killed by ${sig}` : `exited with status ${code}`;

@@ -56,7 +56,8 @@ export interface RunbookInput {
 /** `20260124-153012` (UTC). */
 export function timestamp(d: Date = new Date()): string {
   const p = (n: number): string => String(n).padStart(2, '0');
-  return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
+  const day = `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}`;
+  return `${day}-${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
 }
 
 /** A `--flag=value` word with only the value quoted; any other word quoted as a whole. */
@@ -125,11 +126,14 @@ export function buildRunbook(input: RunbookInput): string {
   const stamp = input.stamp ?? timestamp(generatedAt);
   const tool = input.tool ?? 'etcdutl';
   const out: string[] = [];
-  const title = input.clusterName ? `Restore etcd cluster "${input.clusterName}" from a snapshot` : 'Restore an etcd cluster from a snapshot';
+  const title = input.clusterName
+    ? `Restore etcd cluster "${input.clusterName}" from a snapshot`
+    : 'Restore an etcd cluster from a snapshot';
   out.push(`# ${title}`, '');
   out.push(`Generated ${generatedAt.toISOString()} by etcd Backup & Restore.`, '');
   out.push(
-    'Every member is restored from the **same** snapshot file: restore makes a new logical cluster (new cluster and member ids), and members restored from different files, or restored separately, become split one-member clusters.',
+    'Every member is restored from the **same** snapshot file: restore makes a new logical cluster (new cluster and ' +
+      'member ids), and members restored from different files, or restored separately, become split one-member clusters.',
     '',
   );
   out.push('| | |', '|---|---|');
@@ -144,20 +148,28 @@ export function buildRunbook(input: RunbookInput): string {
   out.push(`| Members | ${cell(input.plan.members.map((m) => `${m.name} (${m.peerURLs.join(', ')})`).join(', '))} |`);
   out.push('');
   out.push('## Before you start', '');
-  out.push(`1. Copy the snapshot to ${code(input.snapshotPath)} on every machine below${input.snapshotSha256 ? ', and check it there:' : '.'}`);
+  out.push(
+    `1. Copy the snapshot to ${code(input.snapshotPath)} on every machine below${input.snapshotSha256 ? ', and check it there:' : '.'}`,
+  );
   if (input.snapshotSha256) {
     out.push('', '   ```sh', `   echo ${shellQuote(`${input.snapshotSha256}  ${input.snapshotPath}`)} | sha256sum -c -`, '   ```', '');
   }
-  out.push('2. Run each block as root on the machine it names (`sudo -i` first). Lines starting with `#` are explanations or alternatives.');
+  out.push(
+    '2. Run each block as root on the machine it names (`sudo -i` first). Lines starting with `#` are explanations or alternatives.',
+  );
   out.push('3. Restore every member before expecting the cluster to answer: a restored member waits for a quorum of its peers.');
   if (input.skipHashCheck) {
     out.push(
-      '4. This file has no SHA-256 trailer (a `member/snap/db` copied out of a data dir), so the restore skips the hash check: nothing proves the file is intact, and it may miss writes that were still only in the WAL.',
+      '4. This file has no SHA-256 trailer (a `member/snap/db` copied out of a data dir), so the restore skips ' +
+        'the hash check: nothing proves the file is intact, and it may miss writes that were still only in the WAL.',
     );
   }
   if (input.bumpRevision) {
     out.push(
-      `${input.skipHashCheck ? '5' : '4'}. The restore raises the revision by ${input.bumpRevision} and marks the old revisions compacted (\`--bump-revision --mark-compacted\`, etcdutl 3.5.10+), so Kubernetes watchers re-list instead of seeing revisions go backwards. \`etcdctl\` 3.4 cannot do this.`,
+      `${input.skipHashCheck ? '5' : '4'}. The restore raises the revision by ` +
+        `${input.bumpRevision} and marks the old revisions compacted (\`--bump-revision ` +
+        `--mark-compacted\`, etcdutl 3.5.10+), so Kubernetes watchers re-list ` +
+        `instead of seeing revisions go backwards. \`etcdctl\` 3.4 cannot do this.`,
     );
   }
   out.push('');
@@ -182,7 +194,11 @@ export function buildRunbook(input: RunbookInput): string {
     };
     const inv = restoreInvocations(flags);
     out.push(`## Member ${code(m.name)} on ${hostOf(m.peerURLs[0])}`, '');
-    out.push(`Peer URL${m.peerURLs.length > 1 ? 's' : ''}: ${m.peerURLs.map(code).join(', ')}; restored data dir: ${code(setup.dataDir)}${oldDir !== setup.dataDir ? ` (the old one is ${code(oldDir)})` : ''}.`, '');
+    out.push(
+      `Peer URL${m.peerURLs.length > 1 ? 's' : ''}: ${m.peerURLs.map(code).join(', ')}; restored data ` +
+        `dir: ${code(setup.dataDir)}${oldDir !== setup.dataDir ? ` (the old one is ${code(oldDir)})` : ''}.`,
+      '',
+    );
     const b: string[] = [];
     b.push(`# ---- member ${m.name}: run as root on ${hostOf(m.peerURLs[0])} ----`);
     b.push('# 1. Stop etcd');
@@ -196,8 +212,13 @@ export function buildRunbook(input: RunbookInput): string {
     b.push('# 2. Move the old data dir aside (never deleted; remove it yourself once the cluster is healthy),');
     b.push('#    unless a process still holds its database (a running etcd keeps a lock on it, however it was started)');
     const db = shellQuote(`${oldDir}/member/snap/db`);
-    const busy = shellQuote(`${oldDir} is still in use (a process holds a lock on its database): stop etcd first, then run this block again`);
-    b.push(`if [ -e ${db} ] && ! flock -n ${db} true; then echo ${busy} >&2; elif [ -e ${shellQuote(oldDir)} ]; then mv ${shellQuote(oldDir)} ${shellQuote(aside)}; fi`);
+    const busy = shellQuote(
+      `${oldDir} is still in use (a process holds a lock on its database): stop etcd first, then run this block again`,
+    );
+    b.push(
+      `if [ -e ${db} ] && ! flock -n ${db} true; then echo ${busy} >&2; elif [ -e ` +
+        `${shellQuote(oldDir)} ]; then mv ${shellQuote(oldDir)} ${shellQuote(aside)}; fi`,
+    );
     if (oldDir !== setup.dataDir) {
       b.push(`#    the restore target must not exist or be empty: ${setup.dataDir}`);
     }
@@ -211,7 +232,7 @@ export function buildRunbook(input: RunbookInput): string {
       b.push('#    with etcdutl (etcd 3.5+):');
       b.push(commentOut(shellCommand(inv.etcdutl)));
     }
-    b.push('#    or with etcd Backup & Restore\'s CLI (verifies the file first, refuses a non-empty dir):');
+    b.push("#    or with etcd Backup & Restore's CLI (verifies the file first, refuses a non-empty dir):");
     b.push(commentOut(shellCommand(inv.cli)));
     b.push('# 4. Owner and mode: etcd will not start otherwise');
     b.push(`chown -R ${shellQuote(owner)} ${shellQuote(setup.dataDir)}`);
@@ -241,18 +262,35 @@ export function buildRunbook(input: RunbookInput): string {
       b.push(`systemctl --no-pager status ${shellQuote(unit)}`);
     }
     b.push('# 7. Verify (it answers once a quorum of members is restored and started)');
-    b.push(shellCommand(endpointStatusWords(m.clientURLs?.length ? m.clientURLs : ['https://127.0.0.1:2379'], input.tls), 'ETCDCTL_API=3 '));
+    b.push(
+      shellCommand(endpointStatusWords(m.clientURLs?.length ? m.clientURLs : ['https://127.0.0.1:2379'], input.tls), 'ETCDCTL_API=3 '),
+    );
     out.push('```sh', b.join('\n'), '```', '');
   }
 
   const allClients = input.plan.members.flatMap((m) => m.clientURLs ?? []);
   out.push('## When every member is started', '');
   out.push('```sh');
-  out.push(shellCommand([...endpointStatusWords(allClients.length ? allClients : ['https://127.0.0.1:2379'], input.tls)], 'ETCDCTL_API=3 '));
-  out.push(shellCommand(['etcdctl', ...endpointTlsWords(allClients.length ? allClients : ['https://127.0.0.1:2379'], input.tls), 'member', 'list', '-w', 'table'], 'ETCDCTL_API=3 '));
+  out.push(
+    shellCommand([...endpointStatusWords(allClients.length ? allClients : ['https://127.0.0.1:2379'], input.tls)], 'ETCDCTL_API=3 '),
+  );
+  out.push(
+    shellCommand(
+      [
+        'etcdctl',
+        ...endpointTlsWords(allClients.length ? allClients : ['https://127.0.0.1:2379'], input.tls),
+        'member',
+        'list',
+        '-w',
+        'table',
+      ],
+      'ETCDCTL_API=3 ',
+    ),
+  );
   out.push('```', '');
   out.push(
-    `Every member should be listed with its new id, one of them the leader, and the same revision. Once the cluster is healthy, the old data dirs (\`*.old-${stamp}\`) can be removed. Take a fresh snapshot.`,
+    `Every member should be listed with its new id, one of them the leader, and the same revision. Once ` +
+      `the cluster is healthy, the old data dirs (\`*.old-${stamp}\`) can be removed. Take a fresh snapshot.`,
     '',
   );
   return out.join('\n');

@@ -51,7 +51,11 @@ export interface SnapshotFigures {
  * The snapshot's revision and live key count, read natively (no etcdctl). `tool` is kept for
  * callers that pass it; it is not used.
  */
-export async function snapshotFigures(path: string, _tool?: { kind: string; path: string; env: Record<string, string> }, opts: { signal?: AbortSignal } = {}): Promise<SnapshotFigures> {
+export async function snapshotFigures(
+  path: string,
+  _tool?: { kind: string; path: string; env: Record<string, string> },
+  opts: { signal?: AbortSignal } = {},
+): Promise<SnapshotFigures> {
   const f = await snapshotKeyFigures(path, { signal: opts.signal });
   return { revision: f.revision, liveKeys: f.liveKeys, source: 'the snapshot reader' };
 }

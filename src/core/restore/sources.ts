@@ -72,7 +72,12 @@ export async function proposeFromSnapshot(
     try {
       const known = await readSnapshotMembers(snapshot);
       if (known.length) {
-        return { members: proposeMembers(known), source: 'snapshot', from: "the snapshot's members bucket", learnersLeftOut: leftOut(known) };
+        return {
+          members: proposeMembers(known),
+          source: 'snapshot',
+          from: "the snapshot's members bucket",
+          learnersLeftOut: leftOut(known),
+        };
       }
     } catch {
       // an unreadable member list is not fatal: the user types the members
@@ -96,7 +101,10 @@ export function localAddresses(): Set<string> {
 }
 
 /** Members whose peer URL host is one of this machine's addresses or names. */
-export function membersOnThisMachine(members: Pick<PlannedMember, 'name' | 'peerURLs'>[], addresses: Set<string> = localAddresses()): string[] {
+export function membersOnThisMachine(
+  members: Pick<PlannedMember, 'name' | 'peerURLs'>[],
+  addresses: Set<string> = localAddresses(),
+): string[] {
   return members
     .filter((m) =>
       m.peerURLs.some((u) => {

@@ -37,7 +37,10 @@ function refuse(kind: 'conflict' | 'invalidInput' | 'notFound' | 'permission' | 
 
 /** The paths: symlinks resolved, names short enough, neither inside the other. */
 async function resolvePaths(opts: TargetInput): Promise<{ data: ResolvedDir; old?: ResolvedDir }> {
-  for (const [flag, p] of [['--data-dir', opts.dataDir], ['--old-data-dir', opts.oldDataDir]] as const) {
+  for (const [flag, p] of [
+    ['--data-dir', opts.dataDir],
+    ['--old-data-dir', opts.oldDataDir],
+  ] as const) {
     const problem = p ? nameProblem(resolve(p), flag) : undefined;
     if (problem) refuse('invalidInput', problem);
   }
@@ -62,7 +65,10 @@ async function targetState(dataDir: string, oldDataDir: string | undefined): Pro
   const entries = await fs.readdir(dataDir).catch((err) => Promise.reject(explainFs(err, `list ${dataDir}`)));
   const stale = await staleRestoreTemps(dataDir);
   if (entries.length && entries.every((e) => stale.includes(join(dataDir, e)))) {
-    refuse('conflict', `${dataDir} holds only what a restore that was stopped left behind (${stale.join(', ')}): remove it, then try again.`);
+    refuse(
+      'conflict',
+      `${dataDir} holds only what a restore that was stopped left behind (${stale.join(', ')}): remove it, then try again.`,
+    );
   }
   if (entries.length) {
     refuse(

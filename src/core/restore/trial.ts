@@ -90,7 +90,12 @@ interface EtcdProcess {
 let setprivPath: string | null | undefined;
 async function deathSignalWrapper(): Promise<string | undefined> {
   if (setprivPath === undefined) {
-    setprivPath = (await fs.access('/usr/bin/setpriv', fsConstants.X_OK).then(() => true, () => false)) ? '/usr/bin/setpriv' : null;
+    setprivPath = (await fs.access('/usr/bin/setpriv', fsConstants.X_OK).then(
+      () => true,
+      () => false,
+    ))
+      ? '/usr/bin/setpriv'
+      : null;
   }
   return setprivPath ?? undefined;
 }
@@ -132,7 +137,8 @@ async function startEtcd(etcdPath: string, args: string[]): Promise<EtcdProcess>
 /** The last line of etcd's log that says what went wrong. */
 function etcdFailure(output: string): string {
   const lines = output.split('\n').filter((l) => l.trim());
-  const bad = [...lines].reverse().find((l) => /"level":"(fatal|panic|error)"|\b(fatal|panic|error)\b/i.test(l)) ?? lines[lines.length - 1] ?? '';
+  const bad =
+    [...lines].reverse().find((l) => /"level":"(fatal|panic|error)"|\b(fatal|panic|error)\b/i.test(l)) ?? lines[lines.length - 1] ?? '';
   try {
     const j = JSON.parse(bad) as { msg?: string; error?: string };
     return [j.msg, j.error].filter(Boolean).join(': ');
@@ -280,7 +286,7 @@ function compare(run: TrialRun, figures: SnapshotFigures, restored: NonNullable<
   if (figures.liveKeys !== undefined) {
     checks.push(pair('keys', figures.liveKeys, restored.keys));
   } else {
-    const note = 'the file\'s live key count is not known here; not compared';
+    const note = "the file's live key count is not known here; not compared";
     checks.push({ what: 'keys', ok: true, actual: String(restored.keys), note });
   }
   const failed = checks.filter((c) => !c.ok);

@@ -123,7 +123,10 @@ export function parseMeta(buf: Buffer, off: number, page: number): MetaPage {
     checksum: buf.readBigUInt64LE(m + 56),
   };
   if (meta.magic !== BOLT_MAGIC) {
-    meta.problem = meta.magic === 0xedda0ced ? 'it was written on a big-endian machine, which this reader does not support' : `bad magic ${hex32(meta.magic)}`;
+    meta.problem =
+      meta.magic === 0xedda0ced
+        ? 'it was written on a big-endian machine, which this reader does not support'
+        : `bad magic ${hex32(meta.magic)}`;
   } else if (meta.version !== BOLT_VERSION) {
     meta.problem = `unsupported bbolt version ${meta.version}`;
   } else if (fnv1a64(buf, m, m + 56) !== meta.checksum) {
@@ -232,7 +235,9 @@ export class BoltFile {
     const st = await fh.stat();
     const size = st.size;
     if (size < 1024) {
-      throw new SnapshotCorruptError(`${path} is not an etcd snapshot: it is only ${size} bytes (an empty or truncated file).`, [`file size ${size} bytes`]);
+      throw new SnapshotCorruptError(`${path} is not an etcd snapshot: it is only ${size} bytes (an empty or truncated file).`, [
+        `file size ${size} bytes`,
+      ]);
     }
     const head = Buffer.alloc(Math.min(size, 4096 * 2));
     await fh.read(head, 0, head.length, 0);
@@ -262,9 +267,15 @@ export class BoltFile {
     if (!valid.length || !pageSize) {
       const notBolt = meta0.magic !== BOLT_MAGIC && (!meta1 || meta1.magic !== BOLT_MAGIC);
       if (notBolt) {
-        throw new SnapshotCorruptError(`${path} is not an etcd snapshot (no bbolt database header): check that you picked the right file.`, [`meta page 0: ${meta0.problem}`]);
+        throw new SnapshotCorruptError(
+          `${path} is not an etcd snapshot (no bbolt database header): check that you picked the right file.`,
+          [`meta page 0: ${meta0.problem}`],
+        );
       }
-      throw new SnapshotCorruptError(`${path} is corrupt: neither of its two bbolt meta pages is valid.`, metas.map((m) => `meta page ${m.page}: ${m.problem}`));
+      throw new SnapshotCorruptError(
+        `${path} is corrupt: neither of its two bbolt meta pages is valid.`,
+        metas.map((m) => `meta page ${m.page}: ${m.problem}`),
+      );
     }
     // bbolt: use the higher txid if it validates, else the other.
     const meta = valid.length === 2 ? (valid[1].txid > valid[0].txid ? valid[1] : valid[0]) : valid[0];
@@ -273,12 +284,15 @@ export class BoltFile {
       openProblems.push('meta page 1 is missing');
     }
     if (!Number.isFinite(meta.pgid) || meta.pgid < 2 || !Number.isFinite(meta.root)) {
-      throw new SnapshotCorruptError(`${path} is corrupt: its meta page gives an impossible page count.`, [`meta page ${meta.page}: pgid ${meta.pgid}, root ${meta.root}`]);
+      throw new SnapshotCorruptError(`${path} is corrupt: its meta page gives an impossible page count.`, [
+        `meta page ${meta.page}: pgid ${meta.pgid}, root ${meta.root}`,
+      ]);
     }
     const dbSize = meta.pgid * pageSize;
     if (size < dbSize) {
       throw new SnapshotCorruptError(
-        `${path} is truncated: it has ${size} bytes but its database needs ${dbSize} (${meta.pgid} pages of ${pageSize} bytes). Take or copy the snapshot again.`,
+        `${path} is truncated: it has ${size} bytes but its database needs ${dbSize} ` +
+          `(${meta.pgid} pages of ${pageSize} bytes). Take or copy the snapshot again.`,
         [`file size ${size}, meta page ${meta.page}: pgid ${meta.pgid} × page size ${pageSize} = ${dbSize}`],
       );
     }
@@ -596,7 +610,17 @@ class TreeWalker {
   }
 
   /** Queue the nested bucket whose header is the value at buf[vOff, vOff+vLen). */
-  queueBucket(buf: Buffer, kOff: number, kLen: number, vOff: number, vLen: number, base: number, depth: number, where: string, planOf: (name: Buffer) => BucketPlan): void {
+  queueBucket(
+    buf: Buffer,
+    kOff: number,
+    kLen: number,
+    vOff: number,
+    vLen: number,
+    base: number,
+    depth: number,
+    where: string,
+    planOf: (name: Buffer) => BucketPlan,
+  ): void {
     const name = Buffer.from(buf.subarray(kOff, kOff + kLen));
     if (vLen < BUCKET_HEADER_SIZE) {
       this.problem(`${where}: bucket ${JSON.stringify(name.toString('latin1'))} has a ${vLen}-byte header (16 needed)`);
@@ -672,7 +696,10 @@ class TreeWalker {
       }
       if (i === 0) {
         if (this.prevKeyLen >= 0 && cmp(this.prevKey, 0, this.prevKeyLen, buf, kOff, ks) >= 0) {
-          this.problem(`${where}: first key ${keyHex(buf, kOff, ks)} is not after the last key of the page before (${keyHex(this.prevKey, 0, this.prevKeyLen)})`);
+          this.problem(
+            `${where}: first key ${keyHex(buf, kOff, ks)} is not after the last ` +
+              `key of the page before (${keyHex(this.prevKey, 0, this.prevKeyLen)})`,
+          );
           if (stopEarly) return;
         }
         if (loBuf && cmp(buf, kOff, ks, loBuf, loOff, loLen) < 0) {
@@ -686,7 +713,9 @@ class TreeWalker {
       pkOff = kOff;
       pkLen = ks;
       if (flags & BUCKET_LEAF_FLAG && ref.depth > 0) {
-        this.queueBucket(buf, kOff, ks, vOff, vs, base, ref.depth + 1, where, () => (ref.plan === 'check' || typeof ref.plan === 'object' ? 'check' : 'skip'));
+        this.queueBucket(buf, kOff, ks, vOff, vs, base, ref.depth + 1, where, () =>
+          ref.plan === 'check' || typeof ref.plan === 'object' ? 'check' : 'skip',
+        );
       }
       if (sink) sink.entry(buf, words, kOff, ks, vOff, vs, flags, base);
     }
@@ -727,7 +756,17 @@ class TreeWalker {
   }
 
   /** A page of a bucket: a leaf is checked and handed to the sink; a branch is checked and pushed on the stack. */
-  private visit(ref: BucketRef, id: number, p: number, loBuf: Buffer | null, loOff: number, loLen: number, hiBuf: Buffer | null, hiOff: number, hiLen: number): void {
+  private visit(
+    ref: BucketRef,
+    id: number,
+    p: number,
+    loBuf: Buffer | null,
+    loOff: number,
+    loLen: number,
+    hiBuf: Buffer | null,
+    hiOff: number,
+    hiLen: number,
+  ): void {
     const b = this.file.pb;
     const flags = b.readUInt16LE(p + 8);
     const span = (b.readUInt32LE(p + 12) + 1) * this.ps;
@@ -741,7 +780,18 @@ class TreeWalker {
   }
 
   /** Copy a branch page out of the read window (reading its children moves it), check its keys, push it. */
-  private pushBranch(b: Buffer, id: number, p: number, span: number, loBuf: Buffer | null, loOff: number, loLen: number, hiBuf: Buffer | null, hiOff: number, hiLen: number): void {
+  private pushBranch(
+    b: Buffer,
+    id: number,
+    p: number,
+    span: number,
+    loBuf: Buffer | null,
+    loOff: number,
+    loLen: number,
+    hiBuf: Buffer | null,
+    hiOff: number,
+    hiLen: number,
+  ): void {
     const count = b.readUInt16LE(p + 10);
     if (count === 0 || PAGE_HEADER_SIZE + count * ELEMENT_SIZE > span) {
       this.problem(`page ${id}: branch with ${count} elements (page of ${span} bytes)`);
@@ -754,7 +804,15 @@ class TreeWalker {
     }
     let lv = this.levelPool[depth];
     if (!lv || lv.buf.length < span) {
-      lv = { buf: Buffer.allocUnsafeSlow(Math.max(span, lv ? lv.buf.length * 2 : this.ps)), id: 0, count: 0, idx: 0, hiBuf: null, hiOff: 0, hiLen: 0 };
+      lv = {
+        buf: Buffer.allocUnsafeSlow(Math.max(span, lv ? lv.buf.length * 2 : this.ps)),
+        id: 0,
+        count: 0,
+        idx: 0,
+        hiBuf: null,
+        hiOff: 0,
+        hiLen: 0,
+      };
       this.levelPool[depth] = lv;
     }
     b.copy(lv.buf, 0, p, p + span);
@@ -782,7 +840,9 @@ class TreeWalker {
         this.problem(`page ${id}: branch key[${i}] ${keyHex(lb, kOff, ks)} is not after key[${i - 1}] ${keyHex(lb, pk, pkl)}`);
       }
       if (hiBuf && cmp(lb, kOff, ks, hiBuf, hiOff, hiLen) >= 0) {
-        this.problem(`page ${id}: branch key[${i}] ${keyHex(lb, kOff, ks)} is not before its parent's next key ${keyHex(hiBuf, hiOff, hiLen)}`);
+        this.problem(
+          `page ${id}: branch key[${i}] ${keyHex(lb, kOff, ks)} is not before its parent's next key ${keyHex(hiBuf, hiOff, hiLen)}`,
+        );
       }
       pk = kOff;
       pkl = ks;
@@ -924,7 +984,8 @@ export function corruptError(path: string, problems: string[], problemCount: num
   const n = problemCount;
   const first = problems[0] ?? 'unknown problem';
   return new SnapshotCorruptError(
-    `${path} is corrupt: its bbolt integrity check found ${n} problem${n === 1 ? '' : 's'} (${first}${n > 1 ? '; …' : ''}). Take or copy the snapshot again.`,
+    `${path} is corrupt: its bbolt integrity check found ${n} problem${n === 1 ? '' : 's'} ` +
+      `(${first}${n > 1 ? '; …' : ''}). Take or copy the snapshot again.`,
     problems,
     problemCount,
   );

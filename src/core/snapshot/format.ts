@@ -65,7 +65,10 @@ function code(s: string): string {
 }
 
 /** The snapshot report as Markdown: status figures, members inside, keyspace by prefix. */
-export function reportMarkdown(r: SnapshotReport, opts: { title?: string; verify?: VerifyResult; fileTime?: Date; maxPrefixes?: number } = {}): string {
+export function reportMarkdown(
+  r: SnapshotReport,
+  opts: { title?: string; verify?: VerifyResult; fileTime?: Date; maxPrefixes?: number } = {},
+): string {
   const s = r.status;
   const out: string[] = [];
   out.push(`# ${md(opts.title ?? r.path)}`, '');
@@ -79,7 +82,10 @@ export function reportMarkdown(r: SnapshotReport, opts: { title?: string; verify
     ['Total keys (every bucket, as etcdctl 3.4/3.5 counts)', String(s.totalKey)],
     ['Total size', `${humanBytes(s.totalSize)} (${s.totalSize} bytes)`],
     ['File size', `${humanBytes(s.fileSize)} (${s.fileSize} bytes)`],
-    ['SHA-256 trailer', s.hasHashTrailer ? (s.sha256 ? (s.sha256.ok ? 'present, matches' : 'present, DOES NOT MATCH') : 'present') : 'none (a raw db copy?)'],
+    [
+      'SHA-256 trailer',
+      s.hasHashTrailer ? (s.sha256 ? (s.sha256.ok ? 'present, matches' : 'present, DOES NOT MATCH') : 'present') : 'none (a raw db copy?)',
+    ],
     ['Free pages', `${s.freePages} (${humanBytes(s.freePages * s.pageSize)} a defragmentation would reclaim)`],
   ];
   if (s.version !== undefined) rows.push(['Storage version', s.version]);
@@ -88,13 +94,23 @@ export function reportMarkdown(r: SnapshotReport, opts: { title?: string; verify
   if (r.term) rows.push(['Term', r.term]);
   if (r.compactRevision !== undefined) rows.push(['Compacted at revision', String(r.compactRevision)]);
   rows.push(['Leases', String(r.leases)]);
-  if (r.authEnabled !== undefined) rows.push(['Auth', `${r.authEnabled ? 'enabled' : 'disabled'}${r.users.length ? `; users: ${r.users.join(', ')}` : ''}${r.roles.length ? `; roles: ${r.roles.join(', ')}` : ''}`]);
+  if (r.authEnabled !== undefined)
+    rows.push([
+      'Auth',
+      `${r.authEnabled ? 'enabled' : 'disabled'}` +
+        `${r.users.length ? `; users: ${r.users.join(', ')}` : ''}${r.roles.length ? `; roles: ${r.roles.join(', ')}` : ''}`,
+    ]);
   if (opts.fileTime) rows.push(['File time', opts.fileTime.toISOString()]);
-  for (const [k, v] of rows) out.push(`| ${k} | ${k.startsWith('Hash') ? code(v.split(' ')[0]) + ' ' + md(v.split(' ').slice(1).join(' ')) : md(v)} |`);
+  for (const [k, v] of rows)
+    out.push(`| ${k} | ${k.startsWith('Hash') ? code(v.split(' ')[0]) + ' ' + md(v.split(' ').slice(1).join(' ')) : md(v)} |`);
   out.push('', `## Members stored in the snapshot (${r.members.length})`, '');
   if (r.members.length) {
     out.push('| ID | Name | Peer URLs | Client URLs | Learner |', '| --- | --- | --- | --- | --- |');
-    for (const m of r.members) out.push(`| ${code(m.id)} | ${md(m.name || '(not started)')} | ${md(m.peerURLs.join(', '))} | ${md(m.clientURLs.join(', '))} | ${m.isLearner ? 'yes' : 'no'} |`);
+    for (const m of r.members)
+      out.push(
+        `| ${code(m.id)} | ${md(m.name || '(not started)')} | ${md(m.peerURLs.join(', '))} ` +
+          `| ${md(m.clientURLs.join(', '))} | ${m.isLearner ? 'yes' : 'no'} |`,
+      );
   } else {
     out.push('None recorded.');
   }
@@ -104,7 +120,10 @@ export function reportMarkdown(r: SnapshotReport, opts: { title?: string; verify
     '',
     '## Keyspace',
     '',
-    `${k.liveKeys} live keys (${humanBytes(k.liveBytes)} of keys and values) at revision ${s.revision}; ${k.revisions} revisions kept (${humanBytes(k.revisionBytes)}), ${k.tombstones} tombstones, ${k.deletedKeys} deleted keys not yet compacted away, ${k.keysWithLease} keys on a lease. Revisions ${k.oldestRevision}–${k.newestRevision}.`,
+    `${k.liveKeys} live keys (${humanBytes(k.liveBytes)} of keys and values) at revision ` +
+      `${s.revision}; ${k.revisions} revisions kept (${humanBytes(k.revisionBytes)}), ` +
+      `${k.tombstones} tombstones, ${k.deletedKeys} deleted keys not yet compacted away, ` +
+      `${k.keysWithLease} keys on a lease. Revisions ${k.oldestRevision}–${k.newestRevision}.`,
     '',
     `By prefix (${k.prefixDepth === 'auto' ? 'Kubernetes resources' : `first ${k.prefixDepth} segments`}), largest first:`,
     '',
@@ -112,7 +131,8 @@ export function reportMarkdown(r: SnapshotReport, opts: { title?: string; verify
     '| --- | ---: | ---: | ---: | ---: |',
   );
   const max = opts.maxPrefixes ?? 200;
-  for (const p of k.prefixes.slice(0, max)) out.push(`| ${code(p.prefix)} | ${p.liveKeys} | ${humanBytes(p.liveBytes)} | ${p.revisions} | ${humanBytes(p.revisionBytes)} |`);
+  for (const p of k.prefixes.slice(0, max))
+    out.push(`| ${code(p.prefix)} | ${p.liveKeys} | ${humanBytes(p.liveBytes)} | ${p.revisions} | ${humanBytes(p.revisionBytes)} |`);
   if (k.prefixes.length > max) out.push('', `… and ${k.prefixes.length - max} more prefixes.`);
   if (k.largest.length) {
     out.push('', `Largest keys (key + value):`, '', '| Key | Bytes | Revisions kept |', '| --- | ---: | ---: |');
@@ -127,13 +147,18 @@ export function diffMarkdown(d: SnapshotDiff): string {
   const out = [
     `# Snapshot comparison`,
     '',
-    `From ${code(d.a.path)} (revision ${d.a.revision}, ${d.a.liveKeys} live keys) to ${code(d.b.path)} (revision ${d.b.revision}, ${d.b.liveKeys} live keys):`,
+    `From ${code(d.a.path)} (revision ${d.a.revision}, ${d.a.liveKeys} live keys) ` +
+      `to ${code(d.b.path)} (revision ${d.b.revision}, ${d.b.liveKeys} live keys):`,
     '',
     `**${d.added} added, ${d.removed} removed, ${d.changed} changed**, ${d.unchanged} unchanged.`,
     '',
     '| Prefix | Added | Removed | Changed | Bytes |',
     '| --- | ---: | ---: | ---: | ---: |',
-    ...d.prefixes.map((p) => `| ${code(p.prefix)} | ${p.added} | ${p.removed} | ${p.changed} | ${p.bytesDelta >= 0 ? '+' : '-'}${humanBytes(Math.abs(p.bytesDelta))} |`),
+    ...d.prefixes.map(
+      (p) =>
+        `| ${code(p.prefix)} | ${p.added} | ${p.removed} | ${p.changed} | ` +
+        `${p.bytesDelta >= 0 ? '+' : '-'}${humanBytes(Math.abs(p.bytesDelta))} |`,
+    ),
     '',
   ];
   for (const [what, list] of [

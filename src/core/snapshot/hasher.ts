@@ -84,7 +84,9 @@ for (let n = 0; n < 256; n++) { let c = n; for (let k = 0; k < 8; k++) c = c & 1
 for (let n = 0; n < 256; n++) { let c = T[n]; for (let k = 1; k < 16; k++) { c = T[c & 0xff] ^ (c >>> 8); T[k * 256 + n] = c; } }
 // The hardware CRC-32C when the main thread found one (the same check value), else the JS below.
 let nat = null;
-try { if (workerData.nativeCrc) { const f = require(workerData.nativeCrc).crc32c; if (f(Buffer.from('123456789')) === 0xe3069283) nat = f; } } catch (e) { nat = null; }
+try {
+  if (workerData.nativeCrc) { const f = require(workerData.nativeCrc).crc32c; if (f(Buffer.from('123456789')) === 0xe3069283) nat = f; }
+} catch (e) { nat = null; }
 function upd(crc, buf, w, i, end) {
   if (nat && end - i >= 256) return nat(buf.subarray(i, end), crc) >>> 0;
   const t = T; let c = ~crc;
@@ -150,7 +152,10 @@ export class RunHasher {
   private offs: number[] = [];
   private lens: number[] = [];
   private worker?: Worker;
-  /** Bytes handed to the worker and not hashed yet; the worker lowers it as it goes (shared memory, so it is current between event-loop turns). */
+  /**
+   * Bytes handed to the worker and not hashed yet; the worker lowers it as it goes (shared memory, so it is current between
+   * event-loop turns).
+   */
   private readonly backlog = new Int32Array(new SharedArrayBuffer(4));
   private nextId = 0;
   private readonly waiting = new Map<number, { resolve: (crc: number) => void; reject: (err: Error) => void; len: number }>();
@@ -160,7 +165,10 @@ export class RunHasher {
   constructor(path?: string) {
     if (path) {
       try {
-        const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, backlog: this.backlog.buffer, nativeCrc: nativeCrc32cPath() } });
+        const w = new Worker(WORKER_SOURCE, {
+          eval: true,
+          workerData: { path, backlog: this.backlog.buffer, nativeCrc: nativeCrc32cPath() },
+        });
         w.unref();
         w.on('message', (m: { id: number; crc?: number; error?: string }) => {
           const p = this.waiting.get(m.id);

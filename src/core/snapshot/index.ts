@@ -8,7 +8,18 @@ export { crc32c, crc32cUpdate } from './crc32c';
 export { describeValue } from './mvcc';
 export type { ValueKind, ValueView } from './mvcc';
 export { diffSnapshots, inspectSnapshot, listKeys, prefixOf, readSnapshotMembers, snapshotKeyFigures } from './inspect';
-export type { InspectOptions, KeyspaceSummary, ListedKey, ListOptions, ListResult, PrefixDiff, PrefixFigures, SnapshotDiff, SnapshotMember, SnapshotReport } from './inspect';
+export type {
+  InspectOptions,
+  KeyspaceSummary,
+  ListedKey,
+  ListOptions,
+  ListResult,
+  PrefixDiff,
+  PrefixFigures,
+  SnapshotDiff,
+  SnapshotMember,
+  SnapshotReport,
+} from './inspect';
 export { snapshotStatus } from './status';
 export type { SnapshotStatus, StatusOptions } from './status';
 export { checkTrailer } from './trailer';

@@ -234,7 +234,11 @@ class KeyIndexSink implements EntrySink {
 class CopySink implements EntrySink {
   readonly entries: { key: Buffer; value: Buffer; bucket: boolean }[] = [];
   entry(buf: Buffer, _w: Int32Array, kOff: number, kLen: number, vOff: number, vLen: number, flags: number): void {
-    this.entries.push({ key: Buffer.from(buf.subarray(kOff, kOff + kLen)), value: Buffer.from(buf.subarray(vOff, vOff + vLen)), bucket: (flags & 1) !== 0 });
+    this.entries.push({
+      key: Buffer.from(buf.subarray(kOff, kOff + kLen)),
+      value: Buffer.from(buf.subarray(vOff, vOff + vLen)),
+      bucket: (flags & 1) !== 0,
+    });
   }
 }
 
@@ -323,7 +327,10 @@ export async function readSnapshotMembers(path: string, opts: { signal?: AbortSi
 }
 
 /** Figures for a trial restore to compare with: revision and live keys, natively. */
-export async function snapshotKeyFigures(path: string, opts: { signal?: AbortSignal } = {}): Promise<{ revision: number; liveKeys: number; totalKey: number; hash: number }> {
+export async function snapshotKeyFigures(
+  path: string,
+  opts: { signal?: AbortSignal } = {},
+): Promise<{ revision: number; liveKeys: number; totalKey: number; hash: number }> {
   const r = await inspectSnapshot(path, { signal: opts.signal });
   return { revision: r.status.revision, liveKeys: r.keyspace.liveKeys, totalKey: r.status.totalKey, hash: r.status.hash };
 }
@@ -370,7 +377,9 @@ export async function inspectSnapshot(path: string, opts: InspectOptions = {}): 
         if (s.flags[slot] & 2) withLease++;
       }
     }
-    const prefixes = [...byPrefix.values()].sort((a, b) => b.liveBytes - a.liveBytes || b.revisionBytes - a.revisionBytes || (a.prefix < b.prefix ? -1 : 1));
+    const prefixes = [...byPrefix.values()].sort(
+      (a, b) => b.liveBytes - a.liveBytes || b.revisionBytes - a.revisionBytes || (a.prefix < b.prefix ? -1 : 1),
+    );
     const entries = (n: string): { key: Buffer; value: Buffer; bucket: boolean }[] => small.get(n)?.entries ?? [];
     const value = (bucket: string, key: string): Buffer | undefined => entries(bucket).find((e) => e.key.toString('latin1') === key)?.value;
     const compact = (k: string): number | undefined => {
@@ -473,7 +482,13 @@ export async function listKeys(path: string, opts: ListOptions = {}): Promise<Li
     const keys: ListedKey[] = page.map(([key, slot]) => {
       const k = Buffer.from(key, 'latin1');
       const valueSize = s.size[slot] - k.length;
-      const item: ListedKey = { key: k.toString('utf8'), createRevision: s.create[slot], modRevision: s.latest[slot], version: s.version[slot], valueSize };
+      const item: ListedKey = {
+        key: k.toString('utf8'),
+        createRevision: s.create[slot],
+        modRevision: s.latest[slot],
+        version: s.version[slot],
+        valueSize,
+      };
       const describe = (opts.values ?? true) && s.pos[slot] >= 0;
       if ((describe || opts.base64) && s.pos[slot] >= 0) {
         const v = file.readAt(s.pos[slot], valueSize);
@@ -532,7 +547,11 @@ async function liveIndex(path: string, signal?: AbortSignal): Promise<{ sink: Ke
  * Keys added, removed and changed from snapshot `a` to snapshot `b` (live keys at each one's
  * revision; changed = the value differs), summed up by prefix.
  */
-export async function diffSnapshots(a: string, b: string, opts: { signal?: AbortSignal; prefixDepth?: number | 'auto'; limit?: number } = {}): Promise<SnapshotDiff> {
+export async function diffSnapshots(
+  a: string,
+  b: string,
+  opts: { signal?: AbortSignal; prefixDepth?: number | 'auto'; limit?: number } = {},
+): Promise<SnapshotDiff> {
   const A = await liveIndex(a, opts.signal);
   const B = await liveIndex(b, opts.signal);
   const depth = opts.prefixDepth ?? 'auto';
@@ -601,7 +620,9 @@ export async function diffSnapshots(a: string, b: string, opts: { signal?: Abort
     removed,
     changed,
     unchanged,
-    prefixes: [...byPrefix.values()].sort((x, y) => y.added + y.removed + y.changed - (x.added + x.removed + x.changed) || (x.prefix < y.prefix ? -1 : 1)),
+    prefixes: [...byPrefix.values()].sort(
+      (x, y) => y.added + y.removed + y.changed - (x.added + x.removed + x.changed) || (x.prefix < y.prefix ? -1 : 1),
+    ),
     samples: { added: pick(samples.added), removed: pick(samples.removed), changed: pick(samples.changed) },
   };
 }

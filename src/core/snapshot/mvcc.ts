@@ -240,7 +240,14 @@ export function describeValue(v: Buffer, maxText = 4096): ValueView {
         k8s.namespace = pbString(v, meta[0], meta[0] + meta[1], 3);
       }
     }
-    return { kind: 'k8s-protobuf', k8s, strings: printableRuns(v.subarray(4, Math.min(end, 4096))), hex: v.toString('hex', 0, Math.min(64, end)), size: v.length, truncated: false };
+    return {
+      kind: 'k8s-protobuf',
+      k8s,
+      strings: printableRuns(v.subarray(4, Math.min(end, 4096))),
+      hex: v.toString('hex', 0, Math.min(64, end)),
+      size: v.length,
+      truncated: false,
+    };
   }
   let cut = Math.min(v.length, maxText * 4);
   // Do not cut a UTF-8 sequence in two.
@@ -253,5 +260,11 @@ export function describeValue(v: Buffer, maxText = 4096): ValueView {
     const t = text.trimStart();
     return { kind: t.startsWith('{') || t.startsWith('[') ? 'json' : 'text', text, size: v.length, truncated };
   }
-  return { kind: 'binary', hex: v.toString('hex', 0, Math.min(64, v.length)), strings: printableRuns(v.subarray(0, Math.min(v.length, 4096))), size: v.length, truncated: v.length > 64 };
+  return {
+    kind: 'binary',
+    hex: v.toString('hex', 0, Math.min(64, v.length)),
+    strings: printableRuns(v.subarray(0, Math.min(v.length, 4096))),
+    size: v.length,
+    truncated: v.length > 64,
+  };
 }

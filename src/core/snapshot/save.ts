@@ -84,7 +84,8 @@ export interface SaveResult {
 /** `<YYYYMMDD_HHMMSS>_snapshot.db` in local time, as `date +%Y%m%d_%H%M%S` names it in the runbook. */
 export function snapshotFileName(now: Date = new Date()): string {
   const p = (n: number): string => String(n).padStart(2, '0');
-  return `${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}_${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}_snapshot.db`;
+  const day = `${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}`;
+  return `${day}_${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}_snapshot.db`;
 }
 
 /** Bytes in binary units, as a person reads them: "512 B", "3.4 MiB", "1.02 GiB". */
@@ -108,7 +109,10 @@ export function snapshotTarget(cfg: Pick<ClusterConfig, 'name' | 'snapshotDir'>,
   }
   const dir = opts.dir ?? cfg.snapshotDir;
   if (!dir) {
-    throw new EtcdBackupError('invalidInput', `Cluster "${cfg.name}" has no snapshot folder: set one in the cluster's settings (snapshotDir), or give a file or folder to save to.`);
+    throw new EtcdBackupError(
+      'invalidInput',
+      `Cluster "${cfg.name}" has no snapshot folder: set one in the cluster's settings (snapshotDir), or give a file or folder to save to.`,
+    );
   }
   return join(resolve(dir), snapshotFileName(opts.now));
 }
@@ -130,10 +134,13 @@ export interface EndpointChoice {
  * without a client URL that answered are offered by their configured endpoint.
  */
 export function suggestSnapshotEndpoints(overview: ClusterOverview, configured: string[] = []): EndpointChoice[] {
-  const score = (m: MemberOverview): number => (m.healthy ? 0 : m.reachable ? 100 : 1000) + (m.role === 'leader' ? 0 : m.isLearner ? 20 : 10);
+  const score = (m: MemberOverview): number =>
+    (m.healthy ? 0 : m.reachable ? 100 : 1000) + (m.role === 'leader' ? 0 : m.isLearner ? 20 : 10);
   const out: EndpointChoice[] = [];
   const seen = new Set<string>();
-  const members = [...overview.members].sort((a, b) => score(a) - score(b) || (a.tookMs ?? 1e9) - (b.tookMs ?? 1e9) || a.name.localeCompare(b.name));
+  const members = [...overview.members].sort(
+    (a, b) => score(a) - score(b) || (a.tookMs ?? 1e9) - (b.tookMs ?? 1e9) || a.name.localeCompare(b.name),
+  );
   for (const m of members) {
     const endpoint = m.endpoint ?? m.clientURLs[0];
     if (!endpoint || seen.has(endpoint)) {
@@ -164,7 +171,10 @@ export function suggestSnapshotEndpoints(overview: ClusterOverview, configured: 
 }
 
 interface Pool {
-  withConnection<T>(service: string, fn: (c: { client: Record<string, (...a: unknown[]) => T>; metadata: unknown }) => T | Promise<T>): Promise<T>;
+  withConnection<T>(
+    service: string,
+    fn: (c: { client: Record<string, (...a: unknown[]) => T>; metadata: unknown }) => T | Promise<T>,
+  ): Promise<T>;
 }
 
 /**
@@ -230,8 +240,7 @@ async function planNames(cfg: ClusterConfig, opts: SaveOptions): Promise<SaveNam
   const dir = dirname(target);
   const sidecar = opts.sidecar !== false ? sidecarPathFor(target) : undefined;
   const exists = (what: string): string =>
-    `${target} already exists${what}: snapshots never overwrite a file. ` +
-    'Choose another name, or move the old file away.';
+    `${target} already exists${what}: snapshots never overwrite a file. ` + 'Choose another name, or move the old file away.';
   await refuseTaken(target, exists);
   if (sidecar) {
     await refuseTaken(sidecar, (what) => sidecarTakenMessage(target, `${sidecar}${what}`));

@@ -178,7 +178,12 @@ export function parseSidecar(path: string, text: string): ReadSidecar | undefine
   }
   const o = j as Record<string, unknown>;
   const file = (typeof o.file === 'object' && o.file !== null ? o.file : {}) as Record<string, unknown>;
-  const revision = typeof o.revision === 'number' ? o.revision : typeof o.revision === 'string' && /^\d+$/.test(o.revision) ? Number(o.revision) : undefined;
+  const revision =
+    typeof o.revision === 'number'
+      ? o.revision
+      : typeof o.revision === 'string' && /^\d+$/.test(o.revision)
+        ? Number(o.revision)
+        : undefined;
   return {
     path,
     members: toMembers(o.members),

@@ -171,21 +171,21 @@ export async function statusOf(
   let walk: WalkResult;
   try {
     walk = await walkTree(
-    file,
-    (name) => {
-      finish();
-      sink.flush();
-      sink.hasher.add(name, 0, name.length, -1);
-      const n = name.toString('latin1');
-      sink.isKeyBucket = n === 'key';
-      sink.bucketName = n;
-      sink.bucketKeys = 0;
-      current = { name: n, keys: 0 };
-      buckets.push(current);
-      return opts.wrap ? opts.wrap(name, sink) : sink;
-    },
-    { signal: opts.signal, onProgress: opts.onProgress ? (done) => opts.onProgress?.(done, file.meta.pgid) : undefined },
-  );
+      file,
+      (name) => {
+        finish();
+        sink.flush();
+        sink.hasher.add(name, 0, name.length, -1);
+        const n = name.toString('latin1');
+        sink.isKeyBucket = n === 'key';
+        sink.bucketName = n;
+        sink.bucketKeys = 0;
+        current = { name: n, keys: 0 };
+        buckets.push(current);
+        return opts.wrap ? opts.wrap(name, sink) : sink;
+      },
+      { signal: opts.signal, onProgress: opts.onProgress ? (done) => opts.onProgress?.(done, file.meta.pgid) : undefined },
+    );
   } catch (err) {
     hasher.stop();
     throw err;

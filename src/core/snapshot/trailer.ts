@@ -60,7 +60,10 @@ try {
  * (a mismatch is `ok: false`, not an error); rejects with EtcdBackupError 'cancelled' when the
  * signal aborts, or the read error.
  */
-export function checkTrailer(path: string, opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {}): Promise<TrailerCheck> {
+export function checkTrailer(
+  path: string,
+  opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
+): Promise<TrailerCheck> {
   return new Promise<TrailerCheck>((resolve, reject) => {
     if (opts.signal?.aborted) {
       reject(new EtcdBackupError('cancelled', 'Cancelled.'));
@@ -79,16 +82,30 @@ export function checkTrailer(path: string, opts: { signal?: AbortSignal; onProgr
       f();
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
-    worker.on('message', (m: { progress?: number; total?: number; done?: boolean; actual?: string; expected?: string; hashedBytes?: number; error?: string; code?: string }) => {
-      if (m.progress !== undefined) {
-        opts.onProgress?.(m.progress, m.total ?? 0);
-      } else if (m.done) {
-        finish(() => resolve({ ok: m.actual === m.expected, actual: m.actual ?? '', expected: m.expected ?? '', hashedBytes: m.hashedBytes ?? 0 }));
-      } else if (m.error !== undefined) {
-        const err = Object.assign(new Error(m.error), { code: m.code });
-        finish(() => reject(err));
-      }
-    });
+    worker.on(
+      'message',
+      (m: {
+        progress?: number;
+        total?: number;
+        done?: boolean;
+        actual?: string;
+        expected?: string;
+        hashedBytes?: number;
+        error?: string;
+        code?: string;
+      }) => {
+        if (m.progress !== undefined) {
+          opts.onProgress?.(m.progress, m.total ?? 0);
+        } else if (m.done) {
+          finish(() =>
+            resolve({ ok: m.actual === m.expected, actual: m.actual ?? '', expected: m.expected ?? '', hashedBytes: m.hashedBytes ?? 0 }),
+          );
+        } else if (m.error !== undefined) {
+          const err = Object.assign(new Error(m.error), { code: m.code });
+          finish(() => reject(err));
+        }
+      },
+    );
     worker.on('error', (err) => finish(() => reject(err)));
     worker.on('exit', (code) => finish(() => reject(new Error(`the hashing worker stopped (exit ${code})`))));
   });

@@ -102,15 +102,31 @@ export async function verifySnapshot(path: string, opts: VerifyOptions = {}): Pr
     let reason = err.message;
     // A cut-off file has lost its trailer too; say so (restore would refuse it for that alone).
     if (/ is truncated: /.test(reason) && size % 512 !== TRAILER_SIZE) {
-      reason = reason.replace(/\. Take or copy the snapshot again\.$/, '; it has no SHA-256 trailer either (cut off). Take or copy the snapshot again.');
+      reason = reason.replace(
+        /\. Take or copy the snapshot again\.$/,
+        '; it has no SHA-256 trailer either (cut off). Take or copy the snapshot again.',
+      );
     }
-    return { ...base, fileSize: size, hasHashTrailer: size % 512 === TRAILER_SIZE, ok: false, reason, kind: err.kind, problems, problemCount: problems.length, summary: summaryOf(err.kind, problems.length) };
+    return {
+      ...base,
+      fileSize: size,
+      hasHashTrailer: size % 512 === TRAILER_SIZE,
+      ok: false,
+      reason,
+      kind: err.kind,
+      problems,
+      problemCount: problems.length,
+      summary: summaryOf(err.kind, problems.length),
+    };
   }
   const ac = new AbortController();
   const onAbort = (): void => ac.abort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const shaP = !opts.skipHash && file.hasHashTrailer ? checkTrailer(path, { signal: ac.signal, onProgress: (d, t) => opts.onProgress?.('sha256', d, t) }) : undefined;
+    const shaP =
+      !opts.skipHash && file.hasHashTrailer
+        ? checkTrailer(path, { signal: ac.signal, onProgress: (d, t) => opts.onProgress?.('sha256', d, t) })
+        : undefined;
     shaP?.catch(() => undefined);
     const { status, walk } = await statusOf(file, { signal: opts.signal, onProgress: (d, t) => opts.onProgress?.('pages', d, t) });
     const sha = shaP ? await shaP : undefined;
