@@ -499,9 +499,3 @@ function manifestDataDir(parsed: ParsedEtcdFile, target: string, opts: EditOptio
   if (found.fromConfig) return verified(parsed, result, 'config-file', lastSetting(parsed, 'config-file')?.value ?? '', () => true, check);
   return verified(parsed, result, 'data-dir', keep ? dd.value : target, () => true, check);
 }
-
-/** Apply an edit result to its text (for the CLI and tests). */
-export function applyEditResult(parsed: ParsedEtcdFile, r: EditResult): string {
-  if (!r.ok) throw new Error(r.error);
-  return applyEdits(parsed.text, r.edits);
-}

@@ -24,7 +24,7 @@ export { effectiveSettings, etcdFileAnchors, hostPathOf, mountFor, lastSetting, 
 export type { EtcdFileAnchors } from './settings';
 export { clusterFromEtcdFile } from './import';
 export type { ImportOptions, ImportResult } from './import';
-export { applyEdits, applyEditResult, setDataDir, setInitialClusterState, setSetting, editBlocker } from './edits';
+export { applyEdits, setDataDir, setInitialClusterState, setSetting, editBlocker } from './edits';
 export type { EditOptions, InitialClusterState } from './edits';
 export { ETCD_34_FLAGS, ETCD_35_FLAGS, BOOLEAN_FLAGS, isKnownFlag, closestFlag, editDistance, envNameOf, flagNameOfEnv } from './flags';
 export { diagnoseEtcdFile } from './diagnostics';

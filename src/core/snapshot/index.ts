@@ -24,5 +24,5 @@ export { snapshotStatus } from './status';
 export type { SnapshotStatus, StatusOptions } from './status';
 export { checkTrailer } from './trailer';
 export type { TrailerCheck } from './trailer';
-export { assertVerified, verifySnapshot } from './verify';
+export { verifySnapshot } from './verify';
 export type { VerifyOptions, VerifyResult } from './verify';

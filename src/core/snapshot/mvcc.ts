@@ -121,18 +121,9 @@ export function revisionMain(buf: Buffer, off: number): number {
   return buf.readUInt32BE(off) * 0x100000000 + buf.readUInt32BE(off + 4);
 }
 
-/** Sub revision of a revision key at buf[off] (bytes 9..17). */
-export function revisionSub(buf: Buffer, off: number): number {
-  return buf.readUInt32BE(off + 9) * 0x100000000 + buf.readUInt32BE(off + 13);
-}
-
 /** A revision key of 17 bytes, or 18 ending in 't' (tombstone). */
 export function isRevisionKey(buf: Buffer, off: number, len: number): boolean {
   return (len === 17 || (len === 18 && buf[off + 17] === 0x74)) && buf[off + 8] === 0x5f;
-}
-
-export function isTombstone(buf: Buffer, off: number, len: number): boolean {
-  return len === 18 && buf[off + 17] === 0x74;
 }
 
 /** How a value looks, for listing. */

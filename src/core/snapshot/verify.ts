@@ -223,10 +223,3 @@ function summaryOf(kind: ErrorKind, problems: number, hashCheck?: HashCheck): st
   }
   return problems ? `corrupt (${problems} problem${problems === 1 ? '' : 's'})` : 'corrupt';
 }
-
-/** Throw the verdict's sentence as an EtcdBackupError when the file is not sound. */
-export function assertVerified(r: VerifyResult): void {
-  if (!r.ok) {
-    throw new EtcdBackupError(r.kind ?? 'corrupt', r.reason ?? `${r.path} is not a sound snapshot.`);
-  }
-}
