@@ -110,6 +110,8 @@ function codeOf(err: unknown): number | undefined {
 /**
  * Classify any error (gRPC, Node system error, etcd3 error) and phrase it as one sentence.
  * `where` names what was being talked to, e.g. `https://10.0.0.11:2379`.
+ * Kept whole on purpose (over 100 lines): it is one ordered table of "this error means that",
+ * and the order is the meaning (the first match wins); split up, the order would be hidden.
  */
 export function explain(err: unknown, where?: string): EtcdBackupError {
   if (err instanceof EtcdBackupError) {

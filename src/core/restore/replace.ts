@@ -95,6 +95,8 @@ export function envToFlags(env: Record<string, string>): string[] {
  * Remove the failed member and add its replacement. Refuses before changing anything: a bad
  * name or URL, a member that is not there, a removal that loses quorum without
  * `confirmQuorumLoss`, a replacement name already used by another member.
+ * Kept whole on purpose (just over 100 lines): it reads as the runbook's replace step, check,
+ * remove, add (with etcd 3.4's retry), and every check must come before the first change.
  */
 export async function replaceMember(conn: MemberApi, opts: ReplaceMemberOptions): Promise<ReplaceMemberResult> {
   const steps: ReplaceStep[] = [];

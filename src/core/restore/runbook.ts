@@ -120,11 +120,19 @@ export function restoreInvocations(flags: RestoreFlags): { etcdutl: string[]; et
   return { etcdutl: ['etcdutl', ...all], etcdctl: ['etcdctl', ...plain], cli: ['etcd-backup', ...all] };
 }
 
-/** The Markdown runbook. */
+/** The Markdown runbook: the plan, what to do first, one block per member, the final check. */
 export function buildRunbook(input: RunbookInput): string {
   const generatedAt = input.generatedAt ?? new Date();
   const stamp = input.stamp ?? timestamp(generatedAt);
   const tool = input.tool ?? 'etcdutl';
+  const out = [...runbookHeader(input, generatedAt), ...beforeYouStart(input)];
+  for (const m of input.plan.members) out.push(...memberSection(input, m, stamp, tool));
+  out.push(...whenEveryMemberStarted(input, stamp));
+  return out.join('\n');
+}
+
+/** The title and the table of what every member shares (snapshot, hash, token, members). */
+function runbookHeader(input: RunbookInput, generatedAt: Date): string[] {
   const out: string[] = [];
   const title = input.clusterName
     ? `Restore etcd cluster "${input.clusterName}" from a snapshot`
@@ -147,6 +155,12 @@ export function buildRunbook(input: RunbookInput): string {
   out.push(`| New cluster token | ${code(input.plan.initialClusterToken)} |`);
   out.push(`| Members | ${cell(input.plan.members.map((m) => `${m.name} (${m.peerURLs.join(', ')})`).join(', '))} |`);
   out.push('');
+  return out;
+}
+
+/** Copy and check the file; how to read the blocks; the hash-check and revision-bump notes. */
+function beforeYouStart(input: RunbookInput): string[] {
+  const out: string[] = [];
   out.push('## Before you start', '');
   out.push(
     `1. Copy the snapshot to ${code(input.snapshotPath)} on every machine below${input.snapshotSha256 ? ', and check it there:' : '.'}`,
@@ -174,100 +188,106 @@ export function buildRunbook(input: RunbookInput): string {
   }
   out.push('');
 
-  for (const m of input.plan.members) {
-    const setup: RunbookMemberSetup = { dataDir: '/var/lib/etcd', ...input.defaults, ...input.setup?.[m.name] } as RunbookMemberSetup;
-    const runtime = setup.runtime ?? 'systemd';
-    const oldDir = setup.oldDataDir ?? setup.dataDir;
-    const aside = `${oldDir}.old-${stamp}`;
-    const owner = setup.owner ?? (runtime === 'static-pod' ? 'root:root' : 'etcd:etcd');
-    const manifest = setup.manifestPath ?? '/etc/kubernetes/manifests/etcd.yaml';
-    const parkedPath = parkedManifestPath(manifest);
-    const unit = setup.unit ?? 'etcd';
-    const f = memberFlags(input.plan, m.name);
-    const flags: RestoreFlags = {
-      snapshot: setup.snapshotPath ?? input.snapshotPath,
-      ...f,
-      dataDir: setup.dataDir,
-      skipHashCheck: input.skipHashCheck,
-      bumpRevision: input.bumpRevision,
-      markCompacted: input.markCompacted,
-    };
-    const inv = restoreInvocations(flags);
-    out.push(`## Member ${code(m.name)} on ${hostOf(m.peerURLs[0])}`, '');
-    out.push(
-      `Peer URL${m.peerURLs.length > 1 ? 's' : ''}: ${m.peerURLs.map(code).join(', ')}; restored data ` +
-        `dir: ${code(setup.dataDir)}${oldDir !== setup.dataDir ? ` (the old one is ${code(oldDir)})` : ''}.`,
-      '',
-    );
-    const b: string[] = [];
-    b.push(`# ---- member ${m.name}: run as root on ${hostOf(m.peerURLs[0])} ----`);
-    b.push('# 1. Stop etcd');
-    if (runtime === 'static-pod') {
-      b.push('#    (moving the manifest out of the manifests folder makes the kubelet stop the pod)');
-      b.push(`mv ${shellQuote(manifest)} ${shellQuote(parkedPath)}`);
-      b.push("while crictl ps --name '^etcd$' -q | grep -q .; do echo 'waiting for the etcd container to stop'; sleep 2; done");
-    } else {
-      b.push(`systemctl stop ${shellQuote(unit)}`);
-    }
-    b.push('# 2. Move the old data dir aside (never deleted; remove it yourself once the cluster is healthy),');
-    b.push('#    unless a process still holds its database (a running etcd keeps a lock on it, however it was started)');
-    const db = shellQuote(`${oldDir}/member/snap/db`);
-    const busy = shellQuote(
-      `${oldDir} is still in use (a process holds a lock on its database): stop etcd first, then run this block again`,
-    );
-    b.push(
-      `if [ -e ${db} ] && ! flock -n ${db} true; then echo ${busy} >&2; elif [ -e ` +
-        `${shellQuote(oldDir)} ]; then mv ${shellQuote(oldDir)} ${shellQuote(aside)}; fi`,
-    );
-    if (oldDir !== setup.dataDir) {
-      b.push(`#    the restore target must not exist or be empty: ${setup.dataDir}`);
-    }
-    b.push(`# 3. Restore this member from the snapshot (${tool === 'etcdutl' ? 'etcdutl, etcd 3.5+' : 'etcdctl 3.4'})`);
-    if (tool === 'etcdutl') {
-      b.push(shellCommand(inv.etcdutl));
-      b.push('#    without etcdutl (etcd 3.4, Debian/Ubuntu etcd-client):');
-      b.push(commentOut(shellCommand(inv.etcdctl, 'ETCDCTL_API=3 ')));
-    } else {
-      b.push(shellCommand(inv.etcdctl, 'ETCDCTL_API=3 '));
-      b.push('#    with etcdutl (etcd 3.5+):');
-      b.push(commentOut(shellCommand(inv.etcdutl)));
-    }
-    b.push("#    or with etcd Backup & Restore's CLI (verifies the file first, refuses a non-empty dir):");
-    b.push(commentOut(shellCommand(inv.cli)));
-    b.push('# 4. Owner and mode: etcd will not start otherwise');
-    b.push(`chown -R ${shellQuote(owner)} ${shellQuote(setup.dataDir)}`);
-    b.push(`chmod 700 ${shellQuote(setup.dataDir)}`);
-    if (oldDir !== setup.dataDir) {
-      b.push('# 5. Point etcd at the restored dir');
-      if (runtime === 'static-pod') {
-        b.push('#    (--data-dir and the etcd-data hostPath volume; the volumeMounts entry must agree with the flag)');
-        b.push(`etcd-backup manifest set-data-dir ${shellQuote(parkedPath)} ${shellQuote(setup.dataDir)} --write`);
-        b.push(`#    or edit ${parkedPath} by hand: hostPath.path of the etcd-data volume -> ${setup.dataDir}`);
-      } else if (setup.envFile) {
-        b.push(`etcd-backup manifest set-data-dir ${shellQuote(setup.envFile)} ${shellQuote(setup.dataDir)} --write`);
-        b.push(`#    or set ETCD_DATA_DIR (or --data-dir / data-dir:) to ${setup.dataDir} by hand in ${setup.envFile}`);
-      } else {
-        b.push(`#    set ETCD_DATA_DIR (or --data-dir) to ${setup.dataDir} in etcd's env file or unit: systemctl cat ${unit}`);
-      }
-    } else {
-      b.push('# 5. The data dir path is unchanged: the manifest / env file need no edit');
-    }
-    b.push('# 6. Start etcd');
-    if (runtime === 'static-pod') {
-      b.push(`mv ${shellQuote(parkedPath)} ${shellQuote(manifest)}`);
-      b.push('#    the kubelet starts the pod again; wait until its container runs (or watch: crictl ps | grep etcd)');
-      b.push("until crictl ps --name '^etcd$' --state running -q | grep -q .; do echo 'waiting for the etcd container'; sleep 2; done");
-    } else {
-      b.push(`systemctl start ${shellQuote(unit)}`);
-      b.push(`systemctl --no-pager status ${shellQuote(unit)}`);
-    }
-    b.push('# 7. Verify (it answers once a quorum of members is restored and started)');
-    b.push(
-      shellCommand(endpointStatusWords(m.clientURLs?.length ? m.clientURLs : ['https://127.0.0.1:2379'], input.tls), 'ETCDCTL_API=3 '),
-    );
-    out.push('```sh', b.join('\n'), '```', '');
-  }
+  return out;
+}
 
+/** One member's block: stop etcd, move the old dir aside, restore, owner and mode, point etcd at it, start, verify. */
+function memberSection(input: RunbookInput, m: RestorePlan['members'][number], stamp: string, tool: RestoreToolKind): string[] {
+  const out: string[] = [];
+  const setup: RunbookMemberSetup = { dataDir: '/var/lib/etcd', ...input.defaults, ...input.setup?.[m.name] } as RunbookMemberSetup;
+  const runtime = setup.runtime ?? 'systemd';
+  const oldDir = setup.oldDataDir ?? setup.dataDir;
+  const aside = `${oldDir}.old-${stamp}`;
+  const owner = setup.owner ?? (runtime === 'static-pod' ? 'root:root' : 'etcd:etcd');
+  const manifest = setup.manifestPath ?? '/etc/kubernetes/manifests/etcd.yaml';
+  const parkedPath = parkedManifestPath(manifest);
+  const unit = setup.unit ?? 'etcd';
+  const f = memberFlags(input.plan, m.name);
+  const flags: RestoreFlags = {
+    snapshot: setup.snapshotPath ?? input.snapshotPath,
+    ...f,
+    dataDir: setup.dataDir,
+    skipHashCheck: input.skipHashCheck,
+    bumpRevision: input.bumpRevision,
+    markCompacted: input.markCompacted,
+  };
+  const inv = restoreInvocations(flags);
+  out.push(`## Member ${code(m.name)} on ${hostOf(m.peerURLs[0])}`, '');
+  out.push(
+    `Peer URL${m.peerURLs.length > 1 ? 's' : ''}: ${m.peerURLs.map(code).join(', ')}; restored data ` +
+      `dir: ${code(setup.dataDir)}${oldDir !== setup.dataDir ? ` (the old one is ${code(oldDir)})` : ''}.`,
+    '',
+  );
+  const b: string[] = [];
+  b.push(`# ---- member ${m.name}: run as root on ${hostOf(m.peerURLs[0])} ----`);
+  b.push('# 1. Stop etcd');
+  if (runtime === 'static-pod') {
+    b.push('#    (moving the manifest out of the manifests folder makes the kubelet stop the pod)');
+    b.push(`mv ${shellQuote(manifest)} ${shellQuote(parkedPath)}`);
+    b.push("while crictl ps --name '^etcd$' -q | grep -q .; do echo 'waiting for the etcd container to stop'; sleep 2; done");
+  } else {
+    b.push(`systemctl stop ${shellQuote(unit)}`);
+  }
+  b.push('# 2. Move the old data dir aside (never deleted; remove it yourself once the cluster is healthy),');
+  b.push('#    unless a process still holds its database (a running etcd keeps a lock on it, however it was started)');
+  const db = shellQuote(`${oldDir}/member/snap/db`);
+  const busy = shellQuote(`${oldDir} is still in use (a process holds a lock on its database): stop etcd first, then run this block again`);
+  b.push(
+    `if [ -e ${db} ] && ! flock -n ${db} true; then echo ${busy} >&2; elif [ -e ` +
+      `${shellQuote(oldDir)} ]; then mv ${shellQuote(oldDir)} ${shellQuote(aside)}; fi`,
+  );
+  if (oldDir !== setup.dataDir) {
+    b.push(`#    the restore target must not exist or be empty: ${setup.dataDir}`);
+  }
+  b.push(`# 3. Restore this member from the snapshot (${tool === 'etcdutl' ? 'etcdutl, etcd 3.5+' : 'etcdctl 3.4'})`);
+  if (tool === 'etcdutl') {
+    b.push(shellCommand(inv.etcdutl));
+    b.push('#    without etcdutl (etcd 3.4, Debian/Ubuntu etcd-client):');
+    b.push(commentOut(shellCommand(inv.etcdctl, 'ETCDCTL_API=3 ')));
+  } else {
+    b.push(shellCommand(inv.etcdctl, 'ETCDCTL_API=3 '));
+    b.push('#    with etcdutl (etcd 3.5+):');
+    b.push(commentOut(shellCommand(inv.etcdutl)));
+  }
+  b.push("#    or with etcd Backup & Restore's CLI (verifies the file first, refuses a non-empty dir):");
+  b.push(commentOut(shellCommand(inv.cli)));
+  b.push('# 4. Owner and mode: etcd will not start otherwise');
+  b.push(`chown -R ${shellQuote(owner)} ${shellQuote(setup.dataDir)}`);
+  b.push(`chmod 700 ${shellQuote(setup.dataDir)}`);
+  if (oldDir !== setup.dataDir) {
+    b.push('# 5. Point etcd at the restored dir');
+    if (runtime === 'static-pod') {
+      b.push('#    (--data-dir and the etcd-data hostPath volume; the volumeMounts entry must agree with the flag)');
+      b.push(`etcd-backup manifest set-data-dir ${shellQuote(parkedPath)} ${shellQuote(setup.dataDir)} --write`);
+      b.push(`#    or edit ${parkedPath} by hand: hostPath.path of the etcd-data volume -> ${setup.dataDir}`);
+    } else if (setup.envFile) {
+      b.push(`etcd-backup manifest set-data-dir ${shellQuote(setup.envFile)} ${shellQuote(setup.dataDir)} --write`);
+      b.push(`#    or set ETCD_DATA_DIR (or --data-dir / data-dir:) to ${setup.dataDir} by hand in ${setup.envFile}`);
+    } else {
+      b.push(`#    set ETCD_DATA_DIR (or --data-dir) to ${setup.dataDir} in etcd's env file or unit: systemctl cat ${unit}`);
+    }
+  } else {
+    b.push('# 5. The data dir path is unchanged: the manifest / env file need no edit');
+  }
+  b.push('# 6. Start etcd');
+  if (runtime === 'static-pod') {
+    b.push(`mv ${shellQuote(parkedPath)} ${shellQuote(manifest)}`);
+    b.push('#    the kubelet starts the pod again; wait until its container runs (or watch: crictl ps | grep etcd)');
+    b.push("until crictl ps --name '^etcd$' --state running -q | grep -q .; do echo 'waiting for the etcd container'; sleep 2; done");
+  } else {
+    b.push(`systemctl start ${shellQuote(unit)}`);
+    b.push(`systemctl --no-pager status ${shellQuote(unit)}`);
+  }
+  b.push('# 7. Verify (it answers once a quorum of members is restored and started)');
+  b.push(shellCommand(endpointStatusWords(m.clientURLs?.length ? m.clientURLs : ['https://127.0.0.1:2379'], input.tls), 'ETCDCTL_API=3 '));
+  out.push('```sh', b.join('\n'), '```', '');
+
+  return out;
+}
+
+/** The cluster-wide check once every member runs. */
+function whenEveryMemberStarted(input: RunbookInput, stamp: string): string[] {
+  const out: string[] = [];
   const allClients = input.plan.members.flatMap((m) => m.clientURLs ?? []);
   out.push('## When every member is started', '');
   out.push('```sh');
@@ -293,7 +313,7 @@ export function buildRunbook(input: RunbookInput): string {
       `the cluster is healthy, the old data dirs (\`*.old-${stamp}\`) can be removed. Take a fresh snapshot.`,
     '',
   );
-  return out.join('\n');
+  return out;
 }
 
 /**
