@@ -1,8 +1,7 @@
 /**
  * V8's young-generation collector, when it can be had (`--expose-gc` set at run time and read
  * from a fresh context): called every few MiB of a snapshot stream it keeps the RSS flat.
- * (The same helper as in snapshotSave.ts, shared for the backup group; that file can use this
- * one when it is next edited.)
+ * Shared by `snapshot save` and the backup group.
  */
 import { setFlagsFromString } from 'v8';
 import { runInNewContext } from 'vm';

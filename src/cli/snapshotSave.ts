@@ -6,13 +6,12 @@
  */
 import { promises as fs } from 'fs';
 import { dirname, join, resolve } from 'path';
-import { setFlagsFromString } from 'v8';
-import { runInNewContext } from 'vm';
 import { MAX_TIMEOUT_MS, MAX_TIMER_MS, MIN_TIMEOUT_MS, normalizeEndpoint } from '../core/config';
 import { EtcdBackupError } from '../core/errors';
 import { formatBytes, formatSaveProgress, saveSnapshot, SaveProgress, snapshotFileName } from '../core/snapshot/save';
 import type { ClusterConfig, ClusterSecrets } from '../core/types';
 import { checkV2Store, v2SaveWarning } from '../core/v2store';
+import { minorGc } from './gc';
 import { CliCommand, CliUsageError, parseFlags } from './types';
 
 const USAGE = `Usage: etcd-backup snapshot save <file|folder> --endpoints <url>
@@ -83,20 +82,6 @@ function parseDurationText(text: string, flag: string): number {
     throw new CliUsageError(`--${flag} must be more than zero (got "${text}").`);
   }
   return Math.round(total);
-}
-
-/**
- * V8's young-generation collector, when it can be had (`--expose-gc` set at run time and read
- * from a fresh context): called every few MiB it keeps the process's RSS flat and low.
- */
-function minorGc(): (() => void) | undefined {
-  try {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as ((o?: { type: string }) => void) | undefined;
-    return typeof gc === 'function' ? () => gc({ type: 'minor' }) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** What a save was asked for, from the command line. */
