@@ -60,6 +60,7 @@ export { waitFor } from '../support/waitFor';
 interface MenuItem {
   command: string;
   when?: string;
+  group?: string;
 }
 
 /**
@@ -76,6 +77,15 @@ export function treeMenuCommands(contextValue: string, view = 'etcdBackup.cluste
     if (re) return new RegExp(re[1], re[2]).test(contextValue);
     throw new Error(`treeMenuCommands cannot evaluate "${term}"`);
   };
-  const items = pkg.contributes.menus['view/item/context'] ?? [];
-  return [...new Set(items.filter((i) => (i.when ?? '').split('&&').every((t) => holds(t.trim()))).map((i) => i.command))];
+  const items = (pkg.contributes.menus['view/item/context'] ?? []).filter((i) => (i.when ?? '').split('&&').every((t) => holds(t.trim())));
+  // In the order VS Code shows them: the row's inline buttons, then the menu by group name ("navigation" first) and @order.
+  const key = (i: MenuItem): [number, string, number] => {
+    const [group = '', order = '0'] = (i.group ?? '').split('@');
+    return [group === 'inline' ? 0 : group === 'navigation' ? 1 : 2, group, Number(order)];
+  };
+  const sorted = items
+    .map((i, n) => ({ i, k: key(i), n }))
+    .sort((a, b) => a.k[0] - b.k[0] || a.k[1].localeCompare(b.k[1]) || a.k[2] - b.k[2] || a.n - b.n)
+    .map((x) => x.i);
+  return [...new Set(sorted.map((i) => i.command))];
 }
