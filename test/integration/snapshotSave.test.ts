@@ -103,6 +103,24 @@ describe('snapshot save (real etcd)', function () {
     return big;
   }
 
+  it('two saves into one folder in the same second get two names (…_snapshot.db, …_snapshot-2.db); a name the user gave is never changed', async () => {
+    const dir = freshDir();
+    const [m] = plain.members;
+    const now = new Date(2026, 0, 24, 11, 0, 0);
+    const a = await saveSnapshot(plain.clusterConfig(), plain.secrets(), { endpoint: m.clientURL, dir, now });
+    const b = await saveSnapshot(plain.clusterConfig(), plain.secrets(), { endpoint: m.clientURL, dir, now });
+    assert.strictEqual(a.file, join(dir, '20260124_110000_snapshot.db'));
+    assert.strictEqual(b.file, join(dir, '20260124_110000_snapshot-2.db'));
+    assert.deepStrictEqual(readdirSync(dir).sort(), [
+      '20260124_110000_snapshot-2.db',
+      '20260124_110000_snapshot-2.json',
+      '20260124_110000_snapshot.db',
+      '20260124_110000_snapshot.json',
+    ]);
+    const e = await rejection(saveSnapshot(plain.clusterConfig(), plain.secrets(), { endpoint: m.clientURL, file: a.file }));
+    assert.match(e.message, /already exists: snapshots never overwrite a file/);
+  });
+
   it('saves from a 1-member cluster: conventional name, 0600, etcdctl reads it with the cluster revision, valid trailer, sidecar as etcdctl reports', async () => {
     const dir = freshDir();
     const [m] = plain.members;

@@ -234,9 +234,24 @@ async function refuseTaken(path: string, message: (what: string) => string): Pro
   }
 }
 
+/**
+ * In a folder the name is ours to choose: a second save in the same second (or a name taken by
+ * anything else) gets `…_snapshot-2.db`, `-3`, … instead of a refusal. A name given by the user
+ * is never changed (planNames refuses it when taken). link() still refuses a name that appears
+ * during the stream.
+ */
+async function freeConventionalName(target: string, withSidecar: boolean): Promise<string> {
+  for (let n = 1; n < 100; n++) {
+    const name = n === 1 ? target : target.replace(/_snapshot\.db$/, `_snapshot-${n}.db`);
+    const taken = (await lstatOrNone(name)) || (withSidecar && (await lstatOrNone(sidecarPathFor(name))));
+    if (!taken) return name;
+  }
+  return target;
+}
+
 /** Step 1: the names, checked before anything else happens. */
 async function planNames(cfg: ClusterConfig, opts: SaveOptions): Promise<SaveNames> {
-  const target = snapshotTarget(cfg, opts);
+  const target = opts.file ? snapshotTarget(cfg, opts) : await freeConventionalName(snapshotTarget(cfg, opts), opts.sidecar !== false);
   const dir = dirname(target);
   const sidecar = opts.sidecar !== false ? sidecarPathFor(target) : undefined;
   const exists = (what: string): string =>
