@@ -154,10 +154,21 @@ describe('Compact and Defragment on real etcd', () => {
     it('refuses with one sentence when quorum is lost, changing nothing (in etcd: old revisions readable, size unchanged)', async () => {
       const leader = await c.waitLeader();
       // History the refused run must not compact away, and the size it must not change.
-      const oldRev = await putRev(c, '/history/q', 'old');
-      await putKeys(c, '/history/bulk/', 100, 4096);
-      await putKeys(c, '/history/bulk/', 100, 4096);
-      await putRev(c, '/history/q', 'new');
+      // The client may first try the member killed by the test before (UNAVAILABLE): try again.
+      const retry = async <T>(f: () => Promise<T>): Promise<T> => {
+        for (let i = 0; ; i++) {
+          try {
+            return await f();
+          } catch (err) {
+            if (i >= 10 || !/UNAVAILABLE/.test(String(err))) throw err;
+            await new Promise((r) => setTimeout(r, 500));
+          }
+        }
+      };
+      const oldRev = await retry(() => putRev(c, '/history/q', 'old'));
+      await retry(() => putKeys(c, '/history/bulk/', 100, 4096));
+      await retry(() => putKeys(c, '/history/bulk/', 100, 4096));
+      await retry(() => putRev(c, '/history/q', 'new'));
       const other = c.members.find((m) => m.running && m !== leader) as TestMember;
       await other.kill();
       const alive = c.members.filter((m) => m.running);
