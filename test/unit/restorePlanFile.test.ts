@@ -36,7 +36,7 @@ describe('stored restore plan (core/restore/planFile)', () => {
     assert.strictEqual(found?.plan.initialClusterToken, 'tok-1');
     let p = found.plan;
     p = await markMemberDone(found.file, p, 'm1', { dataDir: '/d1', at: 'now', by: 'root@a' });
-    assert.deepStrictEqual((await readPlanFile(found.file)).done.m1, { dataDir: '/d1', movedAside: undefined, at: 'now', by: 'root@a' });
+    assert.deepStrictEqual((await readPlanFile(found.file)).done.m1, { dataDir: '/d1', oldDataDir: undefined, movedAside: undefined, at: 'now', by: 'root@a' });
     p = await markMemberDone(found.file, p, 'm2', { dataDir: '/d2', at: 'now' });
     await markMemberDone(found.file, p, 'm3', { dataDir: '/d3', at: 'now' });
     assert.strictEqual(await findOpenPlan(snap, sha), undefined, 'a finished plan is not reused');

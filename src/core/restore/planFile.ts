@@ -19,6 +19,8 @@ import { timestamp } from './runbook';
 /** One member restored already (where, when, by whom). */
 export interface RestoredMemberRecord {
   dataDir: string;
+  /** The data dir it replaced (equal to `dataDir` when restored in place). */
+  oldDataDir?: string;
   movedAside?: string;
   /** ISO time. */
   at: string;
@@ -71,7 +73,7 @@ export function parsePlan(text: string, file: string): StoredRestorePlan {
   const done: Record<string, RestoredMemberRecord> = {};
   for (const [name, r] of Object.entries(p.done && typeof p.done === 'object' ? p.done : {})) {
     if (members.some((m) => m.name === name) && typeof r?.dataDir === 'string') {
-      done[name] = { dataDir: r.dataDir, movedAside: r.movedAside, at: String(r.at ?? ''), by: r.by };
+      done[name] = { dataDir: r.dataDir, oldDataDir: r.oldDataDir, movedAside: r.movedAside, at: String(r.at ?? ''), by: r.by };
     }
   }
   return {
@@ -106,6 +108,16 @@ export async function findOpenPlan(snapshot: string, sha256: string): Promise<{ 
     if (st?.isFile()) return { file, plan: await readPlanFile(file, sha256) };
   }
   return undefined;
+}
+
+/** Open plans beside the snapshot for another content of the same file name (never reused for this one; named to the user). */
+export async function otherOpenPlans(snapshot: string, sha256: string): Promise<string[]> {
+  const mine = basename(planFilePaths(snapshot, sha256)[0]);
+  const stem = mine.replace(/-[0-9a-f]{12}\.json$/, '');
+  const names = await fs.readdir(dirname(snapshot)).catch(() => [] as string[]);
+  return names
+    .filter((n) => n !== mine && n.startsWith(`${stem}-`) && /^-[0-9a-f]{12}\.json$/.test(n.slice(stem.length)))
+    .map((n) => join(dirname(snapshot), n));
 }
 
 async function writeTemp(final: string, plan: StoredRestorePlan): Promise<string> {
