@@ -827,7 +827,10 @@ async function restoreSnapshot(
     v2Lines.forEach((l) => note(`Warning: ${l}`));
     restored = await restoreHere({ snapshot, plan, localMember, tool, skipHashCheck, bump, v2Lines, runtime }, chosen, answers, note);
     stored.plan = await recordRestored(stored, localMember, restored, chosen.oldDataDir, note);
-    await remember({ localMember: undefined, dirs: { ...remembered.dirs, [localMember]: undefined } as RememberedAnswers['dirs'] });
+    const finished = stored.plan.members.every((m) => stored.plan.done[m.name]);
+    // Restored: its answers are not offered again (and nothing is kept once the whole plan is done).
+    if (finished) await memo.update(memoryKey(sha), undefined);
+    else await remember({ localMember: undefined, dirs: { ...remembered.dirs, [localMember]: undefined } as RememberedAnswers['dirs'] });
   }
   const runbookPath = await runbookStep(
     { snapshot, plan, tool, skipHashCheck, bump, check, cluster, runtime, sha },
