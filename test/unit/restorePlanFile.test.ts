@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { EtcdBackupError } from '../../src/core/errors';
-import { closePlanFile, createPlanFile, findOpenPlan, markMemberDone, readPlanFile, StoredRestorePlan } from '../../src/core/restore/planFile';
+import { closePlanFile, createPlanFile, findOpenPlan, flagsFromPlanFile, markMemberDone, readPlanFile, StoredRestorePlan } from '../../src/core/restore/planFile';
 
 describe('stored restore plan (core/restore/planFile)', () => {
   let root: string;
@@ -51,6 +51,15 @@ describe('stored restore plan (core/restore/planFile)', () => {
     writeFileSync(bad, JSON.stringify({ ...plan('tok'), initialClusterToken: 'a b' }));
     await assert.rejects(readPlanFile(bad), /is not a restore plan this tool wrote/);
     await assert.rejects(readPlanFile(root), /directory/);
+    // What a command line's --plan gives one member: the stored token and --initial-cluster.
+    assert.deepStrictEqual(await flagsFromPlanFile(f, sha, 'm2'), {
+      name: 'm2',
+      initialCluster: 'm1=https://10.0.0.10:2380,m2=https://10.0.0.11:2380,m3=https://10.0.0.12:2380',
+      initialAdvertisePeerUrls: 'https://10.0.0.11:2380',
+      initialClusterToken: 'tok-1',
+    });
+    await assert.rejects(flagsFromPlanFile(f, sha, 'm9'), /has no member "m9"/);
+    await assert.rejects(flagsFromPlanFile(f, 'cd'.repeat(32), 'm2'), /is for another snapshot/);
     const closed = await closePlanFile(f, 'abandoned');
     assert.match(closed, /\.abandoned-\d{8}-\d{6}-p\d+\.json$/);
     assert.strictEqual(JSON.parse(readFileSync(closed, 'utf8')).initialClusterToken, 'tok-1');

@@ -13,7 +13,7 @@ import { basename, dirname, join } from 'path';
 import { EtcdBackupError } from '../errors';
 import { readRegularFile } from '../fsSafe';
 import { createExclusive, linkNoReplace, tempNameFor } from '../snapshot/files';
-import { PlannedMember, PlanSource, validatePlan } from './plan';
+import { MemberRestoreFlags, memberFlags, PlannedMember, PlanSource, validatePlan } from './plan';
 import { timestamp } from './runbook';
 
 /** One member restored already (where, when, by whom). */
@@ -182,6 +182,21 @@ export async function closePlanFile(file: string, how: 'finished' | 'abandoned',
   const target = `${file.replace(/\.json$/, '')}.${how}-${timestamp(now)}-p${process.pid}.json`;
   await fs.rename(file, target);
   return target;
+}
+
+/**
+ * The restore flags of one member from a stored plan (for a command line's `--plan FILE`):
+ * refused when the plan is for another snapshot, or does not name the member.
+ */
+export async function flagsFromPlanFile(file: string, snapshotSha256: string, name: string): Promise<MemberRestoreFlags> {
+  const plan = await readPlanFile(file, snapshotSha256);
+  if (!plan.members.some((m) => m.name === name)) {
+    throw new EtcdBackupError(
+      'invalidInput',
+      `The restore plan ${file} has no member "${name}" (it has ${plan.members.map((m) => `"${m.name}"`).join(', ')}).`,
+    );
+  }
+  return memberFlags(plan, name);
 }
 
 /** `user@host` for the record of who restored a member. */
