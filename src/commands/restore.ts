@@ -363,16 +363,24 @@ async function continueOrAbandon(
 async function choosePlan(
   snapshot: string,
   sha: string,
+  tool: RestoreTool,
   answers: RestoreSnapshotAnswers | undefined,
   preset: RestorePreset | undefined,
   note: Note,
-): Promise<{ plan: RestorePlan; from: string; stored: StoredPlanRef }> {
+): Promise<{ plan: RestorePlan; from: string; stored: StoredPlanRef; bump: Bump }> {
   const open = await continueOrAbandon(snapshot, sha, answers, note);
   if (open) {
     const p = open.plan;
-    return { plan: { members: p.members, initialClusterToken: p.initialClusterToken, source: p.source }, from: open.file, stored: open };
+    // Every member gets the same revision bump as the first: a member restored without it would hold other revisions.
+    const bump = { bumpRevision: p.bumpRevision, markCompacted: p.markCompacted };
+    if (answers && answers.bumpRevision !== bump.bumpRevision && answers.bumpRevision !== undefined) {
+      note(`--bump-revision ${answers.bumpRevision} was not used: the stored plan restores with ${bump.bumpRevision ?? 'none'}.`);
+    }
+    const plan = { members: p.members, initialClusterToken: p.initialClusterToken, source: p.source };
+    return { plan, from: open.file, stored: open, bump };
   }
   const { plan, from } = await chooseMembers(snapshot, answers, preset, note);
+  const bump = await chooseBump(tool, answers);
   const { createPlanFile } = await import('../core/restore/planFile');
   const stored = await createPlanFile(snapshot, {
     version: 1,
@@ -383,6 +391,7 @@ async function choosePlan(
     members: plan.members,
     source: plan.source,
     done: {},
+    ...bump,
   });
   if (stored.plan.initialClusterToken !== plan.initialClusterToken) {
     throw new EtcdBackupError(
@@ -392,14 +401,14 @@ async function choosePlan(
     );
   }
   note(`Plan stored in ${stored.file}: the next Restore of this snapshot continues it until every member is restored or it is abandoned.`);
-  return { plan, from, stored };
+  return { plan, from, stored, bump };
 }
 
+/** `--bump-revision` / `--mark-compacted`, the same for every member of a plan. */
+type Bump = { bumpRevision?: number; markCompacted?: boolean };
+
 /** Kubernetes: keep revisions from going backwards for watchers (etcdutl 3.5.10+ only). */
-async function chooseBump(
-  tool: RestoreTool,
-  answers: RestoreSnapshotAnswers | undefined,
-): Promise<{ bumpRevision?: number; markCompacted?: boolean }> {
+async function chooseBump(tool: RestoreTool, answers: RestoreSnapshotAnswers | undefined): Promise<Bump> {
   if (answers || !tool.canBumpRevision) {
     return { bumpRevision: answers?.bumpRevision, markCompacted: answers?.markCompacted };
   }
@@ -800,8 +809,7 @@ async function restoreSnapshot(
   // What the last run on this snapshot was told is offered again (kept when a later step failed).
   const remembered: RememberedAnswers = memo.get<RememberedAnswers>(memoryKey(sha)) ?? {};
   const remember = (m: RememberedAnswers): Thenable<void> => memo.update(memoryKey(sha), { ...remembered, ...m });
-  const { plan, from, stored } = await choosePlan(snapshot, sha, answers, preset, note);
-  const bump = await chooseBump(tool, answers);
+  const { plan, from, stored, bump } = await choosePlan(snapshot, sha, tool, answers, preset, note);
   const localMember = await chooseLocalMember(plan.members, answers, preset, { remembered, done: stored.plan.done });
   await remember({ localMember: localMember ?? null });
   const manifestHere =

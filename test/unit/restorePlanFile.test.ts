@@ -26,7 +26,7 @@ describe('stored restore plan (core/restore/planFile)', () => {
 
   it('is stored 0600 beside the snapshot, never replaced by a second plan, found again, and closed when every member is done', async () => {
     const snap = join(root, 'snap.db');
-    const first = await createPlanFile(snap, plan('tok-1'));
+    const first = await createPlanFile(snap, { ...plan('tok-1'), bumpRevision: 1_000_000_000, markCompacted: true });
     assert.strictEqual(statSync(first.file).mode & 0o777, 0o600);
     assert.ok(first.file.startsWith(root), first.file);
     // A second run that made its own token gets the stored one back.
@@ -34,6 +34,9 @@ describe('stored restore plan (core/restore/planFile)', () => {
     assert.strictEqual(second.plan.initialClusterToken, 'tok-1');
     const found = await findOpenPlan(snap, sha);
     assert.strictEqual(found?.plan.initialClusterToken, 'tok-1');
+    // Every member is restored with the bump of the first.
+    assert.strictEqual(found.plan.bumpRevision, 1_000_000_000);
+    assert.strictEqual(found.plan.markCompacted, true);
     let p = found.plan;
     p = await markMemberDone(found.file, p, 'm1', { dataDir: '/d1', at: 'now', by: 'root@a' });
     assert.deepStrictEqual((await readPlanFile(found.file)).done.m1, { dataDir: '/d1', oldDataDir: undefined, movedAside: undefined, at: 'now', by: 'root@a' });

@@ -39,6 +39,9 @@ export interface StoredRestorePlan {
   source: PlanSource;
   /** Members restored already, by name. */
   done: Record<string, RestoredMemberRecord>;
+  /** `--bump-revision` / `--mark-compacted`: every member must be restored with the same ones. */
+  bumpRevision?: number;
+  markCompacted?: boolean;
 }
 
 /** The file a plan for this snapshot content lives in, beside the snapshot and in the temp dir. */
@@ -85,6 +88,8 @@ export function parsePlan(text: string, file: string): StoredRestorePlan {
     members,
     source: p.source === 'sidecar' || p.source === 'snapshot' ? p.source : 'manual',
     done,
+    ...(Number.isSafeInteger(p.bumpRevision) && (p.bumpRevision as number) > 0 ? { bumpRevision: p.bumpRevision } : {}),
+    ...(p.markCompacted === true ? { markCompacted: true } : {}),
   };
 }
 
