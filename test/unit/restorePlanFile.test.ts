@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { EtcdBackupError } from '../../src/core/errors';
-import { closePlanFile, createPlanFile, findOpenPlan, flagsFromPlanFile, markMemberDone, readPlanFile, StoredRestorePlan } from '../../src/core/restore/planFile';
+import { closePlanFile, createPlanFile, findOpenPlan, flagsFromPlanFile, markMemberDone, otherOpenPlans, readPlanFile, StoredRestorePlan } from '../../src/core/restore/planFile';
 
 describe('stored restore plan (core/restore/planFile)', () => {
   let root: string;
@@ -50,6 +50,11 @@ describe('stored restore plan (core/restore/planFile)', () => {
   it('refuses a plan made for another snapshot, and a file that is not a plan', async () => {
     const f = (await createPlanFile(join(root, 'snap.db'), plan('tok-1'))).file;
     await assert.rejects(readPlanFile(f, 'cd'.repeat(32)), (e: EtcdBackupError) => e.kind === 'conflict' && /is for another snapshot/.test(e.message));
+    // The same file name with other content: that plan is not found for it, but named.
+    const otherSha = 'cd'.repeat(32);
+    assert.strictEqual(await findOpenPlan(join(root, 'snap.db'), otherSha), undefined);
+    assert.deepStrictEqual(await otherOpenPlans(join(root, 'snap.db'), otherSha), [f]);
+    assert.deepStrictEqual(await otherOpenPlans(join(root, 'snap.db'), sha), []);
     const bad = join(root, 'bad.json');
     writeFileSync(bad, JSON.stringify({ ...plan('tok'), initialClusterToken: 'a b' }));
     await assert.rejects(readPlanFile(bad), /is not a restore plan this tool wrote/);

@@ -145,6 +145,16 @@ describe('Restore Snapshot… plan and inputs (VS Code)', function () {
     assert.strictEqual(missing, undefined);
     assert.match(api.lastCommandError('etcdBackup.restoreSnapshot') ?? '', /The folder .*no-such-folder \(where x\.etcd would go\) does not exist/);
     assert.ok(!existsSync(join(root, 'runbook-inuse.md')));
+    // The plan stored by those runs is open; abandoning it plans anew (a new token), and the old one is kept, closed.
+    const anew = (await vscode.commands.executeCommand('etcdBackup.restoreSnapshot', { file: snap }, {
+      ...base,
+      plan: 'abandon',
+      token: 'etcd-restore-inuse-2',
+      localMember: null,
+    })) as Result;
+    assert.strictEqual(anew?.plan.initialClusterToken, 'etcd-restore-inuse-2', api.lastCommandError('etcdBackup.restoreSnapshot'));
+    assert.ok(anew.log.some((l) => /^Abandoned the restore planned at .*token etcd-restore-inuse,/.test(l)), anew.log.join('\n'));
+    assert.ok(readdirSync(root).some((n) => n.startsWith('vs-plan-inuse.restore-plan-') && n.includes('.abandoned-')), readdirSync(root).join(' '));
     assert.strictEqual((await c.etcdctlOk(['get', `/vs-plan-inuse/k0`, '--print-value-only'])).trim(), 'v0', 'etcd still serves');
   });
 
