@@ -672,9 +672,7 @@ async function runbookStep(
   const setup: Record<string, Partial<RunbookMemberSetup>> = {};
   for (const m of r.plan.members) {
     const d = done[m.name];
-    setup[m.name] = d
-      ? { runtime: r.runtime, dataDir: d.dataDir, oldDataDir: d.oldDataDir ?? d.dataDir, restored: { ...d } }
-      : { runtime: r.runtime };
+    setup[m.name] = d ? { runtime: r.runtime, dataDir: d.dataDir, oldDataDir: d.oldDataDir, restored: { ...d } } : { runtime: r.runtime };
   }
   const runbook = buildRunbook({
     plan: r.plan,

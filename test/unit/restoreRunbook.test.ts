@@ -232,6 +232,14 @@ describe('restore runbook (core/restore/runbook)', () => {
         assert.match(b, /--data-dir="\$\{DATA_DIR:\?/);
       }
       assert.doesNotMatch(md, /the old one is `\/var\/lib\/etcd`\)/);
+      // m1's block run: the parked manifest is pointed at the restored dir, then put back; nothing is restored or moved aside.
+      writeFileSync(join(root, 'etcd.yaml.restoring'), 'parked\n');
+      const calls = runRecorded(m1, root, ['mv', 'crictl', 'etcdutl', 'etcdctl', 'etcd-backup', 'sleep'], {
+        crictl: 'case "$*" in *running*) echo 0123abcd;; esac',
+      });
+      assert.deepStrictEqual(calls.map((c) => c[0]), ['etcd-backup', 'mv', 'crictl', 'etcdctl']);
+      assert.deepStrictEqual(calls[0], ['etcd-backup', 'manifest', 'set-data-dir', join(root, 'etcd.yaml.restoring'), '/srv/restore-m1/m1.etcd', '--write']);
+      assert.deepStrictEqual(calls[1], ['mv', join(root, 'etcd.yaml.restoring'), join(root, 'manifests', 'etcd.yaml')]);
     });
 
     it("reads a member's data dir from its manifest on that machine, and restores it in place with static-pod commands", () => {

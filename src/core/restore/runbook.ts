@@ -350,7 +350,14 @@ function restoredSection(input: RunbookInput, m: RestorePlan['members'][number],
   const b: string[] = [`# ---- member ${m.name}: restored already into ${r.dataDir}; run as root on ${host} ----`];
   if (c.setup.oldDataDir !== r.dataDir) {
     b.push('# 1. Point etcd at the restored dir (nothing changes when it already does)');
-    b.push(...pointLines(c, r.dataDir, c.runtime === 'static-pod' ? c.manifest : ''));
+    if (c.runtime === 'static-pod') {
+      // The manifest is where the kubelet reads it, or still parked outside the manifests folder.
+      b.push(`MANIFEST=${shellQuote(c.manifest)}; if [ -e ${shellQuote(c.parked)} ]; then MANIFEST=${shellQuote(c.parked)}; fi`);
+      b.push(`etcd-backup manifest set-data-dir "$MANIFEST" ${shellQuote(r.dataDir)} --write`);
+      b.push(`#    or edit it by hand: --data-dir, the etcd-data mount and its hostPath.path -> ${r.dataDir}`);
+    } else {
+      b.push(...pointLines(c, r.dataDir, ''));
+    }
   } else {
     b.push('# 1. The data dir path is unchanged: the manifest / env file need no edit');
   }
