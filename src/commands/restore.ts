@@ -16,18 +16,20 @@ import { checkMemberName, checkPeerUrl, parseInitialCluster, validatePlan } from
 import type { RestorePlan, PlannedMember } from '../core/restore/plan';
 import type { RestoreMemberResult, RestoreStep, TrialRestoreResult } from '../core/restore/restore';
 import type { SnapshotCheck } from '../core/restore/snapshotCheck';
-import type { EtcdRuntime } from '../core/restore/runbook';
+import type { EtcdRuntime, RunbookMemberSetup } from '../core/restore/runbook';
+import type { RestoredMemberRecord, StoredRestorePlan } from '../core/restore/planFile';
 import type { RestoreTool } from '../core/tools';
 import type { ClusterConfig } from '../core/types';
 import { clusterNodeOf } from '../views/clustersView';
 import { Node } from '../views/nodes';
-import { cancelled, CommandDeps, commandRegistrar, pickSnapshot, showWithLogs, withCancellableProgress } from './common';
+import { cancelled, CommandDeps, commandRegistrar, pickSnapshot, showWithLogs, snapshotFileOf, withCancellableProgress } from './common';
 import { snapshotOfBackup } from './remoteBackup';
 import { findEtcdFiles, offerEtcdFileEdit, pickEtcdFile } from './offerFileEdits';
 import { writeAnswerOf } from '../editor/confirmWrite';
 import type { WriteAnswer } from '../editor/confirmWrite';
 import type { FileEditOutcome } from './offerFileEdits';
 import { restoreWarning } from './v2store';
+import { errorText } from '../hints';
 
 /** The cluster a tree node belongs to (for TLS files in the runbook's verify commands). */
 function clusterOf(arg: unknown, deps: CommandDeps): ClusterConfig | undefined {
@@ -64,6 +66,8 @@ export interface RestoreSnapshotAnswers {
   members?: PlannedMember[];
   /** `--initial-cluster-token` (default: a new one). */
   token?: string;
+  /** An open plan stored for this snapshot: continue it (default; its token and members win) or abandon it and plan anew. */
+  plan?: 'continue' | 'abandon';
   /** The member restored on this machine; `null`: none here, only the runbook. Default: the one whose peer URL is this machine. */
   localMember?: string | null;
   /** Where the restored data dir goes on this machine. */
@@ -100,6 +104,8 @@ export interface RestoreSnapshotResult {
   manifestEdited?: string;
   /** That edit: the proposed text, what changed, whether it was written. */
   manifestEdit?: FileEditOutcome;
+  /** The stored plan file (reused by the next run until every member is restored or it is abandoned). */
+  planFile: string;
   /** The step log as shown. */
   log: string[];
 }
@@ -295,11 +301,114 @@ async function chooseMembers(
   return { plan: { members, initialClusterToken: token, source: proposal.source }, from };
 }
 
-/** Kubernetes: keep revisions from going backwards for watchers (etcdutl 3.5.10+ only). */
-async function chooseBump(
+/** The stored plan of this run: its file and contents (updated as members are restored). */
+interface StoredPlanRef {
+  file: string;
+  plan: StoredRestorePlan;
+}
+
+/** Continue an open plan of this snapshot (the default with answers) or abandon it; undefined: plan anew. */
+async function continueOrAbandon(
+  snapshot: string,
+  sha: string,
+  answers: RestoreSnapshotAnswers | undefined,
+  note: Note,
+): Promise<StoredPlanRef | undefined> {
+  const pf = await import('../core/restore/planFile');
+  for (const other of await pf.otherOpenPlans(snapshot, sha)) {
+    const text = `${other} is an open restore plan for another file of this name (another SHA-256): not used for this snapshot.`;
+    note(text);
+    if (!answers) void vscode.window.showWarningMessage(text);
+  }
+  const open = await pf.findOpenPlan(snapshot, sha);
+  if (!open) return undefined;
+  const p = open.plan;
+  const done = Object.keys(p.done);
+  const what =
+    `the restore planned at ${p.createdAt} (token ${p.initialClusterToken}, members ${p.members.map((m) => m.name).join(', ')}` +
+    `${done.length ? `; restored already: ${done.join(', ')}` : ''})`;
+  let choice = answers?.plan ?? 'continue';
+  if (!answers) {
+    const pick = await vscode.window.showQuickPick(
+      [
+        {
+          label: `$(debug-continue) Continue ${what}`,
+          detail: 'Every member must be restored with the same token and members, or the cluster splits.',
+          choice: 'continue' as const,
+        },
+        {
+          label: '$(discard) Abandon it and plan anew',
+          detail: 'Only when no member of that plan was started: a new token makes a different cluster.',
+          choice: 'abandon' as const,
+        },
+      ],
+      { title: `A restore of ${path.basename(snapshot)} is planned (${open.file})`, ignoreFocusOut: true },
+    );
+    choice = pick?.choice ?? cancelled();
+  }
+  if (choice === 'abandon') {
+    note(`Abandoned ${what}; its plan is kept as ${await pf.closePlanFile(open.file, 'abandoned')}.`);
+    return undefined;
+  }
+  if (answers?.token && answers.token !== p.initialClusterToken) {
+    note(
+      `The token ${answers.token} was not used: the stored plan's ${p.initialClusterToken} is kept (pass plan: 'abandon' to plan anew).`,
+    );
+  }
+  note(`Continuing ${what} from ${open.file}`);
+  return open;
+}
+
+/** 2. The plan: the stored one of this snapshot, or members and a new token, stored at once (0600) for the next run. */
+async function choosePlan(
+  snapshot: string,
+  sha: string,
   tool: RestoreTool,
   answers: RestoreSnapshotAnswers | undefined,
-): Promise<{ bumpRevision?: number; markCompacted?: boolean }> {
+  preset: RestorePreset | undefined,
+  note: Note,
+): Promise<{ plan: RestorePlan; from: string; stored: StoredPlanRef; bump: Bump }> {
+  const open = await continueOrAbandon(snapshot, sha, answers, note);
+  if (open) {
+    const p = open.plan;
+    // Every member gets the same revision bump as the first: a member restored without it would hold other revisions.
+    const bump = { bumpRevision: p.bumpRevision, markCompacted: p.markCompacted };
+    if (answers && answers.bumpRevision !== bump.bumpRevision && answers.bumpRevision !== undefined) {
+      note(`--bump-revision ${answers.bumpRevision} was not used: the stored plan restores with ${bump.bumpRevision ?? 'none'}.`);
+    }
+    const plan = { members: p.members, initialClusterToken: p.initialClusterToken, source: p.source };
+    return { plan, from: open.file, stored: open, bump };
+  }
+  const { plan, from } = await chooseMembers(snapshot, answers, preset, note);
+  const bump = await chooseBump(tool, answers);
+  const { createPlanFile } = await import('../core/restore/planFile');
+  const stored = await createPlanFile(snapshot, {
+    version: 1,
+    snapshotPath: snapshot,
+    snapshotSha256: sha,
+    createdAt: new Date().toISOString(),
+    initialClusterToken: plan.initialClusterToken,
+    members: plan.members,
+    source: plan.source,
+    done: {},
+    ...bump,
+  });
+  if (stored.plan.initialClusterToken !== plan.initialClusterToken) {
+    throw new EtcdBackupError(
+      'conflict',
+      `Another restore of this snapshot stored its plan first (${stored.file}, token ${stored.plan.initialClusterToken}): ` +
+        'run Restore again to continue that plan.',
+    );
+  }
+  note(`Plan stored in ${stored.file}: the next Restore of this snapshot continues it until every member is restored or it is abandoned.`);
+  return { plan, from, stored, bump };
+}
+
+/** `--bump-revision` / `--mark-compacted`, the same for every member of a plan. */
+type Bump = { bumpRevision?: number; markCompacted?: boolean };
+
+/** Kubernetes: keep revisions from going backwards for watchers (etcdutl 3.5.10+ only). */
+async function chooseBump(tool: RestoreTool, answers: RestoreSnapshotAnswers | undefined): Promise<Bump> {
   if (answers || !tool.canBumpRevision) {
     return { bumpRevision: answers?.bumpRevision, markCompacted: answers?.markCompacted };
   }
@@ -323,26 +432,36 @@ async function chooseLocalMember(
   members: PlannedMember[],
   answers: RestoreSnapshotAnswers | undefined,
   preset: RestorePreset | undefined,
+  memory: { remembered: RememberedAnswers; done: Record<string, RestoredMemberRecord> },
 ): Promise<string | undefined> {
   let localMember: string | undefined;
+  const { remembered, done } = memory;
   if (answers && answers.localMember !== undefined) {
     localMember = answers.localMember ?? undefined;
   } else if (preset?.localMember) {
     localMember = preset.localMember;
+  } else if (answers && remembered.localMember !== undefined) {
+    localMember = remembered.localMember ?? undefined;
   } else {
-    const here = (await import('../core/restore/sources')).membersOnThisMachine(members);
+    const sources = await import('../core/restore/sources');
+    const here = sources.membersOnThisMachine(members).filter((n) => !done[n]);
     if (answers) {
       localMember = here.length === 1 ? here[0] : undefined;
     } else {
+      const rank = (name: string | undefined): number =>
+        name === remembered.localMember ? 3 : name !== undefined && done[name] ? 0 : name !== undefined && here.includes(name) ? 2 : 1;
       const isHere = (name: string | undefined): boolean => name !== undefined && here.includes(name);
       const pick = await vscode.window.showQuickPick(
         [
           ...members.map((m) => ({
             label: `${here.includes(m.name) ? '$(home) ' : '$(server) '}${m.name}`,
             description: m.peerURLs.join(', '),
-            detail: here.includes(m.name)
-              ? "This machine (its peer URL is one of this machine's addresses): restore here"
-              : 'Restore this member here',
+            detail: done[m.name]
+              ? `Restored already into ${done[m.name].dataDir} at ${done[m.name].at} by ${done[m.name].by ?? 'unknown'}: ` +
+                'restoring it again replaces that'
+              : here.includes(m.name)
+                ? "This machine (its peer URL is one of this machine's addresses): restore here"
+                : 'Restore this member here',
             name: m.name as string | undefined,
           })),
           {
@@ -351,9 +470,11 @@ async function chooseLocalMember(
             detail: undefined,
             name: undefined,
           },
-        ].sort((a, b) => Number(isHere(b.name)) - Number(isHere(a.name))),
+        ].sort((a, b) => rank(b.name) - rank(a.name) || Number(isHere(b.name)) - Number(isHere(a.name))),
         {
-          title: 'Which member is this machine?',
+          title: remembered.localMember
+            ? `Which member is this machine? (last time: ${remembered.localMember})`
+            : 'Which member is this machine?',
           placeHolder: here.length ? `This machine looks like ${here.join(', ')}` : "No member's peer URL is an address of this machine",
           ignoreFocusOut: true,
         },
@@ -371,25 +492,49 @@ async function chooseLocalMember(
   return localMember;
 }
 
-/** 4a. Where, on this machine: a new dir, in place, or another; and the old dir to move aside. */
-async function chooseDirs(
+/** What the last run on this snapshot was told (kept when a later step fails), offered again. Keyed by the snapshot's SHA-256. */
+interface RememberedAnswers {
+  localMember?: string | null;
+  dirs?: Record<string, { dataDir: string; oldDataDir?: string }>;
+}
+
+function memoryKey(sha: string): string {
+  return `etcdBackup.restoreAnswers.${sha}`;
+}
+
+/** The chosen dirs and the check made on them when they were chosen. */
+interface ChosenDirs {
+  dataDir: string;
+  oldDataDir?: string;
+  /** The target check's line (what was checked, what could not be). */
+  checked: string;
+}
+
+/** Check the dirs as soon as they are given (folder there and writable, target new or empty, no process using them). */
+async function checkDirs(snapshot: string, dataDir: string, oldDataDir: string | undefined): Promise<ChosenDirs> {
+  const { checkTarget } = await import('../core/restore/targetCheck');
+  const t = await checkTarget({ snapshot, dataDir, oldDataDir });
+  return { dataDir, oldDataDir, checked: t.summary };
+}
+
+/** Ask where the restored dir goes: a new directory, in place, the answer of last time, or a typed one. */
+async function askDataDir(
   localMember: string,
-  answers: RestoreSnapshotAnswers | undefined,
-  preset: RestorePreset | undefined,
-): Promise<{ dataDir: string; oldDataDir?: string }> {
-  const sources = await import('../core/restore/sources');
-  const suggestion = await sources.suggestDataDirs(
-    preset?.oldDataDir ?? (typeof answers?.oldDataDir === 'string' ? answers.oldDataDir : undefined),
-  );
-  const oldDataDir = answers?.oldDataDir === null ? undefined : (answers?.oldDataDir ?? suggestion.oldDataDir);
-  if (answers) return { dataDir: answers.dataDir ?? suggestion.dataDir, oldDataDir };
+  suggested: string,
+  oldDataDir: string | undefined,
+  last: string | undefined,
+  problem: string | undefined,
+): Promise<string> {
   const aside = oldDataDir ? `${oldDataDir} is moved aside to ${oldDataDir}.old-<time>` : '';
   const where = await vscode.window.showQuickPick(
     [
+      ...(last && last !== suggested && last !== oldDataDir
+        ? [{ label: `$(history) As last time: ${last}`, detail: 'The directory you chose in the last run on this snapshot', dir: last }]
+        : []),
       {
-        label: `$(new-folder) Into a new directory: ${suggestion.dataDir}`,
+        label: `$(new-folder) Into a new directory: ${suggested}`,
         detail: `${aside ? `${aside}; ` : ''}then point --data-dir / the etcd-data hostPath at the new directory (offered at the end).`,
-        dir: suggestion.dataDir,
+        dir: suggested,
       },
       ...(oldDataDir
         ? [
@@ -402,21 +547,52 @@ async function chooseDirs(
         : []),
       { label: '$(edit) Another directory…', detail: 'Type the path', dir: '' },
     ],
-    { title: `Restore ${localMember} on this machine into…`, ignoreFocusOut: true },
+    {
+      title: `Restore ${localMember} on this machine into…`,
+      placeHolder: problem ? `${problem} Choose again.` : undefined,
+      ignoreFocusOut: true,
+    },
   );
   if (!where) cancelled();
-  let dataDir = where.dir;
-  if (!dataDir) {
-    const typed = await vscode.window.showInputBox({
-      title: 'Restored data dir',
-      prompt: 'A new or empty directory',
-      value: suggestion.dataDir,
-      ignoreFocusOut: true,
-      validateInput: (v) => (path.isAbsolute(v.trim()) ? undefined : 'Give an absolute path.'),
-    });
-    dataDir = typed?.trim() ?? cancelled();
+  if (where.dir) return where.dir;
+  const typed = await vscode.window.showInputBox({
+    title: 'Restored data dir',
+    prompt: 'A new or empty directory',
+    value: last ?? suggested,
+    ignoreFocusOut: true,
+    validateInput: (v) => (path.isAbsolute(v.trim()) ? undefined : 'Give an absolute path.'),
+  });
+  return typed?.trim() ?? cancelled();
+}
+
+/**
+ * 4a. Where, on this machine: a new dir, in place, or another; and the old dir to move aside.
+ * Checked as soon as it is chosen: a refusal (a missing folder, a dir in use, with the PID) is
+ * shown and the step asked again; with answers it fails here, before the confirmation.
+ */
+async function chooseDirs(
+  snapshot: string,
+  localMember: string,
+  answers: RestoreSnapshotAnswers | undefined,
+  preset: RestorePreset | undefined,
+  last: { dataDir: string; oldDataDir?: string } | undefined,
+): Promise<ChosenDirs> {
+  const sources = await import('../core/restore/sources');
+  const given = preset?.oldDataDir ?? (typeof answers?.oldDataDir === 'string' ? answers.oldDataDir : undefined) ?? last?.oldDataDir;
+  const suggestion = await sources.suggestDataDirs(given);
+  const oldDataDir = answers?.oldDataDir === null ? undefined : (answers?.oldDataDir ?? last?.oldDataDir ?? suggestion.oldDataDir);
+  if (answers) return checkDirs(snapshot, answers.dataDir ?? last?.dataDir ?? suggestion.dataDir, oldDataDir);
+  let problem: string | undefined;
+  for (;;) {
+    const dataDir = await askDataDir(localMember, suggestion.dataDir, oldDataDir, last?.dataDir, problem);
+    try {
+      return await checkDirs(snapshot, dataDir, oldDataDir);
+    } catch (err) {
+      if (!(err instanceof EtcdBackupError) || err.kind === 'cancelled') throw err;
+      problem = errorText(err);
+      void vscode.window.showWarningMessage(problem);
+    }
   }
-  return { dataDir, oldDataDir };
 }
 
 /** What the restore on this machine needs from the earlier steps. */
@@ -429,20 +605,31 @@ interface LocalRestore {
   bump: { bumpRevision?: number; markCompacted?: boolean };
   /** Warnings for the confirmation: keys of the v2 store, which a snapshot cannot hold. */
   v2Lines: string[];
+  /** How etcd runs here (the confirmation says how to keep it stopped). */
+  runtime: EtcdRuntime;
+}
+
+/** How to keep etcd stopped while the restore runs, for the runtime seen here. */
+function keepStopped(runtime: EtcdRuntime): string {
+  return runtime === 'static-pod'
+    ? 'Keep etcd stopped until the restore is done: leave its manifest out of /etc/kubernetes/manifests ' +
+        '(the kubelet runs every file there).'
+    : 'Keep etcd stopped (systemctl stop etcd) until the restore is done.';
 }
 
 /** 4b. Confirm (modal), then restore this machine's member through the core, with progress. */
 async function restoreHere(
   r: LocalRestore,
-  dirs: { dataDir: string; oldDataDir?: string },
+  dirs: ChosenDirs,
   answers: RestoreSnapshotAnswers | undefined,
   note: Note,
 ): Promise<RestoreMemberResult> {
   const core = await import('../core/restore/restore');
   const flags = (await import('../core/restore/plan')).memberFlags(r.plan, r.localMember);
   const { dataDir, oldDataDir } = dirs;
+  // The dirs were checked when chosen (a process using them was refused then, with its PID): say what was seen.
   const detail =
-    'Stop etcd on this machine first (systemctl stop etcd, or move /etc/kubernetes/manifests/etcd.yaml out of the manifests folder).\n\n' +
+    `Checked just now: ${dirs.checked}. ${keepStopped(r.runtime)}\n\n` +
     `${oldDataDir ? `${oldDataDir} will be moved aside to ${oldDataDir}.old-<time> (never deleted). ` : ''}The restored dir gets the ` +
     `owner of the old one and mode 0700.` +
     `\n\n--initial-cluster ${flags.initialCluster}\n--initial-cluster-token ${r.plan.initialClusterToken}` +
@@ -473,23 +660,19 @@ async function restoreHere(
   );
 }
 
-/** 5. The runbook, for every member (the one restored here included, for the record). */
+/** 5. The runbook, for every member: the restored ones told only what is left, the others only what is known of them. */
 async function runbookStep(
-  r: Omit<LocalRestore, 'localMember' | 'v2Lines'> & { check: SnapshotCheck; cluster?: ClusterConfig; runtime: EtcdRuntime },
-  dirs: { dataDir?: string; oldDataDir?: string },
+  r: Omit<LocalRestore, 'localMember' | 'v2Lines'> & { check: SnapshotCheck; cluster?: ClusterConfig; sha: string },
+  done: Record<string, RestoredMemberRecord>,
   answers: RestoreSnapshotAnswers | undefined,
   note: Note,
 ): Promise<string> {
   const { buildRunbook, timestamp } = await import('../core/restore/runbook');
-  const { dataDir, oldDataDir } = dirs;
-  const setup: Record<string, { dataDir: string; oldDataDir?: string; runtime: EtcdRuntime }> = {};
-  const fallback = {
-    dataDir: dataDir ?? (r.runtime === 'static-pod' ? '/var/lib/etcd-from-backup' : '/var/lib/etcd'),
-    oldDataDir: oldDataDir ?? '/var/lib/etcd',
-  };
-  const othersDir = dataDir && oldDataDir && dataDir !== oldDataDir ? { dataDir, oldDataDir } : fallback;
+  // Nothing of another machine is known here: its block reads its data dir there (no guessed path, no path of this machine).
+  const setup: Record<string, Partial<RunbookMemberSetup>> = {};
   for (const m of r.plan.members) {
-    setup[m.name] = { ...othersDir, runtime: r.runtime };
+    const d = done[m.name];
+    setup[m.name] = d ? { runtime: r.runtime, dataDir: d.dataDir, oldDataDir: d.oldDataDir, restored: { ...d } } : { runtime: r.runtime };
   }
   const runbook = buildRunbook({
     plan: r.plan,
@@ -499,7 +682,7 @@ async function runbookStep(
     skipHashCheck: r.skipHashCheck,
     ...r.bump,
     clusterName: r.cluster?.name,
-    snapshotSha256: r.check.sha256 ? await fileSha256(r.snapshot) : undefined,
+    snapshotSha256: r.check.sha256 ? r.sha : undefined,
     tls: r.cluster?.tls,
   });
   const runbookPath = await writeRunbook(runbook, r.snapshot, answers?.runbookPath, timestamp());
@@ -582,11 +765,33 @@ function announceRestored(
   });
 }
 
+/** 1. The snapshot: picked, verified at once; a file that fails is said and another asked (when it came from the dialog). */
+async function pickVerifiedSnapshot(
+  arg: unknown,
+  answers: RestoreSnapshotAnswers | undefined,
+  deps: CommandDeps,
+  note: Note,
+): Promise<{ snapshot: string; check: SnapshotCheck; skipHashCheck: boolean }> {
+  // A backup node of a plan: its local file, or the remote object fetched to a 0600 temp file first.
+  const fixed = await snapshotOfBackup(arg, answers, deps);
+  for (;;) {
+    const snapshot = fixed ?? (await pickSnapshot(arg, answers, 'Restore which snapshot?', snapshotDirFor(arg, deps)));
+    try {
+      return { snapshot, ...(await verifyForRestore(snapshot, answers, note)) };
+    } catch (err) {
+      const picked = !answers && !fixed && !snapshotFileOf(arg);
+      if (!picked || !(err instanceof EtcdBackupError) || err.kind === 'cancelled') throw err;
+      void vscode.window.showWarningMessage(`${errorText(err)} Choose another snapshot.`);
+    }
+  }
+}
+
 /** Restore Snapshot…: verify, plan the members, restore this machine's member, write the runbook, offer the manifest edit. */
 async function restoreSnapshot(
   arg: unknown,
   answers: RestoreSnapshotAnswers | undefined,
   deps: CommandDeps,
+  memo: vscode.Memento,
   preset?: RestorePreset,
 ): Promise<RestoreSnapshotResult> {
   const lines: string[] = [];
@@ -594,25 +799,29 @@ async function restoreSnapshot(
     lines.push(s);
     deps.log.info(`[restore] ${s}`);
   };
-  // A backup node of a plan: its local file, or the remote object fetched to a 0600 temp file first.
-  const snapshot =
-    (await snapshotOfBackup(arg, answers, deps)) ??
-    (await pickSnapshot(arg, answers, 'Restore which snapshot?', snapshotDirFor(arg, deps)));
   const cluster = clusterOf(arg, deps);
   // The tool first: without one there is nothing to restore with (one sentence on what to install).
   const tool = await (await import('../core/tools')).findRestoreTool(deps.settings.toolPaths());
-  const { check, skipHashCheck } = await verifyForRestore(snapshot, answers, note);
-  const { plan, from } = await chooseMembers(snapshot, answers, preset, note);
-  const bump = await chooseBump(tool, answers);
-  const localMember = await chooseLocalMember(plan.members, answers, preset);
+  const { snapshot, check, skipHashCheck } = await pickVerifiedSnapshot(arg, answers, deps, note);
+  const sha = await fileSha256(snapshot);
+  // What the last run on this snapshot was told is offered again (kept when a later step failed).
+  const remembered: RememberedAnswers = memo.get<RememberedAnswers>(memoryKey(sha)) ?? {};
+  const remember = (m: RememberedAnswers): Thenable<void> => memo.update(memoryKey(sha), { ...remembered, ...m });
+  const { plan, from, stored, bump } = await choosePlan(snapshot, sha, tool, answers, preset, note);
+  const localMember = await chooseLocalMember(plan.members, answers, preset, { remembered, done: stored.plan.done });
+  await remember({ localMember: localMember ?? null });
   const manifestHere =
     answers?.manifestPath === null ? undefined : (answers?.manifestPath ?? preset?.manifestPath ?? (await kubeletManifest()));
   const runtime: EtcdRuntime = answers?.runtime ?? (manifestHere && /\.ya?ml$/i.test(manifestHere) ? 'static-pod' : 'systemd');
   let restored: RestoreMemberResult | undefined;
   let dirs: { dataDir?: string; oldDataDir?: string } = {};
   if (localMember !== undefined) {
-    const chosen = await chooseDirs(localMember, answers, preset);
+    const chosen = await chooseDirs(snapshot, localMember, answers, preset, remembered.dirs?.[localMember]);
     dirs = chosen;
+    await remember({
+      localMember,
+      dirs: { ...remembered.dirs, [localMember]: { dataDir: chosen.dataDir, oldDataDir: chosen.oldDataDir } },
+    });
     // A snapshot cannot hold v2 keys: said in the confirmation and the log (src/commands/v2store.ts).
     const v2Lines = await restoreWarning({
       cluster,
@@ -622,15 +831,45 @@ async function restoreSnapshot(
       oldDataDir: chosen.oldDataDir,
     });
     v2Lines.forEach((l) => note(`Warning: ${l}`));
-    restored = await restoreHere({ snapshot, plan, localMember, tool, skipHashCheck, bump, v2Lines }, chosen, answers, note);
+    restored = await restoreHere({ snapshot, plan, localMember, tool, skipHashCheck, bump, v2Lines, runtime }, chosen, answers, note);
+    stored.plan = await recordRestored(stored, localMember, restored, chosen.oldDataDir, note);
+    const finished = stored.plan.members.every((m) => stored.plan.done[m.name]);
+    // Restored: its answers are not offered again (and nothing is kept once the whole plan is done).
+    if (finished) await memo.update(memoryKey(sha), undefined);
+    else await remember({ localMember: undefined, dirs: { ...remembered.dirs, [localMember]: undefined } as RememberedAnswers['dirs'] });
   }
-  const runbookPath = await runbookStep({ snapshot, plan, tool, skipHashCheck, bump, check, cluster, runtime }, dirs, answers, note);
+  const runbookPath = await runbookStep(
+    { snapshot, plan, tool, skipHashCheck, bump, check, cluster, runtime, sha },
+    stored.plan.done,
+    answers,
+    note,
+  );
   const edit =
     restored && dirs.oldDataDir !== restored.dataDir
       ? await offerManifestEdit(restored, localMember, manifestHere, answers, deps, note)
       : {};
   if (restored) announceRestored(restored, localMember, runtime, !answers, note);
-  return { snapshot, plan, source: from, localMember, restored, runbookPath, ...edit, log: lines };
+  return { snapshot, plan, source: from, localMember, restored, runbookPath, planFile: stored.file, ...edit, log: lines };
+}
+
+/** Record the member restored here in the stored plan (closed as finished once every member is restored). */
+async function recordRestored(
+  stored: StoredPlanRef,
+  name: string,
+  restored: RestoreMemberResult,
+  oldDataDir: string | undefined,
+  note: Note,
+): Promise<StoredRestorePlan> {
+  const pf = await import('../core/restore/planFile');
+  const record = { dataDir: restored.dataDir, oldDataDir, movedAside: restored.movedAside, at: new Date().toISOString(), by: pf.whoAmI() };
+  const next = await pf.markMemberDone(stored.file, stored.plan, name, record);
+  const left = next.members.filter((m) => !next.done[m.name]).map((m) => m.name);
+  note(
+    left.length
+      ? `Recorded ${name} as restored in ${stored.file}; left: ${left.join(', ')}.`
+      : `Every member of the plan is restored: the plan is closed (finished).`,
+  );
+  return next;
 }
 
 async function fileSha256(file: string): Promise<string> {
@@ -665,6 +904,7 @@ async function restoreSnapshotForMember(
   arg: unknown,
   answers: RestoreSnapshotAnswers | undefined,
   deps: CommandDeps,
+  memo: vscode.Memento,
 ): Promise<RestoreSnapshotResult> {
   const a = (arg && typeof arg === 'object' && !(arg instanceof vscode.Uri) ? arg : {}) as ForMemberArgs;
   const uri = arg instanceof vscode.Uri ? arg : typeof a.uri === 'string' ? vscode.Uri.file(a.uri) : a.uri;
@@ -672,7 +912,7 @@ async function restoreSnapshotForMember(
   if (a.name && members && !members.some((m) => m.name === a.name) && a.peerURL) {
     members.push({ name: a.name, peerURLs: [a.peerURL] });
   }
-  return restoreSnapshot(undefined, answers, deps, {
+  return restoreSnapshot(undefined, answers, deps, memo, {
     localMember: a.name,
     members,
     manifestPath: uri?.fsPath,
@@ -718,12 +958,14 @@ async function trialRestoreCommand(arg: unknown, answers: TrialAnswers | undefin
 /** Register the restore features: Restore Snapshot, Restore for Member (the CodeLens), Trial Restore. */
 export function registerRestoreFeatures(context: vscode.ExtensionContext, deps: CommandDeps): void {
   const command = commandRegistrar(context, deps.log);
-  command<RestoreSnapshotAnswers>('etcdBackup.restoreSnapshot', (target, answers) => restoreSnapshot(target, answers, deps), {
+  // Answers of a run that failed later are kept per snapshot (machine-wide: data dirs are this machine's).
+  const memo = context.globalState;
+  command<RestoreSnapshotAnswers>('etcdBackup.restoreSnapshot', (target, answers) => restoreSnapshot(target, answers, deps, memo), {
     loneAnswers: true,
   });
   // The CodeLens passes a plain { uri, name, peerURL, initialCluster, dataDir } target: never answers alone.
   command<RestoreSnapshotAnswers>('etcdBackup.restoreSnapshotForMember', (target, answers) =>
-    restoreSnapshotForMember(target, answers, deps),
+    restoreSnapshotForMember(target, answers, deps, memo),
   );
   command<TrialAnswers>('etcdBackup.trialRestore', (target, answers) => trialRestoreCommand(target, answers, deps));
 }

@@ -26,10 +26,10 @@ function runRecorded(block: string, root: string, programs: string[], bodies: Re
     writeFileSync(f, `#!/bin/bash\n{ printf '%s\\0' "\${0##*/}" "$@"; printf '\\n'; } >> ${JSON.stringify(log)}\n${bodies[p] ?? ''}\n`);
     chmodSync(f, 0o755);
   }
-  // Real grep and cat (pipelines in the blocks use them); every other command is a recorder.
+  // Real grep, cat, sed and head (pipelines in the blocks use them); every other command is a recorder.
   const real = join(root, 'real');
   mkdirSync(real, { recursive: true });
-  for (const tool of ['grep', 'cat']) {
+  for (const tool of ['grep', 'cat', 'sed', 'head']) {
     if (!existsSync(join(real, tool))) symlinkSync(`/usr/bin/${tool}`, join(real, tool));
   }
   execFileSync('/bin/bash', ['--noprofile', '--norc', '-c', block], { env: { PATH: `${bin}:${real}`, HOME: root }, cwd: root, stdio: ['ignore', 'pipe', 'pipe'], timeout: 10000 });
@@ -100,7 +100,7 @@ describe('restore runbook (core/restore/runbook)', () => {
     const md = buildRunbook(input());
     const block = shBlocks(md)[1];
     // The old dir exists, so the `if [ -e ]` branch moves it.
-    const calls = runRecorded(block.replace(/\[ -e '\/var\/lib\/etcd' \]/, 'true'), root, ['systemctl', 'mv', 'etcdutl', 'chown', 'chmod', 'etcdctl', 'etcd-backup']);
+    const calls = runRecorded(block.replace(/\[ -e '?\/var\/lib\/etcd'? \]/, 'true'), root, ['systemctl', 'mv', 'etcdutl', 'chown', 'chmod', 'etcdctl', 'etcd-backup']);
     assert.deepStrictEqual(calls, [
       ['systemctl', 'stop', 'etcd'],
       ['mv', '/var/lib/etcd', '/var/lib/etcd.old-20260124-153012'],
@@ -167,7 +167,9 @@ describe('restore runbook (core/restore/runbook)', () => {
     );
     const block = shBlocks(md)[1];
     // crictl: no etcd container while stopping, a running one after the manifest is back.
-    const calls = runRecorded(block.replace(/\[ -e '\/var\/lib\/etcd' \]/, 'true'), root, ['mv', 'crictl', 'etcdutl', 'chown', 'chmod', 'etcdctl', 'etcd-backup', 'sleep'], {
+    // The old dir and the manifest exist: the `if [ -e ]` branches move them.
+    const present = block.replace(/\[ -e '?(\/var\/lib\/etcd|\/etc\/kubernetes\/manifests\/etcd\.yaml|\/etc\/kubernetes\/etcd\.yaml\.restoring)'? \]/g, 'true');
+    const calls = runRecorded(present, root, ['mv', 'crictl', 'etcdutl', 'chown', 'chmod', 'etcdctl', 'etcd-backup', 'sleep'], {
       crictl: 'case "$*" in *running*) echo 0123abcd;; esac',
     });
     assert.ok(calls.every((c) => c[0] !== 'sleep'), 'no waiting needed');
@@ -195,5 +197,102 @@ describe('restore runbook (core/restore/runbook)', () => {
     const md = buildRunbook(input({ skipHashCheck: true }));
     assert.match(md, /no SHA-256 trailer.*only in the WAL/);
     assert.match(shBlocks(md)[1], /^  --skip-hash-check$/m);
+  });
+
+  describe('a 3-member plan restored on m1: only what is known for each member', () => {
+    const three = (root: string, extra: Partial<RunbookInput> = {}): RunbookInput => ({
+      plan: {
+        members: ['m1', 'm2', 'm3'].map((n, i) => ({ name: n, peerURLs: [`https://10.0.0.1${i + 1}:2380`], clientURLs: [`https://10.0.0.1${i + 1}:2379`] })),
+        initialClusterToken: 'etcd-restore-20260124-a1b2c3',
+      },
+      snapshotPath: '/root/snap.db',
+      defaults: { runtime: 'static-pod', manifestPath: join(root, 'manifests', 'etcd.yaml') },
+      setup: {
+        m1: {
+          dataDir: '/srv/restore-m1/m1.etcd',
+          oldDataDir: '/var/lib/etcd',
+          restored: { dataDir: '/srv/restore-m1/m1.etcd', movedAside: '/var/lib/etcd.old-20260124-153000', at: '2026-01-24T15:30:00.000Z', by: 'root@cp1' },
+        },
+      },
+      generatedAt: new Date(Date.UTC(2026, 0, 24, 15, 30, 12)),
+      ...extra,
+    });
+
+    it("gives the others neither m1's data dir nor a guessed /var/lib/etcd, and tells m1 only what is left", () => {
+      const md = buildRunbook(three(root));
+      const [m1, m2, m3] = shBlocks(md);
+      assert.match(md, /## Member `m1` on 10\.0\.0\.11: restored already/);
+      assert.match(md, /Restored into `\/srv\/restore-m1\/m1\.etcd` at 2026-01-24T15:30:00\.000Z by `root@cp1`/);
+      assert.doesNotMatch(m1, /snapshot restore|\.old-20260124-153012|flock/, 'm1 is not told to restore again');
+      assert.match(m1, /manifest set-data-dir .* \/srv\/restore-m1\/m1\.etcd --write/);
+      for (const b of [m2, m3]) {
+        assert.doesNotMatch(b, /restore-m1|m1\.etcd/, "another member's block carries m1's data dir");
+        assert.doesNotMatch(b, /\/var\/lib\/etcd/, 'a guessed /var/lib/etcd');
+        assert.doesNotMatch(b, /systemctl/, 'static pod: no systemctl');
+        assert.match(b, /--data-dir="\$\{DATA_DIR:\?/);
+      }
+      assert.doesNotMatch(md, /the old one is `\/var\/lib\/etcd`\)/);
+      // m1's block run: the parked manifest is pointed at the restored dir, then put back; nothing is restored or moved aside.
+      writeFileSync(join(root, 'etcd.yaml.restoring'), 'parked\n');
+      const calls = runRecorded(m1, root, ['mv', 'crictl', 'etcdutl', 'etcdctl', 'etcd-backup', 'sleep'], {
+        crictl: 'case "$*" in *running*) echo 0123abcd;; esac',
+      });
+      assert.deepStrictEqual(calls.map((c) => c[0]), ['etcd-backup', 'mv', 'crictl', 'etcdctl']);
+      assert.deepStrictEqual(calls[0], ['etcd-backup', 'manifest', 'set-data-dir', join(root, 'etcd.yaml.restoring'), '/srv/restore-m1/m1.etcd', '--write']);
+      assert.deepStrictEqual(calls[1], ['mv', join(root, 'etcd.yaml.restoring'), join(root, 'manifests', 'etcd.yaml')]);
+    });
+
+    it("reads a member's data dir from its manifest on that machine, and restores it in place with static-pod commands", () => {
+      mkdirSync(join(root, 'manifests'));
+      writeFileSync(join(root, 'manifests', 'etcd.yaml'), 'spec:\n  containers:\n  - command:\n    - etcd\n    # - --data-dir=/wrong\n    - --data-dir=/var/lib/etcd-x\n');
+      const m2 = shBlocks(buildRunbook(three(root)))[1];
+      const calls = runRecorded(m2.replace(/\[ -e "\$\{DATA_DIR[^}]*\}" \]/, 'true'), root, ['mv', 'crictl', 'etcdutl', 'chown', 'chmod', 'etcdctl', 'etcd-backup', 'sleep', 'flock'], {
+        crictl: 'case "$*" in *running*) echo 0123abcd;; esac',
+        // The manifest really moves (out, then back in); the data dir is not there to move.
+        mv: '[ -e "$1" ] && /bin/mv "$1" "$2"; true',
+      });
+      const manifest = join(root, 'manifests', 'etcd.yaml');
+      assert.deepStrictEqual(calls[0], ['mv', manifest, join(root, 'etcd.yaml.restoring')]);
+      assert.deepStrictEqual(calls.find((c) => c[0] === 'mv' && c[1] === '/var/lib/etcd-x'), ['mv', '/var/lib/etcd-x', '/var/lib/etcd-x.old-20260124-153012']);
+      const restore = calls.find((c) => c[0] === 'etcdutl');
+      assert.ok(restore?.includes('--data-dir=/var/lib/etcd-x'), JSON.stringify(restore));
+      assert.ok(restore?.includes('--name=m2'));
+      assert.ok(restore?.includes('--initial-cluster-token=etcd-restore-20260124-a1b2c3'));
+      assert.deepStrictEqual(calls.find((c) => c[0] === 'chown'), ['chown', '-R', 'root:root', '/var/lib/etcd-x']);
+      assert.deepStrictEqual(calls.filter((c) => c[0] === 'mv').pop(), ['mv', join(root, 'etcd.yaml.restoring'), manifest]);
+    });
+
+    it('stops with a clear message, before moving or restoring anything, when the data dir cannot be read there', () => {
+      mkdirSync(join(root, 'manifests'));
+      writeFileSync(join(root, 'manifests', 'etcd.yaml'), 'spec: {}\n');
+      const m3 = shBlocks(buildRunbook(three(root)))[2];
+      let stderr = '';
+      assert.throws(() => {
+        try {
+          runRecorded(m3, root, ['mv', 'crictl', 'etcdutl', 'chown', 'chmod', 'etcdctl', 'etcd-backup', 'sleep', 'flock']);
+        } catch (err) {
+          stderr = String((err as { stderr?: Buffer }).stderr ?? '');
+          throw err;
+        }
+      });
+      assert.match(stderr, /No data dir found in .*etcd\.yaml.*set DATA_DIR=/);
+      assert.match(stderr, /DATA_DIR: run step 0 of this block first/);
+      const calls = readFileSync(join(root, 'calls.log'), 'utf8');
+      assert.doesNotMatch(calls, /etcdutl|chown/);
+    });
+
+    it('systemd members: systemctl, and the data dir read from the env file (quoted, with a space)', () => {
+      const env = join(root, 'etcd.env');
+      writeFileSync(env, '# ETCD_DATA_DIR=/not/this\nETCD_NAME=m2\nETCD_DATA_DIR="/srv/etcd data"\n');
+      const md = buildRunbook(three(root, { defaults: { runtime: 'systemd', envFile: env } }));
+      const m2 = shBlocks(md)[1];
+      const calls = runRecorded(m2.replace(/\[ -e "\$\{DATA_DIR[^}]*\}" \]/, 'true'), root, ['systemctl', 'mv', 'etcdutl', 'chown', 'chmod', 'etcdctl', 'etcd-backup', 'flock']);
+      assert.deepStrictEqual(calls[0], ['systemctl', 'cat', 'etcd']);
+      assert.deepStrictEqual(calls[1], ['systemctl', 'stop', 'etcd']);
+      assert.deepStrictEqual(calls.find((c) => c[0] === 'mv'), ['mv', '/srv/etcd data', '/srv/etcd data.old-20260124-153012']);
+      assert.ok(calls.find((c) => c[0] === 'etcdutl')?.includes('--data-dir=/srv/etcd data'));
+      assert.deepStrictEqual(calls.find((c) => c[1] === 'start'), ['systemctl', 'start', 'etcd']);
+      assert.match(shBlocks(md)[0], /systemctl start etcd/);
+    });
   });
 });

@@ -11,12 +11,23 @@ import { checkPeerUrl, memberFlags, RestorePlan } from './plan';
 /** How etcd runs on a member's machine. */
 export type EtcdRuntime = 'systemd' | 'static-pod';
 
-/** Where things are on one member's machine. */
-export interface RunbookMemberSetup {
-  /** Where the restored data dir goes. */
+/** A member restored already by the run that writes the runbook: its block says so and gives only what is left. */
+export interface RestoredHere {
   dataDir: string;
+  movedAside?: string;
+  /** When (ISO time) and by whom (`user@host`). */
+  at: string;
+  by?: string;
+}
+
+/** Where things are on one member's machine; only what is known for that member (nothing is guessed). */
+export interface RunbookMemberSetup {
+  /** Where the restored data dir goes; unknown: the block reads the member's data dir on its machine and restores in place. */
+  dataDir?: string;
   /** The data dir etcd uses now, moved aside (default: `dataDir`). */
   oldDataDir?: string;
+  /** Restored already (by this run or an earlier one of the same plan). */
+  restored?: RestoredHere;
   /** Default `systemd`. */
   runtime?: EtcdRuntime;
   /** systemd unit (default `etcd`). */
@@ -172,6 +183,20 @@ function beforeYouStart(input: RunbookInput): string[] {
     '2. Run each block as root on the machine it names (`sudo -i` first). Lines starting with `#` are explanations or alternatives.',
   );
   out.push('3. Restore every member before expecting the cluster to answer: a restored member waits for a quorum of its peers.');
+  const setupOf = (name: string): Partial<RunbookMemberSetup> => ({ ...input.defaults, ...input.setup?.[name] });
+  const done = input.plan.members.filter((m) => setupOf(m.name).restored).map((m) => code(m.name));
+  const unknown = input.plan.members.filter((m) => !setupOf(m.name).restored && !setupOf(m.name).dataDir).map((m) => code(m.name));
+  if (done.length) {
+    out.push(
+      `   Restored already: ${done.join(', ')} (${done.length === 1 ? 'its block only starts it' : 'their blocks only start them'}).`,
+    );
+  }
+  if (unknown.length) {
+    out.push(
+      `   The data dir of ${unknown.join(', ')} is not known here: step 0 of ${unknown.length === 1 ? 'its block' : 'their blocks'} ` +
+        'reads it on that machine and prints it; check it before going on.',
+    );
+  }
   if (input.skipHashCheck) {
     out.push(
       '4. This file has no SHA-256 trailer (a `member/snap/db` copied out of a data dir), so the restore skips ' +
@@ -191,97 +216,214 @@ function beforeYouStart(input: RunbookInput): string[] {
   return out;
 }
 
+/** What the blocks of one member need: its setup with the defaults applied, and its data dirs as shell words. */
+interface MemberContext {
+  setup: Partial<RunbookMemberSetup>;
+  runtime: EtcdRuntime;
+  manifest: string;
+  parked: string;
+  unit: string;
+  owner: string;
+  /** The restored dir and the old one as shell words (a checked variable when not known here). */
+  newWord: string;
+  oldWord: string;
+  /** The same as text for comments; undefined: found on that machine. */
+  newText?: string;
+  oldText?: string;
+}
+
+/** The variable a block sets when the member's data dir is not known here; every use fails loudly while it is empty. */
+const DATA_DIR_VAR = '"${DATA_DIR:?run step 0 of this block first}"';
+/** Stands for the unknown dir inside commands built from argument arrays, then replaced by the variable. */
+const UNKNOWN_DIR = '\u0001DATA_DIR\u0001';
+
+function memberContext(input: RunbookInput, name: string): MemberContext {
+  const setup: Partial<RunbookMemberSetup> = { ...input.defaults, ...input.setup?.[name] };
+  const runtime = setup.runtime ?? 'systemd';
+  const manifest = setup.manifestPath ?? '/etc/kubernetes/manifests/etcd.yaml';
+  const known = setup.dataDir;
+  // Nothing known about that machine: its own data dir is found there, and restored in place.
+  const newText = known;
+  const oldText = known ? (setup.oldDataDir ?? known) : undefined;
+  return {
+    setup,
+    runtime,
+    manifest,
+    parked: parkedManifestPath(manifest),
+    unit: setup.unit ?? 'etcd',
+    owner: setup.owner ?? (runtime === 'static-pod' ? 'root:root' : 'etcd:etcd'),
+    newWord: newText ? shellQuote(newText) : DATA_DIR_VAR,
+    oldWord: oldText ? shellQuote(oldText) : DATA_DIR_VAR,
+    newText,
+    oldText,
+  };
+}
+
+/** sed -E scripts that print a data dir set by `--data-dir`, `ETCD_DATA_DIR=` or `data-dir:` (quoted or not); comments skipped. */
+const VALUE = `("([^"]*)"|'([^']*)'|([^"' ]+))`;
+const DATA_DIR_SED = [
+  '/^[[:space:]]*#/d',
+  `s/.*--data-dir[= ]+${VALUE}.*/\\2\\3\\4/p`,
+  `s/^[[:space:]]*(Environment=)?"?ETCD_DATA_DIR=${VALUE}.*/\\3\\4\\5/p`,
+  `s/^[[:space:]]*data-dir:[[:space:]]*${VALUE}.*/\\2\\3\\4/p`,
+];
+
+/** Step 0 when the data dir is not known here: read it on that machine (manifest, or env file / unit), checked non-empty. */
+function discoverLines(c: MemberContext): string[] {
+  const sed = `sed -E -n ${DATA_DIR_SED.map((e) => `-e ${shellQuote(e)}`).join(' ')}`;
+  const b: string[] = [];
+  let from: string;
+  if (c.runtime === 'static-pod') {
+    from = `${c.manifest} (or ${c.parked})`;
+    b.push(`# 0. Find this member's data dir: the --data-dir of ${c.manifest} (kubeadm mounts the etcd-data hostPath at`);
+    b.push('#    the same path; if yours differs, set DATA_DIR to the hostPath). Nothing here is a guess: check what it prints.');
+    b.push(`DATA_DIR=$(cat ${shellQuote(c.manifest)} ${shellQuote(c.parked)} 2>/dev/null | ${sed} | head -n 1)`);
+  } else {
+    const files = c.setup.envFile
+      ? [c.setup.envFile]
+      : ['/etc/default/etcd', '/etc/sysconfig/etcd', '/etc/etcd/etcd.conf', '/etc/etcd/etcd.env', '/etc/etcd/etcd.conf.yml'];
+    from = `systemctl cat ${c.unit}, ${files.join(', ')}`;
+    b.push(`# 0. Find this member's data dir: --data-dir, ETCD_DATA_DIR or data-dir: in ${from}.`);
+    b.push('#    Nothing here is a guess: check what it prints.');
+    b.push(
+      `DATA_DIR=$( { systemctl cat ${shellQuote(c.unit)}; cat ${files.map(shellQuote).join(' ')}; } 2>/dev/null | ${sed} | head -n 1)`,
+    );
+  }
+  const missing = `No data dir found in ${from}: set DATA_DIR=/path/of/its/data/dir by hand, then run the rest of this block.`;
+  b.push(`if [ -n "$DATA_DIR" ]; then echo "this member's data dir: $DATA_DIR"; else echo ${shellQuote(missing)} >&2; fi`);
+  return b;
+}
+
+function stopLines(c: MemberContext): string[] {
+  if (c.runtime !== 'static-pod') return [`systemctl stop ${shellQuote(c.unit)}`];
+  return [
+    '#    (moving the manifest out of the manifests folder makes the kubelet stop the pod)',
+    `if [ -e ${shellQuote(c.manifest)} ]; then mv ${shellQuote(c.manifest)} ${shellQuote(c.parked)}; fi`,
+    "while crictl ps --name '^etcd$' -q | grep -q .; do echo 'waiting for the etcd container to stop'; sleep 2; done",
+  ];
+}
+
+function startLines(c: MemberContext): string[] {
+  if (c.runtime !== 'static-pod') return [`systemctl start ${shellQuote(c.unit)}`, `systemctl --no-pager status ${shellQuote(c.unit)}`];
+  return [
+    `if [ -e ${shellQuote(c.parked)} ]; then mv ${shellQuote(c.parked)} ${shellQuote(c.manifest)}; fi`,
+    '#    the kubelet starts the pod again; wait until its container runs (or watch: crictl ps | grep etcd)',
+    "until crictl ps --name '^etcd$' --state running -q | grep -q .; do echo 'waiting for the etcd container'; sleep 2; done",
+  ];
+}
+
+/** Point the manifest / env file at the restored dir (only when it is a new path). */
+function pointLines(c: MemberContext, dir: string, manifestNow: string): string[] {
+  const b: string[] = [];
+  if (c.runtime === 'static-pod') {
+    b.push('#    (--data-dir and the etcd-data hostPath volume; the volumeMounts entry must agree with the flag)');
+    b.push(`etcd-backup manifest set-data-dir ${shellQuote(manifestNow)} ${shellQuote(dir)} --write`);
+    b.push(`#    or edit ${manifestNow} by hand: hostPath.path of the etcd-data volume -> ${dir}`);
+  } else if (c.setup.envFile) {
+    b.push(`etcd-backup manifest set-data-dir ${shellQuote(c.setup.envFile)} ${shellQuote(dir)} --write`);
+    b.push(`#    or set ETCD_DATA_DIR (or --data-dir / data-dir:) to ${dir} by hand in ${c.setup.envFile}`);
+  } else {
+    b.push(`#    set ETCD_DATA_DIR (or --data-dir) to ${dir} in etcd's env file or unit: systemctl cat ${c.unit}`);
+  }
+  return b;
+}
+
+function verifyLines(input: RunbookInput, m: RestorePlan['members'][number]): string[] {
+  const endpoints = m.clientURLs?.length ? m.clientURLs : ['https://127.0.0.1:2379'];
+  return [
+    '# Verify (it answers once a quorum of members is restored and started)',
+    shellCommand(endpointStatusWords(endpoints, input.tls), 'ETCDCTL_API=3 '),
+  ];
+}
+
+/** The block of the member restored on the machine that wrote the runbook: what is left, never "restore again". */
+function restoredSection(input: RunbookInput, m: RestorePlan['members'][number], c: MemberContext): string[] {
+  const r = c.setup.restored as RestoredHere;
+  const host = hostOf(m.peerURLs[0]);
+  const out: string[] = [`## Member ${code(m.name)} on ${host}: restored already`, ''];
+  out.push(
+    `Restored into ${code(r.dataDir)} at ${r.at}${r.by ? ` by ${code(r.by)}` : ''}` +
+      `${r.movedAside ? `; the old data dir was moved aside to ${code(r.movedAside)}` : ''}. ` +
+      '**Do not restore it again**: only point etcd at that dir (if not done), start it, verify.',
+    '',
+  );
+  const b: string[] = [`# ---- member ${m.name}: restored already into ${r.dataDir}; run as root on ${host} ----`];
+  if (c.setup.oldDataDir !== r.dataDir) {
+    b.push('# 1. Point etcd at the restored dir (nothing changes when it already does)');
+    if (c.runtime === 'static-pod') {
+      // The manifest is where the kubelet reads it, or still parked outside the manifests folder.
+      b.push(`MANIFEST=${shellQuote(c.manifest)}; if [ -e ${shellQuote(c.parked)} ]; then MANIFEST=${shellQuote(c.parked)}; fi`);
+      b.push(`etcd-backup manifest set-data-dir "$MANIFEST" ${shellQuote(r.dataDir)} --write`);
+      b.push(`#    or edit it by hand: --data-dir, the etcd-data mount and its hostPath.path -> ${r.dataDir}`);
+    } else {
+      b.push(...pointLines(c, r.dataDir, ''));
+    }
+  } else {
+    b.push('# 1. The data dir path is unchanged: the manifest / env file need no edit');
+  }
+  b.push(`# 2. Start etcd${c.runtime === 'static-pod' ? ` (put the manifest back if you moved it out to stop etcd)` : ''}`);
+  b.push(...startLines(c));
+  b.push(...verifyLines(input, m).map((l, i) => (i === 0 ? l.replace('# Verify', '# 3. Verify') : l)));
+  out.push('```sh', b.join('\n'), '```', '');
+  return out;
+}
+
 /** One member's block: stop etcd, move the old dir aside, restore, owner and mode, point etcd at it, start, verify. */
 function memberSection(input: RunbookInput, m: RestorePlan['members'][number], stamp: string, tool: RestoreToolKind): string[] {
-  const out: string[] = [];
-  const setup: RunbookMemberSetup = { dataDir: '/var/lib/etcd', ...input.defaults, ...input.setup?.[m.name] } as RunbookMemberSetup;
-  const runtime = setup.runtime ?? 'systemd';
-  const oldDir = setup.oldDataDir ?? setup.dataDir;
-  const aside = `${oldDir}.old-${stamp}`;
-  const owner = setup.owner ?? (runtime === 'static-pod' ? 'root:root' : 'etcd:etcd');
-  const manifest = setup.manifestPath ?? '/etc/kubernetes/manifests/etcd.yaml';
-  const parkedPath = parkedManifestPath(manifest);
-  const unit = setup.unit ?? 'etcd';
+  const c = memberContext(input, m.name);
+  if (c.setup.restored) return restoredSection(input, m, c);
+  const host = hostOf(m.peerURLs[0]);
   const f = memberFlags(input.plan, m.name);
   const flags: RestoreFlags = {
-    snapshot: setup.snapshotPath ?? input.snapshotPath,
+    snapshot: c.setup.snapshotPath ?? input.snapshotPath,
     ...f,
-    dataDir: setup.dataDir,
+    dataDir: c.newText ?? UNKNOWN_DIR,
     skipHashCheck: input.skipHashCheck,
     bumpRevision: input.bumpRevision,
     markCompacted: input.markCompacted,
   };
   const inv = restoreInvocations(flags);
-  out.push(`## Member ${code(m.name)} on ${hostOf(m.peerURLs[0])}`, '');
+  const cmd = (words: string[], prefix = ''): string => shellCommand(words, prefix).split(shellQuote(UNKNOWN_DIR)).join(DATA_DIR_VAR);
+  const newDir = c.newText !== undefined && c.newText !== c.oldText;
+  const out: string[] = [`## Member ${code(m.name)} on ${host}`, ''];
   out.push(
-    `Peer URL${m.peerURLs.length > 1 ? 's' : ''}: ${m.peerURLs.map(code).join(', ')}; restored data ` +
-      `dir: ${code(setup.dataDir)}${oldDir !== setup.dataDir ? ` (the old one is ${code(oldDir)})` : ''}.`,
+    `Peer URL${m.peerURLs.length > 1 ? 's' : ''}: ${m.peerURLs.map(code).join(', ')}; ` +
+      (c.newText
+        ? `restored data dir: ${code(c.newText)}${newDir ? ` (the old one is ${code(c.oldText as string)})` : ''}.`
+        : 'data dir: not known here; step 0 reads it on that machine, and the member is restored in place (the old dir moved aside).'),
     '',
   );
-  const b: string[] = [];
-  b.push(`# ---- member ${m.name}: run as root on ${hostOf(m.peerURLs[0])} ----`);
-  b.push('# 1. Stop etcd');
-  if (runtime === 'static-pod') {
-    b.push('#    (moving the manifest out of the manifests folder makes the kubelet stop the pod)');
-    b.push(`mv ${shellQuote(manifest)} ${shellQuote(parkedPath)}`);
-    b.push("while crictl ps --name '^etcd$' -q | grep -q .; do echo 'waiting for the etcd container to stop'; sleep 2; done");
-  } else {
-    b.push(`systemctl stop ${shellQuote(unit)}`);
-  }
+  const b: string[] = [`# ---- member ${m.name}: run as root on ${host} ----`];
+  if (!c.newText) b.push(...discoverLines(c));
+  b.push('# 1. Stop etcd', ...stopLines(c));
   b.push('# 2. Move the old data dir aside (never deleted; remove it yourself once the cluster is healthy),');
   b.push('#    unless a process still holds its database (a running etcd keeps a lock on it, however it was started)');
-  const db = shellQuote(`${oldDir}/member/snap/db`);
-  const busy = shellQuote(`${oldDir} is still in use (a process holds a lock on its database): stop etcd first, then run this block again`);
-  b.push(
-    `if [ -e ${db} ] && ! flock -n ${db} true; then echo ${busy} >&2; elif [ -e ` +
-      `${shellQuote(oldDir)} ]; then mv ${shellQuote(oldDir)} ${shellQuote(aside)}; fi`,
-  );
-  if (oldDir !== setup.dataDir) {
-    b.push(`#    the restore target must not exist or be empty: ${setup.dataDir}`);
-  }
+  const db = `${c.oldWord}${shellQuote('/member/snap/db')}`;
+  const busy =
+    `${c.oldText ?? 'The data dir'} is still in use (a process holds a lock on its database): ` +
+    'stop etcd first, then run this block again';
+  const aside = `${c.oldWord}${shellQuote(`.old-${stamp}`)}`;
+  const move = `elif [ -e ${c.oldWord} ]; then mv ${c.oldWord} ${aside}; fi`;
+  b.push(`if [ -e ${db} ] && ! flock -n ${db} true; then echo ${shellQuote(busy)} >&2; ${move}`);
+  if (newDir) b.push(`#    the restore target must not exist or be empty: ${c.newText}`);
   b.push(`# 3. Restore this member from the snapshot (${tool === 'etcdutl' ? 'etcdutl, etcd 3.5+' : 'etcdctl 3.4'})`);
   if (tool === 'etcdutl') {
-    b.push(shellCommand(inv.etcdutl));
-    b.push('#    without etcdutl (etcd 3.4, Debian/Ubuntu etcd-client):');
-    b.push(commentOut(shellCommand(inv.etcdctl, 'ETCDCTL_API=3 ')));
+    b.push(cmd(inv.etcdutl), '#    without etcdutl (etcd 3.4, Debian/Ubuntu etcd-client):', commentOut(cmd(inv.etcdctl, 'ETCDCTL_API=3 ')));
   } else {
-    b.push(shellCommand(inv.etcdctl, 'ETCDCTL_API=3 '));
-    b.push('#    with etcdutl (etcd 3.5+):');
-    b.push(commentOut(shellCommand(inv.etcdutl)));
+    b.push(cmd(inv.etcdctl, 'ETCDCTL_API=3 '), '#    with etcdutl (etcd 3.5+):', commentOut(cmd(inv.etcdutl)));
   }
   b.push("#    or with etcd Backup & Restore's CLI (verifies the file first, refuses a non-empty dir):");
-  b.push(commentOut(shellCommand(inv.cli)));
+  b.push(commentOut(cmd(inv.cli)));
   b.push('# 4. Owner and mode: etcd will not start otherwise');
-  b.push(`chown -R ${shellQuote(owner)} ${shellQuote(setup.dataDir)}`);
-  b.push(`chmod 700 ${shellQuote(setup.dataDir)}`);
-  if (oldDir !== setup.dataDir) {
-    b.push('# 5. Point etcd at the restored dir');
-    if (runtime === 'static-pod') {
-      b.push('#    (--data-dir and the etcd-data hostPath volume; the volumeMounts entry must agree with the flag)');
-      b.push(`etcd-backup manifest set-data-dir ${shellQuote(parkedPath)} ${shellQuote(setup.dataDir)} --write`);
-      b.push(`#    or edit ${parkedPath} by hand: hostPath.path of the etcd-data volume -> ${setup.dataDir}`);
-    } else if (setup.envFile) {
-      b.push(`etcd-backup manifest set-data-dir ${shellQuote(setup.envFile)} ${shellQuote(setup.dataDir)} --write`);
-      b.push(`#    or set ETCD_DATA_DIR (or --data-dir / data-dir:) to ${setup.dataDir} by hand in ${setup.envFile}`);
-    } else {
-      b.push(`#    set ETCD_DATA_DIR (or --data-dir) to ${setup.dataDir} in etcd's env file or unit: systemctl cat ${unit}`);
-    }
+  b.push(`chown -R ${shellQuote(c.owner)} ${c.newWord}`, `chmod 700 ${c.newWord}`);
+  if (newDir) {
+    b.push('# 5. Point etcd at the restored dir', ...pointLines(c, c.newText as string, c.parked));
   } else {
     b.push('# 5. The data dir path is unchanged: the manifest / env file need no edit');
   }
-  b.push('# 6. Start etcd');
-  if (runtime === 'static-pod') {
-    b.push(`mv ${shellQuote(parkedPath)} ${shellQuote(manifest)}`);
-    b.push('#    the kubelet starts the pod again; wait until its container runs (or watch: crictl ps | grep etcd)');
-    b.push("until crictl ps --name '^etcd$' --state running -q | grep -q .; do echo 'waiting for the etcd container'; sleep 2; done");
-  } else {
-    b.push(`systemctl start ${shellQuote(unit)}`);
-    b.push(`systemctl --no-pager status ${shellQuote(unit)}`);
-  }
-  b.push('# 7. Verify (it answers once a quorum of members is restored and started)');
-  b.push(shellCommand(endpointStatusWords(m.clientURLs?.length ? m.clientURLs : ['https://127.0.0.1:2379'], input.tls), 'ETCDCTL_API=3 '));
+  b.push('# 6. Start etcd', ...startLines(c));
+  b.push(...verifyLines(input, m).map((l, i) => (i === 0 ? l.replace('# Verify', '# 7. Verify') : l)));
   out.push('```sh', b.join('\n'), '```', '');
-
   return out;
 }
 

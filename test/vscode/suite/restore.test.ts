@@ -89,8 +89,10 @@ describe('restore (VS Code)', function () {
     // The runbook is written and open.
     assert.strictEqual(result.runbookPath, runbookPath);
     const md = readFileSync(runbookPath, 'utf8');
-    assert.match(md, new RegExp(`## Member \`${m.name}\` on 127\\.0\\.0\\.1`));
-    assert.match(md, /--initial-cluster-token=etcd-restore-vscode-test/);
+    // The member restored here is told it is restored (not to restore again); the token is the plan's.
+    assert.match(md, new RegExp(`## Member \`${m.name}\` on 127\\.0\\.0\\.1: restored already`));
+    assert.match(md, /\| New cluster token \| `etcd-restore-vscode-test` \|/);
+    assert.doesNotMatch(md, /snapshot restore/);
     await waitFor(() => vscode.window.visibleTextEditors.some((e) => e.document.uri.fsPath === runbookPath), 10_000, 'the runbook to be open');
 
     // The restored member starts and serves what the snapshot held (and not what came after).
