@@ -153,16 +153,7 @@ async function verify(
     const named = arg instanceof BackupNode ? arg.backup.name : backupTargetName(arg);
     if (!named || !(err instanceof EtcdBackupError) || err.kind !== 'corrupt') throw err;
     file = named;
-    r = {
-      ok: false,
-      hashCheck: 'mismatch',
-      path: file,
-      fileSize: 0,
-      hasHashTrailer: false,
-      reason: err.message,
-      kind: 'corrupt',
-    } as VerifyResult;
-    Object.assign(r, { problems: [err.message], problemCount: 1, notes: [], summary: err.message });
+    r = notSound(named, err.message);
   }
   deps.log.info(
     `Verify ${file}: ${r.ok ? 'OK' : 'FAILED'} — ` +
@@ -182,6 +173,13 @@ async function verify(
     }
   }
   return r;
+}
+
+/** The verdict on a backup the fetch refused as changed or damaged (its SHA-256 compared only when the message says so). */
+function notSound(name: string, reason: string): VerifyResult {
+  const hashCheck = /SHA-256/.test(reason) ? 'mismatch' : 'notRun';
+  const base = { path: name, fileSize: 0, hasHashTrailer: false, notes: [], summary: reason };
+  return { ...base, ok: false, hashCheck, reason, kind: 'corrupt', problems: [reason], problemCount: 1 };
 }
 
 async function verifyFile(file: string, skipHash: boolean): Promise<VerifyResult> {
