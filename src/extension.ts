@@ -18,6 +18,7 @@ import { registerV2StoreCommands } from './commands/v2store';
 import { registerBackupCommands } from './commands/backups';
 import { registerScheduleCommands } from './commands/scheduleBackups';
 import { registerInstallCliCommand } from './commands/installCli';
+import { registerIdentityCommands } from './commands/remoteBackup';
 import { registerEditorFeatures } from './editor';
 import { isEtcd3Loaded } from './core/etcd';
 
@@ -58,6 +59,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     registerBackupCommands(context, deps);
     registerScheduleCommands(context, deps);
     registerInstallCliCommand(context, deps);
+    registerIdentityCommands(context, deps);
     registerEditorFeatures(context, { log });
 
     registerCommand(context, log, 'etcdBackup.showLogs', () => log.show());

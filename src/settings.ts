@@ -24,6 +24,9 @@ export function s3CredentialsKey(clusterName: string): string {
   return `etcdBackup.s3:${clusterName.toLowerCase()}`;
 }
 
+/** Key of the age identities (AGE-SECRET-KEY-1… lines) that decrypt remote backups, in the secret storage. */
+export const AGE_IDENTITIES_KEY = 'etcdBackup.ageIdentities';
+
 /**
  * Reads cluster configurations from settings, validates them with src/core, and tells
  * listeners when they change (only when `affectsConfiguration` says so). Writes clusters back
@@ -190,6 +193,23 @@ export class Settings implements vscode.Disposable {
 
   async setS3Credentials(name: string, creds: { accessKeyId: string; secretAccessKey: string }): Promise<void> {
     await this.secrets?.store(s3CredentialsKey(name), JSON.stringify(creds));
+  }
+
+  /** The stored age identities (AGE-SECRET-KEY-1… lines), for decrypting remote backups. */
+  async ageIdentities(): Promise<string[]> {
+    const raw = this.secrets ? await this.secrets.get(AGE_IDENTITIES_KEY) : undefined;
+    try {
+      const v = raw ? (JSON.parse(raw) as unknown) : [];
+      return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+    } catch {
+      return [];
+    }
+  }
+
+  /** Replace the stored age identities (an empty list deletes the entry). */
+  async setAgeIdentities(keys: string[]): Promise<void> {
+    if (keys.length) await this.secrets?.store(AGE_IDENTITIES_KEY, JSON.stringify(keys));
+    else await this.secrets?.delete(AGE_IDENTITIES_KEY);
   }
 
   /** Seconds between automatic refreshes of the tree while it is visible; 0 turns them off. */

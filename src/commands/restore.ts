@@ -23,7 +23,7 @@ import type { ClusterConfig } from '../core/types';
 import { clusterNodeOf } from '../views/clustersView';
 import { Node } from '../views/nodes';
 import { cancelled, CommandDeps, commandRegistrar, pickSnapshot, showWithLogs, snapshotFileOf, withCancellableProgress } from './common';
-import { snapshotOfBackup } from './remoteBackup';
+import { RemoteBackupAnswers, snapshotOfBackup } from './remoteBackup';
 import { findEtcdFiles, offerEtcdFileEdit, pickEtcdFile } from './offerFileEdits';
 import { writeAnswerOf } from '../editor/confirmWrite';
 import type { WriteAnswer } from '../editor/confirmWrite';
@@ -57,7 +57,7 @@ function snapshotDirFor(arg: unknown, deps: CommandDeps): string | undefined {
 // ---------------------------------------------------------------------------------------
 // Restore Snapshot…
 
-export interface RestoreSnapshotAnswers {
+export interface RestoreSnapshotAnswers extends RemoteBackupAnswers {
   /** The age identity file, when restoring an encrypted remote backup. */
   identityFile?: string;
   /** The snapshot (when not invoked on a node). */

@@ -24,6 +24,7 @@ import { BackupsNode, DEFAULT_PLAN_DIR } from '../views/backupNodes';
 import { ClusterNode } from '../views/clustersView';
 import { resolveCluster } from './clusters';
 import { cancelled, CommandDeps, commandRegistrar } from './common';
+import { installCli, InstallCliAnswers, InstallCliResult } from './installCli';
 
 /** The installed CLI the units run (see "Install the CLI on This Machine"). */
 export const INSTALLED_CLI = '/usr/local/bin/etcd-backup';
@@ -49,6 +50,10 @@ export interface ScheduleAnswers {
   cli?: string[];
   /** The modal's answer. */
   confirm?: boolean;
+  /** The modal's "Install the CLI and Write Files" (offered when the CLI is missing or older). */
+  installCli?: boolean;
+  /** Look for and install the CLI under this root instead of / (tests). */
+  installRoot?: string;
 }
 
 export interface ScheduleResult {
@@ -57,6 +62,8 @@ export interface ScheduleResult {
   written: string[];
   /** The preview diff's two documents. */
   preview: { old: string; new: string };
+  /** The CLI installed first ("Install the CLI and Write Files"). */
+  installed?: InstallCliResult;
 }
 
 interface PlannedFile {
@@ -77,7 +84,7 @@ async function ask(answers: ScheduleAnswers | undefined, key: keyof ScheduleAnsw
 }
 
 /** The form: what the plan says. */
-type FormValues = Required<Omit<ScheduleAnswers, 'confirm' | 'cli' | 'planFile' | 'unitDir'>>;
+type FormValues = Required<Omit<ScheduleAnswers, 'confirm' | 'cli' | 'planFile' | 'unitDir' | 'installCli' | 'installRoot'>>;
 
 async function form(cluster: ClusterConfig, deps: CommandDeps, answers: ScheduleAnswers | undefined): Promise<FormValues> {
   const slug = cluster.name.replace(/[^A-Za-z0-9._-]+/g, '-');
@@ -132,6 +139,7 @@ async function compose(
   cluster: ClusterConfig,
   deps: CommandDeps,
   answers: ScheduleAnswers | undefined,
+  cliBin: string,
 ): Promise<{ plan: BackupPlan; files: PlannedFile[] }> {
   const f = await form(cluster, deps, answers);
   const slug = cluster.name.replace(/[^A-Za-z0-9._-]+/g, '-');
@@ -166,7 +174,7 @@ async function compose(
     throw new EtcdBackupError('invalidInput', 'Give the S3 access key ID and secret: the timer has no other way to reach the bucket.');
   }
   files.unshift({ path: planFile, text, mode: 0o600, shown: text });
-  const units = planUnits(plan, answers?.cli ?? [INSTALLED_CLI]);
+  const units = planUnits(plan, answers?.cli ?? [cliBin]);
   const unitDir = answers?.unitDir ?? '/etc/systemd/system';
   files.push({ path: join(unitDir, units.serviceName), text: units.service, mode: 0o644, shown: units.service });
   files.push({ path: join(unitDir, units.timerName), text: units.timer, mode: 0o644, shown: units.timer });
@@ -203,51 +211,60 @@ async function writeAll(files: PlannedFile[]): Promise<string[]> {
   return written;
 }
 
-export async function scheduleBackups(deps: CommandDeps, target: unknown, answers: ScheduleAnswers | undefined): Promise<ScheduleResult> {
+export async function scheduleBackups(
+  deps: CommandDeps,
+  target: unknown,
+  answers: ScheduleAnswers | undefined,
+  install: (a: InstallCliAnswers) => Promise<InstallCliResult>,
+): Promise<ScheduleResult> {
   const cluster = target instanceof ClusterNode ? target.cluster : await resolveCluster(target, deps, 'Schedule backups of which cluster?');
-  const { plan, files } = await compose(cluster, deps, answers);
+  const cliBin = answers?.installRoot ? join(answers.installRoot, INSTALLED_CLI) : INSTALLED_CLI;
+  const { plan, files } = await compose(cluster, deps, answers, cliBin);
   const preview = await showDiff(files, cluster.name);
-  const cliProblem = answers?.cli ? undefined : await installedCliProblem(deps);
+  const cliProblem = answers?.cli ? undefined : await installedCliProblem(deps, cliBin);
   let ok: boolean;
-  if (answers) ok = answers.confirm === true;
-  else {
+  let installFirst = false;
+  if (answers) {
+    ok = answers.confirm === true || answers.installCli === true;
+    installFirst = answers.installCli === true && cliProblem !== undefined;
+  } else {
     const write = 'Write Files';
-    const install = 'Install the CLI and Write Files';
+    const installAndWrite = 'Install the CLI and Write Files';
     const detail =
       `${files.map((f) => f.path).join('\n')}\n\nThe plan and secrets files are written with mode 0600.` +
       (cliProblem ? ` ${cliProblem}` : '') +
       ' Then enable the timer: systemctl daemon-reload && systemctl enable --now ' +
       files[files.length - 1].path.split('/').pop();
-    const buttons = cliProblem ? [install, write] : [write];
+    const buttons = cliProblem ? [installAndWrite, write] : [write];
     const question = `Write the backup plan of "${cluster.name}" and its units, as the diff shows?`;
     const choice = await vscode.window.showWarningMessage(question, { modal: true, detail }, ...buttons);
-    ok = choice === write || choice === install;
-    if (choice === install) await vscode.commands.executeCommand('etcdBackup.installCli', { confirm: true });
+    ok = choice === write || choice === installAndWrite;
+    installFirst = choice === installAndWrite;
   }
   if (!ok) return { planFile: plan.path, written: [], preview };
+  // The CLI first: when it cannot be installed (no root), nothing is written and the sentence says why.
+  const installed = installFirst ? await install({ prefix: answers?.installRoot, confirm: true }) : undefined;
   const f = await keptCredentials(answers, files);
   if (f) await deps.settings.setS3Credentials(cluster.name, f);
   const written = await writeAll(files);
   await addToPlanList(plan.path);
   await deps.tree.refresh(cluster.name).catch(() => undefined);
   deps.log.info(`Schedule Backups: wrote ${written.join(', ')}`);
-  return { planFile: plan.path, written, preview };
+  return { planFile: plan.path, written, preview, installed };
 }
 
 /** A sentence when the installed CLI the units run is missing or older than this extension; undefined when it is fine. */
-async function installedCliProblem(deps: CommandDeps): Promise<string | undefined> {
+async function installedCliProblem(deps: CommandDeps, cliBin: string): Promise<string | undefined> {
   const mine = String(vscode.extensions.getExtension('etcd-backup.etcd-backup')?.packageJSON?.version ?? '0.0.0');
   const theirs = await new Promise<string | undefined>((done) =>
-    execFile(INSTALLED_CLI, ['--version'], { timeout: 15_000 }, (err, out) =>
-      done(err ? undefined : /(\d+\.\d+\.\d+)/.exec(String(out))?.[1]),
-    ),
+    execFile(cliBin, ['--version'], { timeout: 15_000 }, (err, out) => done(err ? undefined : /(\d+\.\d+\.\d+)/.exec(String(out))?.[1])),
   );
-  if (!theirs) return `The CLI is not installed at ${INSTALLED_CLI}: the timer fails until it is.`;
+  if (!theirs) return `The CLI is not installed at ${cliBin}: the timer fails until it is.`;
   const n = (v: string): number[] => v.split('.').map(Number);
   const [a, b] = [n(theirs), n(mine)];
   const older = a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
   deps.log.debug(`installed CLI ${theirs}, extension ${mine}`);
-  return older < 0 ? `The CLI at ${INSTALLED_CLI} is ${theirs}, older than this extension (${mine}).` : undefined;
+  return older < 0 ? `The CLI at ${cliBin} is ${theirs}, older than this extension (${mine}).` : undefined;
 }
 
 /** The access key the credentials file holds (to keep in the secret storage), if any. */
@@ -278,7 +295,8 @@ export function registerScheduleCommands(context: vscode.ExtensionContext, deps:
     }),
   );
   const register = commandRegistrar(context, deps.log);
-  register<ScheduleAnswers>('etcdBackup.scheduleBackups', (target, answers) => scheduleBackups(deps, target, answers));
+  const install = (a: InstallCliAnswers): Promise<InstallCliResult> => installCli(context, deps, a);
+  register<ScheduleAnswers>('etcdBackup.scheduleBackups', (target, answers) => scheduleBackups(deps, target, answers, install));
   register('etcdBackup.editBackupPlan', async (target) => {
     const path = target instanceof BackupsNode ? target.entry.path : typeof target === 'string' ? target : undefined;
     if (!path) throw new EtcdBackupError('invalidInput', 'Edit Backup Plan works on a Backups node of the Clusters view.');

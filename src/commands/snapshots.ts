@@ -3,8 +3,9 @@
  * status figures, the members stored inside, the keyspace by prefix), "Search Snapshot
  * Keys…" (keys and values listed and searched, values as text where they are), "Verify Snapshot"
  * (SHA-256 trailer + bbolt structure, with progress and cancellation) and "Compare
- * Snapshots…" (keys added, removed, changed by prefix). Each takes a snapshot node, a Uri or
- * a path, or asks for the file; tests pass answers as the second argument.
+ * Snapshots…" (keys added, removed, changed by prefix). Each takes a snapshot node, a backup
+ * node of a plan (a remote backup is fetched to a 0600 temp file first and removed afterwards:
+ * ./remoteBackup), a Uri or a path, or asks for the file; tests pass answers as the second argument.
  * The reader is loaded inside the handlers, never at activation.
  */
 import { promises as fs } from 'fs';
@@ -15,8 +16,10 @@ import { diffMarkdown, reportMarkdown } from '../core/snapshot/format';
 import type { SnapshotDiff, SnapshotReport } from '../core/snapshot/inspect';
 import type { VerifyResult } from '../core/snapshot/verify';
 import type { Log } from '../log';
+import { BackupNode } from '../views/backupNodes';
 import { rememberStatus } from '../views/snapshotNodes';
 import { cancelled, CommandDeps, commandRegistrar, pickSnapshot, withCancellableProgress } from './common';
+import { backupSnapshot, BackupSnapshot, backupTargetName, RemoteBackupAnswers } from './remoteBackup';
 
 /** Read-only documents of the reports, by URI. */
 export const REPORT_SCHEME = 'etcd-backup-report';
@@ -63,7 +66,28 @@ async function openReport(uri: vscode.Uri, preview: boolean | undefined, log: Lo
   await vscode.window.showTextDocument(doc, { preview: true });
 }
 
-export interface ReportAnswers {
+/**
+ * Run `work` on the file a snapshot command is about: a backup's (a remote one fetched to a temp
+ * file that is removed once `work` is done, also when it fails or is cancelled), else what
+ * pickSnapshot finds or asks for.
+ */
+async function withSnapshotFile<T>(
+  arg: unknown,
+  answers: (RemoteBackupAnswers & { snapshot?: string }) | undefined,
+  title: string,
+  deps: CommandDeps,
+  work: (file: string, backup?: BackupSnapshot) => Promise<T>,
+): Promise<T> {
+  const backup = await backupSnapshot(arg, answers, deps);
+  if (!backup) return work(await pickSnapshot(arg, answers, title));
+  try {
+    return await work(backup.file, backup);
+  } finally {
+    await backup.dispose();
+  }
+}
+
+export interface ReportAnswers extends RemoteBackupAnswers {
   snapshot?: string;
   prefixDepth?: number | 'auto';
   /** Open the Markdown preview (default true). */
@@ -82,7 +106,10 @@ async function showReport(
   docs: ReportDocuments,
   deps: CommandDeps,
 ): Promise<ReportResult> {
-  const file = await pickSnapshot(arg, answers, 'Report on which snapshot?');
+  return withSnapshotFile(arg, answers, 'Report on which snapshot?', deps, (file) => reportOn(file, answers, docs, deps));
+}
+
+async function reportOn(file: string, answers: ReportAnswers | undefined, docs: ReportDocuments, deps: CommandDeps): Promise<ReportResult> {
   const st = await fs.stat(file).catch(() => undefined);
   const report = await withCancellableProgress(`Reading ${path.basename(file)}…`, async ({ signal, report: say }) => {
     const { inspectSnapshot } = await import('../core/snapshot/inspect');
@@ -103,7 +130,7 @@ async function showReport(
   return { uri, markdown, report };
 }
 
-type VerifyAnswers = { snapshot?: string; skipHashCheck?: boolean };
+type VerifyAnswers = RemoteBackupAnswers & { snapshot?: string; skipHashCheck?: boolean };
 
 async function verify(
   arg: unknown,
@@ -111,7 +138,51 @@ async function verify(
   deps: CommandDeps,
   skipHash = answers?.skipHashCheck === true,
 ): Promise<VerifyResult> {
-  const file = await pickSnapshot(arg, answers, 'Verify which snapshot?');
+  let r: VerifyResult;
+  let file: string;
+  try {
+    [file, r] = await withSnapshotFile(
+      arg,
+      answers,
+      'Verify which snapshot?',
+      deps,
+      async (f) => [f, await verifyFile(f, skipHash)] as const,
+    );
+  } catch (err) {
+    // A remote backup whose stored or plain SHA-256 does not match (or that does not decrypt) is not sound: said as a verdict.
+    const named = arg instanceof BackupNode ? arg.backup.name : backupTargetName(arg);
+    if (!named || !(err instanceof EtcdBackupError) || err.kind !== 'corrupt') throw err;
+    file = named;
+    r = notSound(named, err.message);
+  }
+  deps.log.info(
+    `Verify ${file}: ${r.ok ? 'OK' : 'FAILED'} — ` +
+      `${r.ok ? r.summary : r.reason}${r.problems.length ? `\n  ${r.problems.join('\n  ')}` : ''}`,
+  );
+  if (!answers) {
+    if (r.ok) {
+      void vscode.window.showInformationMessage(`${path.basename(file)} is sound: ${r.summary}.`);
+    } else {
+      const structureOnly = r.refusedForNoTrailer ? ['Verify Structure Only'] : [];
+      const detail = r.problems.slice(0, 10).join('\n');
+      const reason = r.reason ?? `${path.basename(file)} is not sound.`;
+      void vscode.window.showErrorMessage(reason, { detail }, ...structureOnly, 'Show Logs').then((c) => {
+        if (c === 'Show Logs') deps.log.show(true);
+        if (c === 'Verify Structure Only') void verify(arg ?? file, undefined, deps, true).catch((e) => deps.log.error(e));
+      });
+    }
+  }
+  return r;
+}
+
+/** The verdict on a backup the fetch refused as changed or damaged (its SHA-256 compared only when the message says so). */
+function notSound(name: string, reason: string): VerifyResult {
+  const hashCheck = /SHA-256/.test(reason) ? 'mismatch' : 'notRun';
+  const base = { path: name, fileSize: 0, hasHashTrailer: false, notes: [], summary: reason };
+  return { ...base, ok: false, hashCheck, reason, kind: 'corrupt', problems: [reason], problemCount: 1 };
+}
+
+async function verifyFile(file: string, skipHash: boolean): Promise<VerifyResult> {
   const r = await withCancellableProgress(`Verifying ${path.basename(file)}…`, async ({ signal, report: say }) => {
     const { verifySnapshot } = await import('../core/snapshot/verify');
     let pages = 0;
@@ -131,29 +202,13 @@ async function verify(
   });
   const st = await fs.stat(file).catch(() => undefined);
   if (st) rememberStatus(file, st.size, st.mtime, r.status ? { status: r.status } : { error: r.reason ?? 'corrupt', kind: r.kind });
-  deps.log.info(
-    `Verify ${file}: ${r.ok ? 'OK' : 'FAILED'} — ` +
-      `${r.ok ? r.summary : r.reason}${r.problems.length ? `\n  ${r.problems.join('\n  ')}` : ''}`,
-  );
-  if (!answers) {
-    if (r.ok) {
-      void vscode.window.showInformationMessage(`${path.basename(file)} is sound: ${r.summary}.`);
-    } else {
-      const structureOnly = r.refusedForNoTrailer ? ['Verify Structure Only'] : [];
-      const detail = r.problems.slice(0, 10).join('\n');
-      const reason = r.reason ?? `${path.basename(file)} is not sound.`;
-      void vscode.window.showErrorMessage(reason, { detail }, ...structureOnly, 'Show Logs').then((c) => {
-        if (c === 'Show Logs') deps.log.show(true);
-        if (c === 'Verify Structure Only') void verify(file, undefined, deps, true).catch((e) => deps.log.error(e));
-      });
-    }
-  }
   return r;
 }
 
-export interface CompareAnswers {
+export interface CompareAnswers extends RemoteBackupAnswers {
   snapshot?: string;
-  other?: string;
+  /** The other snapshot: a path, or a backup `{ plan, backup, from? }` (fetched when remote). */
+  other?: string | { plan: string; backup: string; from?: 'local' | 'remote' };
   prefixDepth?: number | 'auto';
   preview?: boolean;
   /** Read the comparison newer → older (the explicit swap; default older → newer by revision). */
@@ -172,36 +227,65 @@ function compareTitle(diff: SnapshotDiff, newerFirst: boolean): string {
   return `${path.basename(diff.a.path)} → ${path.basename(diff.b.path)} (${newerFirst ? 'newer → older' : 'older → newer'})`;
 }
 
+/** The other snapshot to compare `a` with: the answers', or picked among the plan's other backups or the folder's files. */
+async function otherSnapshot(a: string, arg: unknown, answers: CompareAnswers | undefined): Promise<unknown> {
+  if (answers?.other) return answers.other;
+  if (answers) throw new EtcdBackupError('invalidInput', 'No second snapshot given: pass { other: "/path/to/file.db" }.');
+  type Item = vscode.QuickPickItem & { other?: unknown };
+  const backups: Item[] =
+    arg instanceof BackupNode
+      ? (await arg.parent.children())
+          .filter((n): n is BackupNode => n instanceof BackupNode && n.id !== arg.id)
+          .map((n) => ({
+            label: `$(${n.backup.where === 'local' ? 'database' : 'cloud'}) ${n.backup.name}`,
+            description: n.backup.where,
+            other: n,
+          }))
+      : [];
+  const dir = path.dirname(a);
+  const siblings = arg instanceof BackupNode && arg.backup.where === 'remote' ? [] : await fs.readdir(dir).catch(() => [] as string[]);
+  const files = siblings
+    .filter(
+      (n) =>
+        n.endsWith('.db') &&
+        path.join(dir, n) !== a &&
+        !backups.some((b) => (b.other as BackupNode).resourceUri?.fsPath === path.join(dir, n)),
+    )
+    .sort()
+    .reverse()
+    .map((n): Item => ({ label: n, description: dir, other: path.join(dir, n) }));
+  const pick = await vscode.window.showQuickPick([...backups, ...files, { label: '$(folder-opened) Another file…' }], {
+    title: `Compare ${path.basename(a)} with…`,
+    placeHolder: 'The other snapshot, older or newer: the report reads older → newer by revision',
+  });
+  if (!pick) cancelled();
+  return pick.other ?? (await pickSnapshot(undefined, undefined, 'Compare with which snapshot?'));
+}
+
 async function compare(
   arg: unknown,
   answers: CompareAnswers | undefined,
   docs: ReportDocuments,
   deps: CommandDeps,
 ): Promise<CompareResult> {
-  const a = await pickSnapshot(arg, answers, 'Compare which snapshot?');
-  let b = answers?.other;
-  if (!b) {
-    if (answers) throw new EtcdBackupError('invalidInput', 'No second snapshot given: pass { other: "/path/to/file.db" }.');
-    const siblings = (await fs.readdir(path.dirname(a)).catch(() => [] as string[]))
-      .filter((n) => n.endsWith('.db') && path.join(path.dirname(a), n) !== a)
-      .sort()
-      .reverse();
-    const items: (vscode.QuickPickItem & { file?: string })[] = [
-      ...siblings.map((n) => ({ label: n, description: path.dirname(a), file: path.join(path.dirname(a), n) })),
-      { label: '$(folder-opened) Another file…' },
-    ];
-    const pick = await vscode.window.showQuickPick(items, {
-      title: `Compare ${path.basename(a)} with…`,
-      placeHolder: 'The other snapshot, older or newer: the report reads older → newer by revision',
-    });
-    if (!pick) cancelled();
-    b = pick.file ?? (await pickSnapshot(undefined, undefined, 'Compare with which snapshot?'));
-  }
-  const other = b;
-  const given = await withCancellableProgress(`Comparing ${path.basename(a)} with ${path.basename(other)}…`, async ({ signal }) => {
-    const { diffSnapshots } = await import('../core/snapshot/inspect');
-    return diffSnapshots(a, other, { signal, prefixDepth: answers?.prefixDepth });
+  return withSnapshotFile(arg, answers, 'Compare which snapshot?', deps, async (a) => {
+    const otherTarget = await otherSnapshot(a, arg, answers);
+    const given = await withSnapshotFile(otherTarget, answers, 'Compare with which snapshot?', deps, async (other) =>
+      withCancellableProgress(`Comparing ${path.basename(a)} with ${path.basename(other)}…`, async ({ signal }) => {
+        const { diffSnapshots } = await import('../core/snapshot/inspect');
+        return diffSnapshots(a, other, { signal, prefixDepth: answers?.prefixDepth });
+      }),
+    );
+    return showComparison(given, answers, docs, deps);
   });
+}
+
+async function showComparison(
+  given: SnapshotDiff,
+  answers: CompareAnswers | undefined,
+  docs: ReportDocuments,
+  deps: CommandDeps,
+): Promise<CompareResult> {
   const { orderDiff } = await import('../core/snapshot/diffOrder');
   const show = async (newerFirst: boolean): Promise<CompareResult> => {
     const { diff } = orderDiff(given, newerFirst);
@@ -230,7 +314,7 @@ function offerSwap(shown: CompareResult, show: (newerFirst: boolean) => Promise<
     });
 }
 
-export interface SearchAnswers {
+export interface SearchAnswers extends RemoteBackupAnswers {
   snapshot?: string;
   /** Keys starting with this. */
   prefix?: string;
@@ -251,7 +335,15 @@ async function searchKeys(
   docs: ReportDocuments,
   deps: CommandDeps,
 ): Promise<{ uri: vscode.Uri; markdown: string; matched: number; keys: string[] }> {
-  const file = await pickSnapshot(arg, answers, 'Search which snapshot?');
+  return withSnapshotFile(arg, answers, 'Search which snapshot?', deps, (file) => searchIn(file, answers, docs, deps));
+}
+
+async function searchIn(
+  file: string,
+  answers: SearchAnswers | undefined,
+  docs: ReportDocuments,
+  deps: CommandDeps,
+): Promise<{ uri: vscode.Uri; markdown: string; matched: number; keys: string[] }> {
   let prefix = answers?.prefix;
   let text = answers?.text;
   if (!answers) {

@@ -95,6 +95,9 @@ export class TcpProxy {
   server?: Server;
   port = 0;
   sent = 0;
+  /** Bytes from the server to its clients. */
+  received = 0;
+  private downLimit?: { bytes: number; fn: () => void; fired: boolean };
   private sockets = new Set<Socket>();
   private limit?: { bytes: number; fn: () => void; fired: boolean };
   constructor(public target: number) {}
@@ -114,7 +117,17 @@ export class TcpProxy {
         }
         upstream.write(d);
       });
-      upstream.on('data', (d) => client.write(d));
+      upstream.on('data', (d) => {
+        this.received += d.length;
+        const l = this.downLimit;
+        if (l && !l.fired && this.received > l.bytes) {
+          l.fired = true;
+          l.fn();
+          this.dropAll();
+          return;
+        }
+        client.write(d);
+      });
       const end = (): void => {
         client.destroy();
         upstream.destroy();
@@ -127,6 +140,17 @@ export class TcpProxy {
 
   killAfterBytes(bytes: number, fn: () => void): void {
     this.limit = { bytes, fn, fired: false };
+  }
+
+  /** Cut every connection once more than `bytes` came back from the server (a member dying mid-stream). */
+  killAfterBytesFromServer(bytes: number, fn: () => void = () => undefined): void {
+    this.received = 0;
+    this.downLimit = { bytes, fn, fired: false };
+  }
+
+  disarm(): void {
+    this.limit = undefined;
+    this.downLimit = undefined;
   }
 
   dropAll(): void {

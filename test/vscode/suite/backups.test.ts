@@ -174,7 +174,7 @@ describe('Backups node and Run Backup Now (VS Code)', function () {
     const target = { plan: plans.good, backup: runName };
     const refused = await vscode.commands.executeCommand('etcdBackup.restoreSnapshot', target, restoreAnswers);
     assert.strictEqual(refused, undefined);
-    assert.match(api.lastCommandError('etcdBackup.restoreSnapshot') ?? '', /is encrypted: give the age identity file/);
+    assert.match(api.lastCommandError('etcdBackup.restoreSnapshot') ?? '', /is encrypted and no age identity is stored: give the age identity file/);
     const r = (await vscode.commands.executeCommand('etcdBackup.restoreSnapshot', target, { ...restoreAnswers, identityFile: key })) as
       { snapshot: string; runbookPath: string } | undefined;
     assert.ok(r, api.lastCommandError('etcdBackup.restoreSnapshot'));

@@ -7,7 +7,7 @@
  */
 import * as assert from 'assert';
 import { execFile, execFileSync } from 'child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import * as vscode from 'vscode';
@@ -146,6 +146,51 @@ describe('Schedule Backups (VS Code)', function () {
     await vscode.commands.executeCommand('etcdBackup.editBackupPlan', files().plan);
     assert.strictEqual(vscode.window.activeTextEditor?.document.uri.fsPath, files().plan);
   });
+
+  for (const found of ['missing', 'older']) {
+    it(`Install the CLI and Write Files (the CLI is ${found}): installed first, the units run it, nothing in VS Code's folders`, async () => {
+      const installRoot = join(root, `install-${found}`);
+      const bin = join(installRoot, 'usr/local/bin/etcd-backup');
+      if (found === 'older') {
+        mkdirSync(join(bin, '..'), { recursive: true });
+        writeFileSync(bin, '#!/bin/sh\necho 0.0.1\n', { mode: 0o755 });
+      }
+      const dir = join(root, `sched-${found}`);
+      const a = { ...answers(false), planFile: join(dir, 'plan.yaml'), unitDir: dir, installRoot, installCli: true };
+      delete (a as { cli?: unknown }).cli;
+      const r = (await vscode.commands.executeCommand('etcdBackup.scheduleBackups', NAME, a)) as ScheduleResult | undefined;
+      assert.ok(r, api.lastCommandError('etcdBackup.scheduleBackups'));
+      assert.strictEqual(r.installed?.bin, bin);
+      assert.strictEqual(r.installed.copied, true);
+      assert.strictEqual(r.written.length, 4);
+      const service = join(dir, `etcd-backup-${NAME}.service`);
+      const exec = /^ExecStart=(.*)$/m.exec(readFileSync(service, 'utf8'))?.[1] as string;
+      const words = exec.split(' ');
+      assert.strictEqual(words[0], bin, `ExecStart runs the installed CLI: ${exec}`);
+      const extensionPath = vscode.extensions.getExtension('etcd-backup.etcd-backup')?.extensionPath as string;
+      for (const text of [exec, readFileSync(bin, 'utf8')]) {
+        for (const vsc of [extensionPath, '.vscode-test', 'code-server', process.execPath]) {
+          assert.ok(!text.includes(vsc), `${text} points into VS Code (${vsc})`);
+        }
+      }
+      assert.match(readFileSync(bin, 'utf8'), new RegExp(`exec '${r.installed.dir}/bin/node' '${r.installed.dir}/dist/cli.js'`));
+      const verify = await new Promise<{ code: number; out: string }>((done) =>
+        execFile('systemd-analyze', ['verify', service, service.replace(/\.service$/, '.timer')], (err, stdout, stderr) =>
+          done({ code: err ? 1 : 0, out: stdout + stderr })),
+      );
+      assert.deepStrictEqual(verify, { code: 0, out: '' });
+      // Run as systemd would, with a PATH that holds no node: the installed runtime does the backup.
+      const out = await new Promise<{ code: number; text: string }>((done) =>
+        execFile(words[0], words.slice(1), { cwd: '/', env: { PATH: join(root, 'empty'), HOME: root } }, (err, stdout, stderr) =>
+          done({ code: err ? 1 : 0, text: stdout + stderr })),
+      );
+      assert.strictEqual(out.code, 0, out.text);
+      // The CLI is current now: the button is not offered, nothing is installed again.
+      const again = (await vscode.commands.executeCommand('etcdBackup.scheduleBackups', NAME, a)) as ScheduleResult | undefined;
+      assert.ok(again, api.lastCommandError('etcdBackup.scheduleBackups'));
+      assert.strictEqual(again.installed, undefined);
+    });
+  }
 
   it('Install the CLI on This Machine: the installed etcd-backup runs `backup status` with a PATH that holds no node', async () => {
     const prefix = join(root, 'prefix');
