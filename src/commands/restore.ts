@@ -23,6 +23,8 @@ import { clusterNodeOf } from '../views/clustersView';
 import { Node } from '../views/nodes';
 import { cancelled, CommandDeps, commandRegistrar, pickSnapshot, showWithLogs, withCancellableProgress } from './common';
 import { snapshotOfBackup } from './remoteBackup';
+import { pointInTimeSnapshot } from './pointInTime';
+import type { PointInTimeAnswers } from './pointInTime';
 import { findEtcdFiles, offerEtcdFileEdit, pickEtcdFile } from './offerFileEdits';
 import { writeAnswerOf } from '../editor/confirmWrite';
 import type { WriteAnswer } from '../editor/confirmWrite';
@@ -55,7 +57,7 @@ function snapshotDirFor(arg: unknown, deps: CommandDeps): string | undefined {
 // ---------------------------------------------------------------------------------------
 // Restore Snapshot…
 
-export interface RestoreSnapshotAnswers {
+export interface RestoreSnapshotAnswers extends PointInTimeAnswers {
   /** The age identity file, when restoring an encrypted remote backup. */
   identityFile?: string;
   /** The snapshot (when not invoked on a node). */
@@ -597,6 +599,8 @@ async function restoreSnapshot(
   // A backup node of a plan: its local file, or the remote object fetched to a 0600 temp file first.
   const snapshot =
     (await snapshotOfBackup(arg, answers, deps)) ??
+    // A cluster whose plan follows it: "A point in time…" (src/commands/pointInTime.ts).
+    (preset ? undefined : await pointInTimeSnapshot(arg, answers, deps, note)) ??
     (await pickSnapshot(arg, answers, 'Restore which snapshot?', snapshotDirFor(arg, deps)));
   const cluster = clusterOf(arg, deps);
   // The tool first: without one there is nothing to restore with (one sentence on what to install).
