@@ -229,10 +229,14 @@ export async function pointInTimeSnapshot(
     r = await build(plan, point, identities, deps);
   } catch (err) {
     const e = explain(err);
-    if (answers || identities || e.kind !== 'invalidInput' || !/encrypted/.test(e.message)) throw err;
+    if (identities || e.kind !== 'invalidInput' || !/ is encrypted: /.test(e.message)) throw err;
+    const what = e.message.split(' is encrypted: ')[0];
+    if (answers) {
+      throw new EtcdBackupError('invalidInput', `${what} is encrypted: give the age identity file that decrypts it ({ identityFile }).`);
+    }
     const file = (
       await vscode.window.showOpenDialog({
-        title: 'The change log is encrypted: choose the age identity file that decrypts it',
+        title: `${what} is encrypted: choose the age identity file that decrypts it`,
         canSelectMany: false,
         openLabel: 'Decrypt with This Identity',
       })
