@@ -165,7 +165,7 @@ try {
   const fetched = await new Promise((res) =>
     execFile(
       '/usr/bin/time',
-      ['-v', process.execPath, cli, 'backup', 'fetch', '--config', plan, '--to-revision', String(lastRev), '-o', out],
+      ['-v', process.execPath, cli, 'backup', 'fetch', '--config', plan, '--to-revision', String(lastRev), '-o', out, '-w', 'json'],
       { maxBuffer: 16 << 20 },
       (e, so, se) => res({ e, so, se }),
     ),
@@ -173,7 +173,11 @@ try {
   const mSec = (Date.now() - m0) / 1000;
   if (fetched.e) throw new Error(`fetch failed: ${fetched.se}`);
   const fetchRss = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(fetched.se)?.[1] ?? 0) / 1024;
-  log(`materialized revision ${lastRev} (${events} events replayed) in ${mSec.toFixed(1)} s, peak RSS ${fetchRss.toFixed(0)} MiB`);
+  const replayed = JSON.parse(fetched.so).replayed;
+  log(
+    `materialized revision ${lastRev} (${events} events replayed) in ${mSec.toFixed(1)} s, peak RSS ${fetchRss.toFixed(0)} MiB; ` +
+      `the replay itself ${(replayed.ms / 1000).toFixed(1)} s, ${replayed.resent ?? 0} transactions sent again (out of order)`,
+  );
   const achieved = acked.size / wall;
   const rows = [
     ['write load sustained', `${achieved.toFixed(0)} puts/s for ${wall.toFixed(0)} s`, `${rate}/s asked`],

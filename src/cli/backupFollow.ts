@@ -5,16 +5,14 @@
  */
 import { promises as fs } from 'fs';
 import { join } from 'path';
-import { AgeIdentity, parseIdentities } from '../core/backup/age';
-import { BackupPlan, loadPlan, readPlanPassword } from '../core/backup/plan';
-import { openPlanStore } from '../core/backup/run';
-import type { ObjectStore } from '../core/backup/store';
+import { parseIdentities } from '../core/backup/age';
+import { loadPlan, readPlanPassword } from '../core/backup/plan';
 import { acquireLock } from '../core/backup/lock';
 import { EtcdBackupError, explain } from '../core/errors';
 import { follow, FollowLog } from '../core/pitr/follower';
 import { changelogDir } from '../core/pitr/followPlan';
 import { materialize } from '../core/pitr/materialize';
-import { PlanFullSnapshots, PlanSegmentStore } from '../core/pitr/planStores';
+import { openPitrStores } from '../core/pitr/planStores';
 import { minorGc } from './gc';
 import { CliCommand, CliUsageError, parseFlags } from './types';
 
@@ -33,28 +31,7 @@ recorded at or before TIME, e.g. 2026-12-01T17:55:00Z): the newest full snapshot
 it, restored into a throwaway etcd on loopback, with the change log replayed on top, checked,
 and saved with a SHA-256 trailer (etcdctl snapshot restore accepts it). Never overwrites FILE.`;
 
-/** The plan's stores for the change log: local, and the remote when the plan has one (opened now). */
-async function pitrStores(
-  plan: BackupPlan,
-  opts: { identities?: AgeIdentity[]; log: (line: string) => void; needRemote: boolean },
-): Promise<{ segments: PlanSegmentStore; snapshots: PlanFullSnapshots; close(): void }> {
-  let store: ObjectStore | undefined;
-  if (plan.remote) {
-    try {
-      store = await openPlanStore(plan);
-    } catch (err) {
-      if (opts.needRemote) throw err;
-      opts.log(
-        `The remote ${plan.remote.s3.bucket} cannot be opened (${explain(err).message}); the change log is kept locally until it can.`,
-      );
-    }
-  }
-  return {
-    segments: new PlanSegmentStore(plan, { store, identities: opts.identities, onRemoteError: opts.log }),
-    snapshots: new PlanFullSnapshots(plan, { store, identities: opts.identities, log: opts.log }),
-    close: () => store?.close(),
-  };
-}
+const pitrStores = openPitrStores;
 
 function logLine(l: FollowLog): void {
   process.stderr.write(`${new Date().toISOString()} ${l.level} ${l.event}: ${l.message}\n`);

@@ -24,6 +24,8 @@ import { clusterNodeOf } from '../views/clustersView';
 import { Node } from '../views/nodes';
 import { cancelled, CommandDeps, commandRegistrar, pickSnapshot, showWithLogs, snapshotFileOf, withCancellableProgress } from './common';
 import { RemoteBackupAnswers, snapshotOfBackup } from './remoteBackup';
+import { pointInTimeSnapshot } from './pointInTime';
+import type { PointInTimeAnswers } from './pointInTime';
 import { findEtcdFiles, offerEtcdFileEdit, pickEtcdFile } from './offerFileEdits';
 import { writeAnswerOf } from '../editor/confirmWrite';
 import type { WriteAnswer } from '../editor/confirmWrite';
@@ -57,7 +59,7 @@ function snapshotDirFor(arg: unknown, deps: CommandDeps): string | undefined {
 // ---------------------------------------------------------------------------------------
 // Restore Snapshot…
 
-export interface RestoreSnapshotAnswers extends RemoteBackupAnswers {
+export interface RestoreSnapshotAnswers extends RemoteBackupAnswers, PointInTimeAnswers {
   /** The age identity file, when restoring an encrypted remote backup. */
   identityFile?: string;
   /** The snapshot (when not invoked on a node). */
@@ -771,9 +773,12 @@ async function pickVerifiedSnapshot(
   answers: RestoreSnapshotAnswers | undefined,
   deps: CommandDeps,
   note: Note,
+  offerPointInTime: boolean,
 ): Promise<{ snapshot: string; check: SnapshotCheck; skipHashCheck: boolean }> {
-  // A backup node of a plan: its local file, or the remote object fetched to a 0600 temp file first.
-  const fixed = await snapshotOfBackup(arg, answers, deps);
+  // A backup node of a plan: its local file, or the remote object fetched to a 0600 temp file first;
+  // on a cluster whose plan follows it, "A point in time…" (src/commands/pointInTime.ts).
+  const fixed =
+    (await snapshotOfBackup(arg, answers, deps)) ?? (offerPointInTime ? await pointInTimeSnapshot(arg, answers, deps, note) : undefined);
   for (;;) {
     const snapshot = fixed ?? (await pickSnapshot(arg, answers, 'Restore which snapshot?', snapshotDirFor(arg, deps)));
     try {
@@ -802,7 +807,7 @@ async function restoreSnapshot(
   const cluster = clusterOf(arg, deps);
   // The tool first: without one there is nothing to restore with (one sentence on what to install).
   const tool = await (await import('../core/tools')).findRestoreTool(deps.settings.toolPaths());
-  const { snapshot, check, skipHashCheck } = await pickVerifiedSnapshot(arg, answers, deps, note);
+  const { snapshot, check, skipHashCheck } = await pickVerifiedSnapshot(arg, answers, deps, note, !preset);
   const sha = await fileSha256(snapshot);
   // What the last run on this snapshot was told is offered again (kept when a later step failed).
   const remembered: RememberedAnswers = memo.get<RememberedAnswers>(memoryKey(sha)) ?? {};

@@ -8,12 +8,18 @@
  * The engine (yaml) is loaded when a cluster is expanded and the AWS SDK only when a Backups
  * node is expanded (to list the remote copies), never at activation.
  *
- * contextValues: `backups:<fresh|late|stale|invalid>` and `backup:<local|remote>:<good|bad>`.
+ * A plan with `follow.enabled` also shows its change-log follower first among the children
+ * (running / stalled / not running, the last recorded revision and how far behind the cluster it
+ * was at its last progress answer), read from the status file the follower rewrites every 2 s.
+ *
+ * contextValues: `backups:<fresh|late|stale|invalid>`, `backup:<local|remote>:<good|bad>` and
+ * `message:follower<Running|Stalled|Stopped|Unknown>`.
  */
 import { promises as fs } from 'fs';
 import { join } from 'path';
 import * as vscode from 'vscode';
 import type { BackupPlan, KeepPolicy, LocalBackup, RemoteBackup, StatusReport } from '../core/backup';
+import type { FollowerReport } from '../core/pitr/coverage';
 import { humanizeBytes } from '../core/clusterStatus';
 import { MessageNode, Node } from './nodes';
 
@@ -108,6 +114,8 @@ export class BackupsNode extends Node {
     readonly entry: PlanEntry,
     readonly report: StatusReport | undefined,
     private readonly formatDuration: (ms: number) => string,
+    /** The change-log follower's state, when the plan enables it. */
+    readonly follower?: FollowerReport,
   ) {
     super(parent);
   }
@@ -164,6 +172,7 @@ export class BackupsNode extends Node {
     }
     const fail = this.failure;
     if (fail) md.appendText(`\nLast failure (${fail.destination}, ${new Date(fail.at).toLocaleString()}): ${fail.message}\n`);
+    if (this.follower) md.appendText(`\nChange log: ${followerLine(this.follower, this.formatDuration).message}\n`);
     item.tooltip = md;
     return item;
   }
@@ -174,6 +183,10 @@ export class BackupsNode extends Node {
       return [new MessageNode(this, { id: 'problem', message, kind: 'planProblem', icon: 'warning', color: 'charts.yellow' })];
     }
     const out: Node[] = [];
+    if (this.follower) {
+      const f = followerLine(this.follower, this.formatDuration);
+      out.push(new MessageNode(this, { id: 'follower', kind: `follower${f.state}`, ...f, detail: `${f.message} (${this.follower.file})` }));
+    }
     const fail = this.failure;
     if (fail) {
       out.push(
@@ -219,6 +232,30 @@ export class BackupsNode extends Node {
   }
 }
 
+const FOLLOWER_LOOK = {
+  running: { state: 'Running', icon: 'pulse', color: 'charts.green', word: 'follower running' },
+  stalled: { state: 'Stalled', icon: 'debug-pause', color: 'charts.yellow', word: 'follower not answering' },
+  stopped: { state: 'Stopped', icon: 'circle-slash', color: 'charts.red', word: 'follower not running' },
+  unknown: { state: 'Unknown', icon: 'question', color: 'charts.yellow', word: 'follower state unknown' },
+} as const;
+
+/** "follower running · revision 5012 recorded · up to date" and the look of the follower's row. */
+export function followerLine(
+  f: FollowerReport,
+  formatDuration: (ms: number) => string,
+): { state: string; icon: string; color: string; message: string; description?: string } {
+  const look = FOLLOWER_LOOK[f.state];
+  const parts: string[] = [look.word];
+  if (f.recorded !== undefined) parts.push(`revision ${f.recorded} recorded`);
+  if (f.behindRevisions === 0) parts.push(f.state === 'running' ? 'up to date' : 'was up to date');
+  else if (f.behindRevisions !== undefined) {
+    parts.push(`${f.behindRevisions} revisions behind${f.lagMs !== undefined ? ` (${formatDuration(f.lagMs)})` : ''}`);
+  }
+  const description = f.state === 'running' || f.ageMs === undefined ? undefined : `status written ${formatDuration(f.ageMs)} ago`;
+  if (!f.status) parts.push('no status file');
+  return { state: look.state, icon: look.icon, color: look.color, message: parts.join(' · '), description };
+}
+
 /** One backup of a plan, local (a snapshot file with its sidecar) or remote (an object). */
 export class BackupNode extends Node {
   constructor(
@@ -261,10 +298,12 @@ export async function backupsNodesFor(parent: Node, clusterName: string, setting
   const entries = (await readPlans(paths)).filter((e) => e.cluster === clusterName.toLowerCase());
   if (entries.length === 0) return [];
   const { statusReport, formatDuration } = await import('../core/backup');
+  const { followerReport, followStatusFile } = await import('../core/pitr/coverage');
   return Promise.all(
     entries.map(async (e) => {
       const report = e.plan ? await statusReport(e.plan).catch(() => undefined) : undefined;
-      return new BackupsNode(parent, e, report, formatDuration);
+      const follower = e.plan?.follow.enabled ? await followerReport(followStatusFile(e.plan.local.dir)) : undefined;
+      return new BackupsNode(parent, e, report, formatDuration, follower);
     }),
   );
 }

@@ -37,6 +37,8 @@ export interface MaterializeOptions {
   onStep?: (message: string) => void;
   /** TTL (s) for a lease whose TTL the follower could not read. Default 60. */
   unknownLeaseTtl?: number;
+  /** Transactions in flight during the replay (default {@link REPLAY_WINDOW}; 1: one round trip per revision). */
+  replayWindow?: number;
 }
 
 export interface MaterializeCheck {
@@ -52,7 +54,7 @@ export interface MaterializeResult {
   /** The time the follower recorded for that revision (epoch ms), when it came from the log. */
   revisionTime?: number;
   base: { name: string; revision: number };
-  replayed: { revisions: number; events: number; segments: string[]; ms: number };
+  replayed: { revisions: number; events: number; segments: string[]; ms: number; resent: number };
   keys: number;
   leases: { granted: number; keptAlive: number; revoked: number };
   checks: MaterializeCheck[];
@@ -162,6 +164,8 @@ async function keepAlive(client: Etcd3, leases: Map<string, number>): Promise<{ 
 
 interface ReplayFigures {
   revisions: number;
+  /** Transactions sent again because etcd proposed them before their predecessor. */
+  resent: number;
   events: number;
   liveKeys: number;
   sha256: string;
@@ -191,22 +195,8 @@ function diverged(r: RevisionRecord, got: number): EtcdBackupError {
   );
 }
 
-/**
- * Replay revisions base+1..target, one transaction each, each guarded by {@link replayTxn} and
- * its revision checked. With `window` > 1, batches of guarded transactions are sent at once and
- * the prefix that applied in order is kept (the rest is sent again): measured on etcd 3.4, it
- * applies concurrent requests out of order so often (about one in two) that this was slower
- * than one at a time, so the default is 1.
- */
-async function replay(
-  client: Etcd3,
-  revs: RevisionRecord[],
-  startKeys: number,
-  signal?: AbortSignal,
-  onStep?: (m: string) => void,
-  window = 1,
-): Promise<ReplayFigures> {
-  const started = Date.now();
+/** The SHA-256 and counts of what the replay of `revs` must produce. */
+function expectedFigures(revs: RevisionRecord[], startKeys: number): { sha256: string; events: number; liveKeys: number } {
   const hash = createHash('sha256');
   let liveKeys = startKeys;
   let events = 0;
@@ -219,32 +209,73 @@ async function replay(
     }
     events += r.events.length;
   }
+  return { sha256: hash.digest('hex'), events, liveKeys };
+}
+
+/**
+ * True when the guard of the revision after `r` can only hold once `r` applied: `r` put a key,
+ * and that key's mod revision is `r` from then on until the next replayed revision. A guard on a
+ * deleted key (absent) also holds before `r` when the key did not exist earlier, so such a
+ * transaction is only sent once its predecessor is known to have applied: it starts a batch.
+ */
+function strongGuard(r: RevisionRecord): boolean {
+  return r.events.some((e) => e.op === 'put');
+}
+
+/** How many guarded transactions the replay keeps in flight (see {@link replay}). */
+export const REPLAY_WINDOW = 32;
+
+/**
+ * Replay revisions base+1..target, one transaction each, each guarded by {@link replayTxn} and
+ * its revision checked. A round trip per revision was the bottleneck (about 800 revisions/s on a
+ * quiet machine), so batches of `window` transactions are sent together over the one
+ * connection. etcd may propose concurrent requests in another order than they were sent: a
+ * transaction proposed before its predecessor applied fails its guard and changes nothing, and
+ * so does every one after it in the batch (each guard needs its predecessor's write); the prefix
+ * that applied is kept and the rest is sent again. The throwaway etcd runs its Go code on one
+ * thread (GOMAXPROCS=1, src/core/pitr/throwaway.ts), which keeps such reorderings to a few per
+ * batch (on two threads about one request in three came out of order). A transaction whose
+ * guard is weak (see {@link strongGuard}), and the first one (it has none), start a batch.
+ */
+async function replay(
+  client: Etcd3,
+  revs: RevisionRecord[],
+  startKeys: number,
+  signal?: AbortSignal,
+  onStep?: (m: string) => void,
+  window = REPLAY_WINDOW,
+): Promise<ReplayFigures> {
+  const started = Date.now();
+  const expected = expectedFigures(revs, startKeys);
   let applied = 0; // revisions applied so far (a prefix of revs)
-  let width = 1; // the first one goes alone; then batches grow while they apply in order
+  let resent = 0;
   let lastReport = Date.now();
   while (applied < revs.length) {
     if (signal?.aborted) throw new EtcdBackupError('cancelled', 'Cancelled: nothing was saved.');
-    const batch = revs.slice(applied, applied + width);
+    const batch = [revs[applied]];
+    while (batch.length < window && applied + batch.length < revs.length && strongGuard(revs[applied + batch.length - 1])) {
+      batch.push(revs[applied + batch.length]);
+    }
     const answers = await Promise.all(
       batch.map((r, k) => client.kv.txn(replayTxn(r, applied + k > 0 ? revs[applied + k - 1] : undefined))),
     );
-    // The ones that applied form a prefix: a transaction whose predecessor did not apply cannot apply.
     let ok = 0;
-    for (let k = 0; k < answers.length; k++) {
-      if (!answers[k].succeeded) break;
+    for (let k = 0; k < answers.length && answers[k].succeeded; k++) {
       const got = Number(answers[k].header.revision);
       if (got !== batch[k].revision) throw diverged(batch[k], got);
       ok++;
     }
-    if (answers.slice(ok).some((x) => x.succeeded)) throw diverged(batch[ok], Number(answers[ok].header.revision));
+    // After the first that failed, none may have applied: each guard needs its predecessor's write.
+    const late = answers.findIndex((x, k) => k > ok && x.succeeded);
+    if (late >= 0) throw diverged(batch[late], Number(answers[late].header.revision));
     applied += ok;
-    width = ok === batch.length ? Math.min(window, width * 2) : Math.max(1, ok);
+    resent += batch.length - ok;
     if (onStep && Date.now() - lastReport > 5000) {
       lastReport = Date.now();
       onStep(`Replayed up to revision ${revs[applied - 1].revision}.`);
     }
   }
-  return { revisions: revs.length, events, liveKeys, sha256: hash.digest('hex'), ms: Date.now() - started };
+  return { revisions: revs.length, resent, ...expected, ms: Date.now() - started };
 }
 
 /** The SHA-256 of the history the throwaway member now holds after `base`, read back through a watch. */
@@ -396,7 +427,13 @@ async function fromBase(
   const local = await opts.snapshots.open(base);
   let t: Throwaway | undefined;
   try {
-    t = await startThrowaway(local.path, { toolPaths: opts.toolPaths, tempParent: opts.tempParent, signal: opts.signal });
+    const window = opts.replayWindow ?? REPLAY_WINDOW;
+    t = await startThrowaway(local.path, {
+      toolPaths: opts.toolPaths,
+      tempParent: opts.tempParent,
+      signal: opts.signal,
+      oneThread: window > 1,
+    });
     if (t.revision > target) return undefined;
     step(`The base snapshot serves revision ${t.revision} with ${t.keys} keys on ${t.clientUrl}.`);
     // Each revision once, in order (overlapping segments, e.g. from two followers, give it twice).
@@ -437,7 +474,7 @@ async function replayAndSave(
   const alive = await keepAlive(client, leases.all);
   let figures: ReplayFigures;
   try {
-    figures = await replay(client, revs, t.keys, opts.signal, step);
+    figures = await replay(client, revs, t.keys, opts.signal, step, opts.replayWindow);
   } finally {
     alive.stop();
   }
@@ -462,7 +499,10 @@ async function replayAndSave(
         '): nothing was saved.',
     );
   }
-  step(`Replayed ${figures.revisions} revisions (${figures.events} events) in ${(figures.ms / 1000).toFixed(1)} s; saving ${opts.output}.`);
+  step(
+    `Replayed ${figures.revisions} revisions (${figures.events} events) in ${(figures.ms / 1000).toFixed(1)} s` +
+      `${figures.resent ? ` (${figures.resent} sent again after etcd took them out of order)` : ''}; saving ${opts.output}.`,
+  );
   const saved = await saveSnapshot(
     { name: 'point-in-time', endpoints: [t.clientUrl], timeoutMs: 30_000 },
     {},
@@ -477,6 +517,7 @@ async function replayAndSave(
       events: figures.events,
       segments: segs.map((s) => s.header.first).map(String),
       ms: figures.ms,
+      resent: figures.resent,
     },
     keys: figures.liveKeys,
     leases: { granted: leases.granted.size, keptAlive: leases.all.size, revoked },

@@ -18,7 +18,7 @@ import { createDecryptStream, createEncryptStream, AgeIdentity } from '../backup
 import { listLocal, listRemote } from '../backup/catalog';
 import { fetchBackup } from '../backup/fetch';
 import { BackupPlan } from '../backup/plan';
-import { runBackup } from '../backup/run';
+import { openPlanStore, runBackup } from '../backup/run';
 import type { ObjectStore } from '../backup/store';
 import { EtcdBackupError, explain } from '../errors';
 import { changelogDir } from './followPlan';
@@ -234,4 +234,27 @@ export class PlanFullSnapshots implements FullSnapshots {
       );
     return { name: r.name, revision: r.revision, time: Date.now(), path: r.file };
   }
+}
+
+/** The plan's stores for the change log: local, and the remote when the plan has one (opened now; `close` releases it). */
+export async function openPitrStores(
+  plan: BackupPlan,
+  opts: { identities?: AgeIdentity[]; log: (line: string) => void; needRemote: boolean },
+): Promise<{ segments: PlanSegmentStore; snapshots: PlanFullSnapshots; close(): void }> {
+  let store: ObjectStore | undefined;
+  if (plan.remote) {
+    try {
+      store = await openPlanStore(plan);
+    } catch (err) {
+      if (opts.needRemote) throw err;
+      opts.log(
+        `The remote ${plan.remote.s3.bucket} cannot be opened (${explain(err).message}); the change log is kept locally until it can.`,
+      );
+    }
+  }
+  return {
+    segments: new PlanSegmentStore(plan, { store, identities: opts.identities, onRemoteError: opts.log }),
+    snapshots: new PlanFullSnapshots(plan, { store, identities: opts.identities, log: opts.log }),
+    close: () => store?.close(),
+  };
 }

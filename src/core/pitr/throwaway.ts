@@ -21,6 +21,8 @@ export interface ThrowawayOptions {
   tempParent?: string;
   startTimeoutMs?: number;
   signal?: AbortSignal;
+  /** Run etcd's Go code on one OS thread (GOMAXPROCS=1): see startThrowaway. */
+  oneThread?: boolean;
 }
 
 export interface Throwaway {
@@ -157,7 +159,13 @@ export async function startThrowaway(snapshot: string, opts: ThrowawayOptions = 
       '--max-request-bytes=67108864',
       '--log-level=warn',
     ];
-    child = spawn(etcd.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // One OS thread for Go code: requests sent together are then proposed in the order they were
+    // read far more often (measured: 2 % out of order with 64 in flight, against 25-50 % on two),
+    // and the replay keeps a window of them in flight (src/core/pitr/materialize.ts).
+    child = spawn(etcd.path, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...(opts.oneThread ? { GOMAXPROCS: '1' } : {}) },
+    });
     let out = '';
     const keep = (b: Buffer): void => {
       out = (out + b.toString('utf8')).slice(-64 * 1024);
