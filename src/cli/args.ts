@@ -9,6 +9,15 @@ import { CliCommand, CliUsageError, CommandSpec, OptionSpec } from './types';
 
 export type { CommandSpec, OptionSpec } from './types';
 
+/** `-w, --write-out FORMAT`: the output formats a command offers, the default first. */
+export function writeOutFlag(first: string, ...rest: [string, ...string[]]): OptionSpec {
+  const others = rest.length > 1 ? `, ${rest.slice(0, -1).join(', ')} or ${rest[rest.length - 1]}` : ` or ${rest[0]}`;
+  return { type: 'string', short: 'w', value: 'FORMAT', help: `${first} (default)${others}` };
+}
+
+/** `--config FILE`: the backup plan every `backup` subcommand reads. */
+export const PLAN_FLAG: OptionSpec = { type: 'string', value: 'FILE', help: 'the backup plan (YAML, mode 0600)', required: true };
+
 const flagWithValue = (n: string, o: OptionSpec): string => `--${n}${o.value ? ` ${o.value}` : ''}`;
 
 /** The synopsis: the arguments and the required flags, then each other flag in brackets. */

@@ -10,12 +10,12 @@ import { isAbsolute, resolve } from 'path';
 import { promisify } from 'util';
 import { EtcdBackupError } from '../core/errors';
 import type { BackupPlan } from '../core/backup/plan';
-import { command, CommandSpec, helpText, ParsedValues } from './args';
+import { command, CommandSpec, helpText, ParsedValues, PLAN_FLAG, writeOutFlag } from './args';
 import { fetchPitrSpec, followSpec } from './pitrSpecs';
 import { CliCommand, CliUsageError } from './types';
 
-const CONFIG = { type: 'string', value: 'FILE', help: 'the backup plan (YAML, mode 0600)', required: true } as const;
-const WRITE_OUT = { type: 'string', short: 'w', value: 'FORMAT', help: 'simple (default) or json' } as const;
+const CONFIG = PLAN_FLAG;
+const WRITE_OUT = writeOutFlag('simple', 'json');
 
 const out = (s: string): void => void process.stdout.write(`${s}\n`);
 const err = (s: string): void => void process.stderr.write(`${s}\n`);

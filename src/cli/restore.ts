@@ -8,10 +8,10 @@ import { newClusterToken } from '../core/restore/plan';
 import { restoreMember, RestoreStep, trialRestore, TrialRestoreResult, TrialStep } from '../core/restore/restore';
 import { memberFilesEnablingV2 } from '../core/v2files';
 import { v2RestoreWarning } from '../core/v2store';
-import { command, CommandSpec, ParsedValues, stringValue } from './args';
+import { command, CommandSpec, ParsedValues, stringValue, writeOutFlag } from './args';
 import { CliUsageError } from './types';
 
-const WRITE_OUT = { type: 'string', short: 'w', value: 'FORMAT', help: 'simple (default) or json' } as const;
+const WRITE_OUT = writeOutFlag('simple', 'json');
 const TOOLS = {
   etcdutl: { type: 'string', value: 'PATH', help: 'the etcdutl to restore with (default: etcdutl on PATH, else etcdctl 3.4)' },
   etcdctl: { type: 'string', value: 'PATH', help: 'the etcdctl to fall back on' },

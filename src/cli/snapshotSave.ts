@@ -12,7 +12,7 @@ import { formatBytes, formatSaveProgress, saveSnapshot, SaveProgress, snapshotFi
 import type { ClusterConfig, ClusterSecrets } from '../core/types';
 import { checkV2Store, v2SaveWarning } from '../core/v2store';
 import { minorGc } from './gc';
-import { command, CommandSpec, ParsedValues, stringValue } from './args';
+import { command, CommandSpec, ParsedValues, stringValue, writeOutFlag } from './args';
 import { CliUsageError } from './types';
 
 const FILE = { type: 'string', value: 'FILE' } as const;
@@ -40,7 +40,7 @@ export const saveSpec: CommandSpec = {
     'dial-timeout': { ...DURATION, help: 'time to connect, 100ms to 10m (default 5s)' },
     'command-timeout': { ...DURATION, help: 'deadline for the whole save (default: none, as etcdctl)' },
     'stall-timeout': { ...DURATION, help: 'give up when the stream stalls this long (default 30s)' },
-    'write-out': { type: 'string', short: 'w', value: 'FORMAT', help: 'simple (default) or json' },
+    'write-out': writeOutFlag('simple', 'json'),
   },
   description: `Streams a snapshot from ONE member (etcd's Maintenance.Snapshot) into a temp file
 <file>.<pid>-<random>.part (mode 0600, created exclusively), checks the SHA-256 trailer etcd

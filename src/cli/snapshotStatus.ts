@@ -5,7 +5,7 @@
  * and with `--trial-restore` proves the file restores. Registered in src/cli/snapshot.ts.
  */
 import { diffMarkdown, formatStatus, humanBytes, reportMarkdown, textTable } from '../core/snapshot/format';
-import { command, CommandSpec, ParsedValues, stringValue } from './args';
+import { command, CommandSpec, ParsedValues, stringValue, writeOutFlag } from './args';
 import { CliUsageError } from './types';
 
 type Format = 'simple' | 'table' | 'json';
@@ -39,7 +39,7 @@ const statusSpec: CommandSpec = {
   summary: 'hash, revision, total keys and size of a snapshot file (as etcdctl snapshot status)',
   positionals: ONE_FILE,
   options: {
-    'write-out': { type: 'string', short: 'w', value: 'FORMAT', help: 'simple (default), table or json' },
+    'write-out': writeOutFlag('simple', 'table', 'json'),
     'check-hash': { type: 'boolean', help: 'also check the SHA-256 trailer (exit 1 when the file has none)' },
   },
   description: `Prints the snapshot's hash (CRC-32C), revision, total keys and total size as
@@ -92,7 +92,7 @@ const verifySpec: CommandSpec = {
   options: {
     'trial-restore': { type: 'boolean', help: 'then restore it into a throwaway member and compare (see `snapshot trial-restore`)' },
     'skip-hash-check': { type: 'boolean', help: 'structure only, for a file without a SHA-256 trailer' },
-    'write-out': { type: 'string', short: 'w', value: 'FORMAT', help: 'simple (default) or json' },
+    'write-out': writeOutFlag('simple', 'json'),
     etcdutl: { type: 'string', value: 'PATH', help: 'with --trial-restore: the etcdutl to restore with' },
     etcdctl: { type: 'string', value: 'PATH', help: 'with --trial-restore: the etcdctl to fall back on' },
     etcd: { type: 'string', value: 'PATH', help: 'with --trial-restore: the etcd to start' },
@@ -149,7 +149,7 @@ const inspectSpec: CommandSpec = {
   options: {
     'prefix-depth': PREFIX_DEPTH,
     top: { type: 'string', value: 'N', help: 'how many prefixes to show (default 30)' },
-    'write-out': { type: 'string', short: 'w', value: 'FORMAT', help: 'table (default), markdown or json' },
+    'write-out': writeOutFlag('table', 'markdown', 'json'),
   },
   description: `What the snapshot holds: the status figures, the members stored inside it, and the keyspace
 at its revision by prefix (live keys and bytes, and the revisions kept for them). Prefixes
@@ -240,7 +240,7 @@ const keysSpec: CommandSpec = {
     offset: { type: 'string', value: 'N', help: 'skip the first N matching keys' },
     'keys-only': { type: 'boolean', help: 'the keys, without their values' },
     base64: { type: 'boolean', help: 'with -w json: the exact key and value bytes in base64' },
-    'write-out': { type: 'string', short: 'w', value: 'FORMAT', help: 'simple (default) or json' },
+    'write-out': writeOutFlag('simple', 'json'),
   },
   description: `Lists the live keys at the snapshot's revision (sorted), with their values: text as text,
 Kubernetes protobuf objects by kind and name, other binary values as hex. With --base64 and
@@ -309,7 +309,7 @@ const diffSpec: CommandSpec = {
   options: {
     'prefix-depth': PREFIX_DEPTH,
     limit: { type: 'string', value: 'N', help: 'how many sample keys to list of each kind (default 20)' },
-    'write-out': { type: 'string', short: 'w', value: 'FORMAT', help: 'table (default), markdown or json' },
+    'write-out': writeOutFlag('table', 'markdown', 'json'),
   },
   description: `Keys added, removed and changed from snapshot a to snapshot b (live keys at each one's
 revision; changed means the value differs), summed up by prefix.`,
