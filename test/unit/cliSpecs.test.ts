@@ -7,9 +7,11 @@
  */
 import * as assert from 'assert';
 import { groups } from '../../src/cli';
+import { parseCommand } from '../../src/cli/args';
 import { backupCommands } from '../../src/cli/backup';
 import { manifestCommands } from '../../src/cli/manifest';
 import { snapshotCommands } from '../../src/cli/snapshot';
+import { CliUsageError } from '../../src/cli/types';
 import type { CliCommand, CommandSpec } from '../../src/cli/types';
 import { runCli } from '../support/cliDriver';
 
@@ -91,5 +93,48 @@ describe('CLI: every subcommand from its spec', function () {
       }
     });
     assert.deepStrictEqual(failures, []);
+  });
+
+  it('parses as the hand-written parser did: aliases, --flag=false, a value starting with a dash; required flags in order', () => {
+    const spec: CommandSpec = {
+      name: 'demo',
+      summary: 'a demo',
+      positionals: { usage: '<file>', min: 1, max: 1, sentence: 'give one file.' },
+      options: {
+        endpoints: { type: 'string', alias: 'endpoint', value: 'URL', help: 'u' },
+        password: { type: 'string', value: 'P', help: 'p' },
+        write: { type: 'boolean', help: 'w' },
+        name: { type: 'string', value: 'N', help: 'n', required: true },
+        dir: { type: 'string', value: 'D', help: 'd', required: true },
+        token: { type: 'string', value: 'T', help: 't', required: true, ifMissing: () => 'give a token, e.g. --token t-1.' },
+      },
+    };
+    const ok = ['f', '--name', 'n', '--dir', 'd', '--token', 't'];
+    assert.deepStrictEqual(parseCommand(spec, [...ok, '--endpoint=http://a:1', '--password', '-x-', '--write=false'])?.values, {
+      name: 'n',
+      dir: 'd',
+      token: 't',
+      endpoints: 'http://a:1',
+      password: '-x-',
+      write: false,
+    });
+    const refusal = (args: string[]): string => {
+      try {
+        parseCommand(spec, args);
+      } catch (err) {
+        assert.ok(err instanceof CliUsageError);
+        return err.message;
+      }
+      return assert.fail(`no refusal for ${args.join(' ')}`);
+    };
+    assert.strictEqual(refusal(['f', '--token', 't']), 'missing --name, --dir. Run `etcd-backup demo --help`.');
+    assert.strictEqual(refusal(['f', '--name', 'n', '--dir=']), '--dir D is required. Run `etcd-backup demo --help`.');
+    assert.strictEqual(refusal(['f', '--name', 'n', '--dir', 'd']), 'give a token, e.g. --token t-1.');
+    assert.strictEqual(refusal([...ok, 'g']), 'give one file. Run `etcd-backup demo --help`.');
+    assert.strictEqual(refusal([...ok, '-xyz']), 'unknown flag -xyz. Run `etcd-backup demo --help`.');
+    assert.strictEqual(refusal([...ok, '--nope=1']), 'unknown flag --nope. Run `etcd-backup demo --help`.');
+    assert.strictEqual(refusal([...ok, '--password']), '--password needs a value. Run `etcd-backup demo --help`.');
+    assert.strictEqual(parseCommand(spec, ['--nope', '-h']), undefined, 'help wins');
+    assert.deepStrictEqual(parseCommand(spec, [...ok.slice(1), '--', '--help'])?.positionals, ['--help']);
   });
 });
