@@ -5,10 +5,10 @@
  */
 import { cliHintWords } from './cli/hintWords';
 import { explain, withHint } from './core/errors';
-import { CliCommand, CliHelpRequest, CliUsageError, generatedUsage } from './cli/types';
+import { CliCommand, CliUsageError } from './cli/types';
 
 /** Each subcommand group lives in src/cli/<group>.ts and is listed here. */
-const groups: Record<string, () => Promise<Record<string, CliCommand>>> = {
+export const groups: Record<string, () => Promise<Record<string, CliCommand>>> = {
   snapshot: async () => (await import('./cli/snapshot')).snapshotCommands,
   manifest: async () => (await import('./cli/manifest')).manifestCommands,
   backup: async () => (await import('./cli/backup')).backupCommands,
@@ -55,19 +55,20 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`etcd-backup: unknown command "${group} ${command}". Run \`etcd-backup ${group} --help\`.\n`);
     return 2;
   }
+  return runCommand(`${group} ${command}`, cmd, rest);
+}
+
+/** Run one subcommand: its exit status, 2 for a usage error, 1 for a failure (its sentence on stderr). */
+export async function runCommand(name: string, cmd: CliCommand, args: string[]): Promise<number> {
   try {
-    return await cmd.run(rest);
+    return await cmd.run(args);
   } catch (err) {
-    if (err instanceof CliHelpRequest) {
-      process.stdout.write(`${cmd.usage ?? generatedUsage(`${group} ${command}`, cmd, err.known)}\n`);
-      return 0;
-    }
     if (err instanceof CliUsageError) {
-      process.stderr.write(`etcd-backup ${group} ${command}: ${err.message}\n`);
+      process.stderr.write(`etcd-backup ${name}: ${err.message}\n`);
       return 2;
     }
     const e = explain(err);
-    process.stderr.write(`etcd-backup ${group} ${command}: ${withHint(e.message, e.hint, cliHintWords)}\n`);
+    process.stderr.write(`etcd-backup ${name}: ${withHint(e.message, e.hint, cliHintWords)}\n`);
     if (process.env.ETCD_BACKUP_DEBUG) {
       process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
     }

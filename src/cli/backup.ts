@@ -10,11 +10,12 @@ import { isAbsolute, resolve } from 'path';
 import { promisify } from 'util';
 import { EtcdBackupError } from '../core/errors';
 import type { BackupPlan } from '../core/backup/plan';
-import { CommandSpec, helpText, parseCommand, ParsedValues } from './args';
+import { command, CommandSpec, helpText, ParsedValues, PLAN_FLAG, writeOutFlag } from './args';
+import { fetchPitrSpec, followSpec } from './pitrSpecs';
 import { CliCommand, CliUsageError } from './types';
 
-const CONFIG = { type: 'string', value: 'FILE', help: 'the backup plan (YAML, mode 0600)', required: true } as const;
-const WRITE_OUT = { type: 'string', short: 'w', value: 'FORMAT', help: 'simple (default) or json' } as const;
+const CONFIG = PLAN_FLAG;
+const WRITE_OUT = writeOutFlag('simple', 'json');
 
 const out = (s: string): void => void process.stdout.write(`${s}\n`);
 const err = (s: string): void => void process.stderr.write(`${s}\n`);
@@ -43,21 +44,6 @@ function parseTime(text: string, flag: string): Date {
   const d = new Date(text);
   if (Number.isNaN(d.getTime())) throw new CliUsageError(`--${flag} takes a time such as 2027-01-31T12:00:00Z (got "${text}").`);
   return d;
-}
-
-/** One command: its spec and what it does with the parsed flags. */
-function command(spec: CommandSpec, body: (values: ParsedValues, positionals: string[]) => Promise<number>): CliCommand {
-  return {
-    summary: spec.summary,
-    async run(args) {
-      const parsed = parseCommand(spec, args);
-      if (!parsed) {
-        out(helpText(spec));
-        return 0;
-      }
-      return body(parsed.values, parsed.positionals);
-    },
-  };
 }
 
 const runSpec: CommandSpec = {
@@ -336,19 +322,20 @@ const schedule = command(scheduleSpec, async (values) => {
 /** `fetch --to-revision N | --to-time TIME` is the point-in-time fetch (./backupFollow.ts). */
 const fetchAny: CliCommand = {
   summary: `${fetchSpec.summary}; or, with --to-revision N | --to-time TIME, a snapshot of any point the change log covers`,
+  specs: [fetchSpec, fetchPitrSpec],
   run: async (args) => {
-    const pitr = await import('./backupFollow');
     if (args.includes('--help') || args.includes('-h')) {
-      const code = await fetchCmd.run(['--help']);
-      out(`\nOr a point in time:\n${pitr.FETCH_PITR_USAGE}`);
-      return code;
+      out(`${helpText(fetchSpec)}\n\nOr a point in time:\n${helpText(fetchPitrSpec)}`);
+      return 0;
     }
+    const pitr = await import('./backupFollow');
     return pitr.isPointInTimeFetch(args) ? pitr.fetchPointInTime(args) : fetchCmd.run(args);
   },
 };
 
 const follow: CliCommand = {
-  summary: 'record every change after the newest full snapshot as change-log segments (long-running)',
+  summary: followSpec.summary,
+  specs: [followSpec],
   run: async (args) => (await import('./backupFollow')).followCommand.run(args),
 };
 

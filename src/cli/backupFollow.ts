@@ -14,22 +14,9 @@ import { changelogDir } from '../core/pitr/followPlan';
 import { materialize } from '../core/pitr/materialize';
 import { openPitrStores } from '../core/pitr/planStores';
 import { minorGc } from './gc';
-import { CliCommand, CliUsageError, parseFlags } from './types';
-
-const FOLLOW_USAGE = `Usage: etcd-backup backup follow --config FILE [--status-file FILE]
-
-Watches the plan's cluster and stores every change after the newest full snapshot as change-log
-segments (rolled every follow.segmentSeconds or follow.segmentMiB), resuming after the last
-stored segment when restarted. Runs until SIGTERM or SIGINT, then stores the open segment.
-The password of the plan's user comes from the plan's password file.`;
-
-export const FETCH_PITR_USAGE = `Usage: etcd-backup backup fetch (--to-revision N | --to-time TIME) -o FILE --config FILE
-         [--identity FILE] [-w json]
-
-Builds a plain snapshot file of the cluster as it was at revision N (or at the last revision
-recorded at or before TIME, e.g. 2026-12-01T17:55:00Z): the newest full snapshot at or before
-it, restored into a throwaway etcd on loopback, with the change log replayed on top, checked,
-and saved with a SHA-256 trailer (etcdctl snapshot restore accepts it). Never overwrites FILE.`;
+import { command, helpText, parseCommand, stringValue } from './args';
+import { fetchPitrSpec, followSpec } from './pitrSpecs';
+import { CliUsageError } from './types';
 
 const pitrStores = openPitrStores;
 
@@ -37,61 +24,51 @@ function logLine(l: FollowLog): void {
   process.stderr.write(`${new Date().toISOString()} ${l.level} ${l.event}: ${l.message}\n`);
 }
 
-export const followCommand: CliCommand = {
-  summary: 'record every change after the newest full snapshot as change-log segments (long-running)',
-  async run(args: string[]): Promise<number> {
-    if (args.includes('--help') || args.includes('-h')) {
-      process.stdout.write(`${FOLLOW_USAGE}\n`);
-      return 0;
-    }
-    const { flags } = parseFlags(args, { strings: ['config', 'status-file'] });
-    if (typeof flags.config !== 'string') throw new CliUsageError(`give the plan with --config FILE.\n${FOLLOW_USAGE}`);
-    const plan = await loadPlan(flags.config);
-    if (!plan.follow.enabled) {
-      process.stderr.write(`note: ${plan.path} does not set follow.enabled: true; following anyway.\n`);
-    }
-    const log = (message: string): void => logLine({ level: 'warn', event: 'segment', message });
-    // One follower per plan: a second one would write overlapping segments.
-    const lockFile = join(plan.local.dir, `.etcd-backup-${plan.slug}.follow.lock`);
-    const lock = await acquireLock(lockFile, plan.cluster.name).catch((err) => {
-      if (explain(err).kind !== 'conflict') throw err;
-      throw new EtcdBackupError(
-        'conflict',
-        `Another follower of "${plan.cluster.name}" is running (lock ${lockFile}): this one did nothing. Stop the other one first.`,
-      );
+export const followCommand = command(followSpec, async (values) => {
+  const plan = await loadPlan(String(values.config));
+  if (!plan.follow.enabled) {
+    process.stderr.write(`note: ${plan.path} does not set follow.enabled: true; following anyway.\n`);
+  }
+  const log = (message: string): void => logLine({ level: 'warn', event: 'segment', message });
+  // One follower per plan: a second one would write overlapping segments.
+  const lockFile = join(plan.local.dir, `.etcd-backup-${plan.slug}.follow.lock`);
+  const lock = await acquireLock(lockFile, plan.cluster.name).catch((err) => {
+    if (explain(err).kind !== 'conflict') throw err;
+    throw new EtcdBackupError(
+      'conflict',
+      `Another follower of "${plan.cluster.name}" is running (lock ${lockFile}): this one did nothing. Stop the other one first.`,
+    );
+  });
+  const stores = await pitrStores(plan, { log, needRemote: false }).catch(async (err) => {
+    await lock.release();
+    throw err;
+  });
+  const password = await readPlanPassword(plan);
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await follow({
+      cluster: plan.cluster,
+      secrets: password !== undefined ? { password } : {},
+      segments: stores.segments,
+      snapshots: stores.snapshots,
+      segmentSeconds: plan.follow.segmentSeconds,
+      segmentBytes: Math.round(plan.follow.segmentMiB * 1024 * 1024),
+      statusFile: stringValue(values, 'status-file') ?? join(changelogDir(plan.local.dir), 'follow-status.json'),
+      signal: abort.signal,
+      onLog: logLine,
+      collectGarbage: minorGc(),
     });
-    const stores = await pitrStores(plan, { log, needRemote: false }).catch(async (err) => {
-      await lock.release();
-      throw err;
-    });
-    const password = await readPlanPassword(plan);
-    const abort = new AbortController();
-    const onSignal = (): void => abort.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    try {
-      await follow({
-        cluster: plan.cluster,
-        secrets: password !== undefined ? { password } : {},
-        segments: stores.segments,
-        snapshots: stores.snapshots,
-        segmentSeconds: plan.follow.segmentSeconds,
-        segmentBytes: Math.round(plan.follow.segmentMiB * 1024 * 1024),
-        statusFile:
-          typeof flags['status-file'] === 'string' ? flags['status-file'] : join(changelogDir(plan.local.dir), 'follow-status.json'),
-        signal: abort.signal,
-        onLog: logLine,
-        collectGarbage: minorGc(),
-      });
-    } finally {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
-      stores.close();
-      await lock.release();
-    }
-    return 0;
-  },
-};
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    stores.close();
+    await lock.release();
+  }
+  return 0;
+});
 
 /** Parse `--to-time`: ISO 8601 (a time without a zone is local time) or epoch seconds. */
 export function parseToTime(text: string): Date {
@@ -109,17 +86,12 @@ export function isPointInTimeFetch(args: string[]): boolean {
 }
 
 export async function fetchPointInTime(args: string[]): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(`${FETCH_PITR_USAGE}\n`);
+  const parsed = parseCommand(fetchPitrSpec, args);
+  if (!parsed) {
+    process.stdout.write(`${helpText(fetchPitrSpec)}\n`);
     return 0;
   }
-  const { flags } = parseFlags(args, {
-    strings: ['config', 'to-revision', 'to-time', 'output', 'write-out', 'identity'],
-    aliases: { o: 'output', w: 'write-out' },
-  });
-  const str = (k: string): string | undefined => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
-  if (!str('config')) throw new CliUsageError(`give the plan with --config FILE.\n${FETCH_PITR_USAGE}`);
-  if (!str('output')) throw new CliUsageError('give the snapshot file to write with -o FILE.');
+  const str = (k: string): string | undefined => stringValue(parsed.values, k);
   if (Boolean(str('to-revision')) === Boolean(str('to-time')))
     throw new CliUsageError('give exactly one of --to-revision N and --to-time TIME.');
   const rev = str('to-revision');

@@ -15,7 +15,8 @@ import {
 import type { EditResult, ParsedEtcdFile } from '../core/etcdFiles';
 import { configFileOf, configFileSentence, UnreadableFile } from '../core/etcdFiles/editGuards';
 import { readRegularFile } from '../core/fsSafe';
-import { CliCommand, CliUsageError, parseFlags } from './types';
+import { command, CommandSpec, stringValue } from './args';
+import { CliCommand, CliUsageError } from './types';
 
 /** The short reason a related file could not be read, for a sentence that names it. */
 function reasonOf(err: unknown): string {
@@ -128,73 +129,77 @@ async function finish(file: string, parsed: ParsedEtcdFile, r: EditResult, write
   return 0;
 }
 
-const SET_DATA_DIR_USAGE = `Usage: etcd-backup manifest set-data-dir <file> <dir> [--write] [--keep-container-path] [--unit <file>]
+const WRITE = { type: 'boolean', help: 'write the file in place (temp file + rename, mode kept) after printing the diff' } as const;
+const UNIT = { type: 'string', value: 'FILE', help: 'for an env file, the systemd unit that reads it' } as const;
 
-Points etcd at another data dir. <dir> is the directory on the node. In a static pod manifest
+export const setDataDirSpec: CommandSpec = {
+  name: 'manifest set-data-dir',
+  summary: 'point a manifest / env / config / unit file at another data dir (diff, or --write)',
+  positionals: {
+    usage: '<file> <dir>',
+    min: 2,
+    max: 2,
+    sentence:
+      'give the file and the new data dir, e.g. etcd-backup manifest ' +
+      'set-data-dir /etc/kubernetes/manifests/etcd.yaml /var/lib/etcd-restored.',
+  },
+  options: {
+    write: WRITE,
+    'keep-container-path': { type: 'boolean', help: "in a static pod manifest, move only the volume's hostPath" },
+    unit: UNIT,
+  },
+  description: `Points etcd at another data dir. <dir> is the directory on the node. In a static pod manifest
 --data-dir, the hostPath of the volume mounted at the data dir and that volumeMounts entry all
 become <dir> (with --keep-container-path only the hostPath changes, as the Kubernetes docs do);
 in an env file ETCD_DATA_DIR, in a config file data-dir:, in a unit --data-dir.
 Prints a unified diff; --write writes the file in place (temp file + rename, mode kept).
---unit: for an env file, the unit that reads it (a flag there must not also be set here).`;
-
-export const setDataDirCommand: CliCommand = {
-  summary: 'point a manifest / env / config / unit file at another data dir (diff, or --write)',
-  async run(args) {
-    if (args.includes('--help') || args.includes('-h')) {
-      process.stdout.write(`${SET_DATA_DIR_USAGE}\n`);
-      return 0;
-    }
-    const { positionals, flags } = parseFlags(args, { booleans: ['write', 'keep-container-path'], strings: ['unit'] });
-    if (positionals.length !== 2)
-      throw new CliUsageError(
-        `give the file and the new data dir, e.g. etcd-backup manifest ` +
-          `set-data-dir /etc/kubernetes/manifests/etcd.yaml /var/lib/etcd-restored.\n${SET_DATA_DIR_USAGE}`,
-      );
-    const [file, dir] = positionals;
-    const l = await load(file, flags.unit as string | undefined);
-    const { parsed, related, unreadable } = l;
-    const write = Boolean(flags.write);
-    const t = configTarget(l);
-    if (t && 'error' in t) return refuse(t.error);
-    // a unit's or env file's etcd takes its data dir from the config file; a Pod's keeps it, and the hostPath under it moves
-    if (t && parsed.kind !== 'manifest') return finish(t.file, t.parsed, setDataDir(t.parsed, dir), write, file);
-    const keepContainerPath = Boolean(flags['keep-container-path']);
-    const opts = { related, unreadable, keepContainerPath, ...(l.config?.parsed ? { configFile: l.config.parsed } : {}) };
-    return finish(file, parsed, setDataDir(parsed, dir, opts), write);
-  },
+--unit: for an env file, the unit that reads it (a flag there must not also be set here).`,
 };
 
-const SET_STATE_USAGE = `Usage: etcd-backup manifest set-initial-cluster-state <file> new|existing [--write] [--unit <file>]
+export const setDataDirCommand = command(setDataDirSpec, async (flags, positionals) => {
+  const [file, dir] = positionals;
+  const l = await load(file, stringValue(flags, 'unit'));
+  const { parsed, related, unreadable } = l;
+  const write = Boolean(flags.write);
+  const t = configTarget(l);
+  if (t && 'error' in t) return refuse(t.error);
+  // a unit's or env file's etcd takes its data dir from the config file; a Pod's keeps it, and the hostPath under it moves
+  if (t && parsed.kind !== 'manifest') return finish(t.file, t.parsed, setDataDir(t.parsed, dir), write, file);
+  const keepContainerPath = Boolean(flags['keep-container-path']);
+  const opts = { related, unreadable, keepContainerPath, ...(l.config?.parsed ? { configFile: l.config.parsed } : {}) };
+  return finish(file, parsed, setDataDir(parsed, dir, opts), write);
+});
 
-Sets --initial-cluster-state (ETCD_INITIAL_CLUSTER_STATE, initial-cluster-state:), adding it when
-absent. "existing" for a member that joins a running cluster; "new" when every member of a new or
-restored cluster starts together. Prints a unified diff; --write writes the file in place.`;
-
-export const setInitialClusterStateCommand: CliCommand = {
+export const setInitialClusterStateSpec: CommandSpec = {
+  name: 'manifest set-initial-cluster-state',
   summary: 'set initial-cluster-state to new or existing (diff, or --write)',
-  async run(args) {
-    if (args.includes('--help') || args.includes('-h')) {
-      process.stdout.write(`${SET_STATE_USAGE}\n`);
-      return 0;
-    }
-    const { positionals, flags } = parseFlags(args, { booleans: ['write'], strings: ['unit'] });
-    if (positionals.length !== 2) throw new CliUsageError(`give the file and the state (new or existing).\n${SET_STATE_USAGE}`);
-    const [file, state] = positionals;
-    if (state !== 'new' && state !== 'existing') throw new CliUsageError(`the state is "new" or "existing", not "${state}".`);
-    const l = await load(file, flags.unit as string | undefined);
-    const t = configTarget(l);
-    if (t && 'error' in t) return refuse(t.error);
-    if (t) return finish(t.file, t.parsed, setInitialClusterState(t.parsed, state), Boolean(flags.write), file);
-    const r = setInitialClusterState(l.parsed, state, { related: l.related, unreadable: l.unreadable });
-    return finish(file, l.parsed, r, Boolean(flags.write));
-  },
+  positionals: { usage: '<file> new|existing', min: 2, max: 2, sentence: 'give the file and the state (new or existing).' },
+  options: { write: WRITE, unit: UNIT },
+  description: `Sets --initial-cluster-state (ETCD_INITIAL_CLUSTER_STATE, initial-cluster-state:), adding it when
+absent. "existing" for a member that joins a running cluster; "new" when every member of a new or
+restored cluster starts together. Prints a unified diff; --write writes the file in place.`,
 };
 
-const CHECK_USAGE = `Usage: etcd-backup manifest check <file> [--unit <file>]
+export const setInitialClusterStateCommand = command(setInitialClusterStateSpec, async (flags, positionals) => {
+  const [file, state] = positionals;
+  if (state !== 'new' && state !== 'existing') throw new CliUsageError(`the state is "new" or "existing", not "${state}".`);
+  const l = await load(file, stringValue(flags, 'unit'));
+  const t = configTarget(l);
+  if (t && 'error' in t) return refuse(t.error);
+  if (t) return finish(t.file, t.parsed, setInitialClusterState(t.parsed, state), Boolean(flags.write), file);
+  const r = setInitialClusterState(l.parsed, state, { related: l.related, unreadable: l.unreadable });
+  return finish(file, l.parsed, r, Boolean(flags.write));
+});
 
-Reports what would go wrong when etcd starts from the file (file:line:column: severity: message),
+export const checkSpec: CommandSpec = {
+  name: 'manifest check',
+  summary: 'diagnose a manifest / env / config / unit file (exit 1 on errors)',
+  positionals: { usage: '<file>', min: 1, max: 1, sentence: 'give one file.' },
+  options: { unit: UNIT },
+  description: `Reports what would go wrong when etcd starts from the file (file:line:column: severity: message),
 with the fix where one exists. Exit status 1 when there is an error, 0 otherwise.
-A unit's EnvironmentFile= targets are read too; for an env file, --unit names the unit.`;
+A unit's EnvironmentFile= targets are read too; for an env file, --unit names the unit.`,
+};
 
 function position(text: string, offset: number): { line: number; col: number } {
   let line = 1;
@@ -206,41 +211,32 @@ function position(text: string, offset: number): { line: number; col: number } {
   return { line, col: offset - ls + 1 };
 }
 
-export const checkCommand: CliCommand = {
-  summary: 'diagnose a manifest / env / config / unit file (exit 1 on errors)',
-  async run(args) {
-    if (args.includes('--help') || args.includes('-h')) {
-      process.stdout.write(`${CHECK_USAGE}\n`);
-      return 0;
-    }
-    const { positionals, flags } = parseFlags(args, { strings: ['unit'] });
-    if (positionals.length !== 1) throw new CliUsageError(`give one file.\n${CHECK_USAGE}`);
-    const [file] = positionals;
-    const { parsed, related, unreadable, config } = await load(file, flags.unit as string | undefined);
-    const diags = diagnoseEtcdFile(parsed, { related });
-    for (const u of unreadable)
-      process.stdout.write(
-        `${file}: note: ${u.path}, which etcd's unit reads, cannot be read here ` + `(${u.reason}); what it sets was not checked.\n`,
-      );
-    if (config && !config.parsed)
-      process.stdout.write(
-        `${file}: note: the config file ${config.path} cannot be read here ` + `(${config.reason}); its settings were not checked.\n`,
-      );
-    for (const d of diags) {
-      const p = position(parsed.text, d.range.start);
-      process.stdout.write(`${file}:${p.line}:${p.col}: ${d.severity}: ${d.message} [${d.code}]\n`);
-      if (d.fix) process.stdout.write(`  fix: ${d.fix.title}\n`);
-    }
-    const errors = diags.filter((d) => d.severity === 'error').length;
-    const warnings = diags.filter((d) => d.severity === 'warning').length;
-    process.stderr.write(
-      `${file} (${KIND_NAMES[parsed.kind]}): ${errors} error${errors === 1 ? '' : 's'}, ${warnings} ` +
-        `warning${warnings === 1 ? '' : 's'}, ${diags.length - errors - warnings} ` +
-        `note${diags.length - errors - warnings === 1 ? '' : 's'}.\n`,
+export const checkCommand = command(checkSpec, async (flags, positionals) => {
+  const [file] = positionals;
+  const { parsed, related, unreadable, config } = await load(file, stringValue(flags, 'unit'));
+  const diags = diagnoseEtcdFile(parsed, { related });
+  for (const u of unreadable)
+    process.stdout.write(
+      `${file}: note: ${u.path}, which etcd's unit reads, cannot be read here ` + `(${u.reason}); what it sets was not checked.\n`,
     );
-    return errors ? 1 : 0;
-  },
-};
+  if (config && !config.parsed)
+    process.stdout.write(
+      `${file}: note: the config file ${config.path} cannot be read here ` + `(${config.reason}); its settings were not checked.\n`,
+    );
+  for (const d of diags) {
+    const p = position(parsed.text, d.range.start);
+    process.stdout.write(`${file}:${p.line}:${p.col}: ${d.severity}: ${d.message} [${d.code}]\n`);
+    if (d.fix) process.stdout.write(`  fix: ${d.fix.title}\n`);
+  }
+  const errors = diags.filter((d) => d.severity === 'error').length;
+  const warnings = diags.filter((d) => d.severity === 'warning').length;
+  process.stderr.write(
+    `${file} (${KIND_NAMES[parsed.kind]}): ${errors} error${errors === 1 ? '' : 's'}, ${warnings} ` +
+      `warning${warnings === 1 ? '' : 's'}, ${diags.length - errors - warnings} ` +
+      `note${diags.length - errors - warnings === 1 ? '' : 's'}.\n`,
+  );
+  return errors ? 1 : 0;
+});
 
 export const manifestCommands: Record<string, CliCommand> = {
   'set-data-dir': setDataDirCommand,

@@ -8,19 +8,50 @@ import { newClusterToken } from '../core/restore/plan';
 import { restoreMember, RestoreStep, trialRestore, TrialRestoreResult, TrialStep } from '../core/restore/restore';
 import { memberFilesEnablingV2 } from '../core/v2files';
 import { v2RestoreWarning } from '../core/v2store';
-import { CliCommand, CliUsageError, parseFlags } from './types';
+import { command, CommandSpec, ParsedValues, stringValue, writeOutFlag } from './args';
+import { CliUsageError } from './types';
 
-const RESTORE_USAGE = `Usage: etcd-backup snapshot restore <file> --name N --initial-cluster C --initial-advertise-peer-urls U
-         --initial-cluster-token T --data-dir D [--old-data-dir O] [--owner user:group]
-         [--skip-hash-check] [--bump-revision N --mark-compacted] [--etcdutl PATH] [--etcdctl PATH] [-w json]
-         [--etcd-file F]
+const WRITE_OUT = writeOutFlag('simple', 'json');
+const TOOLS = {
+  etcdutl: { type: 'string', value: 'PATH', help: 'the etcdutl to restore with (default: etcdutl on PATH, else etcdctl 3.4)' },
+  etcdctl: { type: 'string', value: 'PATH', help: 'the etcdctl to fall back on' },
+} as const;
+const SKIP_HASH = { type: 'boolean', help: 'accept a file without a SHA-256 trailer (a copied member/snap/db)' } as const;
 
-Restores one member's data dir from a snapshot with etcdutl (or ETCDCTL_API=3 etcdctl 3.4):
+export const restoreSpec: CommandSpec = {
+  name: 'snapshot restore',
+  summary: "restore one member's data dir from a snapshot (etcdutl / etcdctl 3.4), safely",
+  positionals: { usage: '<file>', min: 1, max: 1, sentence: 'give exactly one snapshot file.' },
+  options: {
+    name: { type: 'string', value: 'N', help: "the member's --name", required: true },
+    'initial-cluster': { type: 'string', value: 'C', help: 'every member, name=peer-url,... (as etcd --initial-cluster)', required: true },
+    'initial-advertise-peer-urls': { type: 'string', value: 'U', help: "this member's peer URL(s)", required: true },
+    'initial-cluster-token': {
+      type: 'string',
+      value: 'T',
+      help: 'a new token, the same on every member of the restored cluster',
+      required: true,
+      ifMissing: () =>
+        `missing --initial-cluster-token: give every member of the restored cluster ` +
+        `the same new token, e.g. --initial-cluster-token ${newClusterToken()}.`,
+    },
+    'data-dir': { type: 'string', value: 'D', help: 'the new data dir (absent or empty)', required: true },
+    'old-data-dir': { type: 'string', value: 'O', help: 'the data dir etcd used: moved aside to <dir>.old-<timestamp>, never deleted' },
+    owner: { type: 'string', value: 'user:group', help: 'owner of the new dir (default: the owner of the old one)' },
+    'skip-hash-check': SKIP_HASH,
+    'bump-revision': { type: 'string', value: 'N', help: 'raise every revision by N (with --mark-compacted)' },
+    'mark-compacted': { type: 'boolean', help: 'mark the revisions before the bump compacted' },
+    ...TOOLS,
+    'write-out': WRITE_OUT,
+    'etcd-file': { type: 'string', value: 'F', help: "this member's manifest, env file or unit (for the v2 warning)" },
+  },
+  description: `Restores one member's data dir from a snapshot with etcdutl (or ETCDCTL_API=3 etcdctl 3.4):
 verifies the file first, refuses a non-empty --data-dir, writes into a temporary sibling and
 renames it into place, moves --old-data-dir aside to <dir>.old-<timestamp> (never deletes it),
 and gives the new dir the owner of the old one (or --owner) and mode 0700.
 A snapshot holds no v2 keys: it warns when this member's etcd files (--etcd-file, or the usual
-places whose data dir is --data-dir / --old-data-dir) start etcd with --enable-v2.`;
+places whose data dir is --data-dir / --old-data-dir) start etcd with --enable-v2.`,
+};
 
 /** `uid:gid` numbers, or `user:group` names looked up in /etc/passwd and /etc/group. */
 export async function parseOwner(text: string): Promise<{ uid: number; gid: number }> {
@@ -64,102 +95,64 @@ function stepLine(s: RestoreStep | TrialStep): string {
   return `[${mark}] ${s.step}: ${s.message}\n`;
 }
 
-export const restoreCommand: CliCommand = {
-  summary: "restore one member's data dir from a snapshot (etcdutl / etcdctl 3.4), safely",
-  async run(args: string[]): Promise<number> {
-    if (args.includes('--help') || args.includes('-h')) {
-      process.stdout.write(`${RESTORE_USAGE}\n`);
-      return 0;
+export const restoreCommand = command(restoreSpec, async (flags, positionals) => {
+  const str = (k: string): string | undefined => stringValue(flags, k);
+  let bumpRevision: number | undefined;
+  if (str('bump-revision') !== undefined) {
+    bumpRevision = Number(str('bump-revision'));
+    if (!Number.isSafeInteger(bumpRevision) || bumpRevision < 0) {
+      throw new CliUsageError(`--bump-revision must be a whole number (got "${str('bump-revision')}").`);
     }
-    const { positionals, flags } = parseFlags(args, {
-      strings: [
-        'name',
-        'initial-cluster',
-        'initial-advertise-peer-urls',
-        'initial-cluster-token',
-        'data-dir',
-        'old-data-dir',
-        'owner',
-        'bump-revision',
-        'etcdutl',
-        'etcdctl',
-        'write-out',
-        'etcd-file',
-      ],
-      booleans: ['skip-hash-check', 'mark-compacted'],
-      aliases: { w: 'write-out' },
-    });
-    if (positionals.length !== 1) {
-      throw new CliUsageError(`give exactly one snapshot file.\n${RESTORE_USAGE}`);
-    }
-    const str = (k: string): string | undefined => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
-    const missing = ['name', 'initial-cluster', 'initial-advertise-peer-urls', 'data-dir'].filter((k) => !str(k));
-    if (missing.length) {
-      throw new CliUsageError(`missing ${missing.map((m) => `--${m}`).join(', ')}.\n${RESTORE_USAGE}`);
-    }
-    if (!str('initial-cluster-token')) {
-      throw new CliUsageError(
-        `missing --initial-cluster-token: give every member of the restored cluster ` +
-          `the same new token, e.g. --initial-cluster-token ${newClusterToken()}.`,
-      );
-    }
-    let bumpRevision: number | undefined;
-    if (str('bump-revision') !== undefined) {
-      bumpRevision = Number(str('bump-revision'));
-      if (!Number.isSafeInteger(bumpRevision) || bumpRevision < 0) {
-        throw new CliUsageError(`--bump-revision must be a whole number (got "${str('bump-revision')}").`);
-      }
-    }
-    const json = str('write-out') === 'json';
-    if (str('write-out') && !['json', 'simple'].includes(str('write-out') as string)) {
-      throw new CliUsageError('-w takes simple or json.');
-    }
-    const owner = str('owner') ? await parseOwner(str('owner') as string) : undefined;
-    // A snapshot cannot hold v2 keys: warn when this member's etcd files turn the v2 API on.
-    const memberFiles = str('etcd-file') ? [str('etcd-file') as string] : [];
-    const v2Files = await memberFilesEnablingV2({ dataDirs: [str('data-dir'), str('old-data-dir')], memberFiles });
-    for (const line of v2RestoreWarning({ files: v2Files, oldDataDir: str('old-data-dir') })) process.stderr.write(`Warning: ${line}\n`);
-    const r = await restoreMember({
-      snapshot: positionals[0],
-      name: str('name') as string,
-      initialCluster: str('initial-cluster') as string,
-      initialAdvertisePeerUrls: str('initial-advertise-peer-urls') as string,
-      initialClusterToken: str('initial-cluster-token') as string,
-      dataDir: str('data-dir') as string,
-      oldDataDir: str('old-data-dir'),
-      owner,
-      skipHashCheck: flags['skip-hash-check'] === true,
-      bumpRevision,
-      markCompacted: flags['mark-compacted'] === true,
-      toolPaths: { etcdutl: str('etcdutl'), etcdctl: str('etcdctl') },
-      onStep: (s) => {
-        if (!json && s.state !== 'running') process.stderr.write(stepLine(s));
-      },
-    });
-    if (json) {
-      process.stdout.write(
-        `${JSON.stringify(
-          {
-            dataDir: r.dataDir,
-            movedAside: r.movedAside ?? null,
-            tool: r.tool,
-            owner: r.owner,
-            sha256: r.snapshot.sha256 ?? null,
-            steps: r.steps,
-          },
-          null,
-          2,
-        )}\n`,
-      );
-    } else {
-      process.stdout.write(
-        `Restored member "${str('name')}" into ${r.dataDir} (owner ${r.owner.uid}:${r.owner.gid}, ` +
-          `mode 0700)${r.movedAside ? `; the old data dir is ${r.movedAside}` : ''}.\n`,
-      );
-    }
-    return 0;
-  },
-};
+  }
+  const json = str('write-out') === 'json';
+  if (str('write-out') && !['json', 'simple'].includes(str('write-out') as string)) {
+    throw new CliUsageError('-w takes simple or json.');
+  }
+  const owner = str('owner') ? await parseOwner(str('owner') as string) : undefined;
+  // A snapshot cannot hold v2 keys: warn when this member's etcd files turn the v2 API on.
+  const memberFiles = str('etcd-file') ? [str('etcd-file') as string] : [];
+  const v2Files = await memberFilesEnablingV2({ dataDirs: [str('data-dir'), str('old-data-dir')], memberFiles });
+  for (const line of v2RestoreWarning({ files: v2Files, oldDataDir: str('old-data-dir') })) process.stderr.write(`Warning: ${line}\n`);
+  const r = await restoreMember({
+    snapshot: positionals[0],
+    name: str('name') as string,
+    initialCluster: str('initial-cluster') as string,
+    initialAdvertisePeerUrls: str('initial-advertise-peer-urls') as string,
+    initialClusterToken: str('initial-cluster-token') as string,
+    dataDir: str('data-dir') as string,
+    oldDataDir: str('old-data-dir'),
+    owner,
+    skipHashCheck: flags['skip-hash-check'] === true,
+    bumpRevision,
+    markCompacted: flags['mark-compacted'] === true,
+    toolPaths: { etcdutl: str('etcdutl'), etcdctl: str('etcdctl') },
+    onStep: (s) => {
+      if (!json && s.state !== 'running') process.stderr.write(stepLine(s));
+    },
+  });
+  if (json) {
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          dataDir: r.dataDir,
+          movedAside: r.movedAside ?? null,
+          tool: r.tool,
+          owner: r.owner,
+          sha256: r.snapshot.sha256 ?? null,
+          steps: r.steps,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } else {
+    process.stdout.write(
+      `Restored member "${str('name')}" into ${r.dataDir} (owner ${r.owner.uid}:${r.owner.gid}, ` +
+        `mode 0700)${r.movedAside ? `; the old data dir is ${r.movedAside}` : ''}.\n`,
+    );
+  }
+  return 0;
+});
 
 /** The trial restore for `snapshot verify --trial-restore`; prints the steps and the verdict. */
 export async function runTrialRestore(
@@ -189,26 +182,29 @@ export async function runTrialRestore(
   }
 }
 
-/** `etcd-backup snapshot trial-restore <file>` (also reachable as `verify --trial-restore`). */
-export const trialRestoreCommand: CliCommand = {
+export const trialRestoreSpec: CommandSpec = {
+  name: 'snapshot trial-restore',
   summary: 'restore into a temp dir, start a throwaway etcd on loopback, compare revision and keys with the file',
-  async run(args: string[]): Promise<number> {
-    const { positionals, flags } = parseFlags(args, {
-      strings: ['etcdutl', 'etcdctl', 'etcd', 'write-out'],
-      booleans: ['skip-hash-check', 'trial-restore'],
-      aliases: { w: 'write-out' },
-    });
-    if (positionals.length !== 1) {
-      throw new CliUsageError('give exactly one snapshot file: etcd-backup snapshot trial-restore <file> [--skip-hash-check] [-w json]');
-    }
-    const s = (k: string): string | undefined => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
-    const { code } = await runTrialRestore(positionals[0], {
-      json: s('write-out') === 'json',
-      skipHashCheck: flags['skip-hash-check'] === true,
-      etcdutl: s('etcdutl'),
-      etcdctl: s('etcdctl'),
-      etcd: s('etcd'),
-    });
-    return code;
+  positionals: { usage: '<file>', min: 1, max: 1, sentence: 'give exactly one snapshot file.' },
+  options: {
+    'skip-hash-check': SKIP_HASH,
+    ...TOOLS,
+    etcd: { type: 'string', value: 'PATH', help: 'the etcd to start (default: etcd on PATH)' },
+    'write-out': WRITE_OUT,
+    'trial-restore': { type: 'boolean', help: 'accepted and ignored (as in `snapshot verify --trial-restore`)' },
   },
+  description: 'Exit status 0 when the throwaway member holds what the file holds; 1 with the reason otherwise.',
 };
+
+/** `etcd-backup snapshot trial-restore <file>` (also reachable as `verify --trial-restore`). */
+export const trialRestoreCommand = command(trialRestoreSpec, async (flags: ParsedValues, positionals) => {
+  const s = (k: string): string | undefined => stringValue(flags, k);
+  const { code } = await runTrialRestore(positionals[0], {
+    json: s('write-out') === 'json',
+    skipHashCheck: flags['skip-hash-check'] === true,
+    etcdutl: s('etcdutl'),
+    etcdctl: s('etcdctl'),
+    etcd: s('etcd'),
+  });
+  return code;
+});

@@ -12,14 +12,37 @@ import { formatBytes, formatSaveProgress, saveSnapshot, SaveProgress, snapshotFi
 import type { ClusterConfig, ClusterSecrets } from '../core/types';
 import { checkV2Store, v2SaveWarning } from '../core/v2store';
 import { minorGc } from './gc';
-import { CliCommand, CliUsageError, parseFlags } from './types';
+import { command, CommandSpec, ParsedValues, stringValue, writeOutFlag } from './args';
+import { CliUsageError } from './types';
 
-const USAGE = `Usage: etcd-backup snapshot save <file|folder> --endpoints <url>
-         [--cacert F] [--cert F] [--key F] [--insecure-skip-tls-verify]
-         [--user U[:P]] [--password P] [--dial-timeout 5s] [--command-timeout D]
-         [--stall-timeout 30s] [-w json]
+const FILE = { type: 'string', value: 'FILE' } as const;
+const DURATION = { type: 'string', value: 'DURATION' } as const;
 
-Streams a snapshot from ONE member (etcd's Maintenance.Snapshot) into a temp file
+export const saveSpec: CommandSpec = {
+  name: 'snapshot save',
+  summary: 'save a snapshot from one member: SHA-256 checked, 0600, never overwrites, with a sidecar',
+  positionals: { usage: '<file|folder>', min: 1, max: 1, sentence: 'give exactly one file or folder to save to.' },
+  options: {
+    endpoints: {
+      type: 'string',
+      alias: 'endpoint',
+      value: 'URL',
+      help: 'the ONE member to snapshot (https:// assumed with TLS flags, else http://)',
+      required: true,
+      ifMissing: () => 'give the member to snapshot with --endpoints, e.g. --endpoints https://10.0.0.11:2379.',
+    },
+    cacert: { ...FILE, help: 'CA bundle that signed the server certificate' },
+    cert: { ...FILE, help: 'client certificate (with --key)' },
+    key: { ...FILE, help: 'client key (with --cert)' },
+    'insecure-skip-tls-verify': { type: 'boolean', help: "TLS without checking the server's certificate" },
+    user: { type: 'string', value: 'U[:P]', help: 'user name, and password after a colon' },
+    password: { type: 'string', value: 'P', help: 'password of --user (or ETCDCTL_PASSWORD)' },
+    'dial-timeout': { ...DURATION, help: 'time to connect, 100ms to 10m (default 5s)' },
+    'command-timeout': { ...DURATION, help: 'deadline for the whole save (default: none, as etcdctl)' },
+    'stall-timeout': { ...DURATION, help: 'give up when the stream stalls this long (default 30s)' },
+    'write-out': writeOutFlag('simple', 'json'),
+  },
+  description: `Streams a snapshot from ONE member (etcd's Maintenance.Snapshot) into a temp file
 <file>.<pid>-<random>.part (mode 0600, created exclusively), checks the SHA-256 trailer etcd
 sends, fsyncs, reads the saved revision from the file, then gives the sidecar
 <file without .db>.json (the member list) and the snapshot their names. Neither ever replaces
@@ -27,9 +50,10 @@ an existing file: when either name is taken, nothing is saved. When <file> is a 
 file is named <YYYYMMDD_HHMMSS>_snapshot.db inside it.
 The password may also come from ETCDCTL_PASSWORD. No deadline unless --command-timeout is set
 (as etcdctl); the save gives up when the stream stalls for --stall-timeout (30 s). Durations
-are at most 596h (about 24 days); --dial-timeout is between 100ms and 10m.
+are Go-style (5s, 500ms, 2m, 1m30s) or seconds, at most 596h (about 24 days).
 A snapshot holds no v2 keys: when the member's v2 API lists some, a warning on stderr says how
-many and gives the ETCDCTL_API=2 etcdctl backup command that keeps them.`;
+many and gives the ETCDCTL_API=2 etcdctl backup command that keeps them.`,
+};
 
 /** A duration for a sentence: "596h 31m", "10m", "1.5s". */
 function durationText(ms: number): string {
@@ -96,17 +120,9 @@ interface SaveRequest {
   stallMs?: number;
 }
 
-/** Step 1: the flags and arguments, checked (a CliUsageError for anything wrong). */
-async function parseSaveArgs(args: string[]): Promise<SaveRequest> {
-  const { positionals, flags } = parseFlags(args, {
-    strings: ['endpoints', 'cacert', 'cert', 'key', 'user', 'password', 'dial-timeout', 'command-timeout', 'write-out', 'stall-timeout'],
-    booleans: ['insecure-skip-tls-verify'],
-    aliases: { w: 'write-out', endpoint: 'endpoints' },
-  });
-  const str = (k: string): string | undefined => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
-  if (positionals.length !== 1) {
-    throw new CliUsageError(`give exactly one file or folder to save to.\n${USAGE}`);
-  }
+/** Step 1: the parsed flags and arguments, checked (a CliUsageError for anything wrong). */
+async function saveRequest(flags: ParsedValues, positionals: string[]): Promise<SaveRequest> {
+  const str = (k: string): string | undefined => stringValue(flags, k);
   const list = (str('endpoints') ?? '')
     .split(',')
     .map((e) => e.trim())
@@ -229,14 +245,4 @@ async function runSave(req: SaveRequest): Promise<number> {
   }
 }
 
-export const saveCommand: CliCommand = {
-  summary: 'save a snapshot from one member: SHA-256 checked, 0600, never overwrites, with a sidecar',
-  usage: USAGE,
-  async run(args: string[]): Promise<number> {
-    if (args.includes('--help') || args.includes('-h')) {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    return runSave(await parseSaveArgs(args));
-  },
-};
+export const saveCommand = command(saveSpec, async (values, positionals) => runSave(await saveRequest(values, positionals)));

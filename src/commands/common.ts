@@ -7,6 +7,7 @@
 import * as vscode from 'vscode';
 import type { QuorumChange } from '../core/clusterStatus';
 import { cancelledError, EtcdBackupError } from '../core/errors';
+import { checkPeerUrl } from '../core/restore/plan';
 import type { EtcdService } from '../etcdService';
 import type { Log } from '../log';
 import type { Settings } from '../settings';
@@ -159,4 +160,28 @@ export function showWithLogs(log: Log, message: string, kind: 'info' | 'error' =
   void show(message, 'Show Logs').then((choice) => {
     if (choice === 'Show Logs') log.show(true);
   });
+}
+
+const commaList = (v: string): string[] =>
+  v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+/**
+ * Ask for a member's peer URL(s) (its --initial-advertise-peer-urls), comma-separated, each
+ * checked as typed. The URLs given, or undefined when the user cancels.
+ */
+export async function askPeerUrls(box: { title: string; prompt: string; value: string }): Promise<string[] | undefined> {
+  const text = await vscode.window.showInputBox({
+    ...box,
+    ignoreFocusOut: true,
+    validateInput: (v) => {
+      const list = commaList(v);
+      if (!list.length) return 'Give at least one peer URL, e.g. https://10.0.0.13:2380.';
+      const problem = list.map((x) => checkPeerUrl(x).problem).find(Boolean);
+      return problem ? `${problem}.` : undefined;
+    },
+  });
+  return text === undefined ? undefined : commaList(text);
 }

@@ -11,10 +11,10 @@ import * as vscode from 'vscode';
 import type { MemberOverview, QuorumChange } from '../core/clusterStatus';
 import { memberLabel, quorumAfterRemoval } from '../core/clusterStatus';
 import { EtcdBackupError } from '../core/errors';
-import { checkMemberName, checkPeerUrl } from '../core/restore/plan';
+import { checkMemberName } from '../core/restore/plan';
 import type { ReplaceMemberResult } from '../core/restore/replace';
 import type { ClusterConfig } from '../core/types';
-import { cancelled, CommandDeps, commandRegistrar, confirmQuorumLoss, quorumDetail, withCancellableProgress } from './common';
+import { askPeerUrls, cancelled, CommandDeps, commandRegistrar, confirmQuorumLoss, quorumDetail, withCancellableProgress } from './common';
 import { resolveMember } from './members';
 import { findEtcdFiles, offerEtcdFileEdit, pickEtcdFile } from './offerFileEdits';
 import { writeAnswerOf } from '../editor/confirmWrite';
@@ -107,24 +107,12 @@ async function askReplacement(
         return members.some((m) => m.id !== member.id && m.name === v.trim()) ? `Another member is named "${v.trim()}".` : undefined;
       },
     })) ?? cancelled();
-  const u = await vscode.window.showInputBox({
-    title: `${title} (2/3)`,
-    prompt: 'Peer URL(s) of the replacement (its --initial-advertise-peer-urls), comma-separated',
-    value: member.peerURLs.join(','),
-    ignoreFocusOut: true,
-    validateInput: (v) => {
-      const list = v
-        .split(',')
-        .map((x) => x.trim())
-        .filter(Boolean);
-      if (!list.length) return 'Give at least one peer URL, e.g. https://10.0.0.13:2380.';
-      return list.map((x) => checkPeerUrl(x).problem).find(Boolean);
-    },
-  });
-  const urls = (u ?? cancelled())
-    .split(',')
-    .map((x) => x.trim())
-    .filter(Boolean);
+  const urls =
+    (await askPeerUrls({
+      title: `${title} (2/3)`,
+      prompt: 'Peer URL(s) of the replacement (its --initial-advertise-peer-urls), comma-separated',
+      value: member.peerURLs.join(','),
+    })) ?? cancelled();
   const pick = await vscode.window.showQuickPick(
     [
       {

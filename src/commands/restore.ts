@@ -12,7 +12,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { EtcdBackupError } from '../core/errors';
 import { lostQuorum } from '../core/clusterStatus';
-import { checkMemberName, checkPeerUrl, parseInitialCluster, validatePlan } from '../core/restore/plan';
+import { checkMemberName, parseInitialCluster, validatePlan } from '../core/restore/plan';
 import type { RestorePlan, PlannedMember } from '../core/restore/plan';
 import type { RestoreMemberResult, RestoreStep, TrialRestoreResult } from '../core/restore/restore';
 import type { SnapshotCheck } from '../core/restore/snapshotCheck';
@@ -22,7 +22,16 @@ import type { RestoreTool } from '../core/tools';
 import type { ClusterConfig } from '../core/types';
 import { clusterNodeOf } from '../views/clustersView';
 import { Node } from '../views/nodes';
-import { cancelled, CommandDeps, commandRegistrar, pickSnapshot, showWithLogs, snapshotFileOf, withCancellableProgress } from './common';
+import {
+  askPeerUrls,
+  cancelled,
+  CommandDeps,
+  commandRegistrar,
+  pickSnapshot,
+  showWithLogs,
+  snapshotFileOf,
+  withCancellableProgress,
+} from './common';
 import { RemoteBackupAnswers, snapshotOfBackup } from './remoteBackup';
 import { pointInTimeSnapshot } from './pointInTime';
 import type { PointInTimeAnswers } from './pointInTime';
@@ -129,32 +138,16 @@ async function editMembers(initial: PlannedMember[], from: string): Promise<Plan
       },
     });
     if (name === undefined) return undefined;
-    const urls = await vscode.window.showInputBox({
+    const urls = await askPeerUrls({
       title: `${name.trim()}: peer URL(s)`,
       prompt: 'Its --initial-advertise-peer-urls, comma-separated, e.g. https://10.0.0.11:2380',
       value: m?.peerURLs.join(',') ?? '',
-      ignoreFocusOut: true,
-      validateInput: (v) => {
-        const list = v
-          .split(',')
-          .map((x) => x.trim())
-          .filter(Boolean);
-        if (!list.length) return 'Give at least one peer URL.';
-        for (const u of list) {
-          const c = checkPeerUrl(u);
-          if (c.problem) return `${c.problem}.`;
-        }
-        return undefined;
-      },
     });
     if (urls === undefined) return undefined;
     return {
       ...m,
       name: name.trim(),
-      peerURLs: urls
-        .split(',')
-        .map((x) => x.trim())
-        .filter(Boolean),
+      peerURLs: urls,
     };
   };
   for (;;) {

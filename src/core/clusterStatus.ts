@@ -31,7 +31,7 @@ export interface EndpointProbe {
   health?: EndpointHealth;
 }
 
-/** One member, with everything the tree shows about it. */
+/** One member, with everything a front end shows about it. */
 export interface MemberOverview {
   /** Hex, as etcdctl prints it. */
   id: string;
@@ -67,7 +67,7 @@ export interface ClusterOverview {
   reachable: boolean;
   /** Why the cluster could not be reached (the first configured endpoint's error). */
   error?: ProbeError;
-  /** Distinct errors per configured endpoint, when unreachable (for the tree's message nodes). */
+  /** Distinct errors per configured endpoint, when unreachable (one message each). */
   endpointErrors: { endpoint: string; error: ProbeError }[];
   /** Hex cluster id. */
   clusterId?: string;

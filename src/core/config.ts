@@ -22,7 +22,7 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 export const MIN_TIMEOUT_MS = 100;
 export const MAX_TIMEOUT_MS = 600_000;
 
-/** Bounds of the tree's automatic refresh, in seconds (0 turns it off). */
+/** Bounds of the automatic refresh of cluster status, in seconds (0 turns it off). */
 export const MAX_REFRESH_SECONDS = 3600;
 
 /**

@@ -1,5 +1,5 @@
 /**
- * "etcd: Check Environment": can this machine do what the extension needs? Loads etcd3 (which
+ * The environment check: can this machine do what the extension needs? Loads etcd3 (which
  * parses its .proto files from disk, so this proves the bundle carries them), and finds the
  * etcd tools on PATH with their versions. Plain Node: no vscode import.
  */

@@ -33,7 +33,7 @@ export type Hint =
   /** Promote the learner once it has caught up. */
   | { kind: 'promoteLearner'; memberId: string };
 
-/** A front end's words for a hint: a clause that follows the sentence, e.g. "set etcdBackup.etcdutlPath". */
+/** A front end's words for a hint: a clause that follows the sentence, e.g. "or pass --etcdutl PATH". */
 export type HintWords = (hint: Hint) => string;
 
 /** Plain words that name no front end's setting, command or flag. */

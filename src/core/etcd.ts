@@ -294,7 +294,7 @@ export class EtcdConnection {
         throw new EtcdBackupError(
           'timeout',
           `${what}: no answer from ${endpoint} before the deadline; the change may or ` +
-            `may not have been made. Refresh and check the member list before trying again.`,
+            `may not have been made. Check the member list before trying again.`,
           { cause: err },
         );
       }
@@ -526,7 +526,7 @@ export class EtcdConnection {
   }
 
   /**
-   * Everything the tree shows about the cluster, gathered concurrently with one deadline per
+   * Everything a front end shows about the cluster, gathered concurrently with one deadline per
    * call: the member list (first endpoint to answer), then status and health of every
    * configured endpoint and of every member's client URL nobody configured. One dead member
    * never holds up the others. Never throws: an unreachable cluster is an overview with
@@ -622,7 +622,7 @@ function rank(order: string[], kind: string): number {
 }
 
 /**
- * Open, gather the overview, close: what the tree calls. Never throws; a cluster whose TLS
+ * Open, gather the overview, close: what a cluster view calls. Never throws; a cluster whose TLS
  * files cannot be read is an unreachable overview with that sentence.
  */
 export async function fetchClusterOverview(cfg: ClusterConfig, secrets: ClusterSecrets = {}): Promise<ClusterOverview> {

@@ -1,6 +1,6 @@
 /**
- * Plain helpers for the VS Code side's "Import Cluster from etcd File…" and its offers to write
- * into a member's files after Replace Member and Restore: which files look like etcd's, which of
+ * Plain helpers for importing a cluster from an etcd file and for the offers to write into a
+ * member's files after a member is replaced or restored: which files look like etcd's, which of
  * them belong to a member (ranked), the one sentence a file that cannot be imported gets, and
  * several edits of src/core/etcdFiles applied one after another as one change.
  */

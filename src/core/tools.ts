@@ -1,6 +1,6 @@
 /**
- * The etcd tools a restore needs, found on PATH or at machine-scoped settings
- * (`etcdBackup.etcdutlPath`, `etcdBackup.etcdctlPath`, `etcdBackup.etcdPath`), with their
+ * The etcd tools a restore needs, found on PATH or at the paths the caller gives (for etcdutl,
+ * etcdctl and etcd: the extension's machine-scoped settings, the CLI's flags), with their
  * versions, and the exact restore invocation for each.
  *
  * Restore writes a data dir (bbolt db, WAL, snap) exactly as etcd lays it out, so it is done by

@@ -15,7 +15,7 @@ export interface TlsFiles {
   insecureSkipVerify?: boolean;
 }
 
-/** One configured cluster, as stored in settings (`etcdBackup.clusters`). */
+/** One configured cluster: its name, endpoints, TLS files, user and timeout. */
 export interface ClusterConfig {
   /** Unique, human name of the cluster. */
   name: string;

@@ -7,15 +7,16 @@
  * answers --help; durations beyond a timer's reach are refused with a sentence.
  */
 import * as assert from 'assert';
-import { execFile, execFileSync } from 'child_process';
+import { execFileSync } from 'child_process';
 import { closeSync, constants as fsConstants, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync } from 'fs';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
-import { join, resolve } from 'path';
+import { join } from 'path';
 import { manifestCommands } from '../../src/cli/manifest';
 import { snapshotCommands } from '../../src/cli/snapshot';
 import { parseDuration } from '../../src/cli/snapshotSave';
-import { CliHelpRequest, CliUsageError, parseFlags } from '../../src/cli/types';
+import { parseCommand } from '../../src/cli/args';
+import { CliUsageError, CommandSpec } from '../../src/cli/types';
 import { MAX_TIMER_MS, refreshIntervalSeconds, validateCluster } from '../../src/core/config';
 import { EtcdBackupError } from '../../src/core/errors';
 import { checkSnapshotForRestore } from '../../src/core/restore/snapshotCheck';
@@ -24,56 +25,11 @@ import { saveSnapshot } from '../../src/core/snapshot/save';
 import { readSidecarFor, SIDECAR_FORMAT, SnapshotSidecar, writeSidecar } from '../../src/core/snapshot/sidecar';
 import { snapshotStatus } from '../../src/core/snapshot/status';
 import { verifySnapshot } from '../../src/core/snapshot/verify';
+import { runCli } from '../support/cliDriver';
 import { dbImage, FIXTURE_DIR, writeWithTrailer } from '../support/snapshotData';
 
-const REPO = resolve(__dirname, '../..');
 const TINY = join(FIXTURE_DIR, 'tiny.db');
 const MIXED = join(FIXTURE_DIR, 'mixed.db');
-
-interface CliRun {
-  argv: string[];
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  /** No answer within the per-run limit (5 s): the command hangs. */
-  hung: boolean;
-  ms: number;
-}
-
-/**
- * Run main() of src/cli.ts for each argv, one after the other, in ONE child process (under
- * tsx: main() loads its groups with import(), which mocha's tsx/cjs hook cannot resolve in
- * process; one child instead of one per run, as tsx's start-up is seconds on a loaded machine).
- * Each run gets 5 s: a command that hangs is reported `hung`, and the child still ends.
- */
-function runCli(runs: string[][]): Promise<CliRun[]> {
-  const driver = `
-    const { main } = require('./src/cli.ts');
-    (async () => {
-      const out = [];
-      for (const argv of JSON.parse(process.argv[1])) {
-        let so = '', se = '', code, hung = false;
-        const o = process.stdout.write.bind(process.stdout), e = process.stderr.write.bind(process.stderr);
-        process.stdout.write = (s) => { so += String(s); return true; };
-        process.stderr.write = (s) => { se += String(s); return true; };
-        const t0 = Date.now();
-        try {
-          code = await Promise.race([main(argv), new Promise((r) => setTimeout(() => { hung = true; r(null); }, 5000))]);
-        } catch (err) { code = -1; se += String((err && err.stack) || err); }
-        process.stdout.write = o; process.stderr.write = e;
-        out.push({ argv, code, stdout: so, stderr: se, hung, ms: Date.now() - t0 });
-      }
-      process.stdout.write(JSON.stringify(out));
-      process.exit(0);
-    })();`;
-  return new Promise((done, fail) => {
-    const opts = { cwd: REPO, timeout: 240_000, maxBuffer: 64 << 20 };
-    execFile(process.execPath, ['--import', 'tsx', '-e', driver, JSON.stringify(runs)], opts, (err, stdout, stderr) => {
-      if (err) fail(new Error(`the CLI driver failed: ${err.message}\n${stderr}`));
-      else done(JSON.parse(stdout) as CliRun[]);
-    });
-  });
-}
 
 /** Open the FIFO's writing end and close it: a reader stuck in open() (old code) gets unstuck. */
 function unblock(fifo: string): void {
@@ -311,10 +267,11 @@ describe('CLI: --help on every subcommand, durations within reach', function () 
     const trial = results[all.findIndex(([g, c]) => g === 'snapshot' && c === 'trial-restore')];
     assert.match(trial.stdout, /--skip-hash-check/);
     // In the parser: --help is known to every command; after "--" it is an argument.
-    assert.throws(() => parseFlags(['x', '--help'], { booleans: ['y'] }), CliHelpRequest);
-    assert.throws(() => parseFlags(['-h'], {}), CliHelpRequest);
-    assert.deepStrictEqual(parseFlags(['--', '--help'], {}).positionals, ['--help']);
-    assert.throws(() => parseFlags(['--nope'], {}), CliUsageError);
+    const spec: CommandSpec = { name: 'x', summary: 's', positionals: { usage: '[a]', min: 0, max: 1 }, options: { y: { type: 'boolean', help: 'y' } } };
+    assert.strictEqual(parseCommand(spec, ['x', '--help']), undefined);
+    assert.strictEqual(parseCommand(spec, ['-h']), undefined);
+    assert.deepStrictEqual(parseCommand(spec, ['--', '--help'])?.positionals, ['--help']);
+    assert.throws(() => parseCommand(spec, ['--nope']), CliUsageError);
   });
 
   it('bounds durations at parse time with a sentence: never a false deadline nor a stack trace', async () => {

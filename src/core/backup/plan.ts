@@ -217,7 +217,7 @@ function checkEncrypt(c: Checker, v: unknown, hasRemote: boolean): BackupPlan['e
 
 function checkCluster(c: Checker, v: unknown): { cluster?: ClusterConfig; passwordFile?: string } {
   if (!isObj(v)) {
-    c.add("cluster is missing: give the cluster's name and endpoints (the shape of an etcdBackup.clusters entry).");
+    c.add("cluster is missing: give the cluster's name and endpoints (and tls, username, passwordFile, timeoutMs as needed).");
     return {};
   }
   c.known(v, 'cluster', ['name', 'endpoints', 'tls', 'username', 'passwordFile', 'timeoutMs']);

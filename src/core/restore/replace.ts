@@ -188,7 +188,7 @@ export async function replaceMember(conn: MemberApi, opts: ReplaceMemberOptions)
     report('add', 'failed', e.message);
     throw new EtcdBackupError(
       e.kind,
-      `${e.message} (Member ${removed.name || id} was already removed; add the replacement again with Add Member.)`,
+      `${e.message} (Member ${removed.name || id} was already removed; add the replacement again as a new member.)`,
       { cause: err },
     );
   }
