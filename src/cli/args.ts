@@ -46,7 +46,9 @@ export function helpText(spec: CommandSpec): string {
   const width = Math.max(...opts.map(([n, o]) => left(n, o).length), 10) + 2;
   for (const [n, o] of opts) {
     const also = o.alias ? ` (also --${o.alias})` : '';
-    lines.push(`  ${left(n, o).padEnd(width)}${o.help}${also}${o.required ? ' (required)' : ''}`);
+    lines.push(
+      `  ${left(n, o).padEnd(width)}${o.help}${also}${o.required ? (o.unlessGiven ? ` (required without --${o.unlessGiven})` : ' (required)') : ''}`,
+    );
   }
   lines.push(`  ${'-h, --help'.padEnd(width)}this text`);
   if (spec.description) lines.push('', spec.description);
@@ -94,7 +96,7 @@ function checkPresence(spec: CommandSpec, values: ParsedValues, positionals: str
     throw new CliUsageError(p.max === 0 ? `unexpected argument "${positionals[0]}".` : (p.sentence ?? `expected ${p.usage}.`));
   }
   const absent = (n: string): boolean => values[n] === undefined || values[n] === '';
-  const required = Object.entries(spec.options).filter(([n, o]) => o.required && absent(n));
+  const required = Object.entries(spec.options).filter(([n, o]) => o.required && absent(n) && !(o.unlessGiven && !absent(o.unlessGiven)));
   const plain = required.filter(([, o]) => !o.ifMissing);
   if (plain.length === 1) throw new CliUsageError(`${flagWithValue(...plain[0])} is required.`);
   if (plain.length > 1) throw new CliUsageError(`missing ${plain.map(([n]) => `--${n}`).join(', ')}.`);
@@ -122,7 +124,8 @@ export function parseCommand(spec: CommandSpec, args: string[]): { values: Parse
   }
   // A flag with a sentence of its own says what to give (a new token, an example URL), no need for the help.
   for (const [n, o] of Object.entries(spec.options)) {
-    if (o.required && o.ifMissing && (values[n] === undefined || values[n] === '')) throw new CliUsageError(o.ifMissing());
+    const waived = o.unlessGiven !== undefined && values[o.unlessGiven] !== undefined && values[o.unlessGiven] !== '';
+    if (o.required && o.ifMissing && !waived && (values[n] === undefined || values[n] === '')) throw new CliUsageError(o.ifMissing());
   }
   return { values, positionals };
 }

@@ -4,8 +4,9 @@
  * runbook calls this). Registered in the `snapshot` group (src/cli/snapshot.ts).
  */
 import { promises as fs } from 'fs';
-import { newClusterToken } from '../core/restore/plan';
-import { restoreMember, RestoreStep, trialRestore, TrialRestoreResult, TrialStep } from '../core/restore/restore';
+import { MemberRestoreFlags, newClusterToken } from '../core/restore/plan';
+import { fileSha256, flagsFromPlanFile, markMemberDone, readPlanFile, whoAmI } from '../core/restore/planFile';
+import { restoreMember, RestoreMemberResult, RestoreStep, trialRestore, TrialRestoreResult, TrialStep } from '../core/restore/restore';
 import { memberFilesEnablingV2 } from '../core/v2files';
 import { v2RestoreWarning } from '../core/v2store';
 import { command, CommandSpec, ParsedValues, stringValue, writeOutFlag } from './args';
@@ -24,13 +25,25 @@ export const restoreSpec: CommandSpec = {
   positionals: { usage: '<file>', min: 1, max: 1, sentence: 'give exactly one snapshot file.' },
   options: {
     name: { type: 'string', value: 'N', help: "the member's --name", required: true },
-    'initial-cluster': { type: 'string', value: 'C', help: 'every member, name=peer-url,... (as etcd --initial-cluster)', required: true },
-    'initial-advertise-peer-urls': { type: 'string', value: 'U', help: "this member's peer URL(s)", required: true },
+    plan: {
+      type: 'string',
+      value: 'FILE',
+      help: 'a restore plan stored by VS Code (<snapshot>.restore-plan-*.json): gives the three flags below; the member is recorded in it',
+    },
+    'initial-cluster': {
+      type: 'string',
+      value: 'C',
+      help: 'every member, name=peer-url,... (as etcd --initial-cluster)',
+      required: true,
+      unlessGiven: 'plan',
+    },
+    'initial-advertise-peer-urls': { type: 'string', value: 'U', help: "this member's peer URL(s)", required: true, unlessGiven: 'plan' },
     'initial-cluster-token': {
       type: 'string',
       value: 'T',
       help: 'a new token, the same on every member of the restored cluster',
       required: true,
+      unlessGiven: 'plan',
       ifMissing: () =>
         `missing --initial-cluster-token: give every member of the restored cluster ` +
         `the same new token, e.g. --initial-cluster-token ${newClusterToken()}.`,
@@ -95,8 +108,52 @@ function stepLine(s: RestoreStep | TrialStep): string {
   return `[${mark}] ${s.step}: ${s.message}\n`;
 }
 
+const CLUSTER_FLAGS = ['initial-cluster', 'initial-advertise-peer-urls', 'initial-cluster-token'] as const;
+
+/** The member's cluster flags: from the stored plan (`--plan`, checked against this snapshot's content), else as given. */
+async function clusterFlags(
+  snapshot: string,
+  str: (k: string) => string | undefined,
+): Promise<{ flags: MemberRestoreFlags; plan?: { file: string; sha256: string } }> {
+  const planFile = str('plan');
+  if (!planFile) {
+    return {
+      flags: {
+        name: str('name') as string,
+        initialCluster: str('initial-cluster') as string,
+        initialAdvertisePeerUrls: str('initial-advertise-peer-urls') as string,
+        initialClusterToken: str('initial-cluster-token') as string,
+      },
+    };
+  }
+  const given = CLUSTER_FLAGS.filter((k) => str(k) !== undefined);
+  if (given.length) {
+    throw new CliUsageError(`--plan gives ${given.map((k) => `--${k}`).join(', ')}: leave ${given.length > 1 ? 'them' : 'it'} out.`);
+  }
+  const sha256 = await fileSha256(snapshot);
+  return { flags: await flagsFromPlanFile(planFile, sha256, str('name') as string), plan: { file: planFile, sha256 } };
+}
+
+/** Record the member as restored in its stored plan (closed as finished once every member is). */
+async function recordInPlan(file: string, sha256: string, name: string, r: RestoreMemberResult): Promise<void> {
+  const plan = await readPlanFile(file, sha256);
+  const next = await markMemberDone(file, plan, name, {
+    dataDir: r.dataDir,
+    movedAside: r.movedAside,
+    at: new Date().toISOString(),
+    by: whoAmI(),
+  });
+  const left = next.members.filter((m) => !next.done[m.name]).map((m) => m.name);
+  process.stderr.write(
+    left.length
+      ? `Recorded ${name} as restored in ${file}; left: ${left.join(', ')}.\n`
+      : `Every member of ${file} is restored: the plan is closed.\n`,
+  );
+}
+
 export const restoreCommand = command(restoreSpec, async (flags, positionals) => {
   const str = (k: string): string | undefined => stringValue(flags, k);
+  const cluster = await clusterFlags(positionals[0], str);
   let bumpRevision: number | undefined;
   if (str('bump-revision') !== undefined) {
     bumpRevision = Number(str('bump-revision'));
@@ -115,10 +172,7 @@ export const restoreCommand = command(restoreSpec, async (flags, positionals) =>
   for (const line of v2RestoreWarning({ files: v2Files, oldDataDir: str('old-data-dir') })) process.stderr.write(`Warning: ${line}\n`);
   const r = await restoreMember({
     snapshot: positionals[0],
-    name: str('name') as string,
-    initialCluster: str('initial-cluster') as string,
-    initialAdvertisePeerUrls: str('initial-advertise-peer-urls') as string,
-    initialClusterToken: str('initial-cluster-token') as string,
+    ...cluster.flags,
     dataDir: str('data-dir') as string,
     oldDataDir: str('old-data-dir'),
     owner,
@@ -130,6 +184,7 @@ export const restoreCommand = command(restoreSpec, async (flags, positionals) =>
       if (!json && s.state !== 'running') process.stderr.write(stepLine(s));
     },
   });
+  if (cluster.plan) await recordInPlan(cluster.plan.file, cluster.plan.sha256, str('name') as string, r);
   if (json) {
     process.stdout.write(
       `${JSON.stringify(

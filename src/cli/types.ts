@@ -11,6 +11,8 @@ export interface OptionSpec {
   required?: boolean;
   /** For a required flag: the sentence when it is missing, said once every other required flag is given. */
   ifMissing?: () => string;
+  /** For a required flag: not required when this other flag is given (`--plan` gives the cluster flags). */
+  unlessGiven?: string;
 }
 
 /** One subcommand: its flags, positionals and help, from which both the parsing and `--help` come (./args.ts). */

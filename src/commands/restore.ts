@@ -5,8 +5,7 @@
  * Thin over src/core/restore. Every handler takes the tree node (or a Uri / path / nothing) and
  * an optional answers object: with answers, no prompt is shown (tests), and it returns a result.
  */
-import { createHash } from 'crypto';
-import { createReadStream, promises as fs } from 'fs';
+import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -801,7 +800,7 @@ async function restoreSnapshot(
   // The tool first: without one there is nothing to restore with (one sentence on what to install).
   const tool = await (await import('../core/tools')).findRestoreTool(deps.settings.toolPaths());
   const { snapshot, check, skipHashCheck } = await pickVerifiedSnapshot(arg, answers, deps, note, !preset);
-  const sha = await fileSha256(snapshot);
+  const sha = await (await import('../core/restore/planFile')).fileSha256(snapshot);
   // What the last run on this snapshot was told is offered again (kept when a later step failed).
   const remembered: RememberedAnswers = memo.get<RememberedAnswers>(memoryKey(sha)) ?? {};
   const remember = (m: RememberedAnswers): Thenable<void> => memo.update(memoryKey(sha), { ...remembered, ...m });
@@ -868,17 +867,6 @@ async function recordRestored(
       : `Every member of the plan is restored: the plan is closed (finished).`,
   );
   return next;
-}
-
-async function fileSha256(file: string): Promise<string> {
-  const h = createHash('sha256');
-  await new Promise<void>((resolve, reject) => {
-    createReadStream(file)
-      .on('data', (b) => h.update(b))
-      .on('error', reject)
-      .on('end', () => resolve());
-  });
-  return h.digest('hex');
 }
 
 /** The snapshot reader's member list (the snapshot's `members` bucket), loaded lazily. */

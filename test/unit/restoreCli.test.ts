@@ -1,4 +1,8 @@
 import * as assert from 'assert';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { createPlanFile, fileSha256, readPlanFile } from '../../src/core/restore/planFile';
 import { parseOwner, restoreCommand, trialRestoreCommand } from '../../src/cli/restore';
 import { CliUsageError } from '../../src/cli/types';
 import { captureOutput } from '../support/captureOutput';
@@ -44,5 +48,57 @@ describe('etcd-backup snapshot restore (CLI arguments)', () => {
     await assert.rejects(parseOwner('4294967295:0'), /^Error: --owner: 4294967295 is not a valid uid \(0 to 4294967294\)\.$/);
     await assert.rejects(parseOwner('0:99999999999'), /--owner: 99999999999 is not a valid gid/);
     await assert.rejects(parseOwner('0:0:0'), /--owner needs user:group/);
+  });
+});
+
+describe('etcd-backup snapshot restore --plan (the plan VS Code stored)', () => {
+  let root: string;
+  beforeEach(() => (root = mkdtempSync(join(tmpdir(), 'restore-cli-plan-'))));
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  const planFor = async (snap: string): Promise<string> => {
+    const sha256 = await fileSha256(snap);
+    const members = ['m1', 'm2', 'm3'].map((n, i) => ({ name: n, peerURLs: [`http://127.0.0.1:${23800 + i}`] }));
+    const stored = await createPlanFile(snap, {
+      version: 1,
+      snapshotPath: snap,
+      snapshotSha256: sha256,
+      createdAt: new Date().toISOString(),
+      initialClusterToken: 'tok-from-plan',
+      members,
+      source: 'snapshot',
+      done: {},
+    });
+    return stored.file;
+  };
+
+  it('takes the token and members from the plan, restores, and records the member in the plan', async () => {
+    const snap = join(root, 'tiny.db');
+    copyFileSync(join(__dirname, '..', 'fixtures', 'snapshots', 'tiny.db'), snap);
+    const file = await planFor(snap);
+    const r = await capture(() => restoreCommand.run([snap, '--name', 'm2', '--plan', file, '--data-dir', join(root, 'm2.etcd'), '-w', 'json']));
+    assert.strictEqual(r.code, 0, r.err);
+    assert.ok(existsSync(join(root, 'm2.etcd', 'member', 'snap', 'db')));
+    const plan = await readPlanFile(file);
+    assert.deepStrictEqual(Object.keys(plan.done), ['m2']);
+    assert.match(r.err, /Recorded m2 as restored in .*; left: m1, m3\./);
+  });
+
+  it('refuses cluster flags beside --plan, a member the plan does not name, and a plan of another file', async () => {
+    const snap = join(root, 'tiny.db');
+    copyFileSync(join(__dirname, '..', 'fixtures', 'snapshots', 'tiny.db'), snap);
+    const file = await planFor(snap);
+    const d = join(root, 'd');
+    await assert.rejects(
+      restoreCommand.run([snap, '--name', 'm1', '--plan', file, '--initial-cluster-token', 'other', '--data-dir', d]),
+      /^Error: --plan gives --initial-cluster-token: leave it out\.$/,
+    );
+    await assert.rejects(restoreCommand.run([snap, '--name', 'm9', '--plan', file, '--data-dir', d]), /has no member "m9"/);
+    const other = join(root, 'other.db');
+    copyFileSync(join(__dirname, '..', 'fixtures', 'snapshots', 'mixed.db'), other);
+    await assert.rejects(restoreCommand.run([other, '--name', 'm1', '--plan', file, '--data-dir', d]));
+    assert.ok(!existsSync(d), 'nothing restored');
+    const help = await capture(() => restoreCommand.run(['--help']));
+    assert.match(help.out, /--initial-cluster-token T +.*\(required without --plan\)/);
   });
 });

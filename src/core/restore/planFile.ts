@@ -7,12 +7,13 @@
  * ever replacing one (link), updated by temp + rename, and moved to a `.finished-<time>` /
  * `.abandoned-<time>` name when the restore is finished or abandoned: only an open plan is reused.
  */
+import { createHash } from 'crypto';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import { basename, dirname, join } from 'path';
 import { EtcdBackupError } from '../errors';
 import { readRegularFile } from '../fsSafe';
-import { createExclusive, linkNoReplace, tempNameFor } from '../snapshot/files';
+import { createExclusive, linkNoReplace, openRegularForReading, tempNameFor } from '../snapshot/files';
 import { MemberRestoreFlags, memberFlags, PlannedMember, PlanSource, validatePlan } from './plan';
 import { timestamp } from './runbook';
 
@@ -202,6 +203,18 @@ export async function flagsFromPlanFile(file: string, snapshotSha256: string, na
     );
   }
   return memberFlags(plan, name);
+}
+
+/** The SHA-256 of a file's content (the key a stored plan is found and checked by). */
+export async function fileSha256(file: string): Promise<string> {
+  const h = createHash('sha256');
+  const fh = await openRegularForReading(file);
+  try {
+    for await (const b of fh.createReadStream({ highWaterMark: 1024 * 1024 })) h.update(b as Buffer);
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+  return h.digest('hex');
 }
 
 /** `user@host` for the record of who restored a member. */
