@@ -95,11 +95,17 @@ describe('Clusters tree with a real etcd cluster', function () {
       assert.strictEqual(after.color, 'charts.yellow');
       const dead = after.children?.find((c) => c.label === follower.label);
       assert.strictEqual(dead?.id, follower.id, 'the node keeps its id');
-      assert.strictEqual(dead?.contextValue, 'member:follower:unreachable');
+      // Nobody reported its role (only a member's own answer says "follower"), and it never answered.
+      assert.strictEqual(dead?.contextValue, 'member:unknown:unreachable');
       assert.strictEqual(dead?.icon, 'error');
       assert.strictEqual(dead?.color, 'charts.red');
-      assert.match(dead?.description ?? '', /^follower · unreachable: connection refused · /);
+      assert.match(dead?.description ?? '', /^unknown · unreachable: connection refused · /);
       assert.match(dead?.tooltip ?? '', /Cannot connect to/);
+      assert.match(dead?.tooltip ?? '', /\*\*Role\*\* \| unknown \|/);
+      assert.doesNotMatch(dead?.tooltip ?? '', /Answered at/);
+      assert.match(dead?.tooltip ?? '', /\*\*Asked at\*\* \| /);
+      const live = after.children?.find((c) => c.contextValue === 'member:leader:healthy');
+      assert.match(live?.tooltip ?? '', /\*\*Health\*\* \| healthy \\\(took (\d+|\d\.\d) m?s\\\) \|/, 'a rounded time, not 261.803555ms');
     } finally {
       await victim.start();
       await cluster.waitHealthy();
