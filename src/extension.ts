@@ -33,6 +33,8 @@ export interface ExtensionApi {
     /** The cluster rows as rendered now (no waiting), and whether the view's progress bar shows. */
     rows(): DumpedNode[];
     busy(): boolean;
+    /** The value the tree gave context key etcdBackup.hasLearner (Promote Learner in the palette). */
+    hasLearner(): boolean | undefined;
     refresh(cluster?: string): Promise<ClusterOverview[]>;
     /** Fires with the id of each node the tree redraws (undefined: the whole tree). */
     onDidChange: vscode.Event<string | undefined>;
@@ -76,6 +78,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
         dump: (x) => tree.dump(x),
         rows: () => tree.rows(),
         busy: () => tree.busy,
+        hasLearner: () => tree.learnerContext,
         refresh: (c) => tree.refresh(c),
         onDidChange: (l, t, d) => tree.onDidChangeTreeData((n) => l.call(t, (n as { id?: string } | undefined)?.id), undefined, d),
       },

@@ -201,6 +201,9 @@ interface Entry {
   snapshots?: SnapshotsFolderNode;
 }
 
+/** Context key: a cluster in the tree has a learner (package.json's commandPalette `when` of Promote Learner). */
+export const HAS_LEARNER_KEY = 'etcdBackup.hasLearner';
+
 /** How long a gathering may take before its row says "still trying (… deadline)" (a quick refresh does not flicker). */
 export const STILL_TRYING_AFTER_MS = 500;
 
@@ -242,6 +245,7 @@ export class ClustersProvider implements vscode.TreeDataProvider<Node>, vscode.D
   /** Gatherings in flight: the view shows its progress bar while there is one. */
   private readonly pending = new Set<Promise<unknown>>();
   private progressShown = false;
+  private hasLearner: boolean | undefined;
 
   constructor(
     private readonly settings: Settings,
@@ -275,9 +279,22 @@ export class ClustersProvider implements vscode.TreeDataProvider<Node>, vscode.D
     );
   }
 
+  /** Context key {@link HAS_LEARNER_KEY}: some cluster the tree has seen has a learner (the palette offers Promote Learner then). */
+  private updateLearnerContext(): void {
+    const has = [...this.entries.values()].some((e) => e.overview?.members.some((m) => m.isLearner));
+    if (has === this.hasLearner) return;
+    this.hasLearner = has;
+    void vscode.commands.executeCommand('setContext', HAS_LEARNER_KEY, has);
+  }
+
   /** The cluster's gathering has run a while without an answer (its row says "still trying"). */
   stillTrying(name: string): boolean {
     return Boolean(this.entries.get(name.toLowerCase())?.waiting);
+  }
+
+  /** What context key etcdBackup.hasLearner was last set to (undefined before the first overview). */
+  get learnerContext(): boolean | undefined {
+    return this.hasLearner;
   }
 
   /** A gathering is in flight (the view's progress bar shows). */
@@ -332,6 +349,7 @@ export class ClustersProvider implements vscode.TreeDataProvider<Node>, vscode.D
     this.entries.clear();
     for (const [k, v] of ordered) this.entries.set(k, v);
     this.syncWatchers(clusters);
+    this.updateLearnerContext();
   }
 
   /**
@@ -362,6 +380,7 @@ export class ClustersProvider implements vscode.TreeDataProvider<Node>, vscode.D
           cur.overview = o;
           cur.inflight = undefined;
           cur.waiting = false;
+          this.updateLearnerContext();
           this.log?.debug(`${e.node.cluster.name}: ${summaryOf(o)} (${Date.now() - started} ms)`);
           if (!o.reachable) {
             this.log?.info(`${e.node.cluster.name}: ${o.endpointErrors.map((x) => x.error.message).join(' ') || o.error?.message}`);
