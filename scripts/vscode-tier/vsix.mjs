@@ -32,6 +32,7 @@ function contentChecks(root, names) {
     ['carries dist/extension.js and dist/cli.js', () => {
       assert.ok(names.includes('extension/dist/extension.js'));
       assert.ok(names.includes('extension/dist/cli.js'));
+      for (const v of ['etcd', 's3', 'yaml']) assert.ok(names.includes(`extension/dist/vendor/${v}.js`), `extension/dist/vendor/${v}.js missing`);
     }],
     ['carries package.json, README.md, LICENSE and the icon', () => {
       // vsce stores LICENSE as extension/LICENSE.txt.

@@ -13,7 +13,6 @@ import { clusterNameProblem, parseEndpointList, validateCluster } from '../core/
 import { defaultSnapshotDir, fileProblem, uniqueClusterName } from '../core/etcdFileCandidates';
 import { ETCD_FILE_EXTENSIONS, KUBEADM_MANIFEST } from '../core/etcdFileNames';
 import { EtcdBackupError } from '../core/errors';
-import { clusterFromEtcdFile, parseEtcdFile } from '../core/etcdFiles';
 import type { ParsedEtcdFile } from '../core/etcdFiles';
 import type { ClusterConfig } from '../core/types';
 import { DEFAULT_TIMEOUT_MS } from '../core/types';
@@ -65,6 +64,8 @@ async function resolveFile(arg: unknown, answers: ImportAnswers | undefined): Pr
   if (answers?.file) return answers.file;
   if (answers) throw new EtcdBackupError('invalidInput', 'No file given: pass { file: "/etc/kubernetes/manifests/etcd.yaml" }.');
   const active = vscode.window.activeTextEditor?.document;
+  // The parser (and yaml) load on first use, not at activation.
+  const { parseEtcdFile } = await import('../core/etcdFiles');
   if (active && active.uri.scheme === 'file' && parseEtcdFile(active.getText(), path.basename(active.fileName)).kind !== 'unknown') {
     const pick = await vscode.window.showQuickPick(
       [
@@ -122,6 +123,7 @@ async function readText(file: string): Promise<string> {
 /** A unit's EnvironmentFile= targets that can be read, parsed (they hold the settings a unit's flags do not). */
 async function relatedFiles(parsed: ParsedEtcdFile): Promise<ParsedEtcdFile[]> {
   const out: ParsedEtcdFile[] = [];
+  const { parseEtcdFile } = await import('../core/etcdFiles');
   for (const ref of parsed.environmentFiles) {
     const t = await fs.readFile(ref.path, 'utf8').catch(() => undefined);
     if (t !== undefined) out.push(parseEtcdFile(t, ref.path));
@@ -153,6 +155,7 @@ async function readDraft(file: string): Promise<{ draft?: ClusterConfig; warning
     if (err instanceof EtcdBackupError) return { warnings: [], problem: err.message };
     throw err;
   }
+  const { clusterFromEtcdFile, parseEtcdFile } = await import('../core/etcdFiles');
   const parsed = parseEtcdFile(text, path.basename(file));
   const problem = fileProblem(parsed, file);
   if (problem) return { warnings: [], problem };

@@ -11,7 +11,6 @@ import { editSequence, fileProblem, rankCandidates } from '../core/etcdFileCandi
 import { ETCD_FILE_EXTENSIONS, ETCD_FILE_GLOB, KUBEADM_MANIFEST, looksLikeEtcdFileName } from '../core/etcdFileNames';
 import type { RankedCandidate } from '../core/etcdFileCandidates';
 import { EtcdBackupError, explain } from '../core/errors';
-import { parseEtcdFile } from '../core/etcdFiles';
 import type { EditResult, ParsedEtcdFile } from '../core/etcdFiles';
 import { confirmFileWrite, refuseDirty } from '../editor/confirmWrite';
 import type { WriteAnswer } from '../editor/confirmWrite';
@@ -171,6 +170,7 @@ export async function applyEditSteps(
   const base = path.basename(file);
   refuseDirty(file);
   const text = await readForEdit(file);
+  const { parseEtcdFile } = await import('../core/etcdFiles');
   const parsed = parseEtcdFile(text, base);
   const problem = fileProblem(parsed, file, 'edit');
   if (problem) throw new EtcdBackupError('invalidInput', problem);
