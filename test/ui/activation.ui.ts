@@ -18,7 +18,7 @@ const MAX_RATIO = 1.25;
 /** "Activation: 123ms" / "Startup Activation: 45ms" of the row whose name is `name`, once it has one. */
 async function activationMs(page: Page, name: string): Promise<number> {
   const editor = page.locator('.runtime-extensions-editor');
-  const row = editor.locator('.monaco-list-row', { has: page.locator('.name', { hasText: new RegExp(`^${name}$`) }) }).first();
+  const row = editor.locator('.monaco-list-row', { has: page.locator('.name', { hasText: new RegExp(`^\\s*${name}\\s*$`) }) }).first();
   const deadline = Date.now() + 60_000;
   for (;;) {
     // The list is virtual: scroll the row into view by filtering the page with the keyboard is not
@@ -31,7 +31,10 @@ async function activationMs(page: Page, name: string): Promise<number> {
       await editor.locator('.monaco-list').first().hover();
       await page.mouse.wheel(0, 300);
     }
-    if (Date.now() > deadline) throw new Error(`no activation time for "${name}" in the Running Extensions view`);
+    if (Date.now() > deadline) {
+      const rows = await editor.locator('.monaco-list-row').allInnerTexts();
+      throw new Error(`no activation time for "${name}" in the Running Extensions view; its rows: ${rows.map((r) => r.replace(/\s+/g, ' ')).join(' | ')}`);
+    }
     await page.waitForTimeout(300);
   }
 }

@@ -8,6 +8,7 @@ import { join } from 'path';
 import * as vscode from 'vscode';
 import { compareCommands, describeMismatch } from '../../support/commandCheck';
 import type { ExtensionApi } from '../../../src/extension';
+import { ETCD_FILE_SELECTOR } from '../../../src/editor/model';
 import { EXTENSION_ID } from '../support';
 
 describe('extension activation', () => {
@@ -28,9 +29,10 @@ describe('extension activation', () => {
   it('activation parses only the extension\'s own code: etcd3, the AWS SDK and yaml are in dist/vendor/, not loaded', () => {
     assert.deepStrictEqual(vendorsAfterActivation.filter((f) => !f.endsWith('yaml.js')), []);
     // yaml loads with the editor features' parser, on the first etcd document (the workbench may have restored one).
-    const etcdDocs = vscode.workspace.textDocuments.filter((d) => /(^|\/)(etcd\.(yaml|yml|env|conf\.yml|service))$/.test(d.uri.path));
+    const etcdDocs = vscode.workspace.textDocuments.filter((d) => vscode.languages.match(ETCD_FILE_SELECTOR, d) > 0);
     if (vendorsAfterActivation.some((f) => f.endsWith('yaml.js'))) {
-      assert.ok(etcdDocs.length > 0, 'yaml was loaded at activation with no etcd document open');
+      const open = vscode.workspace.textDocuments.map((d) => d.uri.toString()).join(', ');
+      assert.ok(etcdDocs.length > 0, `yaml was loaded at activation with no document the etcd selector takes open (open: ${open})`);
     }
     const main = join(ext.extensionPath, 'dist', 'extension.js');
     assert.ok(statSync(main).size < 1_200_000, `dist/extension.js is ${statSync(main).size} bytes: a big package got into it`);

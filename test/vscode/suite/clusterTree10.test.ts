@@ -63,8 +63,11 @@ describe('Tree of 10 clusters (8 live, one refusing, one silent)', function () {
       { name: 'silent', endpoints: [`http://127.0.0.1:${silentPort}`], timeoutMs: 5000 },
       ...live.slice(4),
     ];
-    const t0 = Date.now();
+    const before = Date.now();
     await setSettings({ 'etcdBackup.clusters': clusters });
+    // The clock starts when the settings hold the clusters (writing settings.json takes seconds on a loaded machine).
+    const t0 = Date.now();
+    const settingsMs = t0 - before;
     await vscode.commands.executeCommand('etcdBackup.clusters.focus');
     const settledAt = new Map<string, number>();
     const stillTrying: string[] = [];
@@ -87,7 +90,7 @@ describe('Tree of 10 clusters (8 live, one refusing, one silent)', function () {
     const slowestLive = Math.max(...(liveTimes as number[]));
     const silentAt = settledAt.get('silent');
     // The figures, in the result line (ms after the settings named the clusters).
-    if (this.test) this.test.title += ` [slowest live ${slowestLive} ms, silent ${silentAt} ms: ${JSON.stringify(times)}]`;
+    if (this.test) this.test.title += ` [settings written in ${settingsMs} ms; then slowest live ${slowestLive} ms, silent ${silentAt} ms: ${JSON.stringify(times)}]`;
     assert.ok(silentAt !== undefined && silentAt >= 4500, `the silent cluster gave up after its 5 s deadline: ${silentAt} ms`);
     // The machine is shared and loaded: 1 s is the goal, 3 s the bound; and always well before the silent one's deadline.
     assert.ok(slowestLive < 3000, `every live status within 3 s (goal 1 s): slowest ${slowestLive} ms`);
