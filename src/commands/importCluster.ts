@@ -10,7 +10,8 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { clusterNameProblem, parseEndpointList, validateCluster } from '../core/config';
-import { defaultSnapshotDir, fileProblem, uniqueClusterName } from '../core/etcdFileCandidates';
+/** core/etcdFileCandidates and the etcd-file parser (with yaml) load on first use, never at activation. */
+const candidates = (): Promise<typeof import('../core/etcdFileCandidates')> => import('../core/etcdFileCandidates');
 import { ETCD_FILE_EXTENSIONS, KUBEADM_MANIFEST } from '../core/etcdFileNames';
 import { EtcdBackupError } from '../core/errors';
 import type { ParsedEtcdFile } from '../core/etcdFiles';
@@ -157,7 +158,7 @@ async function readDraft(file: string): Promise<{ draft?: ClusterConfig; warning
   }
   const { clusterFromEtcdFile, parseEtcdFile } = await import('../core/etcdFiles');
   const parsed = parseEtcdFile(text, path.basename(file));
-  const problem = fileProblem(parsed, file);
+  const problem = (await candidates()).fileProblem(parsed, file);
   if (problem) return { warnings: [], problem };
   const imported = clusterFromEtcdFile(parsed, file, { related: await relatedFiles(parsed) });
   if (!imported.cluster) return { warnings: imported.warnings, problem: noClusterProblem(imported.warnings) };
@@ -178,6 +179,7 @@ async function askChoices(
   existing: readonly string[],
   answers: ImportAnswers | undefined,
 ): Promise<ImportChoices> {
+  const { defaultSnapshotDir, uniqueClusterName } = await candidates();
   const name = answers?.name ?? uniqueClusterName(draft.name, existing);
   const endpointsText =
     answers?.endpoints === undefined
