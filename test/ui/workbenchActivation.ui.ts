@@ -3,6 +3,7 @@
 // the same load of the workbench (single figures swing 2x with the machine's load; their ratio
 // much less). Git is enabled for the check (the test host turns it off otherwise). The workbench
 // is loaded RUNS times; the median ratio is printed and written to test-results/<mode>/activation.json.
+// Run it alone with: npm run test:vscode -- --grep "UI workbenchActivation".
 import * as assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -57,6 +58,15 @@ export default async function ({ page, runCommand, setUserSettings, artifacts }:
     }
   } finally {
     await setUserSettings({ 'git.enabled': false });
+    // A reload right after another leaves code-server's workbench without the extension now and
+    // then: load again until its activity-bar item is back, so the checks after this one find it.
+    // (This file's name makes it the last UI check.)
+    for (let i = 0; i < 3; i++) {
+      const item = page.locator('.activitybar [aria-label^="etcd Backup & Restore"]').first();
+      if (await item.waitFor({ state: 'visible', timeout: 30_000 }).then(() => true, () => false)) break;
+      await page.reload();
+      await page.locator('.monaco-workbench').first().waitFor({ state: 'visible', timeout: 60_000 });
+    }
   }
   const ratios = runs.map((r) => r.ratio).sort((a, b) => a - b);
   const median = ratios[Math.floor(ratios.length / 2)];
