@@ -55,8 +55,50 @@ for (const pkg of existsSync(nodeRs) ? readdirSync(nodeRs).filter((d) => d.start
   for (const f of readdirSync(join(nodeRs, pkg)).filter((n) => n.endsWith('.node'))) cpSync(join(nodeRs, pkg, f), join(root, 'dist', 'native', f));
 }
 
+// The extension host parses all of dist/extension.js at activation, even the code only reached by a
+// lazy import(). The big packages (etcd3 with grpc and protobufjs, the AWS SDK, yaml) are therefore
+// bundled apart, in dist/vendor/*.js, and required from there on first use: activation parses the
+// extension's own code only. Packages that must share one instance (grpc-js credentials, cockatiel
+// policies passed to etcd3) live in one vendor file.
+const vendors = {
+  etcd: { etcd3: 'etcd3', '@grpc/grpc-js': 'grpc', cockatiel: 'cockatiel' },
+  s3: { '@aws-sdk/client-s3': 's3', '@aws-sdk/lib-storage': 'storage', '@smithy/node-http-handler': 'http' },
+  yaml: { yaml: 'yaml' },
+};
+const vendorOf = new Map(Object.entries(vendors).flatMap(([file, pkgs]) => Object.entries(pkgs).map(([pkg, key]) => [pkg, { file, key }])));
+const vendorSplit = {
+  name: 'vendor-split',
+  setup(build) {
+    const filter = new RegExp(`^(${[...vendorOf.keys()].map((k) => k.replace(/[/.]/g, '\\$&')).join('|')})$`);
+    build.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'vendor' }));
+    build.onResolve({ filter: /^\.\/vendor\// }, (args) => ({ path: args.path, external: true }));
+    build.onLoad({ filter: /.*/, namespace: 'vendor' }, (args) => {
+      const v = vendorOf.get(args.path);
+      return { contents: `module.exports = require('./vendor/${v.file}.js')[${JSON.stringify(v.key)}];`, loader: 'js' };
+    });
+  },
+};
+const vendorBuilds = Object.entries(vendors).map(([file, pkgs]) => ({
+  ...common,
+  // etcd3 finds `${__dirname}/../proto/rpc.proto` from dist/vendor/ as it is: no rewrite.
+  plugins: [],
+  stdin: {
+    contents: `module.exports = {${Object.entries(pkgs).map(([pkg, key]) => `${JSON.stringify(key)}: require(${JSON.stringify(pkg)})`).join(', ')}};`,
+    resolveDir: root,
+    sourcefile: `vendor-${file}.js`,
+  },
+  outfile: join(root, 'dist', 'vendor', `${file}.js`),
+}));
+
 const builds = [
-  { ...common, entryPoints: [join(root, 'src/extension.ts')], outfile: join(root, 'dist/extension.js'), external: ['vscode', '@node-rs/crc32'] },
+  {
+    ...common,
+    entryPoints: [join(root, 'src/extension.ts')],
+    outfile: join(root, 'dist/extension.js'),
+    external: ['vscode', '@node-rs/crc32'],
+    plugins: [vendorSplit],
+  },
+  ...vendorBuilds,
   { ...common, entryPoints: [join(root, 'src/cli.ts')], outfile: join(root, 'dist/cli.js'), banner: { js: '#!/usr/bin/env node' } },
 ];
 
@@ -68,5 +110,5 @@ if (watch) {
   console.log('esbuild: watching');
 } else {
   await Promise.all(builds.map((b) => esbuild.build(b)));
-  console.log(`esbuild: dist/extension.js, dist/cli.js, dist/proto/, dist/native/ (${readdirSync(join(root, 'dist', 'native')).join(', ') || 'no CRC-32C binding'})`);
+  console.log(`esbuild: dist/extension.js, dist/vendor/, dist/cli.js, dist/proto/, dist/native/ (${readdirSync(join(root, 'dist', 'native')).join(', ') || 'no CRC-32C binding'})`);
 }

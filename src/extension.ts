@@ -31,6 +31,11 @@ export interface ExtensionApi {
   /** The Clusters tree, for tests: every node as rendered (waits for overviews), and refresh. */
   clustersTree: {
     dump(expandSnapshots?: boolean): Promise<DumpedNode[]>;
+    /** The cluster rows as rendered now (no waiting), and whether the view's progress bar shows. */
+    rows(): DumpedNode[];
+    busy(): boolean;
+    /** The value the tree gave context key etcdBackup.hasLearner (Promote Learner in the palette). */
+    hasLearner(): boolean | undefined;
     refresh(cluster?: string): Promise<ClusterOverview[]>;
     /** Fires with the id of each node the tree redraws (undefined: the whole tree). */
     onDidChange: vscode.Event<string | undefined>;
@@ -60,7 +65,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     registerScheduleCommands(context, deps);
     registerInstallCliCommand(context, deps);
     registerIdentityCommands(context, deps);
-    registerEditorFeatures(context, { log });
+    registerEditorFeatures(context, { log, clusters: { known: () => tree.knownClusters(), onDidChange: tree.onDidChangeTreeData } });
 
     registerCommand(context, log, 'etcdBackup.showLogs', () => log.show());
     registerCommand(context, log, 'etcdBackup.openSettings', () =>
@@ -73,6 +78,9 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
       lastCommandError: (id) => lastCommandErrors.get(id),
       clustersTree: {
         dump: (x) => tree.dump(x),
+        rows: () => tree.rows(),
+        busy: () => tree.busy,
+        hasLearner: () => tree.learnerContext,
         refresh: (c) => tree.refresh(c),
         onDidChange: (l, t, d) => tree.onDidChangeTreeData((n) => l.call(t, (n as { id?: string } | undefined)?.id), undefined, d),
       },

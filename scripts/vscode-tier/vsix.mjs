@@ -16,7 +16,7 @@ export function packageVsix(root, dir, log) {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   const vsix = join(dir, `${pkg.name}-${pkg.version}.vsix`);
   log('packaging the VSIX (vsce package --no-dependencies; runs vscode:prepublish)');
-  const r = spawnSync(join(root, 'node_modules', '.bin', 'vsce'), ['package', '--no-dependencies', '--allow-missing-repository', '--out', vsix], { cwd: root, stdio: 'inherit' });
+  const r = spawnSync(join(root, 'node_modules', '.bin', 'vsce'), ['package', '--no-dependencies', '--allow-missing-repository', '--no-rewrite-relative-links', '--out', vsix], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) throw new Error(`vsce package exited with ${r.status ?? r.signal}`);
   return vsix;
 }
@@ -32,12 +32,20 @@ function contentChecks(root, names) {
     ['carries dist/extension.js and dist/cli.js', () => {
       assert.ok(names.includes('extension/dist/extension.js'));
       assert.ok(names.includes('extension/dist/cli.js'));
+      for (const v of ['etcd', 's3', 'yaml']) assert.ok(names.includes(`extension/dist/vendor/${v}.js`), `extension/dist/vendor/${v}.js missing`);
     }],
     ['carries package.json, README.md, LICENSE and the icon', () => {
       // vsce stores LICENSE as extension/LICENSE.txt.
       for (const f of ['package.json', 'readme.md', 'license(\\.txt)?', 'media/etcd\\.svg']) {
         assert.ok(names.some((n) => new RegExp(`^extension/${f}$`, 'i').test(n)), `extension/${f} missing from: ${names.join(', ')}`);
       }
+    }],
+    ['carries the walkthrough\'s markdown; not the README screenshots', () => {
+      const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+      for (const s of pkg.contributes.walkthroughs.flatMap((w) => w.steps)) {
+        assert.ok(names.includes(`extension/${s.media.markdown}`), `extension/${s.media.markdown} missing`);
+      }
+      assert.deepStrictEqual(names.filter((n) => n.startsWith('extension/media/screenshots/')), []);
     }],
     ['ships no sources, tests, node_modules or source maps (allow-list .vscodeignore)', () => {
       const unwanted = names.filter((n) => /^extension\/(src|test|out|node_modules|scripts|\.vscode-test|test-results)\//.test(n) || n.endsWith('.map') || n.endsWith('.ts'));

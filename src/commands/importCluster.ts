@@ -10,10 +10,10 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { clusterNameProblem, parseEndpointList, validateCluster } from '../core/config';
-import { defaultSnapshotDir, fileProblem, uniqueClusterName } from '../core/etcdFileCandidates';
+/** core/etcdFileCandidates and the etcd-file parser (with yaml) load on first use, never at activation. */
+const candidates = (): Promise<typeof import('../core/etcdFileCandidates')> => import('../core/etcdFileCandidates');
 import { ETCD_FILE_EXTENSIONS, KUBEADM_MANIFEST } from '../core/etcdFileNames';
 import { EtcdBackupError } from '../core/errors';
-import { clusterFromEtcdFile, parseEtcdFile } from '../core/etcdFiles';
 import type { ParsedEtcdFile } from '../core/etcdFiles';
 import type { ClusterConfig } from '../core/types';
 import { DEFAULT_TIMEOUT_MS } from '../core/types';
@@ -65,6 +65,8 @@ async function resolveFile(arg: unknown, answers: ImportAnswers | undefined): Pr
   if (answers?.file) return answers.file;
   if (answers) throw new EtcdBackupError('invalidInput', 'No file given: pass { file: "/etc/kubernetes/manifests/etcd.yaml" }.');
   const active = vscode.window.activeTextEditor?.document;
+  // The parser (and yaml) load on first use, not at activation.
+  const { parseEtcdFile } = await import('../core/etcdFiles');
   if (active && active.uri.scheme === 'file' && parseEtcdFile(active.getText(), path.basename(active.fileName)).kind !== 'unknown') {
     const pick = await vscode.window.showQuickPick(
       [
@@ -122,6 +124,7 @@ async function readText(file: string): Promise<string> {
 /** A unit's EnvironmentFile= targets that can be read, parsed (they hold the settings a unit's flags do not). */
 async function relatedFiles(parsed: ParsedEtcdFile): Promise<ParsedEtcdFile[]> {
   const out: ParsedEtcdFile[] = [];
+  const { parseEtcdFile } = await import('../core/etcdFiles');
   for (const ref of parsed.environmentFiles) {
     const t = await fs.readFile(ref.path, 'utf8').catch(() => undefined);
     if (t !== undefined) out.push(parseEtcdFile(t, ref.path));
@@ -153,8 +156,9 @@ async function readDraft(file: string): Promise<{ draft?: ClusterConfig; warning
     if (err instanceof EtcdBackupError) return { warnings: [], problem: err.message };
     throw err;
   }
+  const { clusterFromEtcdFile, parseEtcdFile } = await import('../core/etcdFiles');
   const parsed = parseEtcdFile(text, path.basename(file));
-  const problem = fileProblem(parsed, file);
+  const problem = (await candidates()).fileProblem(parsed, file);
   if (problem) return { warnings: [], problem };
   const imported = clusterFromEtcdFile(parsed, file, { related: await relatedFiles(parsed) });
   if (!imported.cluster) return { warnings: imported.warnings, problem: noClusterProblem(imported.warnings) };
@@ -175,6 +179,7 @@ async function askChoices(
   existing: readonly string[],
   answers: ImportAnswers | undefined,
 ): Promise<ImportChoices> {
+  const { defaultSnapshotDir, uniqueClusterName } = await candidates();
   const name = answers?.name ?? uniqueClusterName(draft.name, existing);
   const endpointsText =
     answers?.endpoints === undefined

@@ -7,11 +7,11 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { editSequence, fileProblem, rankCandidates } from '../core/etcdFileCandidates';
+/** core/etcdFileCandidates and the etcd-file parser (with yaml) load on first use, never at activation. */
+const candidates = (): Promise<typeof import('../core/etcdFileCandidates')> => import('../core/etcdFileCandidates');
 import { ETCD_FILE_EXTENSIONS, ETCD_FILE_GLOB, KUBEADM_MANIFEST, looksLikeEtcdFileName } from '../core/etcdFileNames';
 import type { RankedCandidate } from '../core/etcdFileCandidates';
 import { EtcdBackupError, explain } from '../core/errors';
-import { parseEtcdFile } from '../core/etcdFiles';
 import type { EditResult, ParsedEtcdFile } from '../core/etcdFiles';
 import { confirmFileWrite, refuseDirty } from '../editor/confirmWrite';
 import type { WriteAnswer } from '../editor/confirmWrite';
@@ -49,7 +49,7 @@ export async function findEtcdFiles(opts: { memberName?: string; preferred?: rea
     const t = await readSmall(p);
     if (t !== undefined) files.set(p, t);
   }
-  return rankCandidates(
+  return (await candidates()).rankCandidates(
     [...files].map(([p, text]) => ({ path: p, text })),
     { memberName: opts.memberName, preferred: extra },
   );
@@ -146,9 +146,9 @@ async function readForEdit(file: string): Promise<string> {
 }
 
 /** The warning when the file starts another member than `memberName`. */
-function mismatchOf(file: string, text: string, memberName: string | undefined): string | undefined {
+async function mismatchOf(file: string, text: string, memberName: string | undefined): Promise<string | undefined> {
   if (!memberName) return undefined;
-  const [c] = rankCandidates([{ path: file, text }], { memberName });
+  const [c] = (await candidates()).rankCandidates([{ path: file, text }], { memberName });
   if (!c?.memberName || c.memberName === memberName) return undefined;
   return (
     `${path.basename(file)} starts member ${c.memberName}, not ${memberName}: this edit is for ${memberName}. Write it only if this ` +
@@ -171,12 +171,14 @@ export async function applyEditSteps(
   const base = path.basename(file);
   refuseDirty(file);
   const text = await readForEdit(file);
+  const { parseEtcdFile } = await import('../core/etcdFiles');
+  const { editSequence, fileProblem } = await candidates();
   const parsed = parseEtcdFile(text, base);
   const problem = fileProblem(parsed, file, 'edit');
   if (problem) throw new EtcdBackupError('invalidInput', problem);
   const r = editSequence(parsed, steps);
   if (!r.ok) throw new EtcdBackupError('invalidInput', `${base} was not changed: ${r.error}`);
-  const mismatch = mismatchOf(file, text, opts.memberName);
+  const mismatch = await mismatchOf(file, text, opts.memberName);
   const out: FileEditOutcome = {
     file,
     changed: Boolean(r.edit),

@@ -9,7 +9,8 @@ import type { ErrorKind, Hint, HintWords } from './errors';
 import type { EndpointHealth, EndpointStatus, MemberInfo } from './types';
 import { v2DataAtRisk, v2Summary, type V2StoreCheck } from './v2store';
 
-export type MemberRole = 'leader' | 'follower' | 'learner';
+/** `unknown`: a voting member nobody answered for (it may be a follower, or a leader nobody sees). */
+export type MemberRole = 'leader' | 'follower' | 'learner' | 'unknown';
 
 /** An error as the overview keeps it: the kind, the sentence, and a short label for a tree. */
 export interface ProbeError {
@@ -183,7 +184,8 @@ function memberOverview(m: MemberInfo, probes: readonly EndpointProbe[], leaderI
   const answered = probes
     .filter((p) => p.status && p.status.memberId === m.id)
     .sort((a, b) => Number(b.configured) - Number(a.configured))[0];
-  const role: MemberRole = m.isLearner ? 'learner' : leaderId === m.id ? 'leader' : 'follower';
+  // The member list says who is a learner and a status names the leader; only the member's own answer says "follower".
+  const role: MemberRole = m.isLearner ? 'learner' : leaderId === m.id ? 'leader' : answered?.status ? 'follower' : 'unknown';
   const base: MemberOverview = {
     id: m.id,
     name: m.name,
@@ -309,6 +311,15 @@ export function goDuration(ms: number): string {
     return `${trim(ms, 6)}ms`;
   }
   return `${trim(ms / 1000, 9)}s`;
+}
+
+/** A duration for people: "0.4 ms", "262 ms", "1.3 s", "5 s", "12 s" (etcdctl's own output keeps {@link goDuration}). */
+export function roundedDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '?';
+  if (ms < 1) return `${ms.toFixed(1)} ms`;
+  if (ms < 999.5) return `${Math.round(ms)} ms`;
+  if (ms < 9950) return `${(ms / 1000).toFixed(1).replace(/\.0$/, '')} s`;
+  return `${Math.round(ms / 1000)} s`;
 }
 
 /** Distinct versions, lowest first ("v3.4.23" or "v3.4.23/v3.5.9" during an upgrade). */

@@ -4,7 +4,7 @@
  * changes; cleared when it closes.
  */
 import * as vscode from 'vscode';
-import type { DiagnosticSeverity as EtcdSeverity, EtcdDiagnostic } from '../core/etcdFiles';
+import type { DiagnosticSeverity as EtcdSeverity, EtcdDiagnostic, KnownCluster } from '../core/etcdFiles';
 import type { Log } from '../log';
 import type { EtcdDocumentModel } from './model';
 
@@ -34,6 +34,12 @@ export function toDiagnostic(document: vscode.TextDocument, d: EtcdDiagnostic): 
   return diag;
 }
 
+/** The clusters the tree has seen (their member lists say which member is joining), and when that changes. */
+export interface KnownClusters {
+  known(): KnownCluster[];
+  onDidChange: vscode.Event<unknown>;
+}
+
 export class EtcdDiagnostics implements vscode.Disposable {
   readonly collection = vscode.languages.createDiagnosticCollection('etcd');
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -43,7 +49,19 @@ export class EtcdDiagnostics implements vscode.Disposable {
     private readonly model: EtcdDocumentModel,
     private readonly log: Log,
     private readonly delayMs = 250,
+    private readonly clusters?: KnownClusters,
   ) {
+    let clustersTimer: NodeJS.Timeout | undefined;
+    if (clusters) {
+      // A member added (or replaced) shows in a member list: what its file must say changes.
+      this.disposables.push(
+        clusters.onDidChange(() => {
+          clearTimeout(clustersTimer);
+          clustersTimer = setTimeout(() => vscode.workspace.textDocuments.forEach((d) => this.refresh(d)), 300);
+        }),
+        { dispose: () => clearTimeout(clustersTimer) },
+      );
+    }
     this.disposables.push(
       vscode.workspace.onDidOpenTextDocument((d) => this.refresh(d)),
       vscode.workspace.onDidChangeTextDocument((e) => {
@@ -75,7 +93,13 @@ export class EtcdDiagnostics implements vscode.Disposable {
       (state) => {
         // A newer version is on its way (or the document closed): leave it to that refresh.
         if (document.isClosed || document.version !== version) return;
-        this.collection.set(document.uri, state?.relevant ? state.diagnostics.map((d) => toDiagnostic(document, d)) : []);
+        if (!state?.relevant) return void this.collection.set(document.uri, []);
+        const joining = this.clusters ? state.core.joiningReason(state.parsed, this.clusters.known()) : undefined;
+        const found = joining ? state.core.diagnoseEtcdFile(state.parsed, { related: state.related, joining }) : state.diagnostics;
+        this.collection.set(
+          document.uri,
+          found.map((d) => toDiagnostic(document, d)),
+        );
       },
       (err) =>
         this.log.error(

@@ -18,7 +18,7 @@ import {
   EtcdFileEditOutcome,
 } from './commands';
 import { registerProposedDocuments, writeAnswerOf } from './confirmWrite';
-import { EtcdDiagnostics } from './diagnostics';
+import { EtcdDiagnostics, KnownClusters } from './diagnostics';
 import { ETCD_FILE_SELECTOR, EtcdDocumentModel } from './model';
 import { EtcdQuickFixProvider } from './quickFixes';
 
@@ -28,6 +28,8 @@ export { ETCD_FILE_SELECTOR } from './model';
 
 export interface EditorDeps {
   log: Log;
+  /** The clusters the tree has seen: a file of a member known to join one gets an error for initial-cluster-state "new". */
+  clusters?: KnownClusters;
 }
 
 /** What other features use: the same edits as the CodeLenses, on any etcd file's document. */
@@ -61,7 +63,7 @@ export function registerEditorFeatures(context: vscode.ExtensionContext, deps: E
   const { log } = deps;
   registerProposedDocuments(context);
   const model = new EtcdDocumentModel();
-  const diagnostics = new EtcdDiagnostics(model, log);
+  const diagnostics = new EtcdDiagnostics(model, log, 250, deps.clusters);
   const lenses = new EtcdCodeLensProvider(model);
   const fixes = new EtcdQuickFixProvider(model);
   context.subscriptions.push(

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { ClusterOverview, goDuration, humanizeBytes, MemberOverview, memberSummary, lostQuorum } from '../core/clusterStatus';
+import { ClusterOverview, humanizeBytes, MemberOverview, memberSummary, lostQuorum, roundedDuration } from '../core/clusterStatus';
 import type { ClusterConfig } from '../core/types';
 import type { EtcdService } from '../etcdService';
 import { summaryOf } from '../hints';
@@ -47,6 +47,10 @@ export class ClusterNode extends Node {
   get overview(): ClusterOverview | undefined {
     return this.provider.cached(this.cluster.name);
   }
+  /** The deadline of one gathering, as the row says it while it waits ("5 s"). */
+  get deadline(): string {
+    return roundedDuration(this.cluster.timeoutMs ?? 5000);
+  }
   /** `cluster:loading`, `cluster:unreachable`, `cluster:quorumLost`, `cluster:reachable:healthy`, `cluster:reachable:degraded`. */
   get contextValue(): string {
     const o = this.overview;
@@ -60,8 +64,10 @@ export class ClusterNode extends Node {
     const item = new vscode.TreeItem(this.cluster.name, vscode.TreeItemCollapsibleState.Collapsed);
     item.id = this.id;
     item.contextValue = this.contextValue;
-    if (!o) {
-      item.description = 'connecting…';
+    const waiting = this.provider.stillTrying(this.cluster.name);
+    if (waiting || !o) {
+      // A gathering that takes long says so, instead of showing what an older one found.
+      item.description = waiting ? `still trying (${this.deadline} deadline)` : 'connecting…';
       item.iconPath = new vscode.ThemeIcon('loading~spin');
     } else {
       item.description = summaryOf(o);
@@ -79,7 +85,8 @@ export class ClusterNode extends Node {
     const tls = this.cluster.tls;
     item.tooltip = table([
       ['Cluster', this.cluster.name],
-      ['Summary', o ? summaryOf(o) : 'connecting…'],
+      ['Summary', waiting ? `still trying (${this.deadline} deadline)` : o ? summaryOf(o) : 'connecting…'],
+      ['Last known', waiting && o ? summaryOf(o) : undefined],
       ['Endpoints', this.cluster.endpoints.join(', ')],
       ['Cluster ID', o?.clusterId],
       ['CA', tls?.caFile],
@@ -90,7 +97,7 @@ export class ClusterNode extends Node {
       ['Timeout', `${this.cluster.timeoutMs ?? 5000} ms`],
       ['Error', o?.error?.message],
       ['v2 store', o?.v2Store ? (v2Warning(o.v2Store) ?? v2Summary(o.v2Store)) : undefined],
-      ['Checked', o ? `${new Date(o.fetchedAt).toLocaleTimeString()} (${Math.round(o.tookMs)} ms)` : undefined],
+      ['Checked', o ? `${new Date(o.fetchedAt).toLocaleTimeString()} (took ${roundedDuration(o.tookMs)})` : undefined],
     ]);
     return item;
   }
@@ -144,7 +151,7 @@ export class MemberNode extends Node {
   get cluster(): ClusterConfig {
     return this.parent.cluster;
   }
-  /** `member:<leader|follower|learner>:<healthy|unhealthy|unreachable|unstarted>`. */
+  /** `member:<leader|follower|learner|unknown>:<healthy|unhealthy|unreachable|unstarted>`. */
   get contextValue(): string {
     return `member:${this.member.role}:${memberState(this.member)}`;
   }
@@ -161,7 +168,7 @@ export class MemberNode extends Node {
       : !m.reachable
         ? 'unreachable'
         : m.healthy
-          ? `healthy${m.tookMs !== undefined ? ` (took ${goDuration(m.tookMs)})` : ''}`
+          ? `healthy${m.tookMs !== undefined ? ` (took ${roundedDuration(m.tookMs)})` : ''}`
           : 'unhealthy';
     item.tooltip = table([
       ['Name', m.name || '(not started)'],
@@ -176,7 +183,8 @@ export class MemberNode extends Node {
       ['Raft term', m.raftTerm],
       ['Raft index', m.raftIndex],
       ['Raft applied index', m.raftAppliedIndex],
-      ['Answered at', m.endpoint],
+      // Only a member that answered has an "answered at"; for the others, where it was asked.
+      [m.reachable ? 'Answered at' : 'Asked at', m.endpoint],
       ['Error', m.error?.message],
     ]);
     return item;
@@ -188,8 +196,16 @@ interface Entry {
   node: ClusterNode;
   overview?: ClusterOverview;
   inflight?: Promise<ClusterOverview>;
+  /** The gathering in flight has taken longer than {@link STILL_TRYING_AFTER_MS}: the row says "still trying". */
+  waiting?: boolean;
   snapshots?: SnapshotsFolderNode;
 }
+
+/** Context key: a cluster in the tree has a learner (package.json's commandPalette `when` of Promote Learner). */
+export const HAS_LEARNER_KEY = 'etcdBackup.hasLearner';
+
+/** How long a gathering may take before its row says "still trying (… deadline)" (a quick refresh does not flicker). */
+export const STILL_TRYING_AFTER_MS = 500;
 
 /** What a test can read back from the tree: every node as VS Code would render it. */
 export interface DumpedNode {
@@ -203,6 +219,19 @@ export interface DumpedNode {
   children?: DumpedNode[];
 }
 
+function dumpItem(item: vscode.TreeItem): DumpedNode {
+  const icon = item.iconPath instanceof vscode.ThemeIcon ? item.iconPath : undefined;
+  return {
+    id: item.id ?? '',
+    label: typeof item.label === 'string' ? item.label : (item.label?.label ?? ''),
+    description: typeof item.description === 'string' ? item.description : undefined,
+    contextValue: item.contextValue,
+    tooltip: typeof item.tooltip === 'string' ? item.tooltip : item.tooltip?.value,
+    icon: icon?.id,
+    color: (icon?.color as { id?: string } | undefined)?.id,
+  };
+}
+
 export type OverviewFetcher = (cluster: ClusterConfig) => Promise<ClusterOverview>;
 
 export class ClustersProvider implements vscode.TreeDataProvider<Node>, vscode.Disposable {
@@ -213,6 +242,10 @@ export class ClustersProvider implements vscode.TreeDataProvider<Node>, vscode.D
   private readonly watchers = new Map<string, { dir: string; watcher: vscode.FileSystemWatcher; timer?: NodeJS.Timeout }>();
   private autoTimer: NodeJS.Timeout | undefined;
   private view: vscode.TreeView<Node> | undefined;
+  /** Gatherings in flight: the view shows its progress bar while there is one. */
+  private readonly pending = new Set<Promise<unknown>>();
+  private progressShown = false;
+  private hasLearner: boolean | undefined;
 
   constructor(
     private readonly settings: Settings,
@@ -237,6 +270,49 @@ export class ClustersProvider implements vscode.TreeDataProvider<Node>, vscode.D
   /** The last overview of a cluster, if one has been gathered. */
   cached(name: string): ClusterOverview | undefined {
     return this.entries.get(name.toLowerCase())?.overview;
+  }
+
+  /** The member lists the tree has gathered (a member added and not started yet is one that joins). */
+  knownClusters(): { name: string; members: MemberOverview[] }[] {
+    return [...this.entries.values()].flatMap((e) =>
+      e.overview?.reachable ? [{ name: e.node.cluster.name, members: e.overview.members }] : [],
+    );
+  }
+
+  /** Context key {@link HAS_LEARNER_KEY}: some cluster the tree has seen has a learner (the palette offers Promote Learner then). */
+  private updateLearnerContext(): void {
+    const has = [...this.entries.values()].some((e) => e.overview?.members.some((m) => m.isLearner));
+    if (has === this.hasLearner) return;
+    this.hasLearner = has;
+    void vscode.commands.executeCommand('setContext', HAS_LEARNER_KEY, has);
+  }
+
+  /** The cluster's gathering has run a while without an answer (its row says "still trying"). */
+  stillTrying(name: string): boolean {
+    return Boolean(this.entries.get(name.toLowerCase())?.waiting);
+  }
+
+  /** What context key etcdBackup.hasLearner was last set to (undefined before the first overview). */
+  get learnerContext(): boolean | undefined {
+    return this.hasLearner;
+  }
+
+  /** A gathering is in flight (the view's progress bar shows). */
+  get busy(): boolean {
+    return this.progressShown;
+  }
+
+  /** Show the view's progress bar until every gathering in flight (this one and later ones) has settled. */
+  private showProgress(p: Promise<unknown>): void {
+    this.pending.add(p);
+    const settled = (): void => void this.pending.delete(p);
+    p.then(settled, settled);
+    if (this.progressShown) return;
+    this.progressShown = true;
+    void vscode.window.withProgress({ location: { viewId: 'etcdBackup.clusters' } }, async () => {
+      while (this.pending.size) await Promise.allSettled([...this.pending]);
+      this.progressShown = false;
+    });
   }
 
   /** Cluster nodes in settings order (rebuilding the entries from settings). */
@@ -273,6 +349,7 @@ export class ClustersProvider implements vscode.TreeDataProvider<Node>, vscode.D
     this.entries.clear();
     for (const [k, v] of ordered) this.entries.set(k, v);
     this.syncWatchers(clusters);
+    this.updateLearnerContext();
   }
 
   /**
@@ -289,12 +366,21 @@ export class ClustersProvider implements vscode.TreeDataProvider<Node>, vscode.D
     if (e.overview && !force) return Promise.resolve(e.overview);
     const key = e.key;
     const started = Date.now();
+    const slow = setTimeout(() => {
+      const cur = this.entries.get(name.toLowerCase());
+      if (cur && cur.key === key && cur.inflight) {
+        cur.waiting = true;
+        this.emitter.fire(cur.node);
+      }
+    }, STILL_TRYING_AFTER_MS);
     e.inflight = this.fetch(e.node.cluster)
       .then((o) => {
         const cur = this.entries.get(name.toLowerCase());
         if (cur && cur.key === key) {
           cur.overview = o;
           cur.inflight = undefined;
+          cur.waiting = false;
+          this.updateLearnerContext();
           this.log?.debug(`${e.node.cluster.name}: ${summaryOf(o)} (${Date.now() - started} ms)`);
           if (!o.reachable) {
             this.log?.info(`${e.node.cluster.name}: ${o.endpointErrors.map((x) => x.error.message).join(' ') || o.error?.message}`);
@@ -304,9 +390,15 @@ export class ClustersProvider implements vscode.TreeDataProvider<Node>, vscode.D
         return o;
       })
       .finally(() => {
+        clearTimeout(slow);
         const cur = this.entries.get(name.toLowerCase());
+        if (cur && cur.key === key && cur.waiting) {
+          cur.waiting = false;
+          this.emitter.fire(cur.node);
+        }
         if (cur && cur.key === key) cur.inflight = undefined;
       });
+    this.showProgress(e.inflight);
     return e.inflight;
   }
 
@@ -442,22 +534,19 @@ export class ClustersProvider implements vscode.TreeDataProvider<Node>, vscode.D
     return nodes;
   }
 
+  /** The root rows as rendered now, without waiting for any overview: for tests that time the tree. */
+  rows(): DumpedNode[] {
+    this.sync();
+    return [...this.entries.values()].map((e) => dumpItem(e.node.toTreeItem()));
+  }
+
   /** Every node, as rendered, with children expanded (waits for the overviews): for tests. */
   async dump(expandSnapshots = true): Promise<DumpedNode[]> {
     const walk = async (nodes: Node[]): Promise<DumpedNode[]> => {
       const out: DumpedNode[] = [];
       for (const n of nodes) {
         const item = n.toTreeItem();
-        const icon = item.iconPath instanceof vscode.ThemeIcon ? item.iconPath : undefined;
-        const d: DumpedNode = {
-          id: item.id ?? '',
-          label: typeof item.label === 'string' ? item.label : (item.label?.label ?? ''),
-          description: typeof item.description === 'string' ? item.description : undefined,
-          contextValue: item.contextValue,
-          tooltip: typeof item.tooltip === 'string' ? item.tooltip : item.tooltip?.value,
-          icon: icon?.id,
-          color: (icon?.color as { id?: string } | undefined)?.id,
-        };
+        const d = dumpItem(item);
         if (item.collapsibleState !== vscode.TreeItemCollapsibleState.None && (expandSnapshots || !(n instanceof SnapshotsFolderNode))) {
           d.children = await walk((await n.children()) ?? []);
         }

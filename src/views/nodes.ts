@@ -4,7 +4,7 @@
  *
  * `contextValue` grammar, matched by the menus in package.json with `viewItem =~ /.../`:
  * - `cluster:loading`, `cluster:unreachable`, `cluster:quorumLost`, `cluster:reachable:<healthy|degraded>`
- * - `member:<leader|follower|learner>:<healthy|unhealthy|unreachable|unstarted>`
+ * - `member:<leader|follower|learner|unknown>:<healthy|unhealthy|unreachable|unstarted>` (`unknown`: nobody reported its role)
  * - `snapshots:<folder|noFolder>` (the Snapshots folder of a cluster)
  * - `snapshot:<reading|ok|corrupt|unreadable>` (only `reading` and `ok` offer Restore)
  * - `message:<kind>`, e.g. `message:clusterError`, `message:settingsProblem`

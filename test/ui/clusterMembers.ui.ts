@@ -7,7 +7,8 @@
 // Everything goes through the UI, so the workbench is never reloaded (a reload right after
 // another leaves code-server's workbench without the extension now and then).
 import * as assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { answer, UiContext } from './uiHelpers';
 import { startCluster } from '../support/etcdRig';
@@ -25,7 +26,19 @@ function savedClusters(file: string): { name: string; endpoints: string[] }[] {
   return (JSON.parse(readFileSync(file, 'utf8'))['etcdBackup.clusters'] ?? []) as { name: string; endpoints: string[] }[];
 }
 
-export default async function ({ page, openActivity, runCommand, setUserSettings, screenshot, userSettingsFile }: UiContext): Promise<void> {
+/** The side bar alone, saved as test-results/<mode>/<name>.png and, with --update-screenshots, as the README's media/screenshots/<name>.png. */
+async function sidebarShot(ctx: UiContext, name: string): Promise<void> {
+  const box = await ctx.page.locator('.part.sidebar').first().boundingBox();
+  // The rows, not the empty space under them.
+  const file = await ctx.screenshot(name, box ? { clip: { ...box, height: Math.min(box.height, 240) } } : {});
+  if (ctx.mode === 'vscode' && ctx.updateScreenshots) {
+    mkdirSync(join(ctx.root, 'media', 'screenshots'), { recursive: true });
+    copyFileSync(file, join(ctx.root, 'media', 'screenshots', `${name}.png`));
+  }
+}
+
+export default async function (ctx: UiContext): Promise<void> {
+  const { page, openActivity, runCommand, setUserSettings, screenshot, userSettingsFile } = ctx;
   const cluster = await startCluster({ members: 3, name: 'ui' });
   const sidebar = page.locator('.sidebar').first();
   let removed = false;
@@ -53,6 +66,7 @@ export default async function ({ page, openActivity, runCommand, setUserSettings
     await sidebar.locator('.monaco-list-row', { hasText: 'Snapshots' }).first().waitFor({ state: 'visible' });
     await page.mouse.move(900, 500);
     await screenshot('cluster-members');
+    await sidebarShot(ctx, 'cluster-tree');
 
     await clusterRow.click({ button: 'right' });
     const clusterMenu = await menuEntries(page);
@@ -72,6 +86,22 @@ export default async function ({ page, openActivity, runCommand, setUserSettings
     assert.ok(!memberMenu.includes('Add Member…'), 'cluster entries do not show on a member');
     assert.ok(!memberMenu.includes('Compact and Defragment…'), 'Compact and Defragment… is a cluster entry');
     await page.keyboard.press('Escape');
+
+    // Two of three members down: the row names the lost quorum (the README's screenshot), then they come back.
+    const victims = cluster.members.slice(0, 2);
+    for (const v of victims) await v.kill();
+    try {
+      await runCommand('etcd: Refresh');
+      await sidebar.locator('.monaco-list-row', { hasText: 'quorum lost (1 of 3 needed 2)' }).first().waitFor({ state: 'visible', timeout: 30_000 });
+      await page.mouse.move(900, 500);
+      await page.waitForTimeout(300);
+      await sidebarShot(ctx, 'quorum-lost');
+    } finally {
+      for (const v of victims) await v.start();
+      await cluster.waitHealthy();
+    }
+    await runCommand('etcd: Refresh');
+    await sidebar.locator('.monaco-list-row', { hasText: '3/3 healthy' }).first().waitFor({ state: 'visible', timeout: 30_000 });
 
     // Remove Cluster… from the context menu: a modal asks; the welcome content comes back.
     await clusterRow.click({ button: 'right' });

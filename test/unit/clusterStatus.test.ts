@@ -7,6 +7,7 @@ import {
   formatEndpointStatusTable,
   formatMemberTable,
   goDuration,
+  roundedDuration,
   humanizeBytes,
   initialClusterAfterAdd,
   memberStartEnv,
@@ -73,8 +74,28 @@ describe('cluster overview model', () => {
     assert.strictEqual(m3.reachable, false);
     assert.strictEqual(m3.healthy, false);
     assert.strictEqual(m3.error?.reason, 'connection refused');
-    assert.strictEqual(memberSummary(m3), 'follower · unreachable: connection refused');
+    // Nobody reported its role: "unknown", not "follower".
+    assert.strictEqual(m3.role, 'unknown');
+    assert.strictEqual(memberSummary(m3), 'unknown · unreachable: connection refused');
     assert.deepStrictEqual(o.endpointErrors.map((e) => e.endpoint), ['https://10.0.0.13:2379']);
+  });
+
+  it('a dead member the others still call leader keeps "leader"; a voter nobody answered for is "unknown"', () => {
+    const probes = [healthyProbe(members[0], { leaderId: 'c3' })];
+    const o = assembleOverview({ cluster: 'p', members, probes, fetchedAt: 0, tookMs: 1 });
+    assert.deepStrictEqual(
+      o.members.map((m) => m.role),
+      ['follower', 'unknown', 'leader'],
+    );
+  });
+
+  it('rounds durations for people: "262 ms", "1.3 s", never "261.803555ms"', () => {
+    assert.strictEqual(roundedDuration(261.803555), '262 ms');
+    assert.strictEqual(roundedDuration(1290), '1.3 s');
+    assert.strictEqual(roundedDuration(0.42), '0.4 ms');
+    assert.strictEqual(roundedDuration(999.7), '1 s');
+    assert.strictEqual(roundedDuration(5000), '5 s');
+    assert.strictEqual(roundedDuration(12_400), '12 s');
   });
 
   it('takes the leader from the answer with the highest raft term', () => {

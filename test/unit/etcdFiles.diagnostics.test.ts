@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { applyEdits, closestFlag, diagnoseEtcdFile, editDistance, ETCD_34_FLAGS, EtcdDiagnostic, parseEtcdFile, ParsedEtcdFile } from '../../src/core/etcdFiles';
+import { applyEdits, closestFlag, diagnoseEtcdFile, editDistance, ETCD_34_FLAGS, EtcdDiagnostic, joiningReason, parseEtcdFile, ParsedEtcdFile } from '../../src/core/etcdFiles';
 
 const dir = join(__dirname, '..', 'fixtures', 'etcdFiles');
 const read = (f: string): string => readFileSync(join(dir, f), 'utf8');
@@ -161,5 +161,28 @@ describe('diagnoseEtcdFile', () => {
     const { d } = fixClears('[Service]\nExecStart=/usr/bin/etcd --config-file=/etc/etcd/etcd.conf.yml --name=a --data-dir=/d\n', 'config-file-overrides', { noFix: true });
     assert.strictEqual(d.message, '--config-file is given: etcd reads its settings only from /etc/etcd/etcd.conf.yml and ignores the 2 other settings here (--name, --data-dir).');
     assert.deepStrictEqual(only(parseEtcdFile('ETCD_CONFIG_FILE=/etc/etcd/etcd.conf.yml\nETCD_UNSUPPORTED_ARCH=arm64\n'), 'config-file-overrides'), []);
+  });
+
+  it('a member known to join a running cluster (added, not started): "new" or no state is an error; the running ones keep the hint', () => {
+    const text = (name: string, peer: string, state?: string): string =>
+      `ETCD_NAME=${name}\nETCD_INITIAL_CLUSTER="a=http://10.0.0.1:2380,b=http://10.0.0.2:2380"\nETCD_INITIAL_ADVERTISE_PEER_URLS=${peer}\n` +
+      (state ? `ETCD_INITIAL_CLUSTER_STATE="${state}"\n` : '');
+    const clusters = [{ name: 'prod', members: [
+      { name: 'a', peerURLs: ['http://10.0.0.1:2380'], started: true },
+      { name: '', peerURLs: ['http://10.0.0.2:2380/'], started: false },
+    ] }];
+    assert.strictEqual(joiningReason(parseEtcdFile(text('a', 'http://10.0.0.1:2380', 'new')), clusters), undefined);
+    const joining = joiningReason(parseEtcdFile(text('b', 'http://10.0.0.2:2380', 'new')), clusters);
+    assert.match(joining ?? '', /^Cluster "prod" lists http:\/\/10\.0\.0\.2:2380\/ as a member that was added/);
+    for (const state of ['new', undefined]) {
+      const t = text('b', 'http://10.0.0.2:2380', state);
+      const ds = diagnoseEtcdFile(parseEtcdFile(t), { joining }).filter((d) => d.code === 'initial-cluster-state-new');
+      assert.deepStrictEqual(ds.map((d) => d.severity), ['error'], String(state));
+      const fixed = applyEdits(t, ds[0].fix?.edits ?? []);
+      assert.match(fixed, /ETCD_INITIAL_CLUSTER_STATE="?existing"?/);
+      assert.deepStrictEqual(diagnoseEtcdFile(parseEtcdFile(fixed), { joining }).filter((d) => d.code === 'initial-cluster-state-new'), []);
+    }
+    assert.deepStrictEqual(diagnoseEtcdFile(parseEtcdFile(text('b', 'http://10.0.0.2:2380', 'existing')), { joining }), []);
+    assert.deepStrictEqual(only(parseEtcdFile(text('a', 'http://10.0.0.1:2380', 'new')), 'initial-cluster-state-new').map((d) => d.severity), ['hint']);
   });
 });

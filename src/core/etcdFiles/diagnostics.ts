@@ -12,6 +12,47 @@ import { DiagnosticFix, EtcdDiagnostic, EtcdSetting, ParsedEtcdFile, TextEdit } 
 export interface DiagnoseOptions {
   /** The unit that reads this env file, or the env files a unit reads (for conflicts between them). */
   related?: readonly ParsedEtcdFile[];
+  /**
+   * Why the member this file starts is known to join a running cluster ({@link joiningReason}): then
+   * initial-cluster-state "new" (or left out: etcd's default) is an error, not a hint.
+   */
+  joining?: string;
+}
+
+/** What a running cluster's member list says, as far as {@link joiningReason} needs it. */
+export interface KnownCluster {
+  name: string;
+  members: readonly { name: string; peerURLs: readonly string[]; started: boolean }[];
+}
+
+/** The peer URLs this file's member advertises (initial-advertise-peer-urls, else its own initial-cluster entry). */
+function ownPeerUrls(parsed: ParsedEtcdFile): string[] {
+  const adv = lastSetting(parsed, 'initial-advertise-peer-urls');
+  if (adv?.value) return adv.value.split(',').map(normUrl).filter(Boolean);
+  const name = lastSetting(parsed, 'name')?.value;
+  const ic = lastSetting(parsed, 'initial-cluster');
+  const mine = name && ic ? parseInitialCluster(ic.value).members.find((m) => m.name === name) : undefined;
+  return (mine?.peerURLs ?? []).map(normUrl);
+}
+
+/**
+ * Is the member this file starts joining a running cluster? Known when a cluster's member list has
+ * a member with this file's peer URL that was added (member add, or a replacement) and has not
+ * started yet. Returns the sentence that says so, or undefined when nothing says it joins.
+ */
+export function joiningReason(parsed: ParsedEtcdFile, clusters: readonly KnownCluster[]): string | undefined {
+  const urls = new Set(ownPeerUrls(parsed));
+  if (!urls.size) return undefined;
+  for (const c of clusters) {
+    const m = c.members.find((x) => !x.started && x.peerURLs.some((u) => urls.has(normUrl(u))));
+    if (m) {
+      return (
+        `Cluster "${c.name}" lists ${m.peerURLs.join(',')} as a member that was added and has not started yet: ` +
+        `this member joins a running cluster`
+      );
+    }
+  }
+  return undefined;
 }
 
 /** Keys under client-transport-security / peer-transport-security. */
@@ -60,7 +101,7 @@ export function diagnoseEtcdFile(parsed: ParsedEtcdFile, opts: DiagnoseOptions =
   if (parsed.problems.some((p) => p.fatal)) return out;
 
   if (parsed.kind === 'manifest') manifestChecks(parsed, out);
-  memberChecks(parsed, out);
+  memberChecks(parsed, out, opts.joining);
   duplicateChecks(parsed, out);
   unknownChecks(parsed, out);
   conflictChecks(parsed, opts.related ?? [], out);
@@ -159,11 +200,30 @@ function manifestChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[]): void {
   }
 }
 
-function memberChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[]): void {
+/** A member known to join a running cluster must start with "existing"; "new" (or etcd's default) fails or splits the cluster. */
+function joiningCheck(parsed: ParsedEtcdFile, joining: string, out: EtcdDiagnostic[]): void {
+  const state = lastSetting(parsed, 'initial-cluster-state');
+  if (state && state.value !== 'new') return;
+  const anchor = state ?? lastSetting(parsed, 'initial-cluster') ?? lastSetting(parsed, 'name');
+  const r = setSetting(parsed, 'initial-cluster-state', 'existing');
+  const said = state ? `${state.key} is "new"` : `initial-cluster-state is not set (etcd's default is "new")`;
+  out.push({
+    range: anchor?.valueRange ?? { start: 0, end: 0 },
+    severity: 'error',
+    code: 'initial-cluster-state-new',
+    message:
+      `${joining}, but ${said}: etcd then tries to form a new cluster and exits with "member count is unequal" or ` +
+      `"cluster ID mismatch" (or, when the initial cluster names only this member, starts a separate cluster). Use "existing".`,
+    fix: r.ok ? fixOf('Set initial-cluster-state to existing', r.edits) : undefined,
+  });
+}
+
+function memberChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[], joining?: string): void {
   const ic = lastSetting(parsed, 'initial-cluster');
   const name = lastSetting(parsed, 'name');
   const adv = lastSetting(parsed, 'initial-advertise-peer-urls');
   const state = lastSetting(parsed, 'initial-cluster-state');
+  if (joining) joiningCheck(parsed, joining, out);
   if (state && state.value !== 'new' && state.value !== 'existing') {
     const near = /^e/i.test(state.value) ? 'existing' : /^n/i.test(state.value) ? 'new' : undefined;
     out.push({
@@ -242,7 +302,7 @@ function memberChecks(parsed: ParsedEtcdFile, out: EtcdDiagnostic[]): void {
   }
   const others = members.filter((m) => m.name !== name?.value);
   const listed = !name || members.some((m) => m.name === name.value);
-  if (state?.value === 'new' && others.length && listed) {
+  if (!joining && state?.value === 'new' && others.length && listed) {
     const r = setSetting(parsed, 'initial-cluster-state', 'existing');
     out.push({
       range: state.valueRange,

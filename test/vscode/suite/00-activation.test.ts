@@ -3,15 +3,19 @@
  * other suite ran a command that loads etcd3.
  */
 import * as assert from 'assert';
+import { statSync } from 'fs';
+import { join } from 'path';
 import * as vscode from 'vscode';
 import { compareCommands, describeMismatch } from '../../support/commandCheck';
 import type { ExtensionApi } from '../../../src/extension';
+import { ETCD_FILE_SELECTOR } from '../../../src/editor/model';
 import { EXTENSION_ID } from '../support';
 
 describe('extension activation', () => {
   let ext: vscode.Extension<ExtensionApi>;
   let api: ExtensionApi;
   let etcd3LoadedAfterActivation: boolean;
+  let vendorsAfterActivation: string[];
 
   before(async () => {
     const found = vscode.extensions.getExtension<ExtensionApi>(EXTENSION_ID);
@@ -19,6 +23,20 @@ describe('extension activation', () => {
     ext = found;
     api = await ext.activate();
     etcd3LoadedAfterActivation = api.isEtcd3Loaded();
+    vendorsAfterActivation = Object.keys(require.cache).filter((k) => /[\\/]dist[\\/]vendor[\\/]/.test(k));
+  });
+
+  it('activation parses only the extension\'s own code: etcd3, the AWS SDK and yaml are in dist/vendor/, not loaded', () => {
+    assert.deepStrictEqual(vendorsAfterActivation.filter((f) => !f.endsWith('yaml.js')), []);
+    // yaml loads with the editor features' parser, on the first etcd document (the workbench may have restored one).
+    const etcdDocs = vscode.workspace.textDocuments.filter((d) => vscode.languages.match(ETCD_FILE_SELECTOR, d) > 0);
+    if (vendorsAfterActivation.some((f) => f.endsWith('yaml.js'))) {
+      const open = vscode.workspace.textDocuments.map((d) => d.uri.toString()).join(', ');
+      assert.ok(etcdDocs.length > 0, `yaml was loaded at activation with no document the etcd selector takes open (open: ${open})`);
+    }
+    const main = join(ext.extensionPath, 'dist', 'extension.js');
+    assert.ok(statSync(main).size < 1_200_000, `dist/extension.js is ${statSync(main).size} bytes: a big package got into it`);
+    for (const f of ['etcd.js', 's3.js', 'yaml.js']) assert.ok(statSync(join(ext.extensionPath, 'dist', 'vendor', f)).isFile(), f);
   });
 
   it('activates and returns its API', () => {

@@ -13,7 +13,7 @@ import * as vscode from 'vscode';
 import type { DumpedNode } from '../../../src/views/clustersView';
 import type { ExtensionApi } from '../../../src/extension';
 import { EtcdTestCluster, startCluster } from '../../support/etcdRig';
-import { activateExtension, setSettings, treeMenuCommands, waitFor } from '../support';
+import { activateExtension, EXTENSION_ID, setSettings, treeMenuCommands, waitFor } from '../support';
 
 const NAME = 'vscode-real';
 
@@ -95,11 +95,17 @@ describe('Clusters tree with a real etcd cluster', function () {
       assert.strictEqual(after.color, 'charts.yellow');
       const dead = after.children?.find((c) => c.label === follower.label);
       assert.strictEqual(dead?.id, follower.id, 'the node keeps its id');
-      assert.strictEqual(dead?.contextValue, 'member:follower:unreachable');
+      // Nobody reported its role (only a member's own answer says "follower"), and it never answered.
+      assert.strictEqual(dead?.contextValue, 'member:unknown:unreachable');
       assert.strictEqual(dead?.icon, 'error');
       assert.strictEqual(dead?.color, 'charts.red');
-      assert.match(dead?.description ?? '', /^follower · unreachable: connection refused · /);
+      assert.match(dead?.description ?? '', /^unknown · unreachable: connection refused · /);
       assert.match(dead?.tooltip ?? '', /Cannot connect to/);
+      assert.match(dead?.tooltip ?? '', /\*\*Role\*\* \| unknown \|/);
+      assert.doesNotMatch(dead?.tooltip ?? '', /Answered at/);
+      assert.match(dead?.tooltip ?? '', /\*\*Asked at\*\* \| /);
+      const live = after.children?.find((c) => c.contextValue === 'member:leader:healthy');
+      assert.match(live?.tooltip ?? '', /\*\*Health\*\* \| healthy \\\(took (\d+|\d\.\d) m?s\\\) \|/, 'a rounded time, not 261.803555ms');
     } finally {
       await victim.start();
       await cluster.waitHealthy();
@@ -167,6 +173,12 @@ describe('Clusters tree with a real etcd cluster', function () {
   });
 
   it('Add Member (learner), Promote refused while it is not running, Remove Member with confirmation', async () => {
+    // Promote Learner is offered in the palette only while a learner exists (context key etcdBackup.hasLearner).
+    const palette = (vscode.extensions.getExtension(EXTENSION_ID)?.packageJSON as {
+      contributes: { menus: { commandPalette: { command: string; when?: string }[] } };
+    }).contributes.menus.commandPalette;
+    assert.strictEqual(palette.find((c) => c.command === 'etcdBackup.promoteLearner')?.when, 'etcdBackup.hasLearner');
+    assert.strictEqual(api.clustersTree.hasLearner(), false, 'no learner yet');
     // etcd refuses membership changes for 5 s after a member (re)joined: retry the command.
     const added = (await waitFor(
       async () => vscode.commands.executeCommand('etcdBackup.addMember', NAME, { name: 'ghost', peerURLs: 'http://127.0.0.1:1', show: false }),
@@ -181,6 +193,7 @@ describe('Clusters tree with a real etcd cluster', function () {
     const ghost = node.children?.find((c) => c.id === `cluster:${NAME}/member:${added.member.id}`);
     assert.strictEqual(ghost?.contextValue, 'member:learner:unstarted');
     assert.strictEqual(ghost?.label, '(not started)');
+    assert.strictEqual(api.clustersTree.hasLearner(), true, 'the tree saw the learner: Promote Learner is in the palette');
     // Promote: etcd says "not in sync with leader"; the command shows the sentence and returns nothing.
     const promoted = await vscode.commands.executeCommand('etcdBackup.promoteLearner', { cluster: NAME, member: added.member.id });
     assert.strictEqual(promoted, undefined);
@@ -196,6 +209,7 @@ describe('Clusters tree with a real etcd cluster', function () {
     assert.match(removed.quorum.sentence, /learner/);
     node = await clusterNode();
     assert.strictEqual(node.children?.filter((c) => c.contextValue?.startsWith('member:')).length, 3);
+    assert.strictEqual(api.clustersTree.hasLearner(), false, 'the learner is gone: Promote Learner leaves the palette');
   });
 
   it('Remove Member asks twice when the removal would lose quorum, and stops at the second "no"', async () => {

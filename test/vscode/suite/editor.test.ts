@@ -18,6 +18,8 @@ import { EtcdDocumentModel } from '../../../src/editor/model';
 import { EtcdQuickFixProvider } from '../../../src/editor/quickFixes';
 import { applyEditSteps } from '../../../src/commands/offerFileEdits';
 import { setInitialClusterState } from '../../../src/core/etcdFiles';
+import { createServer } from 'net';
+import { EtcdTestCluster, startCluster } from '../../support/etcdRig';
 import { activateExtension, setSettings, waitFor, workspaceFolder } from '../support';
 
 type LensSummary = { title: string; line: number; command: string; args: unknown[] };
@@ -451,6 +453,66 @@ describe('editor: CodeLenses, diagnostics and quick fixes on etcd files', functi
     // Saved: the unit reads the env file again and its diagnostic clears too.
     await env.save();
     await waitFor(() => etcdDiagnostics(unit.uri, 'env-flag-conflict').length === 0, 10_000, 'the unit conflict to clear after the save');
+  });
+
+  describe('a member joining a running cluster (added, not started yet)', () => {
+    let cluster: EtcdTestCluster;
+    let restore: (() => Promise<void>) | undefined;
+    let joinPeer = '';
+
+    before(async function () {
+      this.timeout(120_000);
+      cluster = await startCluster({ members: 1, name: 'joining' });
+      const probe = createServer();
+      await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+      joinPeer = `http://127.0.0.1:${(probe.address() as { port: number }).port}`;
+      await new Promise((r) => probe.close(r));
+      // As Add Member or a replacement leaves it: in the member list, never started.
+      await cluster.etcdctlOk(['member', 'add', 'newbie', `--peer-urls=${joinPeer}`, '--learner']);
+      restore = await setSettings({ 'etcdBackup.clusters': [{ name: 'joining', endpoints: cluster.endpoints }], 'etcdBackup.refreshIntervalSeconds': 0 });
+      const api = (await activateExtension()).api;
+      await api.clustersTree.refresh('joining');
+    });
+    after(async () => {
+      await restore?.();
+      await cluster?.stop();
+    });
+
+    const envOf = (name: string, peer: string, state: string | undefined): string =>
+      `ETCD_NAME=${name}\nETCD_DATA_DIR=/var/lib/etcd\nETCD_INITIAL_CLUSTER="${cluster.members[0].name}=${cluster.members[0].peerURL},newbie=${joinPeer}"\n` +
+      `ETCD_INITIAL_ADVERTISE_PEER_URLS=${peer}\n${state ? `ETCD_INITIAL_CLUSTER_STATE="${state}"\n` : ''}`;
+
+    it('ETCD_INITIAL_CLUSTER_STATE="new" there is an Error the Problems panel counts; left out (etcd\'s default "new") too; its fix sets existing', async () => {
+      const doc = await open('etcd.env', envOf('newbie', joinPeer, 'new'));
+      const found = (await waitFor(() => {
+        const d = etcdDiagnostics(doc.uri, 'initial-cluster-state-new');
+        return d.length && d[0].severity === vscode.DiagnosticSeverity.Error ? d : undefined;
+      }, 10_000, 'an Error for initial-cluster-state new on the joining member').catch(() => etcdDiagnostics(doc.uri))) as vscode.Diagnostic[];
+      assert.strictEqual(found[0]?.severity, vscode.DiagnosticSeverity.Error, `got ${JSON.stringify(found.map((d) => [d.code, d.severity]))}`);
+      assert.strictEqual(doc.getText(found[0].range), 'new');
+      assert.match(found[0].message, /Cluster "joining" lists .* added and has not started yet/);
+      // The Problems panel counts errors and warnings (hints are not counted).
+      const counted = vscode.languages.getDiagnostics(doc.uri).filter((d) => d.severity <= vscode.DiagnosticSeverity.Warning);
+      assert.ok(counted.some((d) => d.code === 'initial-cluster-state-new'));
+      const [fix] = await quickFixes(doc.uri, found[0].range);
+      assert.ok(fix?.edit, 'a quick fix');
+      assert.ok(await vscode.workspace.applyEdit(fix.edit));
+      assert.match(doc.getText(), /ETCD_INITIAL_CLUSTER_STATE="existing"/);
+      await waitFor(() => etcdDiagnostics(doc.uri, 'initial-cluster-state-new').length === 0, 10_000, 'the error to clear');
+      await doc.save();
+
+      const unset = await open('etcd.env', envOf('newbie', joinPeer, undefined));
+      const [d2] = await diagnosticsAppear(unset.uri, 'initial-cluster-state-new', 'the error when the state is left out');
+      assert.strictEqual(d2.severity, vscode.DiagnosticSeverity.Error);
+      assert.match(d2.message, /not set \(etcd's default is "new"\)/);
+    });
+
+    it('the running member\'s own file keeps the hint (its data dir exists: "new" is ignored there)', async () => {
+      const m = cluster.members[0];
+      const doc = await open('etcd.env', envOf(m.name, m.peerURL, 'new'));
+      const [d] = await diagnosticsAppear(doc.uri, 'initial-cluster-state-new', 'the hint on the running member');
+      assert.strictEqual(d.severity, vscode.DiagnosticSeverity.Hint);
+    });
   });
 
   describe('what is not an etcd file, or cannot be read, gets no edits', () => {
