@@ -349,8 +349,9 @@ describe('restore and member repair against real etcd (integration)', function (
     const rows = (out: string): boolean =>
       c.members.every(
         (m) =>
-          new RegExp(`\\| started \\| +${m.name} \\| ${m.peerURL} \\| ${m.clientURL} \\|`).test(out) &&
-          new RegExp(`\\| ${m.clientURL} \\| [0-9a-f]+ \\| +3\\.4\\.\\d+ \\|`).test(out),
+          new RegExp(`\\| started +\\| +${m.name} +\\| +${m.peerURL} +\\| +${m.clientURL} +\\|`).test(out) &&
+          // etcdctl pads the columns: a 15-digit member ID gets two spaces before it.
+          new RegExp(`\\| +${m.clientURL} +\\| +[0-9a-f]+ +\\| +3\\.4\\.\\d+ +\\|`).test(out),
       );
     let final = spawnSync('/bin/bash', ['--noprofile', '--norc', '-c', blocks[c.members.length]], { env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8' });
     for (let attempt = 1; attempt < 5 && !rows(final.stdout); attempt++) {
