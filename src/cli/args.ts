@@ -46,9 +46,8 @@ export function helpText(spec: CommandSpec): string {
   const width = Math.max(...opts.map(([n, o]) => left(n, o).length), 10) + 2;
   for (const [n, o] of opts) {
     const also = o.alias ? ` (also --${o.alias})` : '';
-    lines.push(
-      `  ${left(n, o).padEnd(width)}${o.help}${also}${o.required ? (o.unlessGiven ? ` (required without --${o.unlessGiven})` : ' (required)') : ''}`,
-    );
+    const required = !o.required ? '' : o.unlessGiven ? ` (required without --${o.unlessGiven})` : ' (required)';
+    lines.push(`  ${left(n, o).padEnd(width)}${o.help}${also}${required}`);
   }
   lines.push(`  ${'-h, --help'.padEnd(width)}this text`);
   if (spec.description) lines.push('', spec.description);
