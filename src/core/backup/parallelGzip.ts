@@ -31,7 +31,7 @@ function gzipBlock(block: Buffer, opts: ZlibOptions): Promise<Buffer> {
 export function createParallelGzip(options: ParallelGzipOptions): Transform {
   const blockSize = options.blockSize ?? 1024 * 1024;
   const concurrency = options.concurrency ?? Math.min(8, Math.max(2, availableParallelism()));
-  const zopts: ZlibOptions = { level: options.level };
+  const zopts: ZlibOptions = { level: options.level, chunkSize: 256 * 1024 };
   const inFlight: Promise<Buffer>[] = [];
   let pending: Buffer[] = [];
   let pendingBytes = 0;
