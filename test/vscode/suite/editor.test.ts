@@ -252,6 +252,8 @@ describe('editor: CodeLenses, diagnostics and quick fixes on etcd files', functi
       await vscode.window.showTextDocument(doc);
       await vscode.commands.executeCommand('etcdBackup.moveDataDir', undefined, { dir: '/srv/etcd-b', write: true });
       assert.strictEqual(doc.getText(), env.replace('ETCD_DATA_DIR=/data/etcd.data', 'ETCD_DATA_DIR=/srv/etcd-b'));
+      // The write's diff tab has just closed: the user's editor comes back to the front (VS Code does it a moment later).
+      await vscode.window.showTextDocument(doc);
       await vscode.commands.executeCommand('etcdBackup.setInitialClusterState', undefined, 'existing', { write: true });
       assert.strictEqual(doc.getText(), env.replace('ETCD_DATA_DIR=/data/etcd.data', 'ETCD_DATA_DIR=/srv/etcd-b').replace('"new"', '"existing"'));
       await doc.save();
