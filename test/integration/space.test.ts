@@ -181,7 +181,9 @@ describe('Compact and Defragment on real etcd', () => {
       });
       const old = await readAt(c, alive[0], '/history/q', oldRev);
       assert.strictEqual(old.value, 'old', `the old revision is still readable: nothing was compacted (${old.error ?? ''})`);
-      assert.strictEqual((await c.memberStatus(alive[0])).dbSize, sizeBefore, 'the database size is unchanged: nothing was defragmented');
+      // A defragmentation only shrinks the file; bbolt may still grow it by a few pages as the last writes settle.
+      const sizeAfter = (await c.memberStatus(alive[0])).dbSize;
+      assert.ok(sizeAfter >= sizeBefore, `the database did not shrink (${sizeBefore} -> ${sizeAfter}): nothing was defragmented`);
     });
   });
 });
