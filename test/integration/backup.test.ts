@@ -80,18 +80,21 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
     const dir = join(caseDir, 'local');
     const prefix = `case${n}/`;
     const metrics = join(caseDir, 'metrics', 'etcd_backup.prom');
-    const s3cfg = opts.s3 === null ? undefined : {
-      endpoint: s3.endpoint,
-      bucket: 'backups',
-      prefix,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentialsFile: credentials,
-      partSizeMiB: 5,
-      timeoutSeconds: 10,
-      maxAttempts: 1,
-      ...opts.s3,
-    };
+    const s3cfg =
+      opts.s3 === null
+        ? undefined
+        : {
+            endpoint: s3.endpoint,
+            bucket: 'backups',
+            prefix,
+            region: 'us-east-1',
+            forcePathStyle: true,
+            credentialsFile: credentials,
+            partSizeMiB: 5,
+            timeoutSeconds: 10,
+            maxAttempts: 1,
+            ...opts.s3,
+          };
     const lines = [
       'cluster:',
       `  name: ${opts.name ?? 'itest'}`,
@@ -122,6 +125,8 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
     assert.ok(existsSync(db) && existsSync(join(p.dir, `${result.name}.json`)));
     const sidecar = JSON.parse(readFileSync(join(p.dir, `${result.name}.json`), 'utf8'));
     assert.strictEqual(sidecar.backup.verified, true);
+    // The trailer was proven on the bytes the upload read back from the file (no third read of it).
+    assert.match(sidecar.backup.checks, /^sha256-trailer \(on the bytes the upload read back\), bbolt structure$/);
     const keys = await awsKeys(s3.endpoint, 'backups', p.prefix);
     assert.deepStrictEqual(keys, [`${p.prefix}${result.name}.db.gz.age`, `${p.prefix}${result.name}.meta.json`]);
     // Debian's aws reads the object; Debian's age decrypts it; gunzip gives the local file byte for byte.
@@ -170,49 +175,51 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
     assert.ok(!existsSync(bad) && !existsSync(`${bad}.part`));
   });
 
-  it('a TLS + auth cluster (kubeadm layout, passwordFile) to a TLS store with a private CA (caFile); without the CA, a TLS ' +
-    'sentence', async () => {
-    const pki = await testPki();
-    const [secure, tlsS3] = await Promise.all([
-      startCluster({ members: 1, tls: true, auth: { password: 'rootpw' }, name: 'sec' }),
-      startS3(['backups'], { key: pki.serverKey, cert: pki.serverCert }),
-    ]);
-    try {
-      const caseDir = join(root, `case-${++n}`);
-      mkdirSync(caseDir);
-      const pw = join(caseDir, 'password');
-      writeFileSync(pw, 'rootpw\n', { mode: 0o600 });
-      const cfg = secure.clusterConfig();
-      const plan = (withCa: boolean): string => {
-        const s3cfg = {
-          endpoint: tlsS3.endpoint,
-          bucket: 'backups',
-          prefix: withCa ? 'ca/' : 'noca/',
-          credentialsFile: credentials,
-          timeoutSeconds: 10,
-          maxAttempts: 1,
-          ...(withCa ? { caFile: pki.caFile } : {}),
+  it(
+    'a TLS + auth cluster (kubeadm layout, passwordFile) to a TLS store with a private CA (caFile); without the CA, a TLS ' + 'sentence',
+    async () => {
+      const pki = await testPki();
+      const [secure, tlsS3] = await Promise.all([
+        startCluster({ members: 1, tls: true, auth: { password: 'rootpw' }, name: 'sec' }),
+        startS3(['backups'], { key: pki.serverKey, cert: pki.serverCert }),
+      ]);
+      try {
+        const caseDir = join(root, `case-${++n}`);
+        mkdirSync(caseDir);
+        const pw = join(caseDir, 'password');
+        writeFileSync(pw, 'rootpw\n', { mode: 0o600 });
+        const cfg = secure.clusterConfig();
+        const plan = (withCa: boolean): string => {
+          const s3cfg = {
+            endpoint: tlsS3.endpoint,
+            bucket: 'backups',
+            prefix: withCa ? 'ca/' : 'noca/',
+            credentialsFile: credentials,
+            timeoutSeconds: 10,
+            maxAttempts: 1,
+            ...(withCa ? { caFile: pki.caFile } : {}),
+          };
+          const file = join(caseDir, `plan-${withCa}.yaml`);
+          const text = [
+            `cluster: { name: sec, endpoints: ${JSON.stringify(cfg.endpoints)}, tls: ${JSON.stringify(cfg.tls)}, username: root, ` +
+              `passwordFile: ${pw} }`,
+            `local: { dir: ${join(caseDir, `local-${withCa}`)} }`,
+            `remote: { s3: ${JSON.stringify(s3cfg)} }`,
+            `encrypt: { recipients: [${recipient}] }`,
+          ];
+          writeFileSync(file, `${text.join('\n')}\n`, { mode: 0o600 });
+          return file;
         };
-        const file = join(caseDir, `plan-${withCa}.yaml`);
-        const text = [
-          `cluster: { name: sec, endpoints: ${JSON.stringify(cfg.endpoints)}, tls: ${JSON.stringify(cfg.tls)}, username: root, ` +
-            `passwordFile: ${pw} }`,
-          `local: { dir: ${join(caseDir, `local-${withCa}`)} }`,
-          `remote: { s3: ${JSON.stringify(s3cfg)} }`,
-          `encrypt: { recipients: [${recipient}] }`,
-        ];
-        writeFileSync(file, `${text.join('\n')}\n`, { mode: 0o600 });
-        return file;
-      };
-      const good = ok(await runCli(['backup', 'run', '--config', plan(true), '-w', 'json']), 'run with caFile');
-      assert.strictEqual(JSON.parse(good.stdout).ok, true);
-      const bad = await runCli(['backup', 'run', '--config', plan(false)]);
-      assert.strictEqual(bad.code, 1);
-      assert.match(bad.stderr, /remote: FAILED: The TLS handshake with .* failed .*set remote\.s3\.caFile/);
-    } finally {
-      await Promise.all([secure.stop(), removeS3(tlsS3)]);
-    }
-  });
+        const good = ok(await runCli(['backup', 'run', '--config', plan(true), '-w', 'json']), 'run with caFile');
+        assert.strictEqual(JSON.parse(good.stdout).ok, true);
+        const bad = await runCli(['backup', 'run', '--config', plan(false)]);
+        assert.strictEqual(bad.code, 1);
+        assert.match(bad.stderr, /remote: FAILED: The TLS handshake with .* failed .*set remote\.s3\.caFile/);
+      } finally {
+        await Promise.all([secure.stop(), removeS3(tlsS3)]);
+      }
+    },
+  );
 
   it('S3 unreachable at the start: the local backup is kept, the failure is recorded and counted, exit 1', async () => {
     const p = writePlan({ s3: { endpoint: 'http://127.0.0.1:1' } });
@@ -230,7 +237,9 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
     // The local copy can still be fetched (copied and checked) without the store.
     const out = join(root, `local-fetch-${n}.db`);
     ok(await runCli(['backup', 'fetch', '--config', p.plan, '--latest', '--from', 'local', '-o', out]), 'fetch --from local');
-    const newest = localFiles(p.dir).filter((f) => f.endsWith('.db')).pop() as string;
+    const newest = localFiles(p.dir)
+      .filter((f) => f.endsWith('.db'))
+      .pop() as string;
     assert.ok(readFileSync(out).equals(readFileSync(join(p.dir, newest))));
   });
 
@@ -256,6 +265,11 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
       assert.strictEqual(r.code, 1);
       assert.match(r.stderr, /did not answer within 2 s/);
       assert.ok(Date.now() - t0 < 60_000);
+      // Nothing was read back for an upload: the local copy is checked by a hash of its own, and counts.
+      assert.match(r.stdout, /^local: /m);
+      const sidecarFile = localFiles(p.dir).find((f) => f.endsWith('.json') && !f.startsWith('.')) as string;
+      const { backup } = JSON.parse(readFileSync(join(p.dir, sidecarFile), 'utf8'));
+      assert.deepStrictEqual([backup.verified, backup.checks], [true, 'sha256-trailer, bbolt structure']);
     } finally {
       await hole.close();
     }
@@ -263,7 +277,10 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
 
   it('S3 killed in the middle of a multipart upload: no object under the final name, local kept, failure counted', async () => {
     // About 12 MiB of incompressible values: three 5 MiB parts.
-    await putAll(etcd, Array.from({ length: 48 }, (_, i) => ({ key: `/big/${i}`, value: randomBytes(256 * 1024) })));
+    await putAll(
+      etcd,
+      Array.from({ length: 48 }, (_, i) => ({ key: `/big/${i}`, value: randomBytes(256 * 1024) })),
+    );
     const proxy = new TcpProxy(s3.port);
     await proxy.start();
     const victim = await startS3(['backups']);
@@ -275,13 +292,22 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
       assert.strictEqual(r.code, 1, r.stderr);
       assert.match(r.stderr, /remote: FAILED: /);
       assert.strictEqual(localFiles(p.dir).filter((f) => f.endsWith('.db')).length, 1, 'the local backup is kept');
+      // The local copy was checked whole: by the upload's read-back when it read the file to the end before the store
+      // died (its queue holds several parts), else by a hash of its own.
+      const sidecarFile = localFiles(p.dir).find((f) => f.endsWith('.json') && !f.startsWith('.')) as string;
+      const { backup } = JSON.parse(readFileSync(join(p.dir, sidecarFile), 'utf8'));
+      assert.strictEqual(backup.verified, true);
+      assert.match(backup.checks, /^sha256-trailer( \(on the bytes the upload read back\))?, bbolt structure$/);
       assert.match(readFileSync(p.metrics, 'utf8'), /etcd_backup_consecutive_failures\{cluster="itest",destination="remote"\} 1/);
       const status = JSON.parse(readFileSync(join(p.dir, '.etcd-backup-itest.status.json'), 'utf8'));
       assert.strictEqual(status.destinations.remote.consecutiveFailures, 1);
       // Restart the store on its folder and read it with the aws CLI: nothing under the final name.
       await victim.stop();
       await victim.start();
-      assert.deepStrictEqual((await awsKeys(victim.endpoint, 'backups')).filter((k) => /\.db\.gz\.age$|\.meta\.json$/.test(k)), []);
+      assert.deepStrictEqual(
+        (await awsKeys(victim.endpoint, 'backups')).filter((k) => /\.db\.gz\.age$|\.meta\.json$/.test(k)),
+        [],
+      );
     } finally {
       await proxy.stop();
       await removeS3(victim);
@@ -296,7 +322,9 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
     assert.match(r.stderr, /"age1notakey" is not an age recipient/);
     assert.match(r.stderr, /unknown field "compres"/);
     assert.ok(!existsSync(p.dir), 'nothing was saved: the local folder was not even made');
-    const secretKey = readFileSync(key, 'utf8').split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-')) as string;
+    const secretKey = readFileSync(key, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('AGE-SECRET-KEY-')) as string;
     const secret = writePlan({ recipients: [secretKey] });
     const r2 = await runCli(['backup', 'run', '--config', secret.plan]);
     assert.match(r2.stderr, /That is a private key/);
@@ -317,7 +345,10 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
     const p = writePlan({ extra: '' });
     mkdirSync(p.dir, { recursive: true });
     // At least 1 MiB of data, so the snapshot cannot fit in the 256 KiB disk.
-    await putAll(etcd, Array.from({ length: 16 }, (_, i) => ({ key: `/full/${i}`, value: randomBytes(64 * 1024) })));
+    await putAll(
+      etcd,
+      Array.from({ length: 16 }, (_, i) => ({ key: `/full/${i}`, value: randomBytes(64 * 1024) })),
+    );
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', p.dir]);
     } catch {
@@ -327,7 +358,10 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
       const r = await runCli(['backup', 'run', '--config', p.plan]);
       assert.strictEqual(r.code, 1);
       assert.match(r.stderr, /disk is full/);
-      assert.deepStrictEqual(localFiles(p.dir).filter((f) => !f.startsWith('.etcd-backup-')), []);
+      assert.deepStrictEqual(
+        localFiles(p.dir).filter((f) => !f.startsWith('.etcd-backup-')),
+        [],
+      );
       const status = JSON.parse(readFileSync(join(p.dir, '.etcd-backup-itest.status.json'), 'utf8'));
       assert.strictEqual(status.destinations.local.consecutiveFailures, 1);
       assert.strictEqual(status.destinations.remote.consecutiveFailures, 1);
@@ -379,11 +413,13 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
       ok(await aws(s3.endpoint, ['s3', 'cp', join(root, 'foreign.bin'), `s3://backups/${p.prefix}${k}`, '--only-show-errors']), 'aws cp');
     }
     const later = new Date(Date.now() + 10 * 86400_000).toISOString();
-    const dry = JSON.parse(ok(
-      await runCli(['backup', 'prune', '--config', p.plan, '--dry-run', '--now', later, '-w', 'json']),
-      'dry run',
-    ).stdout);
-    assert.deepStrictEqual(dry.map((r: { removed: unknown[] }) => r.removed.length), [2, 2]);
+    const dry = JSON.parse(
+      ok(await runCli(['backup', 'prune', '--config', p.plan, '--dry-run', '--now', later, '-w', 'json']), 'dry run').stdout,
+    );
+    assert.deepStrictEqual(
+      dry.map((r: { removed: unknown[] }) => r.removed.length),
+      [2, 2],
+    );
     assert.strictEqual(localFiles(p.dir).filter((f) => /^itest-.*Z\.db$/.test(f)).length, 4, 'a dry run removes nothing');
     const real = JSON.parse(ok(await runCli(['backup', 'prune', '--config', p.plan, '--now', later, '-w', 'json']), 'prune').stdout);
     assert.deepStrictEqual(
@@ -416,13 +452,8 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
     const service = join(unitDir, 'etcd-backup-itest.service');
     const timer = join(unitDir, 'etcd-backup-itest.timer');
     const text = readFileSync(timer, 'utf8') + readFileSync(service, 'utf8');
-    for (const line of [
-      'Persistent=true',
-      'Type=oneshot',
-      'Nice=10',
-      'IOSchedulingClass=idle',
-      'OnCalendar=*-*-* 00/6:00:00',
-    ]) assert.ok(text.includes(line), line);
+    for (const line of ['Persistent=true', 'Type=oneshot', 'Nice=10', 'IOSchedulingClass=idle', 'OnCalendar=*-*-* 00/6:00:00'])
+      assert.ok(text.includes(line), line);
     assert.match(text, /RandomizedDelaySec=\d+/);
     const verify = await new Promise<{ code: number; out: string }>((done) =>
       execFile('systemd-analyze', ['verify', service, timer], (err, stdout, stderr) => done({ code: err ? 1 : 0, out: stdout + stderr })),

@@ -51,6 +51,7 @@ describe('backup plan files', () => {
     assert.deepStrictEqual(plan.cluster.endpoints, ['https://10.0.0.11:2379', 'https://10.0.0.12:2379']);
     assert.deepStrictEqual(plan.remote?.keep, { last: 14, daily: 7, weekly: 4, monthly: 6 });
     assert.strictEqual(plan.remote?.s3.partSizeMiB, 8);
+    assert.strictEqual(plan.compressLevel, 3, "gzip level 3: Node's level 1 is slower and larger on repetitive data");
     assert.strictEqual(plan.statusFile, '/var/backups/etcd/prod/.etcd-backup-prod.status.json');
     assert.strictEqual(plan.encrypt?.recipients[0].text, recipient);
     assert.strictEqual(remoteSuffix(plan), '.db.gz.age');

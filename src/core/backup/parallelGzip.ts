@@ -4,7 +4,7 @@
  * input order. A file of concatenated members is one valid gzip file (RFC 1952, 2.2): `gunzip`,
  * `zcat`, Node's `createGunzip` and every S3 tool read it as one stream.
  *
- * Why: a single zlib stream compresses on one thread (about 40-100 MB/s at level 1), and a
+ * Why: a single zlib stream compresses on one thread (about 40-300 MB/s, by level and data), and a
  * backup of a large database would wait for it long after the save has finished. With two or
  * more blocks in flight the upload keeps up with the save.
  *

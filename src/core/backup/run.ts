@@ -63,19 +63,56 @@ export async function openPlanStore(plan: BackupPlan): Promise<ObjectStore> {
   return openS3Store(plan.remote.s3);
 }
 
-/** A transform that hashes and counts what passes through it. */
-export function tap(): { stream: Transform; digest(): { size: number; sha256: string } } {
+/** What a {@link tap} saw: size and SHA-256 of all of it, and of all but its last 32 bytes (a snapshot's database). */
+export interface TapDigest {
+  size: number;
+  sha256: string;
+  /** SHA-256 of every byte but the last 32: for a snapshot file, the hash its trailer must hold. */
+  headSha256: string;
+  /** The last 32 bytes (hex): for a snapshot file, its SHA-256 trailer. */
+  tail: string;
+}
+
+/**
+ * A transform that hashes and counts what passes through it, in one pass: the hash of all but
+ * the last 32 bytes is a copy of the running hash taken before the held-back tail is added.
+ * `onEnd` gets the digest as soon as the last byte has passed.
+ */
+export function tap(onEnd?: (d: TapDigest) => void): { stream: Transform; digest(): TapDigest; bytes(): number } {
   const h = createHash('sha256');
   let size = 0;
+  let tail = Buffer.alloc(0);
+  let result: TapDigest | undefined;
+  const digest = (): TapDigest => {
+    if (!result) {
+      const headSha256 = h.copy().digest('hex');
+      result = { size, sha256: h.update(tail).digest('hex'), headSha256, tail: tail.toString('hex') };
+    }
+    return result;
+  };
   const stream = new Transform({
     transform(chunk: Buffer, _e, cb) {
-      h.update(chunk);
       size += chunk.length;
+      if (chunk.length >= TRAILER_BYTES) {
+        h.update(tail);
+        h.update(chunk.subarray(0, chunk.length - TRAILER_BYTES));
+        tail = Buffer.from(chunk.subarray(chunk.length - TRAILER_BYTES));
+      } else {
+        const both = Buffer.concat([tail, chunk]);
+        h.update(both.subarray(0, Math.max(0, both.length - TRAILER_BYTES)));
+        tail = both.subarray(Math.max(0, both.length - TRAILER_BYTES));
+      }
       cb(null, chunk);
     },
+    flush(cb) {
+      onEnd?.(digest());
+      cb();
+    },
   });
-  return { stream, digest: () => ({ size, sha256: h.digest('hex') }) };
+  return { stream, digest, bytes: () => size };
 }
+
+const TRAILER_BYTES = 32;
 
 /** Save from the best member that answers; on an unreachable member try the next. */
 async function saveFromCluster(
@@ -110,9 +147,16 @@ async function saveFromCluster(
   throw explain(last);
 }
 
-/** Check the saved file with the native reader and record that in its sidecar. */
-async function checkAndMark(saved: SaveResult, plan: BackupPlan): Promise<void> {
-  const v = await verifySnapshot(saved.file);
+/**
+ * Check the saved file (SHA-256 trailer and the native reader) and record that in its sidecar.
+ * With `readBack` (the upload's hash of the file as it read it from disk) the trailer is proven
+ * by that pass instead of a third read of the file; the structure walk runs meanwhile. When the
+ * read-back proves nothing (the upload failed or stalls), the file is hashed here as always.
+ */
+async function checkAndMark(saved: SaveResult, plan: BackupPlan, readBack?: Promise<boolean>): Promise<void> {
+  const [walked, proven] = await Promise.all([verifySnapshot(saved.file, { skipHash: Boolean(readBack) }), readBack ?? false]);
+  // Not proven by the read-back: hash the file here, as a run without an upload does.
+  const v = readBack && walked.ok && !proven ? await verifySnapshot(saved.file) : walked;
   if (!v.ok) {
     throw new EtcdBackupError(
       'corrupt',
@@ -120,7 +164,8 @@ async function checkAndMark(saved: SaveResult, plan: BackupPlan): Promise<void> 
         `inspection, but not counted as a good backup.`,
     );
   }
-  const backup = { verified: true, verifiedAt: new Date().toISOString(), plan: plan.path, checks: 'sha256-trailer, bbolt structure' };
+  const how = proven ? 'sha256-trailer (on the bytes the upload read back), bbolt structure' : 'sha256-trailer, bbolt structure';
+  const backup = { verified: true, verifiedAt: new Date().toISOString(), plan: plan.path, checks: how };
   const sidecar = { ...saved.sidecar, backup };
   await updateOwnSidecar(saved.file, sidecar as SnapshotSidecar);
 }
@@ -161,10 +206,50 @@ interface Uploaded {
   stored: { size: number; sha256: string };
 }
 
+/**
+ * The upload reads the saved file back from disk while it streams it: what it read, hashed in
+ * the same pass, proves the file's SHA-256 trailer (see {@link readBackProves}).
+ */
+interface ReadBack {
+  /** Called once every byte of the file has been read (never when the upload failed first). */
+  done(d: TapDigest): void;
+  /** Bytes read so far. */
+  bytes(): number;
+}
+
+/**
+ * Whether the upload's read-back proves the saved file: the bytes read from disk are the
+ * bytes the save received (same size and SHA-256), and their last 32 bytes are the SHA-256 of
+ * the rest, as the trailer check computes. False, so the caller hashes the file itself, when
+ * the upload failed before reading it all or its reading stood still for 3 s (a store that
+ * accepts and never answers holds the read back).
+ */
+async function readBackProves(saved: SaveResult, digest: Promise<TapDigest | undefined>, bytes: () => number): Promise<boolean> {
+  let last = -1;
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const d = await Promise.race([digest, new Promise<null>((r) => (timer = setTimeout(() => r(null), 3000)))]);
+    clearTimeout(timer);
+    if (d === undefined) return false;
+    if (d) return d.size === saved.size && d.sha256 === saved.sha256 && d.headSha256 === saved.dbSha256 && d.tail === d.headSha256;
+    const now = bytes();
+    if (now === last) return false;
+    last = now;
+  }
+}
+
 /** Compress, encrypt and upload `source` as the plan's data object for `name`. */
-async function uploadStream(plan: BackupPlan, store: ObjectStore, source: Readable, name: string, opts: RunOptions): Promise<Uploaded> {
+async function uploadStream(
+  plan: BackupPlan,
+  store: ObjectStore,
+  source: Readable,
+  name: string,
+  opts: RunOptions,
+  readBack?: ReadBack,
+): Promise<Uploaded> {
   const object = `${name}${remoteSuffix(plan)}`;
-  const plain = tap();
+  const plain = tap(readBack?.done);
+  if (readBack) readBack.bytes = plain.bytes;
   const stored = tap();
   const stages: (Readable | Transform)[] = [source, plain.stream];
   if (plan.compress === 'gzip') stages.push(createParallelGzip({ level: plan.compressLevel }));
@@ -347,6 +432,8 @@ async function runDestinations(
   const t = Date.now();
   let saved: SaveResult;
   let streaming: Promise<Uploaded> | undefined;
+  let readBack: ReadBack | undefined;
+  let proof: Promise<boolean> | undefined;
   try {
     const password = await readPlanPassword(plan);
     await fs.mkdir(plan.local.dir, { recursive: true, mode: 0o700 });
@@ -356,6 +443,9 @@ async function runDestinations(
     // The save streams into a temp file of its own (`<name>.<pid>-<random>.part`); the upload follows it.
     let partFile: string | undefined;
     const saving = saveFromCluster(plan, password !== undefined ? { password } : {}, target, opts, (p) => (partFile = p));
+    let readBackDone: (d: TapDigest | undefined) => void = () => undefined;
+    const readBackDigest = new Promise<TapDigest | undefined>((r) => (readBackDone = r));
+    readBack = { done: readBackDone, bytes: () => 0 };
     // The copy is compressed, encrypted and uploaded while the snapshot streams to disk.
     streaming = storeReady?.then(async (store) => {
       opts.log?.(`Uploading to ${store.where} while saving...`);
@@ -365,9 +455,13 @@ async function runDestinations(
         followSave(() => partFile, saving),
         name,
         opts,
+        readBack,
       );
     });
-    streaming?.catch(() => undefined);
+    streaming?.catch(() => readBackDone(undefined));
+    if (!streaming) readBackDone(undefined);
+    proof = saving.then((s) => (streaming ? readBackProves(s, readBackDigest, () => readBack?.bytes() ?? 0) : false));
+    proof.catch(() => undefined);
     saved = await saving;
     result.file = saved.file;
     result.revision = saved.sidecar.revision;
@@ -393,7 +487,7 @@ async function runDestinations(
   });
   uploading?.catch(() => undefined);
   try {
-    await checkAndMark(saved, plan);
+    await checkAndMark(saved, plan, plan.remote ? proof : undefined);
     const durationSeconds = (Date.now() - t) / 1000;
     const name = basename(saved.file);
     result.destinations.push({ destination: 'local', ok: true, where: plan.local.dir, name, sizeBytes: saved.size, durationSeconds });
