@@ -74,6 +74,8 @@ const run = command(runSpec, async (values) => {
     for (const pr of r.prune) {
       if (pr.removed.length) err(`Pruned ${pr.removed.length} ${pr.where} backup(s): ${pr.removed.map((x) => x.name).join(', ')}.`);
       if (pr.error) err(`Prune of ${pr.where} stopped: ${pr.error}`);
+      if (pr.unfinished?.aborted.length)
+        err(`Aborted ${pr.unfinished.aborted.length} unfinished upload(s) a run left: ${pr.unfinished.aborted.join(', ')}.`);
     }
     if (!r.ok)
       err(
@@ -193,7 +195,7 @@ const pruneSpec: CommandSpec = {
 const prune = command(pruneSpec, async (values) => {
   const asJson = json(values);
   const p = await plan(values);
-  const { pruneLocal, pruneRemote } = await import('../core/backup/prune');
+  const { pruneLocal, pruneRemote, UNFINISHED_AFTER_HOURS } = await import('../core/backup/prune');
   const { acquireLock } = await import('../core/backup/lock');
   const opts = { dryRun: values['dry-run'] === true, now: values.now ? parseTime(String(values.now), 'now') : new Date() };
   const lock = opts.dryRun ? undefined : await acquireLock(p.lockFile, p.cluster.name);
@@ -215,6 +217,11 @@ const prune = command(pruneSpec, async (values) => {
       for (const r of reports) {
         for (const x of r.removed) out(`${opts.dryRun ? 'would remove' : 'removed'} ${r.where} ${x.name}: ${x.reasons.join(', ')}`);
         for (const x of r.kept) out(`keep ${r.where} ${x.name}: ${x.reasons.join(', ')}`);
+        for (const x of r.unfinished?.aborted ?? []) {
+          out(`${opts.dryRun ? 'would abort' : 'aborted'} ${r.where} unfinished upload ${x}: started over ${UNFINISHED_AFTER_HOURS} h ago`);
+        }
+        for (const x of r.unfinished?.left ?? []) out(`leave ${r.where} unfinished upload ${x}: younger than ${UNFINISHED_AFTER_HOURS} h`);
+        if (r.unfinished?.note) out(`${r.where} unfinished uploads not looked at: ${r.unfinished.note}`);
       }
     }
     const failedReports = reports.filter((r) => r.error);

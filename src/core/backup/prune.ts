@@ -7,7 +7,7 @@
  */
 import { promises as fs } from 'fs';
 import { EtcdBackupError, explain } from '../errors';
-import { listLocal, listRemote, LocalBackup, RemoteBackup } from './catalog';
+import { listLocal, listRemote, LocalBackup, parseBackupFileName, RemoteBackup } from './catalog';
 import type { BackupPlan } from './plan';
 import { applyRetention, RetentionDecision } from './retention';
 import type { ObjectStore } from './store';
@@ -28,7 +28,25 @@ export interface PruneReport {
   foreign?: string[];
   /** A sentence when the prune could not finish. */
   error?: string;
+  /** Remote only: this plan's multipart uploads that a run left unfinished (it died mid-upload). */
+  unfinished?: UnfinishedReport;
 }
+
+export interface UnfinishedReport {
+  /** Aborted (or, in a dry run, to be aborted): started over {@link UNFINISHED_AFTER_HOURS} h ago. */
+  aborted: string[];
+  /** Younger ones: a run elsewhere may still be sending them. */
+  left: string[];
+  /** Why nothing was looked at or aborted (the store does not list unfinished uploads, or failed to). */
+  note?: string;
+}
+
+/**
+ * An unfinished multipart upload of this plan is aborted once it is this old: no run takes a day,
+ * and a run of the same plan on another machine may be uploading right now (the lock is per
+ * machine). AWS's lifecycle rule for the same (AbortIncompleteMultipartUpload) counts in days too.
+ */
+export const UNFINISHED_AFTER_HOURS = 24;
 
 export interface PruneOptions {
   now?: Date;
@@ -84,6 +102,33 @@ export async function pruneRemote(plan: BackupPlan, store: ObjectStore, opts: Pr
       }
     }
     report.removed.push(entry(d));
+  }
+  report.unfinished = await abortUnfinished(plan, store, opts);
+  return report;
+}
+
+/**
+ * Abort this plan's multipart uploads left unfinished by a run that died mid-upload (their parts
+ * cost storage and never become an object). Only names this plan makes are considered, and only
+ * uploads started over {@link UNFINISHED_AFTER_HOURS} hours ago; anything else is never touched.
+ */
+async function abortUnfinished(plan: BackupPlan, store: ObjectStore, opts: PruneOptions): Promise<UnfinishedReport> {
+  const report: UnfinishedReport = { aborted: [], left: [] };
+  if (!store.listUnfinished || !store.abortUnfinished) return { ...report, note: 'this store does not list unfinished uploads' };
+  try {
+    const all = await store.listUnfinished();
+    if (all === 'unsupported') return { ...report, note: 'the store does not list unfinished uploads (ListMultipartUploads)' };
+    const cutoff = (opts.now ?? new Date()).getTime() - UNFINISHED_AFTER_HOURS * 3600_000;
+    for (const u of all.filter((x) => parseBackupFileName(plan, x.name))) {
+      if (!u.initiated || u.initiated.getTime() > cutoff) {
+        report.left.push(u.name);
+        continue;
+      }
+      if (!opts.dryRun) await store.abortUnfinished(u);
+      report.aborted.push(u.name);
+    }
+  } catch (err) {
+    report.note = explain(err).message;
   }
   return report;
 }

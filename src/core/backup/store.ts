@@ -20,6 +20,14 @@ export interface UploadOptions {
   onProgress?: (bytes: number) => void;
 }
 
+/** A multipart upload that was started and neither completed nor aborted (a run that died mid-upload). */
+export interface UnfinishedUpload {
+  /** Name relative to the store's prefix. */
+  name: string;
+  uploadId: string;
+  initiated?: Date;
+}
+
 export interface ObjectStore {
   /** For messages: `s3://bucket/prefix` (with the endpoint when it is not AWS). */
   readonly where: string;
@@ -39,6 +47,13 @@ export interface ObjectStore {
   /** Read a small object whole. */
   getSmall(name: string, signal?: AbortSignal): Promise<Buffer>;
   remove(name: string): Promise<void>;
+  /**
+   * Multipart uploads under the prefix that were never completed or aborted; `unsupported` when
+   * the store does not list them (ListMultipartUploads not implemented).
+   */
+  listUnfinished?(signal?: AbortSignal): Promise<UnfinishedUpload[] | 'unsupported'>;
+  /** Abort one unfinished upload: the store drops its parts. */
+  abortUnfinished?(u: UnfinishedUpload): Promise<void>;
   /** Release connections. */
   close(): void;
 }

@@ -15,7 +15,7 @@ import { promises as fs } from 'fs';
 import { Readable } from 'stream';
 import { EtcdBackupError } from '../errors';
 import type { S3Settings } from './plan';
-import type { ObjectStore, StoredObject, UploadOptions } from './store';
+import type { ObjectStore, StoredObject, UnfinishedUpload, UploadOptions } from './store';
 
 export interface S3Credentials {
   accessKeyId: string;
@@ -297,6 +297,42 @@ export async function openS3Store(settings: S3Settings): Promise<ObjectStore> {
         await client.send(new s3.DeleteObjectCommand({ Bucket: settings.bucket, Key: key(name) }));
       } catch (err) {
         throw fail(err, `Deleting ${name}`);
+      }
+    },
+    async listUnfinished(signal) {
+      const out: UnfinishedUpload[] = [];
+      let keyMarker: string | undefined;
+      let idMarker: string | undefined;
+      try {
+        do {
+          const r = await client.send(
+            new s3.ListMultipartUploadsCommand({
+              Bucket: settings.bucket,
+              Prefix: settings.prefix,
+              Delimiter: '/',
+              KeyMarker: keyMarker,
+              UploadIdMarker: idMarker,
+            }),
+            { abortSignal: signal },
+          );
+          for (const u of r.Uploads ?? []) {
+            const name = u.Key?.startsWith(settings.prefix) ? u.Key.slice(settings.prefix.length) : '';
+            if (name && !name.includes('/') && u.UploadId) out.push({ name, uploadId: u.UploadId, initiated: u.Initiated });
+          }
+          [keyMarker, idMarker] = r.IsTruncated ? [r.NextKeyMarker, r.NextUploadIdMarker] : [undefined, undefined];
+        } while (keyMarker);
+      } catch (err) {
+        const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+        if (e.name === 'NotImplemented' || e.$metadata?.httpStatusCode === 501) return 'unsupported';
+        throw fail(err, 'Listing unfinished uploads');
+      }
+      return out;
+    },
+    async abortUnfinished(u) {
+      try {
+        await client.send(new s3.AbortMultipartUploadCommand({ Bucket: settings.bucket, Key: key(u.name), UploadId: u.uploadId }));
+      } catch (err) {
+        throw fail(err, `Aborting the unfinished upload of ${u.name}`);
       }
     },
     close() {
