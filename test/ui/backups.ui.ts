@@ -13,8 +13,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
-import type { UiContext } from './uiHelpers';
+import { narrowSidebar, setMachineSettings, type UiContext } from './uiHelpers';
 import { startCluster } from '../support/etcdRig';
 
 export const title = 'Backups nodes: a fresh, a late and a failing plan side by side (auto-save on, narrow side bar); a backup\'s menu';
@@ -27,27 +26,6 @@ function cli(root: string, args: string[]): Promise<{ code: number; text: string
       done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, text: stdout + stderr }),
     ),
   );
-}
-
-/** Drag the side bar's right edge so that it is `width` pixels wide. */
-async function narrowSidebar(page: Page, width: number): Promise<void> {
-  const box = await page.locator('.part.sidebar').first().boundingBox();
-  if (!box) throw new Error('no side bar');
-  const y = box.y + box.height / 2;
-  await page.mouse.move(box.x + box.width - 1, y);
-  await page.mouse.down();
-  await page.mouse.move(box.x + width, y, { steps: 8 });
-  await page.mouse.up();
-}
-
-/**
- * `etcdBackup.backupPlans` is machine-scoped: code-server's window is a remote one, which takes
- * machine settings from the server's Machine/settings.json, not from the user settings.
- */
-function setMachineSettings(userSettingsFile: string, values: Record<string, unknown>): void {
-  const file = join(userSettingsFile, '..', '..', 'Machine', 'settings.json');
-  mkdirSync(join(file, '..'), { recursive: true });
-  writeFileSync(file, `${JSON.stringify(values, null, 2)}\n`);
 }
 
 export default async function (ctx: UiContext): Promise<void> {

@@ -106,3 +106,24 @@ export async function answer(page: Page, step: string, text: string): Promise<vo
   await page.waitForTimeout(300);
   await page.keyboard.press('Enter');
 }
+
+/** Drag the side bar's right edge so that it is `width` pixels wide. */
+export async function narrowSidebar(page: Page, width: number): Promise<void> {
+  const box = await page.locator('.part.sidebar').first().boundingBox();
+  if (!box) throw new Error('no side bar');
+  const y = box.y + box.height / 2;
+  await page.mouse.move(box.x + box.width - 1, y);
+  await page.mouse.down();
+  await page.mouse.move(box.x + width, y, { steps: 8 });
+  await page.mouse.up();
+}
+
+/**
+ * `etcdBackup.backupPlans` is machine-scoped: code-server's window is a remote one, which takes
+ * machine settings from the server's Machine/settings.json, not from the user settings.
+ */
+export function setMachineSettings(userSettingsFile: string, values: Record<string, unknown>): void {
+  const file = join(userSettingsFile, '..', '..', 'Machine', 'settings.json');
+  mkdirSync(join(file, '..'), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(values, null, 2)}\n`);
+}
