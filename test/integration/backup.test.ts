@@ -9,7 +9,7 @@
  */
 import * as assert from 'assert';
 import { execFile, execFileSync, spawn } from 'child_process';
-import { randomBytes } from 'crypto';
+import { createHash, randomBytes } from 'crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { hostname, tmpdir } from 'os';
 import { join, resolve } from 'path';
@@ -254,6 +254,26 @@ describe('backup plans (real etcd, s3rver, aws CLI, age)', function () {
     const r2 = await runCli(['backup', 'run', '--config', b.plan]);
     assert.strictEqual(r2.code, 1);
     assert.match(r2.stderr, /The bucket "no-such-bucket" does not exist/);
+  });
+
+  it('fetch still checks the SHA-256 trailer: a backup whose sidecar agrees with a changed file is refused, nothing written', async () => {
+    const p = writePlan({ s3: null });
+    const r = JSON.parse(ok(await runCli(['backup', 'run', '--config', p.plan, '-w', 'json']), 'backup run').stdout) as { name: string };
+    // A byte of the database changed (the middle of the file: values, not the page headers the reader walks), and the
+    // sidecar's SHA-256 made to agree, as if the file had been damaged before it was recorded.
+    const db = join(p.dir, `${r.name}.db`);
+    const bytes = readFileSync(db);
+    bytes[Math.floor((bytes.length - 32) / 2)] ^= 0x40;
+    writeFileSync(db, bytes);
+    const sidecar = join(p.dir, `${r.name}.json`);
+    const sc = JSON.parse(readFileSync(sidecar, 'utf8'));
+    sc.sha256 = createHash('sha256').update(bytes).digest('hex');
+    writeFileSync(sidecar, JSON.stringify(sc, null, 2));
+    const out = join(root, 'trailer-mismatch.db');
+    const f = await runCli(['backup', 'fetch', '--config', p.plan, '--name', r.name, '--from', 'local', '-o', out]);
+    assert.strictEqual(f.code, 1, f.stderr);
+    assert.match(f.stderr, /failed its check: .*SHA-256/);
+    assert.ok(!existsSync(out) && !existsSync(`${out}.part`));
   });
 
   it('a store that accepts and never answers fails within the timeout, with a sentence', async () => {
