@@ -4,6 +4,7 @@
 // takes a full backup with the production CLI (dist/cli.js), runs `backup follow` against it
 // while a load generator writes `--rate` puts per second (64 in flight) for `--seconds`, then
 // `backup fetch --to-revision <last>` (every recorded event replayed on the backup).
+// The follower runs with the NODE_OPTIONS of the systemd unit `backup schedule` writes.
 // Lag is per revision: the time the follower received it (recorded in the segment) minus the
 // time the write was acknowledged to the load generator. Peak RSS is the kernel's VmHWM.
 //
@@ -86,11 +87,20 @@ try {
   writeFileSync(
     plan,
     `cluster:\n  name: bench\n  endpoints: [${client}]\nlocal:\n  dir: ${join(dir, 'local')}\n` +
-      'follow: { enabled: true, segmentSeconds: 60, segmentMiB: 16 }\n',
+      'schedule: "*-*-* 00/6:00:00"\nfollow: { enabled: true, segmentSeconds: 60, segmentMiB: 16 }\n',
     { mode: 0o600 },
   );
   execFileSync(process.execPath, [cli, 'backup', 'run', '--config', plan], { stdio: 'ignore' });
-  follower = spawn(process.execPath, [cli, 'backup', 'follow', '--config', plan], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Started as the service `backup schedule` writes starts it: with the unit's Environment= line
+  // (NODE_OPTIONS with the follower's V8 flags), so the measured process is the follower itself.
+  const unitText = execFileSync(process.execPath, [cli, 'backup', 'schedule', '--config', plan], { encoding: 'utf8' });
+  const unitEnv = /^Environment=(NODE_OPTIONS=.*)$/m.exec(unitText.slice(unitText.indexOf('-follow.service')))?.[1];
+  if (!unitEnv) throw new Error("the follower's unit has no NODE_OPTIONS line");
+  const nodeOptions = unitEnv.replace(/^"|"$/g, '').slice('NODE_OPTIONS='.length);
+  follower = spawn(process.execPath, [cli, 'backup', 'follow', '--config', plan], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${nodeOptions}`.trim() },
+  });
   let flog = '';
   follower.stderr.on('data', (b) => (flog += b));
   while (!/Watching/.test(flog)) await sleep(100);
@@ -137,6 +147,8 @@ try {
     }
     await sleep(100);
   }
+  const children = readFileSync(`/proc/${follower.pid}/task/${follower.pid}/children`, 'utf8').trim();
+  if (children) throw new Error(`the follower started another process (${children}): its memory would not be measured`);
   const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${follower.pid}/status`, 'utf8'))[1]) / 1024;
   follower.kill('SIGTERM');
   await new Promise((r) => follower.on('exit', r));

@@ -343,7 +343,11 @@ const fetchAny: CliCommand = {
 const follow: CliCommand = {
   summary: followSpec.summary,
   specs: [followSpec],
-  run: async (args) => (await import('./backupFollow')).followCommand.run(args),
+  run: async (args) => {
+    // Help is printed here; following needs the follower's V8 flags (./followLaunch.ts).
+    const relaunched = args.some((a) => a === '--help' || a === '-h') ? undefined : (await import('./followLaunch')).relaunchFollower();
+    return relaunched ? await relaunched : (await import('./backupFollow')).followCommand.run(args);
+  },
 };
 
 export const backupCommands: Record<string, CliCommand> = { run, list, status, prune, fetch: fetchAny, schedule, follow };

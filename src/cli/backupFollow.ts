@@ -13,6 +13,7 @@ import { follow, FollowLog } from '../core/pitr/follower';
 import { changelogDir } from '../core/pitr/followPlan';
 import { materialize } from '../core/pitr/materialize';
 import { openPitrStores } from '../core/pitr/planStores';
+import { watchLauncher } from './followLaunch';
 import { minorGc } from './gc';
 import { command, helpText, parseCommand, stringValue } from './args';
 import { fetchPitrSpec, followSpec } from './pitrSpecs';
@@ -45,9 +46,11 @@ export const followCommand = command(followSpec, async (values) => {
   });
   const password = await readPlanPassword(plan);
   const abort = new AbortController();
+  // `on`, not `once`: a repeated signal (a terminal's Ctrl-C also passed on by ./followLaunch.ts) must not kill it mid-store.
   const onSignal = (): void => abort.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  watchLauncher(onSignal);
   try {
     await follow({
       cluster: plan.cluster,

@@ -18,6 +18,7 @@ import { loadPlan } from '../../src/core/backup/plan';
 import { runBackup } from '../../src/core/backup/run';
 import { parseSegment, RevisionRecord } from '../../src/core/pitr/segment';
 import { LocalSegmentStore } from '../../src/core/pitr/store';
+import { FOLLOWER_NODE_FLAGS } from '../../src/core/pitr/units';
 import { fetchPointInTime } from '../../src/cli/backupFollow';
 import { captureOutput } from '../support/captureOutput';
 import { EtcdTestCluster, startCluster } from '../support/etcdRig';
@@ -32,10 +33,15 @@ interface FollowerProc {
 }
 
 function startFollower(plan: string): FollowerProc {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli.ts'), 'backup', 'follow', '--config', plan], {
-    cwd: REPO,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  // With the unit's node flags, as its service runs it: one process, so SIGKILL kills the follower itself.
+  const child = spawn(
+    process.execPath,
+    [...FOLLOWER_NODE_FLAGS, '--import', 'tsx', join(REPO, 'src/cli.ts'), 'backup', 'follow', '--config', plan],
+    {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr?.on('data', (b: Buffer) => (out += b.toString()));

@@ -16,6 +16,7 @@ import { runBackup } from '../../src/core/backup/run';
 import { EtcdConnection } from '../../src/core/etcd';
 import { PlanSegmentStore } from '../../src/core/pitr/planStores';
 import { LocalSegmentStore } from '../../src/core/pitr/store';
+import { FOLLOWER_NODE_FLAGS } from '../../src/core/pitr/units';
 import { captureOutput } from '../support/captureOutput';
 import { EtcdTestCluster, startCluster } from '../support/etcdRig';
 
@@ -31,10 +32,15 @@ describe('point-in-time recovery: a new chain after etcd compacted past the foll
   let log = '';
 
   const startFollower = (): Promise<number | null> => {
-    child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli.ts'), 'backup', 'follow', '--config', plan], {
-      cwd: REPO,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    // With the unit's node flags, as its service runs it: one process, so SIGKILL kills the follower itself.
+    child = spawn(
+      process.execPath,
+      [...FOLLOWER_NODE_FLAGS, '--import', 'tsx', join(REPO, 'src/cli.ts'), 'backup', 'follow', '--config', plan],
+      {
+        cwd: REPO,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     child.stderr?.on('data', (b: Buffer) => (log += b.toString()));
     return new Promise((r) => child?.on('exit', (code) => r(code)));
   };

@@ -60,6 +60,8 @@ describe("point-in-time recovery: the follower's systemd service", function () {
     const service = join(units, 'etcd-backup-unit-test-follow.service');
     const text = await fs.readFile(service, 'utf8');
     for (const line of ['Type=simple', 'Restart=always', 'WantedBy=multi-user.target']) assert.ok(text.includes(line), line);
+    // The follower's V8 flags (its memory budget) from the start, in its one process.
+    assert.match(text, /^Environment=NODE_OPTIONS=--max-semi-space-size=2$/m);
     assert.match(
       text,
       new RegExp(`^ExecStart=${process.execPath.replace(/[.]/g, '\\.')} \\S+cli\\.js backup follow --config \\S+plan-f\\.yaml$`, 'm'),

@@ -1,10 +1,12 @@
 import assert from 'assert';
+import { promises as fs } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
 import { parseSegment, SegmentBuilder, SegmentCorruptError, segmentName } from '../../src/core/pitr/segment';
-import { segmentsFor } from '../../src/core/pitr/store';
+import { LocalSegmentStore, SegmentSpool, segmentsFor } from '../../src/core/pitr/store';
 import { checkFollow } from '../../src/core/pitr/followPlan';
 
-function sample(first = 10, n = 3): { name: string; data: Buffer } {
-  const b = new SegmentBuilder({ cluster: 'prod', first });
+function fill(b: SegmentBuilder, first: number, n: number): void {
   b.addLease({ id: '7587869876543210123', ttl: 30, revision: first });
   for (let r = first; r < first + n; r++) {
     b.addRevision({
@@ -24,6 +26,11 @@ function sample(first = 10, n = 3): { name: string; data: Buffer } {
       ],
     });
   }
+}
+
+function sample(first = 10, n = 3): { name: string; data: Buffer } {
+  const b = new SegmentBuilder({ cluster: 'prod', first, createdAt: '2026-12-01T00:00:00.000Z' });
+  fill(b, first, n);
   return { name: segmentName(first, first + n - 1), data: b.finish() };
 }
 
@@ -54,6 +61,56 @@ describe('change-log segments', function () {
   it('a builder refuses a revision that does not follow the last one', function () {
     const b = new SegmentBuilder({ cluster: 'prod', first: 5 });
     assert.throws(() => b.addRevision({ revision: 6, time: 0, events: [] }), /must be consecutive/);
+  });
+
+  it('spooled: the bytes taken on the way and the rest make the same file as one built in memory', function () {
+    const whole = sample(10, 50).data;
+    const b = new SegmentBuilder({ cluster: 'prod', first: 10, createdAt: '2026-12-01T00:00:00.000Z' });
+    const parts: Buffer[] = [];
+    for (let r = 10; r < 60; r += 7) {
+      fill(b, r, Math.min(7, 60 - r));
+      assert.strictEqual(b.pendingBytes > 0, true);
+      parts.push(b.takePending());
+      assert.strictEqual(b.pendingBytes, 0);
+    }
+    parts.push(b.finish());
+    assert.deepStrictEqual(Buffer.concat(parts), whole);
+  });
+
+  it('a spool file becomes a segment by name; a segment with other bytes is never replaced; a killed run’s spool is removed', async function () {
+    const dir = await fs.mkdtemp(join(tmpdir(), 'etcd-backup-spool-'));
+    try {
+      const store = new LocalSegmentStore(join(dir, 'changelog'));
+      await fs.mkdir(store.dir, { recursive: true });
+      await fs.writeFile(join(store.dir, '.open-segment-999-1'), 'left by a killed follower');
+      const build = async (n: number): Promise<string> => {
+        const b = new SegmentBuilder({ cluster: 'prod', first: 10, createdAt: '2026-12-01T00:00:00.000Z' });
+        const spool = await SegmentSpool.open(await store.spoolFile(), b, 1024);
+        for (let r = 10; r < 10 + n; r++) {
+          fill(b, r, 1);
+          await spool.drain();
+          assert.ok(b.pendingBytes < 1024, 'the builder holds less than a chunk');
+        }
+        await spool.finish();
+        assert.strictEqual((await fs.stat(spool.path)).mode & 0o777, 0o600);
+        return spool.path;
+      };
+      const first = await build(40);
+      assert.deepStrictEqual((await fs.readdir(store.dir)).sort(), [first.slice(store.dir.length + 1)], 'the old spool is gone');
+      const name = segmentName(10, 49);
+      await store.commit(name, first);
+      assert.deepStrictEqual(await fs.readFile(join(store.dir, name)), sample(10, 40).data);
+      // The same bytes again: kept as they are; other bytes under that name: refused, the segment untouched.
+      await store.commit(name, await build(40));
+      const other = await build(40);
+      await fs.appendFile(other, 'x');
+      await assert.rejects(store.commit(name, other), /already exists with other content/);
+      assert.deepStrictEqual(await fs.readFile(join(store.dir, name)), sample(10, 40).data);
+      assert.deepStrictEqual(await fs.readdir(store.dir), [name], 'no spool file is left');
+      assert.strictEqual(parseSegment(name, await store.read({ name, first: 10, last: 49 })).events, 80);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('segmentsFor: the segments after a base up to a target, and the first gap', function () {

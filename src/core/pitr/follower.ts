@@ -20,7 +20,7 @@ import type { Etcd3, IWatchResponse } from 'etcd3';
 import { EtcdBackupError, explain } from '../errors';
 import { ClusterConfig, ClusterSecrets } from '../types';
 import { ChangeEvent, RevisionRecord, SegmentBuilder, segmentName } from './segment';
-import { FullSnapshotRef, FullSnapshots, SegmentStore, writeFileAtomic } from './store';
+import { FullSnapshotRef, FullSnapshots, SegmentSpool, SegmentStore, writeFileAtomic } from './store';
 import { clientOptions, createClient } from '../etcd';
 
 export interface FollowOptions {
@@ -117,6 +117,8 @@ export class Follower {
   private readonly clients = new Map<string, Etcd3>();
   private endpointIndex = 0;
   private builder: SegmentBuilder | undefined;
+  /** The open segment's file, when the store spools (the builder then holds at most a chunk). */
+  private spool: SegmentSpool | undefined;
   private readonly leaseTtl = new Map<string, number>();
   private next = 0;
   /** A failed store: the current watch ends and restarts after the last stored revision. */
@@ -337,17 +339,25 @@ export class Follower {
     await this.rollIfDue();
   }
 
+  /** A new open segment, spooled to a file when the store can. */
+  private async open(first: number): Promise<SegmentBuilder> {
+    const builder = new SegmentBuilder({ cluster: this.opts.cluster.name, first });
+    const { segments } = this.opts;
+    if (segments.spoolFile && segments.commit) this.spool = await SegmentSpool.open(await segments.spoolFile(), builder);
+    this.builder = builder;
+    return builder;
+  }
+
   private async add(r: RevisionRecord, endpoint: string): Promise<void> {
-    if (!this.builder) {
-      this.builder = new SegmentBuilder({ cluster: this.opts.cluster.name, first: r.revision });
-    }
+    const builder = this.builder ?? (await this.open(r.revision));
     for (const e of r.events) {
-      if (e.op !== 'put' || e.lease === '0' || this.builder.hasLease(e.lease)) continue;
-      this.builder.addLease({ id: e.lease, ttl: await this.leaseTtl_(e.lease, endpoint), revision: r.revision });
+      if (e.op !== 'put' || e.lease === '0' || builder.hasLease(e.lease)) continue;
+      builder.addLease({ id: e.lease, ttl: await this.leaseTtl_(e.lease, endpoint), revision: r.revision });
     }
-    const before = this.builder.bytes;
-    this.builder.addRevision(r);
-    this.sinceGc += this.builder.bytes - before;
+    const before = builder.bytes;
+    builder.addRevision(r);
+    if (this.spool) await this.spool.drain().catch((err: unknown) => this.storeFailed(err, false));
+    this.sinceGc += builder.bytes - before;
     if (this.sinceGc > 4 << 20) {
       this.sinceGc = 0;
       this.opts.collectGarbage?.();
@@ -387,20 +397,39 @@ export class Follower {
   async flush(): Promise<void> {
     const b = this.builder;
     if (!b || b.last === undefined) return;
+    const spool = this.spool;
     this.builder = undefined;
+    this.spool = undefined;
     const name = segmentName(b.first, b.last);
     try {
-      await this.opts.segments.write(name, b.finish());
+      if (spool && this.opts.segments.commit) {
+        await spool.finish();
+        await this.opts.segments.commit(name, spool.path);
+      } else {
+        await this.opts.segments.write(name, b.finish());
+      }
     } catch (err) {
-      // Nothing is lost while etcd keeps the history: the next watch starts after the last stored revision.
-      this.next = this.stored + 1;
-      this.failure = explain(err);
-      throw err;
+      await spool?.discard();
+      this.storeFailed(err, true);
     }
     this.stored = b.last;
     this.status.storedRevision = b.last;
     this.log('info', 'segment', `Stored ${name} (${b.revisions} revisions, ${b.bytes} bytes) in ${this.opts.segments.where}.`, b.last);
     await this.pruneIfDue();
+  }
+
+  /**
+   * Storing failed (disk full, a conflict): the open segment is dropped and the current watch
+   * ends (thrown out of it, or, from the roll timer, at its next answer: `endWatch`). Nothing is
+   * lost while etcd keeps the history: the next watch starts after the last stored revision.
+   */
+  private storeFailed(err: unknown, endWatch: boolean): never {
+    void this.spool?.discard();
+    this.builder = undefined;
+    this.spool = undefined;
+    this.next = this.stored + 1;
+    if (endWatch) this.failure = explain(err);
+    throw err;
   }
 
   private lastPrune = 0;

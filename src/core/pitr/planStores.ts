@@ -11,7 +11,6 @@
 import { promises as fs } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { Readable } from 'stream';
 import { pipeline } from 'stream/promises';
 import { createGunzip, createGzip } from 'zlib';
 import { createDecryptStream, createEncryptStream, AgeIdentity } from '../backup/age';
@@ -116,6 +115,16 @@ export class PlanSegmentStore implements SegmentStore {
     if (this.opts.store) await this.syncRemote();
   }
 
+  spoolFile(): Promise<string> {
+    return this.local.spoolFile();
+  }
+
+  /** As `write`, from the follower's spool file. */
+  async commit(name: string, spool: string): Promise<void> {
+    await this.local.commit(name, spool);
+    if (this.opts.store) await this.syncRemote();
+  }
+
   /** Upload every local segment the remote does not hold yet; failures are reported, not thrown. */
   async syncRemote(): Promise<void> {
     const store = this.opts.store;
@@ -124,7 +133,8 @@ export class PlanSegmentStore implements SegmentStore {
       this.uploaded ??= new Set((await this.remoteRefs()).keys());
       for (const ref of await this.local.list()) {
         if (this.uploaded.has(ref.name)) continue;
-        const stages: (NodeJS.ReadableStream | NodeJS.ReadWriteStream)[] = [Readable.from([await this.local.read(ref)])];
+        // Streamed from the file: only the compressed (and encrypted) object is held, not the plain segment too.
+        const stages: (NodeJS.ReadableStream | NodeJS.ReadWriteStream)[] = [await this.local.readStream(ref)];
         if (this.plan.compress === 'gzip') stages.push(createGzip({ level: this.plan.compressLevel }));
         if (this.plan.encrypt) stages.push(createEncryptStream(this.plan.encrypt.recipients));
         await store.putSmall(remoteSegmentName(this.plan, ref.name), await collect(stages), 'application/octet-stream');

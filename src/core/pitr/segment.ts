@@ -105,11 +105,15 @@ export function parseSegmentName(name: string): { first: number; last: number } 
 }
 
 /**
- * Builds one segment in memory, line by line; `finish` returns the file's bytes. Revisions must
- * come in order, each one more than the last.
+ * Builds one segment line by line. In memory (`finish` returns the whole file's bytes), or
+ * spooled: the caller takes the bytes written so far with `takePending` (the follower appends
+ * them to a file every few hundred KiB, so its memory does not grow with the segment) and
+ * `finish` then returns only the rest. Revisions must come in order, each one more than the last.
  */
 export class SegmentBuilder {
-  private readonly chunks: Buffer[] = [];
+  /** Lines not yet taken, as strings (one allocation when taken, not one small buffer per line). */
+  private pending: string[] = [];
+  private pendingCount = 0;
   private readonly hash = createHash('sha256');
   private bytesSoFar = 0;
   private lastRevision: number | undefined;
@@ -130,10 +134,12 @@ export class SegmentBuilder {
   }
 
   private push(line: string): void {
-    const b = Buffer.from(`${line}\n`, 'utf8');
-    this.chunks.push(b);
-    this.hash.update(b);
-    this.bytesSoFar += b.length;
+    const s = `${line}\n`;
+    const n = Buffer.byteLength(s, 'utf8');
+    this.pending.push(s);
+    this.hash.update(s, 'utf8');
+    this.bytesSoFar += n;
+    this.pendingCount += n;
   }
 
   get first(): number {
@@ -144,8 +150,14 @@ export class SegmentBuilder {
     return this.lastRevision;
   }
 
+  /** Every byte so far (taken or not), without the end line. */
   get bytes(): number {
     return this.bytesSoFar;
+  }
+
+  /** The bytes not yet taken with {@link takePending}. */
+  get pendingBytes(): number {
+    return this.pendingCount;
   }
 
   get revisions(): number {
@@ -177,7 +189,18 @@ export class SegmentBuilder {
     this.eventCount += r.events.length;
   }
 
-  /** The file's bytes, with the end line. Throws when no revision was added. */
+  /** The bytes added since the last call (the file's next bytes), as one buffer. */
+  takePending(): Buffer {
+    const b = Buffer.from(this.pending.join(''), 'utf8');
+    this.pending = [];
+    this.pendingCount = 0;
+    return b;
+  }
+
+  /**
+   * The file's remaining bytes, with the end line (the whole file when nothing was taken with
+   * {@link takePending}). Throws when no revision was added.
+   */
   finish(): Buffer {
     if (this.lastRevision === undefined) {
       throw new EtcdBackupError('internal', 'An empty change-log segment is never written.');
@@ -186,7 +209,8 @@ export class SegmentBuilder {
     const end = JSON.stringify({
       end: { first: this.header.first, last: this.lastRevision, revisions: this.revisionCount, events: this.eventCount, sha256 },
     });
-    return Buffer.concat([...this.chunks, Buffer.from(`${end}\n`, 'utf8')]);
+    this.pending.push(`${end}\n`);
+    return this.takePending();
   }
 }
 

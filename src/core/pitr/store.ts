@@ -3,10 +3,12 @@
  * materializer use only these, so the same code works on a local folder and on the backup
  * engine's stores (compressed and encrypted copies elsewhere).
  */
-import { promises as fs } from 'fs';
+import { createHash } from 'crypto';
+import { createReadStream, promises as fs } from 'fs';
 import { join } from 'path';
+import { pipeline } from 'stream/promises';
 import { EtcdBackupError, explain } from '../errors';
-import { parseSegmentName } from './segment';
+import { parseSegmentName, SegmentBuilder } from './segment';
 
 /** One stored segment: its name and the revisions it covers. */
 export interface SegmentRef {
@@ -24,6 +26,14 @@ export interface SegmentStore {
   read(ref: SegmentRef): Promise<Buffer>;
   /** Store a segment under its final name, atomically (never a partial file under that name). */
   write(name: string, data: Buffer): Promise<void>;
+  /**
+   * A new file in the store's own folder for the follower to build its open segment in, so the
+   * segment is never held in memory (files left there by a killed follower are removed first).
+   * Stores without it get the segment's bytes through `write`.
+   */
+  spoolFile?(): Promise<string>;
+  /** Store a finished (fsynced) spool file under its final name, atomically; the spool file is gone afterwards. */
+  commit?(name: string, spool: string): Promise<void>;
   /** Remove a segment (pruning). */
   remove?(ref: SegmentRef): Promise<void>;
   /** Remove the segments no kept full snapshot needs; returns their names. */
@@ -54,6 +64,20 @@ async function fsyncDir(dir: string): Promise<void> {
   const fh = await fs.open(dir, 'r').catch(() => undefined);
   await fh?.sync().catch(() => undefined);
   await fh?.close().catch(() => undefined);
+}
+
+function diskFull(err: unknown, path: string, dir: string): EtcdBackupError | undefined {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return undefined;
+  return new EtcdBackupError('diskFull', `No space left to write ${path}: nothing was written under that name. Free space in ${dir}.`, {
+    cause: err,
+  });
+}
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  await pipeline(createReadStream(path), h);
+  return h.digest('hex');
 }
 
 /**
@@ -90,13 +114,60 @@ export async function writeFileAtomic(path: string, data: Buffer, opts: { replac
   } catch (err) {
     await fs.rm(tmp, { force: true }).catch(() => undefined);
     if (err instanceof EtcdBackupError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOSPC' || code === 'EDQUOT') {
-      throw new EtcdBackupError('diskFull', `No space left to write ${path}: nothing was written under that name. Free space in ${dir}.`, {
-        cause: err,
-      });
+    throw diskFull(err, path, dir) ?? explain(err);
+  }
+}
+
+/** The prefix of the follower's spool files in a segment folder (never a segment's name). */
+const SPOOL_PREFIX = '.open-segment-';
+
+/**
+ * The open segment spooled to a file: the builder's lines are appended in writes of at least
+ * `chunkBytes` (256 KiB), so memory holds at most that much of the segment, whatever
+ * `segmentMiB` says. `finish` writes the end line and fsyncs; the store's `commit` names it.
+ */
+export class SegmentSpool {
+  private constructor(
+    readonly path: string,
+    private readonly fh: fs.FileHandle,
+    readonly builder: SegmentBuilder,
+    private readonly chunkBytes: number,
+  ) {}
+
+  static async open(path: string, builder: SegmentBuilder, chunkBytes = 64 << 10): Promise<SegmentSpool> {
+    const fh = await fs.open(path, 'wx', 0o600).catch((err: unknown) => {
+      throw diskFull(err, path, join(path, '..')) ?? explain(err);
+    });
+    return new SegmentSpool(path, fh, builder, chunkBytes);
+  }
+
+  private async append(data: Buffer): Promise<void> {
+    try {
+      await this.fh.write(data);
+    } catch (err) {
+      throw diskFull(err, this.path, join(this.path, '..')) ?? explain(err);
     }
-    throw explain(err);
+  }
+
+  /** Append what the builder holds, once it is at least the chunk size (or always, with `force`). */
+  async drain(force = false): Promise<void> {
+    if (this.builder.pendingBytes && (force || this.builder.pendingBytes >= this.chunkBytes)) await this.append(this.builder.takePending());
+  }
+
+  /** Append the rest and the end line, fsync and close. */
+  async finish(): Promise<void> {
+    await this.append(this.builder.finish());
+    try {
+      await this.fh.sync();
+    } finally {
+      await this.fh.close();
+    }
+  }
+
+  /** Close and remove the file (after a failure). */
+  async discard(): Promise<void> {
+    await this.fh.close().catch(() => undefined);
+    await fs.rm(this.path, { force: true }).catch(() => undefined);
   }
 }
 
@@ -125,6 +196,15 @@ export class LocalSegmentStore implements SegmentStore {
   }
 
   async read(ref: SegmentRef): Promise<Buffer> {
+    return fs.readFile(await this.regularFile(ref));
+  }
+
+  /** A segment's bytes as a stream (an upload holds only what it makes of them). */
+  async readStream(ref: SegmentRef): Promise<NodeJS.ReadableStream> {
+    return createReadStream(await this.regularFile(ref));
+  }
+
+  private async regularFile(ref: SegmentRef): Promise<string> {
     const path = join(this.dir, ref.name);
     const st = await fs.lstat(path).catch(() => undefined);
     if (!st) {
@@ -136,11 +216,58 @@ export class LocalSegmentStore implements SegmentStore {
     if (!st.isFile()) {
       throw new EtcdBackupError('corrupt', `The change-log segment ${path} is not a regular file: it cannot be read as a segment.`);
     }
-    return fs.readFile(path);
+    return path;
   }
 
   write(name: string, data: Buffer): Promise<void> {
     return writeFileAtomic(join(this.dir, name), data);
+  }
+
+  private spools = 0;
+
+  async spoolFile(): Promise<string> {
+    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
+      throw explain(err);
+    });
+    if (this.spools++ === 0) {
+      // A killed follower's open segment: its revisions are after the last stored segment and are watched again.
+      for (const n of await fs.readdir(this.dir)) if (n.startsWith(SPOOL_PREFIX)) await fs.rm(join(this.dir, n), { force: true });
+    }
+    return join(this.dir, `${SPOOL_PREFIX}${process.pid}-${this.spools}`);
+  }
+
+  /**
+   * Name the spool file with a hard link (which never replaces a file: an existing segment with
+   * the same bytes is kept, one with other bytes is a conflict), then remove the spool file.
+   */
+  async commit(name: string, spool: string): Promise<void> {
+    const path = join(this.dir, name);
+    try {
+      await fs.link(spool, path).catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EEXIST') {
+          if ((await sha256File(path)) === (await sha256File(spool))) return;
+          throw new EtcdBackupError(
+            'conflict',
+            `${path} already exists with other content: it is never overwritten. Move it away if it is not this tool's.`,
+          );
+        }
+        // A file system without hard links: a rename, after making sure nothing has that name.
+        if (
+          await fs.lstat(path).then(
+            () => true,
+            () => false,
+          )
+        )
+          throw err;
+        await fs.rename(spool, path);
+      });
+      await fsyncDir(this.dir);
+    } catch (err) {
+      if (err instanceof EtcdBackupError) throw err;
+      throw diskFull(err, path, this.dir) ?? explain(err);
+    } finally {
+      await fs.rm(spool, { force: true }).catch(() => undefined);
+    }
   }
 
   async remove(ref: SegmentRef): Promise<void> {
