@@ -10,7 +10,7 @@ import { isAbsolute, resolve } from 'path';
 import { promisify } from 'util';
 import { EtcdBackupError } from '../core/errors';
 import type { BackupPlan } from '../core/backup/plan';
-import { command, CommandSpec, helpText, ParsedValues, PLAN_FLAG, writeOutFlag } from './args';
+import { command, CommandSpec, helpText, ParsedValues, parseCommand, PLAN_FLAG, writeOutFlag } from './args';
 import { fetchPitrSpec, followSpec } from './pitrSpecs';
 import { CliCommand, CliUsageError } from './types';
 
@@ -344,8 +344,16 @@ const follow: CliCommand = {
   summary: followSpec.summary,
   specs: [followSpec],
   run: async (args) => {
-    // Help is printed here; following needs the follower's V8 flags (./followLaunch.ts).
-    const relaunched = args.some((a) => a === '--help' || a === '-h') ? undefined : (await import('./followLaunch')).relaunchFollower();
+    // Help and usage errors are answered in this process (where the caller reads them); following needs the follower's
+    // V8 flags (./followLaunch.ts).
+    const usable = ((): boolean => {
+      try {
+        return parseCommand(followSpec, args) !== undefined;
+      } catch {
+        return false;
+      }
+    })();
+    const relaunched = usable ? (await import('./followLaunch')).relaunchFollower() : undefined;
     return relaunched ? await relaunched : (await import('./backupFollow')).followCommand.run(args);
   },
 };
