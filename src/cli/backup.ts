@@ -10,7 +10,7 @@ import { isAbsolute, resolve } from 'path';
 import { promisify } from 'util';
 import { EtcdBackupError } from '../core/errors';
 import type { BackupPlan } from '../core/backup/plan';
-import { command, CommandSpec, helpText, ParsedValues, PLAN_FLAG, writeOutFlag } from './args';
+import { command, CommandSpec, helpText, ParsedValues, parseCommand, PLAN_FLAG, writeOutFlag } from './args';
 import { fetchPitrSpec, followSpec } from './pitrSpecs';
 import { CliCommand, CliUsageError } from './types';
 
@@ -337,8 +337,14 @@ const follow: CliCommand = {
   summary: followSpec.summary,
   specs: [followSpec],
   run: async (args) => {
-    // Help is printed here; following needs the follower's V8 flags (./followLaunch.ts).
-    const relaunched = args.some((a) => a === '--help' || a === '-h') ? undefined : (await import('./followLaunch')).relaunchFollower();
+    // Help and bad arguments are answered here; following needs the follower's V8 flags (./followLaunch.ts).
+    let valid = false;
+    try {
+      valid = parseCommand(followSpec, args) !== undefined;
+    } catch {
+      // the usage error comes from the command itself
+    }
+    const relaunched = valid ? (await import('./followLaunch')).relaunchFollower() : undefined;
     return relaunched ? await relaunched : (await import('./backupFollow')).followCommand.run(args);
   },
 };

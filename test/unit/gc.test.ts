@@ -6,7 +6,7 @@ import { majorGc, minorGc } from '../../src/cli/gc';
 async function collections(fn: () => void): Promise<number[]> {
   const kinds: number[] = [];
   const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) kinds.push((e.detail as { kind: number }).kind);
+    for (const e of list.getEntries()) kinds.push((e as unknown as { detail: { kind: number } }).detail.kind);
   });
   obs.observe({ entryTypes: ['gc'] });
   fn();
