@@ -344,16 +344,14 @@ const follow: CliCommand = {
   summary: followSpec.summary,
   specs: [followSpec],
   run: async (args) => {
-    // Help and usage errors are answered in this process (where the caller reads them); following needs the follower's
-    // V8 flags (./followLaunch.ts).
-    const usable = ((): boolean => {
-      try {
-        return parseCommand(followSpec, args) !== undefined;
-      } catch {
-        return false;
-      }
-    })();
-    const relaunched = usable ? (await import('./followLaunch')).relaunchFollower() : undefined;
+    // Help and bad arguments are answered here; following needs the follower's V8 flags (./followLaunch.ts).
+    let valid = false;
+    try {
+      valid = parseCommand(followSpec, args) !== undefined;
+    } catch {
+      // the usage error comes from the command itself
+    }
+    const relaunched = valid ? (await import('./followLaunch')).relaunchFollower() : undefined;
     return relaunched ? await relaunched : (await import('./backupFollow')).followCommand.run(args);
   },
 };

@@ -14,7 +14,7 @@ import { changelogDir } from '../core/pitr/followPlan';
 import { materialize } from '../core/pitr/materialize';
 import { openPitrStores } from '../core/pitr/planStores';
 import { watchLauncher } from './followLaunch';
-import { minorGc } from './gc';
+import { majorGc } from './gc';
 import { command, helpText, parseCommand, stringValue } from './args';
 import { fetchPitrSpec, followSpec } from './pitrSpecs';
 import { CliUsageError } from './types';
@@ -62,7 +62,7 @@ export const followCommand = command(followSpec, async (values) => {
       statusFile: stringValue(values, 'status-file') ?? join(changelogDir(plan.local.dir), 'follow-status.json'),
       signal: abort.signal,
       onLog: logLine,
-      collectGarbage: minorGc(),
+      collectGarbage: majorGc(),
     });
   } finally {
     process.removeListener('SIGINT', onSignal);

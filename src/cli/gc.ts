@@ -7,10 +7,26 @@ import { setFlagsFromString } from 'v8';
 import { runInNewContext } from 'vm';
 
 export function minorGc(): (() => void) | undefined {
+  return collector('minor');
+}
+
+/**
+ * V8's full collector, for the follower: with its small young generation, what a stream of
+ * events leaves behind is promoted, and V8 lets that garbage pile up in the old generation
+ * (16 MiB to 29 MiB over 2 minutes at 1,000 writes/s while 9 MiB lived); a full collection of
+ * a heap that small takes about 10 ms.
+ */
+export function majorGc(): (() => void) | undefined {
+  return collector('major');
+}
+
+function collector(type: 'minor' | 'major'): (() => void) | undefined {
   try {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as ((o?: { type: string }) => void) | undefined;
-    return typeof gc === 'function' ? () => gc({ type: 'minor' }) : undefined;
+    if (typeof gc !== 'function') return undefined;
+    // gc({ type: 'major' }) runs only a scavenge in Node 20 (--trace-gc); gc() with no argument is the full collection.
+    return type === 'minor' ? () => gc({ type }) : () => gc();
   } catch {
     return undefined;
   }

@@ -34,7 +34,7 @@ export interface FollowOptions {
   progressEveryMs?: number;
   /** Silence (no event, no progress answer) after which the stream is dropped (ms, default 10000). */
   stallMs?: number;
-  /** Called every few MiB received (the CLI passes V8's young-generation collector: a flat RSS). */
+  /** Called every 8 MiB of events received (the CLI passes V8's full collector: a flat RSS, see src/cli/gc.ts). */
   collectGarbage?: () => void;
   /** How often segments are pruned with their chains (ms, default 10 minutes; 0: at every roll). */
   pruneEveryMs?: number;
@@ -358,7 +358,7 @@ export class Follower {
     builder.addRevision(r);
     if (this.spool) await this.spool.drain().catch((err: unknown) => this.storeFailed(err, false));
     this.sinceGc += builder.bytes - before;
-    if (this.sinceGc > 4 << 20) {
+    if (this.sinceGc > 8 << 20) {
       this.sinceGc = 0;
       this.opts.collectGarbage?.();
     }
