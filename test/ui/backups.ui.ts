@@ -9,27 +9,20 @@
 // - a right-click on a backup shows the snapshot commands (report, verify, compare) and Restore.
 // Screenshots: test-results/vscode/backups-*.png (media/screenshots/ with --update-screenshots).
 import * as assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { narrowSidebar, setMachineSettings, type UiContext } from './uiHelpers';
+import { cli, keepScreenshots, narrowSidebar, setMachineSettings, type UiContext } from './uiHelpers';
 import { startCluster } from '../support/etcdRig';
 
 export const title = 'Backups nodes: a fresh, a late and a failing plan side by side (auto-save on, narrow side bar); a backup\'s menu';
 
 const NAME = 'ui-backups';
 
-function cli(root: string, args: string[]): Promise<{ code: number; text: string }> {
-  return new Promise((done) =>
-    execFile(process.execPath, [join(root, 'dist', 'cli.js'), ...args], { timeout: 120_000 }, (err, stdout, stderr) =>
-      done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, text: stdout + stderr }),
-    ),
-  );
-}
 
 export default async function (ctx: UiContext): Promise<void> {
-  const { page, openActivity, setUserSettings, screenshot, root, mode, updateScreenshots, userSettingsFile } = ctx;
+  const { page, openActivity, setUserSettings, screenshot, root, userSettingsFile } = ctx;
   const cluster = await startCluster({ members: 1, name: 'uibk' });
   const dir = mkdtempSync(join(tmpdir(), 'etcd-backup-ui-backups-'));
   const sidebar = page.locator('.sidebar').first();
@@ -114,10 +107,7 @@ export default async function (ctx: UiContext): Promise<void> {
       assert.ok(menu.includes(e), `a backup's context menu lacks "${e}": ${menu.join(', ')}`);
     }
     await page.keyboard.press('Escape');
-    if (mode === 'vscode' && updateScreenshots) {
-      mkdirSync(join(root, 'media', 'screenshots'), { recursive: true });
-      for (const s of shots) copyFileSync(s, join(root, 'media', 'screenshots', s.split('/').pop() as string));
-    }
+    keepScreenshots(ctx, shots);
   } catch (err) {
     await screenshot('backups-failed-here');
     throw err;

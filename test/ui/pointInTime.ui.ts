@@ -10,11 +10,11 @@
 //   exactly that revision (etcdctl snapshot status), in a 0600 file in a 0700 folder.
 // Screenshots: test-results/vscode/pitr-*.png (media/screenshots/ with --update-screenshots).
 import * as assert from 'node:assert/strict';
-import { ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { narrowSidebar, setMachineSettings, type UiContext } from './uiHelpers';
+import { cli, keepScreenshots, narrowSidebar, setMachineSettings, type UiContext } from './uiHelpers';
 import { startCluster } from '../support/etcdRig';
 import { waitFor } from '../support/waitFor';
 
@@ -22,13 +22,6 @@ export const title = 'Restore Snapshot… to a point in time: range named, a bad
 
 const NAME = 'ui-pitr';
 
-function cli(root: string, args: string[]): Promise<{ code: number; text: string }> {
-  return new Promise((done) =>
-    execFile(process.execPath, [join(root, 'dist', 'cli.js'), ...args], { timeout: 120_000 }, (err, stdout, stderr) =>
-      done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, text: stdout + stderr }),
-    ),
-  );
-}
 
 /** The temp folders Restore's point-in-time step builds into (etcd-backup-pitr-*). */
 function pitrDirs(): string[] {
@@ -36,7 +29,7 @@ function pitrDirs(): string[] {
 }
 
 export default async function (ctx: UiContext): Promise<void> {
-  const { page, openActivity, setUserSettings, screenshot, root, mode, updateScreenshots, userSettingsFile } = ctx;
+  const { page, openActivity, setUserSettings, screenshot, root, userSettingsFile } = ctx;
   const cluster = await startCluster({ members: 1, name: 'uipitr' });
   const dir = mkdtempSync(join(tmpdir(), 'etcd-backup-ui-pitr-'));
   const sidebar = page.locator('.sidebar').first();
@@ -91,30 +84,26 @@ export default async function (ctx: UiContext): Promise<void> {
     const followerRow = sidebar.locator('.monaco-list-row', { hasText: 'follower running' }).first();
     await followerRow.waitFor({ state: 'visible', timeout: 30_000 });
     shots.push(await screenshot('pitr-follower', { clip: { x: 0, y: 0, width: 760, height: 330 } }));
-    // (The row is redrawn as the follower's status file changes: right-click again if the menu went with it.)
+    // The row is redrawn as the follower's status file changes (every 2 s): a menu, or a click on it, can go with the
+    // old row. Until the restore's first step shows: open the menu when it is not open, else click the entry.
     const menuItem = page.locator('.context-view .action-label', { hasText: 'Restore Snapshot…' }).first();
+    const firstStep = widget.locator('.quick-input-title', { hasText: 'Restore what?' });
     await waitFor(
       async () => {
-        if (await menuItem.isVisible()) return true;
-        await page.keyboard.press('Escape');
-        await followerRow.click({ button: 'right' });
-        return menuItem.waitFor({ state: 'visible', timeout: 3000 }).then(
+        if (await firstStep.isVisible()) return true;
+        if (await menuItem.isVisible()) await menuItem.click({ timeout: 2000 }).catch(() => undefined);
+        else await followerRow.click({ button: 'right', timeout: 2000 }).catch(() => undefined);
+        return firstStep.waitFor({ state: 'visible', timeout: 2000 }).then(
           () => true,
-          async () => {
-            const items = await page.locator('.context-view .action-label').allInnerTexts();
-            process.stderr.write(`      (context menu: ${items.join(', ') || 'none'})\n`);
-            return false;
-          },
+          () => false,
         );
       },
-      30_000,
-      "Restore Snapshot… in the follower row's menu",
+      45_000,
+      "Restore Snapshot… from the follower row's menu to show its first step",
       0,
     );
-    await menuItem.click();
 
     // What to restore: a file, or a point of the plan's change log.
-    await widget.locator('.quick-input-title', { hasText: 'Restore what?' }).waitFor({ state: 'visible', timeout: 30_000 });
     await widget.locator('.quick-input-list .monaco-list-row', { hasText: 'A point in time…' }).first().click();
 
     // The input box names the range; a revision past it is refused as it is typed.
@@ -155,10 +144,7 @@ export default async function (ctx: UiContext): Promise<void> {
     const status = JSON.parse(execFileSync('etcdctl', ['snapshot', 'status', file, '-w', 'json'], { env: { ...process.env, ETCDCTL_API: '3' } }).toString());
     assert.equal(status.revision, good, 'the built snapshot holds the chosen revision');
     await page.keyboard.press('Escape');
-    if (mode === 'vscode' && updateScreenshots) {
-      mkdirSync(join(root, 'media', 'screenshots'), { recursive: true });
-      for (const s of shots) copyFileSync(s, join(root, 'media', 'screenshots', s.split('/').pop() as string));
-    }
+    keepScreenshots(ctx, shots);
   } catch (err) {
     await screenshot('pitr-failed-here');
     throw err;

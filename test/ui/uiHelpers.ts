@@ -2,7 +2,8 @@
 // implemented here together so the compiler checks one against the other; and answering one
 // step of a quick input. Not a check itself (no .ui. in the name).
 import * as assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { waitFor } from '../support/waitFor';
@@ -126,4 +127,20 @@ export function setMachineSettings(userSettingsFile: string, values: Record<stri
   const file = join(userSettingsFile, '..', '..', 'Machine', 'settings.json');
   mkdirSync(join(file, '..'), { recursive: true });
   writeFileSync(file, `${JSON.stringify(values, null, 2)}\n`);
+}
+
+/** The repository's built CLI (`dist/cli.js`), as an operator runs it: exit code and all output. */
+export function cli(root: string, args: string[]): Promise<{ code: number; text: string }> {
+  return new Promise((done) =>
+    execFile(process.execPath, [join(root, 'dist', 'cli.js'), ...args], { timeout: 120_000 }, (err, stdout, stderr) =>
+      done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, text: stdout + stderr }),
+    ),
+  );
+}
+
+/** With --update-screenshots in the development run: copy a check's screenshots to media/screenshots/ (the README's images). */
+export function keepScreenshots(ctx: Pick<UiRun, 'mode' | 'updateScreenshots' | 'root'>, shots: string[]): void {
+  if (ctx.mode !== 'vscode' || !ctx.updateScreenshots) return;
+  mkdirSync(join(ctx.root, 'media', 'screenshots'), { recursive: true });
+  for (const s of shots) copyFileSync(s, join(ctx.root, 'media', 'screenshots', s.split('/').pop() as string));
 }

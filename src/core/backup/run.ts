@@ -432,7 +432,6 @@ async function runDestinations(
   const t = Date.now();
   let saved: SaveResult;
   let streaming: Promise<Uploaded> | undefined;
-  let readBack: ReadBack | undefined;
   let proof: Promise<boolean> | undefined;
   try {
     const password = await readPlanPassword(plan);
@@ -445,7 +444,7 @@ async function runDestinations(
     const saving = saveFromCluster(plan, password !== undefined ? { password } : {}, target, opts, (p) => (partFile = p));
     let readBackDone: (d: TapDigest | undefined) => void = () => undefined;
     const readBackDigest = new Promise<TapDigest | undefined>((r) => (readBackDone = r));
-    readBack = { done: readBackDone, bytes: () => 0 };
+    const readBack: ReadBack = { done: readBackDone, bytes: () => 0 };
     // The copy is compressed, encrypted and uploaded while the snapshot streams to disk.
     streaming = storeReady?.then(async (store) => {
       opts.log?.(`Uploading to ${store.where} while saving...`);
@@ -458,10 +457,11 @@ async function runDestinations(
         readBack,
       );
     });
-    streaming?.catch(() => readBackDone(undefined));
-    if (!streaming) readBackDone(undefined);
-    proof = saving.then((s) => (streaming ? readBackProves(s, readBackDigest, () => readBack?.bytes() ?? 0) : false));
-    proof.catch(() => undefined);
+    if (streaming) {
+      streaming.catch(() => readBackDone(undefined));
+      proof = saving.then((s) => readBackProves(s, readBackDigest, () => readBack.bytes()));
+      proof.catch(() => undefined);
+    }
     saved = await saving;
     result.file = saved.file;
     result.revision = saved.sidecar.revision;
@@ -487,7 +487,7 @@ async function runDestinations(
   });
   uploading?.catch(() => undefined);
   try {
-    await checkAndMark(saved, plan, plan.remote ? proof : undefined);
+    await checkAndMark(saved, plan, proof);
     const durationSeconds = (Date.now() - t) / 1000;
     const name = basename(saved.file);
     result.destinations.push({ destination: 'local', ok: true, where: plan.local.dir, name, sizeBytes: saved.size, durationSeconds });

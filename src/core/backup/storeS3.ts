@@ -219,6 +219,33 @@ async function multipartUpload(
   }
 }
 
+/** ListMultipartUploads under the prefix, every page: the uploads directly under it; `unsupported` when not implemented. */
+async function listUnfinishedUploads(
+  s3: Sdk['s3'],
+  client: import('@aws-sdk/client-s3').S3Client,
+  settings: S3Settings,
+  signal?: AbortSignal,
+): Promise<UnfinishedUpload[] | 'unsupported'> {
+  const out: UnfinishedUpload[] = [];
+  let keyMarker: string | undefined;
+  let idMarker: string | undefined;
+  do {
+    const input = { Bucket: settings.bucket, Prefix: settings.prefix, Delimiter: '/', KeyMarker: keyMarker, UploadIdMarker: idMarker };
+    const r = await client.send(new s3.ListMultipartUploadsCommand(input), { abortSignal: signal }).catch((err) => {
+      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (e.name === 'NotImplemented' || e.$metadata?.httpStatusCode === 501) return undefined;
+      throw err;
+    });
+    if (!r) return 'unsupported';
+    for (const u of r.Uploads ?? []) {
+      const name = u.Key?.startsWith(settings.prefix) ? u.Key.slice(settings.prefix.length) : '';
+      if (name && !name.includes('/') && u.UploadId) out.push({ name, uploadId: u.UploadId, initiated: u.Initiated });
+    }
+    [keyMarker, idMarker] = r.IsTruncated ? [r.NextKeyMarker, r.NextUploadIdMarker] : [undefined, undefined];
+  } while (keyMarker);
+  return out;
+}
+
 /** Open an S3 store for `settings` (reads the CA and credentials files now). */
 export async function openS3Store(settings: S3Settings): Promise<ObjectStore> {
   const { client, sdk } = await makeClient(settings);
@@ -299,34 +326,8 @@ export async function openS3Store(settings: S3Settings): Promise<ObjectStore> {
         throw fail(err, `Deleting ${name}`);
       }
     },
-    async listUnfinished(signal) {
-      const out: UnfinishedUpload[] = [];
-      let keyMarker: string | undefined;
-      let idMarker: string | undefined;
-      try {
-        do {
-          const r = await client.send(
-            new s3.ListMultipartUploadsCommand({
-              Bucket: settings.bucket,
-              Prefix: settings.prefix,
-              Delimiter: '/',
-              KeyMarker: keyMarker,
-              UploadIdMarker: idMarker,
-            }),
-            { abortSignal: signal },
-          );
-          for (const u of r.Uploads ?? []) {
-            const name = u.Key?.startsWith(settings.prefix) ? u.Key.slice(settings.prefix.length) : '';
-            if (name && !name.includes('/') && u.UploadId) out.push({ name, uploadId: u.UploadId, initiated: u.Initiated });
-          }
-          [keyMarker, idMarker] = r.IsTruncated ? [r.NextKeyMarker, r.NextUploadIdMarker] : [undefined, undefined];
-        } while (keyMarker);
-      } catch (err) {
-        const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-        if (e.name === 'NotImplemented' || e.$metadata?.httpStatusCode === 501) return 'unsupported';
-        throw fail(err, 'Listing unfinished uploads');
-      }
-      return out;
+    listUnfinished(signal) {
+      return listUnfinishedUploads(s3, client, settings, signal).catch((err) => Promise.reject(fail(err, 'Listing unfinished uploads')));
     },
     async abortUnfinished(u) {
       try {
