@@ -20,13 +20,11 @@ describe('the CLI garbage collectors', function () {
     const major = majorGc();
     const minor = minorGc();
     assert.ok(major && minor, 'both are available');
-    // Three calls, three full collections (one could happen by itself).
+    // Three calls, at least three full collections (one may happen by itself too, as in a loaded CI run; a scavenge
+    // in place of a full collection, the Node 20 behaviour of gc({ type: 'major' }), leaves fewer than three).
     const kinds = await collections(() => [1, 2, 3].forEach(() => major()));
-    assert.strictEqual(
-      kinds.filter((k) => k === constants.NODE_PERFORMANCE_GC_MAJOR).length,
-      3,
-      `collections of kinds ${kinds.join(', ')}`,
-    );
+    const full = kinds.filter((k) => k === constants.NODE_PERFORMANCE_GC_MAJOR).length;
+    assert.ok(full >= 3, `collections of kinds ${kinds.join(', ')}`);
     assert.ok((await collections(minor)).includes(constants.NODE_PERFORMANCE_GC_MINOR), 'a scavenge');
   });
 });
