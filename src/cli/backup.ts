@@ -59,7 +59,8 @@ const run = command(runSpec, async (values) => {
   const asJson = json(values);
   const p = await plan(values);
   const { runBackup } = await import('../core/backup/run');
-  const { minorGc } = await import('./gc');
+  const { batchGc, minorGc } = await import('./gc');
+  batchGc();
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);

@@ -100,6 +100,8 @@ export class TcpProxy {
   private downLimit?: { bytes: number; fn: () => void; fired: boolean };
   private sockets = new Set<Socket>();
   private limit?: { bytes: number; fn: () => void; fired: boolean };
+  /** Until then, what clients send waits (a store that is slow to answer at first). */
+  private holdUntil = 0;
   constructor(public target: number) {}
 
   async start(): Promise<void> {
@@ -107,6 +109,11 @@ export class TcpProxy {
     this.server = createServer((client) => {
       const upstream = createConnection({ host: '127.0.0.1', port: this.target });
       this.sockets.add(client).add(upstream);
+      const held = this.holdUntil - Date.now();
+      if (held > 0) {
+        client.pause();
+        setTimeout(() => client.resume(), held);
+      }
       client.on('data', (d) => {
         this.sent += d.length;
         if (this.limit && !this.limit.fired && this.sent > this.limit.bytes) {
@@ -136,6 +143,11 @@ export class TcpProxy {
       upstream.on('close', end).on('error', end);
     });
     await new Promise<void>((r) => this.server?.listen(this.port, '127.0.0.1', r));
+  }
+
+  /** For the next `ms`, connections opened meanwhile send nothing on (then all they sent). */
+  holdFor(ms: number): void {
+    this.holdUntil = Date.now() + ms;
   }
 
   killAfterBytes(bytes: number, fn: () => void): void {

@@ -169,6 +169,42 @@ describe('snapshot save: the stream consumer', () => {
     assert.ok(readFileSync(file).equals(bytes));
   });
 
+  it('a tee gets every byte in order with the hash so far, and holds the stream while it asks to (a run\'s upload)', async () => {
+    const bytes = snapshotBytes(2 * 1024 * 1024);
+    const call = new ScriptedCall(split(bytes, [32 * 1024, 5]));
+    const got: Buffer[] = [];
+    let drain: () => void = () => undefined;
+    let full = false;
+    let hashOk = true;
+    const tee = {
+      onDrain: (fn: () => void) => (drain = fn),
+      take(chunk: Buffer, hashHere: () => import('crypto').Hash): boolean {
+        got.push(Buffer.from(chunk));
+        const seen = Buffer.concat(got);
+        if (got.length % 17 === 0) hashOk &&= hashHere().digest('hex') === createHash('sha256').update(seen).digest('hex');
+        if (got.length % 10 !== 0) return true;
+        // Every tenth chunk the tee is full: nothing more may come until it drains.
+        full = true;
+        setTimeout(() => {
+          full = false;
+          drain();
+        }, 5);
+        return false;
+      },
+    };
+    const taking = tee.take.bind(tee);
+    tee.take = (chunk, hashHere) => {
+      assert.ok(!full, 'a chunk came while the tee asked for a pause');
+      return taking(chunk, hashHere);
+    };
+    const { file, result } = await run(call, { tee });
+    assert.ok(result, 'saved');
+    assert.ok(Buffer.concat(got).equals(bytes), 'the tee got the file\'s bytes in order');
+    assert.ok(readFileSync(file).equals(bytes));
+    assert.ok(hashOk, 'hashHere is the hash of every byte so far');
+    assert.ok(call.pauses >= 10, `paused ${call.pauses} times`);
+  });
+
   it('cancel stops the call and rejects as cancelled', async () => {
     const ac = new AbortController();
     const call = new ScriptedCall(split(snapshotBytes(4 * 1024 * 1024), [32 * 1024]));

@@ -27,6 +27,7 @@ import { acquireLock } from './lock';
 import { createParallelGzip } from './parallelGzip';
 import { BackupPlan, readPlanPassword } from './plan';
 import { pruneLocal, pruneRemote, PruneReport } from './prune';
+import { SaveRestarted, SaveTee } from './saveTee';
 import { DestinationOutcome, recordRun } from './status';
 import type { ObjectStore } from './store';
 
@@ -38,6 +39,8 @@ export interface RunOptions {
   /** Progress lines for a person (stderr in the CLI). */
   log?: (line: string) => void;
   collectGarbage?: () => void;
+  /** Bytes the upload may fall behind the save before the save waits for it (default 16 MiB; see SaveTee). */
+  teeCapBytes?: number;
   /** Opens the remote store (default: S3 from the plan). */
   openStore?: (plan: BackupPlan) => Promise<ObjectStore>;
 }
@@ -114,13 +117,18 @@ export function tap(onEnd?: (d: TapDigest) => void): { stream: Transform; digest
 
 const TRAILER_BYTES = 32;
 
-/** Save from the best member that answers; on an unreachable member try the next. */
+/**
+ * Save from the best member that answers; on an unreachable member try the next. The tee gets
+ * the first attempt's bytes; when that attempt fails and another follows, it ends with
+ * SaveRestarted (the caller then uploads the saved file).
+ */
 async function saveFromCluster(
   plan: BackupPlan,
   secrets: ClusterSecrets,
   file: string,
   opts: RunOptions,
   onPartFile?: (path: string) => void,
+  tee?: SaveTee,
 ): Promise<SaveResult> {
   const overview = await fetchClusterOverview(plan.cluster, secrets);
   const choices = suggestSnapshotEndpoints(overview, plan.cluster.endpoints).filter((c) => c.usable);
@@ -133,30 +141,30 @@ async function saveFromCluster(
     );
   }
   let last: unknown;
-  for (const c of choices) {
+  for (const [i, c] of choices.entries()) {
     opts.log?.(`Saving a snapshot from ${c.endpoint} (${c.reason})...`);
     try {
       const saveOpts = { endpoint: c.endpoint, file, signal: opts.signal, collectGarbage: opts.collectGarbage, onPartFile };
-      return await saveSnapshot(plan.cluster, secrets, saveOpts);
+      return await saveSnapshot(plan.cluster, secrets, { ...saveOpts, tee: i === 0 ? tee : undefined });
     } catch (err) {
       last = err;
       const e = explain(err);
       if (e.kind !== 'unreachable' && e.kind !== 'timeout') throw e;
+      tee?.fail(new SaveRestarted('the save attempt was abandoned'));
     }
   }
   throw explain(last);
 }
 
 /**
- * Check the saved file (SHA-256 trailer and the native reader) and record that in its sidecar.
- * With `readBack` (the upload's hash of the file as it read it from disk) the trailer is proven
- * by that pass instead of a third read of the file; the structure walk runs meanwhile. When the
- * read-back proves nothing (the upload failed or stalls), the file is hashed here as always.
+ * Check the saved file and record that in its sidecar. The SHA-256 trailer was checked by the
+ * save, on the bytes as they arrived and before the file took its name; here the native reader
+ * walks the file on disk. (A restore and `backup fetch` check the trailer of the file itself
+ * again before they use it; hashing it back here would read a GiB from the page cache, which
+ * proves little about the disk.)
  */
-async function checkAndMark(saved: SaveResult, plan: BackupPlan, readBack?: Promise<boolean>): Promise<void> {
-  const [walked, proven] = await Promise.all([verifySnapshot(saved.file, { skipHash: Boolean(readBack) }), readBack ?? false]);
-  // Not proven by the read-back: hash the file here, as a run without an upload does.
-  const v = readBack && walked.ok && !proven ? await verifySnapshot(saved.file) : walked;
+async function checkAndMark(saved: SaveResult, plan: BackupPlan): Promise<void> {
+  const v = await verifySnapshot(saved.file, { skipHash: true });
   if (!v.ok) {
     throw new EtcdBackupError(
       'corrupt',
@@ -164,11 +172,13 @@ async function checkAndMark(saved: SaveResult, plan: BackupPlan, readBack?: Prom
         `inspection, but not counted as a good backup.`,
     );
   }
-  const how = proven ? 'sha256-trailer (on the bytes the upload read back), bbolt structure' : 'sha256-trailer, bbolt structure';
-  const backup = { verified: true, verifiedAt: new Date().toISOString(), plan: plan.path, checks: how };
+  const backup = { verified: true, verifiedAt: new Date().toISOString(), plan: plan.path, checks: RUN_CHECKS };
   const sidecar = { ...saved.sidecar, backup };
   await updateOwnSidecar(saved.file, sidecar as SnapshotSidecar);
 }
+
+/** What a run's check of the local file covers (its sidecar's `backup.checks`). */
+export const RUN_CHECKS = 'sha256-trailer (on the stream, as saved), bbolt structure';
 
 /** Compress, encrypt and upload the saved file; then write its metadata object beside it. */
 export async function uploadBackup(
@@ -202,40 +212,12 @@ export async function uploadData(
 
 interface Uploaded {
   object: string;
-  plain: { size: number; sha256: string };
+  /**
+   * What the upload got: its SHA-256 when it read any of it from the file; without one, every
+   * byte was a buffer the save itself received and hashed (see SaveTee).
+   */
+  plain: { size: number; sha256?: string };
   stored: { size: number; sha256: string };
-}
-
-/**
- * The upload reads the saved file back from disk while it streams it: what it read, hashed in
- * the same pass, proves the file's SHA-256 trailer (see {@link readBackProves}).
- */
-interface ReadBack {
-  /** Called once every byte of the file has been read (never when the upload failed first). */
-  done(d: TapDigest): void;
-  /** Bytes read so far. */
-  bytes(): number;
-}
-
-/**
- * Whether the upload's read-back proves the saved file: the bytes read from disk are the
- * bytes the save received (same size and SHA-256), and their last 32 bytes are the SHA-256 of
- * the rest, as the trailer check computes. False, so the caller hashes the file itself, when
- * the upload failed before reading it all or its reading stood still for 3 s (a store that
- * accepts and never answers holds the read back).
- */
-async function readBackProves(saved: SaveResult, digest: Promise<TapDigest | undefined>, bytes: () => number): Promise<boolean> {
-  let last = -1;
-  for (;;) {
-    let timer: NodeJS.Timeout | undefined;
-    const d = await Promise.race([digest, new Promise<null>((r) => (timer = setTimeout(() => r(null), 3000)))]);
-    clearTimeout(timer);
-    if (d === undefined) return false;
-    if (d) return d.size === saved.size && d.sha256 === saved.sha256 && d.headSha256 === saved.dbSha256 && d.tail === d.headSha256;
-    const now = bytes();
-    if (now === last) return false;
-    last = now;
-  }
 }
 
 /** Compress, encrypt and upload `source` as the plan's data object for `name`. */
@@ -245,13 +227,13 @@ async function uploadStream(
   source: Readable,
   name: string,
   opts: RunOptions,
-  readBack?: ReadBack,
+  tee?: SaveTee,
 ): Promise<Uploaded> {
   const object = `${name}${remoteSuffix(plan)}`;
-  const plain = tap(readBack?.done);
-  if (readBack) readBack.bytes = plain.bytes;
+  // From the tee the bytes need no hash of their own (it says what it read from the file).
+  const plain = tee ? undefined : tap();
   const stored = tap();
-  const stages: (Readable | Transform)[] = [source, plain.stream];
+  const stages: (Readable | Transform)[] = plain ? [source, plain.stream] : [source];
   if (plan.compress === 'gzip') stages.push(createParallelGzip({ level: plan.compressLevel }));
   if (plan.encrypt) stages.push(createEncryptStream(plan.encrypt.recipients));
   stages.push(stored.stream);
@@ -260,7 +242,9 @@ async function uploadStream(
   const feeding = pipe([...stages, body] as unknown as NodeJS.ReadWriteStream[]);
   feeding.catch((err) => body.destroy(err as Error));
   await Promise.all([feeding, store.upload(object, body, { signal: opts.signal })]);
-  return { object, plain: plain.digest(), stored: stored.digest() };
+  const got = plain ? plain.digest() : tee?.result();
+  if (!got) throw new Error('the upload ended before its source did');
+  return { object, plain: { size: got.size, sha256: got.sha256 }, stored: stored.digest() };
 }
 
 /** The metadata for an upload whose plain bytes must be exactly the saved file; else the object is removed. */
@@ -271,7 +255,7 @@ async function checkedMetadata(
   name: string,
   up: Uploaded,
 ): Promise<BackupMetadata> {
-  if (up.plain.sha256 !== saved.sha256 || up.plain.size !== saved.size) {
+  if ((up.plain.sha256 !== undefined && up.plain.sha256 !== saved.sha256) || up.plain.size !== saved.size) {
     await store.remove(up.object).catch(() => undefined);
     throw new EtcdBackupError(
       'corrupt',
@@ -299,72 +283,6 @@ async function checkedMetadata(
     encryption: plan.encrypt ? { format: 'age-encryption.org/v1', recipients: plan.encrypt.recipients.map(recipientFingerprint) } : null,
     tool: TOOL,
   };
-}
-
-/** The followed `.part` was removed without becoming the snapshot: that save attempt failed (another may follow). */
-class SaveRestarted extends Error {}
-
-/**
- * Read `part` while the save writes it, until the save has finished and every byte was read.
- * Fails with the save's error, or SaveRestarted when the file was removed by a failed attempt.
- */
-export function followSave(part: () => string | undefined, saving: Promise<{ size: number; file: string }>): Readable {
-  let fh: fs.FileHandle | undefined;
-  let pos = 0;
-  let finalSize: number | undefined;
-  let finalFile: string | undefined;
-  let failure: unknown;
-  saving.then(
-    (r) => {
-      finalSize = r.size;
-      finalFile = r.file;
-    },
-    (err) => (failure = err),
-  );
-  const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-  return new Readable({
-    highWaterMark: 1024 * 1024,
-    async read() {
-      try {
-        while (!fh) {
-          if (failure) throw failure;
-          // Once the save is done its temp file has the final name: read that (a small save can end before the reader starts).
-          const path = finalFile ?? part();
-          fh =
-            path === undefined
-              ? undefined
-              : await fs.open(path, 'r').catch((err: NodeJS.ErrnoException) => {
-                  if (err.code === 'ENOENT') return undefined;
-                  throw err;
-                });
-          if (!fh) await pause(25);
-        }
-        for (;;) {
-          if (failure) throw failure;
-          if (finalSize !== undefined && pos >= finalSize) {
-            this.push(null);
-            return;
-          }
-          const buf = Buffer.allocUnsafe(1024 * 1024);
-          const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-          if (bytesRead > 0) {
-            pos += bytesRead;
-            this.push(buf.subarray(0, bytesRead));
-            return;
-          }
-          if (finalSize === undefined && (await fh.stat()).nlink === 0) throw new SaveRestarted('the save attempt was abandoned');
-          await pause(15);
-        }
-      } catch (err) {
-        this.destroy(err as Error);
-      }
-    },
-    destroy(err, cb) {
-      const h = fh;
-      fh = undefined;
-      void (h ? h.close().catch(() => undefined) : Promise.resolve()).then(() => cb(err));
-    },
-  });
 }
 
 /** A file name for this run that is not taken yet (runs in the same second wait for the next). */
@@ -432,36 +350,32 @@ async function runDestinations(
   const t = Date.now();
   let saved: SaveResult;
   let streaming: Promise<Uploaded> | undefined;
-  let proof: Promise<boolean> | undefined;
+  let restarted = (): boolean => false;
   try {
     const password = await readPlanPassword(plan);
     await fs.mkdir(plan.local.dir, { recursive: true, mode: 0o700 });
     const name = await freshName(plan, now);
     result.name = name;
     const target = join(plan.local.dir, `${name}.db`);
-    // The save streams into a temp file of its own (`<name>.<pid>-<random>.part`); the upload follows it.
+    // The save streams into a temp file of its own (`<name>.<pid>-<random>.part`); the upload
+    // takes the same bytes as they arrive, or from that file when it falls behind.
     let partFile: string | undefined;
-    const saving = saveFromCluster(plan, password !== undefined ? { password } : {}, target, opts, (p) => (partFile = p));
-    let readBackDone: (d: TapDigest | undefined) => void = () => undefined;
-    const readBackDigest = new Promise<TapDigest | undefined>((r) => (readBackDone = r));
-    const readBack: ReadBack = { done: readBackDone, bytes: () => 0 };
+    const onLetGo = (at: number): void =>
+      opts.log?.(`The upload fell behind after ${(at / 1048576).toFixed(1)} MiB: it reads the rest from the saved file.`);
+    const tee = storeReady ? new SaveTee(() => partFile, { cap: opts.teeCapBytes, onLetGo }) : undefined;
+    restarted = () => tee?.abandoned ?? false;
+    const saving = saveFromCluster(plan, password !== undefined ? { password } : {}, target, opts, (p) => (partFile = p), tee);
+    saving.then(
+      (s) => tee?.finish(s),
+      (err) => tee?.fail(err as Error),
+    );
+    storeReady?.catch((err) => tee?.fail(err as Error));
     // The copy is compressed, encrypted and uploaded while the snapshot streams to disk.
     streaming = storeReady?.then(async (store) => {
       opts.log?.(`Uploading to ${store.where} while saving...`);
-      return uploadStream(
-        plan,
-        store,
-        followSave(() => partFile, saving),
-        name,
-        opts,
-        readBack,
-      );
+      return uploadStream(plan, store, (tee as SaveTee).stream, name, opts, tee);
     });
-    if (streaming) {
-      streaming.catch(() => readBackDone(undefined));
-      proof = saving.then((s) => readBackProves(s, readBackDigest, () => readBack.bytes()));
-      proof.catch(() => undefined);
-    }
+    streaming?.catch(() => undefined); // awaited below; a store that did not open is reported there
     saved = await saving;
     result.file = saved.file;
     result.revision = saved.sidecar.revision;
@@ -474,20 +388,20 @@ async function runDestinations(
       result.destinations.push({ ...out, destination: 'remote', where: remoteWhere, error: `Nothing was uploaded: ` + `${out.error}` });
     return;
   }
-  // The check (native reader, trailer in a worker thread) runs while the upload finishes; the
+  // The check (the native reader's walk) runs while the upload finishes; the
   // metadata that makes the remote copy count is written only when both passed. When the save
   // had to start over on another member, the copy is uploaded again from the saved file.
   const uploading = storeReady?.then(async (store) => {
     try {
       return { store, meta: await checkedMetadata(plan, store, saved, result.name as string, await (streaming as Promise<Uploaded>)) };
     } catch (err) {
-      if (!(err instanceof SaveRestarted)) throw err;
+      if (!(err instanceof SaveRestarted) && !restarted()) throw err;
       return { store, meta: await uploadData(plan, store, saved, result.name as string, opts) };
     }
   });
   uploading?.catch(() => undefined);
   try {
-    await checkAndMark(saved, plan, proof);
+    await checkAndMark(saved, plan);
     const durationSeconds = (Date.now() - t) / 1000;
     const name = basename(saved.file);
     result.destinations.push({ destination: 'local', ok: true, where: plan.local.dir, name, sizeBytes: saved.size, durationSeconds });

@@ -25,7 +25,7 @@ import { DEFAULT_TIMEOUT_MS } from '../types';
 import { BoltFile, lastRevisionOf } from './bbolt';
 import { createExclusive, fileKind, fsyncDir, linkNoReplace, lstatOrNone, tempNameFor, unlinkIfSame } from './files';
 import { placeSidecar, SIDECAR_FORMAT, sidecarPathFor, sidecarTakenMessage, SnapshotSidecar } from './sidecar';
-import { errorText, SaveProgress, SnapshotCall, streamToFile, StreamResult, TRAILER } from './stream';
+import { errorText, SaveProgress, SnapshotCall, streamToFile, StreamOptions, StreamResult, TRAILER } from './stream';
 
 export { streamToFile } from './stream';
 export type { SaveProgress, SnapshotCall } from './stream';
@@ -54,6 +54,8 @@ export interface SaveOptions {
   sidecar?: boolean;
   /** Told the temp file's name once it exists (a reader may follow it while the stream writes it). */
   onPartFile?: (path: string) => void;
+  /** Gets every received chunk of the file, in order, as it arrives (a run's upload takes its bytes from here). */
+  tee?: StreamOptions['tee'];
   /**
    * Called after every 8 MiB received. The CLI passes V8's `gc` here: without
    * it, the garbage 32 KiB message buffers pile up to V8's external-memory threshold (about
@@ -359,6 +361,7 @@ async function streamSnapshot(
       stallMs: opts.stallMs ?? Math.max(DEFAULT_STALL_MS, timeout),
       deadlineMs: opts.deadlineMs !== undefined ? Math.max(1, opts.deadlineMs - (Date.now() - started)) : undefined,
       collectGarbage: opts.collectGarbage,
+      tee: opts.tee,
     });
   } finally {
     client.close();

@@ -56,6 +56,18 @@ export interface StreamOptions {
   /** Whole-stream deadline. */
   deadlineMs?: number;
   collectGarbage?: () => void;
+  /** Gets every received chunk, in file order, after it was hashed; see {@link StreamTee}. */
+  tee?: StreamTee;
+}
+
+/**
+ * A second taker of the received bytes (a run's upload). `take` gets every chunk in file order,
+ * after it was hashed (`hashHere`: a copy of the hash of every byte so far); false asks the
+ * stream to pause until the tee calls the function it was given with `onDrain`.
+ */
+export interface StreamTee {
+  take(chunk: Buffer, hashHere: () => Hash): boolean;
+  onDrain(fn: () => void): void;
 }
 
 export interface StreamResult {
@@ -101,6 +113,8 @@ class SnapshotStreamWriter {
   private settled = false;
   private lastProgress = 0;
   private nextGc = GC_EVERY;
+  /** The tee asked for a pause and has not drained yet. */
+  private teeFull = false;
   private stallTimer: NodeJS.Timeout | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private readonly onAbort = (): void => {
@@ -136,6 +150,10 @@ class SnapshotStreamWriter {
       this.deadlineTimer = setTimeout(fire, deadlineMs);
     }
     this.armStall(this.opts.firstMs, true);
+    this.opts.tee?.onDrain(() => {
+      this.teeFull = false;
+      this.resumeIfRoom();
+    });
     this.call.on('data', (msg) => this.onData(msg));
     this.call.on('error', (err) => this.onError(err));
     this.call.on('end', () => this.onEnd());
@@ -211,10 +229,11 @@ class SnapshotStreamWriter {
     }
     this.hash(blob);
     if (blob.length) {
+      if (this.opts.tee && !this.opts.tee.take(blob, () => this.db.copy().update(this.hold))) this.teeFull = true;
       this.queue.push(blob);
       this.queued += blob.length;
     }
-    if (this.queued >= HIGH_WATER) {
+    if (this.queued >= HIGH_WATER || this.teeFull) {
       this.call.pause();
     }
     this.progress(false);
@@ -270,10 +289,15 @@ class SnapshotStreamWriter {
       this.writing = false;
     }
     if (this.settled) return;
-    if (!this.ended && this.queued < HIGH_WATER && this.call.isPaused()) {
+    this.resumeIfRoom();
+    void this.pump();
+  }
+
+  /** Resume a paused stream once the disk queue is below its mark and the tee has drained. */
+  private resumeIfRoom(): void {
+    if (!this.ended && !this.settled && this.queued < HIGH_WATER && !this.teeFull && this.call.isPaused()) {
       this.call.resume();
     }
-    void this.pump();
   }
 
   private async writeAll(bufs: Buffer[], length: number): Promise<void> {
