@@ -13,7 +13,7 @@ import { Writable } from 'stream';
 import { pipeline } from 'stream/promises';
 import { gunzipSync } from 'zlib';
 import { createParallelGzip } from '../../src/core/backup/parallelGzip';
-import { DRAIN_MS, SaveRestarted, SaveTee } from '../../src/core/backup/saveTee';
+import { DRAIN_MS, PAUSE_GRACE_MS, SaveRestarted, SaveTee } from '../../src/core/backup/saveTee';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const MiB = 1024 * 1024;
@@ -109,6 +109,40 @@ describe('backup run: the save tee (the upload takes the bytes as they arrive)',
     const r = tee.result();
     assert.ok(r && r.fromFile > 0 && r.fromFile < data.length, JSON.stringify(r));
     assert.strictEqual(r?.sha256, sha(data), 'the hash continues the save’s over the file’s bytes');
+  });
+
+  it('an upload that keeps draining, but slower than the save: let go once the save was paused longer than it streamed (+ grace)', async function () {
+    this.timeout(20_000);
+    const data = randomBytes(40 * MiB);
+    const file = join(dir, 'slow.part');
+    let letGoAt: number | undefined;
+    const tee = new SaveTee(() => file, { cap: 512 * 1024, onLetGo: (at) => (letGoAt = at) });
+    const save = new FakeSave(tee, file);
+    // The upload takes a block every 150 ms: it always drains within DRAIN_MS, but at 7 MiB/s.
+    const out: Buffer[] = [];
+    const slow = new Writable({ highWaterMark: 1, write: (c: Buffer, _e, cb) => (out.push(Buffer.from(c)), setTimeout(cb, letGoAt === undefined ? 150 : 0)) });
+    const done = pipeline(tee.stream, slow);
+    const t0 = Date.now();
+    let paused = 0;
+    let at = 0;
+    while (at < data.length && letGoAt === undefined) {
+      const ok = save.offer(data.subarray(at, at + 65536));
+      at += 65536;
+      if (!ok) {
+        const p0 = Date.now();
+        while (save.paused) await new Promise((r) => setTimeout(r, 5));
+        paused += Date.now() - p0;
+      }
+    }
+    const elapsed = Date.now() - t0;
+    assert.ok(letGoAt !== undefined, 'the tee let go of the stream');
+    assert.ok(paused >= PAUSE_GRACE_MS - 200 && paused <= elapsed - paused + PAUSE_GRACE_MS + 400, `paused ${paused} of ${elapsed} ms`);
+    // From here the save goes on at its own pace.
+    for (; at < data.length; at += 65536) assert.ok(save.offer(data.subarray(at, at + 65536)));
+    tee.finish({ size: data.length, file });
+    await done;
+    assert.ok(Buffer.concat(out).equals(data));
+    assert.strictEqual(tee.result()?.sha256, sha(data));
   });
 
   it('a file that differs from what the save received shows in the hash', async function () {

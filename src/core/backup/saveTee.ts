@@ -7,7 +7,10 @@
  *
  * The upload may hold the save back a little, never for long. When it falls behind by `cap`
  * bytes the save pauses; if the upload has not taken half of them within {@link DRAIN_MS} (a
- * slow or stuck store), the tee lets go of the stream and the save goes on at its own pace: the
+ * stuck store), or the save has spent more time paused than streaming, give or take
+ * {@link PAUSE_GRACE_MS} (a store slower than the member: the save would take more than about
+ * twice its own time, holding etcd's read transaction open), the tee lets go of the stream
+ * and the save goes on at its own pace: the
  * tee hands on what it holds, then reads the rest from the file the save writes (its `.part`,
  * then its final name), and hashes what it reads, taking up the save's own running hash where the
  * file takes over. At the end that hash is the SHA-256 of everything the upload got, to be
@@ -41,6 +44,8 @@ export interface TeeOutcome {
 const DEFAULT_CAP = 16 * 1024 * 1024;
 /** Longest pause of the save: an upload that takes less than half the held bytes in this time gets the file instead. */
 export const DRAIN_MS = 1000;
+/** The save may be paused this much longer than it has streamed before the upload is let go. */
+export const PAUSE_GRACE_MS = 2000;
 /** Block size: the parallel gzip's, so it takes each block whole. */
 const BLOCK = 1024 * 1024;
 
@@ -71,6 +76,10 @@ export class SaveTee {
   private drained?: () => void;
   /** Set while the save is paused for the upload: lets go of the stream when it fires. */
   private pauseTimer?: NodeJS.Timeout;
+  /** When the first chunk came, when the current pause began, and the time paused so far. */
+  private startedAt = 0;
+  private pausedAt = 0;
+  private pausedMs = 0;
   private readonly onLetGo?: (atBytes: number) => void;
 
   private readonly cap: number;
@@ -119,8 +128,15 @@ export class SaveTee {
     this.taken += chunk.length;
     this.hashHere = hashHere;
     this.poke();
-    if (this.memBytes <= this.cap) return true;
-    this.pauseTimer ??= setTimeout(() => this.letGo(), DRAIN_MS);
+    const now = Date.now();
+    this.startedAt ||= now;
+    if (this.memBytes <= this.cap || this.pauseTimer) return this.memBytes <= this.cap;
+    if (this.pausedMs > now - this.startedAt - this.pausedMs + PAUSE_GRACE_MS) {
+      this.letGo();
+      return true;
+    }
+    this.pausedAt = now;
+    this.pauseTimer = setTimeout(() => this.letGo(), DRAIN_MS);
     return false;
   }
 
@@ -172,7 +188,7 @@ export class SaveTee {
 
   /** The upload is too slow to wait for: from here on it reads the file, and the save goes on. */
   private letGo(): void {
-    this.pauseTimer = undefined;
+    this.endPause();
     if (!this.hash && !this.failure && this.hashHere) {
       this.queueBlock();
       this.hash = this.hashHere();
@@ -184,10 +200,16 @@ export class SaveTee {
 
   /** Resume a paused save. */
   private release(): void {
-    if (!this.pauseTimer) return;
+    if (this.endPause()) this.drained?.();
+  }
+
+  /** Count the pause in progress, if any, as over; true when there was one. */
+  private endPause(): boolean {
+    if (!this.pauseTimer) return false;
     clearTimeout(this.pauseTimer);
     this.pauseTimer = undefined;
-    this.drained?.();
+    this.pausedMs += Date.now() - this.pausedAt;
+    return true;
   }
 
   private poke(): void {
