@@ -1,9 +1,10 @@
 /**
  * One run of a plan (`etcd-backup backup run`): take the lock; save a snapshot from a healthy
- * member into the local folder with the existing safe save (`<name>.db`, 0600, sidecar); check
- * it (SHA-256 trailer and the native reader) and mark its sidecar as checked; stream the copy
- * through gzip and age into S3 (multipart: no second full-size file) and write the metadata
- * object beside it; prune each destination by its `keep` (only one whose new backup arrived);
+ * member into the local folder with the existing safe save (`<name>.db`, 0600, sidecar; it
+ * checks the SHA-256 trailer on the stream); meanwhile stream the same bytes, as they arrive
+ * (./saveTee.ts), through gzip and age into S3 (multipart: no second full-size file); check the
+ * file with the native reader and mark its sidecar as checked; write the metadata object beside
+ * the upload; prune each destination by its `keep` (only one whose new backup arrived);
  * record the outcome in the status and metrics files; release the lock.
  *
  * The run never throws for a failed destination: the result says, per destination, whether it
