@@ -10,9 +10,6 @@
  *
  * Memory: at most `concurrency` blocks in flight, plus one being filled (about
  * (2 x concurrency + 1) x blockSize); the next block is not read until the oldest is written.
- * Blocks gathered from smaller chunks are copied into buffers that are used again once their
- * member is compressed: a GiB passing through allocates a few MiB, not a GiB (each fresh
- * buffer is external memory that brings V8's full collections forward).
  */
 import { availableParallelism } from 'os';
 import { Transform, TransformCallback } from 'stream';
@@ -37,11 +34,8 @@ export function createParallelGzip(options: ParallelGzipOptions): Transform {
   const concurrency = options.concurrency ?? Math.min(8, Math.max(2, availableParallelism()));
   const zopts: ZlibOptions = { level: options.level, chunkSize: 256 * 1024 };
   const inFlight: Promise<Buffer>[] = [];
-  /** Block buffers whose compression has finished, for the next blocks (no GiB of fresh allocations). */
-  const free: Buffer[] = [];
-  /** The block being filled (from `free`, or new), and how much of it is. */
-  let cur: Buffer | undefined;
-  let filled = 0;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
   let members = 0;
 
   return new Transform({
@@ -49,22 +43,16 @@ export function createParallelGzip(options: ParallelGzipOptions): Transform {
     readableHighWaterMark: blockSize,
     async transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
       try {
-        if (!cur && chunk.length === blockSize) {
-          // A whole block as it is (reads of a file, the tee's blocks): compressed without a copy.
-          await startBlock(this, chunk, false);
-          return done();
-        }
-        for (let at = 0; at < chunk.length;) {
-          cur ??= free.pop() ?? Buffer.allocUnsafeSlow(blockSize);
-          const n = chunk.copy(cur, filled, at);
-          at += n;
-          filled += n;
-          if (filled === blockSize) {
-            const block = cur;
-            cur = undefined;
-            filled = 0;
-            await startBlock(this, block, true);
-          }
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        while (pendingBytes >= blockSize) {
+          const all = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
+          // A whole chunk stays the same object, so a lent block (the run's tee) can go back to its lender.
+          const block = all.length === blockSize ? all : all.subarray(0, blockSize);
+          const rest = all.subarray(blockSize);
+          pending = rest.length ? [rest] : [];
+          pendingBytes = rest.length;
+          await startBlock(this, block);
         }
         done();
       } catch (err) {
@@ -74,9 +62,9 @@ export function createParallelGzip(options: ParallelGzipOptions): Transform {
     async flush(done: TransformCallback) {
       try {
         // An empty input still becomes one (empty) member: zero bytes are not a gzip file.
-        if (filled > 0 || members === 0) await startBlock(this, (cur ?? Buffer.alloc(0)).subarray(0, filled), false);
-        cur = undefined;
-        filled = 0;
+        if (pendingBytes > 0 || members === 0) await startBlock(this, Buffer.concat(pending, pendingBytes));
+        pending = [];
+        pendingBytes = 0;
         while (inFlight.length) this.push(await inFlight.shift());
         done();
       } catch (err) {
@@ -85,13 +73,13 @@ export function createParallelGzip(options: ParallelGzipOptions): Transform {
     },
   });
 
-  /** Queue one block; when the queue is full, first write the oldest member out. `pooled`: reuse the block's buffer after. */
-  async function startBlock(stream: Transform, block: Buffer, pooled: boolean): Promise<void> {
-    // Streams hand over buffers they no longer change, so a whole block is compressed without a copy.
+  /** Queue one block; when the queue is full, first write the oldest member out. */
+  async function startBlock(stream: Transform, block: Buffer): Promise<void> {
+    // Streams hand over buffers they no longer change, so the block is compressed without a copy.
     const p = gzipBlock(block, zopts);
-    // Once compressed, a block's bytes are not read again: a pooled one serves the next block, a lent one goes back.
+    // Once compressed, the block's bytes are not read again: a lent one goes back (./lend.ts).
     void p.then(
-      () => (pooled ? free.push(block) : giveBack(block)),
+      () => giveBack(block),
       () => undefined,
     );
     members++;

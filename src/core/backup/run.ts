@@ -82,7 +82,7 @@ export interface TapDigest {
  * the last 32 bytes is a copy of the running hash taken before the held-back tail is added.
  * `onEnd` gets the digest as soon as the last byte has passed.
  */
-export function tap(onEnd?: (d: TapDigest) => void): { stream: Transform; digest(): TapDigest; bytes(): number } {
+export function tap(onEnd?: (d: TapDigest) => void): { stream: Transform; digest(): TapDigest } {
   const h = createHash('sha256');
   let size = 0;
   let tail = Buffer.alloc(0);
@@ -113,7 +113,7 @@ export function tap(onEnd?: (d: TapDigest) => void): { stream: Transform; digest
       cb();
     },
   });
-  return { stream, digest, bytes: () => size };
+  return { stream, digest };
 }
 
 const TRAILER_BYTES = 32;
@@ -221,20 +221,20 @@ interface Uploaded {
   stored: { size: number; sha256: string };
 }
 
-/** Compress, encrypt and upload `source` as the plan's data object for `name`. */
+/** Compress, encrypt and upload `source` (a file's stream, or the save's tee) as the plan's data object for `name`. */
 async function uploadStream(
   plan: BackupPlan,
   store: ObjectStore,
-  source: Readable,
+  source: Readable | SaveTee,
   name: string,
   opts: RunOptions,
-  tee?: SaveTee,
 ): Promise<Uploaded> {
   const object = `${name}${remoteSuffix(plan)}`;
+  const tee = source instanceof SaveTee ? source : undefined;
   // From the tee the bytes need no hash of their own (it says what it read from the file).
   const plain = tee ? undefined : tap();
   const stored = tap();
-  const stages: (Readable | Transform)[] = plain ? [source, plain.stream] : [source];
+  const stages: (Readable | Transform)[] = tee ? [tee.stream] : [source as Readable, (plain as ReturnType<typeof tap>).stream];
   if (plan.compress === 'gzip') stages.push(createParallelGzip({ level: plan.compressLevel }));
   if (plan.encrypt) stages.push(createEncryptStream(plan.encrypt.recipients));
   stages.push(stored.stream);
@@ -351,7 +351,7 @@ async function runDestinations(
   const t = Date.now();
   let saved: SaveResult;
   let streaming: Promise<Uploaded> | undefined;
-  let restarted = (): boolean => false;
+  let tee: SaveTee | undefined;
   try {
     const password = await readPlanPassword(plan);
     await fs.mkdir(plan.local.dir, { recursive: true, mode: 0o700 });
@@ -363,8 +363,7 @@ async function runDestinations(
     let partFile: string | undefined;
     const onLetGo = (at: number): void =>
       opts.log?.(`The upload fell behind after ${(at / 1048576).toFixed(1)} MiB: it reads the rest from the saved file.`);
-    const tee = storeReady ? new SaveTee(() => partFile, { cap: opts.teeCapBytes, onLetGo }) : undefined;
-    restarted = () => tee?.abandoned ?? false;
+    tee = storeReady ? new SaveTee(() => partFile, { cap: opts.teeCapBytes, onLetGo }) : undefined;
     const saving = saveFromCluster(plan, password !== undefined ? { password } : {}, target, opts, (p) => (partFile = p), tee);
     saving.then(
       (s) => tee?.finish(s),
@@ -374,7 +373,7 @@ async function runDestinations(
     // The copy is compressed, encrypted and uploaded while the snapshot streams to disk.
     streaming = storeReady?.then(async (store) => {
       opts.log?.(`Uploading to ${store.where} while saving...`);
-      return uploadStream(plan, store, (tee as SaveTee).stream, name, opts, tee);
+      return uploadStream(plan, store, tee as SaveTee, name, opts);
     });
     streaming?.catch(() => undefined); // awaited below; a store that did not open is reported there
     saved = await saving;
@@ -396,7 +395,8 @@ async function runDestinations(
     try {
       return { store, meta: await checkedMetadata(plan, store, saved, result.name as string, await (streaming as Promise<Uploaded>)) };
     } catch (err) {
-      if (!(err instanceof SaveRestarted) && !restarted()) throw err;
+      // The tee ended with SaveRestarted (its attempt failed, or its file went away): upload the saved file.
+      if (!tee?.abandoned) throw err;
       return { store, meta: await uploadData(plan, store, saved, result.name as string, opts) };
     }
   });

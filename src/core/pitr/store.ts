@@ -3,11 +3,11 @@
  * materializer use only these, so the same code works on a local folder and on the backup
  * engine's stores (compressed and encrypted copies elsewhere).
  */
-import { createHash } from 'crypto';
 import { createReadStream, promises as fs } from 'fs';
 import { join } from 'path';
-import { pipeline } from 'stream/promises';
 import { EtcdBackupError, explain } from '../errors';
+import { fileSha256 } from '../restore/planFile';
+import { linkNoReplace } from '../snapshot/files';
 import { parseSegmentName, SegmentBuilder } from './segment';
 
 /** One stored segment: its name and the revisions it covers. */
@@ -72,12 +72,6 @@ function diskFull(err: unknown, path: string, dir: string): EtcdBackupError | un
   return new EtcdBackupError('diskFull', `No space left to write ${path}: nothing was written under that name. Free space in ${dir}.`, {
     cause: err,
   });
-}
-
-async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  await pipeline(createReadStream(path), h);
-  return h.digest('hex');
 }
 
 /**
@@ -242,29 +236,17 @@ export class LocalSegmentStore implements SegmentStore {
    */
   async commit(name: string, spool: string): Promise<void> {
     const path = join(this.dir, name);
+    const conflict = `${path} already exists with other content: it is never overwritten. Move it away if it is not this tool's.`;
     try {
-      await fs.link(spool, path).catch(async (err: NodeJS.ErrnoException) => {
-        if (err.code === 'EEXIST') {
-          if ((await sha256File(path)) === (await sha256File(spool))) return;
-          throw new EtcdBackupError(
-            'conflict',
-            `${path} already exists with other content: it is never overwritten. Move it away if it is not this tool's.`,
-          );
-        }
-        // A file system without hard links: a rename, after making sure nothing has that name.
-        if (
-          await fs.lstat(path).then(
-            () => true,
-            () => false,
-          )
-        )
-          throw err;
-        await fs.rename(spool, path);
+      await linkNoReplace(spool, path, conflict).catch(async (err: unknown) => {
+        // The same bytes already under that name (a segment stored before a crash) are kept as they are.
+        const same = err instanceof EtcdBackupError && err.kind === 'conflict' && (await fileSha256(path)) === (await fileSha256(spool));
+        if (!same) throw err;
       });
       await fsyncDir(this.dir);
     } catch (err) {
-      if (err instanceof EtcdBackupError) throw err;
-      throw diskFull(err, path, this.dir) ?? explain(err);
+      // linkNoReplace words a failed link in general terms; a full disk gets this store's sentence.
+      throw diskFull(err instanceof EtcdBackupError ? err.cause : err, path, this.dir) ?? explain(err);
     } finally {
       await fs.rm(spool, { force: true }).catch(() => undefined);
     }
